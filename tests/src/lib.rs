@@ -1,1 +1,7 @@
-//! Worked examples.
+//! Worked examples and scenario support for the host integration tests in `tests/tests/`.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod ialloc;
