@@ -1,0 +1,89 @@
+//! Unit scenarios for the metagears on a tiny counting context.
+#![allow(missing_docs)]
+
+use gears::{Control, Dispatcher, Mode, Next, Outcome, PointDecision, ProcessId};
+use metagears::{EventKind, GapMeter, InjectAt, Tracer};
+
+gears::context! {
+    /// Counts to a limit, one preemption point per count.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    pub struct Count {
+        output: u32,
+        error: (),
+        data_gears: { pub count: u32, pub limit: u32 }
+    }
+}
+
+gears::code_gear! {
+    /// Count one more, across a preemption point, until the limit.
+    fn count_step(ctx: Count; count: &mut u32, limit: &u32) {
+        if *count == *limit {
+            return Next::Exit(*count);
+        }
+        *count += 1;
+        Next::Preempt(&COUNT_STEP)
+    }
+}
+
+fn run_to_end<M: gears::MetaGear<Count>>(d: &mut Dispatcher<Count, M>, ctx: &mut Count) -> u32 {
+    let mut runs = 1;
+    while let Outcome::Preempted { .. } = d.run(ctx, &COUNT_STEP) {
+        runs += 1;
+    }
+    runs
+}
+
+#[test]
+fn inject_every_nth_preempts_at_points_n_minus_1_2n_minus_1() {
+    let mut ctx = Count::new(ProcessId(3), 0, 10);
+    let mut d = Dispatcher::new((InjectAt::every_nth(4, Mode::Resume), Tracer::new()));
+    let runs = run_to_end(&mut d, &mut ctx);
+    assert_eq!((runs, d.meta().0.seen(), d.meta().0.preemptions()), (3, 10, 2));
+    let preempted_steps: Vec<u64> = d
+        .meta()
+        .1
+        .trace()
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Preempted(..)))
+        .map(|e| e.step)
+        .collect();
+    assert_eq!(preempted_steps, [3, 7]);
+    assert!(d.meta().1.trace().to_string().contains("     . p3 preempted before count_step (resume)"));
+}
+
+#[test]
+fn a_limited_tracer_keeps_the_latest_events() {
+    let mut ctx = Count::new(ProcessId(0), 0, 100);
+    let mut d = Dispatcher::new(Tracer::with_limit(5));
+    assert_eq!(d.run(&mut ctx, &COUNT_STEP), Outcome::Exited(100));
+    let events = &d.meta().trace().events;
+    assert!(events.len() >= 5 && events.len() < 10, "bounded: {} events kept", events.len());
+    assert_eq!(events.last().map(|e| &e.kind), Some(&EventKind::Exit("100".into())));
+}
+
+#[test]
+fn gap_meter_counts_gears_between_chances() {
+    let mut ctx = Count::new(ProcessId(0), 0, 5);
+    let mut d = Dispatcher::new(GapMeter::new());
+    d.run(&mut ctx, &COUNT_STEP);
+    assert_eq!((d.meta().points(), d.meta().max_gap()), (5, 1));
+}
+
+#[test]
+fn halts_beat_preemptions_beat_going_on() {
+    use PointDecision::*;
+    assert_eq!(Continue.and(Preempt(Mode::Restart)), Preempt(Mode::Restart));
+    assert_eq!(Preempt(Mode::Resume).and(Preempt(Mode::Restart)), Preempt(Mode::Resume));
+    assert_eq!(Preempt(Mode::Resume).and(Halt("x")), Halt("x"));
+    assert_eq!(Control::Continue.and(Control::Halt("y")), Control::Halt("y"));
+    assert_eq!(Control::Halt("a").and(Control::Halt("b")), Control::Halt("a"));
+}
+
+#[test]
+fn without_metagears_nothing_is_ever_preempted() {
+    let mut ctx = Count::new(ProcessId(0), 0, 1_000);
+    let mut d = Dispatcher::new(());
+    assert_eq!(d.run(&mut ctx, &COUNT_STEP), Outcome::Exited(1_000));
+    assert_eq!(d.steps(), 1_001);
+}
