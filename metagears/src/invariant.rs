@@ -32,7 +32,11 @@ pub struct Violation {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let next = self.next.unwrap_or("the end of the operation");
-        writeln!(f, "invariant violated after `{}` at step {}, before {next}: {}", self.gear, self.step, self.message)?;
+        writeln!(
+            f,
+            "invariant violated after `{}` at step {}, before {next}: {}",
+            self.gear, self.step, self.message
+        )?;
         writeln!(f, "trace so far:")?;
         write!(f, "{}", self.trace)
     }

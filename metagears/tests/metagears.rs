@@ -87,3 +87,12 @@ fn without_metagears_nothing_is_ever_preempted() {
     assert_eq!(d.run(&mut ctx, &COUNT_STEP), Outcome::Exited(1_000));
     assert_eq!(d.steps(), 1_001);
 }
+
+#[test]
+fn a_trace_counts_each_preemption_point_once() {
+    let mut ctx = Count::new(ProcessId(0), 0, 6);
+    let mut d = Dispatcher::new((InjectAt::every_nth(2, Mode::Restart), Tracer::new()));
+    run_to_end(&mut d, &mut ctx);
+    let trace = d.meta().1.trace();
+    assert_eq!((trace.preemption_points(), trace.preemptions()), (6, 3));
+}
