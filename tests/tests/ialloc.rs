@@ -294,3 +294,12 @@ fn gear_ids_are_stable_and_distinct() {
     assert_eq!(ids.len(), gears.len());
     assert_eq!(IALLOC.id(), gears::GearId::of("ialloc"));
 }
+
+#[test]
+fn trace_snapshot_of_a_resumed_ialloc() {
+    let mut fs = small_fs();
+    let mut d = Dispatcher::new((InjectAt::points([0], Mode::Resume), Tracer::new()));
+    let (out, runs) = run_to_completion(&mut d, &mut fs);
+    assert_eq!((out, runs), (Outcome::Exited(4), 2));
+    insta::assert_snapshot!("ialloc_preempted_and_resumed", d.meta().1.trace().to_string());
+}
