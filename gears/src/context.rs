@@ -15,13 +15,25 @@ impl fmt::Display for ProcessId {
     }
 }
 
+/// A DataGear: a typed piece of state a CodeGear reads or writes.
+///
+/// DataGears are plain data (DESIGN property 4): they can be cloned, compared and hashed, so a
+/// model checker can snapshot a whole kernel state and recognise one it has seen; and they print,
+/// so a stepping test or a failure report can show them. Every such type is a DataGear.
+pub trait DataGear: Clone + Eq + Hash + fmt::Debug + 'static {}
+
+impl<T: Clone + Eq + Hash + fmt::Debug + 'static> DataGear for T {}
+
 /// The table of DataGears a family of CodeGears runs on, plus the meta-level state of its process.
+///
+/// A context is itself a DataGear (the per-process meta DataGear of GearsOS), so the whole state
+/// a gear can touch is plain data.
 ///
 /// Stubs fetch a gear's DataGears through [`Context::data_gears`], which hands out one disjoint
 /// `&mut` borrow per DataGear; the gear receives only the ones it declared. Most contexts are
 /// written with [`context!`](crate::context); a kernel whose DataGears live in several objects
 /// implements this trait by hand.
-pub trait Context: Sized + 'static {
+pub trait Context: DataGear {
     /// What an operation leaves the kernel with when it finishes ([`Next::Exit`](crate::Next::Exit)).
     type Output: fmt::Debug;
     /// What an operation leaves the kernel with when it fails ([`Next::Fail`](crate::Next::Fail)).

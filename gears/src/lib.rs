@@ -55,7 +55,7 @@ mod macros;
 mod meta;
 mod next;
 
-pub use context::{Context, ContextMeta, ProcessId};
+pub use context::{Context, ContextMeta, DataGear, ProcessId};
 pub use dispatch::{Dispatcher, Outcome, Stepper};
 pub use gear::{Gear, GearId, Stub};
 pub use meta::{Control, MetaGear, Mode, PointDecision, Step};

@@ -21,6 +21,16 @@
 /// assert_eq!(ctx.limit, 10);
 /// ```
 ///
+/// Every DataGear must be plain data (see [`DataGear`](crate::DataGear)); a field that cannot be
+/// compared or hashed, such as a floating-point number, is refused at compile time:
+///
+/// ```compile_fail,E0277
+/// gears::context! {
+///     #[derive(Clone, Debug, PartialEq)]
+///     pub struct Bad { output: (), error: (), data_gears: { pub speed: f64 } }
+/// }
+/// ```
+///
 /// It generates the struct (with a trailing `meta: ContextMeta<Self>` field), a constructor `new`
 /// taking the process id and each DataGear in order, a `<Name>DataGears<'a>` struct of `&mut`
 /// borrows (one per DataGear), and the [`Context`](crate::Context) impl.
@@ -49,6 +59,12 @@ macro_rules! context {
             $vis struct [<$name DataGears>]<'a> {
                 $( pub $field : &'a mut $ty, )*
             }
+
+            // Every DataGear is plain data: Clone + Eq + Hash + Debug.
+            const _: () = {
+                const fn is_data_gear<T: $crate::DataGear>() {}
+                $( is_data_gear::<$ty>(); )*
+            };
 
             impl $name {
                 #[doc = "A fresh [`" $name "`] for `process`, with no saved continuation."]
