@@ -1,1 +1,305 @@
-fn main() {}
+//! `cargo xtask`: set up the toolchain, test, bench and run the Gears project.
+//!
+//! Every subcommand first runs an idempotent set-up (rustup targets and components); tools from
+//! Debian packages (QEMU, valgrind) are installed on demand by the subcommand that needs them.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod bench;
+mod callgrind;
+mod qemu;
+mod setup;
+mod util;
+
+/// The architectures the kernel is built and run for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, ValueEnum)]
+pub enum Arch {
+    /// x86_64, booted by the `bootloader` crate's BIOS or UEFI image.
+    #[default]
+    #[value(name = "x86_64", alias = "x86-64", alias = "x86")]
+    X86_64,
+    /// riscv64gc, booted by OpenSBI on QEMU's `virt` machine.
+    #[value(name = "riscv64", alias = "riscv")]
+    Riscv64,
+}
+
+impl Arch {
+    /// The rustc target triple the kernel is built for.
+    pub fn target(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-none",
+            Arch::Riscv64 => "riscv64gc-unknown-none-elf",
+        }
+    }
+
+    /// The name used on the command line and in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Riscv64 => "riscv64",
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What `cargo xtask run` asks of the QEMU runner.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct RunOptions {
+    /// The architecture to build and boot.
+    pub arch: Arch,
+    /// Build the kernel with the release profile.
+    pub release: bool,
+    /// Boot through UEFI (OVMF) instead of BIOS (x86_64 only).
+    pub uefi: bool,
+    /// Start QEMU's gdb stub and wait for a debugger.
+    pub gdb: bool,
+    /// Print the gear trace as the kernel runs.
+    pub trace: bool,
+}
+
+/// Build, test, bench and run the Gears kernel framework.
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", version, about, disable_help_subcommand = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug, PartialEq, Eq)]
+enum Command {
+    /// Install what is missing (rustup targets and components) and nothing else.
+    Setup,
+    /// Run the host tests (`cargo test --workspace --no-fail-fast`), then the QEMU suites.
+    Test,
+    /// Measure instructions per unit of work under valgrind's callgrind and print tables.
+    Bench(BenchArgs),
+    /// Build the kernel and boot it under QEMU.
+    Run(RunArgs),
+    /// Print this help, or the help of a subcommand.
+    Help {
+        /// The subcommand to describe.
+        subcommand: Option<String>,
+    },
+}
+
+#[derive(clap::Args, Debug, PartialEq, Eq)]
+struct BenchArgs {
+    /// Run only these groups (default: all).
+    #[arg(value_name = "GROUP")]
+    groups: Vec<String>,
+    /// List the groups and their workloads, and run nothing.
+    #[arg(long)]
+    list: bool,
+}
+
+#[derive(clap::Args, Debug, PartialEq, Eq)]
+struct RunArgs {
+    /// The architecture to boot.
+    #[arg(long, value_enum, default_value_t = Arch::X86_64)]
+    arch: Arch,
+    /// Build the kernel in release mode.
+    #[arg(long)]
+    release: bool,
+    /// Boot through UEFI (OVMF) instead of BIOS (x86_64 only).
+    #[arg(long)]
+    uefi: bool,
+    /// Start QEMU's gdb stub (port 1234) and wait for a debugger.
+    #[arg(long)]
+    gdb: bool,
+    /// Print the gear trace as the kernel runs.
+    #[arg(long)]
+    trace: bool,
+}
+
+impl RunArgs {
+    fn options(&self) -> anyhow::Result<RunOptions> {
+        if self.uefi && self.arch != Arch::X86_64 {
+            anyhow::bail!("--uefi is for x86_64 only (riscv64 boots through OpenSBI)");
+        }
+        Ok(RunOptions {
+            arch: self.arch,
+            release: self.release,
+            uefi: self.uefi,
+            gdb: self.gdb,
+            trace: self.trace,
+        })
+    }
+}
+
+/// Parses the command line; on error, the one-line message clap would print (without usage).
+fn parse(args: impl IntoIterator<Item = String>) -> Result<Cli, clap::Error> {
+    Cli::try_parse_from(std::iter::once("cargo xtask".to_string()).chain(args))
+}
+
+/// The first line of a clap error, without the `error: ` prefix clap adds.
+fn one_line(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let first = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+    first.trim_start_matches("error: ").trim().to_string()
+}
+
+fn main() -> ExitCode {
+    let cli = match parse(std::env::args().skip(1)) {
+        Ok(cli) => cli,
+        Err(err) => {
+            use clap::error::ErrorKind;
+            return match err.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = err.print();
+                    ExitCode::SUCCESS
+                }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+                    eprintln!("xtask: error: no subcommand given (try `cargo xtask help`)");
+                    ExitCode::from(2)
+                }
+                _ => {
+                    eprintln!("xtask: error: {} (try `cargo xtask help`)", one_line(&err));
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    match run(cli.command) {
+        Ok(summary) => {
+            println!("xtask: ok: {summary}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("xtask: FAILED: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one subcommand; returns the summary line of what ran.
+fn run(command: Command) -> anyhow::Result<String> {
+    if let Command::Help { subcommand } = &command {
+        return help(subcommand.as_deref());
+    }
+    let installed = setup::rust_toolchain()?;
+    let setup_note =
+        if installed.is_empty() { String::new() } else { format!("set-up installed {installed}; ") };
+    let done = match command {
+        Command::Setup => {
+            setup::report_tools();
+            "set-up complete".to_string()
+        }
+        Command::Test => test()?,
+        Command::Bench(args) => bench::run(&args.groups, args.list)?,
+        Command::Run(args) => {
+            let opts = args.options()?;
+            qemu::run(&opts)?;
+            format!("ran the kernel on {}", opts.arch)
+        }
+        Command::Help { .. } => unreachable!("handled above"),
+    };
+    Ok(format!("{setup_note}{done}"))
+}
+
+fn help(subcommand: Option<&str>) -> anyhow::Result<String> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    match subcommand {
+        None => cmd.print_long_help()?,
+        Some(name) => match cmd.find_subcommand_mut(name) {
+            Some(sub) => sub.print_long_help()?,
+            None => anyhow::bail!("unknown subcommand `{name}` (one of: setup, test, bench, run, help)"),
+        },
+    }
+    Ok("help printed".to_string())
+}
+
+/// `cargo xtask test`: the host tests, then the QEMU suites.
+fn test() -> anyhow::Result<String> {
+    util::cargo(&["test", "--workspace", "--no-fail-fast"])?;
+    qemu::test_suites()?;
+    Ok("host tests (cargo test --workspace) and QEMU suites passed".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn run_defaults_to_x86_64_bios_debug() {
+        let cli = parse(args("run")).unwrap();
+        let Command::Run(run) = cli.command else { panic!("not run") };
+        assert_eq!(run.options().unwrap(), RunOptions::default());
+    }
+
+    #[test]
+    fn run_takes_every_flag() {
+        let cli = parse(args("run --arch riscv64 --release --gdb --trace")).unwrap();
+        let Command::Run(run) = cli.command else { panic!("not run") };
+        let opts = run.options().unwrap();
+        assert_eq!(
+            opts,
+            RunOptions { arch: Arch::Riscv64, release: true, uefi: false, gdb: true, trace: true }
+        );
+        let cli = parse(args("run --uefi --arch x86_64")).unwrap();
+        let Command::Run(run) = cli.command else { panic!("not run") };
+        assert!(run.options().unwrap().uefi);
+    }
+
+    #[test]
+    fn uefi_on_riscv_is_refused() {
+        let cli = parse(args("run --arch riscv64 --uefi")).unwrap();
+        let Command::Run(run) = cli.command else { panic!("not run") };
+        let err = run.options().unwrap_err().to_string();
+        assert!(err.contains("x86_64 only"), "{err}");
+    }
+
+    #[test]
+    fn bad_arch_gives_one_line_error() {
+        let err = parse(args("run --arch arm")).unwrap_err();
+        let line = one_line(&err);
+        assert!(line.contains("invalid value 'arm'"), "{line}");
+        assert!(line.contains("--arch"), "{line}");
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn unknown_subcommand_and_flag_are_errors() {
+        let err = parse(args("frobnicate")).unwrap_err();
+        assert!(one_line(&err).contains("unrecognized subcommand 'frobnicate'"), "{}", one_line(&err));
+        let err = parse(args("test --fast")).unwrap_err();
+        assert!(one_line(&err).contains("unexpected argument '--fast'"), "{}", one_line(&err));
+    }
+
+    #[test]
+    fn missing_subcommand_is_an_error() {
+        assert!(parse(args("")).is_err());
+    }
+
+    #[test]
+    fn bench_takes_group_filters() {
+        let cli = parse(args("bench dispatcher --list")).unwrap();
+        assert_eq!(cli.command, Command::Bench(BenchArgs { groups: vec!["dispatcher".into()], list: true }));
+    }
+
+    #[test]
+    fn help_parses_with_and_without_subcommand() {
+        assert_eq!(parse(args("help")).unwrap().command, Command::Help { subcommand: None });
+        assert_eq!(
+            parse(args("help run")).unwrap().command,
+            Command::Help { subcommand: Some("run".into()) }
+        );
+    }
+
+    #[test]
+    fn arch_targets() {
+        assert_eq!(Arch::X86_64.target(), "x86_64-unknown-none");
+        assert_eq!(Arch::Riscv64.target(), "riscv64gc-unknown-none-elf");
+    }
+}

@@ -1,0 +1,324 @@
+//! `cargo xtask bench`: instructions per unit of work, counted by valgrind's callgrind.
+//!
+//! Each workload of the `gears-bench` binary runs under callgrind at two sizes N1 < N2; the figure
+//! is (Ir(N2) − Ir(N1)) / (N2 − N1) instructions per unit, which cancels the fixed cost. Counts of
+//! instructions are repeatable on a noisy shared machine, where wall-clock times are not.
+//!
+//! To add a group (revoke per capability, IPC round trip, interrupt latency…): add its workloads
+//! to `bench/src/` and its [`Group`] to [`GROUPS`].
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+use crate::{callgrind, setup, util};
+
+/// A group of workloads measured in the same unit and compared with each other.
+#[derive(Debug)]
+pub struct Group {
+    /// The name on the command line (`cargo xtask bench <name>`).
+    pub name: &'static str,
+    /// What the group measures.
+    pub title: &'static str,
+    /// The unit of work N counts (`transition`, `capability`, `round trip`…).
+    pub unit: &'static str,
+    /// The two sizes N1 < N2.
+    pub sizes: (u64, u64),
+    /// The workloads the others are compared with (a ratio column each).
+    pub baselines: &'static [&'static str],
+    /// Whether every workload must print the same result for the same N (a check that they do the
+    /// same work).
+    pub same_result: bool,
+    /// The workloads: name in `gears-bench`, and what it is.
+    pub workloads: &'static [(&'static str, &'static str)],
+    /// The target the group is measured against, if any.
+    pub aim: Option<Aim>,
+}
+
+/// A target: `workload` within `max_ratio` times `baseline`.
+#[derive(Debug)]
+pub struct Aim {
+    /// The workload the aim is about.
+    pub workload: &'static str,
+    /// The workload it is measured against.
+    pub baseline: &'static str,
+    /// The largest acceptable ratio to the baseline.
+    pub max_ratio: f64,
+}
+
+/// Every benchmark group, in the order they run.
+pub const GROUPS: &[Group] = &[Group {
+    name: "dispatcher",
+    title: "dispatcher overhead: a chain of N gear transitions vs the same work as a plain loop",
+    unit: "transition",
+    sizes: (100_000, 1_100_000),
+    baselines: &["loop", "loop-call"],
+    same_result: true,
+    workloads: &[
+        ("loop", "plain while loop, same body (acc = acc.rotl(5) ^ table[i & 1023]; i += 1)"),
+        ("loop-call", "plain loop calling the body as an out-of-line fn on a state struct"),
+        ("gears", "Dispatcher::new(()), Next::Goto to the same gear"),
+        ("gears-pp-bare", "Dispatcher::new(()), every transition a Next::Preempt"),
+        ("gears-pp", "every transition a Next::Preempt, WorkBudget(100, never pending, Restart)"),
+        ("gears-traced", "Next::Goto, metagears::Tracer recording one event per transition"),
+    ],
+    aim: Some(Aim { workload: "gears", baseline: "loop", max_ratio: 2.0 }),
+}];
+
+/// One workload's measurement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measured {
+    /// The workload's name.
+    pub workload: &'static str,
+    /// Total instructions at N1 and N2.
+    pub ir: (u64, u64),
+    /// What the workload printed at N1 and N2.
+    pub result: (String, String),
+    /// Instructions per unit.
+    pub per_unit: f64,
+}
+
+/// Runs the selected groups (all if `filter` is empty); `list` only lists them.
+pub fn run(filter: &[String], list: bool) -> anyhow::Result<String> {
+    let groups = select(GROUPS, filter)?;
+    if list {
+        for g in &groups {
+            println!("{}: {} (per {}, N = {} and {})", g.name, g.title, g.unit, g.sizes.0, g.sizes.1);
+            for (w, what) in g.workloads {
+                println!("    {w:<16} {what}");
+            }
+        }
+        return Ok(format!("listed {} bench group(s)", groups.len()));
+    }
+
+    setup::ensure_apt_tool("valgrind", "valgrind")?;
+    util::cargo(&["build", "--release", "--quiet", "-p", "gears-bench"])?;
+    let bin = util::target_dir().join("release").join("gears-bench");
+    let known = util::output(Command::new(&bin).arg("list")).context("could not list the bench workloads")?;
+    check_known(&groups, &known)?;
+    let out_dir = util::target_dir().join("xtask-bench");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("could not create {}", out_dir.display()))?;
+
+    let mut summary = Vec::new();
+    for g in &groups {
+        let measured = g
+            .workloads
+            .iter()
+            .map(|(w, _)| measure(&bin, &out_dir, w, g.sizes))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        if g.same_result {
+            check_same_result(&measured)?;
+        }
+        print!("{}", table(g, &measured));
+        summary.push(match aim_verdict(g, &measured) {
+            Some((ratio, met)) => {
+                format!("{} ({ratio:.2}x, aim {})", g.name, if met { "met" } else { "NOT met" })
+            }
+            None => g.name.to_string(),
+        });
+    }
+    println!("callgrind out files (for callgrind_annotate) are in {}", out_dir.display());
+    Ok(format!("bench: {}", summary.join(", ")))
+}
+
+/// The groups named in `filter`, or all of them.
+fn select<'g>(groups: &'g [Group], filter: &[String]) -> anyhow::Result<Vec<&'g Group>> {
+    if filter.is_empty() {
+        return Ok(groups.iter().collect());
+    }
+    filter
+        .iter()
+        .map(|name| {
+            groups.iter().find(|g| g.name == name).with_context(|| {
+                let names: Vec<_> = groups.iter().map(|g| g.name).collect();
+                format!("unknown bench group `{name}` (one of: {})", names.join(", "))
+            })
+        })
+        .collect()
+}
+
+/// Fails if a group names a workload the bench binary does not have (`gears-bench list` prints
+/// `<group> <workload>` lines).
+fn check_known(groups: &[&Group], listed: &str) -> anyhow::Result<()> {
+    let known: Vec<&str> = listed.lines().filter_map(|l| l.split_whitespace().nth(1)).collect();
+    for g in groups {
+        for (w, _) in g.workloads {
+            if !known.contains(w) {
+                bail!("bench group `{}` names workload `{w}`, which gears-bench does not have", g.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn measure(
+    bin: &Path,
+    out_dir: &Path,
+    workload: &'static str,
+    (n1, n2): (u64, u64),
+) -> anyhow::Result<Measured> {
+    let (ir1, r1) = callgrind_run(bin, out_dir, workload, n1)?;
+    let (ir2, r2) = callgrind_run(bin, out_dir, workload, n2)?;
+    let per_unit = callgrind::per_unit(n1, ir1, n2, ir2).with_context(|| format!("workload `{workload}`"))?;
+    Ok(Measured { workload, ir: (ir1, ir2), result: (r1, r2), per_unit })
+}
+
+/// Runs `bin workload n` under callgrind; returns the total Ir and what it printed.
+fn callgrind_run(bin: &Path, out_dir: &Path, workload: &str, n: u64) -> anyhow::Result<(u64, String)> {
+    let out_file: PathBuf = out_dir.join(format!("{workload}.{n}.callgrind"));
+    let mut cmd = Command::new("valgrind");
+    cmd.arg("--tool=callgrind")
+        .arg("--quiet")
+        .arg(format!("--callgrind-out-file={}", out_file.display()))
+        .arg(bin)
+        .arg(workload)
+        .arg(n.to_string());
+    eprintln!("xtask: $ {}", util::show(&cmd));
+    let printed = util::output(&mut cmd)?.trim().to_string();
+    let text = std::fs::read_to_string(&out_file)
+        .with_context(|| format!("could not read callgrind output {}", out_file.display()))?;
+    let ir = callgrind::total_ir(&text).with_context(|| format!("in {}", out_file.display()))?;
+    Ok((ir, printed))
+}
+
+/// Fails unless every workload printed the same result at each size.
+fn check_same_result(measured: &[Measured]) -> anyhow::Result<()> {
+    if measured.iter().any(|m| m.result != measured[0].result) {
+        let got: Vec<_> = measured.iter().map(|m| format!("{} → {:?}", m.workload, m.result)).collect();
+        bail!("the workloads disagree on their results, so they do not do the same work: {}", got.join("; "));
+    }
+    Ok(())
+}
+
+/// The ratio of the aim's workload to the baseline, and whether it is within the aim.
+fn aim_verdict(g: &Group, measured: &[Measured]) -> Option<(f64, bool)> {
+    let aim = g.aim.as_ref()?;
+    let ratio = ratio(measured, aim.baseline, aim.workload)?;
+    Some((ratio, ratio <= aim.max_ratio))
+}
+
+fn ratio(measured: &[Measured], baseline: &str, workload: &str) -> Option<f64> {
+    let base = measured.iter().find(|m| m.workload == baseline)?.per_unit;
+    let w = measured.iter().find(|m| m.workload == workload)?.per_unit;
+    (base > 0.0).then(|| w / base)
+}
+
+/// The table of one group, as printed (Markdown).
+pub fn table(g: &Group, measured: &[Measured]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "\n## {}: {}", g.name, g.title);
+    let _ = writeln!(
+        s,
+        "instructions per {} = (Ir(N2) - Ir(N1)) / (N2 - N1), callgrind, N1 = {}, N2 = {}\n",
+        g.unit, g.sizes.0, g.sizes.1
+    );
+    let col = format!("Ir/{}", g.unit);
+    let width = col.len().max(10);
+    let vs: Vec<String> = g.baselines.iter().map(|b| format!("vs {b}")).collect();
+    let _ = write!(s, "| {:<16} | {col:>width$} |", "workload");
+    for v in &vs {
+        let _ = write!(s, " {v:>9} |");
+    }
+    let _ = writeln!(s, " what");
+    let _ = write!(s, "|{:-<18}|{:->w1$}:|", "", "", w1 = width + 1);
+    for v in &vs {
+        let _ = write!(s, "{:->w$}:|", "", w = v.len().max(9) + 1);
+    }
+    let _ = writeln!(s, "---");
+    for m in measured {
+        let what = g.workloads.iter().find(|(w, _)| *w == m.workload).map(|(_, d)| *d).unwrap_or("");
+        let _ = write!(s, "| {:<16} | {:>width$.2} |", m.workload, m.per_unit);
+        for (b, v) in g.baselines.iter().zip(&vs) {
+            let cell = ratio(measured, b, m.workload).map(|r| format!("{r:.2}x")).unwrap_or("-".into());
+            let _ = write!(s, " {cell:>w$} |", w = v.len().max(9));
+        }
+        let _ = writeln!(s, " {what}");
+    }
+    if let Some(aim) = &g.aim {
+        let verdict = match aim_verdict(g, measured) {
+            Some((r, met)) => format!("{} ({r:.2}x)", if met { "MET" } else { "NOT MET" }),
+            None => "not measured".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "\naim: `{}` within {:.1}x of `{}`: {verdict}",
+            aim.workload, aim.max_ratio, aim.baseline
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(workload: &'static str, per_unit: f64) -> Measured {
+        Measured { workload, ir: (0, 0), result: ("1".into(), "2".into()), per_unit }
+    }
+
+    #[test]
+    fn groups_are_well_formed() {
+        for g in GROUPS {
+            assert!(g.sizes.0 < g.sizes.1, "{}", g.name);
+            for b in g.baselines {
+                assert!(g.workloads.iter().any(|(w, _)| w == b), "{}: baseline {b}", g.name);
+            }
+            if let Some(aim) = &g.aim {
+                assert!(g.workloads.iter().any(|(w, _)| *w == aim.baseline));
+                assert!(g.workloads.iter().any(|(w, _)| *w == aim.workload));
+            }
+        }
+    }
+
+    #[test]
+    fn selects_groups_by_name() {
+        assert_eq!(select(GROUPS, &[]).unwrap().len(), GROUPS.len());
+        assert_eq!(select(GROUPS, &["dispatcher".into()]).unwrap()[0].name, "dispatcher");
+        let err = select(GROUPS, &["ipc-nope".into()]).unwrap_err().to_string();
+        assert!(err.contains("unknown bench group `ipc-nope`") && err.contains("dispatcher"), "{err}");
+    }
+
+    #[test]
+    fn checks_workloads_against_the_binary() {
+        let g = select(GROUPS, &[]).unwrap();
+        let listed = "dispatcher loop\ndispatcher loop-call\ndispatcher gears\ndispatcher gears-pp-bare\ndispatcher gears-pp\n\
+                      dispatcher gears-traced\n";
+        check_known(&g, listed).unwrap();
+        let err = check_known(&g, "dispatcher loop\n").unwrap_err().to_string();
+        assert!(err.contains("`loop-call`"), "{err}");
+    }
+
+    #[test]
+    fn verdict_and_table() {
+        let g = &GROUPS[0];
+        let ms = vec![
+            m("loop", 4.0),
+            m("loop-call", 6.0),
+            m("gears", 7.0),
+            m("gears-pp-bare", 8.0),
+            m("gears-pp", 9.0),
+            m("gears-traced", 40.0),
+        ];
+        assert_eq!(aim_verdict(g, &ms), Some((1.75, true)));
+        let t = table(g, &ms);
+        assert!(t.contains("| gears            |"), "{t}");
+        assert!(t.contains("1.75x"), "{t}");
+        assert!(t.contains("10.00x"), "{t}");
+        assert!(t.contains("aim: `gears` within 2.0x of `loop`: MET (1.75x)"), "{t}");
+        let slow = vec![m("loop", 4.0), m("gears", 9.0)];
+        assert_eq!(aim_verdict(g, &slow), Some((2.25, false)));
+        assert!(table(g, &slow).contains("NOT MET (2.25x)"));
+    }
+
+    #[test]
+    fn same_result_check() {
+        let ok = vec![m("loop", 1.0), m("gears", 2.0)];
+        check_same_result(&ok).unwrap();
+        let mut bad = ok.clone();
+        bad[1].result.1 = "3".into();
+        let err = check_same_result(&bad).unwrap_err().to_string();
+        assert!(err.contains("disagree"), "{err}");
+    }
+}
