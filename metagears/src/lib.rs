@@ -17,6 +17,7 @@ pub mod gap;
 pub mod invariant;
 pub mod policy;
 pub mod trace;
+pub mod wire;
 
 pub use gap::GapMeter;
 pub use invariant::{Invariant, Violation};

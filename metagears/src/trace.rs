@@ -1,11 +1,16 @@
 //! The tracer: one event per transition, printed as one stable, diff-friendly line each.
 
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
 use gears::{Context, Gear, GearId, MetaGear, Mode, Next, ProcessId, Step};
+
+/// A gear's name in a trace: borrowed from its descriptor on the host, owned when decoded from a
+/// stream recorded elsewhere (see [`wire`](crate::wire)).
+pub type Name = Cow<'static, str>;
 
 /// What happened at one traced event.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -16,15 +21,15 @@ pub enum EventKind {
         resumed: bool,
     },
     /// The gear went straight to another.
-    Goto(&'static str),
+    Goto(Name),
     /// The gear went to another across a declared preemption point.
-    Point(&'static str),
+    Point(Name),
     /// The gear ended the operation with this result (its `Debug` form).
     Exit(String),
     /// The gear ended the operation with this error (its `Debug` form).
     Fail(String),
     /// The operation was preempted before this gear, in this mode.
-    Preempted(&'static str, Mode),
+    Preempted(Name, Mode),
 }
 
 /// One traced event: which step, which process, which gear, and what happened.
@@ -35,7 +40,7 @@ pub struct TraceEvent {
     /// The process whose context the gear ran on.
     pub process: ProcessId,
     /// The gear's name.
-    pub gear: &'static str,
+    pub gear: Name,
     /// The gear's stable id.
     pub id: GearId,
     /// What happened.
@@ -52,7 +57,7 @@ impl TraceEvent {
 impl fmt::Display for TraceEvent {
     /// `  step pN gear -> next [pp]`; meta events (start, preempted) carry `.` for a step.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (step, p, gear) = (self.step, self.process, self.gear);
+        let (step, p, gear) = (self.step, self.process, &self.gear);
         match &self.kind {
             EventKind::Start { resumed: false } => write!(f, "     . {p} start {gear}"),
             EventKind::Start { resumed: true } => write!(f, "     . {p} resume {gear}"),
@@ -74,8 +79,8 @@ pub struct Trace {
 
 impl Trace {
     /// The names of the gears that ran, in order (transitions only).
-    pub fn gear_names(&self) -> Vec<&'static str> {
-        self.events.iter().filter(|e| e.is_transition()).map(|e| e.gear).collect()
+    pub fn gear_names(&self) -> Vec<&str> {
+        self.events.iter().filter(|e| e.is_transition()).map(|e| &*e.gear).collect()
     }
 
     /// How many times an operation was preempted in this trace.
@@ -103,12 +108,18 @@ impl fmt::Display for Trace {
 /// still shows as `Point` here, followed by a `Preempted` event.
 pub fn transition_event<C: Context>(at: &Step<C>, next: &Next<C>) -> TraceEvent {
     let kind = match next {
-        Next::Goto(g) => EventKind::Goto(g.name()),
-        Next::Preempt(g) => EventKind::Point(g.name()),
+        Next::Goto(g) => EventKind::Goto(Name::Borrowed(g.name())),
+        Next::Preempt(g) => EventKind::Point(Name::Borrowed(g.name())),
         Next::Exit(v) => EventKind::Exit(format!("{v:?}")),
         Next::Fail(e) => EventKind::Fail(format!("{e:?}")),
     };
-    TraceEvent { step: at.step, process: at.process, gear: at.gear.name(), id: at.gear.id(), kind }
+    TraceEvent {
+        step: at.step,
+        process: at.process,
+        gear: Name::Borrowed(at.gear.name()),
+        id: at.gear.id(),
+        kind,
+    }
 }
 
 /// The metagear that records every event into a [`Trace`].
@@ -166,7 +177,7 @@ impl<C: Context> MetaGear<C> for Tracer {
         self.push(TraceEvent {
             step,
             process: ctx.process(),
-            gear: entry.name(),
+            gear: Name::Borrowed(entry.name()),
             id: entry.id(),
             kind: EventKind::Start { resumed },
         });
@@ -181,9 +192,9 @@ impl<C: Context> MetaGear<C> for Tracer {
         self.push(TraceEvent {
             step: at.step,
             process: at.process,
-            gear: at.gear.name(),
+            gear: Name::Borrowed(at.gear.name()),
             id: at.gear.id(),
-            kind: EventKind::Preempted(next.name(), mode),
+            kind: EventKind::Preempted(Name::Borrowed(next.name()), mode),
         });
     }
 }

@@ -1,0 +1,121 @@
+//! The framed trace encoding: what the kernel streams decodes to the host tracer's text.
+#![allow(missing_docs)]
+
+use std::cell::RefCell;
+
+use gears::{Dispatcher, Mode, Next, Outcome, ProcessId};
+use metagears::wire::{Decoded, Decoder, FRAME_START, WireTracer};
+use metagears::{InjectAt, Tracer};
+
+gears::context! {
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    pub struct Count {
+        output: String,
+        error: (),
+        data_gears: { pub count: u32, pub limit: u32 }
+    }
+}
+
+gears::code_gear! {
+    fn count_enter(ctx: Count; count: &mut u32) {
+        *count = (*count).max(1);
+        Next::Goto(&COUNT_STEP)
+    }
+}
+
+gears::code_gear! {
+    fn count_step(ctx: Count; count: &mut u32, limit: &u32) {
+        if *count >= *limit {
+            return Next::Exit(format!("counted to {count} ✓"));
+        }
+        *count += 1;
+        Next::Preempt(&COUNT_STEP)
+    }
+}
+
+/// Runs the counter to its end under preemption every third point, with both tracers, writing
+/// console text between runs the way a kernel prints between system calls.
+fn traced_run(mode: Mode, limit: u32) -> (String, Vec<u8>) {
+    let wire = RefCell::new(Vec::new());
+    let mut ctx = Count::new(ProcessId(2), 0, limit);
+    let mut d = Dispatcher::new((
+        InjectAt::every_nth(3, mode),
+        Tracer::new(),
+        WireTracer::new(|b: &[u8]| wire.borrow_mut().extend_from_slice(b)),
+    ));
+    wire.borrow_mut().extend_from_slice(b"kernel: booted\r\n");
+    while let Outcome::Preempted { .. } = d.run(&mut ctx, &COUNT_ENTER) {
+        wire.borrow_mut().extend_from_slice(b"kernel: timer interrupt\n");
+    }
+    let text = d.meta().1.trace().to_string();
+    drop(d);
+    (text, wire.into_inner())
+}
+
+fn events_text(decoded: &[Decoded]) -> String {
+    decoded
+        .iter()
+        .filter_map(|d| if let Decoded::Event(e) = d { Some(format!("{e}\n")) } else { None })
+        .collect()
+}
+
+#[test]
+fn a_streamed_trace_decodes_to_the_host_tracers_text() {
+    for mode in [Mode::Restart, Mode::Resume] {
+        let (host, wire) = traced_run(mode, 10);
+        let decoded = Decoder::decode_all(&wire);
+        assert_eq!(events_text(&decoded), host, "{mode}");
+        assert!(host.contains("exit \"counted to 10 ✓\""));
+        let text: Vec<&Decoded> = decoded.iter().filter(|d| matches!(d, Decoded::Text(_))).collect();
+        assert_eq!(text[0], &Decoded::Text("kernel: booted".into()));
+        assert_eq!(text.len(), 1 + 3, "{mode}: the console lines between runs survive");
+        assert!(!decoded.iter().any(|d| matches!(d, Decoded::Damaged(_))));
+    }
+}
+
+#[test]
+fn the_encoding_is_compact() {
+    let (host, wire) = traced_run(Mode::Resume, 200);
+    let events = host.lines().count();
+    let decoded = Decoder::decode_all(&wire);
+    let text_bytes: usize =
+        decoded.iter().map(|d| if let Decoded::Text(t) = d { t.len() + 1 } else { 0 }).sum();
+    let per_event = (wire.len() - text_bytes - 1) as f64 / events as f64; // "\r" of the first line
+    println!("{per_event:.1} bytes per event");
+    assert!(per_event < 13.0, "{per_event:.1} bytes per event");
+}
+
+#[test]
+fn a_damaged_frame_is_reported_and_the_rest_still_decodes() {
+    let (host, mut wire) = traced_run(Mode::Restart, 10);
+    // Flip one bit inside the 5th frame's body.
+    let starts: Vec<usize> =
+        wire.iter().enumerate().filter(|(_, b)| **b == FRAME_START).map(|(i, _)| i).collect();
+    wire[starts[4] + 3] ^= 0x04;
+    let decoded = Decoder::decode_all(&wire);
+    let damaged = decoded.iter().filter(|d| matches!(d, Decoded::Damaged(_))).count();
+    assert_eq!(damaged, 1);
+    let got = events_text(&decoded);
+    assert_eq!(got.lines().count(), host.lines().count() - 1, "only the damaged event is lost");
+}
+
+#[test]
+fn bytes_may_arrive_in_any_pieces() {
+    let (host, wire) = traced_run(Mode::Resume, 7);
+    for piece in [1, 2, 5, 64] {
+        let mut d = Decoder::new();
+        let mut out = Vec::new();
+        for chunk in wire.chunks(piece) {
+            d.feed(chunk, &mut out);
+        }
+        d.finish(&mut out);
+        assert_eq!(events_text(&out), host, "pieces of {piece} bytes");
+    }
+}
+
+#[test]
+fn a_stream_cut_inside_a_frame_says_so() {
+    let (_, wire) = traced_run(Mode::Resume, 7);
+    let decoded = Decoder::decode_all(&wire[..wire.len() - 3]);
+    assert!(matches!(decoded.last(), Some(Decoded::Damaged(m)) if m.contains("ended inside a frame")));
+}
