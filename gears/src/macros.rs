@@ -1,6 +1,6 @@
 //! The declarative macros that generate contexts, stubs and gear descriptors.
 
-/// Declares a context: a struct of DataGears with the meta state appended, and its [`Context`] impl.
+/// Declares a context: a struct of DataGears with the meta state appended, and its [`Context`](crate::Context) impl.
 ///
 /// ```
 /// gears::context! {
