@@ -21,6 +21,13 @@ pub const WORKLOADS: &[Workload] = &[
     Workload { name: "gears-pp-bare", run: gears_pp_bare },
     Workload { name: "gears-pp", run: gears_pp },
     Workload { name: "gears-traced", run: gears_traced },
+    Workload { name: "gears-wide", run: gears_wide },
+];
+
+/// The workloads of the batching group: the same work, K units per transition.
+pub const BATCH_WORKLOADS: &[Workload] = &[
+    Workload { name: "gears-batch4", run: gears_batch4 },
+    Workload { name: "gears-batch16", run: gears_batch16 },
 ];
 
 /// A table of pseudo-random words (xorshift64), the same on every run.
@@ -82,6 +89,73 @@ gears::code_gear! {
         *acc = work(*acc, table, *i);
         *i += 1;
         Next::Preempt(&CHAIN_STEP_PP)
+    }
+}
+
+/// Up to `k` units of work, a bounded loop: a gear may loop, but only a constant number of times.
+#[inline(always)]
+fn batch(table: &[u64; TABLE_LEN], i: &mut u64, n: u64, acc: &mut u64, k: u64) {
+    let (mut ii, mut a) = (*i, *acc);
+    let end = n.min(ii.saturating_add(k));
+    while ii != end {
+        a = work(a, table, ii);
+        ii += 1;
+    }
+    *i = ii;
+    *acc = a;
+}
+
+gears::code_gear! {
+    /// Four links of the chain per transition (a bounded loop), then a `Goto` to the next.
+    pub fn chain_batch4(ctx: ChainCtx; table: &[u64; TABLE_LEN], i: &mut u64, n: &u64, acc: &mut u64) {
+        if *i == *n {
+            return Next::Exit(*acc);
+        }
+        batch(table, i, *n, acc, 4);
+        Next::Goto(&CHAIN_BATCH4)
+    }
+}
+
+gears::code_gear! {
+    /// Sixteen links of the chain per transition (a bounded loop), then a `Goto` to the next.
+    pub fn chain_batch16(ctx: ChainCtx; table: &[u64; TABLE_LEN], i: &mut u64, n: &u64, acc: &mut u64) {
+        if *i == *n {
+            return Next::Exit(*acc);
+        }
+        batch(table, i, *n, acc, 16);
+        Next::Goto(&CHAIN_BATCH16)
+    }
+}
+
+gears::context! {
+    /// The chain's context again, with a result of three words: `Next<WideCtx>` is 32 bytes, too
+    /// big to come back in two registers.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    pub struct WideCtx {
+        output: [u64; 3],
+        error: (),
+        data_gears: {
+            /// The table mixed into the accumulator.
+            pub table: [u64; TABLE_LEN],
+            /// How many links have run.
+            pub i: u64,
+            /// How many links to run.
+            pub n: u64,
+            /// The accumulator.
+            pub acc: u64,
+        }
+    }
+}
+
+gears::code_gear! {
+    /// One link of the chain in [`WideCtx`], then a plain `Goto` to the next.
+    pub fn wide_step(ctx: WideCtx; table: &[u64; TABLE_LEN], i: &mut u64, n: &u64, acc: &mut u64) {
+        if *i == *n {
+            return Next::Exit([*acc, *i, *n]);
+        }
+        *acc = work(*acc, table, *i);
+        *i += 1;
+        Next::Goto(&WIDE_STEP)
     }
 }
 
@@ -160,6 +234,26 @@ fn gears_traced(n: u64) -> u64 {
     acc
 }
 
+/// N units of work, four per transition, no metagear.
+fn gears_batch4(n: u64) -> u64 {
+    chain(n, &CHAIN_BATCH4, ()).0
+}
+
+/// N units of work, sixteen per transition, no metagear.
+fn gears_batch16(n: u64) -> u64 {
+    chain(n, &CHAIN_BATCH16, ()).0
+}
+
+/// N `Goto` transitions, no metagear, in a context whose `Next` is returned through memory.
+fn gears_wide(n: u64) -> u64 {
+    let mut ctx = WideCtx::new(ProcessId(0), table(), 0, n, 0);
+    let mut dispatcher = Dispatcher::new(());
+    match dispatcher.run(&mut ctx, black_box(&WIDE_STEP)) {
+        Outcome::Exited([acc, _, _]) => acc,
+        other => panic!("the chain ended with {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,10 +262,17 @@ mod tests {
     fn every_workload_computes_the_same() {
         for n in [0, 1, 5, 1023, 1024, 3000] {
             let want = plain_loop(n);
-            for w in WORKLOADS {
+            for w in WORKLOADS.iter().chain(BATCH_WORKLOADS) {
                 assert_eq!((w.run)(n), want, "workload {} at n = {n}", w.name);
             }
         }
+    }
+
+    #[test]
+    fn next_sizes() {
+        // Two words come back in registers (rax:rdx on x86_64); four do not.
+        assert_eq!(std::mem::size_of::<Next<ChainCtx>>(), 16);
+        assert_eq!(std::mem::size_of::<Next<WideCtx>>(), 32);
     }
 
     #[test]

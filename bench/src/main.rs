@@ -20,7 +20,8 @@ pub struct Workload {
 }
 
 /// The groups of workloads, by name.
-pub const GROUPS: &[(&str, &[Workload])] = &[("dispatcher", dispatcher::WORKLOADS)];
+pub const GROUPS: &[(&str, &[Workload])] =
+    &[("dispatcher", dispatcher::WORKLOADS), ("batching", dispatcher::BATCH_WORKLOADS)];
 
 fn find(name: &str) -> Option<&'static Workload> {
     GROUPS.iter().flat_map(|(_, ws)| ws.iter()).find(|w| w.name == name)

@@ -49,23 +49,41 @@ pub struct Aim {
 }
 
 /// Every benchmark group, in the order they run.
-pub const GROUPS: &[Group] = &[Group {
-    name: "dispatcher",
-    title: "dispatcher overhead: a chain of N gear transitions vs the same work as a plain loop",
-    unit: "transition",
-    sizes: (100_000, 1_100_000),
-    baselines: &["loop", "loop-call"],
-    same_result: true,
-    workloads: &[
-        ("loop", "plain while loop, same body (acc = acc.rotl(5) ^ table[i & 1023]; i += 1)"),
-        ("loop-call", "plain loop calling the body as an out-of-line fn on a state struct"),
-        ("gears", "Dispatcher::new(()), Next::Goto to the same gear"),
-        ("gears-pp-bare", "Dispatcher::new(()), every transition a Next::Preempt"),
-        ("gears-pp", "every transition a Next::Preempt, WorkBudget(100, never pending, Restart)"),
-        ("gears-traced", "Next::Goto, metagears::Tracer recording one event per transition"),
-    ],
-    aim: Some(Aim { workload: "gears", baseline: "loop", max_ratio: 2.0 }),
-}];
+pub const GROUPS: &[Group] = &[
+    Group {
+        name: "dispatcher",
+        title: "dispatcher overhead: a chain of N gear transitions vs the same work as a plain loop",
+        unit: "transition",
+        sizes: (100_000, 1_100_000),
+        baselines: &["loop", "loop-call"],
+        same_result: true,
+        workloads: &[
+            ("loop", "plain while loop, same body (acc = acc.rotl(5) ^ table[i & 1023]; i += 1)"),
+            ("loop-call", "plain loop calling the body as an out-of-line fn on a state struct"),
+            ("gears", "Dispatcher::new(()), Next::Goto to the same gear"),
+            ("gears-pp-bare", "Dispatcher::new(()), every transition a Next::Preempt"),
+            ("gears-pp", "every transition a Next::Preempt, WorkBudget(100, never pending, Restart)"),
+            ("gears-traced", "Next::Goto, metagears::Tracer recording one event per transition"),
+            ("gears-wide", "as `gears`, but Output = [u64; 3]: a 32-byte Next returned through memory"),
+        ],
+        aim: Some(Aim { workload: "gears", baseline: "loop", max_ratio: 2.0 }),
+    },
+    Group {
+        name: "batching",
+        title: "amortising the dispatcher: K units of work per transition (a bounded loop in the gear)",
+        unit: "unit of work",
+        sizes: (100_000, 1_100_000),
+        baselines: &["loop"],
+        same_result: true,
+        workloads: &[
+            ("loop", "plain while loop, same body"),
+            ("gears", "K = 1: one unit per transition, Dispatcher::new(())"),
+            ("gears-batch4", "K = 4 units per transition, Dispatcher::new(())"),
+            ("gears-batch16", "K = 16 units per transition, Dispatcher::new(())"),
+        ],
+        aim: None,
+    },
+];
 
 /// One workload's measurement.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,7 +129,10 @@ pub fn run(filter: &[String], list: bool) -> anyhow::Result<String> {
         if g.same_result {
             check_same_result(&measured)?;
         }
-        print!("{}", table(g, &measured));
+        let t = table(g, &measured);
+        print!("{t}");
+        let report = out_dir.join(format!("{}.md", g.name));
+        std::fs::write(&report, &t).with_context(|| format!("could not write {}", report.display()))?;
         summary.push(match aim_verdict(g, &measured) {
             Some((ratio, met)) => {
                 format!("{} ({ratio:.2}x, aim {})", g.name, if met { "met" } else { "NOT met" })
@@ -119,7 +140,10 @@ pub fn run(filter: &[String], list: bool) -> anyhow::Result<String> {
             None => g.name.to_string(),
         });
     }
-    println!("callgrind out files (for callgrind_annotate) are in {}", out_dir.display());
+    println!(
+        "\ntables (<group>.md) and callgrind out files (for callgrind_annotate) are in {}",
+        out_dir.display()
+    );
     Ok(format!("bench: {}", summary.join(", ")))
 }
 
@@ -284,7 +308,8 @@ mod tests {
     fn checks_workloads_against_the_binary() {
         let g = select(GROUPS, &[]).unwrap();
         let listed = "dispatcher loop\ndispatcher loop-call\ndispatcher gears\ndispatcher gears-pp-bare\ndispatcher gears-pp\n\
-                      dispatcher gears-traced\n";
+                      dispatcher gears-traced\ndispatcher gears-wide\nbatching gears-batch4\n\
+                      batching gears-batch16\n";
         check_known(&g, listed).unwrap();
         let err = check_known(&g, "dispatcher loop\n").unwrap_err().to_string();
         assert!(err.contains("`loop-call`"), "{err}");

@@ -172,6 +172,11 @@ mod tests {
     }
 
     #[test]
+    fn a_present_tool_needs_nothing() {
+        ensure_apt_tool("sh", "dash").unwrap();
+    }
+
+    #[test]
     fn finds_missing_targets() {
         let list = "x86_64-unknown-linux-gnu\nx86_64-unknown-none\n";
         assert_eq!(missing_targets(list, TARGETS), vec!["riscv64gc-unknown-none-elf"]);
