@@ -218,9 +218,9 @@ fn help(subcommand: Option<&str>) -> anyhow::Result<String> {
 
 /// `cargo xtask test`: the host tests, then the QEMU suites.
 fn test() -> anyhow::Result<String> {
-    util::cargo(&["test", "--workspace", "--no-fail-fast"])?;
+    let host = util::cargo_test(&["test", "--workspace", "--no-fail-fast"])?;
     qemu::test_suites()?;
-    Ok("host tests (cargo test --workspace) and QEMU suites passed".to_string())
+    Ok(format!("host tests ({} passed, {} ignored), then the QEMU suites", host.passed, host.ignored))
 }
 
 #[cfg(test)]

@@ -34,6 +34,60 @@ pub fn cargo(args: &[&str]) -> anyhow::Result<()> {
     status(&mut cmd)
 }
 
+/// What `cargo test` reported, added up over its test binaries.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub struct TestCounts {
+    /// Tests that passed.
+    pub passed: u64,
+    /// Tests that failed.
+    pub failed: u64,
+    /// Tests that were ignored.
+    pub ignored: u64,
+}
+
+impl TestCounts {
+    /// Adds the counts of one `test result: …` line of libtest; other lines change nothing.
+    pub fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else { return };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(what), Some(n)) = (words.next(), words.next()) else { continue };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs `cargo <args>` (a `cargo test`) in the workspace root, passing its output through, and
+/// prints the total `N passed, N failed` over all its test binaries; fails if cargo fails.
+pub fn cargo_test(args: &[&str]) -> anyhow::Result<TestCounts> {
+    use std::io::{BufRead, BufReader};
+    let mut cmd = Command::new(cargo_bin());
+    cmd.args(args).current_dir(root()).stdout(std::process::Stdio::piped());
+    let shown = show(&cmd);
+    eprintln!("xtask: $ {shown}");
+    let mut child = cmd.spawn().with_context(|| format!("could not start `{shown}`"))?;
+    let mut counts = TestCounts::default();
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines() {
+            let line = line.with_context(|| format!("reading the output of `{shown}`"))?;
+            println!("{line}");
+            counts.add_line(&line);
+        }
+    }
+    let st = child.wait().with_context(|| format!("waiting for `{shown}`"))?;
+    println!("\nxtask: {} passed, {} failed", counts.passed, counts.failed);
+    if !st.success() {
+        bail!("`{shown}` failed ({st}): {} passed, {} failed", counts.passed, counts.failed);
+    }
+    Ok(counts)
+}
+
 /// Runs `cmd`, echoing it first, and fails if it does not exit 0.
 pub fn status(cmd: &mut Command) -> anyhow::Result<()> {
     let shown = show(cmd);
@@ -95,6 +149,18 @@ mod tests {
         let mut cmd = Command::new("valgrind");
         cmd.args(["--tool=callgrind", "a b", "it's"]);
         assert_eq!(show(&cmd), r"valgrind --tool=callgrind 'a b' 'it'\''s'");
+    }
+
+    #[test]
+    fn adds_up_test_results() {
+        let mut c = TestCounts::default();
+        c.add_line(
+            "test result: ok. 4 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.00s",
+        );
+        c.add_line("test result: FAILED. 1 passed; 4 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.08s");
+        c.add_line("test tests::x ... ok");
+        c.add_line("running 5 tests");
+        assert_eq!(c, TestCounts { passed: 5, failed: 4, ignored: 2 });
     }
 
     #[test]
