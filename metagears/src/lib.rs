@@ -13,6 +13,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod diagram;
 pub mod gap;
 pub mod invariant;
 pub mod policy;
