@@ -5,3 +5,4 @@
 extern crate alloc;
 
 pub mod ialloc;
+pub mod sel4;

@@ -1,0 +1,192 @@
+//! Delete and revoke as gears, after seL4's `cteDelete`, `finaliseSlot`, `reduceZombie`,
+//! `finaliseCap` and `cteRevoke`. CNodes and TCBs die through Zombies, one slot per step, with a
+//! preemption point after each zombie reduction and after each child a revoke deletes.
+
+use gears::Next;
+
+use crate::cap::{Cap, ObjPtr, SlotRef, TCB_CNODE_ENTRIES, ZombieType};
+use crate::cdt::{cap_swap_for_delete, empty_slot, is_final_capability, is_mdb_parent_of};
+use crate::cspace::CSpace;
+use crate::kernel::{DeleteCursor, InnerDelete, Kernel, RevokeCursor};
+use crate::object::{ObjectStore, ThreadState};
+
+/// `finaliseCap`: what is left of `cap` once the object loses it (`Null`, or a Zombie for the
+/// last cap of a CNode or TCB). Final caps to endpoints, notifications and frames end their
+/// object's life here; a Zombie's object dies when the Zombie is removed.
+pub fn finalise_cap(objects: &mut ObjectStore, cap: &Cap, is_final: bool) -> Cap {
+    match *cap {
+        Cap::Endpoint { ptr, .. } | Cap::Notification { ptr, .. } | Cap::Frame { ptr, .. } => {
+            // cancelAllIPC / cancelAllSignals / unmap: no queues or mappings exist yet.
+            if is_final {
+                objects.remove(ptr);
+            }
+            Cap::Null
+        }
+        Cap::CNode { ptr, radix, .. } if is_final => {
+            Cap::Zombie { ptr, number: 1u64 << radix, kind: ZombieType::CNode(radix) }
+        }
+        Cap::Thread { ptr } if is_final => {
+            // unbindNotification, suspend (the thread stops), then its CNode part is reduced.
+            if let Some(t) = objects.tcb_mut(ptr) {
+                t.state = ThreadState::Inactive;
+            }
+            Cap::Zombie { ptr, number: TCB_CNODE_ENTRIES, kind: ZombieType::Tcb }
+        }
+        Cap::Zombie { .. } => *cap,
+        _ => Cap::Null,
+    }
+}
+
+/// `capRemovable`: the remainder may be emptied from `slot` (Null, or a Zombie with no slots
+/// left, or whose last slot is `slot` itself).
+pub fn cap_removable(cap: &Cap, slot: SlotRef) -> bool {
+    match *cap {
+        Cap::Zombie { ptr, number, .. } => number == 0 || (number == 1 && slot == SlotRef(ptr.0)),
+        _ => true,
+    }
+}
+
+/// `capCyclicZombie`: a Zombie sitting in its own object's slot 0.
+pub fn cap_cyclic_zombie(cap: &Cap, slot: SlotRef) -> bool {
+    matches!(*cap, Cap::Zombie { ptr, .. } if SlotRef(ptr.0) == slot)
+}
+
+impl DeleteCursor {
+    /// The slot the current `finaliseSlot` loop works on, and whether it is immediate (exposed).
+    fn frame(&self) -> Option<(SlotRef, bool)> {
+        match self.inner {
+            Some(i) => Some((i.end_slot, false)),
+            None => self.slot.map(|s| (s, true)),
+        }
+    }
+}
+
+fn zombie_object(cap: &Cap) -> Option<ObjPtr> {
+    match *cap {
+        Cap::Zombie { ptr, .. } => Some(ptr),
+        _ => None,
+    }
+}
+
+gears::code_gear! {
+    /// `cteDelete(slot, true)`: finalise the slot, then empty it.
+    pub fn cte_delete(ctx: Kernel; delete: &mut DeleteCursor) {
+        delete.inner = None;
+        Next::Goto(&FINALISE_SLOT)
+    }
+}
+
+gears::code_gear! {
+    /// One pass of `finaliseSlot`'s loop on the current frame's slot: finalise its cap; done if
+    /// the remainder is removable; else keep the Zombie and reduce it (`reduceZombie`).
+    pub fn finalise_slot(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, delete: &mut DeleteCursor) {
+        let Some((slot, immediate)) = delete.frame() else {
+            return Next::Goto(&CTE_DELETE_DONE);
+        };
+        let cap = cspace.cap(slot);
+        if cap.is_null() {
+            return finalise_slot_done(cspace, objects, delete, slot, true);
+        }
+        let is_final = is_final_capability(cspace, slot);
+        let remainder = finalise_cap(objects, &cap, is_final);
+        if cap_removable(&remainder, slot) {
+            if let Some(ptr) = zombie_object(&remainder) {
+                // The zombie's object has no slots left in use: its life ends.
+                objects.remove(ptr);
+            }
+            return finalise_slot_done(cspace, objects, delete, slot, true);
+        }
+        cspace.set_cap(slot, remainder);
+        if !immediate && cap_cyclic_zombie(&remainder, slot) {
+            return finalise_slot_done(cspace, objects, delete, slot, false);
+        }
+        let Cap::Zombie { ptr, number, .. } = remainder else {
+            return finalise_slot_done(cspace, objects, delete, slot, true);
+        };
+        if immediate {
+            // reduceZombie, immediate: delete the zombie's last slot, cteDelete(endSlot, false).
+            let end_slot = SlotRef::of(ptr, number.saturating_sub(1));
+            delete.inner = Some(InnerDelete { end_slot, zombie: remainder });
+            Next::Goto(&FINALISE_SLOT)
+        } else {
+            // reduceZombie, not immediate: move the zombie into its own slot 0 (making it
+            // cyclic) and carry on with whatever was there.
+            cap_swap_for_delete(cspace, SlotRef(ptr.0), slot);
+            Next::Preempt(&FINALISE_SLOT)
+        }
+    }
+}
+
+/// The end of a `finaliseSlot` loop with `success`: empty the slot as `cteDelete` does, then
+/// return to the outer frame (finishing `reduceZombie`) or leave the delete.
+fn finalise_slot_done(
+    cspace: &mut CSpace,
+    _objects: &mut ObjectStore,
+    delete: &mut DeleteCursor,
+    slot: SlotRef,
+    success: bool,
+) -> Next<Kernel> {
+    match delete.inner.take() {
+        Some(inner) => {
+            if success {
+                empty_slot(cspace, slot);
+            }
+            // The rest of reduceZombie: one slot fewer, if the outer slot still holds the zombie.
+            if let Some(outer) = delete.slot
+                && let Cap::Zombie { ptr, number, kind } = cspace.cap(outer)
+                && inner.zombie == (Cap::Zombie { ptr, number, kind })
+            {
+                cspace.set_cap(outer, Cap::Zombie { ptr, number: number.saturating_sub(1), kind });
+            }
+            Next::Preempt(&FINALISE_SLOT)
+        }
+        None => {
+            // Exposed: always emptied.
+            empty_slot(cspace, slot);
+            Next::Goto(&CTE_DELETE_DONE)
+        }
+    }
+}
+
+gears::code_gear! {
+    /// The slot is empty: go where the delete was asked from.
+    pub fn cte_delete_done(ctx: Kernel; delete: &mut DeleteCursor) {
+        let ret = delete.ret;
+        *delete = DeleteCursor::default();
+        match ret {
+            Some(g) => Next::Goto(g),
+            None => Next::Goto(&crate::lookup::INVOCATION_DONE),
+        }
+    }
+}
+
+gears::code_gear! {
+    /// `cteRevoke`'s loop test: is the next slot in the CDT a child of the revoked one?
+    pub fn cte_revoke_check(ctx: Kernel; cspace: &CSpace, revoke: &RevokeCursor) {
+        let Some(slot) = revoke.slot else {
+            return Next::Goto(&crate::lookup::INVOCATION_DONE);
+        };
+        let cte = cspace.get(slot);
+        match cte.mdb.next {
+            Some(n) if is_mdb_parent_of(&cte, &cspace.get(n)) => Next::Goto(&CTE_REVOKE_DELETE_CHILD),
+            _ => Next::Goto(&crate::lookup::INVOCATION_DONE),
+        }
+    }
+}
+
+gears::code_gear! {
+    /// `cteRevoke`'s body: delete the next child, `cteDelete(next, true)`.
+    pub fn cte_revoke_delete_child(ctx: Kernel; cspace: &CSpace, revoke: &RevokeCursor, delete: &mut DeleteCursor) {
+        let next = revoke.slot.and_then(|s| cspace.mdb(s).next);
+        *delete = DeleteCursor { slot: next, inner: None, ret: Some(&CTE_REVOKE_CHILD_DELETED) };
+        Next::Goto(&CTE_DELETE)
+    }
+}
+
+gears::code_gear! {
+    /// A child is gone: the preemption point of `cteRevoke`, then the loop test again.
+    pub fn cte_revoke_child_deleted(ctx: Kernel; revoke: &mut RevokeCursor) {
+        revoke.deleted += 1;
+        Next::Preempt(&CTE_REVOKE_CHECK)
+    }
+}

@@ -1,0 +1,150 @@
+//! seL4's error codes and lookup faults, one-for-one.
+
+/// `seL4_Error`: the code a failed invocation returns, one-for-one with seL4 (0 … 10).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+#[repr(u8)]
+pub enum SeL4Error {
+    /// `seL4_NoError`.
+    NoError = 0,
+    /// `seL4_InvalidArgument`.
+    InvalidArgument = 1,
+    /// `seL4_InvalidCapability`.
+    InvalidCapability = 2,
+    /// `seL4_IllegalOperation`.
+    IllegalOperation = 3,
+    /// `seL4_RangeError`.
+    RangeError = 4,
+    /// `seL4_AlignmentError`.
+    AlignmentError = 5,
+    /// `seL4_FailedLookup`.
+    FailedLookup = 6,
+    /// `seL4_TruncatedMessage`.
+    TruncatedMessage = 7,
+    /// `seL4_DeleteFirst`.
+    DeleteFirst = 8,
+    /// `seL4_RevokeFirst`.
+    RevokeFirst = 9,
+    /// `seL4_NotEnoughMemory`.
+    NotEnoughMemory = 10,
+}
+
+impl SeL4Error {
+    /// The numeric code, as seL4 returns it in the message label.
+    pub const fn code(self) -> u64 {
+        self as u64
+    }
+}
+
+/// seL4's lookup faults (`lookup_fault_t`), as `resolveAddressBits` reports them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum LookupFault {
+    /// The root of the lookup is not a CNode cap.
+    InvalidRoot,
+    /// The slot reached holds no cap where one was needed.
+    MissingCapability {
+        /// Bits left to resolve.
+        bits_left: u64,
+    },
+    /// A level would resolve more bits than are left.
+    DepthMismatch {
+        /// Bits left to resolve.
+        bits_left: u64,
+        /// Bits the level would resolve (0 when bits were left over at the end of a CNode op lookup).
+        bits_found: u64,
+    },
+    /// The guard of a CNode cap does not match the address.
+    GuardMismatch {
+        /// Bits left to resolve.
+        bits_left: u64,
+        /// The guard of the CNode cap.
+        guard_found: u64,
+        /// The size of that guard in bits.
+        guard_size: u64,
+    },
+}
+
+/// Why an invocation failed: an seL4 error with the details seL4 puts in the reply, or a fault.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum SyscallError {
+    /// `seL4_InvalidArgument`, naming the argument.
+    InvalidArgument {
+        /// Which message register was wrong.
+        arg: u64,
+    },
+    /// `seL4_InvalidCapability`, naming the cap (0: the invoked cap, 1…: extra caps).
+    InvalidCapability {
+        /// Which cap was wrong.
+        cap: u64,
+    },
+    /// `seL4_IllegalOperation`.
+    IllegalOperation,
+    /// `seL4_RangeError` with the accepted range.
+    RangeError {
+        /// Smallest accepted value.
+        min: u64,
+        /// Largest accepted value.
+        max: u64,
+    },
+    /// `seL4_AlignmentError`.
+    AlignmentError,
+    /// `seL4_FailedLookup`: which lookup (source or not) and the lookup fault.
+    FailedLookup {
+        /// seL4's `failedLookupWasSource`.
+        source: bool,
+        /// The lookup fault.
+        fault: LookupFault,
+    },
+    /// `seL4_TruncatedMessage`.
+    TruncatedMessage,
+    /// `seL4_DeleteFirst`.
+    DeleteFirst,
+    /// `seL4_RevokeFirst`.
+    RevokeFirst,
+    /// `seL4_NotEnoughMemory` with the bytes available.
+    NotEnoughMemory {
+        /// Free bytes in the untyped.
+        available: u64,
+    },
+    /// Not an error code: looking up the invoked cap (or an extra cap) faulted, and seL4 sends a
+    /// cap fault to the thread's fault handler instead of replying (`seL4_Fault_CapFault`).
+    CapFault {
+        /// The cap pointer that failed.
+        cptr: u64,
+        /// The lookup fault.
+        fault: LookupFault,
+    },
+}
+
+impl SyscallError {
+    /// The seL4 error code of this error; `None` for a cap fault, which is not a reply.
+    pub const fn error(&self) -> Option<SeL4Error> {
+        Some(match self {
+            SyscallError::InvalidArgument { .. } => SeL4Error::InvalidArgument,
+            SyscallError::InvalidCapability { .. } => SeL4Error::InvalidCapability,
+            SyscallError::IllegalOperation => SeL4Error::IllegalOperation,
+            SyscallError::RangeError { .. } => SeL4Error::RangeError,
+            SyscallError::AlignmentError => SeL4Error::AlignmentError,
+            SyscallError::FailedLookup { .. } => SeL4Error::FailedLookup,
+            SyscallError::TruncatedMessage => SeL4Error::TruncatedMessage,
+            SyscallError::DeleteFirst => SeL4Error::DeleteFirst,
+            SyscallError::RevokeFirst => SeL4Error::RevokeFirst,
+            SyscallError::NotEnoughMemory { .. } => SeL4Error::NotEnoughMemory,
+            SyscallError::CapFault { .. } => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_sel4() {
+        assert_eq!(SeL4Error::NoError.code(), 0);
+        assert_eq!(SeL4Error::FailedLookup.code(), 6);
+        assert_eq!(SeL4Error::NotEnoughMemory.code(), 10);
+        assert_eq!(SyscallError::DeleteFirst.error(), Some(SeL4Error::DeleteFirst));
+        let fault = SyscallError::CapFault { cptr: 1, fault: LookupFault::InvalidRoot };
+        assert_eq!(fault.error(), None);
+    }
+}

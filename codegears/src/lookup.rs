@@ -1,0 +1,197 @@
+//! CSpace lookup as gears: `resolve_address_bits` resolves one CNode level per gear, and the entry
+//! of an invocation (`handle_invocation` → lookups → `decode_invocation`).
+
+use gears::Next;
+
+use crate::cap::{Cap, SlotRef, WORD_BITS, mask};
+use crate::cspace::CSpace;
+use crate::error::{LookupFault, SyscallError};
+use crate::kernel::{Done, Invocation, Kernel, LookupCursor, LookupPurpose, Request, Ret};
+use crate::object::{ObjectStore, ThreadState};
+
+/// The most extra caps a message carries (`seL4_MsgMaxExtraCaps`).
+pub const MAX_EXTRA_CAPS: usize = 3;
+
+impl LookupCursor {
+    /// Starts resolving `n_bits` of `capptr` from `root`; the chain then goes to `ret`.
+    pub fn start(&mut self, root: Cap, capptr: u64, n_bits: u64, purpose: LookupPurpose, ret: Ret) {
+        *self = LookupCursor {
+            node: root,
+            capptr,
+            n_bits,
+            purpose,
+            ret,
+            slot: None,
+            bits_remaining: n_bits,
+            levels: 0,
+        };
+    }
+
+    /// The error a lookup fault becomes for this lookup's purpose.
+    pub fn fault(&self, fault: LookupFault) -> SyscallError {
+        match self.purpose {
+            LookupPurpose::Invoked | LookupPurpose::Extra => {
+                SyscallError::CapFault { cptr: self.capptr, fault }
+            }
+            LookupPurpose::CNodeOp { source } => SyscallError::FailedLookup { source, fault },
+        }
+    }
+
+    /// The end of `lookupSlotForCNodeOp`: the slot, or `FailedLookup` with a depth mismatch if bits
+    /// were left over (the walk stopped at a non-CNode cap before `depth` bits).
+    pub fn cnode_op_slot(&self) -> Result<SlotRef, SyscallError> {
+        match self.slot {
+            Some(s) if self.bits_remaining == 0 => Ok(s),
+            _ => {
+                Err(self.fault(LookupFault::DepthMismatch { bits_left: self.bits_remaining, bits_found: 0 }))
+            }
+        }
+    }
+}
+
+/// `lookupSlotForCNodeOp`'s checks before the walk: the root must be a CNode cap (else
+/// `FailedLookup`/InvalidRoot) and `1 <= depth <= 64` (else `RangeError`). Then the cursor is set
+/// to resolve exactly `depth` bits and go to `ret`.
+pub fn lookup_slot_for_cnode_op(
+    lookup: &mut LookupCursor,
+    source: bool,
+    root: Cap,
+    capptr: u64,
+    depth: u64,
+    ret: Ret,
+) -> Result<(), SyscallError> {
+    if !matches!(root, Cap::CNode { .. }) {
+        return Err(SyscallError::FailedLookup { source, fault: LookupFault::InvalidRoot });
+    }
+    if !(1..=WORD_BITS).contains(&depth) {
+        return Err(SyscallError::RangeError { min: 1, max: WORD_BITS });
+    }
+    lookup.start(root, capptr, depth, LookupPurpose::CNodeOp { source }, ret);
+    Ok(())
+}
+
+fn found(lookup: &mut LookupCursor, slot: SlotRef, bits_remaining: u64) -> Next<Kernel> {
+    lookup.slot = Some(slot);
+    lookup.bits_remaining = bits_remaining;
+    match lookup.ret {
+        Some(g) => Next::Goto(g),
+        None => Next::Exit(Done::Found { slot, bits_remaining }),
+    }
+}
+
+gears::code_gear! {
+    /// `resolveAddressBits`, one level: check the guard and the depth, index the CNode, and go on
+    /// while the slot holds a CNode cap and bits are left.
+    pub fn resolve_address_bits(ctx: Kernel; cspace: &CSpace, lookup: &mut LookupCursor) {
+        let Cap::CNode { ptr, radix, guard, guard_size } = lookup.node else {
+            return Next::Fail(lookup.fault(LookupFault::InvalidRoot));
+        };
+        let n_bits = lookup.n_bits;
+        let (radix, guard_bits) = (radix as u64, guard_size as u64);
+        let level_bits = radix + guard_bits;
+        if guard_bits > n_bits
+            || (lookup.capptr.checked_shr((n_bits - guard_bits) as u32).unwrap_or(0) & mask(guard_bits)) != guard
+        {
+            let fault = LookupFault::GuardMismatch { bits_left: n_bits, guard_found: guard, guard_size: guard_bits };
+            return Next::Fail(lookup.fault(fault));
+        }
+        if level_bits > n_bits || level_bits == 0 {
+            let fault = LookupFault::DepthMismatch { bits_left: n_bits, bits_found: level_bits };
+            return Next::Fail(lookup.fault(fault));
+        }
+        let offset = lookup.capptr.checked_shr((n_bits - level_bits) as u32).unwrap_or(0) & mask(radix);
+        let slot = SlotRef::of(ptr, offset);
+        lookup.levels += 1;
+        if n_bits == level_bits {
+            return found(lookup, slot, 0);
+        }
+        let rest = n_bits - level_bits;
+        let next = cspace.cap(slot);
+        if !matches!(next, Cap::CNode { .. }) {
+            return found(lookup, slot, rest);
+        }
+        lookup.node = next;
+        lookup.n_bits = rest;
+        Next::Goto(&RESOLVE_ADDRESS_BITS)
+    }
+}
+
+gears::code_gear! {
+    /// `lookupSlot` as an operation of its own: resolve the request's `cptr` (64 bits) in the
+    /// caller's CSpace and leave with the slot (for tests and tools).
+    pub fn lookup_slot(ctx: Kernel; cspace: &CSpace, request: &Request, lookup: &mut LookupCursor) {
+        let root = cspace.cap(SlotRef::of(request.thread, crate::kernel::tcb_slot::CTABLE));
+        lookup.start(root, request.cptr, WORD_BITS, LookupPurpose::Invoked, None);
+        Next::Goto(&RESOLVE_ADDRESS_BITS)
+    }
+}
+
+gears::code_gear! {
+    /// `handleInvocation`'s entry: look up the invoked cap in the caller's CSpace.
+    pub fn handle_invocation(ctx: Kernel; cspace: &CSpace, request: &Request, invocation: &mut Invocation, lookup: &mut LookupCursor) {
+        *invocation = Invocation::default();
+        let root = cspace.cap(SlotRef::of(request.thread, crate::kernel::tcb_slot::CTABLE));
+        lookup.start(root, request.cptr, WORD_BITS, LookupPurpose::Invoked, Some(&LOOKUP_EXTRA_CAPS));
+        Next::Goto(&RESOLVE_ADDRESS_BITS)
+    }
+}
+
+gears::code_gear! {
+    /// `lookupCapAndSlot`'s result, then `lookupExtraCaps`, one cap per pass: keep what the last
+    /// lookup found, start the next, or go on to decode.
+    pub fn lookup_extra_caps(ctx: Kernel; cspace: &CSpace, request: &Request, invocation: &mut Invocation, lookup: &mut LookupCursor) {
+        let Some(slot) = lookup.slot else {
+            return Next::Fail(lookup.fault(LookupFault::InvalidRoot));
+        };
+        let cap = cspace.cap(slot);
+        if invocation.invoked.is_none() {
+            invocation.invoked = Some((cap, slot));
+        } else {
+            invocation.extra_caps.push((cap, slot));
+        }
+        let i = invocation.extra_caps.len();
+        match request.extra_cptrs.get(i) {
+            Some(&cptr) if i < MAX_EXTRA_CAPS => {
+                let root = cspace.cap(SlotRef::of(request.thread, crate::kernel::tcb_slot::CTABLE));
+                lookup.start(root, cptr, WORD_BITS, LookupPurpose::Extra, Some(&LOOKUP_EXTRA_CAPS));
+                Next::Goto(&RESOLVE_ADDRESS_BITS)
+            }
+            _ => Next::Goto(&DECODE_INVOCATION),
+        }
+    }
+}
+
+gears::code_gear! {
+    /// `decodeInvocation`: dispatch on the invoked cap's type.
+    pub fn decode_invocation(ctx: Kernel; invocation: &Invocation) {
+        match invocation.invoked {
+            Some((Cap::CNode { .. }, _)) => Next::Goto(&crate::cnode::DECODE_CNODE_INVOCATION),
+            Some((Cap::Untyped { .. }, _)) => Next::Goto(&crate::untyped::DECODE_UNTYPED_INVOCATION),
+            Some((Cap::Null | Cap::Zombie { .. }, _)) | None => {
+                Next::Fail(SyscallError::InvalidCapability { cap: 0 })
+            }
+            // Endpoint/notification sends, replies and the other objects' invocations arrive
+            // with later issues.
+            Some(_) => Next::Fail(SyscallError::IllegalOperation),
+        }
+    }
+}
+
+gears::code_gear! {
+    /// The end of a successful invocation: the caller runs again (`Restart` → `Running`).
+    pub fn invocation_done(ctx: Kernel; objects: &mut ObjectStore, request: &Request) {
+        if let Some(t) = objects.tcb_mut(request.thread)
+            && t.state == ThreadState::Restart
+        {
+            t.state = ThreadState::Running;
+        }
+        Next::Exit(Done::Ok)
+    }
+}
+
+/// Marks the caller `Restart` (seL4 does this between decode and invoke).
+pub(crate) fn set_restart(objects: &mut ObjectStore, thread: crate::cap::ObjPtr) {
+    if let Some(t) = objects.tcb_mut(thread) {
+        t.state = ThreadState::Restart;
+    }
+}

@@ -1,0 +1,263 @@
+//! Untyped Retype as gears, after seL4's `src/object/untyped.c`: decode (every check), reset of
+//! an untyped without children in preemptible chunks, then one gear per created object.
+
+use gears::Next;
+
+use crate::cap::{
+    Cap, CapRights, ENDPOINT_BITS, LARGE_PAGE_BITS, MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, NOTIFICATION_BITS,
+    ObjPtr, PAGE_BITS, SLOT_BITS, SlotRef, TCB_BITS, WORD_BITS, mask,
+};
+use crate::cdt::{ensure_no_children, insert_new_cap};
+use crate::cspace::CSpace;
+use crate::error::{LookupFault, SyscallError};
+use crate::kernel::{Invocation, Kernel, LookupCursor, Request, RetypeCursor, label};
+use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
+use crate::object::{Object, ObjectStore, Tcb};
+
+/// The most objects one Retype may create (`CONFIG_RETYPE_FAN_OUT_LIMIT`).
+pub const RETYPE_FAN_OUT_LIMIT: u64 = 256;
+/// log2 of the bytes cleared between two preemption points in a reset (`CONFIG_RESET_CHUNK_BITS`).
+pub const RESET_CHUNK_BITS: u64 = 8;
+
+/// `seL4_ObjectType`: the five generic types with seL4's numbers, then frames.
+///
+/// Deviation: seL4 numbers arch objects per architecture (x86_64's 4K page is 8); here the two
+/// frame sizes follow the generic types directly, as no arch code lives in this crate.
+pub mod object_type {
+    /// `seL4_UntypedObject`.
+    pub const UNTYPED: u64 = 0;
+    /// `seL4_TCBObject`.
+    pub const TCB: u64 = 1;
+    /// `seL4_EndpointObject`.
+    pub const ENDPOINT: u64 = 2;
+    /// `seL4_NotificationObject`.
+    pub const NOTIFICATION: u64 = 3;
+    /// `seL4_CapTableObject`.
+    pub const CAP_TABLE: u64 = 4;
+    /// A 4 KiB frame.
+    pub const SMALL_FRAME: u64 = 5;
+    /// A 2 MiB frame.
+    pub const LARGE_FRAME: u64 = 6;
+    /// `seL4_ObjectTypeCount`.
+    pub const COUNT: u64 = 7;
+}
+
+/// `getObjectSize`: log2 of the size of an object of `ty` with user size `user_size`.
+pub fn get_object_size(ty: u64, user_size: u64) -> u64 {
+    match ty {
+        object_type::UNTYPED => user_size,
+        object_type::TCB => TCB_BITS as u64,
+        object_type::ENDPOINT => ENDPOINT_BITS as u64,
+        object_type::NOTIFICATION => NOTIFICATION_BITS as u64,
+        object_type::CAP_TABLE => user_size.saturating_add(SLOT_BITS as u64),
+        object_type::SMALL_FRAME => PAGE_BITS as u64,
+        _ => LARGE_PAGE_BITS as u64,
+    }
+}
+
+fn is_frame_type(ty: u64) -> bool {
+    ty == object_type::SMALL_FRAME || ty == object_type::LARGE_FRAME
+}
+
+fn mr(request: &Request, i: usize) -> u64 {
+    request.mrs.get(i).copied().unwrap_or(0)
+}
+
+/// `FREE_INDEX_TO_OFFSET`.
+pub const fn free_index_to_offset(i: u64) -> u64 {
+    i << MIN_UNTYPED_BITS
+}
+
+gears::code_gear! {
+    /// `decodeUntypedInvocation`, first part: label, length, type and size checks; then the
+    /// destination CNode (the root itself at depth 0, else looked up).
+    pub fn decode_untyped_invocation(ctx: Kernel; request: &Request, invocation: &Invocation, lookup: &mut LookupCursor) {
+        if request.label != label::UNTYPED_RETYPE {
+            return Next::Fail(SyscallError::IllegalOperation);
+        }
+        let Some(&(root, root_slot)) = invocation.extra_caps.first() else {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        };
+        if request.mrs.len() < 6 {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        let (ty, user_size, node_index, node_depth) = (mr(request, 0), mr(request, 1), mr(request, 2), mr(request, 3));
+        if ty >= object_type::COUNT {
+            return Next::Fail(SyscallError::InvalidArgument { arg: 0 });
+        }
+        let object_size = get_object_size(ty, user_size);
+        if user_size >= WORD_BITS || object_size > MAX_UNTYPED_BITS as u64 {
+            return Next::Fail(SyscallError::RangeError { min: 0, max: MAX_UNTYPED_BITS as u64 });
+        }
+        if ty == object_type::CAP_TABLE && user_size == 0 {
+            return Next::Fail(SyscallError::InvalidArgument { arg: 1 });
+        }
+        if ty == object_type::UNTYPED && user_size < MIN_UNTYPED_BITS as u64 {
+            return Next::Fail(SyscallError::InvalidArgument { arg: 1 });
+        }
+        if node_depth == 0 {
+            lookup.slot = Some(root_slot);
+            lookup.bits_remaining = 0;
+            return Next::Goto(&DECODE_UNTYPED_DEST_FOUND);
+        }
+        match lookup_slot_for_cnode_op(lookup, false, root, node_index, node_depth, Some(&DECODE_UNTYPED_DEST_FOUND)) {
+            Ok(()) => Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS),
+            Err(e) => Next::Fail(e),
+        }
+    }
+}
+
+gears::code_gear! {
+    /// `decodeUntypedInvocation`, second part: the destination window, empty slots, children,
+    /// free memory and alignment; then invoke.
+    pub fn decode_untyped_dest_found(ctx: Kernel; cspace: &CSpace, request: &Request, invocation: &Invocation, lookup: &LookupCursor, retype: &mut RetypeCursor) {
+        let node_slot = match lookup.cnode_op_slot() {
+            Ok(s) => s,
+            Err(e) => return Next::Fail(e),
+        };
+        let Cap::CNode { ptr: dest_cnode, radix, .. } = cspace.cap(node_slot) else {
+            let fault = LookupFault::MissingCapability { bits_left: mr(request, 3) };
+            return Next::Fail(SyscallError::FailedLookup { source: false, fault });
+        };
+        let (ty, user_size, node_offset, node_window) = (mr(request, 0), mr(request, 1), mr(request, 4), mr(request, 5));
+        let node_size = 1u64 << radix;
+        if node_offset > node_size - 1 {
+            return Next::Fail(SyscallError::RangeError { min: 0, max: node_size - 1 });
+        }
+        if !(1..=RETYPE_FAN_OUT_LIMIT).contains(&node_window) {
+            return Next::Fail(SyscallError::RangeError { min: 1, max: RETYPE_FAN_OUT_LIMIT });
+        }
+        if node_window > node_size - node_offset {
+            return Next::Fail(SyscallError::RangeError { min: 1, max: node_size - node_offset });
+        }
+        // ensureEmptySlot for each slot of the window: one range query over the sparse slots.
+        let first = SlotRef::of(dest_cnode, node_offset);
+        let end = SlotRef::of(dest_cnode, node_offset + node_window);
+        if cspace.range(first, end).next().is_some() {
+            return Next::Fail(SyscallError::DeleteFirst);
+        }
+        let Some((_, ut_slot)) = invocation.invoked else {
+            return Next::Fail(SyscallError::InvalidCapability { cap: 0 });
+        };
+        let Cap::Untyped { ptr: region_base, size_bits, free_index, is_device } = cspace.cap(ut_slot) else {
+            return Next::Fail(SyscallError::InvalidCapability { cap: 0 });
+        };
+        let (free_index, reset) = match ensure_no_children(cspace, ut_slot) {
+            Err(_) => (free_index, false),
+            Ok(()) => (0, true),
+        };
+        let object_size = get_object_size(ty, user_size);
+        let free_bytes = (1u64 << size_bits).saturating_sub(free_index_to_offset(free_index));
+        if (free_bytes >> object_size) < node_window {
+            return Next::Fail(SyscallError::NotEnoughMemory { available: free_bytes });
+        }
+        if is_device && !is_frame_type(ty) && ty != object_type::UNTYPED {
+            return Next::Fail(SyscallError::InvalidArgument { arg: 1 });
+        }
+        let free_ref = region_base + free_index_to_offset(free_index);
+        let base = (free_ref + mask(object_size)) & !mask(object_size);
+        *retype = RetypeCursor {
+            untyped: Some(ut_slot),
+            reset,
+            base,
+            object_type: ty,
+            user_size,
+            object_bits: object_size,
+            dest_cnode,
+            dest_offset: node_offset,
+            count: node_window,
+            created: 0,
+            is_device,
+        };
+        Next::Goto(&INVOKE_UNTYPED_RETYPE)
+    }
+}
+
+gears::code_gear! {
+    /// `invokeUntyped_Retype`: reset the untyped first if it had no children, else create.
+    pub fn invoke_untyped_retype(ctx: Kernel; objects: &mut ObjectStore, request: &Request, retype: &RetypeCursor) {
+        set_restart(objects, request.thread);
+        if retype.reset { Next::Goto(&RESET_UNTYPED_CAP) } else { Next::Goto(&RETYPE_SET_WATERMARK) }
+    }
+}
+
+gears::code_gear! {
+    /// `resetUntypedCap`, one chunk: lower the watermark by one chunk (clearing it), then cross a
+    /// preemption point. Progress is the cap's free index, so a restarted retype continues here.
+    pub fn reset_untyped_cap(ctx: Kernel; cspace: &mut CSpace, retype: &RetypeCursor) {
+        let Some(slot) = retype.untyped else { return Next::Goto(&RETYPE_SET_WATERMARK) };
+        let Cap::Untyped { ptr, size_bits, free_index, is_device } = cspace.cap(slot) else {
+            return Next::Goto(&RETYPE_SET_WATERMARK);
+        };
+        let offset = free_index_to_offset(free_index);
+        if offset == 0 {
+            return Next::Goto(&RETYPE_SET_WATERMARK);
+        }
+        if is_device || (size_bits as u64) < RESET_CHUNK_BITS {
+            // Small or device: cleared (or not) at once.
+            cspace.set_cap(slot, Cap::Untyped { ptr, size_bits, free_index: 0, is_device });
+            return Next::Goto(&RETYPE_SET_WATERMARK);
+        }
+        let chunk_start = (offset - 1) & !mask(RESET_CHUNK_BITS);
+        // clearMemory(ptr + chunk_start, chunk): memory contents are not modelled.
+        let free_index = chunk_start >> MIN_UNTYPED_BITS;
+        cspace.set_cap(slot, Cap::Untyped { ptr, size_bits, free_index, is_device });
+        Next::Preempt(&RESET_UNTYPED_CAP)
+    }
+}
+
+gears::code_gear! {
+    /// Raise the watermark past the new objects.
+    pub fn retype_set_watermark(ctx: Kernel; cspace: &mut CSpace, retype: &mut RetypeCursor) {
+        let Some(slot) = retype.untyped else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
+        if let Cap::Untyped { ptr, size_bits, is_device, .. } = cspace.cap(slot) {
+            let free_ref = retype.base + (retype.count << retype.object_bits);
+            let free_index = (free_ref - ptr) >> MIN_UNTYPED_BITS;
+            cspace.set_cap(slot, Cap::Untyped { ptr, size_bits, free_index, is_device });
+        }
+        retype.created = 0;
+        Next::Goto(&CREATE_NEW_OBJECTS)
+    }
+}
+
+gears::code_gear! {
+    /// `createNewObjects`, one object: make it live and insert its cap after the untyped's.
+    pub fn create_new_objects(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, retype: &mut RetypeCursor) {
+        let (Some(parent), true) = (retype.untyped, retype.created < retype.count) else {
+            return Next::Goto(&crate::lookup::INVOCATION_DONE);
+        };
+        let i = retype.created;
+        let addr = retype.base + (i << retype.object_bits);
+        let ptr = ObjPtr(addr);
+        let user = retype.user_size as u8;
+        let cap = match retype.object_type {
+            object_type::UNTYPED => {
+                Cap::Untyped { ptr: addr, size_bits: user, free_index: 0, is_device: retype.is_device }
+            }
+            object_type::TCB => {
+                objects.insert(ptr, Object::Tcb(Tcb::default()));
+                Cap::Thread { ptr }
+            }
+            object_type::ENDPOINT => {
+                objects.insert(ptr, Object::Endpoint);
+                Cap::endpoint(ptr)
+            }
+            object_type::NOTIFICATION => {
+                objects.insert(ptr, Object::Notification);
+                Cap::Notification { ptr, badge: 0, rights: CapRights::ALL }
+            }
+            object_type::CAP_TABLE => {
+                objects.insert(ptr, Object::CNode { radix: user });
+                Cap::cnode(ptr, user)
+            }
+            _ => {
+                let size_bits = retype.object_bits as u8;
+                objects.insert(ptr, Object::Frame { size_bits });
+                Cap::Frame { ptr, size_bits, rights: CapRights::ALL, is_device: retype.is_device }
+            }
+        };
+        insert_new_cap(cspace, parent, SlotRef::of(retype.dest_cnode, retype.dest_offset + i), cap);
+        retype.created += 1;
+        Next::Goto(&CREATE_NEW_OBJECTS)
+    }
+}

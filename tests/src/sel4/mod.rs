@@ -1,0 +1,302 @@
+//! Scenario support for the seL4-derived tests: a booted kernel, a root task's view of it (cptrs
+//! into a root CNode whose guard makes every cptr resolve at depth 64), and libsel4-like calls
+//! that run the invocation gears under the dispatcher with the invariant checker plugged in.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use codegears::kernel::{BootInfo, Kernel, KernelState, Request, label, root_slot};
+use codegears::lookup::{HANDLE_INVOCATION, LOOKUP_SLOT};
+use codegears::untyped::object_type;
+use codegears::{Cap, CapRights, Done, SlotRef, SyscallError, check_invariants};
+use gears::{Dispatcher, MetaGear, Mode, Outcome};
+use metagears::Invariant;
+
+/// `seL4_WordBits`: the depth at which a root-CNode cptr resolves.
+pub const WORD_BITS: u64 = 64;
+
+/// The invariant predicate, as the invariant metagear wants it.
+pub fn invariants(k: &Kernel) -> Result<(), String> {
+    check_invariants(&k.state).map_err(|v| format!("{v}"))
+}
+
+/// A booted kernel and the root task's bookkeeping.
+pub struct Sel4 {
+    /// The kernel context.
+    pub k: Kernel,
+    /// What boot handed the root task.
+    pub info: BootInfo,
+    next_free: u64,
+    /// Invocations run so far.
+    pub calls: u64,
+    /// Invariant checks run so far (at every preemption point and at every end of an invocation).
+    pub checks: u64,
+}
+
+impl Sel4 {
+    /// Boots with a root CNode of `2^root_radix` slots and untypeds of the given sizes.
+    pub fn boot(root_radix: u8, untyped_bits: &[u8]) -> Sel4 {
+        let (state, info) = KernelState::boot(root_radix, untyped_bits);
+        let next_free = info.first_free;
+        let s = Sel4 { k: Kernel::new(state), info, next_free, calls: 0, checks: 0 };
+        invariants(&s.k).expect("boot state satisfies the invariants");
+        s
+    }
+
+    /// The root CNode's cptr (`seL4_CapInitThreadCNode`).
+    pub fn root(&self) -> u64 {
+        root_slot::CNODE
+    }
+
+    /// The cptr of the `i`-th boot untyped.
+    pub fn untyped(&self, i: usize) -> u64 {
+        self.info.untyped[i].0
+    }
+
+    /// A fresh empty root-CNode slot (`vka_cspace_alloc`).
+    pub fn free_slot(&mut self) -> u64 {
+        let s = self.next_free;
+        self.next_free += 1;
+        s
+    }
+
+    /// Runs one invocation to its end under `d`, re-running it after every preemption (seL4's
+    /// Restart, or the saved continuation under Resume). Returns how it ended and how many times
+    /// it was preempted. Panics if a metagear halts it (an invariant broke).
+    pub fn run<M: MetaGear<Kernel>>(
+        &mut self,
+        d: &mut Dispatcher<Kernel, M>,
+        req: Request,
+    ) -> (Result<(), SyscallError>, u64) {
+        self.k.set_request(req);
+        let before = self.k.state.clone();
+        let mut preemptions = 0;
+        self.calls += 1;
+        loop {
+            match d.run(&mut self.k, &HANDLE_INVOCATION) {
+                Outcome::Exited(_) => return (Ok(()), preemptions),
+                Outcome::Failed(e) => {
+                    if preemptions == 0 {
+                        assert!(
+                            self.k.state == before,
+                            "a failed invocation ({e:?}) changed the kernel state"
+                        );
+                    }
+                    return (Err(e), preemptions);
+                }
+                Outcome::Preempted { mode, .. } => {
+                    preemptions += 1;
+                    if mode == Mode::Restart {
+                        let req = self.k.request.clone();
+                        self.k.set_request(req);
+                    }
+                }
+                Outcome::Halted { by, step } => panic!("halted by {by} at step {step}"),
+            }
+        }
+    }
+
+    /// Runs one invocation with the invariant checker at every preemption point and at its end.
+    pub fn invoke(&mut self, cptr: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Result<(), SyscallError> {
+        let req = Request {
+            thread: self.info.root_tcb,
+            cptr,
+            label,
+            mrs: mrs.to_vec(),
+            extra_cptrs: extra.to_vec(),
+        };
+        let mut d = Dispatcher::new(Invariant::new(invariants));
+        let (r, _) = self.run(&mut d, req);
+        self.checks += d.meta().checks();
+        if let Some(v) = d.meta().violation() {
+            panic!("{v}");
+        }
+        r
+    }
+
+    /// The slot and remaining bits a cptr resolves to (the `lookup_slot` gears).
+    pub fn lookup(&mut self, cptr: u64) -> Result<(SlotRef, u64), SyscallError> {
+        self.k.set_request(Request { thread: self.info.root_tcb, cptr, ..Request::default() });
+        match Dispatcher::new(()).run(&mut self.k, &LOOKUP_SLOT) {
+            Outcome::Exited(Done::Found { slot, bits_remaining }) => Ok((slot, bits_remaining)),
+            Outcome::Failed(e) => Err(e),
+            other => panic!("lookup ended with {other:?}"),
+        }
+    }
+
+    /// The cap at a root-CNode cptr (Null if the lookup fails).
+    pub fn cap(&mut self, cptr: u64) -> Cap {
+        match self.lookup(cptr) {
+            Ok((slot, _)) => self.k.state.cspace.cap(slot),
+            Err(_) => Cap::Null,
+        }
+    }
+
+    /// Whether the root-CNode slot `cptr` is empty.
+    pub fn is_slot_empty(&mut self, cptr: u64) -> bool {
+        self.cap(cptr).is_null()
+    }
+
+    /// `seL4_Untyped_Retype`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn retype(
+        &mut self,
+        ut: u64,
+        ty: u64,
+        size: u64,
+        root: u64,
+        index: u64,
+        depth: u64,
+        offset: u64,
+        num: u64,
+    ) -> Result<(), SyscallError> {
+        self.invoke(ut, label::UNTYPED_RETYPE, &[ty, size, index, depth, offset, num], &[root])
+    }
+
+    /// Retypes one object of `ty` from untyped `ut` into a fresh root slot; returns its cptr.
+    pub fn alloc(&mut self, ut: u64, ty: u64, size: u64) -> u64 {
+        let slot = self.free_slot();
+        let root = self.root();
+        self.retype(ut, ty, size, root, 0, 0, slot, 1).expect("retype of a test object");
+        slot
+    }
+
+    /// A new TCB (`vka_alloc_tcb`) from untyped 0.
+    pub fn alloc_tcb(&mut self) -> u64 {
+        self.alloc(self.untyped(0), object_type::TCB, 0)
+    }
+
+    /// A new endpoint from untyped 0.
+    pub fn alloc_endpoint(&mut self) -> u64 {
+        self.alloc(self.untyped(0), object_type::ENDPOINT, 0)
+    }
+
+    /// A new CNode of `2^radix` slots from untyped 0.
+    pub fn alloc_cnode(&mut self, radix: u64) -> u64 {
+        self.alloc(self.untyped(0), object_type::CAP_TABLE, radix)
+    }
+
+    /// `seL4_CNode_Copy(root, dest, depth, src_root, src, src_depth, rights)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn cnode_copy(
+        &mut self,
+        root: u64,
+        dest: u64,
+        depth: u64,
+        src_root: u64,
+        src: u64,
+        src_depth: u64,
+        rights: CapRights,
+    ) -> Result<(), SyscallError> {
+        self.invoke(root, label::CNODE_COPY, &[dest, depth, src, src_depth, rights.to_word()], &[src_root])
+    }
+
+    /// `seL4_CNode_Mint`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn cnode_mint(
+        &mut self,
+        root: u64,
+        dest: u64,
+        depth: u64,
+        src_root: u64,
+        src: u64,
+        src_depth: u64,
+        rights: CapRights,
+        data: u64,
+    ) -> Result<(), SyscallError> {
+        self.invoke(
+            root,
+            label::CNODE_MINT,
+            &[dest, depth, src, src_depth, rights.to_word(), data],
+            &[src_root],
+        )
+    }
+
+    /// `seL4_CNode_Move`.
+    pub fn cnode_move(
+        &mut self,
+        root: u64,
+        dest: u64,
+        depth: u64,
+        src_root: u64,
+        src: u64,
+        src_depth: u64,
+    ) -> Result<(), SyscallError> {
+        self.invoke(root, label::CNODE_MOVE, &[dest, depth, src, src_depth], &[src_root])
+    }
+
+    /// `seL4_CNode_Mutate`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn cnode_mutate(
+        &mut self,
+        root: u64,
+        dest: u64,
+        depth: u64,
+        src_root: u64,
+        src: u64,
+        src_depth: u64,
+        data: u64,
+    ) -> Result<(), SyscallError> {
+        self.invoke(root, label::CNODE_MUTATE, &[dest, depth, src, src_depth, data], &[src_root])
+    }
+
+    /// `seL4_CNode_Rotate` (all in the root CNode at depth 64, no new data).
+    pub fn cnode_rotate(&mut self, dest: u64, pivot: u64, src: u64) -> Result<(), SyscallError> {
+        let r = self.root();
+        self.invoke(
+            r,
+            label::CNODE_ROTATE,
+            &[dest, WORD_BITS, 0, pivot, WORD_BITS, 0, src, WORD_BITS],
+            &[r, r],
+        )
+    }
+
+    /// `seL4_CNode_Delete`.
+    pub fn cnode_delete(&mut self, root: u64, index: u64, depth: u64) -> Result<(), SyscallError> {
+        self.invoke(root, label::CNODE_DELETE, &[index, depth], &[])
+    }
+
+    /// `seL4_CNode_Revoke`.
+    pub fn cnode_revoke(&mut self, root: u64, index: u64, depth: u64) -> Result<(), SyscallError> {
+        self.invoke(root, label::CNODE_REVOKE, &[index, depth], &[])
+    }
+
+    /// `seL4_CNode_SaveCaller`.
+    pub fn cnode_save_caller(&mut self, root: u64, index: u64, depth: u64) -> Result<(), SyscallError> {
+        self.invoke(root, label::CNODE_SAVE_CALLER, &[index, depth], &[])
+    }
+
+    /// `seL4_CNode_CancelBadgedSends`.
+    pub fn cnode_cancel_badged_sends(
+        &mut self,
+        root: u64,
+        index: u64,
+        depth: u64,
+    ) -> Result<(), SyscallError> {
+        self.invoke(root, label::CNODE_CANCEL_BADGED_SENDS, &[index, depth], &[])
+    }
+
+    /// Copy within the root CNode with all rights.
+    pub fn copy(&mut self, src: u64, dest: u64) -> Result<(), SyscallError> {
+        let r = self.root();
+        self.cnode_copy(r, dest, WORD_BITS, r, src, WORD_BITS, CapRights::ALL)
+    }
+
+    /// The slots `cteRevoke` would delete from `cptr`: the run after it of which it is the MDB parent.
+    pub fn descendants(&mut self, cptr: u64) -> Vec<SlotRef> {
+        let (slot, _) = self.lookup(cptr).expect("cptr resolves");
+        let cs = &self.k.state.cspace;
+        let me = cs.get(slot);
+        let mut out = Vec::new();
+        let mut s = me.mdb.next;
+        while let Some(n) = s {
+            if !codegears::cdt::is_mdb_parent_of(&me, &cs.get(n)) {
+                break;
+            }
+            out.push(n);
+            s = cs.mdb(n).next;
+        }
+        out
+    }
+}
