@@ -1,19 +1,437 @@
 //! Building kernel images and running them under QEMU.
 //!
-//! A placeholder until the QEMU runner lands: the host tests run, the QEMU suites are empty, and
-//! `cargo xtask run` says there is nothing to boot yet.
+//! The kernel is built in its own cargo invocation (`cargo build -p kernel --target …`, never
+//! together with host crates), its debug info is stripped into a copy (a big ELF makes the BIOS
+//! load slow), and the separate crate `xtask/image-builder` (the only place that runs with
+//! `RUSTC_BOOTSTRAP=1`, which the `bootloader` crate's build script needs) wraps it into a BIOS
+//! or UEFI disk image. QEMU runs with the serial port on stdio and the `isa-debug-exit` device:
+//! the kernel writes 0x10 (pass) or 0x11 (fail), QEMU exits with `(v << 1) | 1` = 33 or 35. A
+//! reboot (with `-no-reboot`, QEMU exits 0), a triple fault or a timeout is a failure.
 
-use crate::RunOptions;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-/// Runs the QEMU test suites for every architecture (none yet).
+use anyhow::{Context as _, bail};
+
+use crate::{Arch, RunOptions, setup, util};
+
+/// QEMU's exit status when the kernel reports success through `isa-debug-exit` (0x10).
+pub const EXIT_SUCCESS: i32 = (0x10 << 1) | 1;
+/// QEMU's exit status when the kernel reports failure (0x11): a failed test, panic or exception.
+pub const EXIT_FAILURE: i32 = (0x11 << 1) | 1;
+
+/// How long a normal run may take before QEMU is killed.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the test kernel may take.
+const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Where OVMF may live (Debian's `ovmf` package, old and new layouts).
+const OVMF_PATHS: &[&str] = &["/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF.fd", "/usr/share/qemu/OVMF.fd"];
+
+/// Which kernel build to make.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Build {
+    arch: Arch,
+    release: bool,
+    /// The `qemu-test` feature: boot into the in-kernel test suite.
+    test: bool,
+}
+
+impl Build {
+    fn profile(self) -> &'static str {
+        if self.release { "release" } else { "debug" }
+    }
+
+    /// A name for the files of this build: `x86_64-debug`, `x86_64-release-test`, …
+    fn stem(self) -> String {
+        format!("{}-{}{}", self.arch.name(), self.profile(), if self.test { "-test" } else { "" })
+    }
+
+    /// Test builds get their own target directory so they do not evict the normal build.
+    fn target_dir(self) -> PathBuf {
+        let base = util::target_dir();
+        if self.test { base.join("qemu-test") } else { base }
+    }
+}
+
+/// How a QEMU run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The kernel wrote the success value to the exit device.
+    Passed,
+    /// The kernel wrote the failure value (failed test, panic, kernel exception).
+    KernelFailed,
+    /// QEMU exited on its own: a reboot or triple fault under `-no-reboot`, or a QEMU error.
+    Other(Option<i32>),
+    /// Killed after the time limit.
+    TimedOut,
+}
+
+impl Outcome {
+    /// Reads QEMU's exit status.
+    pub fn from_status(code: Option<i32>) -> Outcome {
+        match code {
+            Some(EXIT_SUCCESS) => Outcome::Passed,
+            Some(EXIT_FAILURE) => Outcome::KernelFailed,
+            other => Outcome::Other(other),
+        }
+    }
+
+    /// A phrase for messages.
+    pub fn describe(self) -> String {
+        match self {
+            Outcome::Passed => "the kernel reported success (QEMU exit 33)".to_string(),
+            Outcome::KernelFailed => "the kernel reported failure (QEMU exit 35)".to_string(),
+            Outcome::Other(Some(0)) => {
+                "QEMU exited 0 without the exit device: the guest rebooted or triple-faulted".to_string()
+            }
+            Outcome::Other(Some(c)) => format!("QEMU exited {c} without the exit device (QEMU error?)"),
+            Outcome::Other(None) => "QEMU was killed by a signal".to_string(),
+            Outcome::TimedOut => "timed out".to_string(),
+        }
+    }
+}
+
+/// Builds the kernel for `opts.arch` and boots it under QEMU; fails unless the kernel exits
+/// through the exit device with success.
+pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
+    if opts.arch == Arch::Riscv64 {
+        bail!("the riscv64 kernel is not written yet (issue 6): only --arch x86_64 boots");
+    }
+    if opts.trace {
+        eprintln!("xtask: note: --trace is not implemented in the kernel yet; booting without it");
+    }
+    let build = Build { arch: opts.arch, release: opts.release, test: false };
+    let image = build_image(build, opts.uefi)?;
+    let mut cmd = qemu_command(opts.arch, &image, opts.uefi)?;
+    if opts.gdb {
+        cmd.args(["-s", "-S"]);
+        let elf = kernel_elf(build);
+        eprintln!("xtask: QEMU waits for a debugger on localhost:1234. In another terminal:");
+        eprintln!("xtask:   gdb {} -ex 'target remote :1234'", elf.display());
+        eprintln!("xtask: (the kernel is position-independent: `info address` after it is loaded shows where)");
+    }
+    let timeout = if opts.gdb { None } else { Some(RUN_TIMEOUT) };
+    let run = run_qemu(&mut cmd, timeout, |_| {})?;
+    report_timing(&run);
+    match run.outcome {
+        Outcome::Passed => Ok(()),
+        other => bail!("{} ({})", other.describe(), util::show(&cmd)),
+    }
+}
+
+/// Boots the test kernel of every architecture that has one and counts its tests.
 pub fn test_suites() -> anyhow::Result<()> {
+    let arch = Arch::X86_64;
+    let build = Build { arch, release: false, test: true };
+    let image = build_image(build, false)?;
+    let mut cmd = qemu_command(arch, &image, false)?;
+    let mut results = TestCounts::default();
+    let run = run_qemu(&mut cmd, Some(TEST_TIMEOUT), |line| results.record(line))?;
+    report_timing(&run);
+    let verdict = results.verdict(run.outcome);
+    println!("QEMU suite {arch}: {} passed, {} failed", results.passed, verdict.failed);
+    eprintln!("xtask: QEMU suite riscv64: skipped (the riscv64 kernel is not written yet, issue 6)");
+    if let Some(why) = verdict.error {
+        bail!("QEMU suite {arch} failed: {why}");
+    }
     Ok(())
 }
 
-/// Builds the kernel for `opts.arch` and boots it under QEMU.
-pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
-    anyhow::bail!(
-        "no bootable kernel yet: cannot run the kernel on {} (the QEMU runner is not written)",
-        opts.arch
-    )
+/// Tests counted from the test kernel's console.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TestCounts {
+    /// Lines `test <name> ... ok`.
+    pub passed: usize,
+    /// Lines `test <name> ... FAILED…`.
+    pub failed: usize,
+    /// The kernel's own `qemu-test: N passed, M failed` summary, if it got that far.
+    pub summary: Option<(usize, usize)>,
+}
+
+/// The suite's result: how many failed (a crash counts as one more) and why, if it failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Failed tests, plus one if the kernel died before its summary.
+    pub failed: usize,
+    /// Why the suite failed, if it did.
+    pub error: Option<String>,
+}
+
+impl TestCounts {
+    /// Counts one console line.
+    pub fn record(&mut self, line: &str) {
+        let line = line.trim();
+        if line.starts_with("test ") {
+            if line.ends_with("... ok") {
+                self.passed += 1;
+            } else if line.contains("... FAILED") {
+                self.failed += 1;
+            }
+        } else if let Some(rest) = line.strip_prefix("qemu-test: ") {
+            let nums: Vec<usize> = rest.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+            if rest.contains("passed") && nums.len() == 2 {
+                self.summary = Some((nums[0], nums[1]));
+            }
+        }
+    }
+
+    /// Combines the counted lines with how QEMU ended.
+    pub fn verdict(&self, outcome: Outcome) -> Verdict {
+        let crashed = self.summary.is_none();
+        let failed = self.failed + usize::from(crashed && outcome != Outcome::Passed);
+        let error = match outcome {
+            Outcome::Passed if crashed => Some("the kernel exited with success but printed no summary".to_string()),
+            Outcome::Passed if self.failed > 0 => Some("a test failed but the kernel reported success".to_string()),
+            Outcome::Passed => None,
+            Outcome::KernelFailed if !crashed => Some(format!("{} test(s) failed", self.failed)),
+            other => Some(format!("{} before the suite finished", other.describe())),
+        };
+        Verdict { failed, error }
+    }
+}
+
+/// Builds the kernel and wraps it into a disk image; returns the image's path.
+fn build_image(build: Build, uefi: bool) -> anyhow::Result<PathBuf> {
+    let elf = build_kernel(build)?;
+    let out_dir = util::target_dir().join("gears-images");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("could not create {}", out_dir.display()))?;
+    let stripped = out_dir.join(format!("kernel-{}.elf", build.stem()));
+    strip_debuginfo(&elf, &stripped)?;
+    let image = out_dir.join(format!("{}-{}.img", build.stem(), if uefi { "uefi" } else { "bios" }));
+    let builder = image_builder()?;
+    let mut cmd = Command::new(builder);
+    cmd.arg(&stripped).arg(&image);
+    if uefi {
+        cmd.arg("--uefi");
+    }
+    util::status(&mut cmd)?;
+    Ok(image)
+}
+
+/// The unstripped kernel ELF of `build` (for gdb).
+fn kernel_elf(build: Build) -> PathBuf {
+    build.target_dir().join(build.arch.target()).join(build.profile()).join("kernel")
+}
+
+fn build_kernel(build: Build) -> anyhow::Result<PathBuf> {
+    let target_dir = build.target_dir();
+    let mut cmd = Command::new(util::cargo_bin());
+    cmd.current_dir(util::root())
+        .args(["build", "--quiet", "-p", "kernel", "--target", build.arch.target(), "--target-dir"])
+        .arg(&target_dir);
+    if build.release {
+        cmd.arg("--release");
+    }
+    if build.test {
+        cmd.args(["--features", "qemu-test"]);
+    }
+    util::status(&mut cmd)?;
+    let elf = kernel_elf(build);
+    if !elf.is_file() {
+        bail!("cargo built the kernel but {} is missing", elf.display());
+    }
+    Ok(elf)
+}
+
+/// Copies `elf` to `out` without debug info, with `llvm-objcopy` from the `llvm-tools` component.
+fn strip_debuginfo(elf: &Path, out: &Path) -> anyhow::Result<()> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let sysroot = util::output(Command::new(rustc).args(["--print", "sysroot"]))?;
+    let host = util::output(Command::new("rustc").args(["--print", "host-tuple"]))
+        .unwrap_or_else(|_| "x86_64-unknown-linux-gnu".to_string());
+    let objcopy = Path::new(sysroot.trim()).join("lib/rustlib").join(host.trim()).join("bin/llvm-objcopy");
+    if !objcopy.is_file() {
+        bail!("{} not found: run `rustup component add llvm-tools`", objcopy.display());
+    }
+    let mut cmd = Command::new(objcopy);
+    cmd.arg("--strip-debug").arg(elf).arg(out);
+    util::status(&mut cmd)
+}
+
+/// Builds (once; afterwards cargo finds it fresh) and returns the image-builder binary.
+///
+/// It runs in its own directory so that its `.cargo/config.toml` (`RUSTC_BOOTSTRAP=1`) applies to
+/// it alone, with its own target directory. The first build takes minutes: the `bootloader`
+/// crate's build script compiles the BIOS and UEFI stages with `-Zbuild-std`.
+fn image_builder() -> anyhow::Result<PathBuf> {
+    let dir = util::root().join("xtask/image-builder");
+    let target_dir = util::target_dir().join("image-builder");
+    let bin = target_dir.join("release/gears-image-builder");
+    let mut cmd = Command::new(util::cargo_bin());
+    cmd.current_dir(&dir).args(["build", "--quiet", "--release", "--target-dir"]).arg(&target_dir);
+    // Nothing from the outer cargo invocation (xtask's `cargo run`) may leak into this build.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key == "RUSTFLAGS" {
+            cmd.env_remove(key);
+        }
+    }
+    if !bin.is_file() {
+        eprintln!("xtask: building the image builder (first time only: ~3 min, it builds the bootloader)");
+    }
+    util::status(&mut cmd)?;
+    Ok(bin)
+}
+
+fn qemu_command(arch: Arch, image: &Path, uefi: bool) -> anyhow::Result<Command> {
+    match arch {
+        Arch::X86_64 => {
+            setup::ensure_apt_tool("qemu-system-x86_64", "qemu-system-x86")?;
+            let mut cmd = Command::new("qemu-system-x86_64");
+            let drive = format!("format=raw,file={}", image.display());
+            cmd.args(["-drive", &drive])
+                .args(["-serial", "stdio", "-display", "none", "-no-reboot", "-m", "256M"])
+                .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+            if uefi {
+                let ovmf = OVMF_PATHS.iter().map(Path::new).find(|p| p.is_file());
+                let Some(ovmf) = ovmf else {
+                    bail!("OVMF firmware not found (looked in {}): run `apt-get install -y ovmf`", OVMF_PATHS.join(", "));
+                };
+                cmd.arg("-bios").arg(ovmf);
+            }
+            Ok(cmd)
+        }
+        Arch::Riscv64 => bail!("the riscv64 kernel is not written yet (issue 6)"),
+    }
+}
+
+/// What a QEMU run did.
+struct QemuRun {
+    outcome: Outcome,
+    /// From starting QEMU to the kernel's first console line.
+    first_line: Option<Duration>,
+    total: Duration,
+}
+
+/// Runs QEMU, echoing its serial output line by line to stdout and to `on_line`, killing it
+/// after `timeout`.
+fn run_qemu(cmd: &mut Command, timeout: Option<Duration>, mut on_line: impl FnMut(&str)) -> anyhow::Result<QemuRun> {
+    let shown = util::show(cmd);
+    eprintln!("xtask: $ {shown}");
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().with_context(|| format!("could not start `{shown}`"))?;
+    let stdout = child.stdout.take().context("QEMU's stdout")?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut first_line = None;
+    let mut timed_out = false;
+    let status = loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(line) => {
+                // Skip the firmware's escape sequences before the kernel's first line.
+                let clean: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
+                if first_line.is_none() && !clean.trim().is_empty() {
+                    first_line = Some(start.elapsed());
+                }
+                println!("{line}");
+                on_line(&clean);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {}
+        }
+        if let Some(st) = child.try_wait()? {
+            break st;
+        }
+        if timeout.is_some_and(|t| start.elapsed() > t) {
+            timed_out = true;
+            let _ = child.kill();
+            break child.wait()?;
+        }
+    };
+    let _ = reader.join();
+    // Lines still queued after QEMU exited.
+    for line in rx.try_iter() {
+        let clean: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
+        println!("{line}");
+        on_line(&clean);
+    }
+    let outcome = if timed_out { Outcome::TimedOut } else { Outcome::from_status(status.code()) };
+    Ok(QemuRun { outcome, first_line, total: start.elapsed() })
+}
+
+fn report_timing(run: &QemuRun) {
+    match run.first_line {
+        Some(t) => eprintln!(
+            "xtask: first serial line after {:.2} s; QEMU ran {:.2} s; {}",
+            t.as_secs_f64(),
+            run.total.as_secs_f64(),
+            run.outcome.describe()
+        ),
+        None => eprintln!("xtask: no serial output; QEMU ran {:.2} s; {}", run.total.as_secs_f64(), run.outcome.describe()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_map_to_outcomes() {
+        assert_eq!(Outcome::from_status(Some(33)), Outcome::Passed);
+        assert_eq!(Outcome::from_status(Some(35)), Outcome::KernelFailed);
+        // -no-reboot turns a reboot or triple fault into a plain exit 0: never a pass.
+        assert_eq!(Outcome::from_status(Some(0)), Outcome::Other(Some(0)));
+        assert_eq!(Outcome::from_status(Some(1)), Outcome::Other(Some(1)));
+        assert_eq!(Outcome::from_status(None), Outcome::Other(None));
+    }
+
+    fn counts(lines: &str) -> TestCounts {
+        let mut c = TestCounts::default();
+        lines.lines().for_each(|l| c.record(l));
+        c
+    }
+
+    #[test]
+    fn a_clean_run_passes() {
+        let c = counts("qemu-test: running 2 tests\ntest a ... ok\ntest b ... ok\nqemu-test: 2 passed, 0 failed\n");
+        assert_eq!((c.passed, c.failed, c.summary), (2, 0, Some((2, 0))));
+        assert_eq!(c.verdict(Outcome::Passed), Verdict { failed: 0, error: None });
+    }
+
+    #[test]
+    fn a_failed_test_fails_the_suite() {
+        let c = counts("test a ... ok\ntest b ... FAILED: no ticks\nqemu-test: 1 passed, 1 failed\n");
+        let v = c.verdict(Outcome::KernelFailed);
+        assert_eq!(v.failed, 1);
+        assert!(v.error.is_some());
+    }
+
+    #[test]
+    fn a_crash_or_timeout_counts_as_a_failure() {
+        let c = counts("test a ... ok\nKERNEL PANIC: oops\n");
+        let v = c.verdict(Outcome::KernelFailed);
+        assert_eq!(v.failed, 1);
+        assert!(v.error.unwrap().contains("before the suite finished"));
+        let v = c.verdict(Outcome::TimedOut);
+        assert!(v.error.unwrap().contains("timed out"));
+        let v = c.verdict(Outcome::Other(Some(0)));
+        assert!(v.error.unwrap().contains("rebooted or triple-faulted"));
+    }
+
+    #[test]
+    fn success_without_summary_is_suspicious() {
+        let c = counts("test a ... ok\n");
+        assert!(c.verdict(Outcome::Passed).error.is_some());
+    }
+
+    #[test]
+    fn build_names() {
+        let b = Build { arch: Arch::X86_64, release: true, test: true };
+        assert_eq!(b.stem(), "x86_64-release-test");
+        assert!(b.target_dir().ends_with("qemu-test"));
+        assert!(kernel_elf(b).ends_with("qemu-test/x86_64-unknown-none/release/kernel"));
+    }
 }

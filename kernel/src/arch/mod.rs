@@ -1,0 +1,92 @@
+//! The architecture facade: every per-arch module defines the same names.
+//!
+//! Generic kernel code (`crate::*` outside `arch`) uses only what is re-exported here, never a
+//! per-arch module directly, so a new architecture is a new submodule with the same items
+//! (Hubris style). All of the kernel's `unsafe` lives under this folder.
+//!
+//! The names every architecture provides:
+//! - boot: the entry point (it calls [`crate::kernel_main`] with a [`crate::boot::BootMemory`]);
+//! - console: [`console_write`], [`console_write_raw`] (lock-free, for panics);
+//! - cpu: [`init_cpu`], [`interrupts_enable`], [`interrupts_disable`], [`wait_for_interrupt`],
+//!   [`exit_qemu`];
+//! - memory: [`PAGE_SIZE`], [`phys_to_virt`], [`AddressSpace`], [`USER_BASE`];
+//! - time: [`timer_init`], [`ticks`];
+//! - user mode: [`UserContext`], [`run_user`], [`programs`].
+
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+#[cfg(target_arch = "x86_64")]
+pub use self::x86_64::*;
+
+#[cfg(target_arch = "riscv64")]
+mod riscv64;
+#[cfg(target_arch = "riscv64")]
+pub use self::riscv64::*;
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "riscv64")))]
+compile_error!("the Gears kernel supports x86_64 and riscv64 only");
+
+/// Why a user context stopped running and control came back to the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trap {
+    /// The user executed the system-call instruction; the arguments are in the context.
+    Syscall,
+    /// A device interrupt arrived while the user ran (already acknowledged by the arch layer).
+    Interrupt(Irq),
+    /// The user program faulted; the context still holds the faulting state.
+    Fault(UserFault),
+}
+
+/// A device interrupt, named independently of the interrupt controller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Irq {
+    /// The periodic kernel timer.
+    Timer,
+    /// Any other line, by its controller number.
+    Other(u32),
+}
+
+/// What a user program did wrong, in arch-independent terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// A load, store or fetch to an address the program may not touch.
+    PageFault,
+    /// An instruction the CPU does not know.
+    IllegalInstruction,
+    /// A privileged or otherwise protected operation.
+    GeneralProtection,
+    /// An arithmetic fault (division by zero, overflow).
+    Arithmetic,
+    /// A breakpoint or single-step trap.
+    Debug,
+    /// Anything else, by its arch-specific vector or cause number.
+    Other,
+}
+
+/// A user fault: what, where, and the arch's raw numbers for the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserFault {
+    /// The arch-independent classification.
+    pub kind: FaultKind,
+    /// The instruction pointer of the faulting instruction.
+    pub ip: u64,
+    /// The faulting data address for a page fault (CR2 / stval), else 0.
+    pub addr: u64,
+    /// The exception vector (x86) or cause (riscv).
+    pub vector: u64,
+    /// The error code the CPU pushed (x86), else 0.
+    pub code: u64,
+}
+
+/// The seL4 system-call arguments as the user passed them in registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyscallArgs {
+    /// The syscall number (seL4 non-MCS: Call -1 … NBRecv -8, debug calls below).
+    pub number: i64,
+    /// The capability pointer (seL4 `dest`/`src`).
+    pub cap: u64,
+    /// The raw MessageInfo word.
+    pub info: u64,
+    /// The four message registers passed in registers.
+    pub mrs: [u64; 4],
+}

@@ -1,0 +1,36 @@
+//! x86_64: booted by the `bootloader` crate (BIOS or UEFI), PC devices under QEMU.
+
+mod boot;
+mod cpu;
+mod gdt;
+mod idt;
+mod paging;
+pub mod programs;
+mod serial;
+mod timer;
+mod trap;
+mod user;
+
+#[allow(unused_imports)]
+pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interrupt};
+pub use paging::{AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_to_frame, phys_to_virt, zero_frame};
+pub use user::fault_name;
+pub use serial::{console_write, console_write_raw};
+pub use timer::{TIMER_HZ, ticks};
+pub use user::{UserContext, run_user};
+
+/// The architecture's name, for messages.
+pub const NAME: &str = "x86_64";
+
+/// Loads the kernel's GDT (with TSS), IDT and the SYSCALL MSRs; call once, early.
+pub fn init_cpu() {
+    gdt::init();
+    idt::init();
+    cpu::enable_nx_and_syscall();
+    user::init_syscall_msrs();
+}
+
+/// Starts the periodic timer (PIT channel 0 through the 8259 PIC) at [`TIMER_HZ`].
+pub fn timer_init() {
+    timer::init();
+}

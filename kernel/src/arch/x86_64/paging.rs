@@ -1,0 +1,172 @@
+//! Address spaces: 4-level page tables reached through the bootloader's physical-memory window.
+//!
+//! A user address space is a fresh PML4 that shares the kernel's top-level entries (none of
+//! which is user-accessible) and maps user pages in PML4 slot 1, which the kernel leaves empty
+//! (all bootloader mappings are in the upper half, see `boot`).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use ::x86_64::registers::control::{Cr3, Cr3Flags};
+use ::x86_64::structures::paging::mapper::MapToError;
+use ::x86_64::structures::paging::{
+    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB,
+};
+use ::x86_64::{PhysAddr, VirtAddr};
+
+/// The size of a page and of a physical frame.
+pub const PAGE_SIZE: u64 = 4096;
+/// Where user mappings start: PML4 slot 1 (512 GiB), leaving slot 0 and address 0 unmapped.
+pub const USER_BASE: u64 = 0x0000_0080_0000_0000;
+/// The end (exclusive) of the user mapping area: the end of PML4 slot 1.
+pub const USER_END: u64 = 0x0000_0100_0000_0000;
+const USER_SLOT: usize = 1;
+
+static PHYS_OFFSET: AtomicU64 = AtomicU64::new(0);
+static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
+
+/// Records the physical-memory window and the kernel's own PML4 (from the boot entry).
+pub(super) fn init(phys_offset: u64) {
+    PHYS_OFFSET.store(phys_offset, Ordering::Relaxed);
+    KERNEL_ROOT.store(Cr3::read().0.start_address().as_u64(), Ordering::Relaxed);
+    let root = phys_to_virt(Cr3::read().0.start_address().as_u64()) as *const PageTable;
+    // SAFETY: the live PML4, reached through the physical-memory window, only read.
+    let slot_used = unsafe { !(&*root)[USER_SLOT].is_unused() };
+    assert!(!slot_used, "the bootloader mapped something in PML4 slot {USER_SLOT}, the user area");
+}
+
+/// The kernel virtual address at which physical address `phys` is mapped.
+pub fn phys_to_virt(phys: u64) -> *mut u8 {
+    (PHYS_OFFSET.load(Ordering::Relaxed) + phys) as *mut u8
+}
+
+/// Why a mapping failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// No frame for an intermediate page table.
+    OutOfFrames,
+    /// The page is already mapped.
+    AlreadyMapped,
+    /// The address is outside the user area or not page aligned.
+    BadAddress,
+}
+
+/// Hands out frames from the caller's allocator to the `x86_64` crate's mapper.
+struct FrameSource<'a>(&'a mut dyn FnMut() -> Option<u64>);
+
+// SAFETY: the closure returns frames the kernel's frame allocator owns and hands out once
+// (unused, 4 KiB aligned); the mapper zeroes them before use as page tables.
+unsafe impl FrameAllocator<Size4KiB> for FrameSource<'_> {
+    fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
+        (self.0)().map(|a| PhysFrame::containing_address(PhysAddr::new(a)))
+    }
+}
+
+/// A user address space: its PML4's physical address.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AddressSpace {
+    root: u64,
+}
+
+impl AddressSpace {
+    /// A new address space sharing the kernel's mappings, with an empty user area.
+    ///
+    /// `frame` is a fresh, exclusively owned 4 KiB frame for the PML4.
+    pub fn new_user(frame: u64) -> Self {
+        let kernel = KERNEL_ROOT.load(Ordering::Relaxed);
+        let src = phys_to_virt(kernel) as *const PageTable;
+        let dst = phys_to_virt(frame) as *mut PageTable;
+        // SAFETY: both are 4 KiB page tables reached through the physical-memory window: the
+        // kernel's live PML4 (only read) and the caller's fresh frame (exclusively ours).
+        unsafe {
+            dst.write((*src).clone());
+            (&mut *dst)[USER_SLOT].set_unused();
+        }
+        AddressSpace { root: frame }
+    }
+
+    /// Maps the user page at `va` to `frame`, user-accessible, writable and/or executable.
+    pub fn map_user(
+        &mut self,
+        va: u64,
+        frame: u64,
+        writable: bool,
+        executable: bool,
+        alloc: &mut dyn FnMut() -> Option<u64>,
+    ) -> Result<(), MapError> {
+        if !(USER_BASE..USER_END).contains(&va) || va % PAGE_SIZE != 0 || frame % PAGE_SIZE != 0 {
+            return Err(MapError::BadAddress);
+        }
+        let mut flags = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
+        if writable {
+            flags |= PageTableFlags::WRITABLE;
+        }
+        if !executable {
+            flags |= PageTableFlags::NO_EXECUTE;
+        }
+        // Parent entries need USER_ACCESSIBLE too, or ring 3 cannot walk through them.
+        let parents = PageTableFlags::PRESENT | PageTableFlags::WRITABLE | PageTableFlags::USER_ACCESSIBLE;
+        let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
+        let frame = PhysFrame::containing_address(PhysAddr::new(frame));
+        let offset = VirtAddr::new(PHYS_OFFSET.load(Ordering::Relaxed));
+        // SAFETY: `root` is this space's PML4, reached through the physical-memory window; the
+        // mapping goes into the user slot, whose tables belong to this space alone, so no kernel
+        // mapping changes. The space need not be active (no TLB flush needed then).
+        let result = unsafe {
+            let l4 = &mut *(phys_to_virt(self.root) as *mut PageTable);
+            let mut mapper = OffsetPageTable::new(l4, offset);
+            mapper.map_to_with_table_flags(page, frame, flags, parents, &mut FrameSource(alloc))
+        };
+        match result {
+            Ok(flush) => {
+                if self.is_active() {
+                    flush.flush();
+                } else {
+                    flush.ignore();
+                }
+                Ok(())
+            }
+            Err(MapToError::FrameAllocationFailed) => Err(MapError::OutOfFrames),
+            Err(_) => Err(MapError::AlreadyMapped),
+        }
+    }
+
+    fn is_active(&self) -> bool {
+        Cr3::read().0.start_address().as_u64() == self.root
+    }
+
+    /// Switches to this address space (the kernel stays mapped).
+    pub fn activate(&self) {
+        if !self.is_active() {
+            let frame = PhysFrame::containing_address(PhysAddr::new(self.root));
+            // SAFETY: the PML4 holds all of the kernel's top-level entries, so the code, stack
+            // and data in use stay mapped at the same addresses.
+            unsafe { Cr3::write(frame, Cr3Flags::empty()) };
+        }
+    }
+
+    /// Switches back to the kernel's own page tables.
+    pub fn activate_kernel() {
+        let frame = PhysFrame::containing_address(PhysAddr::new(KERNEL_ROOT.load(Ordering::Relaxed)));
+        if Cr3::read().0 != frame {
+            // SAFETY: the bootloader's PML4, which maps everything the kernel uses.
+            unsafe { Cr3::write(frame, Cr3Flags::empty()) };
+        }
+    }
+
+}
+
+/// Fills the physical frame `frame` with zeros.
+pub fn zero_frame(frame: u64) {
+    assert!(frame % PAGE_SIZE == 0, "unaligned frame {frame:#x}");
+    // SAFETY: the caller owns the frame (fresh from the frame allocator); it is mapped by the
+    // physical-memory window and is PAGE_SIZE bytes long.
+    unsafe { core::ptr::write_bytes(phys_to_virt(frame), 0, PAGE_SIZE as usize) };
+}
+
+/// Copies `bytes` into the physical frame `frame` at `offset`.
+pub fn copy_to_frame(frame: u64, offset: usize, bytes: &[u8]) {
+    assert!(frame % PAGE_SIZE == 0 && offset + bytes.len() <= PAGE_SIZE as usize, "copy past the frame");
+    // SAFETY: the caller owns the frame; the range is inside it (checked above), and `bytes`
+    // cannot overlap it (it is kernel data, the frame is owned by a user space being built).
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), phys_to_virt(frame).add(offset), bytes.len()) };
+}

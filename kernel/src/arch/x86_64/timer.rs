@@ -1,0 +1,75 @@
+//! The periodic timer: PIT channel 0 through the 8259 PIC, remapped to vectors 32–47.
+//!
+//! Why not the LAPIC timer: the PIT needs no MMIO mapping and no calibration, ticks at a known
+//! rate under QEMU's TCG and under `-icount`, and the 8259 is always present on QEMU's `pc`
+//! machine. The LAPIC timer is the better choice once there are several CPUs.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use ::x86_64::instructions::port::Port;
+
+use super::trap::PIC_BASE;
+use crate::arch::Irq;
+
+/// Timer interrupts per second.
+pub const TIMER_HZ: u32 = 100;
+const PIT_HZ: u32 = 1_193_182;
+
+static TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// The number of timer interrupts since [`init`].
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+
+fn outb(port: u16, value: u8) {
+    // SAFETY: only the 8259 PIC (0x20/0x21/0xa0/0xa1), the PIT (0x40/0x43) and the POST delay
+    // port (0x80) are written through here; none of them touch memory.
+    unsafe { Port::<u8>::new(port).write(value) };
+}
+
+fn io_wait() {
+    outb(0x80, 0);
+}
+
+/// Remaps both PICs to vectors 32–47, unmasks IRQ 0 (and the cascade), starts the PIT.
+pub fn init() {
+    let base = PIC_BASE as u8;
+    // ICW1: init, expect ICW4; ICW2: vector base; ICW3: cascade on IRQ 2; ICW4: 8086 mode.
+    for (cmd, data, icw2, icw3) in [(0x20, 0x21, base, 4u8), (0xa0, 0xa1, base + 8, 2u8)] {
+        outb(cmd, 0x11);
+        io_wait();
+        outb(data, icw2);
+        io_wait();
+        outb(data, icw3);
+        io_wait();
+        outb(data, 0x01);
+        io_wait();
+    }
+    outb(0x21, 0b1111_1010); // master: IRQ 0 (timer) and 2 (cascade) unmasked
+    outb(0xa1, 0xff); // slave: all masked
+
+    let divisor = (PIT_HZ / TIMER_HZ) as u16;
+    outb(0x43, 0x34); // channel 0, lobyte/hibyte, mode 2 (rate generator)
+    outb(0x40, divisor as u8);
+    outb(0x40, (divisor >> 8) as u8);
+}
+
+/// If `vector` is a PIC line: sends the end-of-interrupt, counts a timer tick, and says which
+/// line it was. `None` for exceptions.
+pub fn acknowledge(vector: u64) -> Option<Irq> {
+    if !(PIC_BASE..PIC_BASE + 16).contains(&vector) {
+        return None;
+    }
+    let line = (vector - PIC_BASE) as u32;
+    if line >= 8 {
+        outb(0xa0, 0x20);
+    }
+    outb(0x20, 0x20);
+    if line == 0 {
+        TICKS.fetch_add(1, Ordering::Relaxed);
+        Some(Irq::Timer)
+    } else {
+        Some(Irq::Other(line))
+    }
+}

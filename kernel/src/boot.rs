@@ -1,0 +1,47 @@
+//! What the arch's boot code hands to [`crate::kernel_main`]: the usable physical memory.
+
+/// A range of physical memory, `start..end`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PhysRegion {
+    /// The first byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+impl PhysRegion {
+    /// The size in bytes.
+    pub fn len(&self) -> u64 {
+        self.end.saturating_sub(self.start)
+    }
+}
+
+/// The most usable regions kept (firmware maps have a few dozen at most).
+pub const MAX_REGIONS: usize = 64;
+
+/// The usable physical memory, as the bootloader or firmware reported it.
+#[derive(Clone, Debug)]
+pub struct BootMemory {
+    regions: [PhysRegion; MAX_REGIONS],
+    count: usize,
+}
+
+impl BootMemory {
+    /// No memory.
+    pub const fn empty() -> Self {
+        BootMemory { regions: [PhysRegion { start: 0, end: 0 }; MAX_REGIONS], count: 0 }
+    }
+
+    /// Adds a usable region (dropped silently when the table is full).
+    pub fn push(&mut self, region: PhysRegion) {
+        if self.count < MAX_REGIONS && region.len() > 0 {
+            self.regions[self.count] = region;
+            self.count += 1;
+        }
+    }
+
+    /// The usable regions.
+    pub fn regions(&self) -> &[PhysRegion] {
+        &self.regions[..self.count]
+    }
+}

@@ -1,0 +1,205 @@
+//! The boot demo and the user-mode scenarios (also run as checks by the QEMU test suite).
+//!
+//! Each scenario narrates on the console and returns `Err` with what went wrong.
+
+use crate::arch::{self, FaultKind, Irq, Trap};
+use crate::thread::{LoadError, UserThread};
+use crate::abi::{SYS_CALL, SYS_SEND, SYS_YIELD, message_info, message_info_fields, syscall_name};
+use crate::{ExitCode, memory};
+
+/// Message registers for the console: `[0x1111, 0x2222, …]` on one line.
+struct Words<'a>(&'a [u64]);
+
+impl core::fmt::Display for Words<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("[")?;
+        for (i, w) in self.0.iter().enumerate() {
+            write!(f, "{}{w:#x}", if i == 0 { "" } else { ", " })?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// A failed check.
+pub type Check = Result<(), &'static str>;
+
+impl From<LoadError> for &'static str {
+    fn from(e: LoadError) -> Self {
+        match e {
+            LoadError::TooBig => "user program larger than a page",
+            LoadError::OutOfFrames => "out of frames loading a user program",
+            LoadError::Map(_) => "mapping a user program failed",
+        }
+    }
+}
+
+/// Runs the narrated demo; returns the exit code for QEMU.
+pub fn run() -> ExitCode {
+    let mut failed = 0;
+    for (name, check) in [
+        ("heap", heap_alloc_free as fn() -> Check),
+        ("timer", timer_ticks),
+        ("syscall", syscall_round_trip),
+        ("preemption", timer_preempts_user),
+        ("faults", user_faults_stop_only_the_thread),
+    ] {
+        if let Err(e) = check() {
+            kprintln!("demo: {name}: FAILED: {e}");
+            failed += 1;
+        }
+    }
+    if failed == 0 {
+        kprintln!("demo: done; leaving QEMU");
+        ExitCode::Success
+    } else {
+        ExitCode::Failure
+    }
+}
+
+/// Allocates and frees on the heap and in the frame allocator; checks both give memory back.
+pub fn heap_alloc_free() -> Check {
+    use alloc::boxed::Box;
+    use alloc::vec::Vec;
+    let (used_before, _) = memory::heap::usage();
+    {
+        let v: Vec<u64> = (0..10_000).collect();
+        let b = Box::new([7u8; 4096]);
+        if v.iter().sum::<u64>() != 49_995_000 || b[4095] != 7 {
+            return Err("heap contents wrong");
+        }
+        let (used, free) = memory::heap::usage();
+        kprintln!("heap: {used} bytes used, {free} free with a 80000-byte Vec and a 4 KiB Box live");
+    }
+    if memory::heap::usage().0 != used_before {
+        return Err("heap did not return to its previous usage after free");
+    }
+    let before = memory::frames::allocated();
+    let a = memory::frames::alloc_zeroed().ok_or("no frame")?;
+    let b = memory::frames::alloc().ok_or("no frame")?;
+    if a == b || a % arch::PAGE_SIZE != 0 {
+        return Err("frame allocator gave a bad frame");
+    }
+    memory::frames::free(a);
+    memory::frames::free(b);
+    if memory::frames::allocated() != before || memory::frames::alloc() != Some(b) {
+        return Err("frame allocator did not reuse a freed frame");
+    }
+    memory::frames::free(b);
+    kprintln!("frames: allocated {a:#x} and {b:#x}, freed both, reused {b:#x}");
+    Ok(())
+}
+
+/// Enables interrupts in the kernel and waits for timer ticks.
+pub fn timer_ticks() -> Check {
+    let start = arch::ticks();
+    let mut halts = 0u64;
+    while arch::ticks() < start + 5 {
+        arch::wait_for_interrupt();
+        halts += 1;
+        if halts > 10_000 {
+            return Err("no timer interrupts");
+        }
+    }
+    kprintln!("timer: {} ticks arrived in kernel mode ({} total)", arch::ticks() - start, arch::ticks());
+    Ok(())
+}
+
+/// Runs `t` until an entry that is not a timer interrupt (those are only counted).
+fn run_to_event(t: &mut UserThread) -> Trap {
+    loop {
+        match t.run() {
+            Trap::Interrupt(Irq::Timer) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// A user thread calls the kernel with seL4's register convention and gets a reply.
+pub fn syscall_round_trip() -> Check {
+    let mut t = UserThread::load(arch::programs::call_echo())?;
+    if run_to_event(&mut t) != Trap::Syscall {
+        return Err("first entry is not a syscall");
+    }
+    let args = t.ctx.syscall_args();
+    let (label, length) = message_info_fields(args.info);
+    kprintln!(
+        "syscall: user -> kernel: {} cap {:#x} label {} length {} MR0-3 {}",
+        syscall_name(args.number),
+        args.cap,
+        label,
+        length,
+        Words(&args.mrs)
+    );
+    if args.number != SYS_CALL || args.cap != 0x42 || args.info != message_info(7, 4) || args.mrs != [0x1111, 0x2222, 0x3333, 0x4444] {
+        return Err("the kernel did not receive the Call as sent");
+    }
+    let reply_info = message_info(0, 4);
+    let reply_mrs = args.mrs.map(|m| m + 0x10_0000);
+    t.ctx.set_syscall_reply(0xbad6e, reply_info, reply_mrs);
+    kprintln!("syscall: kernel -> user: reply badge 0xbad6e length 4 MR0-3 {}", Words(&reply_mrs));
+
+    if run_to_event(&mut t) != Trap::Syscall {
+        return Err("second entry is not a syscall");
+    }
+    let echo = t.ctx.syscall_args();
+    kprintln!(
+        "syscall: user -> kernel: {} cap {:#x} echoing MessageInfo {:#x} MR0-3 {}",
+        syscall_name(echo.number),
+        echo.cap,
+        echo.info,
+        Words(&echo.mrs)
+    );
+    if echo.number != SYS_SEND || echo.cap != 0x43 || echo.info != reply_info || echo.mrs != reply_mrs {
+        return Err("the user did not get the reply registers back");
+    }
+    if run_to_event(&mut t) != Trap::Syscall || t.ctx.syscall_args().number != SYS_YIELD {
+        return Err("third entry is not Yield");
+    }
+    kprintln!("syscall: round trip ok (Call, reply, Send echo, Yield); thread retired");
+    Ok(())
+}
+
+/// A user thread that never enters the kernel is interrupted by the timer and resumed.
+pub fn timer_preempts_user() -> Check {
+    let mut t = UserThread::load(arch::programs::spin())?;
+    let mut progress = [0u64; 3];
+    for p in progress.iter_mut() {
+        match t.run() {
+            Trap::Interrupt(Irq::Timer) => *p = t.ctx.frame.rax,
+            _ => return Err("a spinning user thread stopped for something other than the timer"),
+        }
+    }
+    kprintln!("preemption: timer interrupted the spinning user thread 3 times; its counter read {progress:?}");
+    if !(progress[0] < progress[1] && progress[1] < progress[2]) {
+        return Err("the user thread made no progress between timer interrupts");
+    }
+    Ok(())
+}
+
+/// Runs a faulting program; checks it stops with `kind` and that the kernel goes on.
+pub fn user_fault(program: &[u8], kind: FaultKind) -> Check {
+    let mut t = UserThread::load(program)?;
+    match run_to_event(&mut t) {
+        Trap::Fault(f) if f.kind == kind => {
+            kprintln!(
+                "fault: user thread stopped: {} ({:?}) at RIP {:#x}, address {:#x}, error code {:#x}; kernel continues",
+                arch::fault_name(&f),
+                f.kind,
+                f.ip,
+                f.addr,
+                f.code
+            );
+            Ok(())
+        }
+        Trap::Fault(_) => Err("the user thread took a different fault"),
+        _ => Err("the faulting user program did not fault"),
+    }
+}
+
+/// A null dereference, an illegal and a privileged instruction each stop only their thread.
+pub fn user_faults_stop_only_the_thread() -> Check {
+    user_fault(arch::programs::null_deref(), FaultKind::PageFault)?;
+    user_fault(arch::programs::illegal_instruction(), FaultKind::IllegalInstruction)?;
+    user_fault(arch::programs::privileged_instruction(), FaultKind::GeneralProtection)?;
+    syscall_round_trip()
+}

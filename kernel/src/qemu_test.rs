@@ -1,0 +1,52 @@
+//! The in-kernel QEMU test suite (`--features qemu-test`): every check runs, each prints
+//! `test <name> ... ok|FAILED`, then a summary line the xtask parses, and the exit device says
+//! pass or fail.
+
+use crate::ExitCode;
+use crate::demo::{self, Check};
+
+fn serial_works() -> Check {
+    kprintln!("serial: this line is the check");
+    Ok(())
+}
+
+fn user_null_dereference() -> Check {
+    demo::user_fault(crate::arch::programs::null_deref(), crate::arch::FaultKind::PageFault)
+}
+
+fn user_illegal_instruction() -> Check {
+    demo::user_fault(crate::arch::programs::illegal_instruction(), crate::arch::FaultKind::IllegalInstruction)
+}
+
+fn user_privileged_instruction() -> Check {
+    demo::user_fault(crate::arch::programs::privileged_instruction(), crate::arch::FaultKind::GeneralProtection)
+}
+
+const TESTS: &[(&str, fn() -> Check)] = &[
+    ("serial_works", serial_works),
+    ("heap_alloc_free", demo::heap_alloc_free),
+    ("timer_ticks_arrive", demo::timer_ticks),
+    ("user_syscall_round_trip", demo::syscall_round_trip),
+    ("timer_preempts_user_mode", demo::timer_preempts_user),
+    ("user_null_dereference_stops_only_the_thread", user_null_dereference),
+    ("user_illegal_instruction_stops_only_the_thread", user_illegal_instruction),
+    ("user_privileged_instruction_stops_only_the_thread", user_privileged_instruction),
+    ("kernel_survives_user_faults", demo::user_faults_stop_only_the_thread),
+];
+
+/// Runs every test; the exit code is success only if all passed.
+pub fn run_all() -> ExitCode {
+    kprintln!("qemu-test: running {} tests", TESTS.len());
+    let mut failed = 0;
+    for (name, test) in TESTS {
+        match test() {
+            Ok(()) => kprintln!("test {name} ... ok"),
+            Err(e) => {
+                kprintln!("test {name} ... FAILED: {e}");
+                failed += 1;
+            }
+        }
+    }
+    kprintln!("qemu-test: {} passed, {} failed", TESTS.len() - failed, failed);
+    if failed == 0 { ExitCode::Success } else { ExitCode::Failure }
+}
