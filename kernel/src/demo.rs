@@ -2,9 +2,9 @@
 //!
 //! Each scenario narrates on the console and returns `Err` with what went wrong.
 
+use crate::abi::{SYS_CALL, SYS_SEND, SYS_YIELD, message_info, message_info_fields, syscall_name};
 use crate::arch::{self, FaultKind, Irq, Trap};
 use crate::thread::{LoadError, UserThread};
-use crate::abi::{SYS_CALL, SYS_SEND, SYS_YIELD, message_info, message_info_fields, syscall_name};
 use crate::{ExitCode, memory};
 
 /// Message registers for the console: `[0x1111, 0x2222, …]` on one line.
@@ -34,6 +34,7 @@ impl From<LoadError> for &'static str {
 }
 
 /// Runs the narrated demo; returns the exit code for QEMU.
+#[cfg_attr(feature = "qemu-test", allow(dead_code, reason = "the test build runs the suite instead"))]
 pub fn run() -> ExitCode {
     let mut failed = 0;
     for (name, check) in [
@@ -76,7 +77,7 @@ pub fn heap_alloc_free() -> Check {
     let before = memory::frames::allocated();
     let a = memory::frames::alloc_zeroed().ok_or("no frame")?;
     let b = memory::frames::alloc().ok_or("no frame")?;
-    if a == b || a % arch::PAGE_SIZE != 0 {
+    if a == b || !a.is_multiple_of(arch::PAGE_SIZE) {
         return Err("frame allocator gave a bad frame");
     }
     memory::frames::free(a);
@@ -130,7 +131,11 @@ pub fn syscall_round_trip() -> Check {
         length,
         Words(&args.mrs)
     );
-    if args.number != SYS_CALL || args.cap != 0x42 || args.info != message_info(7, 4) || args.mrs != [0x1111, 0x2222, 0x3333, 0x4444] {
+    if args.number != SYS_CALL
+        || args.cap != 0x42
+        || args.info != message_info(7, 4)
+        || args.mrs != [0x1111, 0x2222, 0x3333, 0x4444]
+    {
         return Err("the kernel did not receive the Call as sent");
     }
     let reply_info = message_info(0, 4);
@@ -169,7 +174,9 @@ pub fn timer_preempts_user() -> Check {
             _ => return Err("a spinning user thread stopped for something other than the timer"),
         }
     }
-    kprintln!("preemption: timer interrupted the spinning user thread 3 times; its counter read {progress:?}");
+    kprintln!(
+        "preemption: timer interrupted the spinning user thread 3 times; its counter read {progress:?}"
+    );
     if !(progress[0] < progress[1] && progress[1] < progress[2]) {
         return Err("the user thread made no progress between timer interrupts");
     }

@@ -19,10 +19,16 @@ fn user_illegal_instruction() -> Check {
 }
 
 fn user_privileged_instruction() -> Check {
-    demo::user_fault(crate::arch::programs::privileged_instruction(), crate::arch::FaultKind::GeneralProtection)
+    demo::user_fault(
+        crate::arch::programs::privileged_instruction(),
+        crate::arch::FaultKind::GeneralProtection,
+    )
 }
 
-const TESTS: &[(&str, fn() -> Check)] = &[
+/// A named in-kernel test.
+type Test = (&'static str, fn() -> Check);
+
+const TESTS: &[Test] = &[
     ("serial_works", serial_works),
     ("heap_alloc_free", demo::heap_alloc_free),
     ("timer_ticks_arrive", demo::timer_ticks),

@@ -23,13 +23,21 @@ pub const EXIT_SUCCESS: i32 = (0x10 << 1) | 1;
 /// QEMU's exit status when the kernel reports failure (0x11): a failed test, panic or exception.
 pub const EXIT_FAILURE: i32 = (0x11 << 1) | 1;
 
+/// The start of the kernel's first console line: boot time is measured up to it (firmware
+/// output before it, e.g. OVMF's, does not count).
+pub const KERNEL_BANNER: &str = "Gears kernel ";
+
+/// Where the bootloader loads the kernel (`kernel/src/arch/x86_64/boot.rs`, `KERNEL_BASE`).
+const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
+
 /// How long a normal run may take before QEMU is killed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the test kernel may take.
 const TEST_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Where OVMF may live (Debian's `ovmf` package, old and new layouts).
-const OVMF_PATHS: &[&str] = &["/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF.fd", "/usr/share/qemu/OVMF.fd"];
+const OVMF_PATHS: &[&str] =
+    &["/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF.fd", "/usr/share/qemu/OVMF.fd"];
 
 /// Which kernel build to make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,8 +119,12 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
         cmd.args(["-s", "-S"]);
         let elf = kernel_elf(build);
         eprintln!("xtask: QEMU waits for a debugger on localhost:1234. In another terminal:");
-        eprintln!("xtask:   gdb {} -ex 'target remote :1234'", elf.display());
-        eprintln!("xtask: (the kernel is position-independent: `info address` after it is loaded shows where)");
+        eprintln!(
+            "xtask:   gdb -ex 'symbol-file {} -o {KERNEL_BASE:#x}' -ex 'target remote :1234' \\\n\
+             xtask:       -ex 'break kernel::kernel_main_impl::kernel_main' -ex continue",
+            elf.display()
+        );
+        eprintln!("xtask: (the kernel is position-independent and loaded at {KERNEL_BASE:#x}, hence `-o`)");
     }
     let timeout = if opts.gdb { None } else { Some(RUN_TIMEOUT) };
     let run = run_qemu(&mut cmd, timeout, |_| {})?;
@@ -172,7 +184,8 @@ impl TestCounts {
                 self.failed += 1;
             }
         } else if let Some(rest) = line.strip_prefix("qemu-test: ") {
-            let nums: Vec<usize> = rest.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
+            let nums: Vec<usize> =
+                rest.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect();
             if rest.contains("passed") && nums.len() == 2 {
                 self.summary = Some((nums[0], nums[1]));
             }
@@ -184,8 +197,12 @@ impl TestCounts {
         let crashed = self.summary.is_none();
         let failed = self.failed + usize::from(crashed && outcome != Outcome::Passed);
         let error = match outcome {
-            Outcome::Passed if crashed => Some("the kernel exited with success but printed no summary".to_string()),
-            Outcome::Passed if self.failed > 0 => Some("a test failed but the kernel reported success".to_string()),
+            Outcome::Passed if crashed => {
+                Some("the kernel exited with success but printed no summary".to_string())
+            }
+            Outcome::Passed if self.failed > 0 => {
+                Some("a test failed but the kernel reported success".to_string())
+            }
             Outcome::Passed => None,
             Outcome::KernelFailed if !crashed => Some(format!("{} test(s) failed", self.failed)),
             other => Some(format!("{} before the suite finished", other.describe())),
@@ -289,7 +306,10 @@ fn qemu_command(arch: Arch, image: &Path, uefi: bool) -> anyhow::Result<Command>
             if uefi {
                 let ovmf = OVMF_PATHS.iter().map(Path::new).find(|p| p.is_file());
                 let Some(ovmf) = ovmf else {
-                    bail!("OVMF firmware not found (looked in {}): run `apt-get install -y ovmf`", OVMF_PATHS.join(", "));
+                    bail!(
+                        "OVMF firmware not found (looked in {}): run `apt-get install -y ovmf`",
+                        OVMF_PATHS.join(", ")
+                    );
                 };
                 cmd.arg("-bios").arg(ovmf);
             }
@@ -302,14 +322,18 @@ fn qemu_command(arch: Arch, image: &Path, uefi: bool) -> anyhow::Result<Command>
 /// What a QEMU run did.
 struct QemuRun {
     outcome: Outcome,
-    /// From starting QEMU to the kernel's first console line.
+    /// From starting QEMU to the kernel's first console line (its banner).
     first_line: Option<Duration>,
     total: Duration,
 }
 
 /// Runs QEMU, echoing its serial output line by line to stdout and to `on_line`, killing it
 /// after `timeout`.
-fn run_qemu(cmd: &mut Command, timeout: Option<Duration>, mut on_line: impl FnMut(&str)) -> anyhow::Result<QemuRun> {
+fn run_qemu(
+    cmd: &mut Command,
+    timeout: Option<Duration>,
+    mut on_line: impl FnMut(&str),
+) -> anyhow::Result<QemuRun> {
     let shown = util::show(cmd);
     eprintln!("xtask: $ {shown}");
     cmd.stdin(Stdio::null()).stdout(Stdio::piped());
@@ -330,9 +354,9 @@ fn run_qemu(cmd: &mut Command, timeout: Option<Duration>, mut on_line: impl FnMu
     let status = loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(line) => {
-                // Skip the firmware's escape sequences before the kernel's first line.
+                // Firmware output may carry escape sequences: match on the printable text.
                 let clean: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
-                if first_line.is_none() && !clean.trim().is_empty() {
+                if first_line.is_none() && clean.contains(KERNEL_BANNER) {
                     first_line = Some(start.elapsed());
                 }
                 println!("{line}");
@@ -365,12 +389,16 @@ fn run_qemu(cmd: &mut Command, timeout: Option<Duration>, mut on_line: impl FnMu
 fn report_timing(run: &QemuRun) {
     match run.first_line {
         Some(t) => eprintln!(
-            "xtask: first serial line after {:.2} s; QEMU ran {:.2} s; {}",
+            "xtask: kernel's first serial line after {:.2} s; QEMU ran {:.2} s; {}",
             t.as_secs_f64(),
             run.total.as_secs_f64(),
             run.outcome.describe()
         ),
-        None => eprintln!("xtask: no serial output; QEMU ran {:.2} s; {}", run.total.as_secs_f64(), run.outcome.describe()),
+        None => eprintln!(
+            "xtask: no kernel banner on the serial line; QEMU ran {:.2} s; {}",
+            run.total.as_secs_f64(),
+            run.outcome.describe()
+        ),
     }
 }
 
@@ -396,7 +424,9 @@ mod tests {
 
     #[test]
     fn a_clean_run_passes() {
-        let c = counts("qemu-test: running 2 tests\ntest a ... ok\ntest b ... ok\nqemu-test: 2 passed, 0 failed\n");
+        let c = counts(
+            "qemu-test: running 2 tests\ntest a ... ok\ntest b ... ok\nqemu-test: 2 passed, 0 failed\n",
+        );
         assert_eq!((c.passed, c.failed, c.summary), (2, 0, Some((2, 0))));
         assert_eq!(c.verdict(Outcome::Passed), Verdict { failed: 0, error: None });
     }

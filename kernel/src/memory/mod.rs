@@ -12,7 +12,8 @@ pub const HEAP_SIZE: u64 = 4 * 1024 * 1024;
 pub fn init(boot: &BootMemory) {
     let total: u64 = boot.regions().iter().map(|r| r.len()).sum();
     let mut boot = boot.clone();
-    let heap = frames::carve(&mut boot, HEAP_SIZE).unwrap_or_else(|| panic!("no usable region holds a {HEAP_SIZE}-byte heap"));
+    let heap = frames::carve(&mut boot, HEAP_SIZE)
+        .unwrap_or_else(|| panic!("no usable region holds a {HEAP_SIZE}-byte heap"));
     heap::init(heap, HEAP_SIZE);
     frames::init(&boot);
     kprintln!(

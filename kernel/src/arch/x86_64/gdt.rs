@@ -44,7 +44,11 @@ static TSS: Once<TaskStateSegment> = Once::new();
 static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
 fn stack_top(stack: *mut Stack) -> VirtAddr {
-    VirtAddr::from_ptr(stack).as_u64().checked_add(STACK_SIZE as u64).map(VirtAddr::new).unwrap_or(VirtAddr::zero())
+    VirtAddr::from_ptr(stack)
+        .as_u64()
+        .checked_add(STACK_SIZE as u64)
+        .map(VirtAddr::new)
+        .unwrap_or(VirtAddr::zero())
 }
 
 /// The top of the ring-3 entry stack (TSS.RSP0), which the SYSCALL entry also uses.

@@ -14,9 +14,9 @@ mod user;
 #[allow(unused_imports)]
 pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interrupt};
 pub use paging::{AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_to_frame, phys_to_virt, zero_frame};
-pub use user::fault_name;
 pub use serial::{console_write, console_write_raw};
 pub use timer::{TIMER_HZ, ticks};
+pub use user::fault_name;
 pub use user::{UserContext, run_user};
 
 /// The architecture's name, for messages.

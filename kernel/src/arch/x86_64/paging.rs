@@ -93,7 +93,10 @@ impl AddressSpace {
         executable: bool,
         alloc: &mut dyn FnMut() -> Option<u64>,
     ) -> Result<(), MapError> {
-        if !(USER_BASE..USER_END).contains(&va) || va % PAGE_SIZE != 0 || frame % PAGE_SIZE != 0 {
+        if !(USER_BASE..USER_END).contains(&va)
+            || !va.is_multiple_of(PAGE_SIZE)
+            || !frame.is_multiple_of(PAGE_SIZE)
+        {
             return Err(MapError::BadAddress);
         }
         let mut flags = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
@@ -152,12 +155,11 @@ impl AddressSpace {
             unsafe { Cr3::write(frame, Cr3Flags::empty()) };
         }
     }
-
 }
 
 /// Fills the physical frame `frame` with zeros.
 pub fn zero_frame(frame: u64) {
-    assert!(frame % PAGE_SIZE == 0, "unaligned frame {frame:#x}");
+    assert!(frame.is_multiple_of(PAGE_SIZE), "unaligned frame {frame:#x}");
     // SAFETY: the caller owns the frame (fresh from the frame allocator); it is mapped by the
     // physical-memory window and is PAGE_SIZE bytes long.
     unsafe { core::ptr::write_bytes(phys_to_virt(frame), 0, PAGE_SIZE as usize) };
@@ -165,7 +167,10 @@ pub fn zero_frame(frame: u64) {
 
 /// Copies `bytes` into the physical frame `frame` at `offset`.
 pub fn copy_to_frame(frame: u64, offset: usize, bytes: &[u8]) {
-    assert!(frame % PAGE_SIZE == 0 && offset + bytes.len() <= PAGE_SIZE as usize, "copy past the frame");
+    assert!(
+        frame.is_multiple_of(PAGE_SIZE) && offset + bytes.len() <= PAGE_SIZE as usize,
+        "copy past the frame"
+    );
     // SAFETY: the caller owns the frame; the range is inside it (checked above), and `bytes`
     // cannot overlap it (it is kernel data, the frame is owned by a user space being built).
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), phys_to_virt(frame).add(offset), bytes.len()) };

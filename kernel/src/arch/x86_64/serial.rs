@@ -31,11 +31,11 @@ pub fn console_write(s: &str) {
 /// Writes `s` without taking the console lock: for the panic handler, which may have
 /// interrupted a holder of the lock.
 pub fn console_write_raw(s: &str) {
-    if let Some(mut guard) = SERIAL.try_lock() {
-        if let Some(uart) = guard.as_mut() {
-            let _ = uart.write_str(s);
-            return;
-        }
+    if let Some(mut guard) = SERIAL.try_lock()
+        && let Some(uart) = guard.as_mut()
+    {
+        let _ = uart.write_str(s);
+        return;
     }
     for b in s.bytes() {
         if b == b'\n' {

@@ -35,7 +35,12 @@ pub struct UserContext {
 impl UserContext {
     /// A context that starts at `entry` with stack pointer `stack_top` and interrupts enabled.
     pub fn new(entry: u64, stack_top: u64) -> Self {
-        let frame = TrapFrame { rip: entry, rsp: stack_top, rflags: RFlags::INTERRUPT_FLAG.bits() | 2, ..TrapFrame::default() };
+        let frame = TrapFrame {
+            rip: entry,
+            rsp: stack_top,
+            rflags: RFlags::INTERRUPT_FLAG.bits() | 2,
+            ..TrapFrame::default()
+        };
         UserContext { frame, fault_addr: 0 }
     }
 
@@ -86,7 +91,9 @@ pub(super) fn init_syscall_msrs() {
     Star::write(sel.user_code, sel.user_data, sel.kernel_code, sel.kernel_data)
         .unwrap_or_else(|e| panic!("STAR selectors out of order: {e}"));
     LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
-    SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::TRAP_FLAG | RFlags::DIRECTION_FLAG | RFlags::ALIGNMENT_CHECK);
+    SFMask::write(
+        RFlags::INTERRUPT_FLAG | RFlags::TRAP_FLAG | RFlags::DIRECTION_FLAG | RFlags::ALIGNMENT_CHECK,
+    );
 }
 
 /// Runs `ctx` in ring 3 until the next kernel entry, and says why it stopped.
@@ -98,13 +105,24 @@ pub fn run_user(ctx: &mut UserContext) -> Trap {
     let sel = gdt::selectors();
     let f = &mut ctx.frame;
     if !(super::USER_BASE..super::paging::USER_END).contains(&f.rip) {
-        return Trap::Fault(UserFault { kind: FaultKind::GeneralProtection, ip: f.rip, addr: 0, vector: 13, code: 0 });
+        return Trap::Fault(UserFault {
+            kind: FaultKind::GeneralProtection,
+            ip: f.rip,
+            addr: 0,
+            vector: 13,
+            code: 0,
+        });
     }
     f.cs = u64::from(sel.user_code.0);
     f.ss = u64::from(sel.user_data.0);
     // Only the arithmetic flags, DF and the interrupt flag (forced on) come from the user.
-    let user_flags = RFlags::CARRY_FLAG | RFlags::PARITY_FLAG | RFlags::AUXILIARY_CARRY_FLAG | RFlags::ZERO_FLAG
-        | RFlags::SIGN_FLAG | RFlags::DIRECTION_FLAG | RFlags::OVERFLOW_FLAG;
+    let user_flags = RFlags::CARRY_FLAG
+        | RFlags::PARITY_FLAG
+        | RFlags::AUXILIARY_CARRY_FLAG
+        | RFlags::ZERO_FLAG
+        | RFlags::SIGN_FLAG
+        | RFlags::DIRECTION_FLAG
+        | RFlags::OVERFLOW_FLAG;
     f.rflags = (f.rflags & user_flags.bits()) | RFlags::INTERRUPT_FLAG.bits() | 2;
     // SAFETY: interrupts are off (the caller's contract); `ctx` is exclusively borrowed for the
     // whole call, the frame's CS/SS are ring-3 selectors and RIP a user address (checked above),
@@ -125,7 +143,7 @@ fn classify(ctx: &UserContext) -> Trap {
             let kind = match v {
                 14 => FaultKind::PageFault,
                 6 => FaultKind::IllegalInstruction,
-                13 | 12 | 11 | 10 => FaultKind::GeneralProtection,
+                10..=13 => FaultKind::GeneralProtection,
                 0 | 4 | 16 | 19 => FaultKind::Arithmetic,
                 1 | 3 => FaultKind::Debug,
                 _ => FaultKind::Other,
