@@ -200,7 +200,9 @@ fn check_untyped(state: &KernelState) -> Result<(), InvariantViolation> {
     }
     // Untyped regions nest or are disjoint, and a strict sub-region lies below the watermarks
     // of every cap to the region around it.
-    let list: Vec<(u64, u8)> = regions.iter().copied().collect();
+    // By base, the larger region first.
+    let mut list: Vec<(u64, u8)> = regions.iter().copied().collect();
+    list.sort_by_key(|&(p, b)| (p, core::cmp::Reverse(b)));
     for (i, &(a, abits)) in list.iter().enumerate() {
         let a_top = a + (1u64 << abits);
         for &(b, bbits) in &list[i + 1..] {

@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use codegears::kernel::{BootInfo, Kernel, KernelState, Request, label, root_slot};
 use codegears::lookup::{HANDLE_INVOCATION, LOOKUP_SLOT};
 use codegears::untyped::object_type;
-use codegears::{Cap, CapRights, Done, SlotRef, SyscallError, check_invariants};
+use codegears::{Cap, CapRights, Done, ObjPtr, SlotRef, SyscallError, check_invariants};
 use gears::{Dispatcher, MetaGear, Mode, Outcome};
 use metagears::Invariant;
 
@@ -32,6 +32,13 @@ pub struct Sel4 {
     pub calls: u64,
     /// Invariant checks run so far (at every preemption point and at every end of an invocation).
     pub checks: u64,
+    /// The calling thread (the root task's TCB unless a test switches).
+    pub thread: ObjPtr,
+    /// Whether [`invoke`](Self::invoke) runs the invariant checker and the failure-changes-nothing
+    /// check (turned off only to set up very large scenarios quickly; they check at the end).
+    pub checked: bool,
+    /// Why the last run was halted by a metagear, if it was (`run` then returns `Ok`).
+    pub halted: Option<String>,
 }
 
 impl Sel4 {
@@ -39,7 +46,17 @@ impl Sel4 {
     pub fn boot(root_radix: u8, untyped_bits: &[u8]) -> Sel4 {
         let (state, info) = KernelState::boot(root_radix, untyped_bits);
         let next_free = info.first_free;
-        let s = Sel4 { k: Kernel::new(state), info, next_free, calls: 0, checks: 0 };
+        let thread = info.root_tcb;
+        let s = Sel4 {
+            k: Kernel::new(state),
+            info,
+            next_free,
+            calls: 0,
+            checks: 0,
+            thread,
+            checked: true,
+            halted: None,
+        };
         invariants(&s.k).expect("boot state satisfies the invariants");
         s
     }
@@ -70,16 +87,16 @@ impl Sel4 {
         req: Request,
     ) -> (Result<(), SyscallError>, u64) {
         self.k.set_request(req);
-        let before = self.k.state.clone();
+        let before = self.checked.then(|| self.k.state.clone());
         let mut preemptions = 0;
         self.calls += 1;
         loop {
             match d.run(&mut self.k, &HANDLE_INVOCATION) {
                 Outcome::Exited(_) => return (Ok(()), preemptions),
                 Outcome::Failed(e) => {
-                    if preemptions == 0 {
+                    if let (0, Some(before)) = (preemptions, &before) {
                         assert!(
-                            self.k.state == before,
+                            self.k.state == *before,
                             "a failed invocation ({e:?}) changed the kernel state"
                         );
                     }
@@ -92,32 +109,35 @@ impl Sel4 {
                         self.k.set_request(req);
                     }
                 }
-                Outcome::Halted { by, step } => panic!("halted by {by} at step {step}"),
+                Outcome::Halted { by, step } => {
+                    self.halted = Some(format!("halted by {by} at step {step}"));
+                    return (Ok(()), preemptions);
+                }
             }
         }
     }
 
     /// Runs one invocation with the invariant checker at every preemption point and at its end.
     pub fn invoke(&mut self, cptr: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Result<(), SyscallError> {
-        let req = Request {
-            thread: self.info.root_tcb,
-            cptr,
-            label,
-            mrs: mrs.to_vec(),
-            extra_cptrs: extra.to_vec(),
-        };
+        let req = self.request(cptr, label, mrs, extra);
+        if !self.checked {
+            return self.run(&mut Dispatcher::new(()), req).0;
+        }
         let mut d = Dispatcher::new(Invariant::new(invariants));
         let (r, _) = self.run(&mut d, req);
         self.checks += d.meta().checks();
         if let Some(v) = d.meta().violation() {
             panic!("{v}");
         }
+        if let Some(h) = self.halted.take() {
+            panic!("{h}");
+        }
         r
     }
 
     /// The slot and remaining bits a cptr resolves to (the `lookup_slot` gears).
     pub fn lookup(&mut self, cptr: u64) -> Result<(SlotRef, u64), SyscallError> {
-        self.k.set_request(Request { thread: self.info.root_tcb, cptr, ..Request::default() });
+        self.k.set_request(Request { thread: self.thread, cptr, ..Request::default() });
         match Dispatcher::new(()).run(&mut self.k, &LOOKUP_SLOT) {
             Outcome::Exited(Done::Found { slot, bits_remaining }) => Ok((slot, bits_remaining)),
             Outcome::Failed(e) => Err(e),
@@ -131,6 +151,16 @@ impl Sel4 {
             Ok((slot, _)) => self.k.state.cspace.cap(slot),
             Err(_) => Cap::Null,
         }
+    }
+
+    /// The slot a cptr resolves to (panics if it does not).
+    pub fn slot(&mut self, cptr: u64) -> SlotRef {
+        self.lookup(cptr).expect("cptr resolves").0
+    }
+
+    /// A request from the current thread.
+    pub fn request(&self, cptr: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Request {
+        Request { thread: self.thread, cptr, label, mrs: mrs.to_vec(), extra_cptrs: extra.to_vec() }
     }
 
     /// Whether the root-CNode slot `cptr` is empty.

@@ -1,0 +1,234 @@
+//! sel4test's PREEMPT_REVOKE (`preempt.c`), ported: an endpoint copied into every slot of CNodes
+//! of radix 12 is revoked with preemption injected; the revoke is preempted more than once,
+//! restarts (and resumes) converge, and the invariants hold at every preemption point checked.
+//! Also: deleting CNodes and TCBs through Zombies, preempted at every point.
+
+use codegears::cap::Cap;
+use codegears::kernel::{Kernel, label};
+use codegears::untyped::object_type;
+use gears::{Context, Dispatcher, MetaGear, Mode, PointDecision, Step};
+use gears_tests::sel4::{Sel4, WORD_BITS, invariants};
+use metagears::{GapMeter, InjectAt, Invariant};
+
+const CNODE_SIZE_BITS: u64 = 12;
+
+/// `create_cnode_table`: `2^num_cnode_bits` CNodes of radix 12, each slot a copy of `ep`.
+fn create_cnode_table(s: &mut Sel4, num_cnode_bits: u32, ep: u64) -> u64 {
+    let r = s.root();
+    let mut n = 0;
+    for _ in 0..1 << num_cnode_bits {
+        let ctable = s.alloc_cnode(CNODE_SIZE_BITS);
+        for j in 0..1 << CNODE_SIZE_BITS {
+            assert_eq!(
+                s.cnode_copy(ctable, j, CNODE_SIZE_BITS, r, ep, WORD_BITS, codegears::CapRights::ALL),
+                Ok(())
+            );
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The invariant metagear for large states: the full check at every `every`-th preemption point
+/// (and when the run is preempted), and at every point a constant-time local check of the CDT
+/// around the revoked slot (its next link agrees both ways).
+struct SampledInvariant {
+    every: u64,
+    seen: u64,
+    full_checks: u64,
+    local_checks: u64,
+}
+
+impl MetaGear<Kernel> for SampledInvariant {
+    fn preemption_point(
+        &mut self,
+        _at: &Step<Kernel>,
+        _next: &'static gears::Gear<Kernel>,
+        k: &Kernel,
+    ) -> PointDecision {
+        self.seen += 1;
+        if let Some(slot) = k.revoke.slot {
+            self.local_checks += 1;
+            let cs = &k.state.cspace;
+            if let Some(n) = cs.mdb(slot).next
+                && cs.mdb(n).prev != Some(slot)
+            {
+                return PointDecision::Halt("local CDT check failed");
+            }
+        }
+        if self.seen.is_multiple_of(self.every) {
+            self.full_checks += 1;
+            if let Err(e) = invariants(k) {
+                panic!("invariant violated at preemption point {}: {e}", self.seen);
+            }
+        }
+        PointDecision::Continue
+    }
+
+    fn preempted(
+        &mut self,
+        _at: &Step<Kernel>,
+        _next: &'static gears::Gear<Kernel>,
+        _mode: Mode,
+        k: &Kernel,
+    ) {
+        self.full_checks += 1;
+        if let Err(e) = invariants(k) {
+            panic!("invariant violated where preempted: {e}");
+        }
+    }
+}
+
+/// Revokes `ep` with `2^num_cnode_bits * 4096` copies; returns (preemptions, max gap, points).
+fn preempt_revoke(
+    num_cnode_bits: u32,
+    mode: Mode,
+    inject_every: u64,
+    full_check_every: u64,
+) -> (u64, u64, u64) {
+    let mut s = Sel4::boot(10, &[24]);
+    let ep = s.alloc_endpoint();
+    s.checked = false; // setup: checked once at the end, not at each of the many copies
+    let copies = create_cnode_table(&mut s, num_cnode_bits, ep);
+    s.checked = true;
+    invariants(&s.k).unwrap();
+    assert_eq!(s.descendants(ep).len() as u64, copies);
+    let objects_before = s.k.state.objects.len();
+
+    let r = s.root();
+    let req = s.request(r, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+    let inv = SampledInvariant { every: full_check_every, seen: 0, full_checks: 0, local_checks: 0 };
+    let mut d = Dispatcher::new((InjectAt::every_nth(inject_every, mode), inv, GapMeter::new()));
+    let (res, preemptions) = s.run(&mut d, req);
+    assert_eq!(res, Ok(()));
+    assert!(s.halted.is_none(), "{:?}", s.halted);
+    // Converged: every copy gone, the original and the endpoint still there.
+    assert!(s.descendants(ep).is_empty());
+    assert!(matches!(s.cap(ep), Cap::Endpoint { .. }));
+    assert_eq!(s.k.state.objects.len(), objects_before);
+    invariants(&s.k).unwrap();
+    let (inject, inv, gap) = d.meta();
+    assert_eq!(inject.seen(), copies, "one preemption point per child deleted");
+    assert!(inv.full_checks >= preemptions);
+    assert_eq!(inv.local_checks, copies);
+    (preemptions, gap.max_gap(), gap.points())
+}
+
+#[test]
+fn preempt_revoke_65536_copies_restart() {
+    let (preemptions, max_gap, points) = preempt_revoke(4, Mode::Restart, 4096, 8192);
+    assert_eq!(points, 65536);
+    assert!(preemptions > 1);
+    assert_eq!(preemptions, 16);
+    // The gears between two preemption chances do not grow with the number of caps.
+    let (_, small_gap, _) = preempt_revoke(0, Mode::Restart, 4096, 1 << 20);
+    assert_eq!(max_gap, small_gap, "gap grows with N");
+    // 14: a restart's decode (7 gears) plus one child (7 gears).
+    assert_eq!(max_gap, 14, "max gap {max_gap}");
+}
+
+#[test]
+fn preempt_revoke_65536_copies_resume() {
+    let (preemptions, max_gap, _) = preempt_revoke(4, Mode::Resume, 4096, 8192);
+    assert_eq!(preemptions, 16);
+    assert_eq!(max_gap, 14, "the first run decodes too; resumed runs do not");
+}
+
+/// Full invariant check at every single preemption point, with preemption at every third.
+#[test]
+fn preempt_revoke_invariants_at_every_point() {
+    for mode in [Mode::Restart, Mode::Resume] {
+        let mut s = Sel4::boot(10, &[24]);
+        let r = s.root();
+        let ep = s.alloc_endpoint();
+        let ct = s.alloc_cnode(10);
+        for j in 0..1024 {
+            assert_eq!(s.cnode_copy(ct, j, 10, r, ep, WORD_BITS, codegears::CapRights::ALL), Ok(()));
+        }
+        let req = s.request(r, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+        let mut d = Dispatcher::new((InjectAt::every_nth(3, mode), Invariant::new(invariants)));
+        let (res, preemptions) = s.run(&mut d, req);
+        assert_eq!(res, Ok(()));
+        assert!(d.meta().1.violation().is_none());
+        assert_eq!(preemptions, 1024 / 3);
+        assert!(d.meta().1.checks() >= 1024);
+        assert!(s.descendants(ep).is_empty());
+    }
+}
+
+/// A CNode holding caps (including a CNode holding caps, and a TCB) is deleted through Zombies;
+/// with preemption at every point, in both modes, the delete converges and the invariants hold.
+#[test]
+fn delete_cnode_through_zombies_preempted_everywhere() {
+    for mode in [Mode::Restart, Mode::Resume] {
+        let mut s = Sel4::boot(10, &[20]);
+        let r = s.root();
+        let outer = s.alloc_cnode(3);
+        let inner = s.alloc_cnode(2);
+        let ep = s.alloc_endpoint();
+        let tcb = s.alloc_tcb();
+        for j in 0..4 {
+            assert_eq!(s.cnode_copy(inner, j, 2, r, ep, WORD_BITS, codegears::CapRights::ALL), Ok(()));
+        }
+        // Move the inner CNode's only cap, the TCB's only cap into the outer CNode.
+        assert_eq!(s.cnode_move(outer, 5, 3, r, inner, WORD_BITS), Ok(()));
+        assert_eq!(s.cnode_move(outer, 7, 3, r, tcb, WORD_BITS), Ok(()));
+        assert_eq!(s.cnode_copy(outer, 0, 3, r, ep, WORD_BITS, codegears::CapRights::ALL), Ok(()));
+        let before = s.k.state.objects.len();
+
+        let req = s.request(r, label::CNODE_DELETE, &[outer, WORD_BITS], &[]);
+        let mut d = Dispatcher::new((InjectAt::every(mode), Invariant::new(invariants)));
+        let (res, preemptions) = s.run(&mut d, req);
+        assert_eq!(res, Ok(()), "{mode}");
+        assert!(d.meta().1.violation().is_none());
+        assert!(preemptions >= 8, "one zombie reduction per outer slot: {preemptions}");
+        assert!(s.is_slot_empty(outer));
+        // The outer CNode died. The inner CNode and the TCB, whose last caps were in it, were each
+        // finalised (the thread suspended) and their Zombie swapped into their own slot 0: cyclic
+        // Zombies, as seL4's reduceZombie leaves them, reclaimed by revoking their untyped.
+        let objs = &s.k.state.objects;
+        assert_eq!(objs.len(), before - 1, "{mode}: {objs:?}");
+        let cyclic =
+            s.k.state
+                .cspace
+                .iter()
+                .filter(|(sl, c)| matches!(c.cap, Cap::Zombie { ptr, .. } if ptr.0 == sl.0))
+                .count();
+        assert_eq!(cyclic, 2);
+        // Revoking the untyped reclaims everything, preempted everywhere too.
+        let ut = s.untyped(0);
+        let req = s.request(r, label::CNODE_REVOKE, &[ut, WORD_BITS], &[]);
+        let mut d = Dispatcher::new((InjectAt::every(mode), Invariant::new(invariants)));
+        let (res, _) = s.run(&mut d, req);
+        assert_eq!(res, Ok(()));
+        assert!(d.meta().1.violation().is_none());
+        assert_eq!(s.k.state.objects.len(), 2, "only the boot TCB and CNode remain");
+        assert!(s.descendants(ut).is_empty());
+        // And the untyped can be used again from the start.
+        let e = s.alloc(ut, object_type::ENDPOINT, 0);
+        assert_eq!(s.cap(e).ptr(), s.info.untyped[0].1);
+    }
+}
+
+#[test]
+fn delete_of_a_tcb_goes_through_a_zombie() {
+    let mut s = Sel4::boot(10, &[20]);
+    let r = s.root();
+    let t = s.alloc_tcb();
+    let c = s.free_slot();
+    assert_eq!(s.copy(t, c), Ok(()));
+    // Not final: the copy is simply removed.
+    assert_eq!(s.cnode_delete(r, c, WORD_BITS), Ok(()));
+    assert_eq!(s.k.state.objects.len(), 3);
+    let req = s.request(r, label::CNODE_DELETE, &[t, WORD_BITS], &[]);
+    let mut d = Dispatcher::new(metagears::Tracer::new());
+    let (res, _) = s.run(&mut d, req);
+    assert_eq!(res, Ok(()));
+    let names = d.meta().trace().gear_names();
+    let reductions = names.iter().filter(|n| **n == "finalise_slot").count();
+    // One pass makes the zombie and starts on slot 4; per TCB slot an inner pass; an outer pass
+    // after each of slots 4..1; the last outer pass finds the zombie empty and removes it.
+    assert_eq!(reductions, 1 + 5 + 4 + 1, "{names:?}");
+    assert_eq!(s.k.state.objects.len(), 2);
+    let _ = s.k.data_gear("delete");
+}
