@@ -238,10 +238,10 @@ gears::code_gear! {
         set_restart(objects, request.thread);
         let caller = SlotRef::of(request.thread, tcb_slot::CALLER);
         let cap = cspace.cap(caller);
-        if let (Cap::Reply { .. }, Some(dest)) = (cap, invocation.dest) {
+        if let (Cap::Reply { master: false, .. }, Some(dest)) = (cap, invocation.dest) {
             cte_move(cspace, cap, caller, dest);
         }
-        // No caller: seL4 only logs it; the invocation succeeds.
+        // No caller (or a master reply cap): seL4 only logs it; the invocation succeeds.
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }
 }

@@ -303,3 +303,117 @@ fn check_zombies(state: &KernelState) -> Result<(), InvariantViolation> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cap::{CapRights, ObjPtr};
+    use crate::cdt::{cte_insert, insert_new_cap};
+    use crate::cspace::MdbNode;
+    use crate::kernel::{KernelState, root_slot};
+
+    /// Boot, then an endpoint retyped (by hand, as createNewObjects would) from the untyped, and
+    /// a copy of it.
+    fn state() -> (KernelState, SlotRef, SlotRef, SlotRef) {
+        let (mut st, info) = KernelState::boot(6, &[16]);
+        let ut = SlotRef::of(info.root_cnode, info.untyped[0].0);
+        let base = info.untyped[0].1;
+        let (a, b) = (SlotRef::of(info.root_cnode, 40), SlotRef::of(info.root_cnode, 41));
+        st.objects.insert(ObjPtr(base), Object::Endpoint);
+        st.cspace.set_cap(ut, Cap::Untyped { ptr: base, size_bits: 16, free_index: 1, is_device: false });
+        insert_new_cap(&mut st.cspace, ut, a, Cap::endpoint(ObjPtr(base)));
+        cte_insert(&mut st.cspace, Cap::endpoint(ObjPtr(base)), a, b);
+        assert_eq!(check_invariants(&st), Ok(()));
+        (st, ut, a, b)
+    }
+
+    fn broken(st: &KernelState) -> &'static str {
+        check_invariants(st).expect_err("a violation").invariant
+    }
+
+    #[test]
+    fn boot_and_retype_satisfy_the_invariants() {
+        let (st, ..) = state();
+        assert_eq!(check_invariants(&st), Ok(()));
+    }
+
+    #[test]
+    fn detects_prev_next_disagreement_and_cycles() {
+        let (mut st, ut, a, b) = state();
+        st.cspace.update_mdb(b, |m| m.prev = Some(ut));
+        assert_eq!(broken(&st), "cdt_well_formed");
+        let (mut st, _, a2, b2) = state();
+        st.cspace.update_mdb(a2, |m| m.prev = Some(b2));
+        st.cspace.update_mdb(b2, |m| m.next = Some(a2));
+        let ut_slot = st.cspace.iter().find(|(_, c)| matches!(c.cap, Cap::Untyped { .. })).unwrap().0;
+        st.cspace.update_mdb(ut_slot, |m| m.next = None);
+        assert_eq!(broken(&st), "cdt_acyclic");
+        let _ = a;
+    }
+
+    #[test]
+    fn detects_caps_to_dead_objects_and_slots_outside_objects() {
+        let (mut st, ..) = state();
+        let ep = st.objects.iter().find(|(_, o)| **o == Object::Endpoint).unwrap().0;
+        st.objects.remove(ep);
+        assert_eq!(broken(&st), "no_cap_to_dead_object");
+        let (mut st, ..) = state();
+        st.cspace.set(SlotRef(0x42_0000), crate::cspace::Cte { cap: Cap::Domain, mdb: MdbNode::default() });
+        assert_eq!(broken(&st), "slots_in_live_objects");
+    }
+
+    #[test]
+    fn detects_objects_above_the_watermark_and_outside_the_cdt() {
+        let (mut st, ut, ..) = state();
+        st.cspace.set_cap(ut, Cap::Untyped { ptr: 0x1_0000_0000, size_bits: 16, free_index: 0, is_device: false });
+        assert_eq!(broken(&st), "watermark_consistent");
+        let (mut st, _, a, b) = state();
+        // Unlink the endpoint caps from below the untyped and make them a list of their own.
+        let ut_slot = st.cspace.mdb(a).prev.unwrap();
+        st.cspace.update_mdb(ut_slot, |m| m.next = None);
+        st.cspace.update_mdb(a, |m| m.prev = None);
+        assert_eq!(broken(&st), "children_after_parents");
+        let _ = b;
+    }
+
+    #[test]
+    fn detects_overlapping_untypeds_and_objects() {
+        let (mut st, _, a, _) = state();
+        let base = 0x1_0000_0000u64;
+        // A second untyped straddling the first one's end.
+        let s = SlotRef::of(ObjPtr(0x0100_0000), 50);
+        st.cspace.set(
+            s,
+            crate::cspace::Cte {
+                cap: Cap::Untyped { ptr: base + 0x8000, size_bits: 16, free_index: 0, is_device: false },
+                mdb: MdbNode { revocable: true, first_badged: true, ..MdbNode::default() },
+            },
+        );
+        assert_eq!(broken(&st), "untyped_aligned");
+        let (mut st, ..) = state();
+        st.objects.insert(ObjPtr(base + 8), Object::Notification);
+        assert_eq!(broken(&st), "objects_disjoint");
+        let _ = a;
+    }
+
+    #[test]
+    fn detects_zombies_that_are_not_final_or_have_slots_in_use() {
+        let (mut st, info) = KernelState::boot(6, &[16]);
+        let cn = ObjPtr(0x1_0000_0000);
+        st.objects.insert(cn, Object::CNode { radix: 2 });
+        let ut = SlotRef::of(info.root_cnode, info.untyped[0].0);
+        st.cspace.set_cap(ut, Cap::Untyped { ptr: cn.0, size_bits: 16, free_index: 8, is_device: false });
+        let z = SlotRef::of(info.root_cnode, 40);
+        insert_new_cap(&mut st.cspace, ut, z, Cap::Zombie { ptr: cn, number: 2, kind: ZombieType::CNode(2) });
+        assert_eq!(check_invariants(&st), Ok(()));
+        // A cap in slot 3 of a zombie with 2 slots left.
+        let irq = SlotRef::of(info.root_cnode, root_slot::IRQ_CONTROL);
+        cte_insert(&mut st.cspace, Cap::IrqHandler { irq: 1 }, irq, SlotRef::of(cn, 3));
+        assert_eq!(broken(&st), "zombies_consistent");
+        crate::cdt::empty_slot(&mut st.cspace, SlotRef::of(cn, 3));
+        // Another cap to the CNode being deleted.
+        cte_insert(&mut st.cspace, Cap::cnode(cn, 2), ut, SlotRef::of(info.root_cnode, 41));
+        assert_eq!(broken(&st), "zombies_final");
+        let _ = CapRights::ALL;
+    }
+}
