@@ -16,6 +16,8 @@ extern crate std;
 pub mod diagram;
 pub mod gap;
 pub mod invariant;
+#[cfg(feature = "std")]
+pub mod mc;
 pub mod policy;
 pub mod trace;
 pub mod wire;

@@ -6,3 +6,4 @@ extern crate alloc;
 
 pub mod ialloc;
 pub mod sel4;
+pub mod xv6_system;

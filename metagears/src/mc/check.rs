@@ -1,0 +1,542 @@
+//! The checker: breadth-first (level by level, on all cores) and depth-first exploration.
+
+use core::fmt;
+use std::boxed::Box;
+use std::string::String;
+use std::time::{Duration, Instant};
+use std::vec::Vec;
+
+use rayon::prelude::*;
+
+use crate::diagram::GearGraph;
+use crate::mc::model::{CexStep, Counterexample, Finding, Model};
+use crate::mc::store::{Seen, fingerprint};
+use crate::trace::Trace;
+
+/// How the checker remembers the states it has seen.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Visited {
+    /// 64-bit fingerprints (the default): 8 bytes a state plus the parent link, whatever the size
+    /// of the state. Two distinct states with one fingerprint would be merged and one of them left
+    /// unexplored; for n states that happens with probability about n²/2⁶⁵ (3·10⁻⁸ for a million).
+    #[default]
+    Fingerprints,
+    /// Whole states: no collision possible, at the cost of a copy of every state.
+    Exact,
+}
+
+type InvariantFn<'a, S> = Box<dyn Fn(&S) -> Result<(), String> + Send + Sync + 'a>;
+
+/// What an exploration counted. Speed figures are for printing, never for asserting.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Stats {
+    /// States whose successors were computed.
+    pub explored: u64,
+    /// Distinct states seen (initial states included).
+    pub distinct: u64,
+    /// Successors computed that changed the state (to a new state or one seen before).
+    pub transitions: u64,
+    /// Steps that left the state as it was (a process that can only wait).
+    pub stutters: u64,
+    /// Explored states where every process had finished and nothing could step.
+    pub terminal: u64,
+    /// The deepest state reached (steps from an initial state).
+    pub max_depth: usize,
+    /// The worker threads used (1: sequential, in the caller's thread).
+    pub threads: usize,
+    /// Wall-clock time of the exploration.
+    pub elapsed: Duration,
+}
+
+impl Stats {
+    /// Distinct states found per second.
+    pub fn states_per_sec(&self) -> f64 {
+        self.distinct as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Successors computed (transitions and stutters) per second.
+    pub fn transitions_per_sec(&self) -> f64 {
+        (self.transitions + self.stutters) as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} distinct states, {} explored, {} transitions ({} stutters), {} terminal, max depth {}, \
+             {} thread(s), {:.3} s, {:.0} states/s",
+            self.distinct,
+            self.explored,
+            self.transitions,
+            self.stutters,
+            self.terminal,
+            self.max_depth,
+            self.threads,
+            self.elapsed.as_secs_f64(),
+            self.states_per_sec()
+        )
+    }
+}
+
+/// The outcome of an exploration.
+pub struct Report<S, A> {
+    /// What it counted.
+    pub stats: Stats,
+    /// The first thing found wrong (shortest under BFS), with the path to it.
+    pub counterexample: Option<Counterexample<S, A>>,
+    /// Whether every reachable state was explored (no counterexample stopped it, no bound cut it).
+    pub complete: bool,
+    /// The gear transitions of every explored step, if asked for ([`Checker::gear_graph`]).
+    pub gear_graph: Option<GearGraph>,
+}
+
+impl<S, A> Report<S, A> {
+    /// Whether nothing was found wrong.
+    pub fn is_ok(&self) -> bool {
+        self.counterexample.is_none()
+    }
+}
+
+/// How a state was first reached: from an initial state, or from a parent by an action.
+enum Link<A> {
+    Init(usize),
+    From(u32, A),
+}
+
+/// One successor found while expanding a state.
+struct Succ<S, A> {
+    action: A,
+    state: S,
+    fp: u64,
+    violation: Option<Finding>,
+}
+
+/// The result of expanding one state.
+struct Expansion<S, A> {
+    succs: Vec<Succ<S, A>>,
+    transitions: u64,
+    stutters: u64,
+    progressed: bool,
+    failed: Option<(A, String)>,
+    graph: Option<GearGraph>,
+}
+
+/// An explicit-state model checker over a [`Model`].
+///
+/// ```text
+/// let report = Checker::new(GearModel::new(system))
+///     .invariant("ialloc", |s| check_invariants(&s.fs))
+///     .threads(2)
+///     .bfs();
+/// println!("{}", report.stats);
+/// if let Some(cex) = &report.counterexample { println!("{cex}"); }
+/// ```
+pub struct Checker<'a, M: Model> {
+    model: M,
+    invariants: Vec<(String, InvariantFn<'a, M::State>)>,
+    threads: Option<usize>,
+    deadlocks: bool,
+    max_depth: Option<usize>,
+    max_states: Option<usize>,
+    visited: Visited,
+    gear_graph: bool,
+}
+
+impl<'a, M: Model> Checker<'a, M> {
+    /// A checker of `model` with no invariant yet, detecting deadlocks, on all cores.
+    pub fn new(model: M) -> Self {
+        Checker {
+            model,
+            invariants: Vec::new(),
+            threads: None,
+            deadlocks: true,
+            max_depth: None,
+            max_states: None,
+            visited: Visited::Fingerprints,
+            gear_graph: false,
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+
+    /// Checks `check` in every state reached; `Err(why)` is a violation.
+    pub fn invariant(
+        mut self,
+        name: &str,
+        check: impl Fn(&M::State) -> Result<(), String> + Send + Sync + 'a,
+    ) -> Self {
+        self.invariants.push((name.into(), Box::new(check)));
+        self
+    }
+
+    /// Explores breadth-first on `n` worker threads; 1 runs in the caller's thread. The default
+    /// is every core. Counts and counterexamples do not depend on it.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = Some(n.max(1));
+        self
+    }
+
+    /// Whether to report deadlocks (default: yes).
+    pub fn deadlocks(mut self, on: bool) -> Self {
+        self.deadlocks = on;
+        self
+    }
+
+    /// Explores no state deeper than `depth` steps from an initial state.
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = Some(depth);
+        self
+    }
+
+    /// Stops after `n` distinct states.
+    pub fn max_states(mut self, n: usize) -> Self {
+        self.max_states = Some(n);
+        self
+    }
+
+    /// How to remember the states seen (default: fingerprints).
+    pub fn visited(mut self, visited: Visited) -> Self {
+        self.visited = visited;
+        self
+    }
+
+    /// Records the gears of every explored step into the report's [`GearGraph`] (slower: every
+    /// step is traced).
+    pub fn gear_graph(mut self, on: bool) -> Self {
+        self.gear_graph = on;
+        self
+    }
+
+    fn check(&self, state: &M::State) -> Option<Finding> {
+        self.invariants.iter().find_map(|(name, check)| {
+            check(state).err().map(|message| Finding::Invariant { name: name.clone(), message })
+        })
+    }
+
+    /// Computes the successors of `state`; those `seen` already has are counted, not returned.
+    fn expand(&self, state: &M::State, seen: &Seen<M::State>) -> Expansion<M::State, M::Action> {
+        let mut actions = Vec::new();
+        self.model.actions(state, &mut actions);
+        let mut exp = Expansion {
+            succs: Vec::new(),
+            transitions: 0,
+            stutters: 0,
+            progressed: false,
+            failed: None,
+            graph: self.gear_graph.then(GearGraph::default),
+        };
+        for action in actions {
+            let mut trace = self.gear_graph.then(Trace::default);
+            let result = self.model.next_state(state, &action, trace.as_mut());
+            if let (Some(g), Some(t)) = (exp.graph.as_mut(), trace.as_ref()) {
+                g.add_trace(t);
+            }
+            let next = match result {
+                Ok(next) => next,
+                Err(message) => {
+                    exp.failed = Some((action, message));
+                    break;
+                }
+            };
+            if next == *state {
+                exp.stutters += 1;
+                continue;
+            }
+            exp.progressed = true;
+            exp.transitions += 1;
+            let fp = fingerprint(&next);
+            if seen.get(&next, fp).is_none() {
+                let violation = self.check(&next);
+                exp.succs.push(Succ { action, state: next, fp, violation });
+            }
+        }
+        exp
+    }
+
+    fn is_deadlock(&self, state: &M::State, exp: &Expansion<M::State, M::Action>) -> bool {
+        !exp.progressed && exp.failed.is_none() && !self.model.is_done(state)
+    }
+
+    fn pool(&self) -> Option<rayon::ThreadPool> {
+        let n = self.threads.unwrap_or_else(rayon::current_num_threads);
+        (n > 1).then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .expect("the model checker could not start its worker threads")
+        })
+    }
+
+    /// Explores breadth-first, level by level: the states of a level are expanded in parallel,
+    /// their successors merged in a fixed order, so the counts and the (shortest) counterexample
+    /// are the same whatever the number of threads.
+    pub fn bfs(&self) -> Report<M::State, M::Action> {
+        let start = Instant::now();
+        let pool = self.pool();
+        let mut stats =
+            Stats { threads: pool.as_ref().map_or(1, |p| p.current_num_threads()), ..Stats::default() };
+        let mut seen = Seen::new(self.visited == Visited::Exact);
+        let mut links: Vec<Link<M::Action>> = Vec::new();
+        let mut graph = self.gear_graph.then(GearGraph::default);
+        let mut frontier: Vec<(u32, M::State)> = Vec::new();
+        let mut found: Option<(u32, Finding, Option<M::Action>)> = None;
+
+        let inits = self.model.init_states();
+        for (i, s) in inits.iter().enumerate() {
+            let id = links.len() as u32;
+            if seen.insert_new(s, fingerprint(s), id) {
+                links.push(Link::Init(i));
+                if let Some(f) = self.check(s) {
+                    found = Some((id, f, None));
+                    break;
+                }
+                frontier.push((id, s.clone()));
+            }
+        }
+
+        let mut depth = 0;
+        let mut complete = true;
+        while found.is_none() && !frontier.is_empty() {
+            stats.max_depth = depth;
+            if self.max_depth.is_some_and(|d| depth >= d) || self.max_states.is_some_and(|n| seen.len() >= n)
+            {
+                complete = false;
+                break;
+            }
+            let expansions: Vec<Expansion<M::State, M::Action>> = {
+                let seen = &seen;
+                let expand = |(_, s): &(u32, M::State)| self.expand(s, seen);
+                match &pool {
+                    Some(pool) => pool.install(|| frontier.par_iter().map(expand).collect()),
+                    None => frontier.iter().map(expand).collect(),
+                }
+            };
+            // Deadlocks at this depth come before anything wrong one step deeper.
+            if self.deadlocks
+                && let Some(k) =
+                    frontier.iter().zip(&expansions).position(|((_, s), e)| self.is_deadlock(s, e))
+            {
+                stats.explored += k as u64 + 1;
+                found = Some((frontier[k].0, Finding::Deadlock, None));
+                break;
+            }
+            let mut next_frontier = Vec::new();
+            'merge: for ((parent, state), exp) in frontier.iter().zip(expansions) {
+                stats.explored += 1;
+                stats.transitions += exp.transitions;
+                stats.stutters += exp.stutters;
+                if !exp.progressed && self.model.is_done(state) {
+                    stats.terminal += 1;
+                }
+                if let (Some(g), Some(eg)) = (graph.as_mut(), exp.graph.as_ref()) {
+                    merge_graph(g, eg);
+                }
+                for succ in exp.succs {
+                    let id = links.len() as u32;
+                    if !seen.insert_new(&succ.state, succ.fp, id) {
+                        continue;
+                    }
+                    links.push(Link::From(*parent, succ.action));
+                    if let Some(f) = succ.violation {
+                        found = Some((id, f, None));
+                        stats.max_depth = depth + 1;
+                        break 'merge;
+                    }
+                    next_frontier.push((id, succ.state));
+                }
+                if let Some((action, message)) = exp.failed {
+                    found = Some((*parent, Finding::StepFailed { message }, Some(action)));
+                    break;
+                }
+            }
+            if found.is_none() && !next_frontier.is_empty() {
+                stats.max_depth = depth + 1;
+            }
+            frontier = next_frontier;
+            depth += 1;
+        }
+
+        stats.distinct = seen.len() as u64;
+        stats.elapsed = start.elapsed();
+        let counterexample = found.map(|(id, finding, failing)| {
+            let (init, mut path) = self.path_to(&links, id);
+            path.extend(failing);
+            self.replay(&inits[init], path, finding)
+        });
+        Report { stats, complete: complete && counterexample.is_none(), counterexample, gear_graph: graph }
+    }
+
+    /// The initial state's index and the actions from it to the state `id`.
+    fn path_to(&self, links: &[Link<M::Action>], mut id: u32) -> (usize, Vec<M::Action>) {
+        let mut path = Vec::new();
+        loop {
+            match &links[id as usize] {
+                Link::Init(i) => {
+                    path.reverse();
+                    return (*i, path);
+                }
+                Link::From(parent, action) => {
+                    path.push(action.clone());
+                    id = *parent;
+                }
+            }
+        }
+    }
+
+    /// Replays `path` from `init` with tracing: the counterexample, gear by gear.
+    fn replay(
+        &self,
+        init: &M::State,
+        path: Vec<M::Action>,
+        finding: Finding,
+    ) -> Counterexample<M::State, M::Action> {
+        let mut state = init.clone();
+        let mut steps = Vec::new();
+        let mut offset = 0;
+        for action in path {
+            let mut trace = Trace::default();
+            let result = self.model.next_state(&state, &action, Some(&mut trace));
+            let ran = trace.events.iter().filter(|e| e.is_transition()).count() as u64;
+            for e in &mut trace.events {
+                e.step += offset;
+            }
+            offset += ran;
+            let process = self.model.process(&action);
+            match result {
+                Ok(next) => {
+                    let described = self.model.describe(&next);
+                    state = next.clone();
+                    steps.push(CexStep { action, process, trace, state: Some(next), described });
+                }
+                Err(message) => {
+                    steps.push(CexStep { action, process, trace, state: None, described: message });
+                    break;
+                }
+            }
+        }
+        Counterexample { finding, init_described: self.model.describe(init), init: init.clone(), steps }
+    }
+
+    /// Explores depth-first in the caller's thread, to `max_depth` steps if set. With a bound, a
+    /// state reached again by a shorter path is explored again (so nothing within the bound is
+    /// missed); the counterexample is the first path found, not the shortest.
+    pub fn dfs(&self) -> Report<M::State, M::Action> {
+        struct Frame<S, A> {
+            state: S,
+            actions: Vec<A>,
+            next: usize,
+            progressed: bool,
+            via: Option<A>,
+        }
+        let start = Instant::now();
+        let mut stats = Stats { threads: 1, ..Stats::default() };
+        let mut seen = Seen::new(self.visited == Visited::Exact);
+        let mut graph = self.gear_graph.then(GearGraph::default);
+        let mut complete = true;
+        let inits = self.model.init_states();
+        let mut found: Option<(usize, Vec<M::Action>, Finding)> = None;
+
+        'inits: for (i, s0) in inits.iter().enumerate() {
+            if !seen.insert_new(s0, fingerprint(s0), 0) {
+                continue;
+            }
+            if let Some(f) = self.check(s0) {
+                found = Some((i, Vec::new(), f));
+                break;
+            }
+            let frame = |state: M::State, via: Option<M::Action>, depth: usize| {
+                let mut actions = Vec::new();
+                if self.max_depth.is_none_or(|d| depth < d) {
+                    self.model.actions(&state, &mut actions);
+                }
+                Frame { state, actions, next: 0, progressed: false, via }
+            };
+            let path = |stack: &[Frame<M::State, M::Action>], last: Option<M::Action>| -> Vec<M::Action> {
+                stack.iter().filter_map(|f| f.via.clone()).chain(last).collect()
+            };
+            let mut stack = Vec::from([frame(s0.clone(), None, 0)]);
+            stats.explored += 1;
+            loop {
+                let depth = stack.len().saturating_sub(1);
+                let Some(top) = stack.last_mut() else { break };
+                if top.next < top.actions.len() {
+                    let action = top.actions[top.next].clone();
+                    top.next += 1;
+                    let mut trace = self.gear_graph.then(Trace::default);
+                    let result = self.model.next_state(&top.state, &action, trace.as_mut());
+                    if let (Some(g), Some(t)) = (graph.as_mut(), trace.as_ref()) {
+                        g.add_trace(t);
+                    }
+                    let next = match result {
+                        Ok(next) => next,
+                        Err(message) => {
+                            found = Some((i, path(&stack, Some(action)), Finding::StepFailed { message }));
+                            break 'inits;
+                        }
+                    };
+                    if next == top.state {
+                        stats.stutters += 1;
+                        continue;
+                    }
+                    top.progressed = true;
+                    stats.transitions += 1;
+                    let d1 = depth + 1;
+                    let fp = fingerprint(&next);
+                    match seen.get(&next, fp) {
+                        Some(d) if self.max_depth.is_none() || d as usize <= d1 => continue,
+                        Some(_) => seen.set(&next, fp, d1 as u32),
+                        None => {
+                            seen.set(&next, fp, d1 as u32);
+                            if let Some(f) = self.check(&next) {
+                                found = Some((i, path(&stack, Some(action)), f));
+                                break 'inits;
+                            }
+                        }
+                    }
+                    stats.max_depth = stats.max_depth.max(d1);
+                    if self.max_depth.is_some_and(|d| d1 >= d) {
+                        complete = false;
+                    }
+                    if self.max_states.is_some_and(|n| seen.len() >= n) {
+                        complete = false;
+                        break 'inits;
+                    }
+                    stats.explored += 1;
+                    stack.push(frame(next, Some(action), d1));
+                } else {
+                    let Some(done) = stack.pop() else { break };
+                    let at_bound = self.max_depth.is_some_and(|d| depth >= d);
+                    if !done.progressed && !at_bound {
+                        if self.model.is_done(&done.state) {
+                            stats.terminal += 1;
+                        } else if self.deadlocks {
+                            let mut p = path(&stack, None);
+                            p.extend(done.via);
+                            found = Some((i, p, Finding::Deadlock));
+                            break 'inits;
+                        }
+                    }
+                }
+            }
+        }
+
+        stats.distinct = seen.len() as u64;
+        stats.elapsed = start.elapsed();
+        let counterexample = found.map(|(init, path, finding)| self.replay(&inits[init], path, finding));
+        Report { stats, complete: complete && counterexample.is_none(), counterexample, gear_graph: graph }
+    }
+}
+
+/// Adds the counts of `other` into `into`.
+fn merge_graph(into: &mut GearGraph, other: &GearGraph) {
+    for (node, n) in &other.nodes {
+        *into.nodes.entry(node.clone()).or_insert(0) += n;
+    }
+    for (edge, n) in &other.edges {
+        *into.edges.entry(edge.clone()).or_insert(0) += n;
+    }
+}

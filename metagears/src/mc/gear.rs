@@ -1,0 +1,256 @@
+//! Systems made of gears, and the step the checker explores: one process, from where it stands to
+//! the next preemption point or the end of its operation, run by the real dispatcher.
+
+use core::fmt;
+use core::hash::Hash;
+use std::format;
+use std::string::String;
+use std::vec::Vec;
+
+use gears::{Context, Control, Dispatcher, Gear, MetaGear, Mode, Outcome, PointDecision, ProcessId, Step};
+
+use crate::mc::model::Model;
+use crate::trace::{Trace, Tracer};
+
+/// Whether a process can take a step.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Status {
+    /// It can run: it has a saved continuation, or an operation left to start.
+    Runnable,
+    /// It waits for something another process or an event must do (a lock, a message).
+    Blocked,
+    /// It has finished its script.
+    Done,
+}
+
+/// A kernel made of gears, as the model checker drives it.
+///
+/// A state is a whole kernel context: the kernel part shared by every process plus each process's
+/// part, whose position is its saved continuation (under [`Mode::Resume`]), plus whatever the
+/// system keeps about each process's script. The checker never looks inside; it asks:
+///
+/// - which processes there are and whether each can run ([`status`](Self::status)): a process is
+///   blocked when the system says so, or when running it would leave the state as it was (it can
+///   only spin at a preemption point; the checker drops such stutter steps);
+/// - to make process `p` current ([`context`](Self::context)) and, when it has no saved
+///   continuation, to start its next operation ([`begin`](Self::begin): load the arguments, give
+///   the entry gear);
+/// - what an operation's result does to the process's script ([`finish`](Self::finish));
+/// - which environment events (an interrupt arriving…) can happen ([`events`](Self::events)) and
+///   what each does ([`on_event`](Self::on_event)).
+pub trait GearSystem: Sync {
+    /// The context the gears run on.
+    type Ctx: Context + Send + Sync;
+    /// A whole system state: the kernel context and the scripts' progress.
+    type State: Clone + Eq + Hash + fmt::Debug + Send + Sync;
+    /// An environment event (use `()` for a system with none).
+    type Event: Clone + Eq + fmt::Debug + Send + Sync;
+
+    /// The states exploration starts from.
+    fn initial(&self) -> Vec<Self::State>;
+
+    /// The processes of `state`, in a fixed order (the order their steps are explored in).
+    fn processes(&self, state: &Self::State) -> Vec<ProcessId>;
+
+    /// Whether process `p` can take a step in `state`.
+    fn status(&self, state: &Self::State, p: ProcessId) -> Status;
+
+    /// Makes `p` the current process of `state` and hands back the context its gears run on (its
+    /// meta state, and so its continuation, are `p`'s).
+    fn context<'a>(&self, state: &'a mut Self::State, p: ProcessId) -> &'a mut Self::Ctx;
+
+    /// `p` has no saved continuation: start its next operation (load its arguments into its part
+    /// of the context) and give the operation's entry gear.
+    fn begin(&self, state: &mut Self::State, p: ProcessId) -> &'static Gear<Self::Ctx>;
+
+    /// `p`'s operation ended with `result`: advance its script.
+    fn finish(
+        &self,
+        state: &mut Self::State,
+        p: ProcessId,
+        result: Result<<Self::Ctx as Context>::Output, <Self::Ctx as Context>::Error>,
+    );
+
+    /// Appends the environment events that can happen in `state`.
+    fn events(&self, state: &Self::State, events: &mut Vec<Self::Event>) {
+        let _ = (state, events);
+    }
+
+    /// What `event` does to `state`.
+    fn on_event(&self, state: &mut Self::State, event: &Self::Event) -> Result<(), String> {
+        let _ = (state, event);
+        Ok(())
+    }
+
+    /// Brings a state to a canonical form after each step, so that states differing only in
+    /// meta-level bookkeeping (which process ran last…) are one state.
+    fn normalize(&self, state: &mut Self::State) {
+        let _ = state;
+    }
+
+    /// A state as counterexamples print it.
+    fn describe(&self, state: &Self::State) -> String {
+        format!("{state:?}")
+    }
+}
+
+/// A step of a gear system: a process runs, or an environment event happens.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum GearAction<E> {
+    /// The process runs from where it stands to its next preemption point or operation end.
+    Run(ProcessId),
+    /// The environment event happens.
+    Event(E),
+}
+
+impl<E: fmt::Debug> fmt::Debug for GearAction<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GearAction::Run(p) => write!(f, "{p} runs"),
+            GearAction::Event(e) => write!(f, "event {e:?}"),
+        }
+    }
+}
+
+/// The reason a step halts when it runs more gears than its budget.
+pub const STEP_BUDGET_EXCEEDED: &str = "mc: step ran past its gear budget without a preemption point";
+
+/// The metagear that makes one model-checker step: it preempts at the first preemption point
+/// reached (in its mode), and halts a step that runs more than `budget` gears (DESIGN property 2:
+/// the gears between two preemption chances are bounded).
+#[derive(Clone, Debug)]
+pub struct PreemptAtFirstPoint {
+    mode: Mode,
+    budget: u64,
+    gears: u64,
+}
+
+impl PreemptAtFirstPoint {
+    /// Preempts in `mode` at the first point; halts past `budget` gears.
+    pub fn new(mode: Mode, budget: u64) -> Self {
+        PreemptAtFirstPoint { mode, budget, gears: 0 }
+    }
+
+    /// How many gears ran under it.
+    pub fn gears(&self) -> u64 {
+        self.gears
+    }
+}
+
+impl<C: Context> MetaGear<C> for PreemptAtFirstPoint {
+    fn before(&mut self, _at: &Step<C>, _ctx: &C) -> Control {
+        self.gears += 1;
+        if self.gears > self.budget { Control::Halt(STEP_BUDGET_EXCEEDED) } else { Control::Continue }
+    }
+
+    fn preemption_point(&mut self, _at: &Step<C>, _next: &'static Gear<C>, _ctx: &C) -> PointDecision {
+        PointDecision::Preempt(self.mode)
+    }
+}
+
+/// A [`GearSystem`] as a [`Model`]: its actions are [`GearAction`]s, one step runs one process
+/// with the real [`Dispatcher`] under [`PreemptAtFirstPoint`] (and a [`Tracer`] when the checker
+/// asks for the gears, for counterexamples and diagrams).
+pub struct GearModel<Y> {
+    system: Y,
+    mode: Mode,
+    budget: u64,
+}
+
+impl<Y: GearSystem> GearModel<Y> {
+    /// The model of `system`: preempting under [`Mode::Resume`], at most 10 000 gears a step.
+    pub fn new(system: Y) -> Self {
+        GearModel { system, mode: Mode::Resume, budget: 10_000 }
+    }
+
+    /// Preempts in `mode` instead: under [`Mode::Restart`] a preempted operation starts over at
+    /// its entry gear ([`GearSystem::begin`] is asked again) and finds its progress in the kernel.
+    pub fn with_mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Halts (and reports) a step that runs more than `gears` gears.
+    pub fn with_step_budget(mut self, gears: u64) -> Self {
+        self.budget = gears.max(1);
+        self
+    }
+
+    /// The system.
+    pub fn system(&self) -> &Y {
+        &self.system
+    }
+
+    /// Runs process `p` of `state` for one step, in place; appends the gears it ran to `trace`.
+    pub fn run(&self, state: &mut Y::State, p: ProcessId, trace: Option<&mut Trace>) -> Result<(), String> {
+        let sys = &self.system;
+        let saved = sys.context(state, p).meta().continuation;
+        let entry = match saved {
+            Some(g) => g,
+            None => sys.begin(state, p),
+        };
+        let tracer = trace.is_some().then(Tracer::new);
+        let mut d = Dispatcher::new((PreemptAtFirstPoint::new(self.mode, self.budget), tracer));
+        let outcome = d.run(sys.context(state, p), entry);
+        if let (Some(trace), Some(tracer)) = (trace, d.meta_mut().1.as_mut()) {
+            trace.events.append(&mut tracer.take().events);
+        }
+        match outcome {
+            Outcome::Exited(v) => sys.finish(state, p, Ok(v)),
+            Outcome::Failed(e) => sys.finish(state, p, Err(e)),
+            Outcome::Preempted { .. } => {}
+            Outcome::Halted { by, step } => return Err(format!("{p} halted by `{by}` at its gear #{step}")),
+        }
+        Ok(())
+    }
+}
+
+impl<Y: GearSystem> Model for GearModel<Y> {
+    type State = Y::State;
+    type Action = GearAction<Y::Event>;
+
+    fn init_states(&self) -> Vec<Self::State> {
+        self.system.initial()
+    }
+
+    fn actions(&self, state: &Self::State, actions: &mut Vec<Self::Action>) {
+        for p in self.system.processes(state) {
+            if self.system.status(state, p) == Status::Runnable {
+                actions.push(GearAction::Run(p));
+            }
+        }
+        let mut events = Vec::new();
+        self.system.events(state, &mut events);
+        actions.extend(events.into_iter().map(GearAction::Event));
+    }
+
+    fn next_state(
+        &self,
+        state: &Self::State,
+        action: &Self::Action,
+        trace: Option<&mut Trace>,
+    ) -> Result<Self::State, String> {
+        let mut next = state.clone();
+        match action {
+            GearAction::Run(p) => self.run(&mut next, *p, trace)?,
+            GearAction::Event(e) => self.system.on_event(&mut next, e)?,
+        }
+        self.system.normalize(&mut next);
+        Ok(next)
+    }
+
+    fn is_done(&self, state: &Self::State) -> bool {
+        self.system.processes(state).into_iter().all(|p| self.system.status(state, p) == Status::Done)
+    }
+
+    fn process(&self, action: &Self::Action) -> Option<ProcessId> {
+        match action {
+            GearAction::Run(p) => Some(*p),
+            GearAction::Event(_) => None,
+        }
+    }
+
+    fn describe(&self, state: &Self::State) -> String {
+        self.system.describe(state)
+    }
+}

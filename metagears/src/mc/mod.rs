@@ -1,0 +1,63 @@
+//! An explicit-state model checker over systems made of gears (std only).
+//!
+//! A CodeGear is atomic and the dispatcher is the only place an operation can be preempted, so the
+//! interleavings worth exploring are the orders in which processes take their steps between
+//! preemption points. The checker explores them all:
+//!
+//! - a [`Model`] is any transition system with hashable states; a [`GearSystem`] describes a
+//!   kernel made of gears (a whole kernel context: the kernel part plus every process's part) and
+//!   [`GearModel`] turns it into a `Model` whose one step is "make process p current and run it,
+//!   with the real [`Dispatcher`](gears::Dispatcher), from its saved continuation (or its next
+//!   operation's entry gear) up to the next preemption point or the end of the operation";
+//! - a [`Checker`] explores a model breadth-first ([`Checker::bfs`], level by level on all cores,
+//!   shortest counterexamples) or depth-first ([`Checker::dfs`], with an optional depth bound),
+//!   checks its invariants in every state, detects deadlocks, and reports a [`Counterexample`]:
+//!   the steps from an initial state, each with its process and its gear [`Trace`](crate::Trace);
+//! - the gear transitions of the explored graph can be gathered into a
+//!   [`GearGraph`](crate::diagram::GearGraph) ([`Checker::gear_graph`]) and drawn.
+//!
+//! ```
+//! use metagears::mc::{Checker, GearModel, GearSystem, Status};
+//! # use gears::{Context, ContextMeta, Gear, Next, ProcessId};
+//! # gears::context! {
+//! #     /// One process counting to two, one preemption point per count.
+//! #     #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+//! #     pub struct Count { output: u8, error: (), data_gears: { pub n: u8 } }
+//! # }
+//! # gears::code_gear! {
+//! #     /// Count one, then cross a preemption point, until two.
+//! #     pub fn count(ctx: Count; n: &mut u8) {
+//! #         *n += 1;
+//! #         if *n == 2 { Next::Exit(*n) } else { Next::Preempt(&COUNT) }
+//! #     }
+//! # }
+//! # #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+//! # pub struct State { ctx: Count, done: bool }
+//! # struct System;
+//! # impl GearSystem for System {
+//! #     type Ctx = Count;
+//! #     type State = State;
+//! #     type Event = ();
+//! #     fn initial(&self) -> Vec<State> { vec![State { ctx: Count::new(ProcessId(0), 0), done: false }] }
+//! #     fn processes(&self, _: &State) -> Vec<ProcessId> { vec![ProcessId(0)] }
+//! #     fn status(&self, s: &State, _: ProcessId) -> Status { if s.done { Status::Done } else { Status::Runnable } }
+//! #     fn context<'a>(&self, s: &'a mut State, _: ProcessId) -> &'a mut Count { &mut s.ctx }
+//! #     fn begin(&self, _: &mut State, _: ProcessId) -> &'static Gear<Count> { &COUNT }
+//! #     fn finish(&self, s: &mut State, _: ProcessId, _: Result<u8, ()>) { s.done = true; }
+//! # }
+//! let report = Checker::new(GearModel::new(System)).invariant("n ≤ 2", |s: &State| {
+//!     if s.ctx.n <= 2 { Ok(()) } else { Err(format!("n = {}", s.ctx.n)) }
+//! }).bfs();
+//! assert!(report.counterexample.is_none());
+//! assert_eq!(report.stats.distinct, 3); // n = 0, n = 1 (preempted), done
+//! ```
+
+mod check;
+mod gear;
+mod model;
+mod store;
+
+pub use check::{Checker, Report, Stats, Visited};
+pub use gear::{GearAction, GearModel, GearSystem, PreemptAtFirstPoint, STEP_BUDGET_EXCEEDED, Status};
+pub use model::{CexStep, Counterexample, Finding, Model};
+pub use store::fingerprint;
