@@ -76,7 +76,9 @@ gears::code_gear! {
                 if request.mrs.len() < 8 || invocation.extra_caps.len() < 2 {
                     return Next::Fail(SyscallError::TruncatedMessage);
                 }
-                let src_root = invocation.extra_caps[1].0;
+                let Some(&(src_root, _)) = invocation.extra_caps.get(1) else {
+                    return Next::Fail(SyscallError::TruncatedMessage);
+                };
                 match lookup_slot_for_cnode_op(lookup, true, src_root, mr(request, 6), mr(request, 7), Some(&DECODE_CNODE_ROTATE_SOURCE_FOUND)) {
                     Ok(()) => Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS),
                     Err(e) => Next::Fail(e),
@@ -147,7 +149,9 @@ gears::code_gear! {
             Err(e) => return Next::Fail(e),
         };
         invocation.src = Some(src);
-        let pivot_root = invocation.extra_caps[0].0;
+        let Some(&(pivot_root, _)) = invocation.extra_caps.first() else {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        };
         match lookup_slot_for_cnode_op(lookup, true, pivot_root, mr(request, 3), mr(request, 4), Some(&DECODE_CNODE_ROTATE_PIVOT_FOUND)) {
             Ok(()) => Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS),
             Err(e) => Next::Fail(e),

@@ -111,6 +111,13 @@ fn preempt_revoke(
     assert_eq!(inject.seen(), copies, "one preemption point per child deleted");
     assert!(inv.full_checks >= preemptions);
     assert_eq!(inv.local_checks, copies);
+    let runs = match mode {
+        Mode::Restart => preemptions + 1,
+        Mode::Resume => 1,
+    };
+    // Per child: cte_revoke_check, cte_revoke_delete_child, cte_delete, finalise_slot,
+    // cte_delete_done, cte_revoke_child_deleted; at the end the last check and invocation_done.
+    assert_eq!(d.steps(), 8 * runs + 6 * copies + 2, "gears per child are constant");
     (preemptions, gap.max_gap(), gap.points())
 }
 
@@ -123,7 +130,7 @@ fn preempt_revoke_65536_copies_restart() {
     // The gears between two preemption chances do not grow with the number of caps.
     let (_, small_gap, _) = preempt_revoke(0, Mode::Restart, 4096, 1 << 20);
     assert_eq!(max_gap, small_gap, "gap grows with N");
-    // 14: a restart's decode (7 gears) plus one child (7 gears).
+    // 14: a run's lookup-decode-invoke prefix (8 gears) plus one child (6 gears).
     assert_eq!(max_gap, 14, "max gap {max_gap}");
 }
 
@@ -231,4 +238,34 @@ fn delete_of_a_tcb_goes_through_a_zombie() {
     assert_eq!(reductions, 1 + 5 + 4 + 1, "{names:?}");
     assert_eq!(s.k.state.objects.len(), 2);
     let _ = s.k.data_gear("delete");
+}
+
+/// seL4's Restart: a preempted invocation leaves its thread `Restart`; the re-run finishes and the
+/// thread runs again.
+#[test]
+fn preempted_caller_stays_restart_until_the_rerun_finishes() {
+    use codegears::object::{Object, ThreadState};
+    use gears::Outcome;
+    let mut s = Sel4::boot(10, &[20]);
+    let r = s.root();
+    let ep = s.alloc_endpoint();
+    for _ in 0..4 {
+        let d = s.free_slot();
+        assert_eq!(s.copy(ep, d), Ok(()));
+    }
+    let req = s.request(r, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+    s.k.set_request(req);
+    let mut d = Dispatcher::new(InjectAt::points([1], Mode::Restart));
+    let state = |s: &Sel4| match s.k.state.objects.get(s.info.root_tcb) {
+        Some(Object::Tcb(t)) => t.state,
+        _ => panic!("no root TCB"),
+    };
+    assert!(matches!(d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION), Outcome::Preempted { .. }));
+    assert_eq!(state(&s), ThreadState::Restart);
+    assert_eq!(s.descendants(ep).len(), 2, "two children deleted before the second point");
+    let req = s.request(r, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+    s.k.set_request(req);
+    assert!(matches!(d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION), Outcome::Exited(_)));
+    assert_eq!(state(&s), ThreadState::Running);
+    assert!(s.descendants(ep).is_empty());
 }
