@@ -170,7 +170,7 @@ pub fn timer_preempts_user() -> Check {
     let mut progress = [0u64; 3];
     for p in progress.iter_mut() {
         match t.run() {
-            Trap::Interrupt(Irq::Timer) => *p = t.ctx.frame.rax,
+            Trap::Interrupt(Irq::Timer) => *p = arch::programs::spin_counter(&t.ctx),
             _ => return Err("a spinning user thread stopped for something other than the timer"),
         }
     }
@@ -189,7 +189,7 @@ pub fn user_fault(program: &[u8], kind: FaultKind) -> Check {
     match run_to_event(&mut t) {
         Trap::Fault(f) if f.kind == kind => {
             kprintln!(
-                "fault: user thread stopped: {} ({:?}) at RIP {:#x}, address {:#x}, error code {:#x}; kernel continues",
+                "fault: user thread stopped: {} ({:?}) at ip {:#x}, address {:#x}, code {:#x}; kernel continues",
                 arch::fault_name(&f),
                 f.kind,
                 f.ip,
@@ -207,6 +207,6 @@ pub fn user_fault(program: &[u8], kind: FaultKind) -> Check {
 pub fn user_faults_stop_only_the_thread() -> Check {
     user_fault(arch::programs::null_deref(), FaultKind::PageFault)?;
     user_fault(arch::programs::illegal_instruction(), FaultKind::IllegalInstruction)?;
-    user_fault(arch::programs::privileged_instruction(), FaultKind::GeneralProtection)?;
+    user_fault(arch::programs::privileged_instruction(), arch::programs::PRIVILEGED_FAULT)?;
     syscall_round_trip()
 }

@@ -54,8 +54,7 @@ mod kernel_main_impl {
     /// The arch-independent kernel entry, called by the arch's boot code with the console up.
     pub fn kernel_main(boot: &BootMemory) -> ! {
         kprintln!("Gears kernel {} on {}: serial console up", env!("CARGO_PKG_VERSION"), arch::NAME);
-        arch::init_cpu();
-        kprintln!("cpu: GDT/TSS, IDT (48 vectors, naked entry stubs) and SYSCALL MSRs loaded");
+        kprintln!("cpu: {}", arch::init_cpu());
         memory::init(boot);
         arch::timer_init();
         kprintln!("timer: {} Hz", arch::TIMER_HZ);
@@ -64,6 +63,12 @@ mod kernel_main_impl {
         let code = crate::qemu_test::run_all();
         #[cfg(not(feature = "qemu-test"))]
         let code = crate::demo::run();
+        exit(code)
+    }
+
+    /// Prints the exit marker the xtask looks for, then leaves QEMU.
+    pub fn exit(code: ExitCode) -> ! {
+        kprintln!("gears: exit {code:?}");
         arch::exit_qemu(code)
     }
 

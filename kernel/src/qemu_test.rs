@@ -19,10 +19,7 @@ fn user_illegal_instruction() -> Check {
 }
 
 fn user_privileged_instruction() -> Check {
-    demo::user_fault(
-        crate::arch::programs::privileged_instruction(),
-        crate::arch::FaultKind::GeneralProtection,
-    )
+    demo::user_fault(crate::arch::programs::privileged_instruction(), crate::arch::programs::PRIVILEGED_FAULT)
 }
 
 /// A named in-kernel test.

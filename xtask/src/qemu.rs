@@ -7,6 +7,11 @@
 //! or UEFI disk image. QEMU runs with the serial port on stdio and the `isa-debug-exit` device:
 //! the kernel writes 0x10 (pass) or 0x11 (fail), QEMU exits with `(v << 1) | 1` = 33 or 35. A
 //! reboot (with `-no-reboot`, QEMU exits 0), a triple fault or a timeout is a failure.
+//!
+//! riscv64 boots the ELF directly (`-kernel`, OpenSBI as `-bios default`) on the `virt`
+//! machine and leaves through the SiFive test device: QEMU exits 0 (pass) or 1 (fail). Since
+//! exit 0 is also what a guest shutdown gives, a pass also needs the kernel's last line,
+//! [`EXIT_MARKER`].
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -22,6 +27,12 @@ use crate::{Arch, RunOptions, setup, util};
 pub const EXIT_SUCCESS: i32 = (0x10 << 1) | 1;
 /// QEMU's exit status when the kernel reports failure (0x11): a failed test, panic or exception.
 pub const EXIT_FAILURE: i32 = (0x11 << 1) | 1;
+
+/// riscv64: QEMU's exit status when the kernel reports failure through the SiFive test device.
+pub const RISCV_EXIT_FAILURE: i32 = 1;
+
+/// The kernel's last line before it reports success (`kernel/src/main.rs`, `exit`).
+pub const EXIT_MARKER: &str = "gears: exit Success";
 
 /// The start of the kernel's first console line: boot time is measured up to it (firmware
 /// output before it, e.g. OVMF's, does not count).
@@ -79,23 +90,26 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Reads QEMU's exit status.
-    pub fn from_status(code: Option<i32>) -> Outcome {
-        match code {
-            Some(EXIT_SUCCESS) => Outcome::Passed,
-            Some(EXIT_FAILURE) => Outcome::KernelFailed,
-            other => Outcome::Other(other),
+    /// Reads QEMU's exit status for `arch`; `marker` says whether the kernel printed
+    /// [`EXIT_MARKER`].
+    pub fn from_status(arch: Arch, code: Option<i32>, marker: bool) -> Outcome {
+        match (arch, code) {
+            (Arch::X86_64, Some(EXIT_SUCCESS)) => Outcome::Passed,
+            (Arch::X86_64, Some(EXIT_FAILURE)) => Outcome::KernelFailed,
+            (Arch::Riscv64, Some(0)) if marker => Outcome::Passed,
+            (Arch::Riscv64, Some(RISCV_EXIT_FAILURE)) => Outcome::KernelFailed,
+            (_, other) => Outcome::Other(other),
         }
     }
 
     /// A phrase for messages.
     pub fn describe(self) -> String {
         match self {
-            Outcome::Passed => "the kernel reported success (QEMU exit 33)".to_string(),
-            Outcome::KernelFailed => "the kernel reported failure (QEMU exit 35)".to_string(),
-            Outcome::Other(Some(0)) => {
-                "QEMU exited 0 without the exit device: the guest rebooted or triple-faulted".to_string()
-            }
+            Outcome::Passed => "the kernel reported success through the exit device".to_string(),
+            Outcome::KernelFailed => "the kernel reported failure through the exit device".to_string(),
+            Outcome::Other(Some(0)) => "QEMU exited 0 without the kernel's success report: \
+                                        the guest rebooted, triple-faulted or shut down"
+                .to_string(),
             Outcome::Other(Some(c)) => format!("QEMU exited {c} without the exit device (QEMU error?)"),
             Outcome::Other(None) => "QEMU was killed by a signal".to_string(),
             Outcome::TimedOut => "timed out".to_string(),
@@ -106,9 +120,6 @@ impl Outcome {
 /// Builds the kernel for `opts.arch` and boots it under QEMU; fails unless the kernel exits
 /// through the exit device with success.
 pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
-    if opts.arch == Arch::Riscv64 {
-        bail!("the riscv64 kernel is not written yet (issue 6): only --arch x86_64 boots");
-    }
     if opts.trace {
         eprintln!("xtask: note: --trace is not implemented in the kernel yet; booting without it");
     }
@@ -119,15 +130,25 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
         cmd.args(["-s", "-S"]);
         let elf = kernel_elf(build);
         eprintln!("xtask: QEMU waits for a debugger on localhost:1234. In another terminal:");
-        eprintln!(
-            "xtask:   gdb -ex 'symbol-file {} -o {KERNEL_BASE:#x}' -ex 'target remote :1234' \\\n\
+        if opts.arch == Arch::Riscv64 {
+            eprintln!(
+                "xtask:   gdb-multiarch {} -ex 'target remote :1234' \\\n\
+                 xtask:       -ex 'break kernel::kernel_main_impl::kernel_main' -ex continue",
+                elf.display()
+            );
+        } else {
+            eprintln!(
+                "xtask:   gdb -ex 'symbol-file {} -o {KERNEL_BASE:#x}' -ex 'target remote :1234' \\\n\
              xtask:       -ex 'break kernel::kernel_main_impl::kernel_main' -ex continue",
-            elf.display()
-        );
-        eprintln!("xtask: (the kernel is position-independent and loaded at {KERNEL_BASE:#x}, hence `-o`)");
+                elf.display()
+            );
+            eprintln!(
+                "xtask: (the kernel is position-independent and loaded at {KERNEL_BASE:#x}, hence `-o`)"
+            );
+        }
     }
     let timeout = if opts.gdb { None } else { Some(RUN_TIMEOUT) };
-    let run = run_qemu(&mut cmd, timeout, |_| {})?;
+    let run = run_qemu(opts.arch, &mut cmd, timeout, |_| {})?;
     report_timing(&run);
     match run.outcome {
         Outcome::Passed => Ok(()),
@@ -135,22 +156,44 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
     }
 }
 
-/// Boots the test kernel of every architecture that has one and counts its tests.
+/// Boots the test kernel of every architecture and counts its tests; fails if any suite fails.
 pub fn test_suites() -> anyhow::Result<()> {
-    let arch = Arch::X86_64;
+    let mut failures = Vec::new();
+    let (mut passed, mut failed) = (0, 0);
+    for arch in [Arch::X86_64, Arch::Riscv64] {
+        match test_suite(arch) {
+            Ok((p, f, error)) => {
+                println!("QEMU suite {arch}: {p} passed, {f} failed");
+                passed += p;
+                failed += f;
+                if let Some(why) = error {
+                    failures.push(format!("{arch}: {why}"));
+                }
+            }
+            Err(err) => {
+                println!("QEMU suite {arch}: could not run: {err:#}");
+                failed += 1;
+                failures.push(format!("{arch}: {err:#}"));
+            }
+        }
+    }
+    println!("QEMU suites: {passed} passed, {failed} failed");
+    if !failures.is_empty() {
+        bail!("QEMU suites failed: {}", failures.join("; "));
+    }
+    Ok(())
+}
+
+/// Builds and boots one architecture's test kernel: (passed, failed, why it failed).
+fn test_suite(arch: Arch) -> anyhow::Result<(usize, usize, Option<String>)> {
     let build = Build { arch, release: false, test: true };
     let image = build_image(build, false)?;
     let mut cmd = qemu_command(arch, &image, false)?;
     let mut results = TestCounts::default();
-    let run = run_qemu(&mut cmd, Some(TEST_TIMEOUT), |line| results.record(line))?;
+    let run = run_qemu(arch, &mut cmd, Some(TEST_TIMEOUT), |line| results.record(line))?;
     report_timing(&run);
     let verdict = results.verdict(run.outcome);
-    println!("QEMU suite {arch}: {} passed, {} failed", results.passed, verdict.failed);
-    eprintln!("xtask: QEMU suite riscv64: skipped (the riscv64 kernel is not written yet, issue 6)");
-    if let Some(why) = verdict.error {
-        bail!("QEMU suite {arch} failed: {why}");
-    }
-    Ok(())
+    Ok((results.passed, verdict.failed, verdict.error))
 }
 
 /// Tests counted from the test kernel's console.
@@ -211,13 +254,17 @@ impl TestCounts {
     }
 }
 
-/// Builds the kernel and wraps it into a disk image; returns the image's path.
+/// Builds the kernel and wraps it into a disk image; returns the image's path (for riscv64,
+/// which boots the ELF directly, the stripped ELF's).
 fn build_image(build: Build, uefi: bool) -> anyhow::Result<PathBuf> {
     let elf = build_kernel(build)?;
     let out_dir = util::target_dir().join("gears-images");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("could not create {}", out_dir.display()))?;
     let stripped = out_dir.join(format!("kernel-{}.elf", build.stem()));
     strip_debuginfo(&elf, &stripped)?;
+    if build.arch == Arch::Riscv64 {
+        return Ok(stripped);
+    }
     let image = out_dir.join(format!("{}-{}.img", build.stem(), if uefi { "uefi" } else { "bios" }));
     let builder = image_builder()?;
     let mut cmd = Command::new(builder);
@@ -315,7 +362,22 @@ fn qemu_command(arch: Arch, image: &Path, uefi: bool) -> anyhow::Result<Command>
             }
             Ok(cmd)
         }
-        Arch::Riscv64 => bail!("the riscv64 kernel is not written yet (issue 6)"),
+        Arch::Riscv64 => {
+            setup::ensure_apt_tool("qemu-system-riscv64", "qemu-system-misc")?;
+            let mut cmd = Command::new("qemu-system-riscv64");
+            cmd.args(["-machine", "virt", "-bios", "default", "-kernel"]).arg(image).args([
+                "-serial",
+                "stdio",
+                "-display",
+                "none",
+                "-no-reboot",
+                "-m",
+                "256M",
+                "-smp",
+                "1",
+            ]);
+            Ok(cmd)
+        }
     }
 }
 
@@ -330,6 +392,7 @@ struct QemuRun {
 /// Runs QEMU, echoing its serial output line by line to stdout and to `on_line`, killing it
 /// after `timeout`.
 fn run_qemu(
+    arch: Arch,
     cmd: &mut Command,
     timeout: Option<Duration>,
     mut on_line: impl FnMut(&str),
@@ -350,6 +413,7 @@ fn run_qemu(
         }
     });
     let mut first_line = None;
+    let mut marker = false;
     let mut timed_out = false;
     let status = loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
@@ -359,6 +423,7 @@ fn run_qemu(
                 if first_line.is_none() && clean.contains(KERNEL_BANNER) {
                     first_line = Some(start.elapsed());
                 }
+                marker |= clean.trim() == EXIT_MARKER;
                 println!("{line}");
                 on_line(&clean);
                 continue;
@@ -379,10 +444,12 @@ fn run_qemu(
     // Lines still queued after QEMU exited.
     for line in rx.try_iter() {
         let clean: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
+        marker |= clean.trim() == EXIT_MARKER;
         println!("{line}");
         on_line(&clean);
     }
-    let outcome = if timed_out { Outcome::TimedOut } else { Outcome::from_status(status.code()) };
+    let outcome =
+        if timed_out { Outcome::TimedOut } else { Outcome::from_status(arch, status.code(), marker) };
     Ok(QemuRun { outcome, first_line, total: start.elapsed() })
 }
 
@@ -408,12 +475,21 @@ mod tests {
 
     #[test]
     fn exit_codes_map_to_outcomes() {
-        assert_eq!(Outcome::from_status(Some(33)), Outcome::Passed);
-        assert_eq!(Outcome::from_status(Some(35)), Outcome::KernelFailed);
+        let x86 = |code| Outcome::from_status(Arch::X86_64, code, true);
+        assert_eq!(x86(Some(33)), Outcome::Passed);
+        assert_eq!(x86(Some(35)), Outcome::KernelFailed);
         // -no-reboot turns a reboot or triple fault into a plain exit 0: never a pass.
-        assert_eq!(Outcome::from_status(Some(0)), Outcome::Other(Some(0)));
-        assert_eq!(Outcome::from_status(Some(1)), Outcome::Other(Some(1)));
-        assert_eq!(Outcome::from_status(None), Outcome::Other(None));
+        assert_eq!(x86(Some(0)), Outcome::Other(Some(0)));
+        assert_eq!(x86(Some(1)), Outcome::Other(Some(1)));
+        assert_eq!(x86(None), Outcome::Other(None));
+    }
+
+    #[test]
+    fn riscv_exit_zero_passes_only_with_the_marker() {
+        assert_eq!(Outcome::from_status(Arch::Riscv64, Some(0), true), Outcome::Passed);
+        assert_eq!(Outcome::from_status(Arch::Riscv64, Some(0), false), Outcome::Other(Some(0)));
+        assert_eq!(Outcome::from_status(Arch::Riscv64, Some(1), false), Outcome::KernelFailed);
+        assert_eq!(Outcome::from_status(Arch::Riscv64, Some(33), true), Outcome::Other(Some(33)));
     }
 
     fn counts(lines: &str) -> TestCounts {
@@ -448,7 +524,7 @@ mod tests {
         let v = c.verdict(Outcome::TimedOut);
         assert!(v.error.unwrap().contains("timed out"));
         let v = c.verdict(Outcome::Other(Some(0)));
-        assert!(v.error.unwrap().contains("rebooted or triple-faulted"));
+        assert!(v.error.unwrap().contains("rebooted, triple-faulted"));
     }
 
     #[test]

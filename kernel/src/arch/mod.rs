@@ -47,6 +47,7 @@ pub enum Irq {
 }
 
 /// What a user program did wrong, in arch-independent terms.
+#[allow(dead_code, reason = "each architecture raises only some of these")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
     /// A load, store or fetch to an address the program may not touch.

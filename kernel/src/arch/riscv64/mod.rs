@@ -1,3 +1,36 @@
-//! riscv64 (QEMU `virt`, OpenSBI): not written yet (issue 6).
+//! riscv64: QEMU `virt` machine, entered in S-mode by OpenSBI at 0x80200000.
 //!
-//! It must define the same names as `x86_64` (see the list in `arch/mod.rs`).
+//! The kernel runs with translation off (satp = Bare, physical addresses = kernel addresses)
+//! and turns Sv39 on only while a user address space is active; such a space maps the first
+//! 4 GiB (devices and RAM) with global, kernel-only gigapages, so traps land in mapped code.
+
+mod boot;
+mod cpu;
+mod paging;
+pub mod programs;
+mod sbi;
+mod serial;
+mod timer;
+mod trap;
+mod user;
+
+#[allow(unused_imports)]
+pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interrupt};
+pub use paging::{AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_to_frame, phys_to_virt, zero_frame};
+pub use serial::{console_write, console_write_raw};
+pub use timer::{TIMER_HZ, ticks};
+pub use user::{UserContext, fault_name, run_user};
+
+/// The architecture's name, for messages.
+pub const NAME: &str = "riscv64";
+
+/// Installs the trap vector; call once, early. Returns what it did, for the console.
+pub fn init_cpu() -> &'static str {
+    trap::init();
+    "stvec (direct mode, sscratch-switched entry) installed"
+}
+
+/// Starts the periodic SBI timer at [`TIMER_HZ`].
+pub fn timer_init() {
+    timer::init();
+}

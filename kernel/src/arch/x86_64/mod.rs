@@ -22,12 +22,14 @@ pub use user::{UserContext, run_user};
 /// The architecture's name, for messages.
 pub const NAME: &str = "x86_64";
 
-/// Loads the kernel's GDT (with TSS), IDT and the SYSCALL MSRs; call once, early.
-pub fn init_cpu() {
+/// Loads the kernel's GDT (with TSS), IDT and the SYSCALL MSRs; call once, early. Returns
+/// what it did, for the console.
+pub fn init_cpu() -> &'static str {
     gdt::init();
     idt::init();
     cpu::enable_nx_and_syscall();
     user::init_syscall_msrs();
+    "GDT/TSS (RSP0, IST for #DF), IDT (48 vectors, naked entry stubs), SYSCALL MSRs loaded"
 }
 
 /// Starts the periodic timer (PIT channel 0 through the 8259 PIC) at [`TIMER_HZ`].

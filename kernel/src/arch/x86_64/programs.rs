@@ -7,6 +7,12 @@
 
 use core::arch::global_asm;
 
+use super::UserContext;
+use crate::arch::FaultKind;
+
+/// The fault a privileged instruction in user mode raises here: #GP.
+pub const PRIVILEGED_FAULT: FaultKind = FaultKind::GeneralProtection;
+
 global_asm!(
     ".pushsection .rodata.gears_user_programs, \"a\"",
     // seL4_Call(cap 0x42, MessageInfo{label 7, length 4}, MR0..3 = 0x1111..0x4444); then
@@ -107,4 +113,9 @@ pub fn illegal_instruction() -> &'static [u8] {
 /// Executes a privileged instruction (`cli`) in user mode.
 pub fn privileged_instruction() -> &'static [u8] {
     between(&gears_user_gp_start, &gears_user_gp_end)
+}
+
+/// The counter [`spin`] increments (RAX), read from a stopped context.
+pub fn spin_counter(ctx: &UserContext) -> u64 {
+    ctx.frame.rax
 }

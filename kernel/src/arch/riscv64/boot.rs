@@ -1,0 +1,126 @@
+//! The entry point: OpenSBI jumps to `_start` in S-mode with a0 = hart id, a1 = device tree.
+
+use core::arch::global_asm;
+
+use crate::boot::{BootMemory, PhysRegion};
+
+const BOOT_STACK_SIZE: usize = 256 * 1024;
+
+#[repr(C, align(16))]
+struct Stack([u8; BOOT_STACK_SIZE]);
+
+#[unsafe(link_section = ".bss.stack")]
+static mut BOOT_STACK: Stack = Stack([0; BOOT_STACK_SIZE]);
+
+global_asm!(
+    ".pushsection .text.entry, \"ax\"",
+    ".global _start",
+    "_start:",
+    // The stack, then BSS (nothing is on the stack yet, so zeroing it with BSS is harmless).
+    "la sp, {stack}",
+    "li t0, {stack_size}",
+    "add sp, sp, t0",
+    "la t0, __bss_start",
+    "la t1, __bss_end",
+    "1:",
+    "bgeu t0, t1, 2f",
+    "sd zero, 0(t0)",
+    "addi t0, t0, 8",
+    "j 1b",
+    "2:",
+    "call {entry}",
+    "3:",
+    "wfi",
+    "j 3b",
+    ".popsection",
+    stack = sym BOOT_STACK,
+    stack_size = const BOOT_STACK_SIZE,
+    entry = sym boot_entry,
+);
+
+unsafe extern "C" {
+    safe static __kernel_end: u8;
+}
+
+/// The RAM QEMU virt has when the device tree cannot be read (its default, 128 MiB).
+const FALLBACK_RAM: PhysRegion = PhysRegion { start: 0x8000_0000, end: 0x8800_0000 };
+
+extern "C" fn boot_entry(_hart: u64, dtb: u64) -> ! {
+    super::serial::init();
+    let ram = fdt_memory(dtb).unwrap_or(FALLBACK_RAM);
+    let kernel_end = (&__kernel_end as *const u8 as u64).next_multiple_of(4096);
+    let mut memory = BootMemory::empty();
+    // Below the kernel is OpenSBI (PMP-protected); the device tree, somewhere above, is read
+    // only here, before the first frame is handed out.
+    memory.push(PhysRegion { start: kernel_end.max(ram.start), end: ram.end });
+    crate::kernel_main(&memory)
+}
+
+fn be32(p: *const u8) -> u32 {
+    // SAFETY: callers pass addresses inside the device tree blob, bounded by its `totalsize`.
+    u32::from_be_bytes(unsafe { core::ptr::read_unaligned(p as *const [u8; 4]) })
+}
+
+/// The first `reg` range of the device tree's `/memory` node (2 address and 2 size cells, as
+/// QEMU virt has), by a minimal walk of the flattened tree's structure block.
+fn fdt_memory(dtb: u64) -> Option<PhysRegion> {
+    const MAGIC: u32 = 0xd00d_feed;
+    const BEGIN_NODE: u32 = 1;
+    const END_NODE: u32 = 2;
+    const PROP: u32 = 3;
+    const NOP: u32 = 4;
+    let base = dtb as *const u8;
+    if dtb == 0 || be32(base) != MAGIC {
+        return None;
+    }
+    let total = be32(base.wrapping_add(4)) as usize;
+    let structs = be32(base.wrapping_add(8)) as usize;
+    let strings = be32(base.wrapping_add(12)) as usize;
+    let at = |off: usize| base.wrapping_add(off);
+    let mut off = structs;
+    let mut depth = 0usize;
+    let mut in_memory = false;
+    while off + 4 <= total {
+        let token = be32(at(off));
+        off += 4;
+        match token {
+            BEGIN_NODE => {
+                let mut len = 0;
+                // SAFETY: the node name is NUL-terminated inside the blob (bounded by `total`).
+                while off + len < total && unsafe { *at(off + len) } != 0 {
+                    len += 1;
+                }
+                // SAFETY: `off..off + len` lies inside the blob, checked by the loop above.
+                let name = unsafe { core::slice::from_raw_parts(at(off), len) };
+                depth += 1;
+                in_memory = depth == 2 && name.starts_with(b"memory");
+                off = (off + len + 1).next_multiple_of(4);
+            }
+            END_NODE => {
+                depth = depth.saturating_sub(1);
+                in_memory = false;
+            }
+            PROP => {
+                let len = be32(at(off)) as usize;
+                let name_off = be32(at(off + 4)) as usize;
+                let value = off + 8;
+                let name_at = strings + name_off;
+                let is_reg = name_at + 4 <= total && {
+                    // SAFETY: the property name lies in the strings block, inside the blob.
+                    let n = unsafe { core::slice::from_raw_parts(at(name_at), 4) };
+                    n == b"reg\0"
+                };
+                if in_memory && is_reg && len >= 16 && value + 16 <= total {
+                    let word = |i: usize| u64::from(be32(at(value + 4 * i)));
+                    let start = (word(0) << 32) | word(1);
+                    let size = (word(2) << 32) | word(3);
+                    return Some(PhysRegion { start, end: start + size });
+                }
+                off = (value + len).next_multiple_of(4);
+            }
+            NOP => {}
+            _ => return None,
+        }
+    }
+    None
+}

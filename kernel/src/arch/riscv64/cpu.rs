@@ -1,0 +1,52 @@
+//! Small CPU operations: the interrupt enable bit, `wfi`, the QEMU exit device.
+
+use core::arch::asm;
+
+use crate::ExitCode;
+
+/// sstatus.SIE: interrupts enabled in S-mode.
+const SSTATUS_SIE: u64 = 1 << 1;
+
+/// Enables interrupts in S-mode (sstatus.SIE).
+#[allow(dead_code, reason = "facade item: the dispatcher glue will use it")]
+pub fn interrupts_enable() {
+    // SAFETY: sets one bit of sstatus; the trap vector is installed before anyone calls this.
+    unsafe { asm!("csrs sstatus, {0}", in(reg) SSTATUS_SIE, options(nomem, nostack)) };
+}
+
+/// Disables interrupts in S-mode; returns whether they were enabled.
+pub fn interrupts_disable() -> bool {
+    let old: u64;
+    // SAFETY: clears sstatus.SIE and reads the old value; no memory is touched.
+    unsafe { asm!("csrrc {0}, sstatus, {1}", out(reg) old, in(reg) SSTATUS_SIE, options(nomem, nostack)) };
+    old & SSTATUS_SIE != 0
+}
+
+/// Enables interrupts, waits for one, and masks them again.
+pub fn wait_for_interrupt() {
+    // SAFETY: `wfi` only waits; with SIE set the pending interrupt is taken by the trap vector
+    // (installed at boot) right after it, then SIE is cleared again.
+    unsafe {
+        asm!("csrs sstatus, {0}", "wfi", "csrc sstatus, {0}", in(reg) SSTATUS_SIE, options(nomem, nostack));
+    }
+}
+
+/// The SiFive test device on QEMU virt: 0x5555 passes (QEMU exits 0), `(code << 16) | 0x3333`
+/// fails with exit status `code` (never 0, which would read as a pass).
+const TEST_DEVICE: usize = 0x10_0000;
+
+/// Leaves QEMU: exit status 0 for success, 1 for failure.
+pub fn exit_qemu(code: ExitCode) -> ! {
+    let value: u32 = match code {
+        ExitCode::Success => 0x5555,
+        ExitCode::Failure => (1 << 16) | 0x3333,
+    };
+    // SAFETY: the test device's register is mapped 1:1 (translation is off in the kernel, and
+    // user spaces map the first GiB for the kernel); writing it ends the VM.
+    unsafe { core::ptr::write_volatile(TEST_DEVICE as *mut u32, value) };
+    loop {
+        interrupts_disable();
+        // SAFETY: waiting with interrupts masked just parks the hart.
+        unsafe { asm!("wfi", options(nomem, nostack)) };
+    }
+}

@@ -1,0 +1,61 @@
+//! The serial console: QEMU virt's NS16550A at 0x1000_0000 through `uart_16550`'s MMIO backend.
+
+use core::fmt::Write as _;
+use core::ptr::NonNull;
+
+use spin::Mutex;
+use uart_16550::Uart16550Tty;
+use uart_16550::backend::MmioBackend;
+
+const UART_BASE: usize = 0x1000_0000;
+
+static SERIAL: Mutex<Option<Uart16550Tty<MmioBackend>>> = Mutex::new(None);
+
+/// Initialises the UART (registers one byte apart on QEMU virt).
+pub fn init() {
+    let Some(base) = NonNull::new(UART_BASE as *mut u8) else { return };
+    // SAFETY: QEMU virt has a 16550 at 0x1000_0000 with stride 1, reached 1:1 (translation is
+    // off in the kernel); only this module touches it.
+    let uart = unsafe { Uart16550Tty::new_mmio(base, 1, uart_16550::Config::default()) };
+    if let Ok(uart) = uart {
+        *SERIAL.lock() = Some(uart);
+    }
+}
+
+/// Writes `s` to the console (dropped silently before [`init`]).
+pub fn console_write(s: &str) {
+    let mut guard = SERIAL.lock();
+    if let Some(uart) = guard.as_mut() {
+        let _ = uart.write_str(s);
+    }
+}
+
+/// Writes `s` without waiting for the console lock (for the panic handler).
+pub fn console_write_raw(s: &str) {
+    if let Some(mut guard) = SERIAL.try_lock()
+        && let Some(uart) = guard.as_mut()
+    {
+        let _ = uart.write_str(s);
+        return;
+    }
+    for b in s.bytes() {
+        if b == b'\n' {
+            raw_byte(b'\r');
+        }
+        raw_byte(b);
+    }
+}
+
+fn raw_byte(b: u8) {
+    let base = UART_BASE as *mut u8;
+    // SAFETY: the UART's line status (offset 5) and data (offset 0) registers, reached 1:1; a
+    // byte interleaved with a stuck writer's output is acceptable in a panic.
+    unsafe {
+        for _ in 0..100_000 {
+            if core::ptr::read_volatile(base.add(5)) & 0x20 != 0 {
+                break;
+            }
+        }
+        core::ptr::write_volatile(base, b);
+    }
+}

@@ -1,0 +1,179 @@
+//! User mode: entering U-mode from a [`UserContext`] and coming back on any trap.
+//!
+//! As on x86_64, [`run_user`] returns at every kernel entry from the user (ecall, exception,
+//! interrupt) with the cause; resuming is calling it again. System calls follow seL4's RISC-V
+//! convention: number in a7, capability in a0, MessageInfo in a1, message registers 0–3 in
+//! a2–a5; the reply comes back in a0 (badge), a1 (MessageInfo) and a2–a5.
+
+use core::arch::global_asm;
+
+use super::paging::USER_END;
+use super::trap::{IRQ_S_TIMER, SCAUSE_INTERRUPT, cause_name};
+use crate::arch::{FaultKind, Irq, SyscallArgs, Trap, UserFault};
+
+/// A user thread's saved registers: x1–x31, the pc, and what the trap entry records.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserContext {
+    /// x1..x31 (`regs[n - 1]` is `xn`).
+    pub regs: [u64; 31],
+    /// The user pc (sepc): the trapping instruction, or where to resume.
+    pub pc: u64,
+    /// The kernel stack pointer while the user runs (set by the entry code).
+    pub kernel_sp: u64,
+    /// scause of the last trap.
+    pub scause: u64,
+    /// stval of the last trap (the faulting address for page faults).
+    pub stval: u64,
+}
+
+/// Offsets into [`UserContext`] used by the assembly.
+pub const CTX_PC: usize = 248;
+/// Offset of `kernel_sp`.
+pub const CTX_KERNEL_SP: usize = 256;
+/// Offset of `scause`.
+pub const CTX_SCAUSE: usize = 264;
+/// Offset of `stval`.
+pub const CTX_STVAL: usize = 272;
+const _: () = assert!(core::mem::offset_of!(UserContext, pc) == CTX_PC);
+const _: () = assert!(core::mem::offset_of!(UserContext, kernel_sp) == CTX_KERNEL_SP);
+const _: () = assert!(core::mem::offset_of!(UserContext, scause) == CTX_SCAUSE);
+const _: () = assert!(core::mem::offset_of!(UserContext, stval) == CTX_STVAL);
+
+const SP: usize = 1; // x2
+const A0: usize = 9; // x10
+const A7: usize = 16; // x17
+
+#[allow(dead_code, reason = "facade items for syscall restart (seL4 FaultIP/NextIP)")]
+impl UserContext {
+    /// A context that starts at `entry` with stack pointer `stack_top`.
+    pub fn new(entry: u64, stack_top: u64) -> Self {
+        let mut ctx = UserContext { pc: entry, ..UserContext::default() };
+        ctx.regs[SP] = stack_top;
+        ctx
+    }
+
+    /// The instruction pointer.
+    pub fn ip(&self) -> u64 {
+        self.pc
+    }
+
+    /// Moves the instruction pointer (e.g. back to the `ecall` to restart it).
+    pub fn set_ip(&mut self, ip: u64) {
+        self.pc = ip;
+    }
+
+    /// The length of the system-call instruction (`ecall`), for restarts.
+    pub const SYSCALL_INSN_LEN: u64 = 4;
+
+    /// The seL4 system-call arguments.
+    pub fn syscall_args(&self) -> SyscallArgs {
+        let r = &self.regs;
+        SyscallArgs {
+            number: r[A7] as i64,
+            cap: r[A0],
+            info: r[A0 + 1],
+            mrs: [r[A0 + 2], r[A0 + 3], r[A0 + 4], r[A0 + 5]],
+        }
+    }
+
+    /// Sets the seL4 reply registers: badge, MessageInfo and message registers 0–3.
+    pub fn set_syscall_reply(&mut self, badge: u64, info: u64, mrs: [u64; 4]) {
+        self.regs[A0] = badge;
+        self.regs[A0 + 1] = info;
+        self.regs[A0 + 2..A0 + 6].copy_from_slice(&mrs);
+    }
+}
+
+global_asm!(
+    ".pushsection .text.trap, \"ax\"",
+    ".p2align 2",
+    ".global gears_enter_user",
+    "gears_enter_user:",
+    // Save the kernel's callee-saved registers; the trap entry restores them and returns.
+    "addi sp, sp, -112",
+    "sd ra, 0(sp)",
+    "sd s0, 8(sp)", "sd s1, 16(sp)", "sd s2, 24(sp)", "sd s3, 32(sp)", "sd s4, 40(sp)",
+    "sd s5, 48(sp)", "sd s6, 56(sp)", "sd s7, 64(sp)", "sd s8, 72(sp)", "sd s9, 80(sp)",
+    "sd s10, 88(sp)", "sd s11, 96(sp)",
+    "sd sp, {kernel_sp}(a0)",
+    "csrw sscratch, a0",
+    "ld t0, {pc}(a0)",
+    "csrw sepc, t0",
+    // sret to U-mode (SPP = 0) with interrupts on there (SPIE = 1).
+    "li t0, 1 << 8",
+    "csrc sstatus, t0",
+    "li t0, 1 << 5",
+    "csrs sstatus, t0",
+    "fence.i",
+    "ld x1, 0(a0)", "ld x2, 8(a0)",
+    "ld x3, 16(a0)", "ld x4, 24(a0)", "ld x5, 32(a0)", "ld x6, 40(a0)", "ld x7, 48(a0)",
+    "ld x8, 56(a0)", "ld x9, 64(a0)", "ld x11, 80(a0)", "ld x12, 88(a0)",
+    "ld x13, 96(a0)", "ld x14, 104(a0)", "ld x15, 112(a0)", "ld x16, 120(a0)", "ld x17, 128(a0)",
+    "ld x18, 136(a0)", "ld x19, 144(a0)", "ld x20, 152(a0)", "ld x21, 160(a0)", "ld x22, 168(a0)",
+    "ld x23, 176(a0)", "ld x24, 184(a0)", "ld x25, 192(a0)", "ld x26, 200(a0)", "ld x27, 208(a0)",
+    "ld x28, 216(a0)", "ld x29, 224(a0)", "ld x30, 232(a0)", "ld x31, 240(a0)",
+    "ld x10, 72(a0)",
+    "sret",
+    ".popsection",
+    kernel_sp = const CTX_KERNEL_SP,
+    pc = const CTX_PC,
+);
+
+unsafe extern "C" {
+    /// Saves the kernel's callee-saved registers, enters U-mode from `ctx`, and returns when
+    /// the trap entry has saved the user's state into `ctx`.
+    fn gears_enter_user(ctx: *mut UserContext);
+}
+
+/// Runs `ctx` in U-mode until the next kernel entry, and says why it stopped.
+///
+/// Interrupts must be disabled in S-mode (they are always taken in U-mode). A context whose pc
+/// is not a user address is not entered: it gets an access fault.
+pub fn run_user(ctx: &mut UserContext) -> Trap {
+    if !(super::USER_BASE..USER_END).contains(&ctx.pc) {
+        return Trap::Fault(UserFault {
+            kind: FaultKind::PageFault,
+            ip: ctx.pc,
+            addr: ctx.pc,
+            vector: 1,
+            code: 0,
+        });
+    }
+    // SAFETY: S-mode interrupts are off (the caller's contract) so nothing runs between the
+    // sscratch write and `sret`; `ctx` is exclusively borrowed for the whole call; the pc is a
+    // user address (checked above) and SPP = 0, so the hart leaves S-mode; the trap entry
+    // writes the context and returns here through the saved kernel stack.
+    unsafe { gears_enter_user(ctx) };
+    classify(ctx)
+}
+
+fn classify(ctx: &mut UserContext) -> Trap {
+    let cause = ctx.scause;
+    if cause & SCAUSE_INTERRUPT != 0 {
+        let code = cause & !SCAUSE_INTERRUPT;
+        if code == IRQ_S_TIMER {
+            super::timer::on_tick();
+            return Trap::Interrupt(Irq::Timer);
+        }
+        return Trap::Interrupt(Irq::Other(code as u32));
+    }
+    if cause == 8 {
+        // Resume after the ecall; a restart moves the pc back by SYSCALL_INSN_LEN.
+        ctx.pc += UserContext::SYSCALL_INSN_LEN;
+        return Trap::Syscall;
+    }
+    let kind = match cause {
+        1 | 5 | 7 | 12 | 13 | 15 => FaultKind::PageFault,
+        2 => FaultKind::IllegalInstruction,
+        3 => FaultKind::Debug,
+        _ => FaultKind::Other,
+    };
+    let addr = if kind == FaultKind::PageFault { ctx.stval } else { 0 };
+    Trap::Fault(UserFault { kind, ip: ctx.pc, addr, vector: cause, code: 0 })
+}
+
+/// The name of the exception behind a user fault, for reports.
+pub fn fault_name(fault: &UserFault) -> &'static str {
+    cause_name(fault.vector)
+}
