@@ -182,6 +182,10 @@ pub struct RevokeCursor {
 pub struct RetypeCursor {
     /// The untyped's slot.
     pub untyped: Option<SlotRef>,
+    /// The untyped's base address, as decode saw it.
+    pub region_base: u64,
+    /// The untyped's size, as decode saw it.
+    pub region_bits: u8,
     /// Whether the untyped is reset first (it had no children).
     pub reset: bool,
     /// Where the first object goes (aligned).

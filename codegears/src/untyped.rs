@@ -158,6 +158,8 @@ gears::code_gear! {
         let base = (free_ref + mask(object_size)) & !mask(object_size);
         *retype = RetypeCursor {
             untyped: Some(ut_slot),
+            region_base,
+            region_bits: size_bits,
             reset,
             base,
             object_type: ty,
@@ -181,11 +183,28 @@ gears::code_gear! {
     }
 }
 
+/// What decode established still holds: the slot holds the same untyped region, it has no
+/// children, and the destination window is empty. A gear entered across a preemption point under
+/// `Mode::Resume` checks this, since another invocation may have run in between.
+fn retype_still_valid(cspace: &CSpace, retype: &RetypeCursor) -> bool {
+    let Some(slot) = retype.untyped else { return false };
+    let same = matches!(cspace.cap(slot), Cap::Untyped { ptr, size_bits, .. }
+        if ptr == retype.region_base && size_bits == retype.region_bits);
+    let first = SlotRef::of(retype.dest_cnode, retype.dest_offset);
+    let end = SlotRef::of(retype.dest_cnode, retype.dest_offset + retype.count);
+    same && ensure_no_children(cspace, slot).is_ok() && cspace.range(first, end).next().is_none()
+}
+
 gears::code_gear! {
     /// `resetUntypedCap`, one chunk: lower the watermark by one chunk (clearing it), then cross a
     /// preemption point. Progress is the cap's free index, so a restarted retype continues here.
     pub fn reset_untyped_cap(ctx: Kernel; cspace: &mut CSpace, retype: &RetypeCursor) {
         let Some(slot) = retype.untyped else { return Next::Goto(&RETYPE_SET_WATERMARK) };
+        if !retype_still_valid(cspace, retype) {
+            // Resumed after another operation changed what decode checked: decode again, as a
+            // Restart would (seL4 always re-runs the system call).
+            return Next::Goto(&crate::lookup::HANDLE_INVOCATION);
+        }
         let Cap::Untyped { ptr, size_bits, free_index, is_device } = cspace.cap(slot) else {
             return Next::Goto(&RETYPE_SET_WATERMARK);
         };

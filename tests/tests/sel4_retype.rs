@@ -182,3 +182,36 @@ fn untyped_reset_is_preemptible_and_converges() {
         assert!(matches!(s.cap(ut), Cap::Untyped { free_index: 128, .. }));
     }
 }
+
+/// Under Resume, a retype preempted while resetting its untyped finds, when resumed, that another
+/// operation took one of its destination slots: it decodes again (as a Restart would) and fails
+/// with DeleteFirst instead of overwriting the slot.
+#[test]
+fn resumed_retype_revalidates_what_decode_checked() {
+    use codegears::cdt::cte_insert;
+    use gears::Outcome;
+    let mut s = Sel4::boot(10, &[20]);
+    let r = s.root();
+    let ut = s.alloc(s.untyped(0), object_type::UNTYPED, 16);
+    let e = s.free_slot();
+    assert_eq!(s.retype(ut, object_type::ENDPOINT, 0, r, r, WORD_BITS, e, 1), Ok(()));
+    assert_eq!(s.cnode_revoke(r, ut, WORD_BITS), Ok(()));
+    let dest = s.free_slot();
+    let (irq, dslot) = (s.slot(codegears::kernel::root_slot::IRQ_CONTROL), s.slot(dest));
+    let req = s.request(
+        ut,
+        codegears::kernel::label::UNTYPED_RETYPE,
+        &[object_type::TCB, 0, r, WORD_BITS, dest, 1],
+        &[r],
+    );
+    s.k.set_request(req);
+    let mut d = Dispatcher::new(InjectAt::points([0], Mode::Resume));
+    let out = d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION);
+    assert!(matches!(out, Outcome::Preempted { mode: Mode::Resume, .. }), "{out:?}");
+    // Meanwhile another operation fills the destination slot.
+    cte_insert(&mut s.k.state.cspace, Cap::IrqHandler { irq: 3 }, irq, dslot);
+    let out = d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION);
+    assert_eq!(format!("{out:?}"), "Failed(DeleteFirst)");
+    assert_eq!(s.k.state.cspace.cap(dslot), Cap::IrqHandler { irq: 3 });
+    invariants(&s.k).unwrap();
+}

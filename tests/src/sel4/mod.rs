@@ -135,8 +135,10 @@ impl Sel4 {
         r
     }
 
-    /// The slot and remaining bits a cptr resolves to (the `lookup_slot` gears).
+    /// The slot and remaining bits a cptr resolves to (the `lookup_slot` gears). It runs on the
+    /// kernel context, so it must not be called while an invocation is suspended under Resume.
     pub fn lookup(&mut self, cptr: u64) -> Result<(SlotRef, u64), SyscallError> {
+        assert!(self.k.meta.continuation.is_none(), "an invocation is suspended under Resume");
         self.k.set_request(Request { thread: self.thread, cptr, ..Request::default() });
         match Dispatcher::new(()).run(&mut self.k, &LOOKUP_SLOT) {
             Outcome::Exited(Done::Found { slot, bits_remaining }) => Ok((slot, bits_remaining)),
