@@ -41,6 +41,7 @@ pub fn run() -> ExitCode {
         ("heap", heap_alloc_free as fn() -> Check),
         ("timer", timer_ticks),
         ("syscall", syscall_round_trip),
+        ("restart", syscall_restart),
         ("preemption", timer_preempts_user),
         ("faults", user_faults_stop_only_the_thread),
     ] {
@@ -161,6 +162,30 @@ pub fn syscall_round_trip() -> Check {
         return Err("third entry is not Yield");
     }
     kprintln!("syscall: round trip ok (Call, reply, Send echo, Yield); thread retired");
+    Ok(())
+}
+
+/// A syscall restarted the seL4 way (the ip moved back over the syscall instruction, as for a
+/// preempted operation) enters the kernel again with the same arguments.
+pub fn syscall_restart() -> Check {
+    let mut t = UserThread::load(arch::programs::call_echo())?;
+    if run_to_event(&mut t) != Trap::Syscall {
+        return Err("first entry is not a syscall");
+    }
+    let first = t.ctx.syscall_args();
+    let next_ip = t.ctx.ip();
+    t.ctx.set_ip(next_ip - arch::UserContext::SYSCALL_INSN_LEN);
+    if run_to_event(&mut t) != Trap::Syscall {
+        return Err("the restarted syscall did not enter the kernel");
+    }
+    if t.ctx.syscall_args() != first || t.ctx.ip() != next_ip {
+        return Err("the restarted syscall came back with different arguments or ip");
+    }
+    kprintln!(
+        "restart: ip moved back from {next_ip:#x} by {} bytes; the same {} entered again",
+        arch::UserContext::SYSCALL_INSN_LEN,
+        syscall_name(first.number)
+    );
     Ok(())
 }
 

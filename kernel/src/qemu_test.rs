@@ -30,6 +30,7 @@ const TESTS: &[Test] = &[
     ("heap_alloc_free", demo::heap_alloc_free),
     ("timer_ticks_arrive", demo::timer_ticks),
     ("user_syscall_round_trip", demo::syscall_round_trip),
+    ("user_syscall_restart", demo::syscall_restart),
     ("timer_preempts_user_mode", demo::timer_preempts_user),
     ("user_null_dereference_stops_only_the_thread", user_null_dereference),
     ("user_illegal_instruction_stops_only_the_thread", user_illegal_instruction),

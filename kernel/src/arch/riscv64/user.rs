@@ -44,7 +44,6 @@ const SP: usize = 1; // x2
 const A0: usize = 9; // x10
 const A7: usize = 16; // x17
 
-#[allow(dead_code, reason = "facade items for syscall restart (seL4 FaultIP/NextIP)")]
 impl UserContext {
     /// A context that starts at `entry` with stack pointer `stack_top`.
     pub fn new(entry: u64, stack_top: u64) -> Self {

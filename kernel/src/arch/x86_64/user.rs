@@ -31,7 +31,6 @@ pub struct UserContext {
     pub fault_addr: u64,
 }
 
-#[allow(dead_code, reason = "facade items for syscall restart (seL4 FaultIP/NextIP)")]
 impl UserContext {
     /// A context that starts at `entry` with stack pointer `stack_top` and interrupts enabled.
     pub fn new(entry: u64, stack_top: u64) -> Self {
