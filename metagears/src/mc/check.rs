@@ -109,11 +109,12 @@ struct Succ<S, A> {
     action: A,
     state: S,
     fp: u64,
-    violation: Option<Finding>,
 }
 
-/// The result of expanding one state.
+/// The result of visiting one state of a BFS level: its invariants, then its successors.
 struct Expansion<S, A> {
+    violation: Option<Finding>,
+    expanded: bool,
     succs: Vec<Succ<S, A>>,
     transitions: u64,
     stutters: u64,
@@ -217,18 +218,26 @@ impl<'a, M: Model> Checker<'a, M> {
         })
     }
 
-    /// Computes the successors of `state`; those `seen` already has are counted, not returned.
-    fn expand(&self, state: &M::State, seen: &Seen<M::State>) -> Expansion<M::State, M::Action> {
-        let mut actions = Vec::new();
-        self.model.actions(state, &mut actions);
+    /// Checks the invariants of `state` and, if they hold and `expand`, computes its successors;
+    /// those `seen` already has are counted, not returned.
+    fn visit(&self, state: &M::State, expand: bool, seen: &Seen<M::State>) -> Expansion<M::State, M::Action> {
         let mut exp = Expansion {
+            violation: self.check(state),
+            expanded: false,
             succs: Vec::new(),
             transitions: 0,
             stutters: 0,
             progressed: false,
             failed: None,
-            graph: self.gear_graph.then(GearGraph::default),
+            graph: None,
         };
+        if exp.violation.is_some() || !expand {
+            return exp;
+        }
+        exp.expanded = true;
+        exp.graph = self.gear_graph.then(GearGraph::default);
+        let mut actions = Vec::new();
+        self.model.actions(state, &mut actions);
         for action in actions {
             let mut trace = self.gear_graph.then(Trace::default);
             let result = self.model.next_state(state, &action, trace.as_mut());
@@ -250,15 +259,18 @@ impl<'a, M: Model> Checker<'a, M> {
             exp.transitions += 1;
             let fp = fingerprint(&next);
             if seen.get(&next, fp).is_none() {
-                let violation = self.check(&next);
-                exp.succs.push(Succ { action, state: next, fp, violation });
+                exp.succs.push(Succ { action, state: next, fp });
             }
         }
         exp
     }
 
     fn is_deadlock(&self, state: &M::State, exp: &Expansion<M::State, M::Action>) -> bool {
-        !exp.progressed && exp.failed.is_none() && !self.model.is_done(state)
+        self.deadlocks
+            && exp.expanded
+            && !exp.progressed
+            && exp.failed.is_none()
+            && !self.model.is_done(state)
     }
 
     fn pool(&self) -> Option<rayon::ThreadPool> {
@@ -271,9 +283,10 @@ impl<'a, M: Model> Checker<'a, M> {
         })
     }
 
-    /// Explores breadth-first, level by level: the states of a level are expanded in parallel,
-    /// their successors merged in a fixed order, so the counts and the (shortest) counterexample
-    /// are the same whatever the number of threads.
+    /// Explores breadth-first, level by level. The states of a level are visited in parallel
+    /// (invariants checked, successors computed), then, in the level's order, the first state found
+    /// wrong ends the search, and otherwise the new successors are numbered and become the next
+    /// level. So the counts and the (shortest) counterexample do not depend on the thread count.
     pub fn bfs(&self) -> Report<M::State, M::Action> {
         let start = Instant::now();
         let pool = self.pool();
@@ -282,7 +295,7 @@ impl<'a, M: Model> Checker<'a, M> {
         let mut seen = Seen::new(self.visited == Visited::Exact);
         let mut links: Vec<Link<M::Action>> = Vec::new();
         let mut graph = self.gear_graph.then(GearGraph::default);
-        let mut frontier: Vec<(u32, M::State)> = Vec::new();
+        let mut level: Vec<(u32, M::State)> = Vec::new();
         let mut found: Option<(u32, Finding, Option<M::Action>)> = None;
 
         let inits = self.model.init_states();
@@ -290,73 +303,69 @@ impl<'a, M: Model> Checker<'a, M> {
             let id = links.len() as u32;
             if seen.insert_new(s, fingerprint(s), id) {
                 links.push(Link::Init(i));
-                if let Some(f) = self.check(s) {
-                    found = Some((id, f, None));
-                    break;
-                }
-                frontier.push((id, s.clone()));
+                level.push((id, s.clone()));
             }
         }
 
         let mut depth = 0;
         let mut complete = true;
-        while found.is_none() && !frontier.is_empty() {
+        while !level.is_empty() {
             stats.max_depth = depth;
-            if self.max_depth.is_some_and(|d| depth >= d) || self.max_states.is_some_and(|n| seen.len() >= n)
-            {
-                complete = false;
-                break;
-            }
-            let expansions: Vec<Expansion<M::State, M::Action>> = {
+            let expand = self.max_depth.is_none_or(|d| depth < d);
+            let visits: Vec<Expansion<M::State, M::Action>> = {
                 let seen = &seen;
-                let expand = |(_, s): &(u32, M::State)| self.expand(s, seen);
+                let visit = |(_, s): &(u32, M::State)| self.visit(s, expand, seen);
                 match &pool {
-                    Some(pool) => pool.install(|| frontier.par_iter().map(expand).collect()),
-                    None => frontier.iter().map(expand).collect(),
+                    Some(pool) => pool.install(|| level.par_iter().with_min_len(8).map(visit).collect()),
+                    None => level.iter().map(visit).collect(),
                 }
             };
-            // Deadlocks at this depth come before anything wrong one step deeper.
-            if self.deadlocks
-                && let Some(k) =
-                    frontier.iter().zip(&expansions).position(|((_, s), e)| self.is_deadlock(s, e))
-            {
-                stats.explored += k as u64 + 1;
-                found = Some((frontier[k].0, Finding::Deadlock, None));
+            // What is wrong in a state of this level comes before a step out of it that fails.
+            let wrong = level.iter().zip(&visits).find_map(|((id, s), v)| match &v.violation {
+                Some(f) => Some((*id, f.clone())),
+                None => self.is_deadlock(s, v).then_some((*id, Finding::Deadlock)),
+            });
+            if let Some((id, finding)) = wrong {
+                found = Some((id, finding, None));
+                stats.explored += visits.iter().filter(|v| v.expanded).count() as u64;
                 break;
             }
-            let mut next_frontier = Vec::new();
-            'merge: for ((parent, state), exp) in frontier.iter().zip(expansions) {
+            let mut next = Vec::new();
+            for ((parent, state), v) in level.iter().zip(visits) {
+                if !v.expanded {
+                    complete = false;
+                    continue;
+                }
                 stats.explored += 1;
-                stats.transitions += exp.transitions;
-                stats.stutters += exp.stutters;
-                if !exp.progressed && self.model.is_done(state) {
+                stats.transitions += v.transitions;
+                stats.stutters += v.stutters;
+                if !v.progressed && v.failed.is_none() && self.model.is_done(state) {
                     stats.terminal += 1;
                 }
-                if let (Some(g), Some(eg)) = (graph.as_mut(), exp.graph.as_ref()) {
-                    merge_graph(g, eg);
+                if let (Some(g), Some(vg)) = (graph.as_mut(), v.graph.as_ref()) {
+                    merge_graph(g, vg);
                 }
-                for succ in exp.succs {
-                    let id = links.len() as u32;
-                    if !seen.insert_new(&succ.state, succ.fp, id) {
-                        continue;
-                    }
-                    links.push(Link::From(*parent, succ.action));
-                    if let Some(f) = succ.violation {
-                        found = Some((id, f, None));
-                        stats.max_depth = depth + 1;
-                        break 'merge;
-                    }
-                    next_frontier.push((id, succ.state));
-                }
-                if let Some((action, message)) = exp.failed {
+                if let Some((action, message)) = v.failed {
                     found = Some((*parent, Finding::StepFailed { message }, Some(action)));
                     break;
                 }
+                for succ in v.succs {
+                    let id = links.len() as u32;
+                    if seen.insert_new(&succ.state, succ.fp, id) {
+                        links.push(Link::From(*parent, succ.action));
+                        next.push((id, succ.state));
+                    }
+                }
             }
-            if found.is_none() && !next_frontier.is_empty() {
+            if found.is_some() {
+                break;
+            }
+            if self.max_states.is_some_and(|n| seen.len() >= n) && !next.is_empty() {
+                complete = false;
                 stats.max_depth = depth + 1;
+                break;
             }
-            frontier = next_frontier;
+            level = next;
             depth += 1;
         }
 
@@ -505,7 +514,9 @@ impl<'a, M: Model> Checker<'a, M> {
                         complete = false;
                         break 'inits;
                     }
-                    stats.explored += 1;
+                    if self.max_depth.is_none_or(|d| d1 < d) {
+                        stats.explored += 1;
+                    }
                     stack.push(frame(next, Some(action), d1));
                 } else {
                     let Some(done) = stack.pop() else { break };

@@ -1,0 +1,226 @@
+//! The checker on a tiny shared counter: lost updates, events, runaway steps, initial states.
+
+use core::fmt;
+use std::format;
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use gears::{Context, ContextMeta, Gear, Next, ProcessId};
+
+use super::{Checker, Finding, GearAction, GearModel, GearSystem, STEP_BUDGET_EXCEEDED, Status};
+
+/// A counter shared by every process, and each process's register.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+struct Counter {
+    shared: u8,
+    procs: Vec<(ContextMeta<Counter>, u8)>,
+    current: usize,
+}
+
+struct CounterGears<'a> {
+    shared: &'a mut u8,
+    local: &'a mut u8,
+}
+
+impl Context for Counter {
+    type Output = u8;
+    type Error = ();
+    type DataGears<'a> = CounterGears<'a>;
+
+    fn data_gears(&mut self) -> CounterGears<'_> {
+        CounterGears { shared: &mut self.shared, local: &mut self.procs[self.current].1 }
+    }
+
+    fn meta(&self) -> &ContextMeta<Self> {
+        &self.procs[self.current].0
+    }
+
+    fn meta_mut(&mut self) -> &mut ContextMeta<Self> {
+        &mut self.procs[self.current].0
+    }
+
+    fn data_gear(&self, name: &str) -> Option<&dyn fmt::Debug> {
+        match name {
+            "shared" => Some(&self.shared),
+            "local" => Some(&self.procs[self.current].1),
+            _ => None,
+        }
+    }
+}
+
+gears::code_gear! {
+    /// Read the counter into the register, then cross a preemption point.
+    fn read(ctx: Counter; shared: &u8, local: &mut u8) {
+        *local = *shared;
+        Next::Preempt(&WRITE)
+    }
+}
+
+gears::code_gear! {
+    /// Write the register plus one back.
+    fn write(ctx: Counter; shared: &mut u8, local: &u8) {
+        *shared = *local + 1;
+        Next::Exit(*shared)
+    }
+}
+
+gears::code_gear! {
+    /// Increment in one gear: atomic.
+    fn incr(ctx: Counter; shared: &mut u8) {
+        *shared += 1;
+        Next::Exit(*shared)
+    }
+}
+
+gears::code_gear! {
+    /// Never reaches a preemption point.
+    fn spin(ctx: Counter; shared: &u8) {
+        let _ = shared;
+        Next::Goto(&SPIN)
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+struct State {
+    ctx: Counter,
+    done: Vec<bool>,
+    ticks: u8,
+}
+
+struct System {
+    procs: u32,
+    entry: &'static Gear<Counter>,
+    ticks: u8,
+}
+
+impl GearSystem for System {
+    type Ctx = Counter;
+    type State = State;
+    type Event = &'static str;
+
+    fn initial(&self) -> Vec<State> {
+        let procs = (0..self.procs).map(|p| (ContextMeta::new(ProcessId(p)), 0)).collect();
+        let n = self.procs as usize;
+        Vec::from([State {
+            ctx: Counter { shared: 0, procs, current: 0 },
+            done: std::vec![false; n],
+            ticks: 0,
+        }])
+    }
+
+    fn processes(&self, _s: &State) -> Vec<ProcessId> {
+        (0..self.procs).map(ProcessId).collect()
+    }
+
+    fn status(&self, s: &State, p: ProcessId) -> Status {
+        if s.done[p.0 as usize] { Status::Done } else { Status::Runnable }
+    }
+
+    fn context<'a>(&self, s: &'a mut State, p: ProcessId) -> &'a mut Counter {
+        s.ctx.current = p.0 as usize;
+        &mut s.ctx
+    }
+
+    fn begin(&self, _s: &mut State, _p: ProcessId) -> &'static Gear<Counter> {
+        self.entry
+    }
+
+    fn finish(&self, s: &mut State, p: ProcessId, _result: Result<u8, ()>) {
+        s.done[p.0 as usize] = true;
+        s.ctx.procs[p.0 as usize].1 = 0;
+    }
+
+    fn events(&self, s: &State, events: &mut Vec<&'static str>) {
+        if s.ticks < self.ticks {
+            events.push("tick");
+        }
+    }
+
+    fn on_event(&self, s: &mut State, event: &&'static str) -> Result<(), String> {
+        assert_eq!(*event, "tick");
+        s.ticks += 1;
+        Ok(())
+    }
+
+    fn normalize(&self, s: &mut State) {
+        s.ctx.current = 0;
+    }
+}
+
+fn no_lost_update(s: &State) -> Result<(), String> {
+    let finished = s.done.iter().filter(|&&d| d).count();
+    if usize::from(s.ctx.shared) >= finished {
+        Ok(())
+    } else {
+        Err(format!("{finished} increments finished, counter at {}", s.ctx.shared))
+    }
+}
+
+fn checker(system: System) -> Checker<'static, GearModel<System>> {
+    Checker::new(GearModel::new(system)).invariant("no lost update", no_lost_update)
+}
+
+#[test]
+fn a_lost_update_is_found_at_its_shortest() {
+    let report = checker(System { procs: 2, entry: &READ, ticks: 0 }).bfs();
+    let cex = report.counterexample.expect("two read-then-write increments can lose one");
+    assert_eq!(
+        cex.finding,
+        Finding::Invariant {
+            name: "no lost update".into(),
+            message: "2 increments finished, counter at 1".into()
+        }
+    );
+    // Both read 0 before either writes.
+    assert_eq!(cex.len(), 4);
+    assert_eq!(cex.gear_names(), ["read", "read", "write", "write"]);
+    let text = cex.to_string();
+    assert!(text.starts_with("invariant `no lost update` violated: 2 increments finished, counter at 1\n"));
+    assert!(text.contains("step 1: p0 runs\n     . p0 start read\n     0 p0 read -> write [pp]\n"), "{text}");
+    assert!(text.contains("     . p1 resume write\n     3 p1 write -> exit 1\n"), "{text}");
+}
+
+#[test]
+fn an_atomic_increment_verifies_and_events_multiply_the_states() {
+    let plain = checker(System { procs: 2, entry: &INCR, ticks: 0 }).bfs();
+    assert!(plain.is_ok() && plain.complete);
+    // Counter 0, 1 (either process done), 2.
+    assert_eq!((plain.stats.distinct, plain.stats.transitions, plain.stats.terminal), (4, 4, 1));
+    // Up to two ticks, independent of the processes: three times the states.
+    let ticking = checker(System { procs: 2, entry: &INCR, ticks: 2 }).bfs();
+    assert!(ticking.is_ok());
+    assert_eq!(ticking.stats.distinct, 3 * plain.stats.distinct);
+    assert_eq!(ticking.stats.terminal, 1, "only the state with both done and both ticks has no step");
+    assert_eq!(ticking.stats.max_depth, 4);
+    let dfs = checker(System { procs: 2, entry: &INCR, ticks: 2 }).dfs();
+    assert_eq!(dfs.stats.distinct, ticking.stats.distinct);
+    assert_eq!(dfs.stats.transitions, ticking.stats.transitions);
+}
+
+#[test]
+fn a_step_without_preemption_point_is_halted_and_reported() {
+    let model = GearModel::new(System { procs: 1, entry: &SPIN, ticks: 1 }).with_step_budget(5);
+    let report = Checker::new(model).bfs();
+    let cex = report.counterexample.expect("the runaway step is reported");
+    let Finding::StepFailed { message } = &cex.finding else { panic!("{}", cex.finding) };
+    assert!(message.contains(STEP_BUDGET_EXCEEDED), "{message}");
+    // The shortest path: the runaway step itself, from the initial state.
+    assert_eq!(cex.len(), 1);
+    assert_eq!(cex.steps[0].action, GearAction::Run(ProcessId(0)));
+    assert!(cex.steps[0].state.is_none());
+    assert_eq!(cex.steps[0].trace.gear_names(), ["spin"; 5]);
+}
+
+#[test]
+fn an_initial_state_that_breaks_an_invariant_is_a_counterexample_of_no_steps() {
+    let report = Checker::new(GearModel::new(System { procs: 1, entry: &INCR, ticks: 0 }))
+        .invariant("never", |_: &State| Err("no state is good".to_string()))
+        .bfs();
+    let cex = report.counterexample.expect("reported");
+    assert!(cex.is_empty());
+    assert_eq!(report.stats.distinct, 1);
+    let dfs = Checker::new(GearModel::new(System { procs: 1, entry: &INCR, ticks: 0 }))
+        .invariant("never", |_: &State| Err("no state is good".to_string()))
+        .dfs();
+    assert!(dfs.counterexample.is_some_and(|c| c.is_empty()));
+}
