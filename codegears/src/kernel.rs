@@ -42,6 +42,8 @@ pub mod label {
     pub const UNTYPED_RETYPE: u64 = 1;
     /// `TCBReadRegisters`.
     pub const TCB_READ_REGISTERS: u64 = 2;
+    /// `TCBWriteRegisters`.
+    pub const TCB_WRITE_REGISTERS: u64 = 3;
     /// `CNodeRevoke`, the first CNode label.
     pub const CNODE_REVOKE: u64 = 17;
     /// `CNodeDelete`.
@@ -76,6 +78,22 @@ pub struct Request {
     pub mrs: Vec<u64>,
     /// The extra caps' addresses (seL4 uses at most 3).
     pub extra_cptrs: Vec<u64>,
+    /// The system call number (`seL4_Syscall_ID`), read by `handle_syscall`.
+    pub syscall: i64,
+    /// The MessageInfo word, read by `handle_syscall` (which sets `label`, and cuts `mrs` and
+    /// `extra_cptrs` to its length and extra-cap count).
+    pub info: u64,
+    /// Whether the caller waits for a reply (`seL4_Call`); set by `handle_syscall`.
+    pub is_call: bool,
+}
+
+/// The reply the kernel writes for the caller (`replyFromKernel`): MessageInfo and message words.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct ReplyMsg {
+    /// The MessageInfo word of the reply.
+    pub info: u64,
+    /// The message words (registers, then IPC buffer).
+    pub mrs: Vec<u64>,
 }
 
 /// How an operation succeeded.
@@ -211,7 +229,7 @@ pub struct RetypeCursor {
 /// The kernel's context: global state, the current request and the DataGears of its invocation.
 ///
 /// DataGears: `cspace`, `objects` (global), `request`, `invocation`, `lookup`, `delete`, `revoke`,
-/// `retype` (per invocation). Under `Mode::Resume` the cursors are kept across a preemption; the
+/// `retype`, `reply` (per invocation). Under `Mode::Resume` the cursors are kept across a preemption; the
 /// gears they resume re-read every cap from its slot, so they stay valid as long as only this
 /// context ran in between (one kernel, one invocation at a time, as in seL4).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -230,6 +248,8 @@ pub struct Kernel {
     pub revoke: RevokeCursor,
     /// The retype cursor.
     pub retype: RetypeCursor,
+    /// The reply to the caller.
+    pub reply: ReplyMsg,
     /// Meta state.
     pub meta: ContextMeta<Kernel>,
 }
@@ -245,6 +265,7 @@ pub struct KernelDataGears<'a> {
     pub delete: &'a mut DeleteCursor,
     pub revoke: &'a mut RevokeCursor,
     pub retype: &'a mut RetypeCursor,
+    pub reply: &'a mut ReplyMsg,
 }
 
 impl Context for Kernel {
@@ -263,6 +284,7 @@ impl Context for Kernel {
             delete: &mut self.delete,
             revoke: &mut self.revoke,
             retype: &mut self.retype,
+            reply: &mut self.reply,
         }
     }
 
@@ -284,6 +306,7 @@ impl Context for Kernel {
             "delete" => &self.delete,
             "revoke" => &self.revoke,
             "retype" => &self.retype,
+            "reply" => &self.reply,
             _ => return None,
         })
     }
@@ -332,7 +355,7 @@ impl KernelState {
         let mut st = KernelState::default();
         let tcb = ObjPtr(BOOT_TCB);
         let cn = ObjPtr(BOOT_CNODE);
-        st.objects.insert(tcb, Object::Tcb(Tcb { state: ThreadState::Running }));
+        st.objects.insert(tcb, Object::Tcb(Tcb { state: ThreadState::Running, ..Tcb::default() }));
         st.objects.insert(cn, Object::CNode { radix: root_radix });
         let root_mdb = MdbNode { revocable: true, first_badged: true, ..MdbNode::default() };
         let cn_cap = Cap::CNode { ptr: cn, radix: root_radix, guard: 0, guard_size: 64 - root_radix };
@@ -381,6 +404,7 @@ impl Kernel {
             delete: DeleteCursor::default(),
             revoke: RevokeCursor::default(),
             retype: RetypeCursor::default(),
+            reply: ReplyMsg::default(),
             meta: ContextMeta::new(ProcessId(0)),
         }
     }
@@ -398,6 +422,7 @@ impl Kernel {
         self.delete = DeleteCursor::default();
         self.revoke = RevokeCursor::default();
         self.retype = RetypeCursor::default();
+        self.reply = ReplyMsg::default();
     }
 }
 

@@ -6,9 +6,11 @@
 //! sources in snake case so each function's twin can be found: `cte_insert` is `cteInsert`,
 //! `resolve_address_bits` is `resolveAddressBits`, and so on.
 //!
-//! An invocation is run by the dispatcher from [`lookup::HANDLE_INVOCATION`]:
-//! `handle_invocation` → `resolve_address_bits`* → `lookup_extra_caps` → `decode_invocation` →
-//! `decode_cnode_invocation` / `decode_untyped_invocation` → … → `invoke_*` → `invocation_done`.
+//! A system call is run by the dispatcher from [`syscall::HANDLE_SYSCALL`] (or an invocation from
+//! [`lookup::HANDLE_INVOCATION`]): `handle_syscall` → `handle_invocation` →
+//! `resolve_address_bits`* → `lookup_extra_caps` → `decode_invocation` →
+//! `decode_cnode_invocation` / `decode_untyped_invocation` / `decode_tcb_invocation` → … →
+//! `invoke_*` → `invocation_done`.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -24,6 +26,8 @@ pub mod invariants;
 pub mod kernel;
 pub mod lookup;
 pub mod object;
+pub mod syscall;
+pub mod tcb;
 pub mod untyped;
 
 pub use cap::{Cap, CapRights, ObjPtr, SlotRef, ZombieType};

@@ -6,7 +6,7 @@ use gears::Next;
 use crate::cap::{Cap, SlotRef, WORD_BITS, mask};
 use crate::cspace::CSpace;
 use crate::error::{LookupFault, SyscallError};
-use crate::kernel::{Done, Invocation, Kernel, LookupCursor, LookupPurpose, Request, Ret};
+use crate::kernel::{Done, Invocation, Kernel, LookupCursor, LookupPurpose, ReplyMsg, Request, Ret};
 use crate::object::{ObjectStore, ThreadState};
 
 /// The most extra caps a message carries (`seL4_MsgMaxExtraCaps`).
@@ -167,22 +167,27 @@ gears::code_gear! {
         match invocation.invoked {
             Some((Cap::CNode { .. }, _)) => Next::Goto(&crate::cnode::DECODE_CNODE_INVOCATION),
             Some((Cap::Untyped { .. }, _)) => Next::Goto(&crate::untyped::DECODE_UNTYPED_INVOCATION),
+            Some((Cap::Thread { .. }, _)) => Next::Goto(&crate::tcb::DECODE_TCB_INVOCATION),
             Some((Cap::Null | Cap::Zombie { .. }, _)) | None => {
                 Next::Fail(SyscallError::InvalidCapability { cap: 0 })
             }
-            // Endpoint/notification sends, replies and the other objects' invocations arrive
-            // with later issues.
+            // Endpoint/notification sends, replies, IRQ and domain invocations arrive with
+            // later issues.
             Some(_) => Next::Fail(SyscallError::IllegalOperation),
         }
     }
 }
 
 gears::code_gear! {
-    /// The end of a successful invocation: the caller runs again (`Restart` → `Running`).
-    pub fn invocation_done(ctx: Kernel; objects: &mut ObjectStore, request: &Request) {
+    /// The end of a successful invocation (`handleInvocation`'s tail): a caller still `Restart`
+    /// runs again, and a `seL4_Call` gets the empty success reply (`replyFromKernel_success_empty`).
+    pub fn invocation_done(ctx: Kernel; objects: &mut ObjectStore, request: &Request, reply: &mut ReplyMsg) {
         if let Some(t) = objects.tcb_mut(request.thread)
             && t.state == ThreadState::Restart
         {
+            if request.is_call {
+                *reply = ReplyMsg::default();
+            }
             t.state = ThreadState::Running;
         }
         Next::Exit(Done::Ok)

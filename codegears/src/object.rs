@@ -17,11 +17,17 @@ pub enum ThreadState {
     Restart,
 }
 
+/// Registers a TCB saves: seL4's x86_64 `frameRegisters` (18) then `gpRegisters` (2).
+pub const N_REGISTERS: usize = 20;
+
 /// A TCB's object state (its CNode part lives in the [`CSpace`](crate::CSpace) slots).
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Tcb {
     /// The scheduling state.
     pub state: ThreadState,
+    /// The saved user context, in `seL4_UserContext` order: rip, rsp, rflags, rax, rbx, rcx, rdx,
+    /// rsi, rdi, rbp, r8 … r15, fs_base, gs_base.
+    pub registers: [u64; N_REGISTERS],
 }
 
 /// A kernel object. Slots of CNodes and TCBs are kept in the [`CSpace`](crate::CSpace), not here.

@@ -135,6 +135,30 @@ impl Sel4 {
         r
     }
 
+    /// A system call from the current thread: `seL4_Call` (or Send, …) with a MessageInfo
+    /// word, run from `handle_syscall` with the invariant checker; returns how it ended.
+    pub fn syscall(
+        &mut self,
+        syscall: i64,
+        cptr: u64,
+        info: u64,
+        mrs: &[u64],
+        extra: &[u64],
+    ) -> Result<(), SyscallError> {
+        let req = Request { syscall, info, ..self.request(cptr, 0, mrs, extra) };
+        self.k.set_request(req);
+        let mut d = Dispatcher::new(Invariant::new(invariants));
+        let out = d.run(&mut self.k, &codegears::syscall::HANDLE_SYSCALL);
+        if let Some(v) = d.meta().violation() {
+            panic!("{v}");
+        }
+        match out {
+            Outcome::Exited(_) => Ok(()),
+            Outcome::Failed(e) => Err(e),
+            other => panic!("syscall ended with {other:?}"),
+        }
+    }
+
     /// The slot and remaining bits a cptr resolves to (the `lookup_slot` gears). It runs on the
     /// kernel context, so it must not be called while an invocation is suspended under Resume.
     pub fn lookup(&mut self, cptr: u64) -> Result<(SlotRef, u64), SyscallError> {
@@ -162,7 +186,14 @@ impl Sel4 {
 
     /// A request from the current thread.
     pub fn request(&self, cptr: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Request {
-        Request { thread: self.thread, cptr, label, mrs: mrs.to_vec(), extra_cptrs: extra.to_vec() }
+        Request {
+            thread: self.thread,
+            cptr,
+            label,
+            mrs: mrs.to_vec(),
+            extra_cptrs: extra.to_vec(),
+            ..Request::default()
+        }
     }
 
     /// Whether the root-CNode slot `cptr` is empty.

@@ -1,0 +1,152 @@
+//! The system-call entry as a gear (`handleSyscall`), the MessageInfo word, and the reply the
+//! kernel writes for a failed call (`replyFromKernel_error`).
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use gears::Next;
+
+use crate::error::{LookupFault, SyscallError};
+use crate::kernel::{Done, Kernel, Request};
+
+/// `seL4_MsgMaxLength`.
+pub const MSG_MAX_LENGTH: u64 = 120;
+/// `seL4_MsgMaxExtraCaps`.
+pub const MSG_MAX_EXTRA_CAPS: u64 = 3;
+
+/// The system calls (`seL4_Syscall_ID`, non-MCS numbering).
+pub mod sys {
+    /// `seL4_SysCall`.
+    pub const CALL: i64 = -1;
+    /// `seL4_SysReplyRecv`.
+    pub const REPLY_RECV: i64 = -2;
+    /// `seL4_SysSend`.
+    pub const SEND: i64 = -3;
+    /// `seL4_SysNBSend`.
+    pub const NB_SEND: i64 = -4;
+    /// `seL4_SysRecv`.
+    pub const RECV: i64 = -5;
+    /// `seL4_SysReply`.
+    pub const REPLY: i64 = -6;
+    /// `seL4_SysYield`.
+    pub const YIELD: i64 = -7;
+    /// `seL4_SysNBRecv`.
+    pub const NB_RECV: i64 = -8;
+}
+
+/// `seL4_MessageInfo`: label (bits 63..12), caps unwrapped (11..9), extra caps (8..7), length (6..0).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct MessageInfo {
+    /// The label (invocation label, or error code in a kernel reply).
+    pub label: u64,
+    /// Which extra caps were unwrapped (a bit each).
+    pub caps_unwrapped: u64,
+    /// How many extra caps (0..=3).
+    pub extra_caps: u64,
+    /// How many message words (0..=120).
+    pub length: u64,
+}
+
+impl MessageInfo {
+    /// `seL4_MessageInfo_new`.
+    pub const fn new(label: u64, caps_unwrapped: u64, extra_caps: u64, length: u64) -> MessageInfo {
+        MessageInfo { label, caps_unwrapped, extra_caps, length }
+    }
+
+    /// The word encoding (`wordFromMessageInfo`).
+    pub const fn to_word(self) -> u64 {
+        (self.label << 12)
+            | ((self.caps_unwrapped & 0x7) << 9)
+            | ((self.extra_caps & 0x3) << 7)
+            | (self.length & 0x7f)
+    }
+
+    /// `messageInfoFromWord`: decode, cutting the length to [`MSG_MAX_LENGTH`].
+    pub const fn from_word(w: u64) -> MessageInfo {
+        let length = w & 0x7f;
+        MessageInfo {
+            label: w >> 12,
+            caps_unwrapped: (w >> 9) & 0x7,
+            extra_caps: (w >> 7) & 0x3,
+            length: if length > MSG_MAX_LENGTH { MSG_MAX_LENGTH } else { length },
+        }
+    }
+}
+
+gears::code_gear! {
+    /// `handleSyscall`: decode the MessageInfo and go to `handle_invocation` for Call, Send and
+    /// NBSend. Yield returns at once; the receive and reply system calls arrive with IPC.
+    pub fn handle_syscall(ctx: Kernel; request: &mut Request) {
+        match request.syscall {
+            sys::CALL | sys::SEND | sys::NB_SEND => {
+                let info = MessageInfo::from_word(request.info);
+                request.label = info.label;
+                request.is_call = request.syscall == sys::CALL;
+                request.mrs.truncate(info.length as usize);
+                request.mrs.resize(info.length as usize, 0);
+                request.extra_cptrs.truncate(info.extra_caps as usize);
+                Next::Goto(&crate::lookup::HANDLE_INVOCATION)
+            }
+            sys::YIELD => Next::Exit(Done::Ok),
+            _ => Next::Fail(SyscallError::IllegalOperation),
+        }
+    }
+}
+
+/// `setMRs_lookup_failure`: the lookup fault's words (type first, 1-based as in seL4).
+pub fn lookup_fault_words(f: &LookupFault) -> Vec<u64> {
+    match *f {
+        LookupFault::InvalidRoot => vec![1],
+        LookupFault::MissingCapability { bits_left } => vec![2, bits_left],
+        LookupFault::DepthMismatch { bits_left, bits_found } => vec![3, bits_left, bits_found],
+        LookupFault::GuardMismatch { bits_left, guard_found, guard_size } => {
+            vec![4, bits_left, guard_found, guard_size]
+        }
+    }
+}
+
+/// `replyFromKernel_error`: the MessageInfo (label = error code) and words of the error reply.
+/// `None` for a cap fault, which goes to the fault handler instead.
+pub fn reply_from_kernel_error(e: &SyscallError) -> Option<(MessageInfo, Vec<u64>)> {
+    let code = e.error()?.code();
+    let mrs = match *e {
+        SyscallError::InvalidArgument { arg } => vec![arg],
+        SyscallError::InvalidCapability { cap } => vec![cap],
+        SyscallError::RangeError { min, max } => vec![min, max],
+        SyscallError::FailedLookup { source, fault } => {
+            let mut v = vec![source as u64];
+            v.extend(lookup_fault_words(&fault));
+            v
+        }
+        SyscallError::NotEnoughMemory { available } => vec![available],
+        _ => Vec::new(),
+    };
+    Some((MessageInfo::new(code, 0, 0, mrs.len() as u64), mrs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_info_layout_matches_sel4() {
+        let i = MessageInfo::new(2, 0, 1, 2);
+        assert_eq!(i.to_word(), (2 << 12) | (1 << 7) | 2);
+        assert_eq!(MessageInfo::from_word(i.to_word()), i);
+        assert_eq!(MessageInfo::from_word(0x7f).length, MSG_MAX_LENGTH);
+        assert_eq!(MessageInfo::from_word(u64::MAX).extra_caps, 3);
+    }
+
+    #[test]
+    fn error_replies_carry_sel4_words() {
+        let (info, mrs) = reply_from_kernel_error(&SyscallError::RangeError { min: 1, max: 20 }).unwrap();
+        assert_eq!((info.label, info.length, mrs), (4, 2, vec![1, 20]));
+        let e = SyscallError::FailedLookup {
+            source: true,
+            fault: LookupFault::MissingCapability { bits_left: 3 },
+        };
+        assert_eq!(reply_from_kernel_error(&e).unwrap().1, vec![1, 2, 3]);
+        let f = SyscallError::CapFault { cptr: 0, fault: LookupFault::InvalidRoot };
+        assert!(reply_from_kernel_error(&f).is_none());
+    }
+}
