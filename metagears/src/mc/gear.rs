@@ -82,6 +82,19 @@ pub trait GearSystem: Sync {
         Ok(())
     }
 
+    /// `p`'s operation was preempted at a preemption point: take what made the kernel preempt
+    /// (clear the pending interrupt, wake its handler…).
+    fn preempted(&self, state: &mut Self::State, p: ProcessId) {
+        let _ = (state, p);
+    }
+
+    /// `p`'s step is over and it is no longer current: a system whose context holds only the
+    /// current process's part (one kernel context, per-thread cursors swapped in by
+    /// [`context`](Self::context)) puts that part away here.
+    fn park(&self, state: &mut Self::State, p: ProcessId) {
+        let _ = (state, p);
+    }
+
     /// Brings a state to a canonical form after each step, so that states differing only in
     /// meta-level bookkeeping (which process ran last…) are one state.
     fn normalize(&self, state: &mut Self::State) {
@@ -112,55 +125,71 @@ impl<E: fmt::Debug> fmt::Debug for GearAction<E> {
     }
 }
 
-/// The reason a step halts when it runs more gears than its budget.
-pub const STEP_BUDGET_EXCEEDED: &str = "mc: step ran past its gear budget without a preemption point";
+/// The reason a step halts when it runs more gears than its budget without a preemption point.
+pub const STEP_BUDGET_EXCEEDED: &str = "mc: more gears than the budget between two preemption chances";
 
-/// The metagear that makes one model-checker step: it preempts at the first preemption point
-/// reached (in its mode), and halts a step that runs more than `budget` gears (DESIGN property 2:
-/// the gears between two preemption chances are bounded).
-#[derive(Clone, Debug)]
-pub struct PreemptAtFirstPoint {
+/// The metagear that makes one model-checker step: it preempts (in its mode) at the first
+/// preemption point reached, or at the first one where `when` says so (an interrupt is pending),
+/// and halts a step that runs more than `budget` gears between two preemption chances (DESIGN
+/// property 2: that gap is bounded).
+pub struct StepPolicy<C: Context> {
     mode: Mode,
     budget: u64,
-    gears: u64,
+    gap: u64,
+    when: Option<fn(&C) -> bool>,
 }
 
-impl PreemptAtFirstPoint {
-    /// Preempts in `mode` at the first point; halts past `budget` gears.
+impl<C: Context> StepPolicy<C> {
+    /// Preempts in `mode` at the first point; halts past `budget` gears without a point.
     pub fn new(mode: Mode, budget: u64) -> Self {
-        PreemptAtFirstPoint { mode, budget, gears: 0 }
+        StepPolicy { mode, budget, gap: 0, when: None }
     }
 
-    /// How many gears ran under it.
-    pub fn gears(&self) -> u64 {
-        self.gears
+    /// Preempts only at points where `when` holds of the context; goes on through the others.
+    pub fn when(mut self, when: fn(&C) -> bool) -> Self {
+        self.when = Some(when);
+        self
     }
 }
 
-impl<C: Context> MetaGear<C> for PreemptAtFirstPoint {
+impl<C: Context> MetaGear<C> for StepPolicy<C> {
     fn before(&mut self, _at: &Step<C>, _ctx: &C) -> Control {
-        self.gears += 1;
-        if self.gears > self.budget { Control::Halt(STEP_BUDGET_EXCEEDED) } else { Control::Continue }
+        self.gap += 1;
+        if self.gap > self.budget { Control::Halt(STEP_BUDGET_EXCEEDED) } else { Control::Continue }
     }
 
-    fn preemption_point(&mut self, _at: &Step<C>, _next: &'static Gear<C>, _ctx: &C) -> PointDecision {
-        PointDecision::Preempt(self.mode)
+    fn preemption_point(&mut self, _at: &Step<C>, _next: &'static Gear<C>, ctx: &C) -> PointDecision {
+        self.gap = 0;
+        match self.when {
+            Some(when) if !when(ctx) => PointDecision::Continue,
+            _ => PointDecision::Preempt(self.mode),
+        }
     }
 }
 
 /// A [`GearSystem`] as a [`Model`]: its actions are [`GearAction`]s, one step runs one process
-/// with the real [`Dispatcher`] under [`PreemptAtFirstPoint`] (and a [`Tracer`] when the checker
-/// asks for the gears, for counterexamples and diagrams).
-pub struct GearModel<Y> {
+/// with the real [`Dispatcher`] under a [`StepPolicy`] (and a [`Tracer`] when the checker asks
+/// for the gears, for counterexamples and diagrams).
+pub struct GearModel<Y: GearSystem> {
     system: Y,
     mode: Mode,
     budget: u64,
+    when: Option<fn(&Y::Ctx) -> bool>,
 }
 
 impl<Y: GearSystem> GearModel<Y> {
-    /// The model of `system`: preempting under [`Mode::Resume`], at most 10 000 gears a step.
+    /// The model of `system`: preempting at every preemption point under [`Mode::Resume`], at
+    /// most 10 000 gears between two preemption chances.
     pub fn new(system: Y) -> Self {
-        GearModel { system, mode: Mode::Resume, budget: 10_000 }
+        GearModel { system, mode: Mode::Resume, budget: 10_000, when: None }
+    }
+
+    /// Preempts only at the preemption points where `pending` holds of the context (seL4: an
+    /// interrupt is pending), going on through the others; the system's events make it hold
+    /// (an interrupt arriving) and [`GearSystem::preempted`] takes it.
+    pub fn preempt_when(mut self, pending: fn(&Y::Ctx) -> bool) -> Self {
+        self.when = Some(pending);
+        self
     }
 
     /// Preempts in `mode` instead: under [`Mode::Restart`] a preempted operation starts over at
@@ -170,7 +199,7 @@ impl<Y: GearSystem> GearModel<Y> {
         self
     }
 
-    /// Halts (and reports) a step that runs more than `gears` gears.
+    /// Halts (and reports) a step that runs more than `gears` gears without a preemption point.
     pub fn with_step_budget(mut self, gears: u64) -> Self {
         self.budget = gears.max(1);
         self
@@ -190,7 +219,11 @@ impl<Y: GearSystem> GearModel<Y> {
             None => sys.begin(state, p),
         };
         let tracer = trace.is_some().then(Tracer::new);
-        let mut d = Dispatcher::new((PreemptAtFirstPoint::new(self.mode, self.budget), tracer));
+        let mut policy = StepPolicy::new(self.mode, self.budget);
+        if let Some(when) = self.when {
+            policy = policy.when(when);
+        }
+        let mut d = Dispatcher::new((policy, tracer));
         let outcome = d.run(sys.context(state, p), entry);
         if let (Some(trace), Some(tracer)) = (trace, d.meta_mut().1.as_mut()) {
             trace.events.append(&mut tracer.take().events);
@@ -198,9 +231,10 @@ impl<Y: GearSystem> GearModel<Y> {
         match outcome {
             Outcome::Exited(v) => sys.finish(state, p, Ok(v)),
             Outcome::Failed(e) => sys.finish(state, p, Err(e)),
-            Outcome::Preempted { .. } => {}
+            Outcome::Preempted { .. } => sys.preempted(state, p),
             Outcome::Halted { by, step } => return Err(format!("{p} halted by `{by}` at its gear #{step}")),
         }
+        sys.park(state, p);
         Ok(())
     }
 }

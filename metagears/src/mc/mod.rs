@@ -20,9 +20,11 @@
 //!
 //! - **A step** is one process's run between two preemption chances: from its saved continuation
 //!   (or its next operation's entry gear) to the first declared preemption point
-//!   ([`PreemptAtFirstPoint`] preempts there in [`Mode::Resume`](gears::Mode::Resume) by default)
+//!   ([`StepPolicy`] preempts there in [`Mode::Resume`](gears::Mode::Resume) by default)
 //!   or the end of its operation. Letting any runnable process (the same one included) take the
-//!   next step covers "an interrupt is pending at this point, or not" at every point. A step
+//!   next step covers "an interrupt is pending at this point, or not" at every point; with
+//!   [`GearModel::preempt_when`] the model preempts only where an interrupt is pending instead,
+//!   and the interrupt's arrival is an environment event ([`GearSystem::events`]). A step
 //!   that changes nothing is a stutter, not a transition: a process that can only spin counts as
 //!   blocked.
 //! - **Visited states** are 64-bit fingerprints by default ([`Visited::Fingerprints`]): a state
@@ -97,7 +99,7 @@ mod model;
 mod store;
 
 pub use check::{Checker, Report, Stats, Visited};
-pub use gear::{GearAction, GearModel, GearSystem, PreemptAtFirstPoint, STEP_BUDGET_EXCEEDED, Status};
+pub use gear::{GearAction, GearModel, GearSystem, STEP_BUDGET_EXCEEDED, Status, StepPolicy};
 pub use model::{CexStep, Counterexample, Finding, Model};
 pub use store::fingerprint;
 

@@ -13,6 +13,7 @@ use super::{Checker, Finding, GearAction, GearModel, GearSystem, STEP_BUDGET_EXC
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 struct Counter {
     shared: u8,
+    irq: bool,
     procs: Vec<(ContextMeta<Counter>, u8)>,
     current: usize,
 }
@@ -85,12 +86,14 @@ struct State {
     ctx: Counter,
     done: Vec<bool>,
     ticks: u8,
+    irqs: u8,
 }
 
 struct System {
     procs: u32,
     entry: &'static Gear<Counter>,
     ticks: u8,
+    irqs: u8,
 }
 
 impl GearSystem for System {
@@ -101,11 +104,8 @@ impl GearSystem for System {
     fn initial(&self) -> Vec<State> {
         let procs = (0..self.procs).map(|p| (ContextMeta::new(ProcessId(p)), 0)).collect();
         let n = self.procs as usize;
-        Vec::from([State {
-            ctx: Counter { shared: 0, procs, current: 0 },
-            done: std::vec![false; n],
-            ticks: 0,
-        }])
+        let ctx = Counter { shared: 0, irq: false, procs, current: 0 };
+        Vec::from([State { ctx, done: std::vec![false; n], ticks: 0, irqs: 0 }])
     }
 
     fn processes(&self, _s: &State) -> Vec<ProcessId> {
@@ -134,12 +134,25 @@ impl GearSystem for System {
         if s.ticks < self.ticks {
             events.push("tick");
         }
+        if s.irqs < self.irqs && !s.ctx.irq {
+            events.push("irq");
+        }
     }
 
     fn on_event(&self, s: &mut State, event: &&'static str) -> Result<(), String> {
-        assert_eq!(*event, "tick");
-        s.ticks += 1;
+        match *event {
+            "tick" => s.ticks += 1,
+            "irq" => {
+                s.irqs += 1;
+                s.ctx.irq = true;
+            }
+            other => return Err(format!("no event {other}")),
+        }
         Ok(())
+    }
+
+    fn preempted(&self, s: &mut State, _p: ProcessId) {
+        s.ctx.irq = false;
     }
 
     fn normalize(&self, s: &mut State) {
@@ -162,7 +175,7 @@ fn checker(system: System) -> Checker<'static, GearModel<System>> {
 
 #[test]
 fn a_lost_update_is_found_at_its_shortest() {
-    let report = checker(System { procs: 2, entry: &READ, ticks: 0 }).bfs();
+    let report = checker(System { procs: 2, entry: &READ, ticks: 0, irqs: 0 }).bfs();
     let cex = report.counterexample.expect("two read-then-write increments can lose one");
     assert_eq!(
         cex.finding,
@@ -182,24 +195,24 @@ fn a_lost_update_is_found_at_its_shortest() {
 
 #[test]
 fn an_atomic_increment_verifies_and_events_multiply_the_states() {
-    let plain = checker(System { procs: 2, entry: &INCR, ticks: 0 }).bfs();
+    let plain = checker(System { procs: 2, entry: &INCR, ticks: 0, irqs: 0 }).bfs();
     assert!(plain.is_ok() && plain.complete);
     // Counter 0, 1 (either process done), 2.
     assert_eq!((plain.stats.distinct, plain.stats.transitions, plain.stats.terminal), (4, 4, 1));
     // Up to two ticks, independent of the processes: three times the states.
-    let ticking = checker(System { procs: 2, entry: &INCR, ticks: 2 }).bfs();
+    let ticking = checker(System { procs: 2, entry: &INCR, ticks: 2, irqs: 0 }).bfs();
     assert!(ticking.is_ok());
     assert_eq!(ticking.stats.distinct, 3 * plain.stats.distinct);
     assert_eq!(ticking.stats.terminal, 1, "only the state with both done and both ticks has no step");
     assert_eq!(ticking.stats.max_depth, 4);
-    let dfs = checker(System { procs: 2, entry: &INCR, ticks: 2 }).dfs();
+    let dfs = checker(System { procs: 2, entry: &INCR, ticks: 2, irqs: 0 }).dfs();
     assert_eq!(dfs.stats.distinct, ticking.stats.distinct);
     assert_eq!(dfs.stats.transitions, ticking.stats.transitions);
 }
 
 #[test]
 fn a_step_without_preemption_point_is_halted_and_reported() {
-    let model = GearModel::new(System { procs: 1, entry: &SPIN, ticks: 1 }).with_step_budget(5);
+    let model = GearModel::new(System { procs: 1, entry: &SPIN, ticks: 1, irqs: 0 }).with_step_budget(5);
     let report = Checker::new(model).bfs();
     let cex = report.counterexample.expect("the runaway step is reported");
     let Finding::StepFailed { message } = &cex.finding else { panic!("{}", cex.finding) };
@@ -213,14 +226,34 @@ fn a_step_without_preemption_point_is_halted_and_reported() {
 
 #[test]
 fn an_initial_state_that_breaks_an_invariant_is_a_counterexample_of_no_steps() {
-    let report = Checker::new(GearModel::new(System { procs: 1, entry: &INCR, ticks: 0 }))
+    let report = Checker::new(GearModel::new(System { procs: 1, entry: &INCR, ticks: 0, irqs: 0 }))
         .invariant("never", |_: &State| Err("no state is good".to_string()))
         .bfs();
     let cex = report.counterexample.expect("reported");
     assert!(cex.is_empty());
     assert_eq!(report.stats.distinct, 1);
-    let dfs = Checker::new(GearModel::new(System { procs: 1, entry: &INCR, ticks: 0 }))
+    let dfs = Checker::new(GearModel::new(System { procs: 1, entry: &INCR, ticks: 0, irqs: 0 }))
         .invariant("never", |_: &State| Err("no state is good".to_string()))
         .dfs();
     assert!(dfs.counterexample.is_some_and(|c| c.is_empty()));
+}
+
+#[test]
+fn preempting_only_where_an_interrupt_is_pending_needs_one_to_lose_an_update() {
+    // No interrupt ever arrives: the read-then-write increment is never preempted.
+    let model = GearModel::new(System { procs: 2, entry: &READ, ticks: 0, irqs: 0 }).preempt_when(|c| c.irq);
+    let quiet = Checker::new(model).invariant("no lost update", no_lost_update).bfs();
+    assert!(quiet.is_ok() && quiet.complete);
+    assert_eq!(quiet.stats.distinct, 4);
+
+    // One interrupt may arrive, at any time: it preempts the next preemption point reached.
+    let model = GearModel::new(System { procs: 2, entry: &READ, ticks: 0, irqs: 1 }).preempt_when(|c| c.irq);
+    let report = Checker::new(model).invariant("no lost update", no_lost_update).bfs();
+    let cex = report.counterexample.expect("an interrupt between read and write loses an update");
+    let actions: Vec<GearAction<&str>> = cex.steps.iter().map(|s| s.action.clone()).collect();
+    let (p0, p1) = (GearAction::Run(ProcessId(0)), GearAction::Run(ProcessId(1)));
+    assert_eq!(actions, [GearAction::Event("irq"), p0.clone(), p1, p0]);
+    // p1 ran its whole increment through the point: no interrupt was pending any more.
+    assert_eq!(cex.steps[2].trace.gear_names(), ["read", "write"]);
+    assert!(cex.to_string().contains("step 1: event \"irq\"\n"));
 }
