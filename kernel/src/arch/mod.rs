@@ -5,13 +5,17 @@
 //! (Hubris style). All of the kernel's `unsafe` lives under this folder.
 //!
 //! The names every architecture provides:
-//! - boot: the entry point (it calls [`crate::kernel_main`] with a [`crate::boot::BootMemory`]);
-//! - console: [`console_write`], [`console_write_raw`] (lock-free, for panics);
-//! - cpu: [`init_cpu`], [`interrupts_enable`], [`interrupts_disable`], [`wait_for_interrupt`],
-//!   [`exit_qemu`];
-//! - memory: [`PAGE_SIZE`], [`phys_to_virt`], [`AddressSpace`], [`USER_BASE`];
-//! - time: [`timer_init`], [`ticks`];
-//! - user mode: [`UserContext`], [`run_user`], [`programs`].
+//! - boot: the entry point, which starts the console and calls [`crate::kernel_main`] with a
+//!   [`crate::boot::BootMemory`]; `NAME`;
+//! - console: `console_write`, `console_write_raw` (lock-free, for panics);
+//! - cpu: `init_cpu` (trap vectors; returns a line for the console), `interrupts_enable`,
+//!   `interrupts_disable`, `wait_for_interrupt`, `exit_qemu`;
+//! - memory: `PAGE_SIZE`, `phys_to_virt`, `zero_frame`, `copy_to_frame`, `AddressSpace`
+//!   (`new_user`, `map_user`, `activate`, `activate_kernel`), `MapError`, `USER_BASE`;
+//! - time: `timer_init`, `ticks`, `TIMER_HZ`;
+//! - user mode: `UserContext` (`new`, `ip`, `set_ip`, `SYSCALL_INSN_LEN`, `syscall_args`,
+//!   `set_syscall_reply`), `run_user` (returns a [`Trap`] at every kernel entry), `fault_name`,
+//!   and `programs` (the test programs, `PRIVILEGED_FAULT`, `spin_counter`).
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;

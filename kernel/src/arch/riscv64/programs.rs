@@ -114,7 +114,7 @@ pub fn privileged_instruction() -> &'static [u8] {
     between(&gears_user_gp_start, &gears_user_gp_end)
 }
 
-/// The counter [`spin`] increments (a0), read from a stopped context.
+/// The counter [`spin()`] increments (a0), read from a stopped context.
 pub fn spin_counter(ctx: &UserContext) -> u64 {
     ctx.regs[9]
 }

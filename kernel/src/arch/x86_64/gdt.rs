@@ -1,7 +1,7 @@
 //! GDT and TSS: null, kernel code, kernel data, user data, user code, TSS.
 //!
-//! This order is what SYSCALL/SYSRET need: SYSCALL loads CS = STAR[47:32] and SS = that + 8;
-//! SYSRET (64-bit) loads SS = STAR[63:48] + 8 and CS = STAR[63:48] + 16.
+//! This order is what SYSCALL/SYSRET need: SYSCALL loads CS = `STAR[47:32]` and SS = that + 8;
+//! SYSRET (64-bit) loads SS = `STAR[63:48] + 8` and CS = `STAR[63:48] + 16`.
 
 use ::x86_64::VirtAddr;
 use ::x86_64::instructions::segmentation::{CS, DS, ES, SS, Segment};

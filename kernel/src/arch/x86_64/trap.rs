@@ -3,7 +3,7 @@
 //! Every vector has a stub that pushes a zero error code (if the CPU pushes none) and its vector
 //! number, then jumps to [`trap_common`], which pushes the general registers. A trap from ring 0
 //! goes to [`kernel_trap`] and returns with `iretq`; a trap from ring 3 goes to
-//! [`super::user::user_trap`], which saves the frame into the running `UserContext` and returns
+//! [`super::user::leave_user`], which saves the frame into the running `UserContext` and returns
 //! to the kernel code that called `run_user`.
 
 use core::arch::naked_asm;
