@@ -21,7 +21,7 @@ const SLOTS: u64 = 48;
 const OPS: usize = 400;
 
 thread_local! {
-    static TOTALS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    static TOTALS: Cell<(u64, u64, u64)> = const { Cell::new((0, 0, 0)) };
 }
 
 /// One invocation: a label, the invoked cptr, message words and extra cptrs, drawn so that most
@@ -73,9 +73,16 @@ fn call() -> impl Strategy<Value = Call> {
     ];
     let depth = prop_oneof![9 => Just(WORD_BITS), 1 => 0u64..70];
     let data = prop_oneof![3 => Just(0u64), 3 => 1u64..4, 1 => any::<u64>()];
-    let cnode_call = (cnode_label, slot(), slot(), slot(), depth, 0u64..16, data).prop_map(
-        |(label, dest, src, pivot, depth, rights, data)| {
+    // The destination is in the root CNode (cptr 2, depth 64) or, a quarter of the time, in the
+    // radix-3 CNode at slot 28 (depth 3), so caps land inside a CNode that may then be deleted.
+    let dest_root = prop_oneof![3 => Just((2u64, None)), 1 => (0u64..8).prop_map(|i| (28u64, Some(i)))];
+    let cnode_call = (cnode_label, slot(), slot(), slot(), depth, 0u64..16, data, dest_root).prop_map(
+        |(label, dest, src, pivot, depth, rights, data, (root, sub))| {
             let d = WORD_BITS;
+            let (dest, depth) = match sub {
+                Some(i) => (i, 3),
+                None => (dest, depth),
+            };
             let (mrs, extra) = match label {
                 label::CNODE_COPY => (vec![dest, depth, src, d, rights], vec![2]),
                 label::CNODE_MINT => (vec![dest, depth, src, d, rights, data], vec![2]),
@@ -84,7 +91,7 @@ fn call() -> impl Strategy<Value = Call> {
                 label::CNODE_ROTATE => (vec![dest, depth, data, pivot, d, 0, src, d], vec![2, 2]),
                 _ => (vec![dest, depth], vec![]),
             };
-            Call { label, cptr: 2, mrs, extra }
+            Call { label, cptr: root, mrs, extra }
         },
     );
     let chaos = (cnode_label_any(), prop::collection::vec(word(), 0..9), prop::collection::vec(cptr(), 0..3))
@@ -103,7 +110,36 @@ fn call() -> impl Strategy<Value = Call> {
     let any_call =
         (0u64..30, cptr(), prop::collection::vec(word(), 0..9), prop::collection::vec(cptr(), 0..4))
             .prop_map(|(label, cptr, mrs, extra)| Call { label, cptr, mrs, extra });
-    prop_oneof![6 => cnode_call, 2 => retype, 1 => chaos, 1 => any_call]
+    // Deleting and revoking the objects most likely to go through zombies (TCBs, the CNode, the
+    // untyped they came from), and moving TCB and CNode caps into the CNode first.
+    let destroy = (
+        prop_oneof![Just(label::CNODE_DELETE), Just(label::CNODE_REVOKE), Just(label::CNODE_MOVE)],
+        prop_oneof![Just(16u64), 26u64..=29],
+        0u64..8,
+    )
+        .prop_map(|(label, slot, i)| match label {
+            label::CNODE_MOVE => Call { label, cptr: 28, mrs: vec![i, 3, slot, WORD_BITS], extra: vec![2] },
+            _ => Call { label, cptr: 2, mrs: vec![slot, WORD_BITS], extra: vec![] },
+        });
+    prop_oneof![12 => cnode_call, 4 => retype, 1 => destroy, 2 => chaos, 2 => any_call]
+}
+
+/// Counts zombie reductions: `finalise_slot` crossing a preemption point.
+#[derive(Default)]
+struct ZombieSteps(u64);
+
+impl gears::MetaGear<codegears::Kernel> for ZombieSteps {
+    fn after(
+        &mut self,
+        at: &gears::Step<codegears::Kernel>,
+        next: &gears::Next<codegears::Kernel>,
+        _: &codegears::Kernel,
+    ) -> gears::Control {
+        if at.gear.name() == "finalise_slot" && next.is_preemption_point() {
+            self.0 += 1;
+        }
+        gears::Control::Continue
+    }
 }
 
 fn run_case(calls: &[Call], every: u64, mode: Mode) -> Result<(), TestCaseError> {
@@ -118,7 +154,11 @@ fn run_case(calls: &[Call], every: u64, mode: Mode) -> Result<(), TestCaseError>
     ] {
         s.retype(ut, ty, size, r, r, WORD_BITS, at, n).expect("setup");
     }
-    let mut d = Dispatcher::new((InjectAt::every_nth(every, mode), Invariant::new(invariants)));
+    let mut d = Dispatcher::new((
+        InjectAt::every_nth(every, mode),
+        Invariant::new(invariants),
+        ZombieSteps::default(),
+    ));
     let mut ok = 0;
     for c in calls {
         let req = s.request(c.cptr, c.label, &c.mrs, &c.extra);
@@ -141,9 +181,10 @@ fn run_case(calls: &[Call], every: u64, mode: Mode) -> Result<(), TestCaseError>
             }
         }
     }
+    let zombies = d.meta().2.0;
     TOTALS.with(|t| {
-        let (n, k) = t.get();
-        t.set((n + calls.len() as u64, k + ok));
+        let (n, k, z) = t.get();
+        t.set((n + calls.len() as u64, k + ok, z + zombies));
     });
     Ok(())
 }
@@ -168,12 +209,14 @@ fn random_invocations_mostly_do_something() {
     // would only be exercising error paths.
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let strategy = prop::collection::vec(call(), OPS);
-    TOTALS.with(|t| t.set((0, 0)));
+    TOTALS.with(|t| t.set((0, 0, 0)));
     for _ in 0..4 {
         let calls = strategy.new_tree(&mut runner).unwrap().current();
         run_case(&calls, 3, Mode::Restart).unwrap();
     }
-    let (n, ok) = TOTALS.with(|t| t.get());
+    let (n, ok, zombies) = TOTALS.with(|t| t.get());
+    eprintln!("{ok} of {n} invocations succeeded; {zombies} zombie reduction steps");
+    assert!(zombies > 0, "no CNode or TCB was deleted through a zombie");
     assert_eq!(n, 4 * OPS as u64);
     assert!(ok * 8 >= n, "only {ok} of {n} invocations succeeded");
 }
