@@ -106,6 +106,11 @@ fn a_depth_bound_cuts_the_search_short_and_says_so() {
     assert!(bfs.stats.distinct < full.stats.distinct);
     // Within the bound, both find exactly the states at most three steps away.
     assert_eq!(dfs.stats.distinct, bfs.stats.distinct);
+    // A bound on the states: DFS stops at the 50th, BFS at the end of the level that reaches 50.
+    let dfs = xv6_checker(three_procs(Variant::Correct)).max_states(50).dfs();
+    assert_eq!((dfs.stats.distinct, dfs.complete), (50, false));
+    let bfs = xv6_checker(three_procs(Variant::Correct)).max_states(50).bfs();
+    assert!(!bfs.complete && (50..full.stats.distinct).contains(&bfs.stats.distinct));
     // A bound past the deepest state changes nothing.
     let deep = xv6_checker(three_procs(Variant::Correct)).max_depth(50).dfs();
     assert_eq!(deep.stats.distinct, full.stats.distinct);
@@ -272,6 +277,8 @@ fn the_explored_gear_transitions_make_a_diagram() {
     assert_eq!(starts, report.stats.transitions + report.stats.stutters);
     let dot = graph.to_dot();
     assert!(dot.starts_with("digraph gears {") && dot.contains("\"allocinode_loop\" -> \"preempted\""));
+    let svg = graph.to_svg().expect("the graph lays out");
+    assert!(svg.contains("<svg") && svg.contains("allocinode_loopcheck"));
     // The same graph on one thread.
     let one = xv6_checker(three_procs(Variant::Correct)).gear_graph(true).threads(1).bfs();
     assert_eq!(one.gear_graph.as_ref(), Some(&graph));

@@ -98,6 +98,13 @@ impl<S, A> Report<S, A> {
     }
 }
 
+/// Where the states of a BFS level are visited.
+enum Workers {
+    Caller,
+    Global,
+    Pool(rayon::ThreadPool),
+}
+
 /// How a state was first reached: from an initial state, or from a parent by an action.
 enum Link<A> {
     Init(usize),
@@ -193,7 +200,8 @@ impl<'a, M: Model> Checker<'a, M> {
         self
     }
 
-    /// Stops after `n` distinct states.
+    /// Stops expanding once `n` distinct states are known (BFS: at the end of the level that
+    /// reaches `n`, whose states are still checked; DFS: at the `n`-th state).
     pub fn max_states(mut self, n: usize) -> Self {
         self.max_states = Some(n);
         self
@@ -273,14 +281,21 @@ impl<'a, M: Model> Checker<'a, M> {
             && !self.model.is_done(state)
     }
 
-    fn pool(&self) -> Option<rayon::ThreadPool> {
-        let n = self.threads.unwrap_or_else(rayon::current_num_threads);
-        (n > 1).then(|| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
-                .build()
-                .expect("the model checker could not start its worker threads")
-        })
+    /// Where a BFS level is visited: in the caller's thread, on rayon's global pool (one thread
+    /// per core, started once per process), or on a pool of the requested size.
+    fn workers(&self) -> Workers {
+        match self.threads {
+            Some(1) => Workers::Caller,
+            None if rayon::current_num_threads() == 1 => Workers::Caller,
+            None => Workers::Global,
+            Some(n) if n == rayon::current_num_threads() => Workers::Global,
+            Some(n) => Workers::Pool(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .expect("the model checker could not start its worker threads"),
+            ),
+        }
     }
 
     /// Explores breadth-first, level by level. The states of a level are visited in parallel
@@ -289,9 +304,13 @@ impl<'a, M: Model> Checker<'a, M> {
     /// level. So the counts and the (shortest) counterexample do not depend on the thread count.
     pub fn bfs(&self) -> Report<M::State, M::Action> {
         let start = Instant::now();
-        let pool = self.pool();
-        let mut stats =
-            Stats { threads: pool.as_ref().map_or(1, |p| p.current_num_threads()), ..Stats::default() };
+        let workers = self.workers();
+        let threads = match &workers {
+            Workers::Caller => 1,
+            Workers::Global => rayon::current_num_threads(),
+            Workers::Pool(pool) => pool.current_num_threads(),
+        };
+        let mut stats = Stats { threads, ..Stats::default() };
         let mut seen = Seen::new(self.visited == Visited::Exact);
         let mut links: Vec<Link<M::Action>> = Vec::new();
         let mut graph = self.gear_graph.then(GearGraph::default);
@@ -311,13 +330,18 @@ impl<'a, M: Model> Checker<'a, M> {
         let mut complete = true;
         while !level.is_empty() {
             stats.max_depth = depth;
-            let expand = self.max_depth.is_none_or(|d| depth < d);
+            // Past a bound the states of the level are still checked, but not expanded.
+            let expand =
+                self.max_depth.is_none_or(|d| depth < d) && self.max_states.is_none_or(|n| seen.len() < n);
             let visits: Vec<Expansion<M::State, M::Action>> = {
                 let seen = &seen;
                 let visit = |(_, s): &(u32, M::State)| self.visit(s, expand, seen);
-                match &pool {
-                    Some(pool) => pool.install(|| level.par_iter().with_min_len(8).map(visit).collect()),
-                    None => level.iter().map(visit).collect(),
+                match &workers {
+                    Workers::Caller => level.iter().map(visit).collect(),
+                    Workers::Global => level.par_iter().with_min_len(8).map(visit).collect(),
+                    Workers::Pool(pool) => {
+                        pool.install(|| level.par_iter().with_min_len(8).map(visit).collect())
+                    }
                 }
             };
             // What is wrong in a state of this level comes before a step out of it that fails.
@@ -358,11 +382,6 @@ impl<'a, M: Model> Checker<'a, M> {
                 }
             }
             if found.is_some() {
-                break;
-            }
-            if self.max_states.is_some_and(|n| seen.len() >= n) && !next.is_empty() {
-                complete = false;
-                stats.max_depth = depth + 1;
                 break;
             }
             level = next;
