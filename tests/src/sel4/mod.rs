@@ -2,6 +2,8 @@
 //! into a root CNode whose guard makes every cptr resolve at depth 64), and libsel4-like calls
 //! that run the invocation gears under the dispatcher with the invariant checker plugged in.
 
+pub mod plain;
+
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
