@@ -56,7 +56,8 @@ pub trait GearSystem: Sync {
     fn status(&self, state: &Self::State, p: ProcessId) -> Status;
 
     /// Makes `p` the current process of `state` and hands back the context its gears run on (its
-    /// meta state, and so its continuation, are `p`'s).
+    /// meta state, and so its continuation, are `p`'s). It is asked more than once in a step, so
+    /// making the current process current again must change nothing.
     fn context<'a>(&self, state: &'a mut Self::State, p: ProcessId) -> &'a mut Self::Ctx;
 
     /// `p` has no saved continuation: start its next operation (load its arguments into its part

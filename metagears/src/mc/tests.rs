@@ -257,3 +257,114 @@ fn preempting_only_where_an_interrupt_is_pending_needs_one_to_lose_an_update() {
     assert_eq!(cex.steps[2].trace.gear_names(), ["read", "write"]);
     assert!(cex.to_string().contains("step 1: event \"irq\"\n"));
 }
+
+gears::context! {
+    /// A context with room for one process's part only, as a kernel with one context and
+    /// per-thread cursors has: the others' parts are parked beside it.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    struct Single { output: u8, error: (), data_gears: { shared: u8, local: u8 } }
+}
+
+gears::code_gear! {
+    /// Read the counter into the register, then cross a preemption point.
+    fn read1(ctx: Single; shared: &u8, local: &mut u8) {
+        *local = *shared;
+        Next::Preempt(&WRITE1)
+    }
+}
+
+gears::code_gear! {
+    /// Write the register plus one back.
+    fn write1(ctx: Single; shared: &mut u8, local: &u8) {
+        *shared = *local + 1;
+        Next::Exit(*shared)
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+struct Swapped {
+    ctx: Single,
+    /// Per process: its meta state (continuation) and register while it is not current.
+    parked: Vec<(ContextMeta<Single>, u8)>,
+    current: Option<usize>,
+    done: Vec<bool>,
+}
+
+struct SwappingSystem;
+
+impl SwappingSystem {
+    fn swap(s: &mut Swapped, p: usize) {
+        core::mem::swap(&mut s.ctx.meta, &mut s.parked[p].0);
+        core::mem::swap(&mut s.ctx.local, &mut s.parked[p].1);
+    }
+}
+
+impl GearSystem for SwappingSystem {
+    type Ctx = Single;
+    type State = Swapped;
+    type Event = ();
+
+    fn initial(&self) -> Vec<Swapped> {
+        let parked = (0..2).map(|p| (ContextMeta::new(ProcessId(p)), 0)).collect();
+        let ctx = Single::new(ProcessId(u32::MAX), 0, 0);
+        Vec::from([Swapped { ctx, parked, current: None, done: std::vec![false; 2] }])
+    }
+
+    fn processes(&self, _s: &Swapped) -> Vec<ProcessId> {
+        Vec::from([ProcessId(0), ProcessId(1)])
+    }
+
+    fn status(&self, s: &Swapped, p: ProcessId) -> Status {
+        if s.done[p.0 as usize] { Status::Done } else { Status::Runnable }
+    }
+
+    fn context<'a>(&self, s: &'a mut Swapped, p: ProcessId) -> &'a mut Single {
+        let p = p.0 as usize;
+        if s.current != Some(p) {
+            if let Some(q) = s.current {
+                Self::swap(s, q);
+            }
+            Self::swap(s, p);
+            s.current = Some(p);
+        }
+        &mut s.ctx
+    }
+
+    fn begin(&self, _s: &mut Swapped, _p: ProcessId) -> &'static Gear<Single> {
+        &READ1
+    }
+
+    fn finish(&self, s: &mut Swapped, p: ProcessId, _result: Result<u8, ()>) {
+        s.done[p.0 as usize] = true;
+        s.ctx.local = 0;
+    }
+
+    fn park(&self, s: &mut Swapped, p: ProcessId) {
+        assert_eq!(s.current, Some(p.0 as usize), "the process that ran is the current one");
+        Self::swap(s, p.0 as usize);
+        s.current = None;
+    }
+}
+
+#[test]
+fn a_context_with_room_for_one_process_is_swapped_in_and_parked() {
+    let swapped = Checker::new(GearModel::new(SwappingSystem)).bfs();
+    let indexed = Checker::new(GearModel::new(System { procs: 2, entry: &READ, ticks: 0, irqs: 0 })).bfs();
+    assert!(swapped.is_ok() && indexed.is_ok());
+    // The same interleavings, whichever way the context is laid out.
+    assert_eq!(
+        (swapped.stats.distinct, swapped.stats.transitions, swapped.stats.terminal),
+        (indexed.stats.distinct, indexed.stats.transitions, indexed.stats.terminal)
+    );
+    assert_eq!(swapped.stats.terminal, 2, "the counter ends at 2, or at 1 with an update lost");
+
+    let lost = Checker::new(GearModel::new(SwappingSystem))
+        .invariant("no lost update", |s: &Swapped| {
+            let finished = s.done.iter().filter(|&&d| d).count();
+            if usize::from(s.ctx.shared) >= finished { Ok(()) } else { Err("lost".to_string()) }
+        })
+        .bfs();
+    let cex = lost.counterexample.expect("found through the swapped context too");
+    assert_eq!(cex.gear_names(), ["read1", "read1", "write1", "write1"]);
+    assert!(cex.to_string().contains(". p1 resume write1"), "{cex}");
+}
