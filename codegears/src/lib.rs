@@ -11,6 +11,23 @@
 //! `resolve_address_bits`* → `lookup_extra_caps` → `decode_invocation` →
 //! `decode_cnode_invocation` / `decode_untyped_invocation` / `decode_tcb_invocation` → … →
 //! `invoke_*` → `invocation_done`.
+//!
+//! # Where this differs from seL4 (non-MCS, x86_64 numbers)
+//!
+//! - Memory is not modelled byte by byte: objects live in an [`ObjectStore`] keyed by physical
+//!   address, slots in a sparse map keyed by slot address ([`CSpace`]); untyped reset lowers the
+//!   watermark chunk by chunk but clears nothing. Each gear does O(log n) map operations where
+//!   seL4 dereferences a pointer.
+//! - An object leaves the store when its last cap is finalised (endpoints, notifications, frames)
+//!   or when its Zombie is removed (CNodes, TCBs); seL4 leaves the memory as it is.
+//! - Boot is modelled: a root TCB and CNode outside all untypeds, boot caps as CDT roots.
+//! - Endpoint queues, notifications, IRQ state, reply objects, VSpaces and the scheduler are not
+//!   built yet: `cancelAllIPC`, `cancelBadgedSends`, `deletingIRQHandler` and unmapping have
+//!   nothing to do; Thread caps answer only ReadRegisters/WriteRegisters; other invocations of
+//!   endpoints, notifications, IRQ and domain caps fail with IllegalOperation.
+//! - Frame object types are numbered 5 (4 KiB) and 6 (2 MiB) right after the generic types.
+//! - Under `Mode::Resume` a gear entered across a preemption point re-reads every cap it works
+//!   on; the retype re-checks what decode established and decodes again if it changed.
 #![no_std]
 #![forbid(unsafe_code)]
 

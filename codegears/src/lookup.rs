@@ -200,3 +200,75 @@ pub(crate) fn set_restart(objects: &mut ObjectStore, thread: crate::cap::ObjPtr)
         t.state = ThreadState::Restart;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cap::ObjPtr;
+
+    fn resolve(node: Cap, capptr: u64, n_bits: u64) -> (Result<SlotRef, SyscallError>, u64, u32) {
+        let cs = CSpace::new();
+        let mut l = LookupCursor::default();
+        l.start(node, capptr, n_bits, LookupPurpose::CNodeOp { source: false }, None);
+        match resolve_address_bits(&cs, &mut l) {
+            Next::Exit(Done::Found { slot, bits_remaining }) => (Ok(slot), bits_remaining, l.levels),
+            Next::Fail(e) => (Err(e), l.bits_remaining, l.levels),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_level_takes_guard_then_index_from_the_top_bits() {
+        let cn = Cap::CNode { ptr: ObjPtr(0x1000), radix: 2, guard: 0b101, guard_size: 3 };
+        // 5 bits: guard 101, index 10.
+        assert_eq!(resolve(cn, 0b10110, 5).0, Ok(SlotRef::of(ObjPtr(0x1000), 2)));
+        // 64 bits with a 62-bit guard of 0 and a radix 2: the index is the low two bits.
+        let root = Cap::CNode { ptr: ObjPtr(0x1000), radix: 2, guard: 0, guard_size: 62 };
+        assert_eq!(resolve(root, 3, 64).0, Ok(SlotRef::of(ObjPtr(0x1000), 3)));
+        // Radix 1, no guard, all 64 bits: the top bit indexes, 63 bits are left over.
+        let r1 = Cap::cnode(ObjPtr(0x1000), 1);
+        assert_eq!(resolve(r1, 1 << 63, 64), (Ok(SlotRef::of(ObjPtr(0x1000), 1)), 63, 1));
+    }
+
+    #[test]
+    fn faults_at_one_level() {
+        let cn = Cap::CNode { ptr: ObjPtr(0x1000), radix: 2, guard: 0b101, guard_size: 3 };
+        let guard = |bits_left| SyscallError::FailedLookup {
+            source: false,
+            fault: LookupFault::GuardMismatch { bits_left, guard_found: 0b101, guard_size: 3 },
+        };
+        assert_eq!(resolve(cn, 0b10010, 5).0, Err(guard(5)));
+        assert_eq!(resolve(cn, 0b10, 2).0, Err(guard(2)), "fewer bits than the guard");
+        let depth = SyscallError::FailedLookup {
+            source: false,
+            fault: LookupFault::DepthMismatch { bits_left: 4, bits_found: 5 },
+        };
+        assert_eq!(resolve(cn, 0b1011, 4).0, Err(depth));
+        let root = SyscallError::FailedLookup { source: false, fault: LookupFault::InvalidRoot };
+        assert_eq!(resolve(Cap::Domain, 0, 64).0, Err(root));
+    }
+
+    #[test]
+    fn cnode_op_slot_needs_every_bit_resolved() {
+        let mut l = LookupCursor::default();
+        assert_eq!(
+            lookup_slot_for_cnode_op(&mut l, true, Cap::Null, 0, 8, None),
+            Err(SyscallError::FailedLookup { source: true, fault: LookupFault::InvalidRoot })
+        );
+        let cn = Cap::cnode(ObjPtr(0x1000), 2);
+        assert_eq!(
+            lookup_slot_for_cnode_op(&mut l, true, cn, 0, 0, None),
+            Err(SyscallError::RangeError { min: 1, max: 64 })
+        );
+        assert_eq!(lookup_slot_for_cnode_op(&mut l, true, cn, 0, 2, None), Ok(()));
+        l.slot = Some(SlotRef(0x1000));
+        l.bits_remaining = 3;
+        assert_eq!(
+            l.cnode_op_slot(),
+            Err(SyscallError::FailedLookup {
+                source: true,
+                fault: LookupFault::DepthMismatch { bits_left: 3, bits_found: 0 }
+            })
+        );
+    }
+}
