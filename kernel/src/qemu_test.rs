@@ -22,6 +22,15 @@ fn user_privileged_instruction() -> Check {
     demo::user_fault(crate::arch::programs::privileged_instruction(), crate::arch::programs::PRIVILEGED_FAULT)
 }
 
+fn user_threads_return_their_frames() -> Check {
+    let before = crate::memory::frames::allocated();
+    demo::syscall_round_trip()?;
+    demo::user_fault(crate::arch::programs::null_deref(), crate::arch::FaultKind::PageFault)?;
+    let after = crate::memory::frames::allocated();
+    kprintln!("frames: {before} allocated before two user threads, {after} after they were retired");
+    if after != before { Err("a retired user thread kept frames") } else { Ok(()) }
+}
+
 /// A named in-kernel test.
 type Test = (&'static str, fn() -> Check);
 
@@ -36,6 +45,7 @@ const TESTS: &[Test] = &[
     ("user_illegal_instruction_stops_only_the_thread", user_illegal_instruction),
     ("user_privileged_instruction_stops_only_the_thread", user_privileged_instruction),
     ("kernel_survives_user_faults", demo::user_faults_stop_only_the_thread),
+    ("user_threads_return_their_frames", user_threads_return_their_frames),
 ];
 
 /// Runs every test; the exit code is success only if all passed.
