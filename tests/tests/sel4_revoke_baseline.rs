@@ -11,7 +11,7 @@ use metagears::InjectAt;
 /// The root task with `copies` copies of an endpoint spread over radix-10 CNodes, plus CNodes
 /// and TCBs whose only caps sit inside other CNodes (so the revoke goes through zombies).
 fn scenario(copies: u64) -> (Sel4, u64) {
-    let mut s = Sel4::boot(10, &[26]);
+    let mut s = Sel4::boot(12, &[30]);
     let r = s.root();
     let ep = s.alloc_endpoint();
     s.checked = false;
@@ -62,7 +62,7 @@ fn gear_revoke_equals_plain_revoke() {
 #[test]
 #[ignore = "timing; run with --release -- --ignored --nocapture"]
 fn revoke_cost_ratio() {
-    for bits in [10u32, 12, 14, 16] {
+    for bits in [10u32, 12, 14, 16, 18, 20] {
         let n = 1u64 << bits;
         let (mut s, ep) = scenario(n);
         let slot = s.slot(ep);
