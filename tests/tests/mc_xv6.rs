@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use gears::{Mode, ProcessId};
+use gears_tests::ialloc::check_invariants;
 use gears_tests::xv6_system::{
     LockState, LockSystem, Op, Variant, Xv6State, Xv6System, fs_invariant, no_shared_inodes,
 };
@@ -87,6 +88,11 @@ fn the_correct_allocator_verifies_and_every_search_counts_the_same_states() {
         fs_invariant(s).unwrap();
         no_shared_inodes(s).unwrap();
     }
+
+    // The ialloc invariant also holds inside every step, at each point and operation end.
+    let inside = xv6_checker(three_procs(Variant::Correct).point_invariant(check_invariants)).bfs();
+    assert!(inside.is_ok());
+    assert_eq!(inside.stats.distinct, bfs.stats.distinct);
 
     // Terminal states: everyone finished; p2 holds what it allocated, p0 and p1 hold nothing.
     let model = three_procs(Variant::Correct);

@@ -9,6 +9,7 @@ use std::vec::Vec;
 
 use gears::{Context, Control, Dispatcher, Gear, MetaGear, Mode, Outcome, PointDecision, ProcessId, Step};
 
+use crate::invariant::Invariant;
 use crate::mc::model::Model;
 use crate::trace::{Trace, Tracer};
 
@@ -176,13 +177,17 @@ pub struct GearModel<Y: GearSystem> {
     mode: Mode,
     budget: u64,
     when: Option<fn(&Y::Ctx) -> bool>,
+    point_check: Option<PointCheck<Y::Ctx>>,
 }
+
+/// An invariant on the context, checked at every preemption point a step reaches.
+type PointCheck<C> = fn(&C) -> Result<(), String>;
 
 impl<Y: GearSystem> GearModel<Y> {
     /// The model of `system`: preempting at every preemption point under [`Mode::Resume`], at
     /// most 10 000 gears between two preemption chances.
     pub fn new(system: Y) -> Self {
-        GearModel { system, mode: Mode::Resume, budget: 10_000, when: None }
+        GearModel { system, mode: Mode::Resume, budget: 10_000, when: None, point_check: None }
     }
 
     /// Preempts only at the preemption points where `pending` holds of the context (seL4: an
@@ -197,6 +202,16 @@ impl<Y: GearSystem> GearModel<Y> {
     /// its entry gear ([`GearSystem::begin`] is asked again) and finds its progress in the kernel.
     pub fn with_mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
+        self
+    }
+
+    /// Checks `check` with the [`Invariant`] metagear inside every step: at each preemption point
+    /// reached and at each operation's end, also the points a step goes on through (under
+    /// [`preempt_when`](Self::preempt_when)), where the checker sees no state. A violation fails
+    /// the step ([`Finding::StepFailed`](crate::mc::Finding::StepFailed), with the gear and the
+    /// trace).
+    pub fn point_invariant(mut self, check: fn(&Y::Ctx) -> Result<(), String>) -> Self {
+        self.point_check = Some(check);
         self
     }
 
@@ -224,7 +239,8 @@ impl<Y: GearSystem> GearModel<Y> {
         if let Some(when) = self.when {
             policy = policy.when(when);
         }
-        let mut d = Dispatcher::new((policy, tracer));
+        let invariant = self.point_check.map(|check| Invariant::new(check).with_trace_limit(1));
+        let mut d = Dispatcher::new((policy, tracer, invariant));
         let outcome = d.run(sys.context(state, p), entry);
         if let (Some(trace), Some(tracer)) = (trace, d.meta_mut().1.as_mut()) {
             trace.events.append(&mut tracer.take().events);
@@ -233,7 +249,17 @@ impl<Y: GearSystem> GearModel<Y> {
             Outcome::Exited(v) => sys.finish(state, p, Ok(v)),
             Outcome::Failed(e) => sys.finish(state, p, Err(e)),
             Outcome::Preempted { .. } => sys.preempted(state, p),
-            Outcome::Halted { by, step } => return Err(format!("{p} halted by `{by}` at its gear #{step}")),
+            Outcome::Halted { by, step } => {
+                return Err(match d.meta().2.as_ref().and_then(|i| i.violation()) {
+                    Some(v) => format!(
+                        "{p}: invariant violated at a preemption point, after `{}` before {}: {}",
+                        v.gear,
+                        v.next.unwrap_or("the end of the operation"),
+                        v.message
+                    ),
+                    None => format!("{p} halted by `{by}` at its gear #{step}"),
+                });
+            }
         }
         sys.park(state, p);
         Ok(())

@@ -368,3 +368,45 @@ fn a_context_with_room_for_one_process_is_swapped_in_and_parked() {
     assert_eq!(cex.gear_names(), ["read1", "read1", "write1", "write1"]);
     assert!(cex.to_string().contains(". p1 resume write1"), "{cex}");
 }
+
+gears::code_gear! {
+    /// Add one (the counter is odd now), then cross a preemption point.
+    fn bump_odd(ctx: Counter; shared: &mut u8) {
+        *shared += 1;
+        Next::Preempt(&BUMP_EVEN)
+    }
+}
+
+gears::code_gear! {
+    /// Add one more: even again.
+    fn bump_even(ctx: Counter; shared: &mut u8) {
+        *shared += 1;
+        Next::Exit(*shared)
+    }
+}
+
+fn even(c: &Counter) -> Result<(), String> {
+    if c.shared.is_multiple_of(2) { Ok(()) } else { Err(format!("counter {} is odd", c.shared)) }
+}
+
+#[test]
+fn point_invariants_are_checked_at_the_points_a_step_goes_through() {
+    // No interrupt: each bump runs whole, so every state the checker sees has an even counter...
+    let model =
+        || GearModel::new(System { procs: 2, entry: &BUMP_ODD, ticks: 0, irqs: 0 }).preempt_when(|c| c.irq);
+    let states = Checker::new(model()).invariant("even", |s: &State| even(&s.ctx)).bfs();
+    assert!(states.is_ok() && states.complete);
+    // ...but the kernel is inconsistent at the preemption point in the middle of a bump.
+    let report = Checker::new(model().point_invariant(even)).bfs();
+    let cex = report.counterexample.expect("the odd counter at the preemption point is caught");
+    assert_eq!(
+        cex.finding,
+        Finding::StepFailed {
+            message: "p0: invariant violated at a preemption point, after `bump_odd` before bump_even: \
+                      counter 1 is odd"
+                .into()
+        }
+    );
+    assert_eq!(cex.len(), 1);
+    assert!(cex.to_string().contains("     0 p0 bump_odd -> bump_even [pp]\n  (the step failed)"), "{cex}");
+}
