@@ -78,14 +78,15 @@ gears::code_gear! {
 
 gears::code_gear! {
     /// One pass of `finaliseSlot`'s loop on the current frame's slot: finalise its cap; done if
-    /// the remainder is removable; else keep the Zombie and reduce it (`reduceZombie`).
+    /// the remainder is removable (or, not immediate, a cyclic Zombie); else keep the Zombie and
+    /// reduce it.
     pub fn finalise_slot(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, delete: &mut DeleteCursor) {
         let Some((slot, immediate)) = delete.frame() else {
             return Next::Goto(&CTE_DELETE_DONE);
         };
         let cap = cspace.cap(slot);
         if cap.is_null() {
-            return finalise_slot_done(cspace, objects, delete, slot, true);
+            return finalise_slot_done(cspace, delete, slot, true);
         }
         let is_final = is_final_capability(cspace, slot);
         let remainder = finalise_cap(objects, &cap, is_final);
@@ -94,57 +95,70 @@ gears::code_gear! {
                 // The zombie's object has no slots left in use: its life ends.
                 objects.remove(ptr);
             }
-            return finalise_slot_done(cspace, objects, delete, slot, true);
+            return finalise_slot_done(cspace, delete, slot, true);
         }
         cspace.set_cap(slot, remainder);
         if !immediate && cap_cyclic_zombie(&remainder, slot) {
-            return finalise_slot_done(cspace, objects, delete, slot, false);
+            return finalise_slot_done(cspace, delete, slot, false);
         }
-        let Cap::Zombie { ptr, number, .. } = remainder else {
-            return finalise_slot_done(cspace, objects, delete, slot, true);
+        Next::Goto(&REDUCE_ZOMBIE)
+    }
+}
+
+gears::code_gear! {
+    /// `reduceZombie`: immediate (the exposed slot), delete the zombie's last slot with an inner
+    /// `cteDelete(endSlot, false)`; not immediate (an end slot), move the zombie into its own
+    /// slot 0, making it cyclic, and carry on with whatever was there.
+    pub fn reduce_zombie(ctx: Kernel; cspace: &mut CSpace, delete: &mut DeleteCursor) {
+        let Some((slot, immediate)) = delete.frame() else {
+            return Next::Goto(&CTE_DELETE_DONE);
+        };
+        let zombie = cspace.cap(slot);
+        let Cap::Zombie { ptr, number, .. } = zombie else {
+            return Next::Goto(&FINALISE_SLOT);
         };
         if immediate {
-            // reduceZombie, immediate: delete the zombie's last slot, cteDelete(endSlot, false).
             let end_slot = SlotRef::of(ptr, number.saturating_sub(1));
-            delete.inner = Some(InnerDelete { end_slot, zombie: remainder });
+            delete.inner = Some(InnerDelete { end_slot, zombie });
             Next::Goto(&FINALISE_SLOT)
         } else {
-            // reduceZombie, not immediate: move the zombie into its own slot 0 (making it
-            // cyclic) and carry on with whatever was there.
             cap_swap_for_delete(cspace, SlotRef(ptr.0), slot);
             Next::Preempt(&FINALISE_SLOT)
         }
     }
 }
 
-/// The end of a `finaliseSlot` loop with `success`: empty the slot as `cteDelete` does, then
-/// return to the outer frame (finishing `reduceZombie`) or leave the delete.
+gears::code_gear! {
+    /// The rest of an immediate `reduceZombie` once the end slot is deleted: one slot fewer, if
+    /// the exposed slot still holds the same zombie; then `finaliseSlot`'s preemption point.
+    pub fn reduce_zombie_end_slot_deleted(ctx: Kernel; cspace: &mut CSpace, delete: &mut DeleteCursor) {
+        if let Some(inner) = delete.inner.take()
+            && let Some(outer) = delete.slot
+            && let Cap::Zombie { ptr, number, kind } = cspace.cap(outer)
+            && inner.zombie == (Cap::Zombie { ptr, number, kind })
+        {
+            cspace.set_cap(outer, Cap::Zombie { ptr, number: number.saturating_sub(1), kind });
+        }
+        Next::Preempt(&FINALISE_SLOT)
+    }
+}
+
+/// The end of a `finaliseSlot` loop with `success`: empty the slot as `cteDelete` does (always
+/// when exposed, on success otherwise), then finish the delete or return to `reduceZombie`.
 fn finalise_slot_done(
     cspace: &mut CSpace,
-    _objects: &mut ObjectStore,
     delete: &mut DeleteCursor,
     slot: SlotRef,
     success: bool,
 ) -> Next<Kernel> {
-    match delete.inner.take() {
-        Some(inner) => {
-            if success {
-                empty_slot(cspace, slot);
-            }
-            // The rest of reduceZombie: one slot fewer, if the outer slot still holds the zombie.
-            if let Some(outer) = delete.slot
-                && let Cap::Zombie { ptr, number, kind } = cspace.cap(outer)
-                && inner.zombie == (Cap::Zombie { ptr, number, kind })
-            {
-                cspace.set_cap(outer, Cap::Zombie { ptr, number: number.saturating_sub(1), kind });
-            }
-            Next::Preempt(&FINALISE_SLOT)
-        }
-        None => {
-            // Exposed: always emptied.
+    if delete.inner.is_some() {
+        if success {
             empty_slot(cspace, slot);
-            Next::Goto(&CTE_DELETE_DONE)
         }
+        Next::Goto(&REDUCE_ZOMBIE_END_SLOT_DELETED)
+    } else {
+        empty_slot(cspace, slot);
+        Next::Goto(&CTE_DELETE_DONE)
     }
 }
 

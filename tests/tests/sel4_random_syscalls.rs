@@ -124,7 +124,7 @@ fn call() -> impl Strategy<Value = Call> {
     prop_oneof![12 => cnode_call, 4 => retype, 1 => destroy, 2 => chaos, 2 => any_call]
 }
 
-/// Counts zombie reductions: `finalise_slot` crossing a preemption point.
+/// Counts zombie reductions: preemption points before `finalise_slot`.
 #[derive(Default)]
 struct ZombieSteps(u64);
 
@@ -135,7 +135,8 @@ impl gears::MetaGear<codegears::Kernel> for ZombieSteps {
         next: &gears::Next<codegears::Kernel>,
         _: &codegears::Kernel,
     ) -> gears::Control {
-        if at.gear.name() == "finalise_slot" && next.is_preemption_point() {
+        let _ = at;
+        if next.is_preemption_point() && next.target() == Some(&codegears::delete::FINALISE_SLOT) {
             self.0 += 1;
         }
         gears::Control::Continue
