@@ -105,6 +105,17 @@ enum Workers {
     Pool(rayon::ThreadPool),
 }
 
+impl<S, A: fmt::Debug> fmt::Display for Report<S, A> {
+    /// The verdict and the figures, then the counterexample if there is one.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.counterexample, self.complete) {
+            (Some(cex), _) => write!(f, "FOUND after {}\n{cex}", self.stats),
+            (None, true) => writeln!(f, "verified: {}", self.stats),
+            (None, false) => writeln!(f, "nothing found within the bounds: {}", self.stats),
+        }
+    }
+}
+
 /// How a state was first reached: from an initial state, or from a parent by an action.
 enum Link<A> {
     Init(usize),

@@ -27,9 +27,14 @@
 //!   and the interrupt's arrival is an environment event ([`GearSystem::events`]). A step
 //!   that changes nothing is a stutter, not a transition: a process that can only spin counts as
 //!   blocked.
+//! - **Invariants** on the whole state ([`Checker::invariant`]) are checked once in every distinct
+//!   state, so at every preemption point where an operation stopped and after every operation;
+//!   [`GearModel::point_invariant`] plugs the [`Invariant`](crate::Invariant) metagear into each
+//!   step, for the points a step runs through without stopping.
 //! - **Visited states** are 64-bit fingerprints by default ([`Visited::Fingerprints`]): a state
 //!   costs 12 bytes however big the kernel is (fingerprint, node id) plus its parent link
-//!   (parent id and action); [`Visited::Exact`] keeps whole states when certainty matters.
+//!   (parent id and action), and only the states of one BFS level (or of the DFS path) are kept
+//!   whole; [`Visited::Exact`] keeps every state whole when certainty matters.
 //!   Counterexamples are rebuilt from the parent links by replaying the actions with a
 //!   [`Tracer`](crate::Tracer), which relies on gears being deterministic (DESIGN property 4), so
 //!   exploration itself traces nothing.
