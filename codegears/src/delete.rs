@@ -7,14 +7,22 @@ use gears::Next;
 use crate::cap::{Cap, ObjPtr, SlotRef, TCB_CNODE_ENTRIES, ZombieType};
 use crate::cdt::{cap_swap_for_delete, empty_slot, is_final_capability, is_mdb_parent_of};
 use crate::cspace::CSpace;
-use crate::kernel::{DeleteCursor, InnerDelete, Kernel, RevokeCursor};
+use crate::kernel::{DeleteCursor, InnerDelete, IrqTable, Kernel, RevokeCursor};
 use crate::object::{ObjectStore, ThreadState};
 
 /// `finaliseCap`: what is left of `cap` once the object loses it (`Null`, or a Zombie for the
 /// last cap of a CNode or TCB). Final caps to endpoints, notifications and frames end their
 /// object's life here; a Zombie's object dies when the Zombie is removed.
-pub fn finalise_cap(objects: &mut ObjectStore, cap: &Cap, is_final: bool) -> Cap {
+pub fn finalise_cap(objects: &mut ObjectStore, irqs: &mut IrqTable, cap: &Cap, is_final: bool) -> Cap {
     match *cap {
+        Cap::IrqHandler { irq } => {
+            // deletingIRQHandler, done by postCapDeletion once the slot is emptied (in the same
+            // gear here): the IRQ has no handler any more.
+            if is_final {
+                irqs.active.remove(&irq);
+            }
+            Cap::Null
+        }
         Cap::Endpoint { ptr, .. } | Cap::Notification { ptr, .. } | Cap::Frame { ptr, .. } => {
             // cancelAllIPC / cancelAllSignals / unmap: no queues or mappings exist yet.
             if is_final {
@@ -80,7 +88,7 @@ gears::code_gear! {
     /// One pass of `finaliseSlot`'s loop on the current frame's slot: finalise its cap; done if
     /// the remainder is removable (or, not immediate, a cyclic Zombie); else keep the Zombie and
     /// reduce it.
-    pub fn finalise_slot(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, delete: &mut DeleteCursor) {
+    pub fn finalise_slot(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, delete: &mut DeleteCursor) {
         let Some((slot, immediate)) = delete.frame() else {
             return Next::Goto(&CTE_DELETE_DONE);
         };
@@ -89,7 +97,7 @@ gears::code_gear! {
             return finalise_slot_done(cspace, delete, slot, true);
         }
         let is_final = is_final_capability(cspace, slot);
-        let remainder = finalise_cap(objects, &cap, is_final);
+        let remainder = finalise_cap(objects, irqs, &cap, is_final);
         if cap_removable(&remainder, slot) {
             if let Some(ptr) = zombie_object(&remainder) {
                 // The zombie's object has no slots left in use: its life ends.

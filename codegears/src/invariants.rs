@@ -6,7 +6,7 @@
 //! of its kind; objects do not overlap; untyped regions nest or are disjoint; every object and
 //! sub-untyped inside an untyped lies below its watermark, and its cap is a CDT descendant of an
 //! untyped cap covering it (children after parents); zombies are final and their slots beyond
-//! `number` are empty.
+//! `number` are empty; an IRQ is active exactly when a handler cap names it.
 //!
 //! Deviation from the brief's "one list": seL4 boot writes each boot cap as its own CDT root, so the
 //! CDT is several lists; each must be well formed.
@@ -50,7 +50,26 @@ pub fn check_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
     check_slots_and_objects(state)?;
     check_untyped(state)?;
     check_cdt_order(state)?;
-    check_zombies(state)
+    check_zombies(state)?;
+    check_irqs(state)
+}
+
+/// An IRQ is active exactly when some IRQHandler cap names it (`valid_irq_handlers`, and
+/// deletion of the last handler cap deactivates it).
+fn check_irqs(state: &KernelState) -> Result<(), InvariantViolation> {
+    let mut handled = BTreeSet::new();
+    for (s, cte) in state.cspace.iter() {
+        if let Cap::IrqHandler { irq } = cte.cap {
+            if !state.irqs.active.contains(&irq) {
+                return fail("irq_handlers_active", format!("{s:?} holds a handler for inactive IRQ {irq}"));
+            }
+            handled.insert(irq);
+        }
+    }
+    if let Some(irq) = state.irqs.active.difference(&handled).next() {
+        return fail("irq_handlers_active", format!("IRQ {irq} is active without a handler cap"));
+    }
+    Ok(())
 }
 
 fn check_cdt_lists(state: &KernelState) -> Result<(), InvariantViolation> {
@@ -365,7 +384,8 @@ mod tests {
     #[test]
     fn detects_objects_above_the_watermark_and_outside_the_cdt() {
         let (mut st, ut, ..) = state();
-        st.cspace.set_cap(ut, Cap::Untyped { ptr: 0x1_0000_0000, size_bits: 16, free_index: 0, is_device: false });
+        st.cspace
+            .set_cap(ut, Cap::Untyped { ptr: 0x1_0000_0000, size_bits: 16, free_index: 0, is_device: false });
         assert_eq!(broken(&st), "watermark_consistent");
         let (mut st, _, a, b) = state();
         // Unlink the endpoint caps from below the untyped and make them a list of their own.
@@ -408,9 +428,11 @@ mod tests {
         assert_eq!(check_invariants(&st), Ok(()));
         // A cap in slot 3 of a zombie with 2 slots left.
         let irq = SlotRef::of(info.root_cnode, root_slot::IRQ_CONTROL);
+        st.irqs.active.insert(1);
         cte_insert(&mut st.cspace, Cap::IrqHandler { irq: 1 }, irq, SlotRef::of(cn, 3));
         assert_eq!(broken(&st), "zombies_consistent");
         crate::cdt::empty_slot(&mut st.cspace, SlotRef::of(cn, 3));
+        st.irqs.active.remove(&1);
         // Another cap to the CNode being deleted.
         cte_insert(&mut st.cspace, Cap::cnode(cn, 2), ut, SlotRef::of(info.root_cnode, 41));
         assert_eq!(broken(&st), "zombies_final");

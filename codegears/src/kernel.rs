@@ -20,6 +20,15 @@ pub struct KernelState {
     pub cspace: CSpace,
     /// Every live object.
     pub objects: ObjectStore,
+    /// The IRQs that have a handler (`IRQSignal`); the rest are inactive.
+    pub irqs: IrqTable,
+}
+
+/// The IRQ state table (`intStateIRQTable`), as the set of IRQs in state `IRQSignal`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct IrqTable {
+    /// IRQs with a handler.
+    pub active: alloc::collections::BTreeSet<u16>,
 }
 
 /// TCB slot indices (`tcb_cnode_index`).
@@ -62,6 +71,8 @@ pub mod label {
     pub const CNODE_ROTATE: u64 = 24;
     /// `CNodeSaveCaller`, the last CNode label.
     pub const CNODE_SAVE_CALLER: u64 = 25;
+    /// `IRQIssueIRQHandler`.
+    pub const IRQ_ISSUE_IRQ_HANDLER: u64 = 26;
 }
 
 /// What a thread asked of the kernel: invoke the cap at `cptr` with a label, message registers and
@@ -228,7 +239,7 @@ pub struct RetypeCursor {
 
 /// The kernel's context: global state, the current request and the DataGears of its invocation.
 ///
-/// DataGears: `cspace`, `objects` (global), `request`, `invocation`, `lookup`, `delete`, `revoke`,
+/// DataGears: `cspace`, `objects`, `irqs` (global), `request`, `invocation`, `lookup`, `delete`, `revoke`,
 /// `retype`, `reply` (per invocation). Under `Mode::Resume` the cursors are kept across a preemption; the
 /// gears they resume re-read every cap from its slot, so they stay valid as long as only this
 /// context ran in between (one kernel, one invocation at a time, as in seL4).
@@ -259,6 +270,7 @@ pub struct Kernel {
 pub struct KernelDataGears<'a> {
     pub cspace: &'a mut CSpace,
     pub objects: &'a mut ObjectStore,
+    pub irqs: &'a mut IrqTable,
     pub request: &'a mut Request,
     pub invocation: &'a mut Invocation,
     pub lookup: &'a mut LookupCursor,
@@ -278,6 +290,7 @@ impl Context for Kernel {
         KernelDataGears {
             cspace: &mut self.state.cspace,
             objects: &mut self.state.objects,
+            irqs: &mut self.state.irqs,
             request: &mut self.request,
             invocation: &mut self.invocation,
             lookup: &mut self.lookup,
@@ -300,6 +313,7 @@ impl Context for Kernel {
         Some(match name {
             "cspace" => &self.state.cspace,
             "objects" => &self.state.objects,
+            "irqs" => &self.state.irqs,
             "request" => &self.request,
             "invocation" => &self.invocation,
             "lookup" => &self.lookup,

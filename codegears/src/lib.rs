@@ -21,10 +21,11 @@
 //! - An object leaves the store when its last cap is finalised (endpoints, notifications, frames)
 //!   or when its Zombie is removed (CNodes, TCBs); seL4 leaves the memory as it is.
 //! - Boot is modelled: a root TCB and CNode outside all untypeds, boot caps as CDT roots.
-//! - Endpoint queues, notifications, IRQ state, reply objects, VSpaces and the scheduler are not
-//!   built yet: `cancelAllIPC`, `cancelBadgedSends`, `deletingIRQHandler` and unmapping have
-//!   nothing to do; Thread caps answer only ReadRegisters/WriteRegisters; other invocations of
-//!   endpoints, notifications, IRQ and domain caps fail with IllegalOperation.
+//! - Endpoint queues, notifications, reply objects, VSpaces and the scheduler are not built yet:
+//!   `cancelAllIPC`, `cancelBadgedSends` and unmapping have nothing to do; Thread caps answer only
+//!   ReadRegisters/WriteRegisters, IRQControl only IssueIRQHandler (with RISC-V's IRQ range
+//!   check, 1..=[`interrupt::MAX_IRQ`]); other invocations of endpoints, notifications, IRQ
+//!   handlers and the domain cap fail with IllegalOperation.
 //! - Frame object types are numbered 5 (4 KiB) and 6 (2 MiB) right after the generic types.
 //! - Under `Mode::Resume` a gear entered across a preemption point re-reads every cap it works
 //!   on; the retype re-checks what decode established and decodes again if it changed.
@@ -39,6 +40,7 @@ pub mod cnode;
 pub mod cspace;
 pub mod delete;
 pub mod error;
+pub mod interrupt;
 pub mod invariants;
 pub mod kernel;
 pub mod lookup;

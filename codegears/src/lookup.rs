@@ -168,6 +168,7 @@ gears::code_gear! {
             Some((Cap::CNode { .. }, _)) => Next::Goto(&crate::cnode::DECODE_CNODE_INVOCATION),
             Some((Cap::Untyped { .. }, _)) => Next::Goto(&crate::untyped::DECODE_UNTYPED_INVOCATION),
             Some((Cap::Thread { .. }, _)) => Next::Goto(&crate::tcb::DECODE_TCB_INVOCATION),
+            Some((Cap::IrqControl, _)) => Next::Goto(&crate::interrupt::DECODE_IRQ_CONTROL_INVOCATION),
             Some((Cap::Null | Cap::Zombie { .. }, _)) | None => {
                 Next::Fail(SyscallError::InvalidCapability { cap: 0 })
             }

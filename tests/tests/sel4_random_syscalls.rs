@@ -121,7 +121,13 @@ fn call() -> impl Strategy<Value = Call> {
             label::CNODE_MOVE => Call { label, cptr: 28, mrs: vec![i, 3, slot, WORD_BITS], extra: vec![2] },
             _ => Call { label, cptr: 2, mrs: vec![slot, WORD_BITS], extra: vec![] },
         });
-    prop_oneof![12 => cnode_call, 4 => retype, 1 => destroy, 2 => chaos, 2 => any_call]
+    let irq = (0u64..8, slot()).prop_map(|(irq, dest)| Call {
+        label: label::IRQ_ISSUE_IRQ_HANDLER,
+        cptr: codegears::kernel::root_slot::IRQ_CONTROL,
+        mrs: vec![irq, dest, WORD_BITS],
+        extra: vec![2],
+    });
+    prop_oneof![12 => cnode_call, 4 => retype, 1 => destroy, 1 => irq, 2 => chaos, 2 => any_call]
 }
 
 /// Counts zombie reductions: preemption points before `finalise_slot`.

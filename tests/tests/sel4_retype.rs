@@ -209,6 +209,7 @@ fn resumed_retype_revalidates_what_decode_checked() {
     let out = d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION);
     assert!(matches!(out, Outcome::Preempted { mode: Mode::Resume, .. }), "{out:?}");
     // Meanwhile another operation fills the destination slot.
+    s.k.state.irqs.active.insert(3);
     cte_insert(&mut s.k.state.cspace, Cap::IrqHandler { irq: 3 }, irq, dslot);
     let out = d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION);
     assert_eq!(format!("{out:?}"), "Failed(DeleteFirst)");

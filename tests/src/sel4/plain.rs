@@ -33,7 +33,7 @@ fn finalise_slot(st: &mut KernelState, slot: SlotRef, immediate: bool) -> bool {
             return true;
         }
         let is_final = is_final_capability(&st.cspace, slot);
-        let remainder = finalise_cap(&mut st.objects, &cap, is_final);
+        let remainder = finalise_cap(&mut st.objects, &mut st.irqs, &cap, is_final);
         if cap_removable(&remainder, slot) {
             if let Cap::Zombie { ptr, .. } = remainder {
                 st.objects.remove(ptr);
