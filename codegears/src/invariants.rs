@@ -5,7 +5,8 @@
 //! starts at a head); every non-empty slot lies in a live CNode or TCB; every cap names a live object
 //! of its kind; objects do not overlap; untyped regions nest or are disjoint; every object and
 //! sub-untyped inside an untyped lies below its watermark, and its cap is a CDT descendant of an
-//! untyped cap covering it (children after parents); zombies are final and their slots beyond
+//! untyped cap covering it (children after parents); the caps to one object are contiguous in
+//! their list (`mdb_chunked`); zombies are final and their slots beyond
 //! `number` are empty; an IRQ is active exactly when a handler cap names it.
 //!
 //! Deviation from the brief's "one list": seL4 boot writes each boot cap as its own CDT root, so the
@@ -50,6 +51,7 @@ pub fn check_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
     check_slots_and_objects(state)?;
     check_untyped(state)?;
     check_cdt_order(state)?;
+    check_cdt_chunked(state)?;
     check_zombies(state)?;
     check_irqs(state)
 }
@@ -292,6 +294,49 @@ fn check_cdt_order(state: &KernelState) -> Result<(), InvariantViolation> {
     Ok(())
 }
 
+/// What a cap names, for `mdb_chunked`: caps to one object (or one IRQ, or the domain) sit
+/// together in their CDT list. Untypeds and IRQControl name regions, not objects: not keyed.
+fn chunk_key(cap: &Cap) -> Option<(u8, u64)> {
+    match *cap {
+        Cap::Endpoint { ptr, .. }
+        | Cap::Notification { ptr, .. }
+        | Cap::CNode { ptr, .. }
+        | Cap::Thread { ptr }
+        | Cap::Zombie { ptr, .. }
+        | Cap::Frame { ptr, .. } => Some((0, ptr.0)),
+        Cap::IrqHandler { irq } => Some((1, irq as u64)),
+        Cap::Domain => Some((2, 0)),
+        _ => None,
+    }
+}
+
+/// seL4's `mdb_chunked`: in each CDT list the caps naming one object are contiguous.
+fn check_cdt_chunked(state: &KernelState) -> Result<(), InvariantViolation> {
+    let cs = &state.cspace;
+    for (h, _) in cs.iter().filter(|(_, c)| c.mdb.prev.is_none()) {
+        let mut last: alloc::collections::BTreeMap<(u8, u64), usize> = alloc::collections::BTreeMap::new();
+        let mut s = Some(h);
+        let mut i = 0usize;
+        while let Some(x) = s {
+            let cte = cs.get(x);
+            if let Some(k) = chunk_key(&cte.cap) {
+                if let Some(&j) = last.get(&k)
+                    && j + 1 != i
+                {
+                    return fail(
+                        "cdt_chunked",
+                        format!("{x:?} holds {:?}, apart from the other caps to it", cte.cap),
+                    );
+                }
+                last.insert(k, i);
+            }
+            i += 1;
+            s = cte.mdb.next;
+        }
+    }
+    Ok(())
+}
+
 fn check_zombies(state: &KernelState) -> Result<(), InvariantViolation> {
     let mut zombies = BTreeSet::new();
     for (s, cte) in state.cspace.iter() {
@@ -394,6 +439,24 @@ mod tests {
         st.cspace.update_mdb(a, |m| m.prev = None);
         assert_eq!(broken(&st), "children_after_parents");
         let _ = b;
+    }
+
+    #[test]
+    fn detects_caps_to_one_object_apart_in_the_list() {
+        let (mut st, ut, a, b) = state();
+        // Put a notification between the two endpoint caps.
+        let n = SlotRef(a.0 + 0x40);
+        st.objects.insert(ObjPtr(0x1_0000_0020), Object::Notification);
+        st.cspace
+            .set_cap(ut, Cap::Untyped { ptr: 0x1_0000_0000, size_bits: 16, free_index: 4, is_device: false });
+        insert_new_cap(
+            &mut st.cspace,
+            a,
+            n,
+            Cap::Notification { ptr: ObjPtr(0x1_0000_0020), badge: 0, rights: CapRights::ALL },
+        );
+        assert_eq!(st.cspace.mdb(n).next, Some(b));
+        assert_eq!(broken(&st), "cdt_chunked");
     }
 
     #[test]
