@@ -6,7 +6,8 @@
 //! of its kind; objects do not overlap; untyped regions nest or are disjoint; every object and
 //! sub-untyped inside an untyped lies below its watermark, and its cap is a CDT descendant of an
 //! untyped cap covering it (children after parents); the caps to one object are contiguous in
-//! their list (`mdb_chunked`); zombies are final and their slots beyond
+//! their list (`mdb_chunked`); a badged cap after a differently badged one is first-badged
+//! (`valid_badges`); zombies are final and their slots beyond
 //! `number` are empty; an IRQ is active exactly when a handler cap names it.
 //!
 //! Deviation from the brief's "one list": seL4 boot writes each boot cap as its own CDT root, so the
@@ -52,6 +53,7 @@ pub fn check_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
     check_untyped(state)?;
     check_cdt_order(state)?;
     check_cdt_chunked(state)?;
+    check_badges(state)?;
     check_zombies(state)?;
     check_irqs(state)
 }
@@ -337,6 +339,37 @@ fn check_cdt_chunked(state: &KernelState) -> Result<(), InvariantViolation> {
     Ok(())
 }
 
+/// seL4's `valid_badges`: where a badged endpoint (notification) cap follows a cap to the same
+/// object with another badge, it starts its badge's subtree (`first_badged`).
+fn check_badges(state: &KernelState) -> Result<(), InvariantViolation> {
+    let cs = &state.cspace;
+    for (p, cte) in cs.iter() {
+        let Some(n) = cte.mdb.next else { continue };
+        let next = cs.get(n);
+        let badged_pair = matches!(
+            (cte.cap, next.cap),
+            (Cap::Endpoint { .. }, Cap::Endpoint { .. })
+                | (Cap::Notification { .. }, Cap::Notification { .. })
+        );
+        if badged_pair
+            && same_region_as(&cte.cap, &next.cap)
+            && cte.cap.badge() != next.cap.badge()
+            && next.cap.badge() != 0
+            && !next.mdb.first_badged
+        {
+            return fail(
+                "valid_badges",
+                format!(
+                    "{n:?} (badge {}) follows {p:?} (badge {}) but is not first-badged",
+                    next.cap.badge(),
+                    cte.cap.badge()
+                ),
+            );
+        }
+    }
+    Ok(())
+}
+
 fn check_zombies(state: &KernelState) -> Result<(), InvariantViolation> {
     let mut zombies = BTreeSet::new();
     for (s, cte) in state.cspace.iter() {
@@ -457,6 +490,17 @@ mod tests {
         );
         assert_eq!(st.cspace.mdb(n).next, Some(b));
         assert_eq!(broken(&st), "cdt_chunked");
+    }
+
+    #[test]
+    fn detects_a_badge_change_without_first_badged() {
+        let (mut st, _, a, b) = state();
+        let mut cte = st.cspace.get(b);
+        cte.cap = Cap::Endpoint { ptr: ObjPtr(0x1_0000_0000), badge: 7, rights: CapRights::ALL };
+        cte.mdb.first_badged = false;
+        st.cspace.set(b, cte);
+        assert_eq!(broken(&st), "valid_badges");
+        let _ = a;
     }
 
     #[test]
