@@ -135,3 +135,29 @@ fn lookup_faults() {
     );
     assert_eq!(s.invoke(1 << 63, 0, &[], &[]).unwrap_err().error(), None, "a fault, not an error code");
 }
+
+/// Stepping the 64-level lookup gear by gear: each `resolve_address_bits` sees only `cspace` and
+/// `lookup`, and the cursor's bits left go down by one per level.
+#[test]
+fn cspace0001_stepped_level_by_level() {
+    let (mut s, ep_pos, _) = full_cspace();
+    s.k.set_request(s.request(ep_pos, 0, &[], &[]));
+    let mut d = Dispatcher::new(());
+    let mut st = d.stepper(&mut s.k, &codegears::lookup::LOOKUP_SLOT);
+    assert_eq!(st.current_name(), Some("lookup_slot"));
+    assert!(st.step().is_none());
+    for level in 0..64u64 {
+        assert_eq!(st.current_name(), Some("resolve_address_bits"));
+        let declared: Vec<&str> = st.data_gears().map(|(n, _)| n).collect();
+        assert_eq!(declared, ["cspace", "lookup"]);
+        assert!(st.data_gear("objects").is_none(), "not declared");
+        assert_eq!(st.ctx().lookup.n_bits, 64 - level);
+        assert_eq!(st.ctx().lookup.levels, level as u32);
+        let _ = st.step();
+    }
+    assert!(st.current().is_none(), "the last level left the kernel");
+    assert!(matches!(
+        st.outcome(),
+        Some(gears::Outcome::Exited(codegears::Done::Found { bits_remaining: 0, .. }))
+    ));
+}

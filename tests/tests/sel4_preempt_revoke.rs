@@ -269,3 +269,98 @@ fn preempted_caller_stays_restart_until_the_rerun_finishes() {
     assert_eq!(state(&s), ThreadState::Running);
     assert!(s.descendants(ep).is_empty());
 }
+
+/// The revoke of two copies, preempted at every point, as traces: under Restart each run starts
+/// over from `handle_invocation` (lookups and decode again) and finds its progress in the CDT;
+/// under Resume each run continues at the saved gear.
+#[test]
+fn revoke_traces_restart_vs_resume() {
+    let trace = |mode: Mode| {
+        let mut s = Sel4::boot(10, &[20]);
+        let r = s.root();
+        let ep = s.alloc_endpoint();
+        for _ in 0..2 {
+            let d = s.free_slot();
+            assert_eq!(s.copy(ep, d), Ok(()));
+        }
+        let req = s.request(r, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+        let mut d = Dispatcher::new((InjectAt::every(mode), metagears::Tracer::new()));
+        let (res, preemptions) = s.run(&mut d, req);
+        assert_eq!((res, preemptions), (Ok(()), 2));
+        d.meta().1.trace().to_string()
+    };
+    insta::assert_snapshot!(trace(Mode::Restart), @r"
+         . p0 start handle_invocation
+         0 p0 handle_invocation -> resolve_address_bits
+         1 p0 resolve_address_bits -> lookup_extra_caps
+         2 p0 lookup_extra_caps -> decode_invocation
+         3 p0 decode_invocation -> decode_cnode_invocation
+         4 p0 decode_cnode_invocation -> resolve_address_bits
+         5 p0 resolve_address_bits -> decode_cnode_target_found
+         6 p0 decode_cnode_target_found -> invoke_cnode_revoke
+         7 p0 invoke_cnode_revoke -> cte_revoke_check
+         8 p0 cte_revoke_check -> cte_revoke_delete_child
+         9 p0 cte_revoke_delete_child -> cte_delete
+        10 p0 cte_delete -> finalise_slot
+        11 p0 finalise_slot -> cte_delete_done
+        12 p0 cte_delete_done -> cte_revoke_child_deleted
+        13 p0 cte_revoke_child_deleted -> cte_revoke_check [pp]
+         . p0 preempted before cte_revoke_check (restart)
+         . p0 start handle_invocation
+        14 p0 handle_invocation -> resolve_address_bits
+        15 p0 resolve_address_bits -> lookup_extra_caps
+        16 p0 lookup_extra_caps -> decode_invocation
+        17 p0 decode_invocation -> decode_cnode_invocation
+        18 p0 decode_cnode_invocation -> resolve_address_bits
+        19 p0 resolve_address_bits -> decode_cnode_target_found
+        20 p0 decode_cnode_target_found -> invoke_cnode_revoke
+        21 p0 invoke_cnode_revoke -> cte_revoke_check
+        22 p0 cte_revoke_check -> cte_revoke_delete_child
+        23 p0 cte_revoke_delete_child -> cte_delete
+        24 p0 cte_delete -> finalise_slot
+        25 p0 finalise_slot -> cte_delete_done
+        26 p0 cte_delete_done -> cte_revoke_child_deleted
+        27 p0 cte_revoke_child_deleted -> cte_revoke_check [pp]
+         . p0 preempted before cte_revoke_check (restart)
+         . p0 start handle_invocation
+        28 p0 handle_invocation -> resolve_address_bits
+        29 p0 resolve_address_bits -> lookup_extra_caps
+        30 p0 lookup_extra_caps -> decode_invocation
+        31 p0 decode_invocation -> decode_cnode_invocation
+        32 p0 decode_cnode_invocation -> resolve_address_bits
+        33 p0 resolve_address_bits -> decode_cnode_target_found
+        34 p0 decode_cnode_target_found -> invoke_cnode_revoke
+        35 p0 invoke_cnode_revoke -> cte_revoke_check
+        36 p0 cte_revoke_check -> invocation_done
+        37 p0 invocation_done -> exit Ok
+    ");
+    insta::assert_snapshot!(trace(Mode::Resume), @r"
+         . p0 start handle_invocation
+         0 p0 handle_invocation -> resolve_address_bits
+         1 p0 resolve_address_bits -> lookup_extra_caps
+         2 p0 lookup_extra_caps -> decode_invocation
+         3 p0 decode_invocation -> decode_cnode_invocation
+         4 p0 decode_cnode_invocation -> resolve_address_bits
+         5 p0 resolve_address_bits -> decode_cnode_target_found
+         6 p0 decode_cnode_target_found -> invoke_cnode_revoke
+         7 p0 invoke_cnode_revoke -> cte_revoke_check
+         8 p0 cte_revoke_check -> cte_revoke_delete_child
+         9 p0 cte_revoke_delete_child -> cte_delete
+        10 p0 cte_delete -> finalise_slot
+        11 p0 finalise_slot -> cte_delete_done
+        12 p0 cte_delete_done -> cte_revoke_child_deleted
+        13 p0 cte_revoke_child_deleted -> cte_revoke_check [pp]
+         . p0 preempted before cte_revoke_check (resume)
+         . p0 resume cte_revoke_check
+        14 p0 cte_revoke_check -> cte_revoke_delete_child
+        15 p0 cte_revoke_delete_child -> cte_delete
+        16 p0 cte_delete -> finalise_slot
+        17 p0 finalise_slot -> cte_delete_done
+        18 p0 cte_delete_done -> cte_revoke_child_deleted
+        19 p0 cte_revoke_child_deleted -> cte_revoke_check [pp]
+         . p0 preempted before cte_revoke_check (resume)
+         . p0 resume cte_revoke_check
+        20 p0 cte_revoke_check -> invocation_done
+        21 p0 invocation_done -> exit Ok
+    ");
+}
