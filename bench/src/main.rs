@@ -10,6 +10,8 @@
 use std::process::ExitCode;
 
 mod dispatcher;
+mod mc;
+mod revoke;
 
 /// One benchmark workload: runs `n` units of work and returns a value that depends on all of them.
 pub struct Workload {
@@ -20,8 +22,12 @@ pub struct Workload {
 }
 
 /// The groups of workloads, by name.
-pub const GROUPS: &[(&str, &[Workload])] =
-    &[("dispatcher", dispatcher::WORKLOADS), ("batching", dispatcher::BATCH_WORKLOADS)];
+pub const GROUPS: &[(&str, &[Workload])] = &[
+    ("dispatcher", dispatcher::WORKLOADS),
+    ("batching", dispatcher::BATCH_WORKLOADS),
+    ("revoke", revoke::WORKLOADS),
+    ("mc", mc::WORKLOADS),
+];
 
 fn find(name: &str) -> Option<&'static Workload> {
     GROUPS.iter().flat_map(|(_, ws)| ws.iter()).find(|w| w.name == name)

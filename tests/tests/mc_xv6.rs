@@ -290,29 +290,3 @@ fn the_explored_gear_transitions_make_a_diagram() {
     let one = xv6_checker(three_procs(Variant::Correct)).gear_graph(true).threads(1).bfs();
     assert_eq!(one.gear_graph.as_ref(), Some(&graph));
 }
-
-/// Speed figures on a larger system, printed for 1 and 2 threads (run it with `--ignored`, best in
-/// release). The counts are asserted equal; the speeds are only printed.
-#[test]
-#[ignore = "figures for the README and reports: a few seconds in release"]
-fn figures_on_a_larger_system() {
-    let model = || {
-        let scripts = vec![
-            vec![Op::Ialloc(1), Op::Ifree, Op::Ialloc(1), Op::Ifree, Op::Ialloc(1)],
-            vec![Op::Ialloc(2), Op::Ialloc(2), Op::Ifree, Op::Ifree, Op::Ialloc(2)],
-            vec![Op::Ialloc(3), Op::Ifree, Op::Ialloc(3), Op::Ialloc(3), Op::Ifree],
-        ];
-        GearModel::new(Xv6System::new(13, &[2, 3, 5, 6, 8, 9, 11], scripts, Variant::Correct))
-    };
-    let mut counts = vec![];
-    for threads in [1, 2] {
-        let report = xv6_checker(model()).threads(threads).bfs();
-        println!("bfs, {threads} thread(s): {}", report.stats);
-        assert!(report.is_ok());
-        counts.push((report.stats.distinct, report.stats.transitions));
-    }
-    let dfs = xv6_checker(model()).dfs();
-    println!("dfs: {}", dfs.stats);
-    counts.push((dfs.stats.distinct, dfs.stats.transitions));
-    assert!(counts.windows(2).all(|w| w[0] == w[1]), "{counts:?}");
-}

@@ -35,6 +35,18 @@ pub struct Group {
     pub workloads: &'static [(&'static str, &'static str)],
     /// The target the group is measured against, if any.
     pub aim: Option<Aim>,
+    /// Count only inside functions matching this callgrind `--toggle-collect` pattern (so set-up
+    /// such as building a derivation tree is not counted); `None` counts the whole run.
+    pub collect: Option<&'static str>,
+    /// Sizes at which to report Ir(N) / N as well, to show how the cost per unit scales with N
+    /// (meaningful with `collect`, which leaves set-up out); empty for none.
+    pub scaling: &'static [u64],
+    /// What each workload prints, when it is a figure worth a column (e.g. the largest number of
+    /// gears between two preemption chances), shown in the scaling table.
+    pub result_label: Option<&'static str>,
+    /// Whether the units of work are what each workload prints (e.g. the distinct states a
+    /// bounded model-checking run reached) rather than N.
+    pub units_from_result: bool,
 }
 
 /// A target: `workload` within `max_ratio` times `baseline`.
@@ -67,6 +79,10 @@ pub const GROUPS: &[Group] = &[
             ("gears-wide", "as `gears`, but Output = [u64; 3]: a 32-byte Next returned through memory"),
         ],
         aim: Some(Aim { workload: "gears", baseline: "loop", max_ratio: 2.0 }),
+        collect: None,
+        scaling: &[],
+        result_label: None,
+        units_from_result: false,
     },
     Group {
         name: "batching",
@@ -82,6 +98,48 @@ pub const GROUPS: &[Group] = &[
             ("gears-batch16", "K = 16 units per transition, Dispatcher::new(())"),
         ],
         aim: None,
+        collect: None,
+        scaling: &[],
+        result_label: None,
+        units_from_result: false,
+    },
+    Group {
+        name: "revoke",
+        title: "revoke of N caps (children of one endpoint cap): the gear revoke vs seL4's plain loop",
+        unit: "cap",
+        sizes: (1 << 14, 1 << 16),
+        baselines: &["revoke-plain"],
+        same_result: false,
+        workloads: &[
+            ("revoke-gears", "cteRevoke as gears, Dispatcher::new(()): a preemption point after each child"),
+            ("revoke-gears-budget", "the same with seL4's WorkBudget(100), no interrupt pending"),
+            (
+                "revoke-plain",
+                "cteRevoke/cteDelete as plain recursive loops over the same state and CDT functions",
+            ),
+        ],
+        aim: None,
+        collect: Some("*measured_revoke*"),
+        scaling: &[1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20],
+        result_label: Some("most gears between two preemption chances"),
+        units_from_result: false,
+    },
+    Group {
+        name: "mc",
+        title: "model checking xv6's ialloc/ifree, 3 processes x 5 operations (35,454 states in all)",
+        unit: "distinct state",
+        sizes: (10_000, 30_000),
+        baselines: &["mc-bfs"],
+        same_result: false,
+        workloads: &[
+            ("mc-bfs", "breadth-first, one thread, fingerprints, both invariants in every state"),
+            ("mc-dfs", "depth-first, the same checks"),
+        ],
+        aim: None,
+        collect: None,
+        scaling: &[],
+        result_label: None,
+        units_from_result: true,
     },
 ];
 
@@ -124,12 +182,20 @@ pub fn run(filter: &[String], list: bool) -> anyhow::Result<String> {
         let measured = g
             .workloads
             .iter()
-            .map(|(w, _)| measure(&bin, &out_dir, w, g.sizes))
+            .map(|(w, _)| measure(&bin, &out_dir, w, g.sizes, g.collect, g.units_from_result))
             .collect::<anyhow::Result<Vec<_>>>()?;
         if g.same_result {
             check_same_result(&measured)?;
         }
-        let t = table(g, &measured);
+        let mut t = table(g, &measured);
+        if !g.scaling.is_empty() {
+            let scaled = g
+                .workloads
+                .iter()
+                .map(|(w, _)| scale(&bin, &out_dir, w, g.scaling, g.collect))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            t.push_str(&scaling_table(g, &scaled));
+        }
         print!("{t}");
         let report = out_dir.join(format!("{}.md", g.name));
         std::fs::write(&report, &t).with_context(|| format!("could not write {}", report.display()))?;
@@ -182,23 +248,118 @@ fn measure(
     out_dir: &Path,
     workload: &'static str,
     (n1, n2): (u64, u64),
+    collect: Option<&str>,
+    units_from_result: bool,
 ) -> anyhow::Result<Measured> {
-    let (ir1, r1) = callgrind_run(bin, out_dir, workload, n1)?;
-    let (ir2, r2) = callgrind_run(bin, out_dir, workload, n2)?;
-    let per_unit = callgrind::per_unit(n1, ir1, n2, ir2).with_context(|| format!("workload `{workload}`"))?;
+    let (ir1, r1) = callgrind_run(bin, out_dir, workload, n1, collect)?;
+    let (ir2, r2) = callgrind_run(bin, out_dir, workload, n2, collect)?;
+    let (u1, u2) = if units_from_result {
+        let units = |r: &str| {
+            r.parse::<u64>()
+                .with_context(|| format!("workload `{workload}` printed `{r}`, not a count of units"))
+        };
+        (units(&r1)?, units(&r2)?)
+    } else {
+        (n1, n2)
+    };
+    let per_unit = callgrind::per_unit(u1, ir1, u2, ir2).with_context(|| format!("workload `{workload}`"))?;
     Ok(Measured { workload, ir: (ir1, ir2), result: (r1, r2), per_unit })
 }
 
-/// Runs `bin workload n` under callgrind; returns the total Ir and what it printed.
-fn callgrind_run(bin: &Path, out_dir: &Path, workload: &str, n: u64) -> anyhow::Result<(u64, String)> {
+/// One workload measured at each of a group's scaling sizes: (N, Ir(N), what it printed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scaled {
+    /// The workload's name.
+    pub workload: &'static str,
+    /// Each size, the instructions counted at it and what the workload printed.
+    pub points: Vec<(u64, u64, String)>,
+}
+
+fn scale(
+    bin: &Path,
+    out_dir: &Path,
+    workload: &'static str,
+    sizes: &[u64],
+    collect: Option<&str>,
+) -> anyhow::Result<Scaled> {
+    let points = sizes
+        .iter()
+        .map(|&n| callgrind_run(bin, out_dir, workload, n, collect).map(|(ir, r)| (n, ir, r)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Scaled { workload, points })
+}
+
+/// The scaling table of a group: Ir(N) / N for each size, and the printed figure if labelled.
+pub fn scaling_table(g: &Group, scaled: &[Scaled]) -> String {
+    let mut s = String::new();
+    let Some(first) = scaled.first() else { return s };
+    let _ = writeln!(
+        s,
+        "\ninstructions per {} = Ir(N) / N, counted only in `{}`{}\n",
+        g.unit,
+        g.collect.unwrap_or("the whole run"),
+        g.result_label.map(|l| format!("; in brackets: {l}")).unwrap_or_default()
+    );
+    let _ = write!(s, "| {:<20} |", "workload \\ N");
+    for (n, _, _) in &first.points {
+        let _ = write!(s, " {:>12} |", pow2(*n));
+    }
+    let _ = writeln!(s);
+    let _ = write!(s, "|{:-<22}|", "");
+    for _ in &first.points {
+        let _ = write!(s, "{:->13}:|", "");
+    }
+    let _ = writeln!(s);
+    for w in scaled {
+        let _ = write!(s, "| {:<20} |", w.workload);
+        for (n, ir, printed) in &w.points {
+            let per = *ir as f64 / (*n).max(1) as f64;
+            let cell = match g.result_label {
+                Some(_) => format!("{per:.1} [{printed}]"),
+                None => format!("{per:.1}"),
+            };
+            let _ = write!(s, " {cell:>12} |");
+        }
+        let _ = writeln!(s);
+    }
+    for b in g.baselines {
+        let Some(base) = scaled.iter().find(|w| w.workload == *b) else { continue };
+        for w in scaled.iter().filter(|w| w.workload != *b) {
+            let ratios: Vec<String> = w
+                .points
+                .iter()
+                .zip(&base.points)
+                .map(|((n, ir, _), (_, bir, _))| {
+                    format!("{}: {:.2}x", pow2(*n), *ir as f64 / (*bir).max(1) as f64)
+                })
+                .collect();
+            let _ = writeln!(s, "\n`{}` vs `{b}`: {}", w.workload, ratios.join(", "));
+        }
+    }
+    s
+}
+
+/// `2^k` for a power of two, else the number.
+fn pow2(n: u64) -> String {
+    if n.is_power_of_two() { format!("2^{}", n.trailing_zeros()) } else { n.to_string() }
+}
+
+/// Runs `bin workload n` under callgrind (counting only inside `collect`'s functions if given);
+/// returns the total Ir and what it printed.
+fn callgrind_run(
+    bin: &Path,
+    out_dir: &Path,
+    workload: &str,
+    n: u64,
+    collect: Option<&str>,
+) -> anyhow::Result<(u64, String)> {
     let out_file: PathBuf = out_dir.join(format!("{workload}.{n}.callgrind"));
     let mut cmd = Command::new("valgrind");
-    cmd.arg("--tool=callgrind")
-        .arg("--quiet")
-        .arg(format!("--callgrind-out-file={}", out_file.display()))
-        .arg(bin)
-        .arg(workload)
-        .arg(n.to_string());
+    cmd.arg("--tool=callgrind").arg("--quiet").arg(format!("--callgrind-out-file={}", out_file.display()));
+    if let Some(pattern) = collect {
+        cmd.arg(format!("--toggle-collect={pattern}"));
+    }
+    cmd.arg(bin).arg(workload).arg(n.to_string());
     eprintln!("xtask: $ {}", util::show(&cmd));
     let printed = util::output(&mut cmd)?.trim().to_string();
     let text = std::fs::read_to_string(&out_file)
@@ -235,8 +396,11 @@ pub fn table(g: &Group, measured: &[Measured]) -> String {
     let _ = writeln!(s, "\n## {}: {}", g.name, g.title);
     let _ = writeln!(
         s,
-        "instructions per {} = (Ir(N2) - Ir(N1)) / (N2 - N1), callgrind, N1 = {}, N2 = {}\n",
-        g.unit, g.sizes.0, g.sizes.1
+        "instructions per {} = (Ir(N2) - Ir(N1)) / ({}), callgrind, N1 = {}, N2 = {}\n",
+        g.unit,
+        if g.units_from_result { "units reached at N2 - units reached at N1" } else { "N2 - N1" },
+        g.sizes.0,
+        g.sizes.1
     );
     let col = format!("Ir/{}", g.unit);
     let width = col.len().max(10);
@@ -297,6 +461,25 @@ mod tests {
     }
 
     #[test]
+    fn scaling_table_shows_per_unit_figures_and_ratios() {
+        let g = GROUPS.iter().find(|g| g.name == "revoke").unwrap();
+        let w = |workload, irs: [u64; 2], printed: &str| Scaled {
+            workload,
+            points: vec![(1024, irs[0], printed.into()), (4096, irs[1], printed.into())],
+        };
+        let t = scaling_table(
+            g,
+            &[
+                w("revoke-gears", [2048 * 10, 4096 * 40], "14"),
+                w("revoke-plain", [1024 * 10, 4096 * 10], "0"),
+            ],
+        );
+        assert!(t.contains("| revoke-gears         |    20.0 [14] |    40.0 [14] |"), "{t}");
+        assert!(t.contains("`revoke-gears` vs `revoke-plain`: 2^10: 2.00x, 2^12: 4.00x"), "{t}");
+        assert!(t.contains("counted only in `*measured_revoke*`"), "{t}");
+    }
+
+    #[test]
     fn selects_groups_by_name() {
         assert_eq!(select(GROUPS, &[]).unwrap().len(), GROUPS.len());
         assert_eq!(select(GROUPS, &["dispatcher".into()]).unwrap()[0].name, "dispatcher");
@@ -309,7 +492,7 @@ mod tests {
         let g = select(GROUPS, &[]).unwrap();
         let listed = "dispatcher loop\ndispatcher loop-call\ndispatcher gears\ndispatcher gears-pp-bare\ndispatcher gears-pp\n\
                       dispatcher gears-traced\ndispatcher gears-wide\nbatching gears-batch4\n\
-                      batching gears-batch16\n";
+                      batching gears-batch16\nrevoke revoke-gears\nrevoke revoke-gears-budget\nrevoke revoke-plain\nmc mc-bfs\nmc mc-dfs\n";
         check_known(&g, listed).unwrap();
         let err = check_known(&g, "dispatcher loop\n").unwrap_err().to_string();
         assert!(err.contains("`loop-call`"), "{err}");
