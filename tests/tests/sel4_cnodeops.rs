@@ -256,3 +256,41 @@ fn cnode_op_errors_for_bad_depth_root_and_message() {
     let e = s.free_slot();
     assert_eq!(s.cnode_delete(e, 0, 1), Err(SyscallError::InvalidCapability { cap: 0 }));
 }
+
+/// CNODEOP0009's TODO, done: saving an actual reply cap. The reply cap is arranged as IPC would
+/// leave it (a child of the callee's master reply cap, in the caller's `tcbCaller` slot).
+#[test]
+fn save_caller_moves_the_reply_cap() {
+    use codegears::cdt::cte_insert;
+    use codegears::kernel::tcb_slot;
+    use codegears::{Cte, MdbNode, SlotRef};
+    let mut s = env();
+    let r = s.root();
+    let t = s.alloc_tcb();
+    let Cap::Thread { ptr: callee } = s.cap(t) else { panic!("a TCB") };
+    let master = SlotRef::of(callee, tcb_slot::REPLY);
+    let master_cap = Cap::Reply { tcb: callee, master: true, can_grant: true };
+    let mdb = MdbNode { revocable: true, first_badged: true, ..MdbNode::default() };
+    s.k.state.cspace.set(master, Cte { cap: master_cap, mdb });
+    let caller = SlotRef::of(s.info.root_tcb, tcb_slot::CALLER);
+    let reply = Cap::Reply { tcb: callee, master: false, can_grant: true };
+    cte_insert(&mut s.k.state.cspace, reply, master, caller);
+    gears_tests::sel4::invariants(&s.k).unwrap();
+
+    let dest = s.free_slot();
+    assert_eq!(s.cnode_save_caller(r, dest, WORD_BITS), Ok(()));
+    assert_eq!(s.cap(dest), reply);
+    assert!(s.k.state.cspace.cap(caller).is_null());
+    assert_eq!(
+        s.k.state.cspace.mdb(master).next,
+        Some(s.slot(dest)),
+        "the reply cap kept its place in the CDT"
+    );
+    // A reply cap cannot be copied.
+    let d2 = s.free_slot();
+    assert_eq!(s.copy(dest, d2), Err(SyscallError::IllegalOperation));
+    // Nothing to save now: success, nothing moves.
+    let d3 = s.free_slot();
+    assert_eq!(s.cnode_save_caller(r, d3, WORD_BITS), Ok(()));
+    assert!(s.is_slot_empty(d3));
+}
