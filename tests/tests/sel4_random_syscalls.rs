@@ -149,6 +149,26 @@ impl gears::MetaGear<codegears::Kernel> for ZombieSteps {
     }
 }
 
+/// On the random state a case left: the gear Delete and Revoke (preempted as the case was) must
+/// leave exactly the state seL4's plain recursive `cteDelete`/`cteRevoke` leaves.
+fn differential(s: &mut Sel4, every: u64, mode: Mode) -> Result<(), TestCaseError> {
+    for (lbl, cptr) in [(label::CNODE_DELETE, 28u64), (label::CNODE_REVOKE, 20), (label::CNODE_REVOKE, 16)] {
+        let Ok((slot, 0)) = s.lookup(cptr) else { continue };
+        let mut expected = s.k.state.clone();
+        if lbl == label::CNODE_DELETE {
+            gears_tests::sel4::plain::cte_delete(&mut expected, slot, true);
+        } else {
+            gears_tests::sel4::plain::cte_revoke(&mut expected, slot);
+        }
+        let req = s.request(2, lbl, &[cptr, WORD_BITS], &[]);
+        let mut d = Dispatcher::new(InjectAt::every_nth(every, mode));
+        if let (Ok(()), _) = s.run(&mut d, req) {
+            prop_assert!(s.k.state == expected, "gear and plain {lbl} of {cptr} differ");
+        }
+    }
+    Ok(())
+}
+
 fn run_case(calls: &[Call], every: u64, mode: Mode) -> Result<(), TestCaseError> {
     let mut s = Sel4::boot(6, &[16, 12]);
     // Some objects to work on: endpoints, notifications, TCBs and a CNode in slots 20..30.
@@ -189,6 +209,7 @@ fn run_case(calls: &[Call], every: u64, mode: Mode) -> Result<(), TestCaseError>
         }
     }
     let zombies = d.meta().2.0;
+    differential(&mut s, every, mode)?;
     TOTALS.with(|t| {
         let (n, k, z) = t.get();
         t.set((n + calls.len() as u64, k + ok, z + zombies));
