@@ -52,6 +52,6 @@ pub mod untyped;
 pub use cap::{Cap, CapRights, ObjPtr, SlotRef, ZombieType};
 pub use cspace::{CSpace, Cte, MdbNode};
 pub use error::{LookupFault, SeL4Error, SyscallError};
-pub use invariants::{InvariantViolation, check_invariants};
+pub use invariants::{InvariantViolation, check_invariants, check_local_invariants};
 pub use kernel::{BootInfo, Done, Kernel, KernelState, Request};
 pub use object::{Object, ObjectStore};

@@ -30,8 +30,8 @@ fn create_cnode_table(s: &mut Sel4, num_cnode_bits: u32, ep: u64) -> u64 {
 }
 
 /// The invariant metagear for large states: the full check at every `every`-th preemption point
-/// (and when the run is preempted), and at every point a constant-time local check of the CDT
-/// around the revoked slot (its next link agrees both ways).
+/// (and when the run is preempted), and at every point `check_local_invariants` on the revoked
+/// slot and the next slot in the CDT.
 struct SampledInvariant {
     every: u64,
     seen: u64,
@@ -49,11 +49,11 @@ impl MetaGear<Kernel> for SampledInvariant {
         self.seen += 1;
         if let Some(slot) = k.revoke.slot {
             self.local_checks += 1;
-            let cs = &k.state.cspace;
-            if let Some(n) = cs.mdb(slot).next
-                && cs.mdb(n).prev != Some(slot)
+            let next = k.state.cspace.mdb(slot).next;
+            if let Err(e) =
+                codegears::check_local_invariants(&k.state, [Some(slot), next].into_iter().flatten())
             {
-                return PointDecision::Halt("local CDT check failed");
+                panic!("local invariant violated at preemption point {}: {e}", self.seen);
             }
         }
         if self.seen.is_multiple_of(self.every) {
