@@ -125,3 +125,30 @@ fn other_syscalls_and_labels() {
         Err(SyscallError::TruncatedMessage)
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config { cases: 2000, failure_persistence: None, ..Default::default() })]
+
+    /// Any system call number, MessageInfo word, cptr and message: no panic; success, or an seL4
+    /// error code / cap fault with the kernel state unchanged; the invariants hold.
+    #[test]
+    fn arbitrary_syscalls_never_panic(
+        syscall in -10i64..2,
+        info in proptest::prelude::any::<u64>(),
+        cptr in proptest::prop_oneof![0u64..40, proptest::prelude::any::<u64>()],
+        mrs in proptest::collection::vec(proptest::prop_oneof![0u64..70, proptest::prelude::any::<u64>()], 0..12),
+        extra in proptest::collection::vec(0u64..40, 0..4),
+    ) {
+        let (mut s, _, _) = two_threads();
+        let before = s.k.state.clone();
+        match s.syscall(syscall, cptr, info, &mrs, &extra) {
+            Ok(()) => {}
+            Err(e) => {
+                let code_or_fault = e.error().is_some() || matches!(e, SyscallError::CapFault { .. });
+                proptest::prop_assert!(code_or_fault, "{:?} is neither an error code nor a fault", e);
+                proptest::prop_assert!(s.k.state == before, "{e:?} changed the state");
+            }
+        }
+        gears_tests::sel4::invariants(&s.k).map_err(proptest::test_runner::TestCaseError::fail)?;
+    }
+}
