@@ -1,7 +1,5 @@
 //! The gear revoke against seL4's plain recursive loop over the same state: equal results under
-//! injected preemption (a differential test), and the cost ratio (run with `--release --ignored`).
-
-use std::time::Instant;
+//! injected preemption (a differential test). The cost ratio is in `cargo xtask bench revoke`.
 
 use codegears::kernel::label;
 use gears::{Dispatcher, Mode};
@@ -55,32 +53,5 @@ fn gear_revoke_equals_plain_revoke() {
         assert!(preemptions > 1);
         assert!(s.k.state == expected, "target {target}, {mode}: the gear revoke and the plain loop differ");
         invariants(&s.k).unwrap();
-    }
-}
-
-/// Prints ns per cap for the gear revoke (no metagears) and the plain loop, and their ratio.
-#[test]
-#[ignore = "timing; run with --release -- --ignored --nocapture"]
-fn revoke_cost_ratio() {
-    for bits in [10u32, 12, 14, 16, 18, 20] {
-        let n = 1u64 << bits;
-        let (mut s, ep) = scenario(n);
-        let slot = s.slot(ep);
-        let mut plain_state = s.k.state.clone();
-        let t = Instant::now();
-        plain::cte_revoke(&mut plain_state, slot);
-        let plain_ns = t.elapsed().as_nanos() as f64 / n as f64;
-        let r = s.root();
-        let req = s.request(r, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
-        let mut d = Dispatcher::new(());
-        let t = Instant::now();
-        let (res, _) = s.run(&mut d, req);
-        let gear_ns = t.elapsed().as_nanos() as f64 / n as f64;
-        assert_eq!(res, Ok(()));
-        println!(
-            "N = 2^{bits}: gears {gear_ns:.0} ns/cap ({} gears), plain loop {plain_ns:.0} ns/cap, ratio {:.2}",
-            d.steps(),
-            gear_ns / plain_ns
-        );
     }
 }
