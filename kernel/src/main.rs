@@ -31,6 +31,10 @@ mod memory;
 #[cfg(all(target_os = "none", feature = "qemu-test"))]
 mod qemu_test;
 #[cfg(target_os = "none")]
+mod roottask;
+#[cfg(target_os = "none")]
+mod scenarios;
+#[cfg(target_os = "none")]
 mod thread;
 
 #[cfg(target_os = "none")]

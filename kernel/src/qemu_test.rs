@@ -31,6 +31,35 @@ fn user_threads_return_their_frames() -> Check {
     if after != before { Err("a retired user thread kept frames") } else { Ok(()) }
 }
 
+fn capability_boot_info() -> Check {
+    crate::scenarios::boot_info().map_err(leak)
+}
+
+fn root_task_retype() -> Check {
+    crate::scenarios::retype_objects().map_err(leak)
+}
+
+fn root_task_cnode_ops() -> Check {
+    crate::scenarios::cnode_ops().map_err(leak)
+}
+
+fn root_task_tcb_read_registers() -> Check {
+    crate::scenarios::tcb_read_registers().map_err(leak)
+}
+
+fn root_task_preempt_revoke_65536() -> Check {
+    crate::scenarios::preempt_revoke(16).map(|_| ()).map_err(leak)
+}
+
+fn root_task_traced_syscall() -> Check {
+    crate::scenarios::traced_syscall().map_err(leak)
+}
+
+/// A check's message outlives the test (the suite runs once; the kernel then exits).
+fn leak(s: alloc::string::String) -> &'static str {
+    alloc::boxed::Box::leak(s.into_boxed_str())
+}
+
 /// A named in-kernel test.
 type Test = (&'static str, fn() -> Check);
 
@@ -46,6 +75,12 @@ const TESTS: &[Test] = &[
     ("user_privileged_instruction_stops_only_the_thread", user_privileged_instruction),
     ("kernel_survives_user_faults", demo::user_faults_stop_only_the_thread),
     ("user_threads_return_their_frames", user_threads_return_their_frames),
+    ("capability_kernel_boot_info", capability_boot_info),
+    ("root_task_retype", root_task_retype),
+    ("root_task_cnode_ops", root_task_cnode_ops),
+    ("root_task_tcb_read_registers_of_another_thread", root_task_tcb_read_registers),
+    ("root_task_traced_syscall", root_task_traced_syscall),
+    ("root_task_preempt_revoke_65536_caps", root_task_preempt_revoke_65536),
 ];
 
 /// Runs every test; the exit code is success only if all passed.

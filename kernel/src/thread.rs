@@ -9,6 +9,12 @@ use crate::memory::frames;
 pub const CODE_VA: u64 = USER_BASE;
 /// The page below which a thread's stack grows (the stack is one page under it).
 pub const STACK_TOP: u64 = USER_BASE + 0x10_0000;
+/// The root task's IPC buffer (seL4's layout: tag, then message words 0–119, user data, caps).
+pub const IPC_BUFFER_VA: u64 = USER_BASE + 0x20_0000;
+/// The root task's result records (written by the script runner, read by the kernel's checks).
+pub const RESULTS_VA: u64 = USER_BASE + 0x30_0000;
+/// The root task's script (written by the kernel before the thread starts, read-only to it).
+pub const SCRIPT_VA: u64 = USER_BASE + 0x40_0000;
 
 /// Why a program could not be loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +67,25 @@ impl UserThread {
         let thread = UserThread { space, ctx: UserContext::new(CODE_VA, STACK_TOP), frames: owned };
         mapped.map_err(LoadError::Map)?;
         Ok(thread)
+    }
+
+    /// Maps a fresh zeroed page at `va` (user-accessible, never executable); returns its frame,
+    /// which the thread owns and frees when retired.
+    pub fn map_page(&mut self, va: u64, writable: bool) -> Result<u64, LoadError> {
+        let frame = frames::alloc_zeroed().ok_or(LoadError::OutOfFrames)?;
+        self.frames.push(frame);
+        let mut tables = Vec::new();
+        let mut alloc = || {
+            let f = frames::alloc();
+            if let Some(f) = f {
+                tables.push(f);
+            }
+            f
+        };
+        let mapped = self.space.map_user(va, frame, writable, false, &mut alloc);
+        self.frames.extend(tables);
+        mapped.map_err(LoadError::Map)?;
+        Ok(frame)
     }
 
     /// Runs the thread in its address space until the next kernel entry.

@@ -13,13 +13,14 @@
 //! exit 0 is also what a guest shutdown gives, a pass also needs the kernel's last line,
 //! [`EXIT_MARKER`].
 
-use std::io::{BufRead, BufReader};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use metagears::wire::{Decoded, Decoder};
 
 use crate::{Arch, RunOptions, setup, util};
 
@@ -37,6 +38,14 @@ pub const EXIT_MARKER: &str = "gears: exit Success";
 /// The start of the kernel's first console line: boot time is measured up to it (firmware
 /// output before it, e.g. OVMF's, does not count).
 pub const KERNEL_BANNER: &str = "Gears kernel ";
+
+/// The console line before a traced test scenario's frames (`kernel/src/scenarios.rs`).
+pub const TRACE_BEGIN: &str = "trace: begin";
+/// The console line after them.
+pub const TRACE_END: &str = "trace: end";
+/// Gears a traced CNode Copy must pass through (the seL4 call path as gears).
+pub const TRACED_GEARS: &[&str] =
+    &["handle_syscall", "handle_invocation", "resolve_address_bits", "decode_invocation", "invocation_done"];
 
 /// Where the bootloader loads the kernel (`kernel/src/arch/x86_64/boot.rs`, `KERNEL_BASE`).
 const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
@@ -57,6 +66,8 @@ struct Build {
     release: bool,
     /// The `qemu-test` feature: boot into the in-kernel test suite.
     test: bool,
+    /// The `trace` feature: stream the gear trace over the serial line.
+    trace: bool,
 }
 
 impl Build {
@@ -66,13 +77,23 @@ impl Build {
 
     /// A name for the files of this build: `x86_64-debug`, `x86_64-release-test`, …
     fn stem(self) -> String {
-        format!("{}-{}{}", self.arch.name(), self.profile(), if self.test { "-test" } else { "" })
+        format!(
+            "{}-{}{}{}",
+            self.arch.name(),
+            self.profile(),
+            if self.test { "-test" } else { "" },
+            if self.trace { "-trace" } else { "" }
+        )
     }
 
     /// Test builds get their own target directory so they do not evict the normal build.
     fn target_dir(self) -> PathBuf {
         let base = util::target_dir();
-        if self.test { base.join("qemu-test") } else { base }
+        match (self.test, self.trace) {
+            (true, _) => base.join("qemu-test"),
+            (false, true) => base.join("qemu-trace"),
+            (false, false) => base,
+        }
     }
 }
 
@@ -120,10 +141,7 @@ impl Outcome {
 /// Builds the kernel for `opts.arch` and boots it under QEMU; fails unless the kernel exits
 /// through the exit device with success.
 pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
-    if opts.trace {
-        eprintln!("xtask: note: --trace is not implemented in the kernel yet; booting without it");
-    }
-    let build = Build { arch: opts.arch, release: opts.release, test: false };
+    let build = Build { arch: opts.arch, release: opts.release, test: false, trace: opts.trace };
     let image = build_image(build, opts.uefi)?;
     let mut cmd = qemu_command(opts.arch, &image, opts.uefi)?;
     if opts.gdb {
@@ -148,8 +166,14 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
         }
     }
     let timeout = if opts.gdb { None } else { Some(RUN_TIMEOUT) };
-    let run = run_qemu(opts.arch, &mut cmd, timeout, |_| {})?;
+    let run = run_qemu(opts.arch, &mut cmd, timeout, |_| {}, |_| {})?;
     report_timing(&run);
+    if opts.trace {
+        eprintln!(
+            "xtask: trace: {} events decoded from {} bytes of serial output, {} damaged frames",
+            run.events, run.bytes, run.damaged
+        );
+    }
     match run.outcome {
         Outcome::Passed => Ok(()),
         other => bail!("{} ({})", other.describe(), util::show(&cmd)),
@@ -186,14 +210,80 @@ pub fn test_suites() -> anyhow::Result<()> {
 
 /// Builds and boots one architecture's test kernel: (passed, failed, why it failed).
 fn test_suite(arch: Arch) -> anyhow::Result<(usize, usize, Option<String>)> {
-    let build = Build { arch, release: false, test: true };
+    let build = Build { arch, release: false, test: true, trace: false };
     let image = build_image(build, false)?;
     let mut cmd = qemu_command(arch, &image, false)?;
-    let mut results = TestCounts::default();
-    let run = run_qemu(arch, &mut cmd, Some(TEST_TIMEOUT), |line| results.record(line))?;
+    let results = std::cell::RefCell::new(TestCounts::default());
+    let traced = std::cell::RefCell::new(TracedScenario::default());
+    let run = run_qemu(
+        arch,
+        &mut cmd,
+        Some(TEST_TIMEOUT),
+        |line| {
+            results.borrow_mut().record(line);
+            traced.borrow_mut().line(line);
+        },
+        |event| traced.borrow_mut().event(event),
+    )?;
     report_timing(&run);
+    let mut results = results.into_inner();
+    // The host side of the traced scenario: its frames decoded, undamaged, with the gear names.
+    let traced = traced.into_inner();
+    match traced.check(run.damaged) {
+        Ok(()) => {
+            println!("test wire_trace_decoded_on_the_host ... ok ({} events)", traced.events.len());
+            results.passed += 1;
+        }
+        Err(why) => {
+            println!("test wire_trace_decoded_on_the_host ... FAILED: {why}");
+            results.failed += 1;
+        }
+    }
     let verdict = results.verdict(run.outcome);
     Ok((results.passed, verdict.failed, verdict.error))
+}
+
+/// The decoded trace of the test kernel's traced scenario (between [`TRACE_BEGIN`] and
+/// [`TRACE_END`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TracedScenario {
+    inside: bool,
+    seen_end: bool,
+    /// The events' gear names, in order.
+    pub events: Vec<String>,
+}
+
+impl TracedScenario {
+    /// Notes a console line.
+    pub fn line(&mut self, line: &str) {
+        let line = line.trim();
+        if line == TRACE_BEGIN {
+            self.inside = true;
+        } else if line.starts_with(TRACE_END) {
+            self.inside = false;
+            self.seen_end = true;
+        }
+    }
+
+    /// Notes a decoded trace event.
+    pub fn event(&mut self, event: &metagears::TraceEvent) {
+        if self.inside {
+            self.events.push(event.gear.to_string());
+        }
+    }
+
+    /// Whether the traced scenario streamed undamaged frames through the expected gears.
+    pub fn check(&self, damaged: usize) -> Result<(), String> {
+        if !self.seen_end {
+            return Err("the kernel never ended its traced scenario".to_string());
+        }
+        if damaged > 0 {
+            return Err(format!("{damaged} damaged trace frames"));
+        }
+        let missing: Vec<&str> =
+            TRACED_GEARS.iter().copied().filter(|g| !self.events.iter().any(|e| e == g)).collect();
+        if missing.is_empty() { Ok(()) } else { Err(format!("the trace lacks the gears {missing:?}")) }
+    }
 }
 
 /// Tests counted from the test kernel's console.
@@ -293,6 +383,14 @@ fn build_kernel(build: Build) -> anyhow::Result<PathBuf> {
     if build.test {
         cmd.args(["--features", "qemu-test"]);
     }
+    if build.trace {
+        cmd.args(["--features", "trace"]);
+    }
+    // The capability kernel's gears run optimised even in a debug kernel (the kernel crate itself
+    // stays unoptimised for gdb): a revoke of 65,536 caps takes seconds instead of minutes.
+    for krate in ["gears", "metagears", "codegears"] {
+        cmd.args(["--config", &format!("profile.dev.package.{krate}.opt-level=2")]);
+    }
     util::status(&mut cmd)?;
     let elf = kernel_elf(build);
     if !elf.is_file() {
@@ -387,45 +485,87 @@ struct QemuRun {
     /// From starting QEMU to the kernel's first console line (its banner).
     first_line: Option<Duration>,
     total: Duration,
+    /// Serial bytes read.
+    bytes: usize,
+    /// Trace events decoded.
+    events: usize,
+    /// Damaged trace frames.
+    damaged: usize,
 }
 
-/// Runs QEMU, echoing its serial output line by line to stdout and to `on_line`, killing it
-/// after `timeout`.
+/// Runs QEMU, decoding its serial output (console lines and trace frames, `metagears::wire`):
+/// lines are echoed to stdout and given to `on_line`, trace events are printed as the host
+/// tracer's text and given to `on_event`; QEMU is killed after `timeout`.
 fn run_qemu(
     arch: Arch,
     cmd: &mut Command,
     timeout: Option<Duration>,
     mut on_line: impl FnMut(&str),
+    mut on_event: impl FnMut(&metagears::TraceEvent),
 ) -> anyhow::Result<QemuRun> {
     let shown = util::show(cmd);
     eprintln!("xtask: $ {shown}");
     cmd.stdin(Stdio::null()).stdout(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("could not start `{shown}`"))?;
-    let stdout = child.stdout.take().context("QEMU's stdout")?;
-    let (tx, rx) = mpsc::channel::<String>();
+    let mut stdout = child.stdout.take().context("QEMU's stdout")?;
+    let (tx, rx) = mpsc::channel::<Vec<u8>>();
     let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
+        let mut buf = [0u8; 8192];
+        loop {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
             }
         }
     });
-    let mut first_line = None;
+    let mut decoder = Decoder::new();
+    let mut decoded = Vec::new();
+    let mut run = QemuRun {
+        outcome: Outcome::Other(None),
+        first_line: None,
+        total: Duration::ZERO,
+        bytes: 0,
+        events: 0,
+        damaged: 0,
+    };
     let mut marker = false;
+    let mut handle = |decoded: &mut Vec<Decoded>, run: &mut QemuRun, marker: &mut bool| {
+        for d in decoded.drain(..) {
+            match d {
+                Decoded::Text(line) => {
+                    // Firmware output may carry escape sequences: match on the printable text.
+                    let clean: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
+                    if run.first_line.is_none() && clean.contains(KERNEL_BANNER) {
+                        run.first_line = Some(start.elapsed());
+                    }
+                    *marker |= clean.trim() == EXIT_MARKER;
+                    println!("{line}");
+                    on_line(&clean);
+                }
+                Decoded::Event(e) => {
+                    run.events += 1;
+                    println!("{e}");
+                    on_event(&e);
+                }
+                Decoded::Damaged(why) => {
+                    run.damaged += 1;
+                    println!("xtask: damaged trace frame: {why}");
+                }
+            }
+        }
+    };
     let mut timed_out = false;
     let status = loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(line) => {
-                // Firmware output may carry escape sequences: match on the printable text.
-                let clean: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
-                if first_line.is_none() && clean.contains(KERNEL_BANNER) {
-                    first_line = Some(start.elapsed());
-                }
-                marker |= clean.trim() == EXIT_MARKER;
-                println!("{line}");
-                on_line(&clean);
+            Ok(bytes) => {
+                run.bytes += bytes.len();
+                decoder.feed(&bytes, &mut decoded);
+                handle(&mut decoded, &mut run, &mut marker);
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -441,16 +581,17 @@ fn run_qemu(
         }
     };
     let _ = reader.join();
-    // Lines still queued after QEMU exited.
-    for line in rx.try_iter() {
-        let clean: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
-        marker |= clean.trim() == EXIT_MARKER;
-        println!("{line}");
-        on_line(&clean);
+    // Output still queued after QEMU exited.
+    for bytes in rx.try_iter() {
+        run.bytes += bytes.len();
+        decoder.feed(&bytes, &mut decoded);
     }
-    let outcome =
+    decoder.finish(&mut decoded);
+    handle(&mut decoded, &mut run, &mut marker);
+    run.outcome =
         if timed_out { Outcome::TimedOut } else { Outcome::from_status(arch, status.code(), marker) };
-    Ok(QemuRun { outcome, first_line, total: start.elapsed() })
+    run.total = start.elapsed();
+    Ok(run)
 }
 
 fn report_timing(run: &QemuRun) {
@@ -535,7 +676,7 @@ mod tests {
 
     #[test]
     fn build_names() {
-        let b = Build { arch: Arch::X86_64, release: true, test: true };
+        let b = Build { arch: Arch::X86_64, release: true, test: true, trace: false };
         assert_eq!(b.stem(), "x86_64-release-test");
         assert!(b.target_dir().ends_with("qemu-test"));
         assert!(kernel_elf(b).ends_with("qemu-test/x86_64-unknown-none/release/kernel"));

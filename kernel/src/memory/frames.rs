@@ -59,6 +59,28 @@ pub fn carve(boot: &mut BootMemory, size: u64) -> Option<u64> {
     Some(start)
 }
 
+/// Removes the first `2^bits`-byte block aligned to its size, at or above `min_start`, from the
+/// usable regions; returns its start. seL4 hands memory to the root task as such blocks.
+pub fn carve_aligned(boot: &mut BootMemory, bits: u8, min_start: u64) -> Option<u64> {
+    let size = 1u64 << bits;
+    let found = boot.regions().iter().find_map(|r| {
+        let start = r.start.max(min_start).max(LOW_LIMIT).next_multiple_of(size);
+        (start.checked_add(size)? <= r.end).then_some((*r, start))
+    });
+    let (region, start) = found?;
+    let mut rest = BootMemory::empty();
+    for r in boot.regions() {
+        if *r == region {
+            rest.push(PhysRegion { start: r.start, end: start });
+            rest.push(PhysRegion { start: start + size, end: r.end });
+        } else {
+            rest.push(*r);
+        }
+    }
+    *boot = rest;
+    Some(start)
+}
+
 /// Takes over the usable regions (after the heap was carved out).
 pub fn init(boot: &BootMemory) {
     let mut f = FRAMES.lock();

@@ -155,3 +155,14 @@ pub fn copy_to_frame(frame: u64, offset: usize, bytes: &[u8]) {
     // kernel data that cannot overlap a frame owned by a user space being built.
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), phys_to_virt(frame).add(offset), bytes.len()) };
 }
+
+/// Copies bytes out of the physical frame `frame` at `offset` into `out`.
+pub fn copy_from_frame(frame: u64, offset: usize, out: &mut [u8]) {
+    assert!(
+        frame.is_multiple_of(PAGE_SIZE) && offset + out.len() <= PAGE_SIZE as usize,
+        "copy past the frame"
+    );
+    // SAFETY: the frame is one the caller owns (a user thread's), mapped by 1:1; the range is
+    // inside it (checked above) and cannot overlap `out`, which is kernel memory.
+    unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(frame).add(offset), out.as_mut_ptr(), out.len()) };
+}

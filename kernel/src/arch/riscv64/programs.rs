@@ -68,6 +68,75 @@ global_asm!(
     ".popsection",
 );
 
+// The root task's script runner (as on x86_64): for each 16-word record of the script at
+// `SCRIPT_VA` (number, cap, MessageInfo, MR0-3, MR4-7, three extra-cap cptrs, repeat count, MR0
+// stride) it copies MR4-7 and the extra caps into its IPC buffer (msg[i] at word 1+i, caps at
+// word 122), loads seL4's registers and makes the call `repeat` times, adding the stride to MR0
+// each time; after each call it stores the reply registers (MessageInfo, MR0-3, badge) and a call
+// count into its 8-word result record at `RESULTS_VA`. Repeat 0 ends the script: it then yields.
+global_asm!(
+    ".pushsection .rodata.gears_user_programs, \"a\"",
+    ".p2align 2",
+    ".global gears_user_script_start",
+    ".global gears_user_script_end",
+    "gears_user_script_start:",
+    "li s1, {script}",
+    "li s2, {results}",
+    "li s3, {ipc}",
+    "5:",
+    "ld s4, 112(s1)",
+    "beqz s4, 7f",
+    "ld s5, 24(s1)",
+    "6:",
+    "ld t0, 56(s1)",
+    "sd t0, 40(s3)",
+    "ld t0, 64(s1)",
+    "sd t0, 48(s3)",
+    "ld t0, 72(s1)",
+    "sd t0, 56(s3)",
+    "ld t0, 80(s1)",
+    "sd t0, 64(s3)",
+    "ld t0, 88(s1)",
+    "sd t0, 976(s3)",
+    "ld t0, 96(s1)",
+    "sd t0, 984(s3)",
+    "ld t0, 104(s1)",
+    "sd t0, 992(s3)",
+    "ld a7, 0(s1)",
+    "ld a0, 8(s1)",
+    "ld a1, 16(s1)",
+    "mv a2, s5",
+    "ld a3, 32(s1)",
+    "ld a4, 40(s1)",
+    "ld a5, 48(s1)",
+    "ecall",
+    "sd a1, 0(s2)",
+    "sd a2, 8(s2)",
+    "sd a3, 16(s2)",
+    "sd a4, 24(s2)",
+    "sd a5, 32(s2)",
+    "sd a0, 40(s2)",
+    "ld t0, 48(s2)",
+    "addi t0, t0, 1",
+    "sd t0, 48(s2)",
+    "ld t0, 120(s1)",
+    "add s5, s5, t0",
+    "addi s4, s4, -1",
+    "bnez s4, 6b",
+    "addi s1, s1, 128",
+    "addi s2, s2, 64",
+    "j 5b",
+    "7:",
+    "li a7, -7",
+    "ecall",
+    "j 7b",
+    "gears_user_script_end:",
+    ".popsection",
+    script = const crate::thread::SCRIPT_VA,
+    results = const crate::thread::RESULTS_VA,
+    ipc = const crate::thread::IPC_BUFFER_VA,
+);
+
 unsafe extern "C" {
     safe static gears_user_call_start: u8;
     safe static gears_user_call_end: u8;
@@ -79,6 +148,8 @@ unsafe extern "C" {
     safe static gears_user_ud_end: u8;
     safe static gears_user_gp_start: u8;
     safe static gears_user_gp_end: u8;
+    safe static gears_user_script_start: u8;
+    safe static gears_user_script_end: u8;
 }
 
 fn between(start: &'static u8, end: &'static u8) -> &'static [u8] {
@@ -92,6 +163,11 @@ fn between(start: &'static u8, end: &'static u8) -> &'static [u8] {
 /// seL4_Call with four message registers, then echo the reply with seL4_Send, then yield forever.
 pub fn call_echo() -> &'static [u8] {
     between(&gears_user_call_start, &gears_user_call_end)
+}
+
+/// The root task's script runner (see the assembly above): seL4 calls read from a script.
+pub fn script_runner() -> &'static [u8] {
+    between(&gears_user_script_start, &gears_user_script_end)
 }
 
 /// Spins without system calls (for timer preemption of user mode).

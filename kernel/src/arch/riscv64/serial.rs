@@ -30,6 +30,14 @@ pub fn console_write(s: &str) {
     }
 }
 
+/// Writes `bytes` as they are (no newline translation): the trace frames of `--trace`.
+pub fn console_write_bytes(bytes: &[u8]) {
+    let mut guard = SERIAL.lock();
+    if let Some(uart) = guard.as_mut() {
+        uart.inner_mut().send_bytes_exact(bytes);
+    }
+}
+
 /// Writes `s` without waiting for the console lock (for the panic handler).
 pub fn console_write_raw(s: &str) {
     if let Some(mut guard) = SERIAL.try_lock()

@@ -13,11 +13,22 @@ mod user;
 
 #[allow(unused_imports)]
 pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interrupt};
-pub use paging::{AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_to_frame, phys_to_virt, zero_frame};
-pub use serial::{console_write, console_write_raw};
-pub use timer::{TIMER_HZ, ticks};
+pub use paging::{
+    AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_from_frame, copy_to_frame, phys_to_virt, zero_frame,
+};
+pub use serial::{console_write, console_write_bytes, console_write_raw};
+pub use timer::{TIMER_HZ, irq_pending as timer_irq_pending, ticks};
 pub use user::fault_name;
 pub use user::{UserContext, run_user};
+
+/// Device memory handed to the root task as an untyped: the legacy VGA window (physical base,
+/// log2 size).
+pub const DEVICE_UNTYPED: (u64, u8) = (0xa_0000, 17);
+
+/// A user context's stack pointer.
+pub fn user_sp(ctx: &UserContext) -> u64 {
+    ctx.frame.rsp
+}
 
 /// The architecture's name, for messages.
 pub const NAME: &str = "x86_64";

@@ -69,6 +69,73 @@ global_asm!(
     ".popsection",
 );
 
+// The root task's script runner: for each 16-word record of the script at `SCRIPT_VA` (number,
+// cap, MessageInfo, MR0-3, MR4-7, three extra-cap cptrs, repeat count, MR0 stride) it copies
+// MR4-7 and the extra caps into its IPC buffer (seL4's layout: msg[i] at word 1+i, caps at word
+// 122), loads seL4's registers and makes the system call `repeat` times, adding the stride to
+// MR0 each time; after each call it stores the reply registers (MessageInfo, MR0-3, badge) and
+// a call count into its 8-word result record at `RESULTS_VA`. A record with repeat 0 ends the
+// script: the runner then yields forever.
+global_asm!(
+    ".pushsection .rodata.gears_user_programs, \"a\"",
+    ".global gears_user_script_start",
+    ".global gears_user_script_end",
+    "gears_user_script_start:",
+    "movabs rbx, {script}",
+    "movabs rbp, {results}",
+    "movabs r14, {ipc}",
+    "5:",
+    "mov r12, qword ptr [rbx + 112]",
+    "test r12, r12",
+    "jz 7f",
+    "mov r13, qword ptr [rbx + 24]",
+    "6:",
+    "mov rax, qword ptr [rbx + 56]",
+    "mov qword ptr [r14 + 40], rax",
+    "mov rax, qword ptr [rbx + 64]",
+    "mov qword ptr [r14 + 48], rax",
+    "mov rax, qword ptr [rbx + 72]",
+    "mov qword ptr [r14 + 56], rax",
+    "mov rax, qword ptr [rbx + 80]",
+    "mov qword ptr [r14 + 64], rax",
+    "mov rax, qword ptr [rbx + 88]",
+    "mov qword ptr [r14 + 976], rax",
+    "mov rax, qword ptr [rbx + 96]",
+    "mov qword ptr [r14 + 984], rax",
+    "mov rax, qword ptr [rbx + 104]",
+    "mov qword ptr [r14 + 992], rax",
+    "mov rdx, qword ptr [rbx]",
+    "mov rdi, qword ptr [rbx + 8]",
+    "mov rsi, qword ptr [rbx + 16]",
+    "mov r10, r13",
+    "mov r8, qword ptr [rbx + 32]",
+    "mov r9, qword ptr [rbx + 40]",
+    "mov r15, qword ptr [rbx + 48]",
+    "syscall",
+    "mov qword ptr [rbp], rsi",
+    "mov qword ptr [rbp + 8], r10",
+    "mov qword ptr [rbp + 16], r8",
+    "mov qword ptr [rbp + 24], r9",
+    "mov qword ptr [rbp + 32], r15",
+    "mov qword ptr [rbp + 40], rdi",
+    "inc qword ptr [rbp + 48]",
+    "add r13, qword ptr [rbx + 120]",
+    "dec r12",
+    "jnz 6b",
+    "add rbx, 128",
+    "add rbp, 64",
+    "jmp 5b",
+    "7:",
+    "mov rdx, -7",
+    "syscall",
+    "jmp 7b",
+    "gears_user_script_end:",
+    ".popsection",
+    script = const crate::thread::SCRIPT_VA,
+    results = const crate::thread::RESULTS_VA,
+    ipc = const crate::thread::IPC_BUFFER_VA,
+);
+
 unsafe extern "C" {
     safe static gears_user_call_start: u8;
     safe static gears_user_call_end: u8;
@@ -80,6 +147,8 @@ unsafe extern "C" {
     safe static gears_user_ud_end: u8;
     safe static gears_user_gp_start: u8;
     safe static gears_user_gp_end: u8;
+    safe static gears_user_script_start: u8;
+    safe static gears_user_script_end: u8;
 }
 
 fn between(start: &'static u8, end: &'static u8) -> &'static [u8] {
@@ -93,6 +162,11 @@ fn between(start: &'static u8, end: &'static u8) -> &'static [u8] {
 /// seL4_Call with four message registers, then echo the reply with seL4_Send, then yield forever.
 pub fn call_echo() -> &'static [u8] {
     between(&gears_user_call_start, &gears_user_call_end)
+}
+
+/// The root task's script runner (see the assembly above): seL4 calls read from a script.
+pub fn script_runner() -> &'static [u8] {
+    between(&gears_user_script_start, &gears_user_script_end)
 }
 
 /// Spins without system calls (for timer preemption of user mode).

@@ -28,6 +28,19 @@ fn outb(port: u16, value: u8) {
     unsafe { Port::<u8>::new(port).write(value) };
 }
 
+fn inb(port: u16) -> u8 {
+    // SAFETY: only the master 8259's command port (0x20) is read through here, after OCW3
+    // selected the interrupt request register; reading it has no side effect on memory.
+    unsafe { Port::<u8>::new(port).read() }
+}
+
+/// Whether the timer interrupt is pending at the 8259 (IRR bit 0): raised by the PIT and not
+/// yet taken, because interrupts are masked in the kernel. seL4's preemption point asks this.
+pub fn irq_pending() -> bool {
+    outb(0x20, 0x0a); // OCW3: the next read of port 0x20 returns the IRR
+    inb(0x20) & 1 != 0
+}
+
 fn io_wait() {
     outb(0x80, 0);
 }

@@ -1,0 +1,365 @@
+//! Root-task scenarios through real system calls (sel4test's CNODEOP, RETYPE, TCB ReadRegisters
+//! and PREEMPT_REVOKE, cut down): each boots the capability kernel, runs a script in the root
+//! task, narrates on the console, and checks the replies the root task stored and the kernel
+//! state.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use codegears::cap::{Cap, CapRights};
+use codegears::kernel::{label, root_slot};
+use codegears::untyped::object_type;
+
+use crate::arch::{self, Irq, Trap};
+use crate::roottask::{Call, Reply, RootTask, ScriptEnd};
+use crate::thread::UserThread;
+
+/// A failed scenario, with why.
+pub type Outcome = Result<(), String>;
+
+/// The root CNode (`seL4_CapInitThreadCNode`).
+const ROOT: u64 = root_slot::CNODE;
+/// Resolve a root-CNode slot with all 64 bits (the root cap's guard covers the rest).
+const DEPTH: u64 = 64;
+
+/// seL4 error codes the scenarios expect.
+mod err {
+    pub const ILLEGAL_OPERATION: u64 = 3;
+    pub const FAILED_LOOKUP: u64 = 6;
+    pub const DELETE_FIRST: u64 = 8;
+}
+
+fn retype(ut: u64, ty: u64, size: u64, offset: u64, num: u64) -> Call {
+    Call::new(ut, label::UNTYPED_RETYPE, &[ty, size, 0, 0, offset, num], &[ROOT])
+}
+
+fn copy(dest: u64, src: u64) -> Call {
+    Call::new(ROOT, label::CNODE_COPY, &[dest, DEPTH, src, DEPTH, CapRights::ALL.to_word()], &[ROOT])
+}
+
+fn mint(dest: u64, src: u64, badge: u64) -> Call {
+    Call::new(ROOT, label::CNODE_MINT, &[dest, DEPTH, src, DEPTH, CapRights::ALL.to_word(), badge], &[ROOT])
+}
+
+fn run(rt: &mut RootTask, script: &[Call]) -> Result<Vec<Reply>, String> {
+    match rt.run_script(script) {
+        Ok(ScriptEnd::Done(replies)) => Ok(replies),
+        Ok(ScriptEnd::Stopped(why)) => Err(format!("the root task was stopped: {why}")),
+        Err(e) => Err(format!("could not load the root task: {e:?}")),
+    }
+}
+
+fn expect(replies: &[Reply], i: usize, what: &str, label: u64) -> Outcome {
+    let got = replies[i].label;
+    if got == label { Ok(()) } else { Err(format!("{what}: reply label {got}, expected {label}")) }
+}
+
+fn error_name(code: u64) -> &'static str {
+    match code {
+        0 => "ok",
+        1 => "InvalidArgument",
+        2 => "InvalidCapability",
+        3 => "IllegalOperation",
+        4 => "RangeError",
+        5 => "AlignmentError",
+        6 => "FailedLookup",
+        7 => "TruncatedMessage",
+        8 => "DeleteFirst",
+        9 => "RevokeFirst",
+        10 => "NotEnoughMemory",
+        _ => "?",
+    }
+}
+
+/// Boots the capability kernel and narrates what boot gave the root task.
+pub fn boot_info() -> Outcome {
+    let rt = RootTask::boot();
+    kprintln!(
+        "root task: boot info: root CNode {:#x} (radix {}), TCB {:#x}, first free slot {}",
+        rt.info.root_cnode.0,
+        rt.info.root_radix,
+        rt.info.root_tcb.0,
+        rt.info.first_free
+    );
+    for u in &rt.untypeds {
+        kprintln!(
+            "root task: untyped cap {}: phys {:#x}..{:#x} (2^{} bytes){}",
+            u.cptr,
+            u.base,
+            u.base + (1u64 << u.bits),
+            u.bits,
+            if u.device { ", device" } else { "" }
+        );
+    }
+    codegears::check_invariants(&rt.kernel.state).map_err(|e| format!("boot state: {e}"))?;
+    match rt.untypeds.first() {
+        Some(u) if !u.device => Ok(()),
+        _ => Err("no untyped memory for the root task".into()),
+    }
+}
+
+/// Untyped Retype through real syscalls: an endpoint and a TCB, the watermark moves, a retype
+/// into an occupied slot fails with DeleteFirst.
+pub fn retype_objects() -> Outcome {
+    let mut rt = RootTask::boot();
+    let ut = rt.untypeds[0].cptr;
+    let s = rt.info.first_free;
+    let replies = run(
+        &mut rt,
+        &[
+            retype(ut, object_type::ENDPOINT, 0, s, 1),
+            retype(ut, object_type::TCB, 0, s + 1, 1),
+            retype(ut, object_type::CAP_TABLE, 4, s + 2, 2),
+            retype(ut, object_type::ENDPOINT, 0, s, 1),
+        ],
+    )?;
+    expect(&replies, 0, "retype endpoint", 0)?;
+    expect(&replies, 1, "retype TCB", 0)?;
+    expect(&replies, 2, "retype two CNodes", 0)?;
+    expect(&replies, 3, "retype into an occupied slot", err::DELETE_FIRST)?;
+    let Cap::Untyped { free_index, .. } = rt.cap(ut) else { return Err("untyped cap gone".into()) };
+    kprintln!(
+        "retype: untyped {ut} -> endpoint in slot {s}, TCB in {}, 2 CNodes in {}..{}; watermark now {} bytes; \
+         retype into slot {s} again: {}",
+        s + 1,
+        s + 2,
+        s + 3,
+        free_index << codegears::cap::MIN_UNTYPED_BITS,
+        error_name(replies[3].label)
+    );
+    if !matches!(rt.cap(s), Cap::Endpoint { .. }) || !matches!(rt.cap(s + 1), Cap::Thread { .. }) {
+        return Err("the retyped caps are not in their slots".into());
+    }
+    if free_index == 0 {
+        return Err("the watermark did not move".into());
+    }
+    Ok(())
+}
+
+/// CNode operations through real syscalls (after sel4test's CNODEOP0001–0009): copy, mint with a
+/// badge, move, delete, and the error codes DeleteFirst, FailedLookup and IllegalOperation.
+pub fn cnode_ops() -> Outcome {
+    let mut rt = RootTask::boot();
+    let ut = rt.untypeds[0].cptr;
+    let ep = rt.info.first_free;
+    let (b, c, d, e, f) = (ep + 1, ep + 2, ep + 3, ep + 4, ep + 5);
+    let script = [
+        retype(ut, object_type::ENDPOINT, 0, ep, 1),
+        copy(b, ep),
+        mint(c, ep, 0x5a),
+        copy(b, ep),
+        copy(f, e),
+        Call::new(ROOT, label::CNODE_MOVE, &[d, DEPTH, b, DEPTH], &[ROOT]),
+        Call::new(ROOT, label::CNODE_DELETE, &[d, DEPTH], &[]),
+        mint(f, c, 0x77),
+        Call::new(ROOT, label::CNODE_DELETE, &[e, DEPTH], &[]),
+    ];
+    let replies = run(&mut rt, &script)?;
+    let expected = [
+        ("retype endpoint", 0),
+        ("copy", 0),
+        ("mint badge 0x5a", 0),
+        ("copy onto an occupied slot", err::DELETE_FIRST),
+        ("copy from an empty slot", err::FAILED_LOOKUP),
+        ("move", 0),
+        ("delete", 0),
+        ("re-badge a badged cap", err::ILLEGAL_OPERATION),
+        ("delete an empty slot", 0),
+    ];
+    for (i, (what, label)) in expected.iter().enumerate() {
+        kprintln!("cnode: {what}: {}", error_name(replies[i].label));
+        expect(&replies, i, what, *label)?;
+    }
+    if replies[4].mrs[0] != 1 {
+        return Err(format!("FailedLookup did not say it was the source: MR0 {}", replies[4].mrs[0]));
+    }
+    match rt.cap(c) {
+        Cap::Endpoint { badge: 0x5a, .. } => {}
+        other => return Err(format!("minted cap is {other:?}, not an endpoint with badge 0x5a")),
+    }
+    if !rt.cap(b).is_null() || !rt.cap(d).is_null() || !rt.cap(f).is_null() {
+        return Err("moved-from, deleted or refused slots are not empty".into());
+    }
+    codegears::check_invariants(&rt.kernel.state).map_err(|e| format!("{e}"))
+}
+
+/// TCB ReadRegisters on another thread: a real user thread spins until the timer stops it; its
+/// registers are copied into a TCB object the root task made; the root task reads them back.
+pub fn tcb_read_registers() -> Outcome {
+    let mut rt = RootTask::boot();
+    let ut = rt.untypeds[0].cptr;
+    let tcb = rt.info.first_free;
+    run(&mut rt, &[retype(ut, object_type::TCB, 0, tcb, 1)])?;
+    let ptr = rt.object_of(tcb).ok_or("no TCB after retype")?;
+    let mut other = UserThread::load(arch::programs::spin()).map_err(|e| format!("{e:?}"))?;
+    if other.run() != Trap::Interrupt(Irq::Timer) {
+        return Err("the spinning thread stopped for something other than the timer".into());
+    }
+    rt.sync_tcb_registers(ptr, &other.ctx);
+    let (ip, sp) = (other.ctx.ip(), arch::user_sp(&other.ctx));
+    drop(other);
+    let replies = run(
+        &mut rt,
+        &[
+            Call::new(tcb, label::TCB_READ_REGISTERS, &[0, 2], &[]),
+            Call::new(root_slot::TCB, label::TCB_READ_REGISTERS, &[0, 2], &[]),
+        ],
+    )?;
+    expect(&replies, 0, "ReadRegisters", 0)?;
+    expect(&replies, 1, "ReadRegisters on the caller itself", err::ILLEGAL_OPERATION)?;
+    let r = replies[0];
+    kprintln!(
+        "tcb: ReadRegisters on the other thread's TCB: length {}, IP {:#x}, SP {:#x} (it was stopped at IP {ip:#x})",
+        r.length,
+        r.mrs[0],
+        r.mrs[1]
+    );
+    if r.length != 2 || r.mrs[0] != ip || r.mrs[1] != sp {
+        return Err("ReadRegisters did not return the thread's registers".into());
+    }
+    Ok(())
+}
+
+/// What PREEMPT_REVOKE measured.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RevokeFigures {
+    /// Copies in the tree.
+    pub copies: u64,
+    /// Preemptions of the revoke.
+    pub preemptions: u64,
+    /// Restarts of the revoke.
+    pub restarts: u64,
+    /// Timer ticks while the revoke ran.
+    pub ticks: u64,
+    /// Full invariant checks during the revoke.
+    pub full_checks: u64,
+    /// Preemption points seen during the revoke.
+    pub points: u64,
+    /// How many times the work budget asked whether the timer interrupt was pending.
+    pub timer_checks: u64,
+}
+
+/// sel4test's PREEMPT_REVOKE through real syscalls: 16 CNodes of radix 12 filled with copies of
+/// an endpoint (65,536 Copy calls), then one Revoke with the real timer running. It must be
+/// preempted at least twice, restart, converge (every copy gone), and the invariants must hold
+/// at every preemption point checked. `cnodes` CNodes of 4096 slots each.
+pub fn preempt_revoke(cnodes: u64) -> Result<RevokeFigures, String> {
+    let mut rt = RootTask::boot();
+    let ut = rt.untypeds[0].cptr;
+    let ep = rt.info.first_free;
+    let first_cnode = ep + 1;
+    let mut script = Vec::new();
+    script.push(retype(ut, object_type::ENDPOINT, 0, ep, 1));
+    script.push(retype(ut, object_type::CAP_TABLE, 12, first_cnode, cnodes));
+    for k in 0..cnodes {
+        let c = Call::new(
+            first_cnode + k,
+            label::CNODE_COPY,
+            &[0, 12, ep, DEPTH, CapRights::ALL.to_word()],
+            &[ROOT],
+        );
+        script.push(c.repeated(4096, 1));
+    }
+    if rt.trace_written().0 > 0 {
+        kprintln!("revoke: (tracing off for the 65,536 copies and the revoke: they would be megabytes)");
+    }
+    rt.set_tracing(false);
+    let t0 = arch::ticks();
+    let replies = run(&mut rt, &script)?;
+    for (i, r) in replies.iter().enumerate() {
+        if r.label != 0 {
+            return Err(format!("building the tree: record {i} failed with {}", error_name(r.label)));
+        }
+    }
+    let copies = replies[2..].iter().map(|r| r.calls).sum::<u64>();
+    kprintln!(
+        "revoke: built a derivation tree of {copies} copies of endpoint {ep} in {cnodes} CNodes of radix 12 \
+         with {} Copy calls in {} ticks",
+        copies,
+        arch::ticks() - t0
+    );
+    codegears::check_invariants(&rt.kernel.state).map_err(|e| format!("after the build: {e}"))?;
+
+    // Full checks: wherever preempted, and every 16,384th point (each is linear in the caps).
+    rt.checks().every = 16_384;
+    let (stats0, points0, full0) = (rt.stats, rt.checks().points, rt.checks().full);
+    let (asked0, _) = rt.budget();
+    let t1 = arch::ticks();
+    let replies = run(&mut rt, &[Call::new(ROOT, label::CNODE_REVOKE, &[ep, DEPTH], &[])])?;
+    let ticks = arch::ticks() - t1;
+    let fig = RevokeFigures {
+        copies,
+        preemptions: rt.stats.preemptions - stats0.preemptions,
+        restarts: rt.stats.restarts - stats0.restarts,
+        ticks,
+        full_checks: rt.checks().full - full0,
+        points: rt.checks().points - points0,
+        timer_checks: rt.budget().0 - asked0,
+    };
+    kprintln!(
+        "revoke: Revoke of endpoint {ep}: {} in {} ticks; preempted {} times by the timer, restarted {} times; \
+         {} preemption points, timer asked {} times, {} full invariant checks, {} local checks",
+        error_name(replies[0].label),
+        fig.ticks,
+        fig.preemptions,
+        fig.restarts,
+        fig.points,
+        fig.timer_checks,
+        fig.full_checks,
+        rt.checks().local
+    );
+    expect(&replies, 0, "revoke", 0)?;
+    if let Some(v) = rt.checks().violation.clone() {
+        return Err(format!("invariant violated: {v}"));
+    }
+    if !matches!(rt.cap(ep), Cap::Endpoint { .. }) {
+        return Err("the revoked cap itself is gone".into());
+    }
+    let left = (0..cnodes)
+        .flat_map(|k| [0, 2048, 4095].map(|j| (k, j)))
+        .filter(|&(k, j)| !rt.cap_in(first_cnode + k, j).is_null());
+    if let Some((k, j)) = left.into_iter().next() {
+        return Err(format!("copy {j} in CNode {k} survived the revoke"));
+    }
+    codegears::check_invariants(&rt.kernel.state).map_err(|e| format!("after the revoke: {e}"))?;
+    let slots = rt.kernel.state.cspace.len();
+    if slots > 64 {
+        return Err(format!("{slots} slots still hold caps after the revoke"));
+    }
+    if fig.preemptions < 2 {
+        return Err(format!("the revoke was preempted {} times, fewer than 2", fig.preemptions));
+    }
+    if fig.restarts != fig.preemptions {
+        return Err("not every preemption was followed by a restart".into());
+    }
+    Ok(fig)
+}
+
+#[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
+/// The console line before a traced scenario's frames (the xtask checks what lies between).
+pub const TRACE_BEGIN: &str = "trace: begin";
+#[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
+/// The console line after them.
+pub const TRACE_END: &str = "trace: end";
+
+#[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
+/// A Copy and a failing Copy with the wire tracer on: the frames go out on the serial line
+/// between two marker lines; the xtask decodes them and checks the gear names.
+pub fn traced_syscall() -> Outcome {
+    let mut rt = RootTask::boot();
+    let ut = rt.untypeds[0].cptr;
+    let ep = rt.info.first_free;
+    run(&mut rt, &[retype(ut, object_type::ENDPOINT, 0, ep, 1)])?;
+    kprintln!("{TRACE_BEGIN}");
+    rt.set_tracing(true);
+    let replies = run(&mut rt, &[copy(ep + 1, ep), copy(ep + 1, ep)]);
+    let (frames, bytes) = rt.trace_written();
+    rt.set_tracing(false);
+    kprintln!("");
+    kprintln!("{TRACE_END}: {frames} frames, {bytes} bytes");
+    let replies = replies?;
+    expect(&replies, 0, "traced copy", 0)?;
+    expect(&replies, 1, "traced copy onto an occupied slot", err::DELETE_FIRST)?;
+    if frames == 0 { Err("the tracer wrote no frames".into()) } else { Ok(()) }
+}
