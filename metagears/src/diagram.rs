@@ -73,6 +73,17 @@ impl GearGraph {
         }
     }
 
+    /// Adds the nodes and edges of `other` into this graph, summing their counts: the graph of
+    /// the traces of both.
+    pub fn merge(&mut self, other: &GearGraph) {
+        for (node, n) in &other.nodes {
+            *self.nodes.entry(node.clone()).or_insert(0) += n;
+        }
+        for (edge, n) in &other.edges {
+            *self.edges.entry(edge.clone()).or_insert(0) += n;
+        }
+    }
+
     fn remove_last_point(&mut self, gear: &str, kind: &EventKind) {
         if let EventKind::Preempted(to, _) = kind {
             let key = (gear.to_string(), to.to_string(), EdgeKind::Point);
@@ -168,4 +179,40 @@ fn dot_id(name: &str) -> String {
 /// A Mermaid state id: the name with anything but letters, digits and `_` replaced.
 fn mermaid_id(name: &str) -> String {
     name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{EdgeKind, GearGraph};
+    use crate::trace::{EventKind, Name, Trace, TraceEvent};
+    use gears::{GearId, Mode, ProcessId};
+
+    fn event(gear: &'static str, kind: EventKind) -> TraceEvent {
+        TraceEvent { step: 0, process: ProcessId(0), gear: Name::Borrowed(gear), id: GearId::of(gear), kind }
+    }
+
+    #[test]
+    fn merge_is_the_graph_of_both_traces() {
+        let a = Trace {
+            events: alloc::vec![
+                event("a", EventKind::Start { resumed: false }),
+                event("a", EventKind::Point(Name::Borrowed("b"))),
+                event("a", EventKind::Preempted(Name::Borrowed("b"), Mode::Resume)),
+            ],
+        };
+        let b = Trace {
+            events: alloc::vec![
+                event("b", EventKind::Start { resumed: true }),
+                event("b", EventKind::Exit("0".into())),
+            ],
+        };
+        let mut merged = GearGraph::from_trace(&a);
+        merged.merge(&GearGraph::from_trace(&b));
+        let mut both = GearGraph::from_trace(&a);
+        both.add_trace(&b);
+        assert_eq!(merged, both);
+        merged.merge(&GearGraph::from_trace(&b));
+        assert_eq!(merged.edges[&("b".into(), "exit".into(), EdgeKind::End)], 2);
+        assert_eq!(merged.nodes["exit"], 2);
+    }
 }

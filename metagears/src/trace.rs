@@ -88,6 +88,19 @@ impl Trace {
         self.events.iter().filter(|e| matches!(e.kind, EventKind::Preempted(..))).count()
     }
 
+    /// How many gears ran in this trace (its transition events).
+    pub fn transitions(&self) -> usize {
+        self.events.iter().filter(|e| e.is_transition()).count()
+    }
+
+    /// Adds `offset` to the step of every event: numbers a trace recorded by a fresh dispatcher on
+    /// from where an earlier one stopped (the steps of a counterexample, runs glued together).
+    pub fn offset_steps(&mut self, offset: u64) {
+        for e in &mut self.events {
+            e.step += offset;
+        }
+    }
+
     /// How many declared preemption points were reached (crossed or stopped at: a point where the
     /// operation was preempted shows as a `Point` event followed by a `Preempted` one).
     pub fn preemption_points(&self) -> usize {
@@ -202,4 +215,33 @@ impl<C: Context> MetaGear<C> for Tracer {
 /// The last `limit` events of a tracer (or all of them): what a failure report shows.
 pub(crate) fn tracer_tail(t: &Tracer) -> Trace {
     t.tail()
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+
+    use super::{EventKind, Name, Trace, TraceEvent};
+    use gears::{GearId, Mode, ProcessId};
+
+    fn event(step: u64, kind: EventKind) -> TraceEvent {
+        TraceEvent { step, process: ProcessId(0), gear: Name::Borrowed("g"), id: GearId::of("g"), kind }
+    }
+
+    #[test]
+    fn offset_steps_renumbers_every_event_and_transitions_counts_the_gears_run() {
+        let mut t = Trace {
+            events: alloc::vec![
+                event(0, EventKind::Start { resumed: false }),
+                event(0, EventKind::Point(Name::Borrowed("g"))),
+                event(0, EventKind::Preempted(Name::Borrowed("g"), Mode::Resume)),
+                event(1, EventKind::Exit("7".into())),
+            ],
+        };
+        assert_eq!(t.transitions(), 2);
+        t.offset_steps(10);
+        let steps: alloc::vec::Vec<u64> = t.events.iter().map(|e| e.step).collect();
+        assert_eq!(steps, [10, 10, 10, 11]);
+        assert_eq!(t.events[3].to_string(), "    11 p0 g -> exit 7");
+    }
 }

@@ -7,8 +7,8 @@
 //!
 //! One change from xv6 makes the loop restartable in seL4's sense: the scan keeps its progress in a
 //! kernel object, the superblock's `ihint` (every inode below it is in use), so an operation
-//! abandoned at a preemption point and re-run from `ialloc` continues where it stopped. [`ifree`]
-//! lowers the hint again. [`check_invariants`] states what must hold at every preemption point.
+//! abandoned at a preemption point and re-run from `ialloc` continues where it stopped. The gear
+//! `ifree` ([`IFREE`]) frees the inode its request names and lowers the hint again. [`check_invariants`] states what must hold at every preemption point.
 //!
 //! The context has the shape the kernel uses: a kernel part shared by all processes (the file
 //! system) and a part per process (its request, its scan cursor, its saved continuation).
@@ -53,6 +53,13 @@ pub struct IallocArgs {
     pub ty: u16,
 }
 
+/// The argument of one `ifree(inum)` call: the inode to free (0: none).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct IfreeArgs {
+    /// The inode to free.
+    pub inum: Inum,
+}
+
 /// Why an `ialloc` failed.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum FsError {
@@ -69,6 +76,8 @@ pub struct Proc {
     pub args: IallocArgs,
     /// The scan cursor of its `ialloc`.
     pub inum: Inum,
+    /// Its `ifree` request.
+    pub ifree_args: IfreeArgs,
 }
 
 /// The whole context: the kernel's file system, every process's part, and which one runs.
@@ -91,6 +100,7 @@ pub struct Xv6DataGears<'a> {
     pub inodes: &'a mut Vec<DiskInode>,
     pub args: &'a mut IallocArgs,
     pub inum: &'a mut Inum,
+    pub ifree_args: &'a mut IfreeArgs,
 }
 
 impl Xv6 {
@@ -100,7 +110,12 @@ impl Xv6 {
             sb: Superblock { ninodes, ihint: 1 },
             inodes: vec![DiskInode::default(); ninodes as usize],
             procs: (0..procs)
-                .map(|p| Proc { meta: ContextMeta::new(ProcessId(p)), args: IallocArgs::default(), inum: 0 })
+                .map(|p| Proc {
+                    meta: ContextMeta::new(ProcessId(p)),
+                    args: IallocArgs::default(),
+                    inum: 0,
+                    ifree_args: IfreeArgs::default(),
+                })
                 .collect(),
             current: 0,
         }
@@ -141,6 +156,7 @@ impl Context for Xv6 {
             inodes: &mut self.inodes,
             args: &mut proc.args,
             inum: &mut proc.inum,
+            ifree_args: &mut proc.ifree_args,
         }
     }
 
@@ -159,6 +175,7 @@ impl Context for Xv6 {
             "inodes" => Some(&self.inodes),
             "args" => Some(&proc.args),
             "inum" => Some(&proc.inum),
+            "ifree_args" => Some(&proc.ifree_args),
             _ => None,
         }
     }
@@ -219,14 +236,35 @@ gears::code_gear! {
     }
 }
 
-/// Frees inode `inum` (xv6's `itrunc` + `iupdate` with type 0) and lowers the hint to it.
-///
-/// A plain function, not a gear: it is one bounded step, used to arrange scenarios.
-pub fn ifree(fs: &mut Xv6, inum: Inum) {
-    if let Some(d) = fs.inodes.get_mut(inum as usize) {
-        *d = DiskInode::default();
-        fs.sb.ihint = fs.sb.ihint.min(inum);
+/// The gear `ifree`, in a module of its own so that its normal-level function does not take the
+/// name of the scenario helper [`ifree`].
+mod ifree_gear {
+    use super::{DiskInode, IfreeArgs, Superblock, Xv6};
+    use gears::Next;
+
+    gears::code_gear! {
+        /// xv6's `ifree` (`itrunc` + `iupdate` with type 0) as one gear: free the inode the request
+        /// names and lower the hint to it; exit with its number, or 0 if it names no inode.
+        pub fn ifree(ctx: Xv6; sb: &mut Superblock, inodes: &mut [DiskInode], ifree_args: &IfreeArgs) {
+            let inum = ifree_args.inum;
+            match inodes.get_mut(inum as usize) {
+                Some(dinode) if inum != 0 => {
+                    *dinode = DiskInode::default();
+                    sb.ihint = sb.ihint.min(inum);
+                    Next::Exit(inum)
+                }
+                _ => Next::Exit(0),
+            }
+        }
     }
+}
+
+pub use ifree_gear::IFREE;
+
+/// Frees inode `inum` outside any dispatcher, to arrange scenarios: runs the normal-level function
+/// of the gear [`IFREE`] on the file system, leaving every process's part of the context alone.
+pub fn ifree(fs: &mut Xv6, inum: Inum) {
+    let _ = ifree_gear::ifree(&mut fs.sb, &mut fs.inodes, &IfreeArgs { inum });
 }
 
 /// What must hold at every preemption point: the hint is in range and every inode below it is in

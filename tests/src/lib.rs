@@ -5,5 +5,6 @@
 extern crate alloc;
 
 pub mod ialloc;
+pub mod ialloc_contracts;
 pub mod sel4;
 pub mod xv6_system;

@@ -3,7 +3,7 @@
 //!
 //! [`Xv6System`]: two or three processes share one small inode table; each runs a short script of
 //! operations, `ialloc(type)` (the gears of [`crate::ialloc`]) and `ifree` of the inode it
-//! allocated last (one gear of this file). A process's position within an operation is its saved
+//! allocated last (the gear [`IFREE`]). A process's position within an operation is its saved
 //! continuation (the checker preempts under [`Mode::Resume`](gears::Mode::Resume)); its position
 //! in its script and the inodes it holds are kept beside the kernel context. [`Variant::NaiveHint`]
 //! swaps in a copy of the allocator's loop that advances the superblock's hint the naive way,
@@ -22,8 +22,8 @@ use gears::{Context, ContextMeta, Gear, Next, ProcessId};
 use metagears::mc::{GearSystem, Status};
 
 use crate::ialloc::{
-    ALLOCINODE_LOOPEXIT, ALLOCINODE_PANIC, DiskInode, FsError, IALLOC, IallocArgs, Inum, Superblock, Xv6,
-    check_invariants,
+    ALLOCINODE_LOOPEXIT, ALLOCINODE_PANIC, DiskInode, FsError, IALLOC, IFREE, IallocArgs, IfreeArgs, Inum,
+    Superblock, Xv6, check_invariants,
 };
 
 /// One operation of a process's script.
@@ -67,20 +67,6 @@ pub struct Xv6State {
     pub pc: Vec<u8>,
     /// Per process: the inodes it allocated and has not freed, oldest first.
     pub held: Vec<Vec<Inum>>,
-}
-
-gears::code_gear! {
-    /// xv6's `ifree` as one gear: free the inode the process names in `inum` and lower the hint.
-    pub fn ifree(ctx: Xv6; sb: &mut Superblock, inodes: &mut [DiskInode], inum: &Inum) {
-        match inodes.get_mut(*inum as usize) {
-            Some(dinode) if *inum != 0 => {
-                *dinode = DiskInode::default();
-                sb.ihint = sb.ihint.min(*inum);
-                Next::Exit(*inum)
-            }
-            _ => Next::Exit(0),
-        }
-    }
 }
 
 gears::code_gear! {
@@ -160,7 +146,7 @@ impl GearSystem for Xv6System {
                 }
             }
             Some(Op::Ifree) | None => {
-                s.fs.procs[i].inum = s.held[i].last().copied().unwrap_or(0);
+                s.fs.procs[i].ifree_args = IfreeArgs { inum: s.held[i].last().copied().unwrap_or(0) };
                 &IFREE
             }
         }
@@ -177,6 +163,7 @@ impl GearSystem for Xv6System {
         // The operation's registers are dead once it has returned.
         s.fs.procs[i].args = IallocArgs::default();
         s.fs.procs[i].inum = 0;
+        s.fs.procs[i].ifree_args = IfreeArgs::default();
     }
 
     fn normalize(&self, s: &mut Xv6State) {

@@ -378,7 +378,7 @@ impl<'a, M: Model> Checker<'a, M> {
                     stats.terminal += 1;
                 }
                 if let (Some(g), Some(vg)) = (graph.as_mut(), v.graph.as_ref()) {
-                    merge_graph(g, vg);
+                    g.merge(vg);
                 }
                 if let Some((action, message)) = v.failed {
                     found = Some((*parent, Finding::StepFailed { message }, Some(action)));
@@ -439,11 +439,8 @@ impl<'a, M: Model> Checker<'a, M> {
         for action in path {
             let mut trace = Trace::default();
             let result = self.model.next_state(&state, &action, Some(&mut trace));
-            let ran = trace.events.iter().filter(|e| e.is_transition()).count() as u64;
-            for e in &mut trace.events {
-                e.step += offset;
-            }
-            offset += ran;
+            trace.offset_steps(offset);
+            offset += trace.transitions() as u64;
             let process = self.model.process(&action);
             match result {
                 Ok(next) => {
@@ -569,15 +566,5 @@ impl<'a, M: Model> Checker<'a, M> {
         stats.elapsed = start.elapsed();
         let counterexample = found.map(|(init, path, finding)| self.replay(&inits[init], path, finding));
         Report { stats, complete: complete && counterexample.is_none(), counterexample, gear_graph: graph }
-    }
-}
-
-/// Adds the counts of `other` into `into`.
-fn merge_graph(into: &mut GearGraph, other: &GearGraph) {
-    for (node, n) in &other.nodes {
-        *into.nodes.entry(node.clone()).or_insert(0) += n;
-    }
-    for (edge, n) in &other.edges {
-        *into.edges.entry(edge.clone()).or_insert(0) += n;
     }
 }
