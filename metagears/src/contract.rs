@@ -201,6 +201,9 @@ pub struct Breach {
     /// The gear's declared DataGears, name and `Debug` value: as the gear was about to find them
     /// (precondition) or as it left them (postcondition).
     pub data_gears: Vec<(&'static str, String)>,
+    /// For a postcondition, the DataGears as the gear found them, if the metagear was asked to
+    /// keep them ([`Contracts::keeping_data_gears_before`]).
+    pub data_gears_before: Option<Vec<(&'static str, String)>>,
     /// The trace up to and including the gear's transition (for a postcondition), a bounded tail.
     pub trace: Trace,
 }
@@ -223,6 +226,12 @@ impl fmt::Display for Breach {
         }
         if let Some(old) = &self.old {
             writeln!(f, "  old:    {old}")?;
+        }
+        if let Some(before) = &self.data_gears_before {
+            writeln!(f, "  data gears before the gear ran:")?;
+            for (name, value) in before {
+                writeln!(f, "    {name} = {value}")?;
+            }
         }
         match self.condition {
             Condition::Pre => writeln!(f, "  data gears before the gear ran:")?,
@@ -287,6 +296,8 @@ impl<C: Context + 'static, O: fmt::Debug + 'static> Clause<C> for Armed<C, O> {
 pub struct Contracts<C: Context> {
     clauses: Vec<Box<dyn Clause<C>>>,
     tracer: Tracer,
+    keep_before: bool,
+    before: Vec<(&'static str, String)>,
     pre_checked: u64,
     post_checked: u64,
     breach: Option<Breach>,
@@ -304,6 +315,8 @@ impl<C: Context + 'static> Contracts<C> {
         Contracts {
             clauses: Vec::new(),
             tracer: Tracer::with_limit(64),
+            keep_before: false,
+            before: Vec::new(),
             pre_checked: 0,
             post_checked: 0,
             breach: None,
@@ -330,6 +343,14 @@ impl<C: Context + 'static> Contracts<C> {
     /// Keeps the last `events` trace events for the report instead of 64.
     pub fn with_trace_limit(mut self, events: usize) -> Self {
         self.tracer = Tracer::with_limit(events);
+        self
+    }
+
+    /// Also shows, in a postcondition's report, the gear's DataGears as the gear found them. This
+    /// formats them before every run of a gear with a contract, so it costs what printing them
+    /// costs: for debugging, not for long runs.
+    pub fn keeping_data_gears_before(mut self) -> Self {
+        self.keep_before = true;
         self
     }
 
@@ -391,7 +412,12 @@ impl<C: Context + 'static> MetaGear<C> for Contracts<C> {
                 break;
             }
         }
-        let Some((contract, clause, message)) = failed else { return Control::Continue };
+        let Some((contract, clause, message)) = failed else {
+            if self.keep_before && self.clauses.iter().any(|c| c.gear() == at.gear) {
+                self.before = data_gears_of(at.gear, ctx);
+            }
+            return Control::Continue;
+        };
         let breach = Breach {
             contract,
             condition: Condition::Pre,
@@ -403,6 +429,7 @@ impl<C: Context + 'static> MetaGear<C> for Contracts<C> {
             next: None,
             old: None,
             data_gears: data_gears_of(at.gear, ctx),
+            data_gears_before: None,
             trace: tracer_tail(&self.tracer),
         };
         self.report(breach);
@@ -435,6 +462,7 @@ impl<C: Context + 'static> MetaGear<C> for Contracts<C> {
             next: Some(format!("{next:?}")),
             old: Some(old),
             data_gears: data_gears_of(at.gear, ctx),
+            data_gears_before: self.keep_before.then(|| core::mem::take(&mut self.before)),
             trace: tracer_tail(&self.tracer),
         };
         self.report(breach);

@@ -205,7 +205,8 @@ gears::code_gear! {
 #[test]
 fn a_broken_gear_breaks_the_postcondition_of_the_gear_it_replaces() {
     // The original's contract, put on the copy: the specification the copy must meet.
-    let contracts = contracts().with(ialloc_contracts::ialloc().on(&IALLOC_KEEPS_CURSOR));
+    let contracts =
+        contracts().with(ialloc_contracts::ialloc().on(&IALLOC_KEEPS_CURSOR)).keeping_data_gears_before();
     let mut fs = Xv6::new(12, 2).with_used([1, 2, 3, 4, 5]);
     let mut d = Dispatcher::new((InjectAt::points([2], Mode::Restart), contracts));
     fs.request(0, 1, 2);
@@ -228,6 +229,8 @@ fn a_broken_gear_breaks_the_postcondition_of_the_gear_it_replaces() {
     assert_eq!((b.clause, b.message.as_str()), ("the cursor starts at the hint", "inum = 4, ihint = 2"));
     assert_eq!(b.data_gears.iter().map(|(n, _)| *n).collect::<Vec<_>>(), ["sb", "inum"]);
     assert_eq!(b.data_gears[1].1, "4");
+    let before = b.data_gears_before.as_ref().expect("kept");
+    assert_eq!(before[1], ("inum", "4".to_string()), "the stale cursor the copy kept");
     assert_eq!(b.next.as_deref(), Some("goto allocinode_loopcheck"));
     assert_eq!(b.old.as_deref(), Some("Superblock { ninodes: 12, ihint: 2 }"));
     assert_eq!(b.trace.gear_names().last(), Some(&"ialloc_keeps_cursor"));
