@@ -1,8 +1,13 @@
 //! Slots: a cap plus its MDB node, kept sparsely by slot address (an absent slot is empty).
 
-use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::fmt;
+use core::hash::{BuildHasher, Hash, Hasher};
 
-use crate::cap::{Cap, SlotRef};
+use foldhash::fast::FixedState;
+use hashbrown::HashMap;
+
+use crate::cap::{Cap, SLOT_BITS, SlotRef};
 
 /// A slot's node in the capability derivation tree: seL4's `mdb_node_t`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
@@ -36,10 +41,29 @@ pub struct Cte {
 /// Every non-empty slot of the kernel, by address: the CSpaces' contents and the CDT links.
 ///
 /// Slots are the memory of CNode and TCB objects; an address absent from the map is an empty slot
-/// (null cap, null MDB node), so creating a CNode of any radix costs nothing.
-#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+/// (null cap, null MDB node), so creating a CNode of any radix costs nothing. The map is a hash
+/// table with a fixed-seed hasher, so reaching one slot costs the same however many slots there
+/// are (a revoke of 2^20 caps costs per cap what one of 2^10 does) and runs are deterministic.
+/// Its `Hash` adds up its entries' hashes, so equal CSpaces hash alike whatever order their slots
+/// were written in; `iter`, `range` and `Debug` go in address order.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct CSpace {
-    slots: BTreeMap<SlotRef, Cte>,
+    slots: HashMap<SlotRef, Cte, FixedState>,
+}
+
+impl Hash for CSpace {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let fixed = FixedState::default();
+        let sum = self.slots.iter().fold(0u64, |acc, (s, c)| acc.wrapping_add(fixed.hash_one((s, c))));
+        state.write_u64(sum);
+        state.write_usize(self.slots.len());
+    }
+}
+
+impl fmt::Debug for CSpace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
 }
 
 impl CSpace {
@@ -93,14 +117,35 @@ impl CSpace {
         self.set_mdb(slot, m);
     }
 
-    /// Every non-empty slot, by address.
+    /// Every non-empty slot, in address order (O(n log n): for checks, not for gears).
     pub fn iter(&self) -> impl Iterator<Item = (SlotRef, &Cte)> + '_ {
-        self.slots.iter().map(|(s, c)| (*s, c))
+        let mut all: Vec<(SlotRef, &Cte)> = self.slots.iter().map(|(s, c)| (*s, c)).collect();
+        all.sort_unstable_by_key(|(s, _)| *s);
+        all.into_iter()
     }
 
-    /// Non-empty slots with addresses in `[from, to)`.
+    /// Non-empty slots with addresses in `[from, to)`, in address order.
+    ///
+    /// A window of k slot addresses costs O(k) when k is at most the number of non-empty slots
+    /// (a gear's window, e.g. a retype's destination slots, is bounded by the fan-out limit), and
+    /// a scan of every slot otherwise.
     pub fn range(&self, from: SlotRef, to: SlotRef) -> impl Iterator<Item = (SlotRef, &Cte)> + '_ {
-        self.slots.range(from..to).map(|(s, c)| (*s, c))
+        let step = 1u64 << SLOT_BITS;
+        let first = from.0.div_ceil(step).saturating_mul(step);
+        let window = to.0.saturating_sub(first).div_ceil(step);
+        let mut found: Vec<(SlotRef, &Cte)> = if window <= self.slots.len() as u64 {
+            (0..window)
+                .map(|i| SlotRef(first + i * step))
+                .filter_map(|s| self.slots.get(&s).map(|c| (s, c)))
+                .collect()
+        } else {
+            let mut v: Vec<_> =
+                self.slots.iter().filter(|(s, _)| from <= **s && **s < to).map(|(s, c)| (*s, c)).collect();
+            v.sort_unstable_by_key(|(s, _)| *s);
+            v
+        };
+        found.retain(|(s, _)| from <= *s && *s < to);
+        found.into_iter()
     }
 
     /// How many slots are non-empty.
