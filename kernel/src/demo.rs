@@ -34,7 +34,10 @@ impl From<LoadError> for &'static str {
 }
 
 /// Runs the narrated demo; returns the exit code for QEMU.
-#[cfg_attr(feature = "qemu-test", allow(dead_code, reason = "the test build runs the suite instead"))]
+#[cfg_attr(
+    any(feature = "qemu-test", feature = "latency-bench"),
+    allow(dead_code, reason = "the test and bench builds run something else")
+)]
 pub fn run() -> ExitCode {
     let mut failed = 0;
     for (name, check) in [

@@ -65,7 +65,15 @@ mod kernel_main_impl {
 
         #[cfg(feature = "qemu-test")]
         let code = crate::qemu_test::run_all();
-        #[cfg(not(feature = "qemu-test"))]
+        #[cfg(all(feature = "latency-bench", not(feature = "qemu-test")))]
+        let code = match crate::scenarios::latency_bench() {
+            Ok(()) => ExitCode::Success,
+            Err(e) => {
+                kprintln!("bench: FAILED: {e}");
+                ExitCode::Failure
+            }
+        };
+        #[cfg(not(any(feature = "qemu-test", feature = "latency-bench")))]
         let code = crate::demo::run();
         exit(code)
     }

@@ -152,8 +152,10 @@ pub struct Reply {
 /// revoke of 65,536 caps samples it (the host tests do the same, `tests/tests/sel4_preempt_revoke.rs`).
 pub struct Checks {
     invariant: Invariant<CheckFn>,
-    /// Full check every this many points (0: only where preempted).
+    /// Full check every this many points (0: none at points).
     pub every: u64,
+    /// Full check wherever an operation is preempted.
+    pub where_preempted: bool,
     /// Preemption points seen.
     pub points: u64,
     /// Full checks run (at points and where preempted).
@@ -177,6 +179,7 @@ impl Checks {
         Checks {
             invariant: Invariant::new(full_check as CheckFn).only_at_preemption_points(),
             every: 1,
+            where_preempted: true,
             points: 0,
             full: 0,
             local: 0,
@@ -215,6 +218,9 @@ impl MetaGear<Kernel> for Checks {
     }
 
     fn preempted(&mut self, _at: &Step<Kernel>, next: &'static Gear<Kernel>, _mode: Mode, k: &Kernel) {
+        if !self.where_preempted {
+            return;
+        }
         self.full += 1;
         if let Err(e) = full_check(k) {
             self.violation.get_or_insert_with(|| format!("where preempted before {}: {e}", next.name()));
@@ -318,6 +324,17 @@ impl RootTask {
             (false, true) => *tracer = None,
             _ => {}
         }
+    }
+
+    /// Turns seL4's preemption points on (the work budget asks the timer) or off (it never
+    /// preempts: what a kernel without preemption points does), for the latency bench.
+    #[cfg_attr(not(feature = "latency-bench"), allow(dead_code, reason = "used by the latency bench"))]
+    pub fn set_preemption(&mut self, on: bool) {
+        fn never() -> bool {
+            false
+        }
+        let pending: fn() -> bool = if on { arch::timer_irq_pending } else { never };
+        self.dispatcher.meta_mut().1 = WorkBudget::new(DEFAULT_WORK_UNITS, pending, Mode::Restart);
     }
 
     /// Trace frames and bytes written since tracing was turned on.

@@ -238,6 +238,10 @@ pub struct RevokeFigures {
     pub points: u64,
     /// How many times the work budget asked whether the timer interrupt was pending.
     pub timer_checks: u64,
+    /// The largest time from a timer interrupt raised to handled during the revoke (virtual
+    /// nanoseconds: guest instructions under `-icount shift=0`).
+    #[cfg_attr(not(feature = "latency-bench"), allow(dead_code, reason = "read by the latency bench"))]
+    pub latency_ns: u64,
 }
 
 /// sel4test's PREEMPT_REVOKE through real syscalls: 16 CNodes of radix 12 filled with copies of
@@ -245,6 +249,25 @@ pub struct RevokeFigures {
 /// preempted at least twice, restart, converge (every copy gone), and the invariants must hold
 /// at every preemption point checked. `cnodes` CNodes of 4096 slots each.
 pub fn preempt_revoke(cnodes: u64) -> Result<RevokeFigures, String> {
+    let fig = revoke_tree(cnodes, true, true, 0)?;
+    if fig.preemptions < 2 {
+        return Err(format!("the revoke was preempted {} times, fewer than 2", fig.preemptions));
+    }
+    if fig.restarts != fig.preemptions {
+        return Err("not every preemption was followed by a restart".into());
+    }
+    Ok(fig)
+}
+
+/// Builds `cnodes` CNodes of 4096 copies and revokes them with the real timer running:
+/// with `preemption` off the work budget never preempts; with `checked` off no full invariant
+/// checks run (the latency bench measures the kernel, not the checker).
+pub fn revoke_tree(
+    cnodes: u64,
+    preemption: bool,
+    checked: bool,
+    phase: u64,
+) -> Result<RevokeFigures, String> {
     let mut rt = RootTask::boot();
     let ut = rt.untypeds[0].cptr;
     let ep = rt.info.first_free;
@@ -282,12 +305,28 @@ pub fn preempt_revoke(cnodes: u64) -> Result<RevokeFigures, String> {
     codegears::check_invariants(&rt.kernel.state).map_err(|e| format!("after the build: {e}"))?;
 
     // Full checks: wherever preempted, and every 16,384th point (each is linear in the caps).
-    rt.checks().every = 16_384;
+    rt.checks().every = if checked { 16_384 } else { 0 };
+    rt.checks().where_preempted = checked;
+    rt.set_preemption(preemption);
     let (stats0, points0, full0) = (rt.stats, rt.checks().points, rt.checks().full);
     let (asked0, _) = rt.budget();
     let t1 = arch::ticks();
+    // Take a tick left pending by the checks above (the kernel masks interrupts), so it is not
+    // charged to the revoke, then measure.
+    arch::wait_for_interrupt();
+    if phase > 0 {
+        // Start the revoke `phase` spins after a tick (interrupts on meanwhile), so that over
+        // several rounds the next tick lands at different points of a short revoke.
+        arch::interrupts_enable();
+        for i in 0..phase {
+            core::hint::black_box(i);
+        }
+        arch::interrupts_disable();
+    }
+    arch::timer_latency_reset();
     let replies = run(&mut rt, &[Call::new(ROOT, label::CNODE_REVOKE, &[ep, DEPTH], &[])])?;
     let ticks = arch::ticks() - t1;
+    let latency_ns = arch::timer_latency_max_ns();
     let fig = RevokeFigures {
         copies,
         preemptions: rt.stats.preemptions - stats0.preemptions,
@@ -296,6 +335,7 @@ pub fn preempt_revoke(cnodes: u64) -> Result<RevokeFigures, String> {
         full_checks: rt.checks().full - full0,
         points: rt.checks().points - points0,
         timer_checks: rt.budget().0 - asked0,
+        latency_ns,
     };
     kprintln!(
         "revoke: Revoke of endpoint {ep}: {} in {} ticks; preempted {} times by the timer, restarted {} times; \
@@ -327,12 +367,6 @@ pub fn preempt_revoke(cnodes: u64) -> Result<RevokeFigures, String> {
     if slots > 64 {
         return Err(format!("{slots} slots still hold caps after the revoke"));
     }
-    if fig.preemptions < 2 {
-        return Err(format!("the revoke was preempted {} times, fewer than 2", fig.preemptions));
-    }
-    if fig.restarts != fig.preemptions {
-        return Err("not every preemption was followed by a restart".into());
-    }
     Ok(fig)
 }
 
@@ -362,4 +396,31 @@ pub fn traced_syscall() -> Outcome {
     expect(&replies, 0, "traced copy", 0)?;
     expect(&replies, 1, "traced copy onto an occupied slot", err::DELETE_FIRST)?;
     if frames == 0 { Err("the tracer wrote no frames".into()) } else { Ok(()) }
+}
+
+/// `cargo xtask bench irq-latency` (kernel feature `latency-bench`, QEMU `-icount shift=0`): the
+/// largest timer-interrupt latency during revokes of 2^12 and 2^16 caps, with seL4's preemption
+/// points and without them. One line per measurement for the xtask to parse.
+#[cfg(feature = "latency-bench")]
+pub fn latency_bench() -> Outcome {
+    // A revoke of 2^12 caps is shorter than a timer period: several rounds, each started at a
+    // different phase, so that ticks land inside it.
+    for (cnodes, rounds) in [(1u64, 8u64), (16, 1)] {
+        for preemption in [true, false] {
+            let (mut max, mut preemptions, mut ticks, mut copies) = (0, 0, 0, 0);
+            for r in 0..rounds {
+                let f = revoke_tree(cnodes, preemption, false, r * 400_000)?;
+                max = max.max(f.latency_ns);
+                preemptions += f.preemptions;
+                ticks += f.ticks;
+                copies = f.copies;
+            }
+            kprintln!(
+                "bench: irq-latency caps={copies} preemption={} max_latency_insns={max} preemptions={preemptions} \
+                 ticks={ticks} rounds={rounds}",
+                if preemption { "on" } else { "off" },
+            );
+        }
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
-use crate::{callgrind, setup, util};
+use crate::{callgrind, qemu, setup, util};
 
 /// A group of workloads measured in the same unit and compared with each other.
 #[derive(Debug)]
@@ -158,7 +158,10 @@ pub struct Measured {
 
 /// Runs the selected groups (all if `filter` is empty); `list` only lists them.
 pub fn run(filter: &[String], list: bool) -> anyhow::Result<String> {
-    let groups = select(GROUPS, filter)?;
+    // The QEMU group is not a callgrind group: it boots the kernel under `-icount`.
+    let irq = filter.is_empty() || filter.iter().any(|f| f == qemu::IRQ_LATENCY_GROUP);
+    let rest: Vec<String> = filter.iter().filter(|f| *f != qemu::IRQ_LATENCY_GROUP).cloned().collect();
+    let groups = if !filter.is_empty() && rest.is_empty() { Vec::new() } else { select(GROUPS, &rest)? };
     if list {
         for g in &groups {
             println!("{}: {} (per {}, N = {} and {})", g.name, g.title, g.unit, g.sizes.0, g.sizes.1);
@@ -166,19 +169,40 @@ pub fn run(filter: &[String], list: bool) -> anyhow::Result<String> {
                 println!("    {w:<16} {what}");
             }
         }
-        return Ok(format!("listed {} bench group(s)", groups.len()));
+        if irq {
+            println!("{}: {}", qemu::IRQ_LATENCY_GROUP, qemu::IRQ_LATENCY_TITLE);
+        }
+        return Ok(format!("listed {} bench group(s)", groups.len() + usize::from(irq)));
     }
+    let mut summary = Vec::new();
+    if !groups.is_empty() {
+        summary.push(run_callgrind_groups(&groups)?);
+    }
+    if irq {
+        let out_dir = util::target_dir().join("xtask-bench");
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("could not create {}", out_dir.display()))?;
+        let t = qemu::irq_latency_bench()?;
+        print!("{t}");
+        let report = out_dir.join(format!("{}.md", qemu::IRQ_LATENCY_GROUP));
+        std::fs::write(&report, &t).with_context(|| format!("could not write {}", report.display()))?;
+        summary.push(format!("bench: {}", qemu::IRQ_LATENCY_GROUP));
+    }
+    Ok(summary.join("; "))
+}
 
+/// Runs the callgrind groups.
+fn run_callgrind_groups(groups: &[&Group]) -> anyhow::Result<String> {
     setup::ensure_apt_tool("valgrind", "valgrind")?;
     util::cargo(&["build", "--release", "--quiet", "-p", "gears-bench"])?;
     let bin = util::target_dir().join("release").join("gears-bench");
     let known = util::output(Command::new(&bin).arg("list")).context("could not list the bench workloads")?;
-    check_known(&groups, &known)?;
+    check_known(groups, &known)?;
     let out_dir = util::target_dir().join("xtask-bench");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("could not create {}", out_dir.display()))?;
 
     let mut summary = Vec::new();
-    for g in &groups {
+    for g in groups {
         let measured = g
             .workloads
             .iter()

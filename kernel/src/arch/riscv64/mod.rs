@@ -20,7 +20,10 @@ pub use paging::{
     AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_from_frame, copy_to_frame, phys_to_virt, zero_frame,
 };
 pub use serial::{console_write, console_write_bytes, console_write_raw};
-pub use timer::{TIMER_HZ, irq_pending as timer_irq_pending, ticks};
+pub use timer::{
+    TIMER_HZ, irq_pending as timer_irq_pending, latency_max_ns as timer_latency_max_ns,
+    latency_reset as timer_latency_reset, ticks,
+};
 pub use user::{UserContext, fault_name, run_user};
 
 /// Device memory handed to the root task as an untyped: the UART's page (physical base, log2

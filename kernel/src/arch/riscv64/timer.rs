@@ -28,6 +28,7 @@ fn now() -> u64 {
 
 /// Arms the first tick and enables the timer interrupt (taken when sstatus.SIE or in U-mode).
 pub fn init() {
+    DEADLINE.store(now() + INTERVAL, Ordering::Relaxed);
     super::sbi::set_timer(now() + INTERVAL);
     // SAFETY: enables one interrupt source; the trap vector is installed already.
     unsafe { asm!("csrs sie, {0}", in(reg) SIE_STIE, options(nomem, nostack)) };
@@ -44,6 +45,27 @@ pub fn irq_pending() -> bool {
 
 /// Counts a tick and arms the next one (the SBI call also clears the pending bit).
 pub fn on_tick() {
+    let t = now();
+    let late = t.saturating_sub(DEADLINE.load(Ordering::Relaxed));
+    MAX_LATENCY.fetch_max(late * (1_000_000_000 / TIMEBASE_HZ), Ordering::Relaxed);
     TICKS.fetch_add(1, Ordering::Relaxed);
-    super::sbi::set_timer(now() + INTERVAL);
+    DEADLINE.store(t + INTERVAL, Ordering::Relaxed);
+    super::sbi::set_timer(t + INTERVAL);
+}
+
+/// When the armed timer interrupt is raised (`time` units).
+static DEADLINE: AtomicU64 = AtomicU64::new(0);
+/// The largest latency recorded since [`latency_reset`], in nanoseconds.
+static MAX_LATENCY: AtomicU64 = AtomicU64::new(0);
+
+/// Starts a new latency measurement.
+pub fn latency_reset() {
+    MAX_LATENCY.store(0, Ordering::Relaxed);
+}
+
+/// The largest time from a timer interrupt being raised (its deadline) to its handler, since
+/// [`latency_reset`], in virtual nanoseconds (guest instructions under `-icount shift=0`; the
+/// `time` CSR's 100 ns resolution limits it to multiples of 100).
+pub fn latency_max_ns() -> u64 {
+    MAX_LATENCY.load(Ordering::Relaxed)
 }

@@ -29,8 +29,9 @@ fn outb(port: u16, value: u8) {
 }
 
 fn inb(port: u16) -> u8 {
-    // SAFETY: only the master 8259's command port (0x20) is read through here, after OCW3
-    // selected the interrupt request register; reading it has no side effect on memory.
+    // SAFETY: only the master 8259's command port (0x20, after OCW3 selected the interrupt
+    // request register) and the PIT's channel 0 (0x40, after a latch command) are read through
+    // here; reading them has no side effect on memory.
     unsafe { Port::<u8>::new(port).read() }
 }
 
@@ -80,9 +81,56 @@ pub fn acknowledge(vector: u64) -> Option<Irq> {
     }
     outb(0x20, 0x20);
     if line == 0 {
+        record_latency();
         TICKS.fetch_add(1, Ordering::Relaxed);
         Some(Irq::Timer)
     } else {
         Some(Irq::Other(line))
     }
+}
+
+/// The time stamp counter: under QEMU's `-icount shift=0` it counts virtual nanoseconds, one per
+/// guest instruction.
+fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: `rdtsc` only reads the time stamp counter into EDX:EAX.
+    unsafe { core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// The TSC when the previous tick was handled.
+static LAST_HANDLED: AtomicU64 = AtomicU64::new(0);
+/// The largest latency recorded since [`latency_reset`].
+static MAX_LATENCY: AtomicU64 = AtomicU64::new(0);
+
+/// Records how long ago the timer interrupt being handled was raised, in TSC units (virtual
+/// nanoseconds = guest instructions under `-icount shift=0`; meaningless without `-icount`).
+///
+/// The PIT (mode 2) raises IRQ 0 at every reload; its latched count says how far the current
+/// period has gone, so the latest raise is `now - elapsed`. Raises coalesce while the interrupt
+/// is masked, so the one being handled is the first after the previous tick was handled: whole
+/// periods are stepped back from the latest raise until just after that.
+fn record_latency() {
+    let now = rdtsc();
+    outb(0x43, 0x00); // latch channel 0's count
+    let count = u64::from(inb(0x40)) | (u64::from(inb(0x40)) << 8);
+    let divisor = u64::from(PIT_HZ / TIMER_HZ);
+    let elapsed_ns = divisor.saturating_sub(count) * 1_000_000_000 / u64::from(PIT_HZ);
+    let period_ns = divisor * 1_000_000_000 / u64::from(PIT_HZ);
+    let latest = now.saturating_sub(elapsed_ns);
+    let prev = LAST_HANDLED.swap(now, Ordering::Relaxed);
+    let missed = if prev != 0 && latest > prev { (latest - prev) / period_ns } else { 0 };
+    let raised = latest - missed * period_ns;
+    MAX_LATENCY.fetch_max(now - raised, Ordering::Relaxed);
+}
+
+/// Starts a new latency measurement.
+pub fn latency_reset() {
+    MAX_LATENCY.store(0, Ordering::Relaxed);
+}
+
+/// The largest timer-interrupt latency since [`latency_reset`], in virtual nanoseconds (guest
+/// instructions under `-icount shift=0`).
+pub fn latency_max_ns() -> u64 {
+    MAX_LATENCY.load(Ordering::Relaxed)
 }
