@@ -22,6 +22,7 @@ use crate::Workload;
 /// The workloads of the group.
 pub const WORKLOADS: &[Workload] = &[
     Workload { name: "revoke-gears", run: revoke_gears },
+    Workload { name: "revoke-gaps", run: revoke_gaps },
     Workload { name: "revoke-gears-budget", run: revoke_gears_budget },
     Workload { name: "revoke-plain", run: revoke_plain },
 ];
@@ -87,6 +88,57 @@ fn revoke_gears_budget(n: u64) -> u64 {
     let (mut s, ep) = tree(n);
     let gap = max_gap(&s, ep);
     let mut d = Dispatcher::new(WorkBudget::new(100, || black_box(false), Mode::Restart));
+    measured_revoke(&mut || {
+        gear_revoke(&mut s, ep, &mut d);
+    });
+    black_box(s.k.state.cspace.len());
+    gap
+}
+
+/// Marks a preemption chance: `cargo xtask bench revoke-gaps` has callgrind dump its counters each
+/// time this is entered, so each dump holds the instructions of one gap between two chances.
+#[inline(never)]
+fn preemption_chance_marker() {
+    black_box(());
+}
+
+/// Calls [`preemption_chance_marker`] wherever the kernel could be preempted: when an operation
+/// starts, at each declared preemption point, and when it leaves the kernel.
+struct MarkChances;
+
+impl MetaGear<Kernel> for MarkChances {
+    fn started(&mut self, _step: u64, _entry: &'static gears::Gear<Kernel>, _resumed: bool, _ctx: &Kernel) {
+        preemption_chance_marker();
+    }
+
+    fn after(
+        &mut self,
+        _at: &gears::Step<Kernel>,
+        next: &gears::Next<Kernel>,
+        _ctx: &Kernel,
+    ) -> gears::Control {
+        if matches!(next, gears::Next::Exit(_) | gears::Next::Fail(_)) {
+            preemption_chance_marker();
+        }
+        gears::Control::Continue
+    }
+
+    fn preemption_point(
+        &mut self,
+        _at: &gears::Step<Kernel>,
+        _next: &'static gears::Gear<Kernel>,
+        _ctx: &Kernel,
+    ) -> gears::PointDecision {
+        preemption_chance_marker();
+        gears::PointDecision::Continue
+    }
+}
+
+/// The gear revoke with every preemption chance marked, for measuring the gaps between them.
+fn revoke_gaps(n: u64) -> u64 {
+    let (mut s, ep) = tree(n);
+    let gap = max_gap(&s, ep);
+    let mut d = Dispatcher::new(MarkChances);
     measured_revoke(&mut || {
         gear_revoke(&mut s, ep, &mut d);
     });

@@ -47,6 +47,10 @@ pub struct Group {
     /// Whether the units of work are what each workload prints (e.g. the distinct states a
     /// bounded model-checking run reached) rather than N.
     pub units_from_result: bool,
+    /// A function the workloads call at every preemption chance: the group is then measured gap
+    /// by gap (callgrind dumps its counters each time the function is entered, counting only
+    /// inside `collect`), and the table gives the longest and the mean gap at each scaling size.
+    pub gap_marker: Option<&'static str>,
 }
 
 /// A target: `workload` within `max_ratio` times `baseline`.
@@ -83,6 +87,7 @@ pub const GROUPS: &[Group] = &[
         scaling: &[],
         result_label: None,
         units_from_result: false,
+        gap_marker: None,
     },
     Group {
         name: "batching",
@@ -102,6 +107,7 @@ pub const GROUPS: &[Group] = &[
         scaling: &[],
         result_label: None,
         units_from_result: false,
+        gap_marker: None,
     },
     Group {
         name: "revoke",
@@ -123,6 +129,7 @@ pub const GROUPS: &[Group] = &[
         scaling: &[1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20],
         result_label: Some("most gears between two preemption chances"),
         units_from_result: false,
+        gap_marker: None,
     },
     Group {
         name: "mc",
@@ -140,6 +147,25 @@ pub const GROUPS: &[Group] = &[
         scaling: &[],
         result_label: None,
         units_from_result: true,
+        gap_marker: None,
+    },
+    Group {
+        name: "revoke-gaps",
+        title: "instructions between two preemption chances during a revoke of N caps",
+        unit: "gap",
+        sizes: (1 << 10, 1 << 12),
+        baselines: &[],
+        same_result: false,
+        workloads: &[(
+            "revoke-gaps",
+            "the gear revoke, each preemption chance (start, each preemption point, end) marked",
+        )],
+        aim: None,
+        collect: Some("*measured_revoke*"),
+        scaling: &[1 << 10, 1 << 12, 1 << 14],
+        result_label: Some("most gears between two preemption chances"),
+        units_from_result: false,
+        gap_marker: Some("*preemption_chance_marker*"),
     },
 ];
 
@@ -203,6 +229,14 @@ fn run_callgrind_groups(groups: &[&Group]) -> anyhow::Result<String> {
 
     let mut summary = Vec::new();
     for g in groups {
+        if let Some(marker) = g.gap_marker {
+            let t = gaps_table(g, &bin, &out_dir, marker)?;
+            print!("{t}");
+            let report = out_dir.join(format!("{}.md", g.name));
+            std::fs::write(&report, &t).with_context(|| format!("could not write {}", report.display()))?;
+            summary.push(g.name.to_string());
+            continue;
+        }
         let measured = g
             .workloads
             .iter()
@@ -363,6 +397,85 @@ pub fn scaling_table(g: &Group, scaled: &[Scaled]) -> String {
     s
 }
 
+/// The longest and the mean gap between preemption chances of each workload at each scaling size.
+fn gaps_table(g: &Group, bin: &Path, out_dir: &Path, marker: &str) -> anyhow::Result<String> {
+    let mut s = String::new();
+    let _ = writeln!(s, "\n## {}: {}", g.name, g.title);
+    let _ = writeln!(
+        s,
+        "instructions per gap: callgrind dumps its counters at each `{marker}`, counting only in `{}`{}\n",
+        g.collect.unwrap_or("the whole run"),
+        g.result_label.map(|l| format!("; in brackets: {l}")).unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "| {:<14} | {:>8} | {:>14} | {:>10} | {:>10} |",
+        "workload", "N", "longest gap", "mean gap", "gaps"
+    );
+    let _ = writeln!(s, "|{:-<16}|{:->9}:|{:->15}:|{:->11}:|{:->11}:|", "", "", "", "", "");
+    for (w, _) in g.workloads {
+        for &n in g.scaling {
+            let (gaps, printed) = gap_run(bin, out_dir, w, n, g.collect, marker)?;
+            let _ = writeln!(s, "{}", gap_row(w, n, &gaps, g.result_label.map(|_| printed.as_str())));
+        }
+    }
+    Ok(s)
+}
+
+/// One row of a gaps table: the longest gap (with the printed figure in brackets), the mean, how many.
+fn gap_row(workload: &str, n: u64, gaps: &[u64], printed: Option<&str>) -> String {
+    let longest = gaps.iter().copied().max().unwrap_or(0);
+    let mean = gaps.iter().sum::<u64>() as f64 / gaps.len().max(1) as f64;
+    let label = printed.map(|p| format!(" [{p}]")).unwrap_or_default();
+    format!(
+        "| {workload:<14} | {:>8} | {:>14} | {mean:>10.1} | {:>10} |",
+        pow2(n),
+        format!("{longest}{label}"),
+        gaps.len()
+    )
+}
+
+/// Runs `bin workload n` under callgrind with a dump at each marker; returns each gap's
+/// instructions (one per dump) and what the workload printed. The dumps are removed afterwards.
+fn gap_run(
+    bin: &Path,
+    out_dir: &Path,
+    workload: &str,
+    n: u64,
+    collect: Option<&str>,
+    marker: &str,
+) -> anyhow::Result<(Vec<u64>, String)> {
+    let dir = out_dir.join(format!("{workload}.{n}.gaps"));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("could not clear {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let mut cmd = Command::new("valgrind");
+    cmd.arg("--tool=callgrind")
+        .arg("--quiet")
+        .arg(format!("--callgrind-out-file={}", dir.join("cg").display()))
+        .arg("--collect-atstart=no")
+        .arg(format!("--dump-before={marker}"));
+    if let Some(pattern) = collect {
+        cmd.arg(format!("--toggle-collect={pattern}"));
+    }
+    cmd.arg(bin).arg(workload).arg(n.to_string());
+    eprintln!("xtask: $ {}", util::show(&cmd));
+    let printed = util::output(&mut cmd)?.trim().to_string();
+    let mut gaps = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("could not read {}", dir.display()))? {
+        let path = entry?.path();
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("could not read {}", path.display()))?;
+        gaps.push(callgrind::total_ir(&text).with_context(|| format!("in {}", path.display()))?);
+    }
+    std::fs::remove_dir_all(&dir).with_context(|| format!("could not remove {}", dir.display()))?;
+    if gaps.len() < 2 {
+        bail!("workload `{workload}` never reached `{marker}`: no gaps to measure");
+    }
+    Ok((gaps, printed))
+}
+
 /// `2^k` for a power of two, else the number.
 fn pow2(n: u64) -> String {
     if n.is_power_of_two() { format!("2^{}", n.trailing_zeros()) } else { n.to_string() }
@@ -504,6 +617,12 @@ mod tests {
     }
 
     #[test]
+    fn gap_rows_give_the_longest_and_the_mean() {
+        let row = gap_row("revoke-gaps", 1024, &[526, 1613, 992, 990], Some("14"));
+        assert_eq!(row, "| revoke-gaps    |     2^10 |      1613 [14] |     1030.2 |          4 |");
+    }
+
+    #[test]
     fn selects_groups_by_name() {
         assert_eq!(select(GROUPS, &[]).unwrap().len(), GROUPS.len());
         assert_eq!(select(GROUPS, &["dispatcher".into()]).unwrap()[0].name, "dispatcher");
@@ -516,7 +635,8 @@ mod tests {
         let g = select(GROUPS, &[]).unwrap();
         let listed = "dispatcher loop\ndispatcher loop-call\ndispatcher gears\ndispatcher gears-pp-bare\ndispatcher gears-pp\n\
                       dispatcher gears-traced\ndispatcher gears-wide\nbatching gears-batch4\n\
-                      batching gears-batch16\nrevoke revoke-gears\nrevoke revoke-gears-budget\nrevoke revoke-plain\nmc mc-bfs\nmc mc-dfs\n";
+                      batching gears-batch16\nrevoke revoke-gears\nrevoke revoke-gears-budget\nrevoke revoke-plain\nmc mc-bfs\nmc mc-dfs\n\
+                      revoke revoke-gaps\n";
         check_known(&g, listed).unwrap();
         let err = check_known(&g, "dispatcher loop\n").unwrap_err().to_string();
         assert!(err.contains("`loop-call`"), "{err}");
