@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod bench;
 mod callgrind;
+mod model;
 mod qemu;
 mod setup;
 mod util;

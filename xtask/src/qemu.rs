@@ -189,10 +189,12 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
 pub fn test_suites() -> anyhow::Result<()> {
     let mut failures = Vec::new();
     let (mut passed, mut failed) = (0, 0);
+    let mut traces = Vec::new();
     for arch in [Arch::X86_64, Arch::Riscv64] {
         match test_suite(arch) {
-            Ok((p, f, error)) => {
+            Ok((p, f, error, trace)) => {
                 println!("QEMU suite {arch}: {p} passed, {f} failed");
+                traces.push((arch.name(), trace));
                 passed += p;
                 failed += f;
                 if let Some(why) = error {
@@ -206,6 +208,19 @@ pub fn test_suites() -> anyhow::Result<()> {
             }
         }
     }
+    // Issue 6: the traced scenario's trace is the same on both architectures and on the host.
+    traces.push(("host model", crate::model::traced_syscall_trace()));
+    match same_traces(&traces) {
+        Ok(()) => {
+            println!("test wire_trace_same_on_x86_64_riscv64_and_host_model ... ok");
+            passed += 1;
+        }
+        Err(why) => {
+            println!("test wire_trace_same_on_x86_64_riscv64_and_host_model ... FAILED: {why}");
+            failed += 1;
+            failures.push(why);
+        }
+    }
     println!("QEMU suites: {passed} passed, {failed} failed");
     if !failures.is_empty() {
         bail!("QEMU suites failed: {}", failures.join("; "));
@@ -213,8 +228,27 @@ pub fn test_suites() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds and boots one architecture's test kernel: (passed, failed, why it failed).
-fn test_suite(arch: Arch) -> anyhow::Result<(usize, usize, Option<String>)> {
+/// Whether every (name, trace) has the same lines as the first.
+fn same_traces(traces: &[(&str, Vec<String>)]) -> Result<(), String> {
+    let Some((first, reference)) = traces.first() else { return Ok(()) };
+    if reference.is_empty() {
+        return Err(format!("the {first} trace is empty"));
+    }
+    for (name, t) in &traces[1..] {
+        if let Some(i) = (0..reference.len().max(t.len())).find(|&i| reference.get(i) != t.get(i)) {
+            return Err(format!(
+                "the traces of {first} and {name} differ at event {i}: {:?} vs {:?}",
+                reference.get(i),
+                t.get(i)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Builds and boots one architecture's test kernel: (passed, failed, why it failed, the traced
+/// scenario's events as text).
+fn test_suite(arch: Arch) -> anyhow::Result<(usize, usize, Option<String>, Vec<String>)> {
     let build = Build { arch, release: false, test: true, trace: false, bench: false };
     let image = build_image(build, false)?;
     let mut cmd = qemu_command(arch, &image, false)?;
@@ -245,7 +279,7 @@ fn test_suite(arch: Arch) -> anyhow::Result<(usize, usize, Option<String>)> {
         }
     }
     let verdict = results.verdict(run.outcome);
-    Ok((results.passed, verdict.failed, verdict.error))
+    Ok((results.passed, verdict.failed, verdict.error, traced.lines))
 }
 
 /// The bench group that boots the kernel: timer-interrupt latency during large revokes.
@@ -336,6 +370,8 @@ pub struct TracedScenario {
     seen_end: bool,
     /// The events' gear names, in order.
     pub events: Vec<String>,
+    /// The events as the host tracer's text lines.
+    pub lines: Vec<String>,
 }
 
 impl TracedScenario {
@@ -354,6 +390,7 @@ impl TracedScenario {
     pub fn event(&mut self, event: &metagears::TraceEvent) {
         if self.inside {
             self.events.push(event.gear.to_string());
+            self.lines.push(event.to_string());
         }
     }
 
