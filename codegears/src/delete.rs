@@ -7,13 +7,37 @@ use gears::Next;
 use crate::cap::{Cap, ObjPtr, SlotRef, TCB_CNODE_ENTRIES, ZombieType};
 use crate::cdt::{cap_swap_for_delete, empty_slot, is_final_capability, is_mdb_parent_of};
 use crate::cspace::CSpace;
+use crate::kernel::CancelCursor;
 use crate::kernel::{DeleteCursor, InnerDelete, IrqTable, Kernel, RevokeCursor};
-use crate::object::{ObjectStore, ThreadState};
+use crate::notification::{unbind_maybe_notification, unbind_notification};
+use crate::object::ObjectStore;
+use crate::thread::{Scheduler, suspend};
+
+/// Whether `cap` is the final cap of an endpoint or notification that still has waiting threads:
+/// `finaliseSlot` then first runs the `cancelAllIPC` loop ([`CANCEL_ALL_IPC_STEP`](crate::endpoint::CANCEL_ALL_IPC_STEP)).
+pub fn needs_cancel_all(objects: &ObjectStore, cap: &Cap, is_final: bool) -> Option<ObjPtr> {
+    let ptr = match *cap {
+        Cap::Endpoint { ptr, .. } | Cap::Notification { ptr, .. } if is_final => ptr,
+        _ => return None,
+    };
+    let waiting = objects.endpoint(ptr).map(|e| !e.queue.is_empty()).unwrap_or(false)
+        || objects.notification(ptr).map(|n| !n.queue.is_empty()).unwrap_or(false);
+    waiting.then_some(ptr)
+}
 
 /// `finaliseCap`: what is left of `cap` once the object loses it (`Null`, or a Zombie for the
 /// last cap of a CNode or TCB). Final caps to endpoints, notifications and frames end their
-/// object's life here; a Zombie's object dies when the Zombie is removed.
-pub fn finalise_cap(objects: &mut ObjectStore, irqs: &mut IrqTable, cap: &Cap, is_final: bool) -> Cap {
+/// object's life here (their queues are empty by now: see [`needs_cancel_all`]); a notification
+/// lets go of its bound TCB. A TCB's last cap unbinds its notification and suspends it
+/// (`cancelIPC`, off the ready queue); a Zombie's object dies when the Zombie is removed.
+pub fn finalise_cap(
+    cspace: &mut CSpace,
+    objects: &mut ObjectStore,
+    irqs: &mut IrqTable,
+    sched: &mut Scheduler,
+    cap: &Cap,
+    is_final: bool,
+) -> Cap {
     match *cap {
         Cap::IrqHandler { irq } => {
             // deletingIRQHandler, done by postCapDeletion once the slot is emptied (in the same
@@ -24,8 +48,10 @@ pub fn finalise_cap(objects: &mut ObjectStore, irqs: &mut IrqTable, cap: &Cap, i
             Cap::Null
         }
         Cap::Endpoint { ptr, .. } | Cap::Notification { ptr, .. } | Cap::Frame { ptr, .. } => {
-            // cancelAllIPC / cancelAllSignals / unmap: no queues or mappings exist yet.
+            // cancelAllIPC / cancelAllSignals have run (the queue is empty); unmap: no mappings
+            // exist yet.
             if is_final {
+                unbind_maybe_notification(objects, ptr);
                 objects.remove(ptr);
             }
             Cap::Null
@@ -35,9 +61,8 @@ pub fn finalise_cap(objects: &mut ObjectStore, irqs: &mut IrqTable, cap: &Cap, i
         }
         Cap::Thread { ptr } if is_final => {
             // unbindNotification, suspend (the thread stops), then its CNode part is reduced.
-            if let Some(t) = objects.tcb_mut(ptr) {
-                t.state = ThreadState::Inactive;
-            }
+            unbind_notification(objects, ptr);
+            suspend(cspace, objects, sched, ptr);
             Cap::Zombie { ptr, number: TCB_CNODE_ENTRIES, kind: ZombieType::Tcb }
         }
         Cap::Zombie { .. } => *cap,
@@ -88,7 +113,7 @@ gears::code_gear! {
     /// One pass of `finaliseSlot`'s loop on the current frame's slot: finalise its cap; done if
     /// the remainder is removable (or, not immediate, a cyclic Zombie); else keep the Zombie and
     /// reduce it.
-    pub fn finalise_slot(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, delete: &mut DeleteCursor) {
+    pub fn finalise_slot(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, sched: &mut Scheduler, delete: &mut DeleteCursor, cancel: &mut CancelCursor) {
         let Some((slot, immediate)) = delete.frame() else {
             return Next::Goto(&CTE_DELETE_DONE);
         };
@@ -97,7 +122,11 @@ gears::code_gear! {
             return finalise_slot_done(cspace, delete, slot, true);
         }
         let is_final = is_final_capability(cspace, slot);
-        let remainder = finalise_cap(objects, irqs, &cap, is_final);
+        if let Some(obj) = needs_cancel_all(objects, &cap, is_final) {
+            *cancel = CancelCursor { obj: Some(obj), cancelled: 0 };
+            return Next::Goto(&crate::endpoint::CANCEL_ALL_IPC_STEP);
+        }
+        let remainder = finalise_cap(cspace, objects, irqs, sched, &cap, is_final);
         if cap_removable(&remainder, slot) {
             if let Some(ptr) = zombie_object(&remainder) {
                 // The zombie's object has no slots left in use: its life ends.
@@ -110,6 +139,15 @@ gears::code_gear! {
             return finalise_slot_done(cspace, delete, slot, false);
         }
         Next::Goto(&REDUCE_ZOMBIE)
+    }
+}
+
+gears::code_gear! {
+    /// The queue of the endpoint or notification being finalised is empty: back to `finaliseSlot`,
+    /// which now finds nothing waiting and ends the object's life.
+    pub fn cancel_all_ipc_done(ctx: Kernel; cancel: &mut CancelCursor) {
+        cancel.obj = None;
+        Next::Goto(&FINALISE_SLOT)
     }
 }
 

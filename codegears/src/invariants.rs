@@ -55,7 +55,8 @@ pub fn check_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
     check_cdt_chunked(state)?;
     check_badges(state)?;
     check_zombies(state)?;
-    check_irqs(state)
+    check_irqs(state)?;
+    crate::thread_invariants::check_thread_invariants(state)
 }
 
 /// An IRQ is active exactly when some IRQHandler cap names it (`valid_irq_handlers`, and
@@ -188,8 +189,8 @@ fn check_cdt_lists(state: &KernelState) -> Result<(), InvariantViolation> {
 
 fn object_matches(cap: &Cap, obj: &Object) -> bool {
     match (cap, obj) {
-        (Cap::Endpoint { .. }, Object::Endpoint) => true,
-        (Cap::Notification { .. }, Object::Notification) => true,
+        (Cap::Endpoint { .. }, Object::Endpoint(_)) => true,
+        (Cap::Notification { .. }, Object::Notification(_)) => true,
         (Cap::CNode { radix, .. }, Object::CNode { radix: r }) => radix == r,
         (Cap::Thread { .. } | Cap::Reply { .. }, Object::Tcb(_)) => true,
         (Cap::Zombie { kind: ZombieType::Tcb, .. }, Object::Tcb(_)) => true,
@@ -479,7 +480,7 @@ mod tests {
         let ut = SlotRef::of(info.root_cnode, info.untyped[0].0);
         let base = info.untyped[0].1;
         let (a, b) = (SlotRef::of(info.root_cnode, 40), SlotRef::of(info.root_cnode, 41));
-        st.objects.insert(ObjPtr(base), Object::Endpoint);
+        st.objects.insert(ObjPtr(base), Object::Endpoint(Default::default()));
         st.cspace.set_cap(ut, Cap::Untyped { ptr: base, size_bits: 16, free_index: 1, is_device: false });
         insert_new_cap(&mut st.cspace, ut, a, Cap::endpoint(ObjPtr(base)));
         cte_insert(&mut st.cspace, Cap::endpoint(ObjPtr(base)), a, b);
@@ -514,7 +515,7 @@ mod tests {
     #[test]
     fn detects_caps_to_dead_objects_and_slots_outside_objects() {
         let (mut st, ..) = state();
-        let ep = st.objects.iter().find(|(_, o)| **o == Object::Endpoint).unwrap().0;
+        let ep = st.objects.iter().find(|(_, o)| matches!(o, Object::Endpoint(_))).unwrap().0;
         st.objects.remove(ep);
         assert_eq!(broken(&st), "no_cap_to_dead_object");
         let (mut st, ..) = state();
@@ -542,7 +543,7 @@ mod tests {
         let (mut st, ut, a, b) = state();
         // Put a notification between the two endpoint caps.
         let n = SlotRef(a.0 + 0x40);
-        st.objects.insert(ObjPtr(0x1_0000_0020), Object::Notification);
+        st.objects.insert(ObjPtr(0x1_0000_0020), Object::Notification(Default::default()));
         st.cspace
             .set_cap(ut, Cap::Untyped { ptr: 0x1_0000_0000, size_bits: 16, free_index: 4, is_device: false });
         insert_new_cap(
@@ -581,7 +582,7 @@ mod tests {
         );
         assert_eq!(broken(&st), "untyped_aligned");
         let (mut st, ..) = state();
-        st.objects.insert(ObjPtr(base + 8), Object::Notification);
+        st.objects.insert(ObjPtr(base + 8), Object::Notification(Default::default()));
         assert_eq!(broken(&st), "objects_disjoint");
         let _ = a;
     }
@@ -621,7 +622,7 @@ mod local_tests {
         let (mut st, info) = KernelState::boot(6, &[16]);
         let cn = info.root_cnode;
         let (a, b) = (SlotRef::of(cn, 40), SlotRef::of(cn, 41));
-        st.objects.insert(ObjPtr(0x1_0000_0000), Object::Endpoint);
+        st.objects.insert(ObjPtr(0x1_0000_0000), Object::Endpoint(Default::default()));
         st.cspace.set_cap(
             SlotRef::of(cn, info.untyped[0].0),
             Cap::Untyped { ptr: 0x1_0000_0000, size_bits: 16, free_index: 1, is_device: false },
@@ -636,7 +637,7 @@ mod local_tests {
         st.objects.remove(ObjPtr(0x1_0000_0000));
         assert_eq!(check_local_invariants(&st, [b]), Ok(()), "b is empty");
         assert_eq!(check_local_invariants(&st, [a]).unwrap_err().invariant, "no_cap_to_dead_object");
-        st.objects.insert(ObjPtr(0x1_0000_0000), Object::Endpoint);
+        st.objects.insert(ObjPtr(0x1_0000_0000), Object::Endpoint(Default::default()));
         st.cspace.update_mdb(a, |m| m.prev = None);
         assert_eq!(check_local_invariants(&st, [a]), Ok(()), "a head is fine on its own");
         assert_eq!(

@@ -9,6 +9,7 @@ use crate::cap::{Cap, ObjPtr, SlotRef, TCB_CNODE_ENTRIES};
 use crate::cspace::{CSpace, Cte, MdbNode};
 use crate::error::SyscallError;
 use crate::object::{Object, ObjectStore, Tcb, ThreadState};
+use crate::thread::{MAX_PRIO, Scheduler, sched_append, setup_reply_master};
 
 /// A continuation kept in a DataGear: the gear a sub-chain (a lookup, a delete) goes to when done.
 pub type Ret = Option<&'static Gear<Kernel>>;
@@ -22,6 +23,8 @@ pub struct KernelState {
     pub objects: ObjectStore,
     /// The IRQs that have a handler (`IRQSignal`); the rest are inactive.
     pub irqs: IrqTable,
+    /// The ready queues.
+    pub sched: Scheduler,
 }
 
 /// The IRQ state table (`intStateIRQTable`), as the set of IRQs in state `IRQSignal`.
@@ -53,6 +56,20 @@ pub mod label {
     pub const TCB_READ_REGISTERS: u64 = 2;
     /// `TCBWriteRegisters`.
     pub const TCB_WRITE_REGISTERS: u64 = 3;
+    /// `TCBSetPriority`.
+    pub const TCB_SET_PRIORITY: u64 = 6;
+    /// `TCBSetMCPriority`.
+    pub const TCB_SET_MC_PRIORITY: u64 = 7;
+    /// `TCBSetSpace`.
+    pub const TCB_SET_SPACE: u64 = 10;
+    /// `TCBSuspend`.
+    pub const TCB_SUSPEND: u64 = 11;
+    /// `TCBResume`.
+    pub const TCB_RESUME: u64 = 12;
+    /// `TCBBindNotification`.
+    pub const TCB_BIND_NOTIFICATION: u64 = 13;
+    /// `TCBUnbindNotification`.
+    pub const TCB_UNBIND_NOTIFICATION: u64 = 14;
     /// `CNodeRevoke`, the first CNode label.
     pub const CNODE_REVOKE: u64 = 17;
     /// `CNodeDelete`.
@@ -119,6 +136,11 @@ pub enum Done {
         /// Bits left (non-zero when the walk stopped at a non-CNode cap).
         bits_remaining: u64,
     },
+    /// The system call left the caller blocked (on an endpoint, a notification or a reply) or
+    /// stopped: the dispatcher's caller schedules another thread
+    /// ([`Scheduler::choose_thread`]). Whoever wakes it later writes its message registers,
+    /// MessageInfo and badge into its TCB.
+    Blocked,
 }
 
 /// The invocation being decoded: the caps looked up and the slots and caps decode chose.
@@ -206,6 +228,16 @@ pub struct RevokeCursor {
     pub deleted: u64,
 }
 
+/// The state of a `cancelAllIPC` or `cancelBadgedSends` loop: the endpoint (or notification)
+/// whose queue it empties; the progress itself is kept in that object's queue.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct CancelCursor {
+    /// The endpoint or notification.
+    pub obj: Option<ObjPtr>,
+    /// Threads released by this run (for tests; not needed for progress).
+    pub cancelled: u64,
+}
+
 /// The state of an Untyped Retype in progress.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct RetypeCursor {
@@ -239,8 +271,8 @@ pub struct RetypeCursor {
 
 /// The kernel's context: global state, the current request and the DataGears of its invocation.
 ///
-/// DataGears: `cspace`, `objects`, `irqs` (global), `request`, `invocation`, `lookup`, `delete`, `revoke`,
-/// `retype`, `reply` (per invocation). Under `Mode::Resume` the cursors are kept across a preemption; the
+/// DataGears: `cspace`, `objects`, `irqs`, `sched` (global), `request`, `invocation`, `lookup`, `delete`,
+/// `revoke`, `retype`, `cancel`, `reply` (per invocation). Under `Mode::Resume` the cursors are kept across a preemption; the
 /// gears they resume re-read every cap from its slot, so they stay valid as long as only this
 /// context ran in between (one kernel, one invocation at a time, as in seL4).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -259,6 +291,8 @@ pub struct Kernel {
     pub revoke: RevokeCursor,
     /// The retype cursor.
     pub retype: RetypeCursor,
+    /// The cancel-IPC cursor.
+    pub cancel: CancelCursor,
     /// The reply to the caller.
     pub reply: ReplyMsg,
     /// Meta state.
@@ -271,12 +305,14 @@ pub struct KernelDataGears<'a> {
     pub cspace: &'a mut CSpace,
     pub objects: &'a mut ObjectStore,
     pub irqs: &'a mut IrqTable,
+    pub sched: &'a mut Scheduler,
     pub request: &'a mut Request,
     pub invocation: &'a mut Invocation,
     pub lookup: &'a mut LookupCursor,
     pub delete: &'a mut DeleteCursor,
     pub revoke: &'a mut RevokeCursor,
     pub retype: &'a mut RetypeCursor,
+    pub cancel: &'a mut CancelCursor,
     pub reply: &'a mut ReplyMsg,
 }
 
@@ -291,12 +327,14 @@ impl Context for Kernel {
             cspace: &mut self.state.cspace,
             objects: &mut self.state.objects,
             irqs: &mut self.state.irqs,
+            sched: &mut self.state.sched,
             request: &mut self.request,
             invocation: &mut self.invocation,
             lookup: &mut self.lookup,
             delete: &mut self.delete,
             revoke: &mut self.revoke,
             retype: &mut self.retype,
+            cancel: &mut self.cancel,
             reply: &mut self.reply,
         }
     }
@@ -314,12 +352,14 @@ impl Context for Kernel {
             "cspace" => &self.state.cspace,
             "objects" => &self.state.objects,
             "irqs" => &self.state.irqs,
+            "sched" => &self.state.sched,
             "request" => &self.request,
             "invocation" => &self.invocation,
             "lookup" => &self.lookup,
             "delete" => &self.delete,
             "revoke" => &self.revoke,
             "retype" => &self.retype,
+            "cancel" => &self.cancel,
             "reply" => &self.reply,
             _ => return None,
         })
@@ -369,7 +409,10 @@ impl KernelState {
         let mut st = KernelState::default();
         let tcb = ObjPtr(BOOT_TCB);
         let cn = ObjPtr(BOOT_CNODE);
-        st.objects.insert(tcb, Object::Tcb(Tcb { state: ThreadState::Running, ..Tcb::default() }));
+        let root = Tcb { state: ThreadState::Running, priority: MAX_PRIO, mcp: MAX_PRIO, ..Tcb::default() };
+        st.objects.insert(tcb, Object::Tcb(root));
+        sched_append(&mut st.objects, &mut st.sched, tcb);
+        setup_reply_master(&mut st.cspace, tcb);
         st.objects.insert(cn, Object::CNode { radix: root_radix });
         let root_mdb = MdbNode { revocable: true, first_badged: true, ..MdbNode::default() };
         let cn_cap = Cap::CNode { ptr: cn, radix: root_radix, guard: 0, guard_size: 64 - root_radix };
@@ -418,6 +461,7 @@ impl Kernel {
             delete: DeleteCursor::default(),
             revoke: RevokeCursor::default(),
             retype: RetypeCursor::default(),
+            cancel: CancelCursor::default(),
             reply: ReplyMsg::default(),
             meta: ContextMeta::new(ProcessId(0)),
         }
@@ -436,6 +480,7 @@ impl Kernel {
         self.delete = DeleteCursor::default();
         self.revoke = RevokeCursor::default();
         self.retype = RetypeCursor::default();
+        self.cancel = CancelCursor::default();
         self.reply = ReplyMsg::default();
     }
 }

@@ -21,11 +21,25 @@
 //! - An object leaves the store when its last cap is finalised (endpoints, notifications, frames)
 //!   or when its Zombie is removed (CNodes, TCBs); seL4 leaves the memory as it is.
 //! - Boot is modelled: a root TCB and CNode outside all untypeds, boot caps as CDT roots.
-//! - Endpoint queues, notifications, reply objects, VSpaces and the scheduler are not built yet:
-//!   `cancelAllIPC`, `cancelBadgedSends` and unmapping have nothing to do; Thread caps answer only
-//!   ReadRegisters/WriteRegisters, IRQControl only IssueIRQHandler (with RISC-V's IRQ range
-//!   check, 1..=[`interrupt::MAX_IRQ`]); other invocations of endpoints, notifications, IRQ
-//!   handlers and the domain cap fail with IllegalOperation.
+//! - Threads, endpoints and notifications ([`thread`], [`endpoint`], [`notification`]): seL4's
+//!   thread states, 256 ready queues (round robin), Send/NBSend/Recv/NBRecv/Call/Reply/ReplyRecv
+//!   with badges, reply caps (non-MCS caller slot), message transfer and `transferCaps`,
+//!   Signal/Wait/Poll and binding. A system call that leaves its caller waiting ends with
+//!   [`Done::Blocked`]; whoever wakes a thread writes its MessageInfo, badge and message words
+//!   into its TCB. The running thread stays in its ready queue, and woken threads join the tail
+//!   of theirs (seL4 puts them at the head unless they tie with the current thread). Faults (fault
+//!   IPC to a handler) are not modelled: a cap fault ends the system call with
+//!   `SyscallError::CapFault`.
+//! - `cancelAllIPC` (deleting the last cap of an endpoint or notification) and
+//!   `cancelBadgedSends` release one thread per gear with a preemption point after each (seL4
+//!   runs them unpreempted: its issues 1736 and 1737); their progress is kept in the queue.
+//! - TCB invocations: ReadRegisters, WriteRegisters, SetPriority, SetMCPriority, SetSpace (VSpaces
+//!   are not modelled: the VSpace root is accepted and ignored), Suspend, Resume,
+//!   BindNotification, UnbindNotification; IRQControl only IssueIRQHandler (with RISC-V's IRQ
+//!   range check, 1..=[`interrupt::MAX_IRQ`]); IRQ handler and domain invocations fail with
+//!   IllegalOperation.
+//! - An invocation run directly from `handle_invocation` (`Request::syscall` 0: tools and tests)
+//!   never blocks: a send on an endpoint is an NBSend.
 //! - Frame object types are numbered 5 (4 KiB) and 6 (2 MiB) right after the generic types.
 //! - Under `Mode::Resume` a gear entered across a preemption point re-reads every cap it works
 //!   on; the retype re-checks what decode established and decodes again if it changed.
@@ -39,14 +53,18 @@ pub mod cdt;
 pub mod cnode;
 pub mod cspace;
 pub mod delete;
+pub mod endpoint;
 pub mod error;
 pub mod interrupt;
 pub mod invariants;
 pub mod kernel;
 pub mod lookup;
+pub mod notification;
 pub mod object;
 pub mod syscall;
 pub mod tcb;
+pub mod thread;
+pub mod thread_invariants;
 pub mod untyped;
 
 pub use cap::{Cap, CapRights, ObjPtr, SlotRef, ZombieType};
@@ -55,3 +73,4 @@ pub use error::{LookupFault, SeL4Error, SyscallError};
 pub use invariants::{InvariantViolation, check_invariants, check_local_invariants};
 pub use kernel::{BootInfo, Done, Kernel, KernelState, Request};
 pub use object::{Object, ObjectStore};
+pub use thread_invariants::{check_local_queue_invariants, check_thread_invariants};

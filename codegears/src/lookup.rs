@@ -70,6 +70,49 @@ pub fn lookup_slot_for_cnode_op(
     Ok(())
 }
 
+/// `resolveAddressBits` as a plain bounded loop (at most 64 levels, each resolving at least one
+/// bit): for the lookups inside one IPC gear (a transfer's extra caps and receive slot), which seL4
+/// also does in one go. Returns the slot and the bits left unresolved.
+pub fn resolve_address_bits_now(
+    cspace: &CSpace,
+    root: Cap,
+    capptr: u64,
+    n_bits: u64,
+) -> Result<(SlotRef, u64), LookupFault> {
+    let mut node = root;
+    let mut n_bits = n_bits;
+    loop {
+        let Cap::CNode { ptr, radix, guard, guard_size } = node else {
+            return Err(LookupFault::InvalidRoot);
+        };
+        let (radix, guard_bits) = (radix as u64, guard_size as u64);
+        let level_bits = radix + guard_bits;
+        if guard_bits > n_bits
+            || (capptr.checked_shr((n_bits - guard_bits) as u32).unwrap_or(0) & mask(guard_bits)) != guard
+        {
+            return Err(LookupFault::GuardMismatch {
+                bits_left: n_bits,
+                guard_found: guard,
+                guard_size: guard_bits,
+            });
+        }
+        if level_bits > n_bits || level_bits == 0 {
+            return Err(LookupFault::DepthMismatch { bits_left: n_bits, bits_found: level_bits });
+        }
+        let offset = capptr.checked_shr((n_bits - level_bits) as u32).unwrap_or(0) & mask(radix);
+        let slot = SlotRef::of(ptr, offset);
+        if n_bits == level_bits {
+            return Ok((slot, 0));
+        }
+        let next = cspace.cap(slot);
+        if !matches!(next, Cap::CNode { .. }) {
+            return Ok((slot, n_bits - level_bits));
+        }
+        node = next;
+        n_bits -= level_bits;
+    }
+}
+
 fn found(lookup: &mut LookupCursor, slot: SlotRef, bits_remaining: u64) -> Next<Kernel> {
     lookup.slot = Some(slot);
     lookup.bits_remaining = bits_remaining;
@@ -169,11 +212,32 @@ gears::code_gear! {
             Some((Cap::Untyped { .. }, _)) => Next::Goto(&crate::untyped::DECODE_UNTYPED_INVOCATION),
             Some((Cap::Thread { .. }, _)) => Next::Goto(&crate::tcb::DECODE_TCB_INVOCATION),
             Some((Cap::IrqControl, _)) => Next::Goto(&crate::interrupt::DECODE_IRQ_CONTROL_INVOCATION),
+            // decodeInvocation's endpoint case: sending needs the write right.
+            Some((Cap::Endpoint { rights, .. }, _)) => {
+                if rights.write {
+                    Next::Goto(&crate::endpoint::INVOKE_ENDPOINT)
+                } else {
+                    Next::Fail(SyscallError::InvalidCapability { cap: 0 })
+                }
+            }
+            Some((Cap::Notification { rights, .. }, _)) => {
+                if rights.write {
+                    Next::Goto(&crate::notification::INVOKE_NOTIFICATION)
+                } else {
+                    Next::Fail(SyscallError::InvalidCapability { cap: 0 })
+                }
+            }
+            Some((Cap::Reply { master, .. }, _)) => {
+                if master {
+                    Next::Fail(SyscallError::InvalidCapability { cap: 0 })
+                } else {
+                    Next::Goto(&crate::endpoint::INVOKE_REPLY)
+                }
+            }
             Some((Cap::Null | Cap::Zombie { .. }, _)) | None => {
                 Next::Fail(SyscallError::InvalidCapability { cap: 0 })
             }
-            // Endpoint/notification sends, replies, IRQ and domain invocations arrive with
-            // later issues.
+            // IRQ handler and domain invocations arrive with later issues.
             Some(_) => Next::Fail(SyscallError::IllegalOperation),
         }
     }
@@ -182,6 +246,7 @@ gears::code_gear! {
 gears::code_gear! {
     /// The end of a successful invocation (`handleInvocation`'s tail): a caller still `Restart`
     /// runs again, and a `seL4_Call` gets the empty success reply (`replyFromKernel_success_empty`).
+    /// A caller the invocation left blocked (or stopped) ends with [`Done::Blocked`].
     pub fn invocation_done(ctx: Kernel; objects: &mut ObjectStore, request: &Request, reply: &mut ReplyMsg) {
         if let Some(t) = objects.tcb_mut(request.thread)
             && t.state == ThreadState::Restart
@@ -191,13 +256,19 @@ gears::code_gear! {
             }
             t.state = ThreadState::Running;
         }
-        Next::Exit(Done::Ok)
+        match objects.tcb(request.thread) {
+            Some(t) if !t.state.is_runnable() => Next::Exit(Done::Blocked),
+            _ => Next::Exit(Done::Ok),
+        }
     }
 }
 
-/// Marks the caller `Restart` (seL4 does this between decode and invoke).
+/// Marks a running caller `Restart` (seL4 does this between decode and invoke); a runnable
+/// thread stays in its ready queue either way.
 pub(crate) fn set_restart(objects: &mut ObjectStore, thread: crate::cap::ObjPtr) {
-    if let Some(t) = objects.tcb_mut(thread) {
+    if let Some(t) = objects.tcb_mut(thread)
+        && t.state == ThreadState::Running
+    {
         t.state = ThreadState::Restart;
     }
 }

@@ -2,10 +2,12 @@
 //! where boot put them), keyed by physical address.
 
 use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 
 use crate::cap::{ENDPOINT_BITS, NOTIFICATION_BITS, ObjPtr, SLOT_BITS, TCB_BITS, TCB_CNODE_ENTRIES};
 
-/// A thread's scheduling state (`ThreadState_*`).
+/// A thread's scheduling state (`ThreadState_*`), with the blocking details seL4 keeps in the
+/// thread state word (`blockingObject`, `blockingIPCBadge`, `blockingIPCCanGrant`, …).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub enum ThreadState {
     /// Not runnable (fresh, or suspended).
@@ -15,6 +17,96 @@ pub enum ThreadState {
     Running,
     /// Runnable, and will re-execute its system call (seL4's `Restart`).
     Restart,
+    /// Waiting in an endpoint's queue to receive.
+    BlockedOnReceive {
+        /// The endpoint.
+        ep: ObjPtr,
+        /// The receive cap's grant right (`blockingIPCCanGrant`): may the sender's caller cap grant.
+        can_grant: bool,
+    },
+    /// Waiting in an endpoint's queue to send.
+    BlockedOnSend {
+        /// The endpoint.
+        ep: ObjPtr,
+        /// The badge of the cap it sends on.
+        badge: u64,
+        /// The cap's grant right.
+        can_grant: bool,
+        /// The cap's grant-reply right.
+        can_grant_reply: bool,
+        /// Whether it sent with `seL4_Call` (it then waits for a reply).
+        is_call: bool,
+    },
+    /// Waiting for a reply after a Call (a reply cap to it is in the callee's caller slot).
+    BlockedOnReply,
+    /// Waiting in a notification's queue.
+    BlockedOnNotification {
+        /// The notification.
+        ntfn: ObjPtr,
+    },
+    /// The idle thread.
+    IdleThreadState,
+}
+
+impl ThreadState {
+    /// `isRunnable`: Running or Restart.
+    pub const fn is_runnable(&self) -> bool {
+        matches!(self, ThreadState::Running | ThreadState::Restart)
+    }
+
+    /// `isStopped`: Inactive, or blocked on anything.
+    pub const fn is_stopped(&self) -> bool {
+        !matches!(self, ThreadState::Running | ThreadState::Restart | ThreadState::IdleThreadState)
+    }
+
+    /// The endpoint or notification whose queue the thread is in, if any.
+    pub const fn queued_on(&self) -> Option<ObjPtr> {
+        match *self {
+            ThreadState::BlockedOnReceive { ep, .. } | ThreadState::BlockedOnSend { ep, .. } => Some(ep),
+            ThreadState::BlockedOnNotification { ntfn } => Some(ntfn),
+            _ => None,
+        }
+    }
+}
+
+/// Two links of an intrusive doubly linked queue of TCBs (`tcbEPNext`/`tcbEPPrev`, …).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct Links {
+    /// The previous thread in the queue.
+    pub prev: Option<ObjPtr>,
+    /// The next thread in the queue.
+    pub next: Option<ObjPtr>,
+}
+
+/// A queue of TCBs linked through their [`Links`] (`tcb_queue_t`): head and tail.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct TcbQueue {
+    /// The first thread.
+    pub head: Option<ObjPtr>,
+    /// The last thread.
+    pub tail: Option<ObjPtr>,
+}
+
+impl TcbQueue {
+    /// Whether no thread is queued.
+    pub const fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+}
+
+/// The part of a thread's IPC buffer (and message registers) the kernel reads and writes.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct IpcBuffer {
+    /// The message registers (`seL4_GetMR`/`seL4_SetMR`), at most [`MSG_MAX_LENGTH`](crate::syscall::MSG_MAX_LENGTH).
+    pub msg: Vec<u64>,
+    /// `caps_or_badges`: the extra caps' cptrs on send, the unwrapped badges on receive.
+    pub caps_or_badges: Vec<u64>,
+    /// `receiveCNode`: the CNode (cptr in the receiver's CSpace) where a received cap goes.
+    pub receive_cnode: u64,
+    /// `receiveIndex`.
+    pub receive_index: u64,
+    /// `receiveDepth`.
+    pub receive_depth: u64,
 }
 
 /// Registers a TCB saves: seL4's x86_64 `frameRegisters` (18) then `gpRegisters` (2).
@@ -28,15 +120,86 @@ pub struct Tcb {
     /// The saved user context, in `seL4_UserContext` order: rip, rsp, rflags, rax, rbx, rcx, rdx,
     /// rsi, rdi, rbp, r8 … r15, fs_base, gs_base.
     pub registers: [u64; N_REGISTERS],
+    /// `tcbPriority` (0..=255).
+    pub priority: u8,
+    /// `tcbMCP`: the highest priority it may give a thread.
+    pub mcp: u8,
+    /// `tcbBoundNotification`.
+    pub bound_notification: Option<ObjPtr>,
+    /// `tcbFaultHandler`: a cptr in its own CSpace.
+    pub fault_handler: u64,
+    /// The message-info register (`msgInfoRegister`): what it sent, or what it received.
+    pub msg_info: u64,
+    /// The badge register (`badgeRegister`): the badge of what it received.
+    pub badge: u64,
+    /// Its IPC buffer.
+    pub ipc_buffer: IpcBuffer,
+    /// Its links in an endpoint's or notification's queue (`tcbEPNext`/`tcbEPPrev`).
+    pub ep_links: Links,
+    /// Its links in its priority's ready queue (`tcbSchedNext`/`tcbSchedPrev`).
+    pub sched_links: Links,
+    /// Whether it is in a ready queue (`ThreadState_TCBQueued`).
+    pub queued: bool,
+}
+
+/// An endpoint's state (`EPState_*`): who, if anyone, waits in its queue.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum EpState {
+    /// No one waits.
+    #[default]
+    Idle,
+    /// Senders wait.
+    Send,
+    /// Receivers wait.
+    Recv,
+}
+
+/// An endpoint object (`endpoint_t`): its state and its queue.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct Endpoint {
+    /// Idle, Send or Recv.
+    pub state: EpState,
+    /// The waiting threads, in order.
+    pub queue: TcbQueue,
+    /// A preempted `cancelBadgedSends` in progress: its badge and the next thread it examines
+    /// (`None`: the end of the queue). Kept here so a restarted cancel carries on where it stopped.
+    pub cancel_badged: Option<(u64, Option<ObjPtr>)>,
+}
+
+/// A notification's state (`NtfnState_*`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub enum NtfnState {
+    /// Nothing pending, no one waits.
+    #[default]
+    Idle,
+    /// Threads wait.
+    Waiting,
+    /// A signal is pending (`ntfnMsgIdentifier` holds the OR of its badges).
+    Active,
+}
+
+/// A notification object (`notification_t`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
+pub struct Notification {
+    /// Idle, Waiting or Active.
+    pub state: NtfnState,
+    /// The waiting threads.
+    pub queue: TcbQueue,
+    /// The pending badges, OR-ed (`ntfnMsgIdentifier`).
+    pub msg_identifier: u64,
+    /// The TCB it is bound to (`ntfnBoundTCB`).
+    pub bound_tcb: Option<ObjPtr>,
 }
 
 /// A kernel object. Slots of CNodes and TCBs are kept in the [`CSpace`](crate::CSpace), not here.
+// Objects live in a map and are read in place; boxing the TCB would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum Object {
-    /// An endpoint (its queues arrive with the IPC issue).
-    Endpoint,
+    /// An endpoint.
+    Endpoint(Endpoint),
     /// A notification.
-    Notification,
+    Notification(Notification),
     /// A CNode of `2^radix` slots.
     CNode {
         /// log2 of the number of slots.
@@ -55,8 +218,8 @@ impl Object {
     /// log2 of the object's size in bytes.
     pub const fn size_bits(&self) -> u64 {
         match self {
-            Object::Endpoint => ENDPOINT_BITS as u64,
-            Object::Notification => NOTIFICATION_BITS as u64,
+            Object::Endpoint(_) => ENDPOINT_BITS as u64,
+            Object::Notification(_) => NOTIFICATION_BITS as u64,
             Object::CNode { radix } => *radix as u64 + SLOT_BITS as u64,
             Object::Tcb(_) => TCB_BITS as u64,
             Object::Frame { size_bits } => *size_bits as u64,
@@ -99,6 +262,46 @@ impl ObjectStore {
     pub fn tcb_mut(&mut self, ptr: ObjPtr) -> Option<&mut Tcb> {
         match self.objects.get_mut(&ptr) {
             Some(Object::Tcb(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The TCB at `ptr`, if a TCB lives there.
+    pub fn tcb(&self, ptr: ObjPtr) -> Option<&Tcb> {
+        match self.objects.get(&ptr) {
+            Some(Object::Tcb(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The endpoint at `ptr`, if one lives there.
+    pub fn endpoint(&self, ptr: ObjPtr) -> Option<&Endpoint> {
+        match self.objects.get(&ptr) {
+            Some(Object::Endpoint(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The endpoint at `ptr`, to change.
+    pub fn endpoint_mut(&mut self, ptr: ObjPtr) -> Option<&mut Endpoint> {
+        match self.objects.get_mut(&ptr) {
+            Some(Object::Endpoint(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The notification at `ptr`, if one lives there.
+    pub fn notification(&self, ptr: ObjPtr) -> Option<&Notification> {
+        match self.objects.get(&ptr) {
+            Some(Object::Notification(n)) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The notification at `ptr`, to change.
+    pub fn notification_mut(&mut self, ptr: ObjPtr) -> Option<&mut Notification> {
+        match self.objects.get_mut(&ptr) {
+            Some(Object::Notification(n)) => Some(n),
             _ => None,
         }
     }

@@ -6,8 +6,13 @@ use alloc::vec::Vec;
 
 use gears::Next;
 
+use crate::cap::{Cap, SlotRef, WORD_BITS};
+use crate::cspace::CSpace;
+use crate::endpoint::EpCap;
 use crate::error::{LookupFault, SyscallError};
-use crate::kernel::{Done, Kernel, Request};
+use crate::kernel::{Done, Kernel, LookupCursor, LookupPurpose, Request, tcb_slot};
+use crate::object::ObjectStore;
+use crate::thread::{Scheduler, yield_thread};
 
 /// `seL4_MsgMaxLength`.
 pub const MSG_MAX_LENGTH: u64 = 120;
@@ -74,22 +79,104 @@ impl MessageInfo {
 }
 
 gears::code_gear! {
-    /// `handleSyscall`: decode the MessageInfo and go to `handle_invocation` for Call, Send and
-    /// NBSend. Yield returns at once; the receive and reply system calls arrive with IPC.
-    pub fn handle_syscall(ctx: Kernel; request: &mut Request) {
+    /// `handleSyscall`: decode the MessageInfo and go to `handle_invocation` for
+    /// Call, Send and NBSend, to `handle_recv` for Recv and NBRecv, to `handle_reply` for Reply and
+    /// ReplyRecv; Yield moves the caller to the back of its ready queue. The caller must be a
+    /// runnable thread (`IllegalOperation` otherwise: the kernel only runs runnable threads).
+    pub fn handle_syscall(ctx: Kernel; objects: &mut ObjectStore, sched: &mut Scheduler, request: &mut Request) {
+        if !objects.tcb(request.thread).is_some_and(|t| t.state.is_runnable()) {
+            return Next::Fail(SyscallError::IllegalOperation);
+        }
+        let info = MessageInfo::from_word(request.info);
+        request.label = info.label;
+        request.mrs.truncate(info.length as usize);
+        request.mrs.resize(info.length as usize, 0);
+        request.extra_cptrs.truncate(info.extra_caps as usize);
         match request.syscall {
             sys::CALL | sys::SEND | sys::NB_SEND => {
-                let info = MessageInfo::from_word(request.info);
-                request.label = info.label;
                 request.is_call = request.syscall == sys::CALL;
-                request.mrs.truncate(info.length as usize);
-                request.mrs.resize(info.length as usize, 0);
-                request.extra_cptrs.truncate(info.extra_caps as usize);
                 Next::Goto(&crate::lookup::HANDLE_INVOCATION)
             }
-            sys::YIELD => Next::Exit(Done::Ok),
+            sys::RECV | sys::NB_RECV => Next::Goto(&HANDLE_RECV),
+            sys::REPLY | sys::REPLY_RECV => Next::Goto(&HANDLE_REPLY),
+            sys::YIELD => {
+                yield_thread(objects, sched, request.thread);
+                Next::Exit(Done::Ok)
+            }
             _ => Next::Fail(SyscallError::IllegalOperation),
         }
+    }
+}
+
+gears::code_gear! {
+    /// `handleReply`: reply through the caller's reply cap (its caller slot), if it holds one;
+    /// then ReplyRecv goes on to receive (a receive that faults leaves the reply done, as in seL4).
+    pub fn handle_reply(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request) {
+        let slot = SlotRef::of(request.thread, tcb_slot::CALLER);
+        if let Cap::Reply { tcb, master: false, can_grant } = cspace.cap(slot)
+            && tcb != request.thread
+        {
+            save_message(objects, request);
+            crate::endpoint::do_reply_transfer(cspace, objects, sched, request.thread, tcb, slot, can_grant);
+        }
+        if request.syscall == sys::REPLY_RECV {
+            Next::Goto(&HANDLE_RECV)
+        } else {
+            Next::Exit(Done::Ok)
+        }
+    }
+}
+
+gears::code_gear! {
+    /// `handleRecv`'s lookup: resolve the cptr in the caller's CSpace (a failed lookup is a cap
+    /// fault).
+    pub fn handle_recv(ctx: Kernel; cspace: &CSpace, request: &Request, lookup: &mut LookupCursor) {
+        let root = cspace.cap(SlotRef::of(request.thread, tcb_slot::CTABLE));
+        lookup.start(root, request.cptr, WORD_BITS, LookupPurpose::Invoked, Some(&HANDLE_RECV_CAP_FOUND));
+        Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS)
+    }
+}
+
+gears::code_gear! {
+    /// `handleRecv` on the cap found: an endpoint cap with the read right deletes the caller cap
+    /// and receives (`receiveIPC`); a notification cap with the read right, not bound to another
+    /// thread, waits or polls (`receiveSignal`); anything else is a cap fault (missing capability).
+    /// Ends with [`Done::Blocked`] when the caller waits.
+    pub fn handle_recv_cap_found(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, lookup: &LookupCursor) {
+        let fault = SyscallError::CapFault { cptr: request.cptr, fault: LookupFault::MissingCapability { bits_left: 0 } };
+        let Some(slot) = lookup.slot else { return Next::Fail(fault) };
+        let blocking = request.syscall != sys::NB_RECV;
+        let thread = request.thread;
+        match cspace.cap(slot) {
+            Cap::Endpoint { ptr, badge, rights } if rights.read => {
+                crate::endpoint::delete_caller_cap(cspace, thread);
+                let cap = EpCap { ep: ptr, badge, can_grant: rights.grant, can_grant_reply: rights.grant_reply };
+                crate::endpoint::receive_ipc(cspace, objects, sched, thread, cap, blocking);
+            }
+            Cap::Notification { ptr, rights, .. } if rights.read => {
+                let bound = objects.notification(ptr).and_then(|n| n.bound_tcb);
+                if bound.is_some_and(|b| b != thread) {
+                    return Next::Fail(fault);
+                }
+                crate::notification::receive_signal(objects, sched, thread, ptr, blocking);
+            }
+            _ => return Next::Fail(fault),
+        }
+        match objects.tcb(thread) {
+            Some(t) if !t.state.is_runnable() => Next::Exit(Done::Blocked),
+            _ => Next::Exit(Done::Ok),
+        }
+    }
+}
+
+/// The caller's message as its user registers and IPC buffer hold it (MessageInfo, message
+/// words, extra cptrs), written into its TCB where a transfer reads it. Only the gears that send
+/// (and cannot fail any more) call this, so a failed system call changes nothing.
+pub fn save_message(objects: &mut ObjectStore, request: &Request) {
+    if let Some(t) = objects.tcb_mut(request.thread) {
+        t.msg_info = request.info;
+        t.ipc_buffer.msg.clone_from(&request.mrs);
+        t.ipc_buffer.caps_or_badges.clone_from(&request.extra_cptrs);
     }
 }
 

@@ -4,11 +4,16 @@
 use gears::Next;
 
 use crate::cap::{Cap, ObjPtr};
+use crate::cap::{SlotRef, update_cap_data};
+use crate::cdt::{cte_insert, derive_cap};
+use crate::cspace::CSpace;
 use crate::error::SyscallError;
+use crate::kernel::{DeleteCursor, tcb_slot};
 use crate::kernel::{Invocation, Kernel, ReplyMsg, Request, label};
 use crate::lookup::set_restart;
 use crate::object::{N_REGISTERS, ObjectStore, ThreadState};
 use crate::syscall::MessageInfo;
+use crate::thread::{Scheduler, restart, set_priority, suspend};
 
 /// `n_frameRegisters` (x86_64).
 pub const N_FRAME_REGISTERS: u64 = 18;
@@ -36,7 +41,12 @@ gears::code_gear! {
         match request.label {
             label::TCB_READ_REGISTERS => Next::Goto(&DECODE_READ_REGISTERS),
             label::TCB_WRITE_REGISTERS => Next::Goto(&DECODE_WRITE_REGISTERS),
-            // The other TCB invocations (Configure, SetSpace, Suspend, …) arrive later.
+            label::TCB_SET_PRIORITY | label::TCB_SET_MC_PRIORITY => Next::Goto(&DECODE_SET_PRIORITY),
+            label::TCB_SET_SPACE => Next::Goto(&DECODE_SET_SPACE),
+            label::TCB_SUSPEND | label::TCB_RESUME => Next::Goto(&INVOKE_TCB_SUSPEND_RESUME),
+            label::TCB_BIND_NOTIFICATION => Next::Goto(&DECODE_BIND_NOTIFICATION),
+            label::TCB_UNBIND_NOTIFICATION => Next::Goto(&DECODE_UNBIND_NOTIFICATION),
+            // Configure, CopyRegisters, SetSchedParams, SetIPCBuffer, SetTLSBase arrive later.
             _ => Next::Fail(SyscallError::IllegalOperation),
         }
     }
@@ -62,20 +72,20 @@ gears::code_gear! {
 gears::code_gear! {
     /// `invokeTCB_ReadRegisters`: optionally suspend the source, then reply with its first `n`
     /// registers (frame registers, then general-purpose ones) if the caller waits.
-    pub fn invoke_tcb_read_registers(ctx: Kernel; objects: &mut ObjectStore, request: &Request, invocation: &Invocation, reply: &mut ReplyMsg) {
+    pub fn invoke_tcb_read_registers(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation, reply: &mut ReplyMsg) {
         set_restart(objects, request.thread);
         let n = (mr(request, 1) as usize).min(N_REGISTERS);
         let Some(src) = target(invocation) else { return Next::Fail(SyscallError::InvalidCapability { cap: 0 }) };
-        if mr(request, 0) & READ_REGISTERS_SUSPEND != 0
-            && let Some(t) = objects.tcb_mut(src)
-        {
-            t.state = ThreadState::Inactive;
+        if mr(request, 0) & READ_REGISTERS_SUSPEND != 0 {
+            suspend(cspace, objects, sched, src);
         }
         if request.is_call {
             let regs = objects.tcb_mut(src).map(|t| t.registers).unwrap_or([0; N_REGISTERS]);
             *reply = ReplyMsg { info: MessageInfo::new(0, 0, 0, n as u64).to_word(), mrs: regs[..n].to_vec() };
         }
-        if let Some(t) = objects.tcb_mut(request.thread) {
+        if let Some(t) = objects.tcb_mut(request.thread)
+            && t.state == ThreadState::Restart
+        {
             t.state = ThreadState::Running;
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
@@ -102,7 +112,7 @@ gears::code_gear! {
 gears::code_gear! {
     /// `invokeTCB_WriteRegisters`: write the first `min(w, 20)` registers, optionally restart the
     /// target. (seL4's `sanitiseRegister` on rflags and the segment bases is not modelled.)
-    pub fn invoke_tcb_write_registers(ctx: Kernel; objects: &mut ObjectStore, request: &Request, invocation: &Invocation) {
+    pub fn invoke_tcb_write_registers(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
         set_restart(objects, request.thread);
         let n = (mr(request, 1) as usize).min(N_REGISTERS);
         let resume = mr(request, 0) & WRITE_REGISTERS_RESUME != 0;
@@ -113,8 +123,169 @@ gears::code_gear! {
                 *r = mr(request, i + 2);
             }
             if resume {
-                t.state = ThreadState::Restart;
+                restart(cspace, objects, sched, dest);
             }
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `decodeSetPriority` / `decodeSetMCPriority`: the new value in MR0, an authority TCB as extra
+    /// cap 0 whose MCP bounds it (`checkPrio`: RangeError 0..=mcp).
+    pub fn decode_set_priority(ctx: Kernel; objects: &ObjectStore, request: &Request, invocation: &Invocation) {
+        let Some(&(auth, _)) = invocation.extra_caps.first() else {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        };
+        if request.mrs.is_empty() {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        let Cap::Thread { ptr: auth } = auth else {
+            return Next::Fail(SyscallError::InvalidCapability { cap: 1 });
+        };
+        let mcp = objects.tcb(auth).map(|t| t.mcp as u64).unwrap_or(0);
+        if mr(request, 0) > mcp {
+            return Next::Fail(SyscallError::RangeError { min: 0, max: mcp });
+        }
+        Next::Goto(&INVOKE_TCB_SET_PRIORITY)
+    }
+}
+
+gears::code_gear! {
+    /// `invokeTCB_ThreadControl` for the priority or the MCP.
+    pub fn invoke_tcb_set_priority(ctx: Kernel; objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
+        set_restart(objects, request.thread);
+        let value = mr(request, 0) as u8;
+        if let Some(t) = target(invocation) {
+            if request.label == label::TCB_SET_PRIORITY {
+                set_priority(objects, sched, t, value);
+            } else if let Some(tcb) = objects.tcb_mut(t) {
+                tcb.mcp = value;
+            }
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `invokeTCB_Suspend` / `invokeTCB_Resume`: `suspend` or `restart` the target.
+    pub fn invoke_tcb_suspend_resume(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
+        set_restart(objects, request.thread);
+        if let Some(t) = target(invocation) {
+            if request.label == label::TCB_SUSPEND {
+                suspend(cspace, objects, sched, t);
+            } else {
+                restart(cspace, objects, sched, t);
+            }
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `decodeSetSpace` (non-MCS): fault endpoint cptr, CSpace root data and VSpace root data in
+    /// MR0..2, the CSpace and VSpace roots as extra caps 0 and 1. The CSpace root, after its guard
+    /// update and `deriveCap`, must be a CNode cap. VSpaces are not modelled: the VSpace root is
+    /// accepted and ignored.
+    pub fn decode_set_space(ctx: Kernel; cspace: &CSpace, request: &Request, invocation: &mut Invocation) {
+        if request.mrs.len() < 3 || invocation.extra_caps.len() < 2 {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        let (root_cap, root_slot) = invocation.extra_caps[0];
+        let data = mr(request, 1);
+        let cap = if data != 0 { update_cap_data(false, data, &root_cap) } else { root_cap };
+        let derived = match derive_cap(cspace, root_slot, &cap) {
+            Ok(c) => c,
+            Err(e) => return Next::Fail(e),
+        };
+        if !matches!(derived, Cap::CNode { .. }) {
+            return Next::Fail(SyscallError::IllegalOperation);
+        }
+        invocation.new_cap = derived;
+        invocation.src = Some(root_slot);
+        Next::Goto(&INVOKE_TCB_SET_SPACE)
+    }
+}
+
+gears::code_gear! {
+    /// `invokeTCB_ThreadControl` for the space: set the fault handler, then delete the old CSpace
+    /// root (the delete gears, preemptible) and go on to insert the new one.
+    pub fn invoke_tcb_set_space(ctx: Kernel; objects: &mut ObjectStore, request: &Request, invocation: &Invocation, delete: &mut DeleteCursor) {
+        set_restart(objects, request.thread);
+        let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
+        if let Some(tcb) = objects.tcb_mut(t) {
+            tcb.fault_handler = mr(request, 0);
+        }
+        *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::CTABLE)), inner: None, ret: Some(&TCB_SET_SPACE_INSERT) };
+        Next::Goto(&crate::delete::CTE_DELETE)
+    }
+}
+
+gears::code_gear! {
+    /// The old CSpace root is gone: insert the new one if its source still holds the same object
+    /// (`sameObjectAs` + `checkCapAt`), as a CDT child of it.
+    pub fn tcb_set_space_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation) {
+        if let (Some(t), Some(src)) = (target(invocation), invocation.src) {
+            let dest = SlotRef::of(t, tcb_slot::CTABLE);
+            if crate::cap::same_object_as(&invocation.new_cap, &cspace.cap(src)) && cspace.cap(dest).is_null() {
+                cte_insert(cspace, invocation.new_cap, src, dest);
+            }
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `decodeBindNotification`: the TCB has no bound notification; extra cap 0 is a notification
+    /// cap with the read right, neither bound nor waited on.
+    pub fn decode_bind_notification(ctx: Kernel; objects: &ObjectStore, invocation: &Invocation) {
+        let Some(t) = target(invocation) else { return Next::Fail(SyscallError::InvalidCapability { cap: 0 }) };
+        if objects.tcb(t).is_some_and(|x| x.bound_notification.is_some()) {
+            return Next::Fail(SyscallError::IllegalOperation);
+        }
+        let Some(&(cap, _)) = invocation.extra_caps.first() else {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        };
+        let Cap::Notification { ptr, rights, .. } = cap else {
+            return Next::Fail(SyscallError::IllegalOperation);
+        };
+        if !rights.read {
+            return Next::Fail(SyscallError::IllegalOperation);
+        }
+        match objects.notification(ptr) {
+            Some(n) if n.queue.is_empty() && n.bound_tcb.is_none() => Next::Goto(&INVOKE_TCB_BIND_NOTIFICATION),
+            _ => Next::Fail(SyscallError::IllegalOperation),
+        }
+    }
+}
+
+gears::code_gear! {
+    /// `invokeTCB_NotificationControl` (bind).
+    pub fn invoke_tcb_bind_notification(ctx: Kernel; objects: &mut ObjectStore, request: &Request, invocation: &Invocation) {
+        set_restart(objects, request.thread);
+        if let (Some(t), Some(&(Cap::Notification { ptr, .. }, _))) = (target(invocation), invocation.extra_caps.first()) {
+            crate::notification::bind_notification(objects, t, ptr);
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `decodeUnbindNotification`: the TCB must have a bound notification.
+    pub fn decode_unbind_notification(ctx: Kernel; objects: &ObjectStore, invocation: &Invocation) {
+        match target(invocation).and_then(|t| objects.tcb(t)) {
+            Some(x) if x.bound_notification.is_some() => Next::Goto(&INVOKE_TCB_UNBIND_NOTIFICATION),
+            _ => Next::Fail(SyscallError::IllegalOperation),
+        }
+    }
+}
+
+gears::code_gear! {
+    /// `invokeTCB_NotificationControl` (unbind).
+    pub fn invoke_tcb_unbind_notification(ctx: Kernel; objects: &mut ObjectStore, request: &Request, invocation: &Invocation) {
+        set_restart(objects, request.thread);
+        if let Some(t) = target(invocation) {
+            crate::notification::unbind_notification(objects, t);
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }

@@ -12,7 +12,7 @@ use crate::cspace::CSpace;
 use crate::error::{LookupFault, SyscallError};
 use crate::kernel::{Invocation, Kernel, LookupCursor, Request, RetypeCursor, label};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
-use crate::object::{Object, ObjectStore, Tcb};
+use crate::object::{Endpoint, Notification, Object, ObjectStore, Tcb};
 
 /// The most objects one Retype may create (`CONFIG_RETYPE_FAN_OUT_LIMIT`).
 pub const RETYPE_FAN_OUT_LIMIT: u64 = 256;
@@ -258,11 +258,11 @@ gears::code_gear! {
                 Cap::Thread { ptr }
             }
             object_type::ENDPOINT => {
-                objects.insert(ptr, Object::Endpoint);
+                objects.insert(ptr, Object::Endpoint(Endpoint::default()));
                 Cap::endpoint(ptr)
             }
             object_type::NOTIFICATION => {
-                objects.insert(ptr, Object::Notification);
+                objects.insert(ptr, Object::Notification(Notification::default()));
                 Cap::Notification { ptr, badge: 0, rights: CapRights::ALL }
             }
             object_type::CAP_TABLE => {

@@ -105,13 +105,16 @@ fn write_registers_checks_and_resumes() {
 fn other_syscalls_and_labels() {
     let (mut s, t, _) = two_threads();
     assert_eq!(s.syscall(sys::YIELD, 0, 0, &[], &[]), Ok(()));
+    // Receiving on a TCB cap is a cap fault (seL4's handleRecv: missing capability).
     assert_eq!(
         s.syscall(sys::RECV, t, 0, &[], &[]),
-        Err(SyscallError::IllegalOperation),
-        "IPC is not built yet"
+        Err(SyscallError::CapFault {
+            cptr: t,
+            fault: codegears::LookupFault::MissingCapability { bits_left: 0 }
+        })
     );
-    let suspend = MessageInfo::new(11, 0, 0, 0).to_word();
-    assert_eq!(s.syscall(sys::CALL, t, suspend, &[], &[]), Err(SyscallError::IllegalOperation));
+    let unknown = MessageInfo::new(16, 0, 0, 0).to_word();
+    assert_eq!(s.syscall(sys::CALL, t, unknown, &[], &[]), Err(SyscallError::IllegalOperation));
     // A CNode invocation through the syscall entry: extra caps come from the MessageInfo.
     let r = s.root();
     let d = s.free_slot();

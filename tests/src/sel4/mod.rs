@@ -4,12 +4,15 @@
 
 pub mod plain;
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use codegears::kernel::{BootInfo, Kernel, KernelState, Request, label, root_slot};
 use codegears::lookup::{HANDLE_INVOCATION, LOOKUP_SLOT};
+use codegears::object::{Tcb, ThreadState};
+use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
 use codegears::untyped::object_type;
 use codegears::{Cap, CapRights, Done, ObjPtr, SlotRef, SyscallError, check_invariants};
 use gears::{Dispatcher, MetaGear, Mode, Outcome};
@@ -363,5 +366,257 @@ impl Sel4 {
             s = cs.mdb(n).next;
         }
         out
+    }
+}
+
+/// One step of a scripted thread: a closure run as that thread (the harness's `thread` is set to
+/// it), usually one system call and the assertions on what the previous one delivered.
+pub type ThreadStep = Box<dyn FnOnce(&mut Sel4)>;
+
+impl Sel4 {
+    /// A system call from the current thread, from `handle_syscall`, with the invariant checker
+    /// (unless [`checked`](Self::checked) is off): how it ended, `Done::Blocked` when the thread
+    /// now waits.
+    pub fn sys(
+        &mut self,
+        syscall: i64,
+        cptr: u64,
+        info: MessageInfo,
+        mrs: &[u64],
+        extra: &[u64],
+    ) -> Result<Done, SyscallError> {
+        let req = Request { syscall, info: info.to_word(), ..self.request(cptr, 0, mrs, extra) };
+        self.k.set_request(req);
+        self.calls += 1;
+        let out = if self.checked {
+            let mut d = Dispatcher::new(Invariant::new(invariants));
+            let out = d.run(&mut self.k, &HANDLE_SYSCALL);
+            self.checks += d.meta().checks();
+            if let Some(v) = d.meta().violation() {
+                panic!("{v}");
+            }
+            out
+        } else {
+            Dispatcher::new(()).run(&mut self.k, &HANDLE_SYSCALL)
+        };
+        match out {
+            Outcome::Exited(d) => Ok(d),
+            Outcome::Failed(e) => Err(e),
+            other => panic!("syscall ended with {other:?}"),
+        }
+    }
+
+    /// Runs `f` as thread `t`, then switches back to the thread that was current.
+    pub fn as_thread<R>(&mut self, t: ObjPtr, f: impl FnOnce(&mut Sel4) -> R) -> R {
+        let before = self.thread;
+        self.thread = t;
+        let r = f(self);
+        self.thread = before;
+        r
+    }
+
+    /// `seL4_Send(ep, info)` with `mrs` as message registers.
+    pub fn send(&mut self, ep: u64, label: u64, mrs: &[u64]) -> Result<Done, SyscallError> {
+        self.sys(sys::SEND, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
+    }
+
+    /// `seL4_NBSend`.
+    pub fn nb_send(&mut self, ep: u64, label: u64, mrs: &[u64]) -> Result<Done, SyscallError> {
+        self.sys(sys::NB_SEND, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
+    }
+
+    /// `seL4_Call`.
+    pub fn call(&mut self, ep: u64, label: u64, mrs: &[u64]) -> Result<Done, SyscallError> {
+        self.sys(sys::CALL, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
+    }
+
+    /// `seL4_Send` with extra caps (cptrs in the sender's CSpace).
+    pub fn send_caps(
+        &mut self,
+        ep: u64,
+        label: u64,
+        mrs: &[u64],
+        caps: &[u64],
+    ) -> Result<Done, SyscallError> {
+        let info = MessageInfo::new(label, 0, caps.len() as u64, mrs.len() as u64);
+        self.sys(sys::SEND, ep, info, mrs, caps)
+    }
+
+    /// `seL4_Recv(ep)`.
+    pub fn recv(&mut self, ep: u64) -> Result<Done, SyscallError> {
+        self.sys(sys::RECV, ep, MessageInfo::default(), &[], &[])
+    }
+
+    /// `seL4_NBRecv(ep)` (also `seL4_Poll` on a notification).
+    pub fn nb_recv(&mut self, ep: u64) -> Result<Done, SyscallError> {
+        self.sys(sys::NB_RECV, ep, MessageInfo::default(), &[], &[])
+    }
+
+    /// `seL4_Reply(info)`.
+    pub fn reply(&mut self, label: u64, mrs: &[u64]) -> Result<Done, SyscallError> {
+        self.sys(sys::REPLY, 0, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
+    }
+
+    /// `seL4_ReplyRecv(ep, info)`.
+    pub fn reply_recv(&mut self, ep: u64, label: u64, mrs: &[u64]) -> Result<Done, SyscallError> {
+        self.sys(sys::REPLY_RECV, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
+    }
+
+    /// `seL4_Signal(ntfn)`.
+    pub fn signal(&mut self, ntfn: u64) -> Result<Done, SyscallError> {
+        self.sys(sys::SEND, ntfn, MessageInfo::default(), &[], &[])
+    }
+
+    /// `seL4_Wait(ntfn)`.
+    pub fn wait(&mut self, ntfn: u64) -> Result<Done, SyscallError> {
+        self.recv(ntfn)
+    }
+
+    /// `seL4_Yield()`.
+    pub fn yield_now(&mut self) -> Result<Done, SyscallError> {
+        self.sys(sys::YIELD, 0, MessageInfo::default(), &[], &[])
+    }
+
+    /// The TCB a Thread cap at `cptr` names.
+    pub fn tcb_ptr(&mut self, cptr: u64) -> ObjPtr {
+        match self.cap(cptr) {
+            Cap::Thread { ptr } => ptr,
+            c => panic!("{cptr} holds {c:?}, not a Thread cap"),
+        }
+    }
+
+    /// The object an endpoint or notification cap at `cptr` names.
+    pub fn obj_ptr(&mut self, cptr: u64) -> ObjPtr {
+        match self.cap(cptr) {
+            Cap::Endpoint { ptr, .. } | Cap::Notification { ptr, .. } => ptr,
+            c => panic!("{cptr} holds {c:?}"),
+        }
+    }
+
+    /// The TCB at `t`.
+    pub fn tcb(&self, t: ObjPtr) -> &Tcb {
+        self.k.state.objects.tcb(t).expect("a live TCB")
+    }
+
+    /// The thread state of `t`.
+    pub fn state(&self, t: ObjPtr) -> ThreadState {
+        self.tcb(t).state
+    }
+
+    /// What `t` last received: its MessageInfo, badge and message words.
+    pub fn received(&self, t: ObjPtr) -> (MessageInfo, u64, Vec<u64>) {
+        let tcb = self.tcb(t);
+        (MessageInfo::from_word(tcb.msg_info), tcb.badge, tcb.ipc_buffer.msg.clone())
+    }
+
+    /// `seL4_SetCapReceivePath`: where `t` accepts a cap (it writes its own IPC buffer).
+    pub fn set_cap_receive_path(&mut self, t: ObjPtr, cnode: u64, index: u64, depth: u64) {
+        let b = &mut self.k.state.objects.tcb_mut(t).expect("a live TCB").ipc_buffer;
+        b.receive_cnode = cnode;
+        b.receive_index = index;
+        b.receive_depth = depth;
+    }
+
+    /// The thread the scheduler would run now (`chooseThread`).
+    pub fn running(&self) -> Option<ObjPtr> {
+        self.k.state.sched.choose_thread()
+    }
+
+    /// A new notification from untyped 0.
+    pub fn alloc_notification(&mut self) -> u64 {
+        self.alloc(self.untyped(0), object_type::NOTIFICATION, 0)
+    }
+
+    /// Mints `src` into a fresh root slot with `rights` and `badge`; returns its cptr.
+    pub fn mint(&mut self, src: u64, rights: CapRights, badge: u64) -> u64 {
+        let r = self.root();
+        let dest = self.free_slot();
+        self.cnode_mint(r, dest, WORD_BITS, r, src, WORD_BITS, rights, badge).expect("mint");
+        dest
+    }
+
+    /// A TCB invocation from the current thread through `seL4_Call`.
+    pub fn tcb_invoke(
+        &mut self,
+        tcb: u64,
+        label: u64,
+        mrs: &[u64],
+        extra: &[u64],
+    ) -> Result<Done, SyscallError> {
+        let info = MessageInfo::new(label, 0, extra.len() as u64, mrs.len() as u64);
+        self.sys(sys::CALL, tcb, info, mrs, extra)
+    }
+
+    /// `seL4_TCB_SetPriority(tcb, authority = the root TCB, prio)`.
+    pub fn set_priority(&mut self, tcb: u64, prio: u64) -> Result<Done, SyscallError> {
+        self.tcb_invoke(tcb, label::TCB_SET_PRIORITY, &[prio], &[root_slot::TCB])
+    }
+
+    /// `seL4_TCB_Resume`.
+    pub fn resume(&mut self, tcb: u64) -> Result<Done, SyscallError> {
+        self.tcb_invoke(tcb, label::TCB_RESUME, &[], &[])
+    }
+
+    /// `seL4_TCB_Suspend`.
+    pub fn suspend(&mut self, tcb: u64) -> Result<Done, SyscallError> {
+        self.tcb_invoke(tcb, label::TCB_SUSPEND, &[], &[])
+    }
+
+    /// `seL4_TCB_BindNotification`.
+    pub fn bind_notification(&mut self, tcb: u64, ntfn: u64) -> Result<Done, SyscallError> {
+        self.tcb_invoke(tcb, label::TCB_BIND_NOTIFICATION, &[], &[ntfn])
+    }
+
+    /// `seL4_TCB_UnbindNotification`.
+    pub fn unbind_notification(&mut self, tcb: u64) -> Result<Done, SyscallError> {
+        self.tcb_invoke(tcb, label::TCB_UNBIND_NOTIFICATION, &[], &[])
+    }
+
+    /// A helper thread as sel4test makes one: a new TCB sharing the root CSpace (SetSpace), at
+    /// `prio`, resumed. Returns its cptr and TCB. Runs as the root task.
+    pub fn spawn(&mut self, prio: u8) -> (u64, ObjPtr) {
+        let me = self.thread;
+        self.thread = self.info.root_tcb;
+        let ut = if self.info.untyped.len() > 1 { self.untyped(1) } else { self.untyped(0) };
+        let t = self.alloc(ut, object_type::TCB, 0);
+        let r = self.root();
+        let info = MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
+        self.sys(sys::CALL, t, info, &[0, 0, 0], &[r, r]).expect("SetSpace");
+        self.set_priority(t, prio as u64).expect("SetPriority");
+        self.resume(t).expect("Resume");
+        self.thread = me;
+        let ptr = self.tcb_ptr(t);
+        (t, ptr)
+    }
+
+    /// Runs scripted threads as the scheduler picks them: the highest-priority runnable thread
+    /// that has steps left runs its next step (threads without steps, like the root task, are
+    /// passed over as if they waited). Returns the threads in the order their steps ran; stops
+    /// when no scripted thread can run.
+    pub fn run_scripts(&mut self, scripts: &mut [(ObjPtr, Vec<ThreadStep>)]) -> Vec<ObjPtr> {
+        for (_, steps) in scripts.iter_mut() {
+            steps.reverse();
+        }
+        let mut order = Vec::new();
+        loop {
+            let next = self.k.state.sched.ready.iter().rev().find_map(|(_, q)| {
+                let mut cur = q.head;
+                while let Some(t) = cur {
+                    if scripts.iter().any(|(s, steps)| *s == t && !steps.is_empty()) {
+                        return Some(t);
+                    }
+                    cur = self.k.state.objects.tcb(t).and_then(|x| x.sched_links.next);
+                }
+                None
+            });
+            let Some(t) = next else { return order };
+            let step = scripts.iter_mut().find(|(s, _)| *s == t).and_then(|(_, steps)| steps.pop());
+            let Some(step) = step else { return order };
+            order.push(t);
+            let before = self.thread;
+            self.thread = t;
+            step(self);
+            self.thread = before;
+        }
     }
 }

@@ -4,8 +4,10 @@
 
 use codegears::cap::{Cap, SlotRef};
 use codegears::cdt::{cap_swap_for_delete, empty_slot, is_final_capability, is_mdb_parent_of};
-use codegears::delete::{cap_cyclic_zombie, cap_removable, finalise_cap};
+use codegears::delete::{cap_cyclic_zombie, cap_removable, finalise_cap, needs_cancel_all};
 use codegears::kernel::KernelState;
+use codegears::object::ThreadState;
+use codegears::thread::set_thread_state;
 
 /// `cteRevoke(slot)` without preemption.
 pub fn cte_revoke(st: &mut KernelState, slot: SlotRef) {
@@ -33,7 +35,11 @@ fn finalise_slot(st: &mut KernelState, slot: SlotRef, immediate: bool) -> bool {
             return true;
         }
         let is_final = is_final_capability(&st.cspace, slot);
-        let remainder = finalise_cap(&mut st.objects, &mut st.irqs, &cap, is_final);
+        if let Some(obj) = needs_cancel_all(&st.objects, &cap, is_final) {
+            cancel_all_ipc(st, obj);
+        }
+        let remainder =
+            finalise_cap(&mut st.cspace, &mut st.objects, &mut st.irqs, &mut st.sched, &cap, is_final);
         if cap_removable(&remainder, slot) {
             if let Cap::Zombie { ptr, .. } = remainder {
                 st.objects.remove(ptr);
@@ -57,5 +63,23 @@ fn reduce_zombie(st: &mut KernelState, slot: SlotRef, immediate: bool) {
         }
     } else {
         cap_swap_for_delete(&mut st.cspace, SlotRef(ptr.0), slot);
+    }
+}
+
+/// seL4's `cancelAllIPC` / `cancelAllSignals`: every waiting thread restarted, in one go.
+pub fn cancel_all_ipc(st: &mut KernelState, obj: codegears::ObjPtr) {
+    loop {
+        let head = match (st.objects.endpoint(obj), st.objects.notification(obj)) {
+            (Some(e), _) => e.queue.head,
+            (_, Some(n)) => n.queue.head,
+            _ => None,
+        };
+        let Some(t) = head else { return };
+        if st.objects.endpoint(obj).is_some() {
+            codegears::endpoint::ep_dequeue(&mut st.objects, obj, t);
+        } else {
+            codegears::notification::ntfn_dequeue(&mut st.objects, obj, t);
+        }
+        set_thread_state(&mut st.objects, &mut st.sched, t, ThreadState::Restart);
     }
 }

@@ -1,0 +1,395 @@
+//! Endpoints, after seL4's `src/object/endpoint.c` and the IPC half of `src/kernel/thread.c`:
+//! `sendIPC`, `receiveIPC`, `doIPCTransfer` with `transferCaps`, `setupCallerCap`,
+//! `doReplyTransfer`, and `cancelAllIPC` / `cancelBadgedSends` as preemptible gear loops that
+//! release one queued thread per gear (seL4 runs them unpreempted: its issues 1736 and 1737).
+//!
+//! Each function here does O(1) queue and slot operations plus at most four CSpace lookups of at
+//! most 64 levels (the extra caps and the receive slot of a transfer): bounded, whatever the
+//! queue lengths.
+
+use alloc::vec::Vec;
+
+use gears::Next;
+
+use crate::cap::{Cap, ObjPtr, SlotRef, WORD_BITS};
+use crate::cdt::{cte_insert, derive_cap};
+use crate::cspace::CSpace;
+use crate::kernel::{CancelCursor, Kernel, Request, tcb_slot};
+use crate::lookup::{resolve_address_bits_now, set_restart};
+use crate::object::{EpState, ObjectStore, ThreadState};
+use crate::syscall::{MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH, MessageInfo};
+use crate::thread::{
+    QueueKind, Scheduler, delete_reply_cap, queue_append, queue_remove, set_thread_state, setup_reply_master,
+};
+
+/// `tcbEPAppend` + the endpoint's new state: `t` waits at the tail of `ep`'s queue.
+pub fn ep_append(objects: &mut ObjectStore, ep: ObjPtr, t: ObjPtr, state: EpState) {
+    let Some(q) = objects.endpoint(ep).map(|e| e.queue) else { return };
+    let q = queue_append(objects, q, t, QueueKind::Ep);
+    if let Some(e) = objects.endpoint_mut(ep) {
+        e.queue = q;
+        e.state = state;
+    }
+}
+
+/// `tcbEPDequeue`: `t` leaves `ep`'s queue (Idle when it empties). A `cancelBadgedSends` in
+/// progress whose next thread is `t` moves on to the thread after it.
+pub fn ep_dequeue(objects: &mut ObjectStore, ep: ObjPtr, t: ObjPtr) {
+    let Some(e) = objects.endpoint(ep).copied() else { return };
+    let after = objects.tcb(t).and_then(|tcb| tcb.ep_links.next);
+    let q = queue_remove(objects, e.queue, t, QueueKind::Ep);
+    if let Some(e) = objects.endpoint_mut(ep) {
+        e.queue = q;
+        if q.is_empty() {
+            e.state = EpState::Idle;
+        }
+        if let Some((badge, Some(next))) = e.cancel_badged
+            && next == t
+        {
+            e.cancel_badged = Some((badge, after));
+        }
+    }
+}
+
+/// The rights and badge of the endpoint cap a send or receive uses.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct EpCap {
+    /// The endpoint.
+    pub ep: ObjPtr,
+    /// The cap's badge.
+    pub badge: u64,
+    /// `capCanGrant`.
+    pub can_grant: bool,
+    /// `capCanGrantReply`.
+    pub can_grant_reply: bool,
+}
+
+/// `sendIPC`: deliver to the first waiting receiver, or queue `thread` as a sender (`blocking`),
+/// or drop the message (NBSend). A Call whose cap may grant (or grant-reply) leaves the caller
+/// waiting for the reply with a reply cap in the receiver's caller slot; without either right it
+/// leaves the caller Inactive, as seL4 does.
+pub fn send_ipc(
+    cspace: &mut CSpace,
+    objects: &mut ObjectStore,
+    sched: &mut Scheduler,
+    blocking: bool,
+    do_call: bool,
+    cap: EpCap,
+    thread: ObjPtr,
+) {
+    let Some(e) = objects.endpoint(cap.ep).copied() else { return };
+    match (e.state, e.queue.head) {
+        (EpState::Recv, Some(dest)) => {
+            ep_dequeue(objects, cap.ep, dest);
+            do_ipc_transfer(cspace, objects, thread, Some(cap.ep), cap.badge, cap.can_grant, dest);
+            let reply_can_grant = matches!(
+                objects.tcb(dest).map(|t| t.state),
+                Some(ThreadState::BlockedOnReceive { can_grant: true, .. })
+            );
+            set_thread_state(objects, sched, dest, ThreadState::Running);
+            if do_call {
+                if cap.can_grant || cap.can_grant_reply {
+                    setup_caller_cap(cspace, objects, sched, thread, dest, reply_can_grant);
+                } else {
+                    set_thread_state(objects, sched, thread, ThreadState::Inactive);
+                }
+            }
+        }
+        _ if blocking => {
+            let state = ThreadState::BlockedOnSend {
+                ep: cap.ep,
+                badge: cap.badge,
+                can_grant: cap.can_grant,
+                can_grant_reply: cap.can_grant_reply,
+                is_call: do_call,
+            };
+            set_thread_state(objects, sched, thread, state);
+            ep_append(objects, cap.ep, thread, EpState::Send);
+        }
+        _ => {}
+    }
+}
+
+/// `receiveIPC`: a pending signal on the bound notification wins; else take the first waiting
+/// sender's message, or wait (`blocking`), or leave with badge 0 (NBRecv, `doNBRecvFailedTransfer`).
+pub fn receive_ipc(
+    cspace: &mut CSpace,
+    objects: &mut ObjectStore,
+    sched: &mut Scheduler,
+    thread: ObjPtr,
+    cap: EpCap,
+    blocking: bool,
+) {
+    let bound = objects.tcb(thread).and_then(|t| t.bound_notification);
+    if let Some(n) = bound
+        && crate::notification::complete_signal(objects, n, thread)
+    {
+        return;
+    }
+    let Some(e) = objects.endpoint(cap.ep).copied() else { return };
+    match (e.state, e.queue.head) {
+        (EpState::Send, Some(sender)) => {
+            ep_dequeue(objects, cap.ep, sender);
+            let Some(ThreadState::BlockedOnSend { badge, can_grant, can_grant_reply, is_call, .. }) =
+                objects.tcb(sender).map(|t| t.state)
+            else {
+                return;
+            };
+            do_ipc_transfer(cspace, objects, sender, Some(cap.ep), badge, can_grant, thread);
+            if is_call {
+                if can_grant || can_grant_reply {
+                    setup_caller_cap(cspace, objects, sched, sender, thread, cap.can_grant);
+                } else {
+                    set_thread_state(objects, sched, sender, ThreadState::Inactive);
+                }
+            } else {
+                set_thread_state(objects, sched, sender, ThreadState::Running);
+            }
+        }
+        _ if blocking => {
+            let state = ThreadState::BlockedOnReceive { ep: cap.ep, can_grant: cap.can_grant };
+            set_thread_state(objects, sched, thread, state);
+            ep_append(objects, cap.ep, thread, EpState::Recv);
+        }
+        _ => {
+            if let Some(t) = objects.tcb_mut(thread) {
+                t.badge = 0;
+            }
+        }
+    }
+}
+
+/// `setupCallerCap`: the sender waits for a reply; a reply cap to it, child of its master reply
+/// cap, goes into the receiver's caller slot.
+pub fn setup_caller_cap(
+    cspace: &mut CSpace,
+    objects: &mut ObjectStore,
+    sched: &mut Scheduler,
+    sender: ObjPtr,
+    receiver: ObjPtr,
+    can_grant: bool,
+) {
+    set_thread_state(objects, sched, sender, ThreadState::BlockedOnReply);
+    setup_reply_master(cspace, sender);
+    let caller = SlotRef::of(receiver, tcb_slot::CALLER);
+    delete_reply_cap(cspace, caller);
+    if cspace.cap(caller).is_null() {
+        let cap = Cap::Reply { tcb: sender, master: false, can_grant };
+        cte_insert(cspace, cap, SlotRef::of(sender, tcb_slot::REPLY), caller);
+    }
+}
+
+/// `deleteCallerCap`: the thread's caller slot is emptied (before it receives again).
+pub fn delete_caller_cap(cspace: &mut CSpace, thread: ObjPtr) {
+    delete_reply_cap(cspace, SlotRef::of(thread, tcb_slot::CALLER));
+}
+
+/// `doReplyTransfer` (no faults are modelled): the reply's message goes to the waiting caller,
+/// the reply cap in `slot` is deleted, and the caller runs again.
+pub fn do_reply_transfer(
+    cspace: &mut CSpace,
+    objects: &mut ObjectStore,
+    sched: &mut Scheduler,
+    sender: ObjPtr,
+    receiver: ObjPtr,
+    slot: SlotRef,
+    grant: bool,
+) {
+    if objects.tcb(receiver).map(|t| t.state) != Some(ThreadState::BlockedOnReply) {
+        return;
+    }
+    do_ipc_transfer(cspace, objects, sender, None, 0, grant, receiver);
+    delete_reply_cap(cspace, slot);
+    set_thread_state(objects, sched, receiver, ThreadState::Running);
+}
+
+/// `lookupCap` of a thread: the cap a 64-bit cptr names in its CSpace (Null if the lookup fails).
+fn lookup_cap(cspace: &CSpace, thread: ObjPtr, cptr: u64) -> Option<(Cap, SlotRef)> {
+    let root = cspace.cap(SlotRef::of(thread, tcb_slot::CTABLE));
+    let (slot, _) = resolve_address_bits_now(cspace, root, cptr, WORD_BITS).ok()?;
+    Some((cspace.cap(slot), slot))
+}
+
+/// `lookupExtraCaps` of a (possibly blocked) sender: its extra caps' slots, or `None` if any
+/// lookup fails.
+fn lookup_extra_caps(
+    cspace: &CSpace,
+    objects: &ObjectStore,
+    sender: ObjPtr,
+    count: u64,
+) -> Option<Vec<SlotRef>> {
+    let tcb = objects.tcb(sender)?;
+    let mut slots = Vec::new();
+    for i in 0..count.min(MSG_MAX_EXTRA_CAPS) as usize {
+        let cptr = tcb.ipc_buffer.caps_or_badges.get(i).copied().unwrap_or(0);
+        let (_, slot) = lookup_cap(cspace, sender, cptr)?;
+        slots.push(slot);
+    }
+    Some(slots)
+}
+
+/// `getReceiveSlots`: the empty slot the receiver named in its IPC buffer, if there is one.
+fn get_receive_slot(cspace: &CSpace, objects: &ObjectStore, receiver: ObjPtr) -> Option<SlotRef> {
+    let buf = &objects.tcb(receiver)?.ipc_buffer;
+    let (cnode, _) = lookup_cap(cspace, receiver, buf.receive_cnode)?;
+    if !matches!(cnode, Cap::CNode { .. }) || !(1..=WORD_BITS).contains(&buf.receive_depth) {
+        return None;
+    }
+    let (slot, rest) = resolve_address_bits_now(cspace, cnode, buf.receive_index, buf.receive_depth).ok()?;
+    (rest == 0 && cspace.cap(slot).is_null()).then_some(slot)
+}
+
+/// `doIPCTransfer` / `doNormalTransfer`: copy the sender's message words (at most 120) into the
+/// receiver's buffer, transfer caps if the sender may grant, and set the receiver's MessageInfo
+/// and badge registers.
+pub fn do_ipc_transfer(
+    cspace: &mut CSpace,
+    objects: &mut ObjectStore,
+    sender: ObjPtr,
+    ep: Option<ObjPtr>,
+    badge: u64,
+    can_grant: bool,
+    receiver: ObjPtr,
+) {
+    let Some(stcb) = objects.tcb(sender) else { return };
+    let tag = MessageInfo::from_word(stcb.msg_info);
+    let len = tag.length.min(MSG_MAX_LENGTH) as usize;
+    let mut msg: Vec<u64> = stcb.ipc_buffer.msg.iter().copied().take(len).collect();
+    msg.resize(len, 0);
+    let caps = if can_grant { lookup_extra_caps(cspace, objects, sender, tag.extra_caps) } else { None };
+    let (extra, unwrapped, badges) = transfer_caps(cspace, objects, ep, receiver, caps.unwrap_or_default());
+    if let Some(r) = objects.tcb_mut(receiver) {
+        r.msg_info = MessageInfo::new(tag.label, unwrapped, extra, len as u64).to_word();
+        r.badge = badge;
+        r.ipc_buffer.msg = msg;
+        if !badges.is_empty() {
+            r.ipc_buffer.caps_or_badges = badges;
+        }
+    }
+}
+
+/// `transferCaps`: each extra cap in turn; a cap to the endpoint the message came through is
+/// unwrapped (only its badge goes, in `caps_or_badges`); at most one other cap is derived into the
+/// receive slot; the first cap that cannot go stops the transfer. Returns the number of caps
+/// transferred, the unwrapped mask, and the receiver's `caps_or_badges`.
+fn transfer_caps(
+    cspace: &mut CSpace,
+    objects: &ObjectStore,
+    ep: Option<ObjPtr>,
+    receiver: ObjPtr,
+    caps: Vec<SlotRef>,
+) -> (u64, u64, Vec<u64>) {
+    if caps.is_empty() {
+        return (0, 0, Vec::new());
+    }
+    let mut dest = get_receive_slot(cspace, objects, receiver);
+    let mut badges = objects.tcb(receiver).map(|t| t.ipc_buffer.caps_or_badges.clone()).unwrap_or_default();
+    badges.resize(MSG_MAX_EXTRA_CAPS as usize, 0);
+    let (mut i, mut unwrapped) = (0u64, 0u64);
+    for slot in caps {
+        let cap = cspace.cap(slot);
+        match cap {
+            Cap::Endpoint { ptr, badge, .. } if Some(ptr) == ep => {
+                badges[i as usize] = badge;
+                unwrapped |= 1 << i;
+            }
+            _ => {
+                let Some(d) = dest else { break };
+                match derive_cap(cspace, slot, &cap) {
+                    Ok(c) if !c.is_null() => {
+                        cte_insert(cspace, c, slot, d);
+                        dest = None;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        i += 1;
+    }
+    (i, unwrapped, badges)
+}
+
+gears::code_gear! {
+    /// `performInvocation_Endpoint`: the caller is `Restart`, then `sendIPC` with the cap's badge
+    /// and rights; blocking for Send and Call, not for NBSend. An invocation run directly from
+    /// `handle_invocation` (tools and tests; `Request::syscall` 0) never blocks: it is an NBSend.
+    pub fn invoke_endpoint(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &crate::kernel::Invocation) {
+        set_restart(objects, request.thread);
+        crate::syscall::save_message(objects, request);
+        if let Some((Cap::Endpoint { ptr, badge, rights }, _)) = invocation.invoked {
+            let cap = EpCap { ep: ptr, badge, can_grant: rights.grant, can_grant_reply: rights.grant_reply };
+            let blocking = matches!(request.syscall, crate::syscall::sys::SEND | crate::syscall::sys::CALL);
+            send_ipc(cspace, objects, sched, blocking, request.is_call, cap, request.thread);
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `performInvocation_Reply`: a saved reply cap invoked with Send or Call replies through it.
+    pub fn invoke_reply(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &crate::kernel::Invocation) {
+        set_restart(objects, request.thread);
+        crate::syscall::save_message(objects, request);
+        if let Some((Cap::Reply { tcb, can_grant, .. }, slot)) = invocation.invoked {
+            do_reply_transfer(cspace, objects, sched, request.thread, tcb, slot, can_grant);
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `cancelAllIPC` / `cancelAllSignals`, one thread per gear: the first thread in the queue of
+    /// the endpoint or notification being finalised is dequeued and restarted (it will re-run its
+    /// system call, and find the cap gone). A preemption point follows each; the progress is the
+    /// queue itself, so a restarted delete carries on where it stopped.
+    pub fn cancel_all_ipc_step(ctx: Kernel; objects: &mut ObjectStore, sched: &mut Scheduler, cancel: &mut CancelCursor) {
+        let Some(obj) = cancel.obj else { return Next::Goto(&crate::delete::CANCEL_ALL_IPC_DONE) };
+        let head = match (objects.endpoint(obj), objects.notification(obj)) {
+            (Some(e), _) => e.queue.head,
+            (_, Some(n)) => n.queue.head,
+            _ => None,
+        };
+        let Some(t) = head else { return Next::Goto(&crate::delete::CANCEL_ALL_IPC_DONE) };
+        if objects.endpoint(obj).is_some() {
+            ep_dequeue(objects, obj, t);
+        } else {
+            crate::notification::ntfn_dequeue(objects, obj, t);
+        }
+        set_thread_state(objects, sched, t, ThreadState::Restart);
+        cancel.cancelled += 1;
+        Next::Preempt(&CANCEL_ALL_IPC_STEP)
+    }
+}
+
+gears::code_gear! {
+    /// `cancelBadgedSends`, one queued thread per gear: the thread at the endpoint's cursor is
+    /// restarted and dequeued if it sends with the badge, else passed over; a preemption point
+    /// follows each. The cursor lives in the endpoint, so a restarted invocation with the same
+    /// badge carries on from it (a different badge starts from the head).
+    pub fn cancel_badged_sends_step(ctx: Kernel; objects: &mut ObjectStore, sched: &mut Scheduler, cancel: &mut CancelCursor) {
+        let Some(ep) = cancel.obj else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
+        let Some(e) = objects.endpoint(ep).copied() else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
+        let Some((badge, cursor)) = e.cancel_badged else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
+        let Some(t) = cursor else {
+            if let Some(e) = objects.endpoint_mut(ep) {
+                e.cancel_badged = None;
+            }
+            return Next::Goto(&crate::lookup::INVOCATION_DONE);
+        };
+        let matches = matches!(
+            objects.tcb(t).map(|x| x.state),
+            Some(ThreadState::BlockedOnSend { badge: b, .. }) if b == badge
+        );
+        if matches {
+            ep_dequeue(objects, ep, t);
+            set_thread_state(objects, sched, t, ThreadState::Restart);
+            cancel.cancelled += 1;
+        } else {
+            let after = objects.tcb(t).and_then(|x| x.ep_links.next);
+            if let Some(e) = objects.endpoint_mut(ep) {
+                e.cancel_badged = Some((badge, after));
+            }
+        }
+        Next::Preempt(&CANCEL_BADGED_SENDS_STEP)
+    }
+}
