@@ -29,6 +29,7 @@ impl From<LoadError> for &'static str {
             LoadError::TooBig => "user program larger than a page",
             LoadError::OutOfFrames => "out of frames loading a user program",
             LoadError::Map(_) => "mapping a user program failed",
+            LoadError::BadElf => "not an ELF executable for this machine",
         }
     }
 }
@@ -67,6 +68,11 @@ pub fn run() -> ExitCode {
             kprintln!("demo: {name}: FAILED: {e}");
             failed += 1;
         }
+    }
+    kprintln!("demo: -- the Rust root task: CNode operations and PREEMPT_REVOKE from user mode --");
+    if let Err(e) = crate::scenarios::rust_root_task() {
+        kprintln!("demo: Rust root task: FAILED: {e}");
+        failed += 1;
     }
     kprintln!("demo: -- revoke of a large derivation tree while timer interrupts arrive --");
     match crate::scenarios::preempt_revoke(16) {
@@ -233,8 +239,11 @@ pub fn timer_preempts_user() -> Check {
     kprintln!(
         "preemption: timer interrupted the spinning user thread 3 times; its counter read {progress:?}"
     );
-    if !(progress[0] < progress[1] && progress[1] < progress[2]) {
-        return Err("the user thread made no progress between timer interrupts");
+    // Two ticks may arrive back to back (a loaded host runs QEMU late, and x86 takes a pending
+    // interrupt right after `iretq`, before a user instruction), so the thread need not advance
+    // between every two; it must never go backwards, and it must advance across the three.
+    if !(progress[0] <= progress[1] && progress[1] <= progress[2] && progress[0] < progress[2]) {
+        return Err("the user thread made no progress across three timer interrupts");
     }
     Ok(())
 }

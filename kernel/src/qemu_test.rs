@@ -51,6 +51,10 @@ fn root_task_preempt_revoke_65536() -> Check {
     crate::scenarios::preempt_revoke(16).map(|_| ()).map_err(leak)
 }
 
+fn rust_root_task() -> Check {
+    crate::scenarios::rust_root_task().map_err(leak)
+}
+
 fn root_task_traced_syscall() -> Check {
     crate::scenarios::traced_syscall().map_err(leak)
 }
@@ -81,6 +85,7 @@ const TESTS: &[Test] = &[
     ("root_task_tcb_read_registers_of_another_thread", root_task_tcb_read_registers),
     ("root_task_traced_syscall", root_task_traced_syscall),
     ("root_task_preempt_revoke_65536_caps", root_task_preempt_revoke_65536),
+    ("rust_root_task_cnode_ops_and_preempt_revoke", rust_root_task),
 ];
 
 /// Runs every test; the exit code is success only if all passed.

@@ -34,6 +34,15 @@ use metagears::{DEFAULT_WORK_UNITS, Invariant, WorkBudget};
 use crate::arch::{self, Trap, UserContext};
 use crate::thread::{IPC_BUFFER_VA, LoadError, RESULTS_VA, SCRIPT_VA, UserThread};
 
+/// The Rust root task (`kernel/roottask`), built by the xtask and embedded by `build.rs`; empty
+/// when the kernel was built without it (plain `cargo build -p kernel`).
+pub static ROOT_TASK_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/roottask.elf"));
+
+/// `seL4_SysDebugPutChar`: the character is in the cap register.
+const SYS_DEBUG_PUT_CHAR: i64 = -9;
+/// `seL4_SysDebugHalt`, here with the root task's verdict in the cap register (1 pass).
+const SYS_DEBUG_HALT: i64 = -11;
+
 /// The root CNode's radix (4096 slots).
 pub const ROOT_RADIX: u8 = 12;
 /// Words in a script record (see `arch::programs::script_runner`).
@@ -411,6 +420,48 @@ impl RootTask {
             }
         };
         Ok(end)
+    }
+
+    /// Runs the Rust root task (an ELF, `kernel/roottask`) to its `seL4_DebugHalt`: it gets the
+    /// first free slot and its untyped's cptr in its first two argument registers, its IPC
+    /// buffer, and the debug calls `seL4_DebugPutChar` (a console line per newline) and
+    /// `seL4_DebugHalt` (its verdict) besides the calls the gears serve. Returns the verdict.
+    pub fn run_elf(&mut self, elf: &[u8]) -> Result<bool, String> {
+        let mut t = UserThread::load_elf(elf).map_err(|e| format!("could not load the root task: {e:?}"))?;
+        let ipc = t.map_page(IPC_BUFFER_VA, true).map_err(|e| format!("{e:?}"))?;
+        let ut = self.untypeds.first().map_or(0, |u| u.cptr);
+        t.ctx.set_syscall_reply(self.info.first_free, ut, [0; 4]);
+        let mut line = String::new();
+        loop {
+            match t.run() {
+                Trap::Interrupt(_) => self.stats.interrupts += 1,
+                Trap::Fault(f) => {
+                    return Err(format!(
+                        "root task fault: {} at ip {:#x}, address {:#x}",
+                        arch::fault_name(&f),
+                        f.ip,
+                        f.addr
+                    ));
+                }
+                Trap::Syscall => {
+                    let args = t.ctx.syscall_args();
+                    match args.number {
+                        SYS_DEBUG_PUT_CHAR => {
+                            if args.cap == u64::from(b'\n') {
+                                kprintln!("{line}");
+                                line.clear();
+                            } else {
+                                line.push(char::from(args.cap as u8));
+                            }
+                        }
+                        SYS_DEBUG_HALT => return Ok(args.cap != 0),
+                        _ => {
+                            self.syscall(&mut t.ctx, ipc)?;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Serves one system call of the thread `ctx` whose IPC buffer is the frame `ipc`: Ok(true)

@@ -424,3 +424,40 @@ pub fn latency_bench() -> Outcome {
     }
     Ok(())
 }
+
+/// The Rust root task (`kernel/roottask`): real Rust code in user mode runs CNode operations and
+/// PREEMPT_REVOKE (65,536 Copy calls and a Revoke) through real system calls; the kernel checks
+/// its verdict and that the revoke was preempted by the timer, restarted and checked.
+pub fn rust_root_task() -> Outcome {
+    let elf = crate::roottask::ROOT_TASK_ELF;
+    if elf.is_empty() {
+        return Err("the kernel was built without the root task (build it with `cargo xtask`)".into());
+    }
+    let mut rt = RootTask::boot();
+    rt.set_tracing(false);
+    rt.checks().every = 16_384;
+    let t0 = arch::ticks();
+    let verdict = rt.run_elf(elf)?;
+    let s = rt.stats;
+    let (full, local) = (rt.checks().full, rt.checks().local);
+    kprintln!(
+        "rust root task: {} system calls in {} ticks; preempted {} times by the timer, restarted {} times; \
+         {} full invariant checks, {} local checks",
+        s.syscalls,
+        arch::ticks() - t0,
+        s.preemptions,
+        s.restarts,
+        full,
+        local
+    );
+    if let Some(v) = rt.checks().violation.clone() {
+        return Err(format!("invariant violated: {v}"));
+    }
+    if !verdict {
+        return Err("the root task reported a failed scenario".into());
+    }
+    if s.preemptions < 2 || s.restarts != s.preemptions {
+        return Err(format!("preempted {} times and restarted {} times", s.preemptions, s.restarts));
+    }
+    Ok(())
+}

@@ -53,7 +53,7 @@ const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
 /// How long a normal run may take before QEMU is killed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the test kernel may take.
-const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+const TEST_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// Where OVMF may live (Debian's `ovmf` package, old and new layouts).
 const OVMF_PATHS: &[&str] =
@@ -493,9 +493,40 @@ fn kernel_elf(build: Build) -> PathBuf {
     build.target_dir().join(build.arch.target()).join(build.profile()).join("kernel")
 }
 
+/// Builds the Rust root task (`kernel/roottask`, its own workspace, linked at the user base) for
+/// `arch`; returns its ELF, which the kernel's build script embeds.
+fn build_root_task(arch: Arch) -> anyhow::Result<PathBuf> {
+    let dir = util::root().join("kernel/roottask");
+    let target_dir = util::target_dir().join("roottask");
+    let mut cmd = Command::new(util::cargo_bin());
+    cmd.current_dir(&dir)
+        .args(["build", "--quiet", "--release", "--target", arch.target(), "--target-dir"])
+        .arg(&target_dir);
+    // Its own `.cargo/config.toml` applies (code model on x86_64); nothing of the outer cargo may.
+    clear_cargo_env(&mut cmd);
+    util::status(&mut cmd)?;
+    let elf = target_dir.join(arch.target()).join("release/roottask");
+    if !elf.is_file() {
+        bail!("cargo built the root task but {} is missing", elf.display());
+    }
+    Ok(elf)
+}
+
+/// Removes the outer cargo invocation's variables (xtask runs under `cargo run`).
+fn clear_cargo_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key == "RUSTFLAGS" {
+            cmd.env_remove(key);
+        }
+    }
+}
+
 fn build_kernel(build: Build) -> anyhow::Result<PathBuf> {
+    let root_task = build_root_task(build.arch)?;
     let target_dir = build.target_dir();
     let mut cmd = Command::new(util::cargo_bin());
+    cmd.env("GEARS_ROOTTASK_ELF", &root_task);
     cmd.current_dir(util::root())
         .args(["build", "--quiet", "-p", "kernel", "--target", build.arch.target(), "--target-dir"])
         .arg(&target_dir);
@@ -551,12 +582,7 @@ fn image_builder() -> anyhow::Result<PathBuf> {
     let mut cmd = Command::new(util::cargo_bin());
     cmd.current_dir(&dir).args(["build", "--quiet", "--release", "--target-dir"]).arg(&target_dir);
     // Nothing from the outer cargo invocation (xtask's `cargo run`) may leak into this build.
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key == "RUSTFLAGS" {
-            cmd.env_remove(key);
-        }
-    }
+    clear_cargo_env(&mut cmd);
     if !bin.is_file() {
         eprintln!("xtask: building the image builder (first time only: ~3 min, it builds the bootloader)");
     }

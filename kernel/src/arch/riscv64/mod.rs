@@ -30,6 +30,10 @@ pub use user::{UserContext, fault_name, run_user};
 /// size).
 pub const DEVICE_UNTYPED: (u64, u8) = (0x1000_0000, 12);
 
+/// How far below its stack top a thread starts with an ELF entry point (the RISC-V ABI wants sp
+/// aligned to 16 at every call: none).
+pub const ENTRY_STACK_BIAS: u64 = 0;
+
 /// A user context's stack pointer (x2).
 pub fn user_sp(ctx: &UserContext) -> u64 {
     ctx.regs[1]

@@ -28,6 +28,10 @@ pub use user::{UserContext, run_user};
 /// log2 size).
 pub const DEVICE_UNTYPED: (u64, u8) = (0xa_0000, 17);
 
+/// How far below its stack top a thread starts with an ELF entry point: the System V ABI wants
+/// RSP + 8 aligned to 16 at a function's entry, as after a call.
+pub const ENTRY_STACK_BIAS: u64 = 8;
+
 /// A user context's stack pointer.
 pub fn user_sp(ctx: &UserContext) -> u64 {
     ctx.frame.rsp

@@ -1,0 +1,133 @@
+//! The root task's side of seL4's system-call ABI: registers, MessageInfo, IPC buffer.
+//!
+//! Non-MCS syscall numbers; x86_64: number RDX, cap RDI, MessageInfo RSI, MR0–3 in R10, R8, R9,
+//! R15 (reply: badge RDI, MessageInfo RSI, MR0–3); riscv64: number a7, cap a0, MessageInfo a1,
+//! MR0–3 in a2–a5. Message words past MR3 and extra caps go through the IPC buffer, whose
+//! address the kernel maps for the root task (seL4's layout: msg[i] at word 1+i, caps at 122).
+
+use core::fmt;
+
+/// `seL4_SysCall`.
+pub const SYS_CALL: i64 = -1;
+/// `seL4_SysDebugPutChar`.
+pub const SYS_DEBUG_PUT_CHAR: i64 = -9;
+/// `seL4_SysDebugHalt` (here with a status in the cap register: 1 pass, 0 fail).
+pub const SYS_DEBUG_HALT: i64 = -11;
+
+#[cfg(target_arch = "x86_64")]
+const USER_BASE: u64 = 0x0000_0080_0000_0000;
+#[cfg(target_arch = "riscv64")]
+const USER_BASE: u64 = 0x0000_0010_0000_0000;
+/// Where the kernel maps the root task's IPC buffer (`kernel/src/thread.rs`, `IPC_BUFFER_VA`).
+const IPC_BUFFER: u64 = USER_BASE + 0x20_0000;
+
+/// The raw system call: (badge, MessageInfo, MR0–3) back.
+#[cfg(target_arch = "x86_64")]
+fn syscall(number: i64, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 4]) {
+    let (mut rdi, mut rsi) = (cap, info);
+    let [mut r10, mut r8, mut r9, mut r15] = mrs;
+    // SAFETY: `syscall` enters the kernel, which saves and restores every register but the reply
+    // registers (declared inout here) and RCX/R11 (clobbered by SYSCALL/SYSRET); it touches no
+    // memory of ours but the IPC buffer, which Rust code only reaches through volatile accesses.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inout("rdx") number => _,
+            inout("rdi") rdi,
+            inout("rsi") rsi,
+            inout("r10") r10,
+            inout("r8") r8,
+            inout("r9") r9,
+            inout("r15") r15,
+            out("rcx") _,
+            out("r11") _,
+            options(nostack),
+        );
+    }
+    (rdi, rsi, [r10, r8, r9, r15])
+}
+
+/// The raw system call: (badge, MessageInfo, MR0–3) back.
+#[cfg(target_arch = "riscv64")]
+fn syscall(number: i64, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 4]) {
+    let (mut a0, mut a1) = (cap, info);
+    let [mut a2, mut a3, mut a4, mut a5] = mrs;
+    // SAFETY: `ecall` enters the kernel, which saves and restores every register but the reply
+    // registers (declared inout here); it touches no memory of ours but the IPC buffer, which
+    // Rust code only reaches through volatile accesses.
+    unsafe {
+        core::arch::asm!(
+            "ecall",
+            in("a7") number,
+            inout("a0") a0,
+            inout("a1") a1,
+            inout("a2") a2,
+            inout("a3") a3,
+            inout("a4") a4,
+            inout("a5") a5,
+            options(nostack),
+        );
+    }
+    (a0, a1, [a2, a3, a4, a5])
+}
+
+fn ipc_write(word: usize, value: u64) {
+    let p = (IPC_BUFFER as *mut u64).wrapping_add(word);
+    // SAFETY: the kernel maps the IPC buffer page, writable, at IPC_BUFFER before the root task
+    // starts; `word` < 512 stays inside it (callers pass msg and cap indices below 125).
+    unsafe { p.write_volatile(value) };
+}
+
+fn ipc_read(word: usize) -> u64 {
+    let p = (IPC_BUFFER as *const u64).wrapping_add(word);
+    // SAFETY: as for `ipc_write`: a mapped page, an index inside it.
+    unsafe { p.read_volatile() }
+}
+
+/// A reply: its label (0, or the `seL4_Error` code), length and first message words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// 0 for success, else the error code.
+    pub label: u64,
+    /// Message words.
+    pub length: u64,
+    /// MR0–3, then the IPC buffer's words.
+    pub mrs: [u64; 6],
+}
+
+/// `seL4_Call(cap, MessageInfo(label, extra caps, length), mrs)` with extra caps.
+pub fn call(cap: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Reply {
+    let mut regs = [0u64; 4];
+    for (i, &w) in mrs.iter().enumerate().take(120) {
+        if i < 4 {
+            regs[i] = w;
+        } else {
+            ipc_write(1 + i, w);
+        }
+    }
+    for (j, &c) in extra.iter().enumerate().take(3) {
+        ipc_write(122 + j, c);
+    }
+    let info = (label << 12) | ((extra.len() as u64 & 3) << 7) | (mrs.len() as u64 & 0x7f);
+    let (_, info, r) = syscall(SYS_CALL, cap, info, regs);
+    Reply { label: info >> 12, length: info & 0x7f, mrs: [r[0], r[1], r[2], r[3], ipc_read(5), ipc_read(6)] }
+}
+
+/// Writes text to the kernel console, a character per call (`seL4_DebugPutChar`).
+pub struct Console;
+
+impl fmt::Write for Console {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for b in s.bytes() {
+            syscall(SYS_DEBUG_PUT_CHAR, u64::from(b), 0, [0; 4]);
+        }
+        Ok(())
+    }
+}
+
+/// Ends the root task with a verdict (`seL4_DebugHalt`).
+pub fn halt(ok: bool) -> ! {
+    loop {
+        syscall(SYS_DEBUG_HALT, u64::from(ok), 0, [0; 4]);
+    }
+}
