@@ -7,6 +7,8 @@
 //! A new group of workloads (revoke per capability, IPC round trip, interrupt latency…) is a new
 //! module with a `WORKLOADS` list, added to [`GROUPS`] here and described in `xtask/src/bench.rs`.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 mod dispatcher;
