@@ -7,7 +7,9 @@ use crate::cap::{Cap, CapRights, ObjPtr, SlotRef, mask_cap_rights, update_cap_da
 use crate::cdt::{cte_insert, cte_move, cte_swap, derive_cap, ensure_empty_slot};
 use crate::cspace::CSpace;
 use crate::error::{LookupFault, SyscallError};
-use crate::kernel::{DeleteCursor, Invocation, Kernel, LookupCursor, Request, RevokeCursor, label, tcb_slot};
+use crate::kernel::{
+    CancelCursor, DeleteCursor, Invocation, Kernel, LookupCursor, Request, RevokeCursor, label, tcb_slot,
+};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
 use crate::object::ObjectStore;
 
@@ -251,11 +253,23 @@ gears::code_gear! {
 }
 
 gears::code_gear! {
-    /// `invokeCNodeCancelBadgedSends`: with a badge, cancel the queued sends with that badge.
-    /// Endpoint queues arrive with the IPC issue; until then no thread can be queued, so there is
-    /// nothing to walk.
-    pub fn invoke_cnode_cancel_badged_sends(ctx: Kernel; objects: &mut ObjectStore, request: &Request) {
+    /// `invokeCNodeCancelBadgedSends`: with a badge, cancel the queued sends with that badge, one
+    /// thread per gear ([`CANCEL_BADGED_SENDS_STEP`](crate::endpoint::CANCEL_BADGED_SENDS_STEP)).
+    /// The scan's cursor is kept in the endpoint: a restarted invocation with the same badge
+    /// carries on from it, another badge starts a new scan from the head.
+    pub fn invoke_cnode_cancel_badged_sends(ctx: Kernel; cspace: &CSpace, objects: &mut ObjectStore, request: &Request, invocation: &Invocation, cancel: &mut CancelCursor) {
         set_restart(objects, request.thread);
+        let cap = invocation.dest.map(|d| cspace.cap(d)).unwrap_or_default();
+        if let Cap::Endpoint { ptr, badge, .. } = cap
+            && badge != 0
+            && let Some(e) = objects.endpoint_mut(ptr)
+        {
+            if !matches!(e.cancel_badged, Some((b, _)) if b == badge) {
+                e.cancel_badged = Some((badge, e.queue.head));
+            }
+            *cancel = CancelCursor { obj: Some(ptr), cancelled: 0 };
+            return Next::Goto(&crate::endpoint::CANCEL_BADGED_SENDS_STEP);
+        }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }
 }

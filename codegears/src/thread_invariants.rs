@@ -89,6 +89,14 @@ pub fn check_thread_invariants(state: &KernelState) -> Result<(), InvariantViola
         let (members, want) = match o {
             Object::Endpoint(e) => {
                 let m = walk(objects, e.queue, QueueKind::Ep, &p, n_tcbs)?;
+                if let Some((_, Some(c))) = e.cancel_badged
+                    && !m.contains(&c)
+                {
+                    return fail(
+                        "valid_ep",
+                        format!("{p:?}: the cancelBadgedSends cursor {c:?} is not queued"),
+                    );
+                }
                 let expected = match e.state {
                     EpState::Idle => None,
                     EpState::Send => Some(true),
