@@ -12,6 +12,7 @@ mod callgrind;
 mod model;
 mod qemu;
 mod setup;
+mod trace;
 mod util;
 
 /// The architectures the kernel is built and run for.
@@ -83,11 +84,23 @@ enum Command {
     Bench(BenchArgs),
     /// Build the kernel and boot it under QEMU.
     Run(RunArgs),
+    /// Write a scenario's gear trace and its state-transition diagram (DOT, SVG, Mermaid).
+    Trace(TraceArgs),
     /// Print this help, or the help of a subcommand.
     Help {
         /// The subcommand to describe.
         subcommand: Option<String>,
     },
+}
+
+#[derive(clap::Args, Debug, PartialEq, Eq)]
+struct TraceArgs {
+    /// The scenario to run and draw.
+    #[arg(value_enum)]
+    scenario: trace::Scenario,
+    /// Where to write the files (default: target/traces).
+    #[arg(long, value_name = "DIR")]
+    out: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::Args, Debug, PartialEq, Eq)]
@@ -199,6 +212,7 @@ fn run(command: Command) -> anyhow::Result<String> {
             qemu::run(&opts)?;
             format!("ran the kernel on {}", opts.arch)
         }
+        Command::Trace(args) => trace::run(args.scenario, args.out.as_deref())?,
         Command::Help { .. } => unreachable!("handled above"),
     };
     Ok(format!("{setup_note}{done}"))

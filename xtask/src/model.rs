@@ -32,6 +32,11 @@ fn yield_call(thread: codegears::ObjPtr) -> Request {
 /// of an endpoint and the runner's Yield (untraced), then a Copy, a Copy onto the now occupied
 /// slot and the Yield (traced), each from `HANDLE_SYSCALL` on one dispatcher, as the kernel does.
 pub fn traced_syscall_trace() -> Vec<String> {
+    traced_syscall().events.iter().map(|e| e.to_string()).collect()
+}
+
+/// The trace of [`traced_syscall_trace`]'s scenario, as events.
+pub fn traced_syscall() -> metagears::Trace {
     let (state, info) = KernelState::boot(ROOT_RADIX, &[24]);
     let ut = info.untyped[0].0;
     let ep = info.first_free;
@@ -59,7 +64,7 @@ pub fn traced_syscall_trace() -> Vec<String> {
         Cap::Endpoint { .. }
     ));
     let tracer = d.meta().0.as_ref().expect("plugged in above");
-    tracer.trace().events.iter().map(|e| e.to_string()).collect()
+    tracer.trace().clone()
 }
 
 #[cfg(test)]

@@ -185,6 +185,20 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
     }
 }
 
+/// Boots the traced kernel of `arch` (release, the demo) and returns the gear trace it streamed.
+pub fn streamed_trace(arch: Arch) -> anyhow::Result<metagears::Trace> {
+    let build = Build { arch, release: true, test: false, trace: true, bench: false };
+    let image = build_image(build, false)?;
+    let mut cmd = qemu_command(arch, &image, false)?;
+    let mut trace = metagears::Trace::default();
+    let run = run_qemu(arch, &mut cmd, Some(RUN_TIMEOUT), |_| {}, |e| trace.events.push(e.clone()))?;
+    match run.outcome {
+        Outcome::Passed if run.damaged == 0 => Ok(trace),
+        Outcome::Passed => bail!("{} damaged trace frames in the serial output", run.damaged),
+        other => bail!("the traced kernel {} ({})", other.describe(), util::show(&cmd)),
+    }
+}
+
 /// Boots the test kernel of every architecture and counts its tests; fails if any suite fails.
 pub fn test_suites() -> anyhow::Result<()> {
     let mut failures = Vec::new();
