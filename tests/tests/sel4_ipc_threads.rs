@@ -1,0 +1,213 @@
+//! Threads and IPC beyond the sel4test pairs: IPC0010 (suspending a thread mid-Call), the
+//! gears of a Call / ReplyRecv round trip, Yield's round robin, and random system calls from
+//! several threads (proptest) with every invariant, thread and queue ones included, checked
+//! after every gear.
+
+use codegears::cap::CapRights;
+use codegears::kernel::{Done, tcb_slot};
+use codegears::object::ThreadState;
+use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
+use codegears::{ObjPtr, Request, SlotRef, SyscallError};
+use gears::Dispatcher;
+use gears_tests::sel4::{Sel4, WORD_BITS};
+use metagears::Tracer;
+use proptest::prelude::*;
+
+/// IPC0010: a helper's Call is taken by the root task; suspending the helper deletes the reply
+/// cap; resuming restarts it; suspending again and deleting it leave a consistent kernel.
+#[test]
+fn ipc0010_suspend_mid_call() {
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let ep = s.alloc_endpoint();
+    let root = s.info.root_tcb;
+    let (tc, t) = s.spawn(100);
+    assert_eq!(s.recv(ep), Ok(Done::Blocked));
+    assert_eq!(s.as_thread(t, |s| s.call(ep, 0, &[0xabba_cafe])), Ok(Done::Blocked));
+    assert_eq!(s.state(t), ThreadState::BlockedOnReply);
+    assert_eq!(s.state(root), ThreadState::Running);
+    let caller = SlotRef::of(root, tcb_slot::CALLER);
+    assert!(!s.k.state.cspace.cap(caller).is_null(), "the root holds the reply cap");
+    assert_eq!(s.suspend(tc), Ok(Done::Ok));
+    assert_eq!(s.state(t), ThreadState::Inactive);
+    assert!(s.k.state.cspace.cap(caller).is_null(), "suspending the caller deleted its reply cap");
+    assert_eq!(s.resume(tc), Ok(Done::Ok));
+    assert_eq!(s.state(t), ThreadState::Restart);
+    assert_eq!(s.suspend(tc), Ok(Done::Ok));
+    let r = s.root();
+    assert_eq!(s.cnode_delete(r, tc, WORD_BITS), Ok(()));
+    assert!(s.k.state.objects.get(t).is_none(), "the TCB is gone");
+    // Replying now finds no caller: nothing happens.
+    assert_eq!(s.reply(0, &[]), Ok(Done::Ok));
+}
+
+/// The gears of one round trip: a client's Call to a server waiting in Recv, and the server's
+/// ReplyRecv that answers it and waits again.
+#[test]
+fn call_reply_recv_round_trip_gears() {
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let ep = s.alloc_endpoint();
+    let (_, server) = s.spawn(200);
+    let (_, client) = s.spawn(100);
+    assert_eq!(s.as_thread(server, |s| s.recv(ep)), Ok(Done::Blocked));
+    let mut trace = |s: &mut Sel4, t: ObjPtr, syscall: i64| {
+        let req = Request {
+            thread: t,
+            syscall,
+            cptr: ep,
+            info: MessageInfo::new(0, 0, 0, 1).to_word(),
+            mrs: vec![7],
+            ..Request::default()
+        };
+        s.k.set_request(req);
+        let mut d = Dispatcher::new(Tracer::new());
+        let out = d.run(&mut s.k, &HANDLE_SYSCALL);
+        assert!(out.is_finished());
+        (d.meta().trace().to_string(), d.steps())
+    };
+    let (call, call_steps) = trace(&mut s, client, sys::CALL);
+    insta::assert_snapshot!(call, @r"
+         . p0 start handle_syscall
+         0 p0 handle_syscall -> handle_invocation
+         1 p0 handle_invocation -> resolve_address_bits
+         2 p0 resolve_address_bits -> lookup_extra_caps
+         3 p0 lookup_extra_caps -> decode_invocation
+         4 p0 decode_invocation -> invoke_endpoint
+         5 p0 invoke_endpoint -> invocation_done
+         6 p0 invocation_done -> exit Blocked
+    ");
+    assert_eq!(s.state(client), ThreadState::BlockedOnReply);
+    assert_eq!(s.state(server), ThreadState::Running, "the call woke the server");
+    let (reply_recv, rr_steps) = trace(&mut s, server, sys::REPLY_RECV);
+    insta::assert_snapshot!(reply_recv, @r"
+         . p0 start handle_syscall
+         0 p0 handle_syscall -> handle_reply
+         1 p0 handle_reply -> handle_recv
+         2 p0 handle_recv -> resolve_address_bits
+         3 p0 resolve_address_bits -> handle_recv_cap_found
+         4 p0 handle_recv_cap_found -> exit Blocked
+    ");
+    assert_eq!(s.state(client), ThreadState::Running);
+    assert_eq!(s.received(client).2, vec![7]);
+    assert_eq!(call_steps + rr_steps, 12, "gears per Call + ReplyRecv round trip");
+}
+
+/// Yield: round robin among the runnable threads of one priority.
+#[test]
+fn yield_is_round_robin_within_a_priority() {
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let root = s.info.root_tcb;
+    let (_, a) = s.spawn(255);
+    let (_, b) = s.spawn(255);
+    assert_eq!(s.running(), Some(root));
+    assert_eq!(s.yield_now(), Ok(Done::Ok));
+    assert_eq!(s.running(), Some(a));
+    assert_eq!(s.as_thread(a, |s| s.yield_now()), Ok(Done::Ok));
+    assert_eq!(s.running(), Some(b));
+    assert_eq!(s.as_thread(b, |s| s.yield_now()), Ok(Done::Ok));
+    assert_eq!(s.running(), Some(root));
+    // A lower priority never runs while a higher one is runnable.
+    let (_, low) = s.spawn(3);
+    assert_ne!(s.running(), Some(low));
+    // A blocked thread is not runnable: Recv with nothing to receive blocks.
+    let ep = s.alloc_endpoint();
+    assert_eq!(s.recv(ep), Ok(Done::Blocked));
+    assert_eq!(s.running(), Some(a));
+    // It cannot make system calls while blocked.
+    assert_eq!(s.yield_now(), Err(SyscallError::IllegalOperation));
+}
+
+/// One random system call: which thread, what, on which cap.
+#[derive(Clone, Debug)]
+enum Op {
+    Send(usize, usize, u64),
+    NbSend(usize, usize, u64),
+    Call(usize, usize, u64),
+    Recv(usize, usize),
+    NbRecv(usize, usize),
+    Reply(usize, u64),
+    ReplyRecv(usize, usize, u64),
+    Yield(usize),
+    Suspend(usize),
+    Resume(usize),
+    SetPriority(usize, u64),
+    CancelBadged(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let t = 0usize..5;
+    let c = 0usize..6;
+    prop_oneof![
+        3 => (t.clone(), c.clone(), 0u64..4).prop_map(|(t, c, n)| Op::Send(t, c, n)),
+        1 => (t.clone(), c.clone(), 0u64..4).prop_map(|(t, c, n)| Op::NbSend(t, c, n)),
+        3 => (t.clone(), c.clone(), 0u64..4).prop_map(|(t, c, n)| Op::Call(t, c, n)),
+        3 => (t.clone(), c.clone()).prop_map(|(t, c)| Op::Recv(t, c)),
+        1 => (t.clone(), c.clone()).prop_map(|(t, c)| Op::NbRecv(t, c)),
+        2 => (t.clone(), 0u64..4).prop_map(|(t, n)| Op::Reply(t, n)),
+        2 => (t.clone(), c.clone(), 0u64..4).prop_map(|(t, c, n)| Op::ReplyRecv(t, c, n)),
+        1 => t.clone().prop_map(Op::Yield),
+        1 => t.clone().prop_map(Op::Suspend),
+        2 => t.clone().prop_map(Op::Resume),
+        1 => (t.clone(), 0u64..300).prop_map(|(t, p)| Op::SetPriority(t, p)),
+        1 => (0usize..2).prop_map(Op::CancelBadged),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Random IPC among the root task and four helpers over an endpoint (unbadged, two badged
+    /// copies, a read-only copy), a notification and a bound notification: every call ends
+    /// with Ok, Blocked or an error; every invariant holds after every gear (`Sel4::sys`); the
+    /// queues agree with the thread states throughout.
+    #[test]
+    fn random_ipc_keeps_the_invariants(ops in prop::collection::vec(op(), 1..120)) {
+        let mut s = Sel4::boot(10, &[20, 22]);
+        let ep = s.alloc_endpoint();
+        let b1 = s.mint(ep, CapRights::ALL, 1);
+        let b2 = s.mint(ep, CapRights::ALL, 2);
+        let ro = s.mint(ep, CapRights { write: false, ..CapRights::ALL }, 0);
+        let ntfn = s.alloc_notification();
+        let nb = s.mint(ntfn, CapRights::ALL, 4);
+        let caps = [ep, b1, b2, ro, ntfn, nb];
+        let mut threads = vec![(codegears::kernel::root_slot::TCB, s.info.root_tcb)];
+        for p in [100, 100, 50, 150] {
+            threads.push(s.spawn(p));
+        }
+        assert_eq!(s.bind_notification(threads[4].0, ntfn), Ok(Done::Ok));
+        let mut blocked = 0;
+        for o in ops {
+            let run = |s: &mut Sel4, t: usize, f: &dyn Fn(&mut Sel4) -> Result<Done, SyscallError>| {
+                let th = threads[t].1;
+                s.as_thread(th, |s| f(s))
+            };
+            let out = match o {
+                Op::Send(t, c, n) => run(&mut s, t, &|s| s.send(caps[c], 0, &vec![n; n as usize])),
+                Op::NbSend(t, c, n) => run(&mut s, t, &|s| s.nb_send(caps[c], 0, &vec![n; n as usize])),
+                Op::Call(t, c, n) => run(&mut s, t, &|s| s.call(caps[c], 0, &vec![n; n as usize])),
+                Op::Recv(t, c) => run(&mut s, t, &|s| s.recv(caps[c])),
+                Op::NbRecv(t, c) => run(&mut s, t, &|s| s.nb_recv(caps[c])),
+                Op::Reply(t, n) => run(&mut s, t, &|s| s.reply(0, &vec![n; n as usize])),
+                Op::ReplyRecv(t, c, n) => run(&mut s, t, &|s| s.reply_recv(caps[c], 0, &vec![n; n as usize])),
+                Op::Yield(t) => run(&mut s, t, &|s| s.yield_now()),
+                Op::Suspend(t) => s.suspend(threads[t].0),
+                Op::Resume(t) => s.resume(threads[t].0),
+                Op::SetPriority(t, p) => s.set_priority(threads[t].0, p),
+                Op::CancelBadged(i) => {
+                    let r = s.root();
+                    s.cnode_cancel_badged_sends(r, [b1, b2][i], WORD_BITS).map(|()| Done::Ok)
+                }
+            };
+            match out {
+                Ok(Done::Blocked) => blocked += 1,
+                Ok(_) => {}
+                Err(e) => prop_assert!(e.error().is_some() || matches!(e, SyscallError::CapFault { .. }), "{e:?}"),
+            }
+            // Whoever runs next is runnable.
+            if let Some(t) = s.running() {
+                prop_assert!(s.state(t).is_runnable());
+            }
+        }
+        let _ = blocked;
+        gears_tests::sel4::invariants(&s.k).map_err(TestCaseError::fail)?;
+    }
+}
