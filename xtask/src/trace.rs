@@ -30,8 +30,10 @@ pub enum Scenario {
     /// Every step the model checker explores in xv6's ialloc/ifree with three processes.
     McXv6,
     /// The trace the x86_64 kernel streams over its serial line (`run --trace`, release).
+    #[value(name = "qemu-x86_64")]
     QemuX86_64,
     /// The trace the riscv64 kernel streams over its serial line (`run --arch riscv64 --trace`).
+    #[value(name = "qemu-riscv64")]
     QemuRiscv64,
 }
 
@@ -136,6 +138,16 @@ mod tests {
         );
         let mc = mc_xv6().unwrap();
         assert!(mc.graph.nodes.contains_key("allocinode_loop"));
+    }
+
+    #[test]
+    fn scenario_names_are_the_documented_ones() {
+        let names: Vec<String> = Scenario::value_variants().iter().map(|s| s.name()).collect();
+        assert_eq!(
+            names,
+            ["ialloc", "ialloc-resumed", "syscall", "revoke", "mc-xv6", "qemu-x86_64", "qemu-riscv64"]
+        );
+        assert_eq!(Scenario::from_str("qemu-x86_64", false), Ok(Scenario::QemuX86_64));
     }
 
     #[test]
