@@ -49,7 +49,7 @@ fn call_reply_recv_round_trip_gears() {
     let (_, server) = s.spawn(200);
     let (_, client) = s.spawn(100);
     assert_eq!(s.as_thread(server, |s| s.recv(ep)), Ok(Done::Blocked));
-    let mut trace = |s: &mut Sel4, t: ObjPtr, syscall: i64| {
+    let trace = |s: &mut Sel4, t: ObjPtr, syscall: i64| {
         let req = Request {
             thread: t,
             syscall,
