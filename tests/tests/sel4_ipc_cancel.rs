@@ -8,7 +8,7 @@
 use codegears::cap::CapRights;
 use codegears::kernel::{Done, Kernel, label};
 use codegears::object::ThreadState;
-use codegears::{ObjPtr, SyscallError, check_local_queue_invariants};
+use codegears::{ObjPtr, Request, SyscallError, check_local_queue_invariants};
 use gears::{Dispatcher, MetaGear, Mode, PointDecision, Step};
 use gears_tests::sel4::{Sel4, WORD_BITS, invariants};
 use metagears::{GapMeter, InjectAt};
@@ -282,4 +282,84 @@ fn deleting_an_endpoint_with_10000_senders_preempted() {
         assert!(threads.iter().all(|&t| s.state(t) == ThreadState::Restart));
         assert!(s.is_slot_empty(ep));
     }
+}
+
+/// Two CancelBadgedSends on one endpoint interleaved across preemptions (by two threads): the
+/// cursor kept in the endpoint belongs to one badge; the other starts from the head; both
+/// converge, each cancelling exactly its badge's senders, with the invariants at every point.
+#[test]
+fn interleaved_cancel_badged_sends_converge() {
+    use gears::{Mode as M, Outcome};
+    use metagears::Invariant;
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let ep = s.alloc_endpoint();
+    let b7 = s.mint(ep, CapRights::ALL, 7);
+    let b9 = s.mint(ep, CapRights::ALL, 9);
+    let senders: Vec<ObjPtr> = (0..20)
+        .map(|i| {
+            let (_, t) = s.spawn(10);
+            let cap = if i % 2 == 0 { b7 } else { b9 };
+            assert_eq!(s.as_thread(t, |s| s.send(cap, 0, &[i])), Ok(Done::Blocked));
+            t
+        })
+        .collect();
+    let (_, other) = s.spawn(200);
+    let r = s.root();
+    let e = s.obj_ptr(ep);
+    let root = s.info.root_tcb;
+    let start = |s: &mut Sel4, who: ObjPtr, cap: u64, stop_at: Option<u64>| -> bool {
+        let req =
+            Request { thread: who, ..s.request(r, label::CNODE_CANCEL_BADGED_SENDS, &[cap, WORD_BITS], &[]) };
+        s.k.set_request(req);
+        let points = stop_at.map(|p| vec![p]).unwrap_or_default();
+        let mut d = Dispatcher::new((InjectAt::points(points, M::Restart), Invariant::new(invariants)));
+        let out = d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION);
+        assert!(d.meta().1.violation().is_none());
+        matches!(out, Outcome::Exited(_))
+    };
+    // The root's cancel of badge 7 is preempted after 5 threads examined.
+    assert!(!start(&mut s, root, b7, Some(4)));
+    assert_eq!(s.state(root), ThreadState::Restart);
+    let cursor = s.k.state.objects.endpoint(e).unwrap().cancel_badged;
+    assert_eq!(cursor, Some((7, Some(senders[5]))), "the scan stopped before the sixth sender");
+    // Another thread cancels badge 9, preempted too, then runs to the end.
+    assert!(!start(&mut s, other, b9, Some(2)));
+    assert_eq!(s.k.state.objects.endpoint(e).unwrap().cancel_badged.map(|c| c.0), Some(9));
+    assert!(start(&mut s, other, b9, None));
+    assert_eq!(s.k.state.objects.endpoint(e).unwrap().cancel_badged, None);
+    // The root's cancel restarts, from the head (its cursor was taken over), and converges.
+    assert!(start(&mut s, root, b7, None));
+    for &t in &senders {
+        assert_eq!(s.state(t), ThreadState::Restart);
+    }
+    assert!(s.k.state.objects.endpoint(e).unwrap().queue.is_empty());
+    invariants(&s.k).unwrap();
+}
+
+/// Deleting a notification restarts its waiters (cancelAllSignals) and unbinds it; deleting a
+/// TCB blocked on an endpoint takes it out of the queue.
+#[test]
+fn deleting_notifications_and_blocked_tcbs() {
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let r = s.root();
+    let ntfn = s.alloc_notification();
+    let n = s.obj_ptr(ntfn);
+    let waiters: Vec<ObjPtr> = (0..4).map(|_| s.spawn(10).1).collect();
+    for &t in &waiters {
+        assert_eq!(s.as_thread(t, |s| s.wait(ntfn)), Ok(Done::Blocked));
+    }
+    assert_eq!(s.cnode_delete(r, ntfn, WORD_BITS), Ok(()));
+    assert!(s.k.state.objects.get(n).is_none());
+    assert!(waiters.iter().all(|&t| s.state(t) == ThreadState::Restart));
+    let ep = s.alloc_endpoint();
+    let e = s.obj_ptr(ep);
+    let (a_cap, a) = s.spawn(10);
+    let (_, b) = s.spawn(10);
+    assert_eq!(s.as_thread(a, |s| s.send(ep, 0, &[1])), Ok(Done::Blocked));
+    assert_eq!(s.as_thread(b, |s| s.send(ep, 0, &[2])), Ok(Done::Blocked));
+    assert_eq!(s.cnode_delete(r, a_cap, WORD_BITS), Ok(()));
+    assert!(s.k.state.objects.get(a).is_none(), "the TCB is gone");
+    assert_eq!(s.k.state.objects.endpoint(e).unwrap().queue.head, Some(b));
+    assert_eq!(s.recv(ep), Ok(Done::Ok));
+    assert_eq!(s.received(s.info.root_tcb).2, vec![2]);
 }
