@@ -43,7 +43,7 @@ pub fn finalise_cap(
             // deletingIRQHandler, done by postCapDeletion once the slot is emptied (in the same
             // gear here): the IRQ has no handler any more.
             if is_final {
-                irqs.active.remove(&irq);
+                crate::interrupt::deleting_irq_handler(irqs, irq);
             }
             Cap::Null
         }
@@ -52,6 +52,7 @@ pub fn finalise_cap(
             // exist yet.
             if is_final {
                 unbind_maybe_notification(objects, ptr);
+                crate::interrupt::forget_notification(irqs, ptr);
                 objects.remove(ptr);
             }
             Cap::Null

@@ -1,15 +1,23 @@
-//! IRQControl's invocation as gears, after seL4's `src/object/interrupt.c`: IssueIRQHandler
-//! derives an IRQHandler cap from IRQControl and marks the IRQ active.
+//! Interrupts as gears, after seL4's `src/object/interrupt.c`: IRQControl IssueIRQHandler
+//! derives an IRQHandler cap and marks the IRQ active; IRQHandler Ack, SetNotification and Clear;
+//! and `handleInterrupt`, which delivers a device interrupt as a signal on the handler's
+//! notification (masked until acknowledged), so drivers live in user space, and runs the timer
+//! tick (time slices: round robin within a priority).
+//!
+//! Deviation: the notification cap an IRQ signals is kept in [`IrqTable`] as plain data rather
+//! than in an IRQ-node slot of the CDT; deleting the notification (its last cap) clears it.
 
 use gears::Next;
 
-use crate::cap::Cap;
+use crate::cap::{Cap, ObjPtr};
 use crate::cdt::{cte_insert, ensure_empty_slot};
 use crate::cspace::CSpace;
 use crate::error::SyscallError;
+use crate::kernel::Done;
 use crate::kernel::{Invocation, IrqTable, Kernel, LookupCursor, Request, label};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
 use crate::object::ObjectStore;
+use crate::thread::{Scheduler, yield_thread};
 
 /// The largest IRQ (`maxIRQ`; here the RISC-V PLIC of QEMU `virt`, sources 1..=127).
 pub const MAX_IRQ: u64 = 127;
@@ -72,5 +80,100 @@ gears::code_gear! {
             cte_insert(cspace, Cap::IrqHandler { irq }, control, dest);
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+/// The kernel timer's IRQ (never issued to user space: IssueIRQHandler refuses 0).
+pub const IRQ_TIMER: u16 = 0;
+/// Timer ticks per time slice (`CONFIG_TIME_SLICE`).
+pub const TIME_SLICE: u64 = 5;
+
+fn handler_irq(invocation: &Invocation) -> Option<u16> {
+    match invocation.invoked {
+        Some((Cap::IrqHandler { irq }, _)) => Some(irq),
+        _ => None,
+    }
+}
+
+gears::code_gear! {
+    /// `decodeIRQHandlerInvocation`: Ack, SetNotification (extra cap 0: a notification cap with
+    /// the write right, else InvalidCapability), Clear.
+    pub fn decode_irq_handler_invocation(ctx: Kernel; request: &Request, invocation: &Invocation) {
+        match request.label {
+            label::IRQ_ACK_IRQ | label::IRQ_CLEAR_IRQ_HANDLER => Next::Goto(&INVOKE_IRQ_HANDLER),
+            label::IRQ_SET_IRQ_HANDLER => match invocation.extra_caps.first() {
+                None => Next::Fail(SyscallError::TruncatedMessage),
+                Some((Cap::Notification { rights, .. }, _)) if rights.write => Next::Goto(&INVOKE_IRQ_HANDLER),
+                Some(_) => Next::Fail(SyscallError::InvalidCapability { cap: 0 }),
+            },
+            _ => Next::Fail(SyscallError::IllegalOperation),
+        }
+    }
+}
+
+gears::code_gear! {
+    /// `invokeIRQHandler_AckIRQ` (unmask), `_SetIRQHandler` (the IRQ now signals the
+    /// notification), `_ClearIRQHandler` (it signals nothing).
+    pub fn invoke_irq_handler(ctx: Kernel; objects: &mut ObjectStore, irqs: &mut IrqTable, request: &Request, invocation: &Invocation) {
+        set_restart(objects, request.thread);
+        if let Some(irq) = handler_irq(invocation) {
+            match request.label {
+                label::IRQ_ACK_IRQ => {
+                    irqs.masked.remove(&irq);
+                }
+                label::IRQ_SET_IRQ_HANDLER => {
+                    if let Some(&(cap, _)) = invocation.extra_caps.first() {
+                        irqs.notification.insert(irq, cap);
+                    }
+                }
+                _ => {
+                    irqs.notification.remove(&irq);
+                }
+            }
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+/// `deletingIRQHandler` + `setIRQState(IRQInactive)`: the IRQ has no handler any more.
+pub fn deleting_irq_handler(irqs: &mut IrqTable, irq: u16) {
+    irqs.active.remove(&irq);
+    irqs.notification.remove(&irq);
+    irqs.masked.remove(&irq);
+}
+
+/// A notification is dying: no IRQ signals it any more (at most [`MAX_IRQ`] entries to look at).
+pub fn forget_notification(irqs: &mut IrqTable, ntfn: ObjPtr) {
+    irqs.notification.retain(|_, c| !matches!(c, Cap::Notification { ptr, .. } if *ptr == ntfn));
+}
+
+gears::code_gear! {
+    /// `handleInterrupt(irq)` (`request.irq`): the timer ticks the running thread's time slice
+    /// (at its end the thread goes to the back of its ready queue); an active, unmasked IRQ with a
+    /// notification signals it with the cap's badge and is masked until acknowledged; anything
+    /// else is spurious and ignored.
+    pub fn handle_interrupt(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, sched: &mut Scheduler, request: &Request) {
+        let irq = request.irq;
+        if irq == IRQ_TIMER {
+            if let Some(cur) = sched.choose_thread()
+                && let Some(t) = objects.tcb_mut(cur)
+            {
+                t.ticks += 1;
+                if t.ticks >= TIME_SLICE {
+                    t.ticks = 0;
+                    yield_thread(objects, sched, cur);
+                }
+            }
+            return Next::Exit(Done::Ok);
+        }
+        if irqs.active.contains(&irq) && !irqs.masked.contains(&irq) {
+            if let Some(Cap::Notification { ptr, badge, rights }) = irqs.notification.get(&irq).copied()
+                && rights.write
+            {
+                crate::notification::send_signal(cspace, objects, sched, ptr, badge);
+            }
+            irqs.masked.insert(irq);
+        }
+        Next::Exit(Done::Ok)
     }
 }

@@ -74,6 +74,18 @@ fn check_irqs(state: &KernelState) -> Result<(), InvariantViolation> {
     if let Some(irq) = state.irqs.active.difference(&handled).next() {
         return fail("irq_handlers_active", format!("IRQ {irq} is active without a handler cap"));
     }
+    for (irq, cap) in &state.irqs.notification {
+        let live = matches!(cap, Cap::Notification { ptr, .. } if matches!(state.objects.get(*ptr), Some(Object::Notification(_))));
+        if !state.irqs.active.contains(irq) || !live {
+            return fail(
+                "irq_notifications",
+                format!("IRQ {irq} signals {cap:?}, but is inactive or the notification is dead"),
+            );
+        }
+    }
+    if let Some(irq) = state.irqs.masked.difference(&state.irqs.active).next() {
+        return fail("irq_notifications", format!("IRQ {irq} is masked but inactive"));
+    }
     Ok(())
 }
 

@@ -32,6 +32,11 @@ pub struct KernelState {
 pub struct IrqTable {
     /// IRQs with a handler.
     pub active: alloc::collections::BTreeSet<u16>,
+    /// The notification cap each IRQ signals (seL4's IRQ node slots), set by
+    /// IRQHandler SetNotification. Kept here as plain data, not in the CDT.
+    pub notification: alloc::collections::BTreeMap<u16, Cap>,
+    /// IRQs masked until their handler acknowledges them (IRQHandler Ack).
+    pub masked: alloc::collections::BTreeSet<u16>,
 }
 
 /// TCB slot indices (`tcb_cnode_index`).
@@ -90,6 +95,12 @@ pub mod label {
     pub const CNODE_SAVE_CALLER: u64 = 25;
     /// `IRQIssueIRQHandler`.
     pub const IRQ_ISSUE_IRQ_HANDLER: u64 = 26;
+    /// `IRQAckIRQ`.
+    pub const IRQ_ACK_IRQ: u64 = 27;
+    /// `IRQSetIRQHandler` (SetNotification).
+    pub const IRQ_SET_IRQ_HANDLER: u64 = 28;
+    /// `IRQClearIRQHandler`.
+    pub const IRQ_CLEAR_IRQ_HANDLER: u64 = 29;
 }
 
 /// What a thread asked of the kernel: invoke the cap at `cptr` with a label, message registers and
@@ -113,6 +124,9 @@ pub struct Request {
     pub info: u64,
     /// Whether the caller waits for a reply (`seL4_Call`); set by `handle_syscall`.
     pub is_call: bool,
+    /// The interrupt to handle, for [`HANDLE_INTERRUPT`](crate::interrupt::HANDLE_INTERRUPT)
+    /// ([`IRQ_TIMER`](crate::interrupt::IRQ_TIMER) is the kernel's timer).
+    pub irq: u16,
 }
 
 /// The reply the kernel writes for the caller (`replyFromKernel`): MessageInfo and message words.

@@ -35,9 +35,12 @@
 //!   runs them unpreempted: its issues 1736 and 1737); their progress is kept in the queue.
 //! - TCB invocations: ReadRegisters, WriteRegisters, SetPriority, SetMCPriority, SetSpace (VSpaces
 //!   are not modelled: the VSpace root is accepted and ignored), Suspend, Resume,
-//!   BindNotification, UnbindNotification; IRQControl only IssueIRQHandler (with RISC-V's IRQ
-//!   range check, 1..=[`interrupt::MAX_IRQ`]); IRQ handler and domain invocations fail with
-//!   IllegalOperation.
+//!   BindNotification, UnbindNotification. IRQControl IssueIRQHandler (with RISC-V's IRQ range
+//!   check, 1..=[`interrupt::MAX_IRQ`]); IRQHandler Ack, SetNotification, Clear; an interrupt
+//!   ([`interrupt::HANDLE_INTERRUPT`]) signals the handler's notification and stays masked until
+//!   acknowledged; IRQ 0 is the timer, whose ticks end time slices of [`interrupt::TIME_SLICE`].
+//!   The notification an IRQ signals is kept as plain data in the IRQ table, not in a CDT slot.
+//!   Domain invocations fail with IllegalOperation.
 //! - An invocation run directly from `handle_invocation` (`Request::syscall` 0: tools and tests)
 //!   never blocks: a send on an endpoint is an NBSend.
 //! - Frame object types are numbered 5 (4 KiB) and 6 (2 MiB) right after the generic types.

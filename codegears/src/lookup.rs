@@ -237,7 +237,8 @@ gears::code_gear! {
             Some((Cap::Null | Cap::Zombie { .. }, _)) | None => {
                 Next::Fail(SyscallError::InvalidCapability { cap: 0 })
             }
-            // IRQ handler and domain invocations arrive with later issues.
+            Some((Cap::IrqHandler { .. }, _)) => Next::Goto(&crate::interrupt::DECODE_IRQ_HANDLER_INVOCATION),
+            // Domain invocations arrive with a later issue.
             Some(_) => Next::Fail(SyscallError::IllegalOperation),
         }
     }

@@ -140,6 +140,8 @@ pub struct Tcb {
     pub sched_links: Links,
     /// Whether it is in a ready queue (`ThreadState_TCBQueued`).
     pub queued: bool,
+    /// Timer ticks used of its current time slice (seL4 counts `tcbTimeSlice` down instead).
+    pub ticks: u64,
 }
 
 /// An endpoint's state (`EPState_*`): who, if anyone, waits in its queue.

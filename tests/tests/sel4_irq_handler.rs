@@ -1,0 +1,109 @@
+//! IRQHandler invocations (Ack, SetNotification, Clear) and interrupt delivery as gears: a
+//! device interrupt becomes a signal on the handler's notification and stays masked until the
+//! driver thread acknowledges it, so a user-space driver waits on a notification; the timer's
+//! ticks rotate the threads of one priority (time slices).
+
+use codegears::cap::CapRights;
+use codegears::interrupt::{HANDLE_INTERRUPT, IRQ_TIMER, TIME_SLICE};
+use codegears::kernel::{Done, label, root_slot};
+use codegears::object::ThreadState;
+use codegears::{Request, SyscallError};
+use gears::{Dispatcher, Outcome};
+use gears_tests::sel4::{Sel4, WORD_BITS, invariants};
+use metagears::Invariant;
+
+/// Raises `irq` on the kernel: the `handle_interrupt` gear with the invariant checker.
+fn interrupt(s: &mut Sel4, irq: u16) {
+    s.k.set_request(Request { irq, ..Request::default() });
+    let mut d = Dispatcher::new(Invariant::new(invariants));
+    assert_eq!(d.run(&mut s.k, &HANDLE_INTERRUPT), Outcome::Exited(Done::Ok));
+    assert!(d.meta().violation().is_none());
+}
+
+fn handler(s: &mut Sel4, irq: u64) -> u64 {
+    let slot = s.free_slot();
+    let r = s.root();
+    let ctl = root_slot::IRQ_CONTROL;
+    assert_eq!(s.invoke(ctl, label::IRQ_ISSUE_IRQ_HANDLER, &[irq, slot, WORD_BITS], &[r]), Ok(()));
+    slot
+}
+
+fn irq_call(s: &mut Sel4, h: u64, lbl: u64, extra: &[u64]) -> Result<Done, SyscallError> {
+    s.tcb_invoke(h, lbl, &[], extra)
+}
+
+#[test]
+fn a_driver_thread_waits_for_its_interrupt() {
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let h = handler(&mut s, 5);
+    let ntfn = s.alloc_notification();
+    let badged = s.mint(ntfn, CapRights::ALL, 0b10);
+    let (_, driver) = s.spawn(200);
+    assert_eq!(irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[badged]), Ok(Done::Ok));
+    // The driver waits; the device interrupts; the driver wakes with the badge.
+    assert_eq!(s.as_thread(driver, |s| s.wait(ntfn)), Ok(Done::Blocked));
+    interrupt(&mut s, 5);
+    assert_eq!(s.state(driver), ThreadState::Running);
+    assert_eq!(s.received(driver).1, 0b10);
+    // Masked until acknowledged: a second interrupt is not delivered.
+    assert_eq!(s.as_thread(driver, |s| s.wait(ntfn)), Ok(Done::Blocked));
+    interrupt(&mut s, 5);
+    assert!(matches!(s.state(driver), ThreadState::BlockedOnNotification { .. }));
+    assert!(s.k.state.irqs.masked.contains(&5));
+    // The driver's handler cap acknowledges it (the root acks here, holding the same cap).
+    assert_eq!(irq_call(&mut s, h, label::IRQ_ACK_IRQ, &[]), Ok(Done::Ok));
+    interrupt(&mut s, 5);
+    assert_eq!(s.state(driver), ThreadState::Running);
+    // Cleared, the IRQ signals nothing; an interrupt on an IRQ nobody handles is ignored.
+    assert_eq!(irq_call(&mut s, h, label::IRQ_ACK_IRQ, &[]), Ok(Done::Ok));
+    assert_eq!(irq_call(&mut s, h, label::IRQ_CLEAR_IRQ_HANDLER, &[]), Ok(Done::Ok));
+    assert_eq!(s.as_thread(driver, |s| s.wait(ntfn)), Ok(Done::Blocked));
+    interrupt(&mut s, 5);
+    interrupt(&mut s, 9);
+    assert!(matches!(s.state(driver), ThreadState::BlockedOnNotification { .. }));
+}
+
+#[test]
+fn set_notification_needs_a_notification_with_write() {
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let h = handler(&mut s, 3);
+    let ntfn = s.alloc_notification();
+    let ep = s.alloc_endpoint();
+    let no_write = s.mint(ntfn, CapRights { write: false, ..CapRights::ALL }, 0);
+    assert_eq!(irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[]), Err(SyscallError::TruncatedMessage));
+    assert_eq!(
+        irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[ep]),
+        Err(SyscallError::InvalidCapability { cap: 0 })
+    );
+    assert_eq!(
+        irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[no_write]),
+        Err(SyscallError::InvalidCapability { cap: 0 })
+    );
+    assert_eq!(irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[ntfn]), Ok(Done::Ok));
+    assert_eq!(irq_call(&mut s, h, 99, &[]), Err(SyscallError::IllegalOperation));
+    // Deleting the notification stops the IRQ signalling it; deleting the handler deactivates it.
+    let r = s.root();
+    assert_eq!(s.cnode_delete(r, no_write, WORD_BITS), Ok(()));
+    assert_eq!(s.cnode_delete(r, ntfn, WORD_BITS), Ok(()));
+    assert!(s.k.state.irqs.notification.is_empty());
+    assert_eq!(s.cnode_delete(r, h, WORD_BITS), Ok(()));
+    assert!(!s.k.state.irqs.active.contains(&3));
+}
+
+#[test]
+fn timer_ticks_rotate_a_priority() {
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let root = s.info.root_tcb;
+    let (_, a) = s.spawn(255);
+    let (_, b) = s.spawn(255);
+    let mut order = Vec::new();
+    for _ in 0..3 * TIME_SLICE {
+        order.push(s.running().unwrap());
+        interrupt(&mut s, IRQ_TIMER);
+    }
+    let slice = TIME_SLICE as usize;
+    assert!(order[..slice].iter().all(|&t| t == root));
+    assert!(order[slice..2 * slice].iter().all(|&t| t == a));
+    assert!(order[2 * slice..].iter().all(|&t| t == b));
+    assert_eq!(s.running(), Some(root), "round robin");
+}
