@@ -2,6 +2,7 @@
 //! into a root CNode whose guard makes every cptr resolve at depth 64), and libsel4-like calls
 //! that run the invocation gears under the dispatcher with the invariant checker plugged in.
 
+pub mod machine;
 pub mod plain;
 
 use alloc::boxed::Box;

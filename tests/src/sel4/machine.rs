@@ -1,0 +1,226 @@
+//! A deterministic host machine model: several user threads, each a script of system calls
+//! (plain data), run on the kernel gears as the scheduler picks them, with a simulated timer
+//! and device interrupts. Every system call and interrupt runs under the invariant checker;
+//! the run is a trace of events that is the same every time (DESIGN property 4).
+//!
+//! A thread whose system call blocked runs its next step once it is woken; one the kernel
+//! restarted instead (its IPC cancelled: `Restart`) runs the same system call again, as seL4
+//! re-executes the syscall instruction.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use codegears::interrupt::{HANDLE_INTERRUPT, IRQ_TIMER};
+use codegears::kernel::{Done, label};
+use codegears::object::ThreadState;
+use codegears::syscall::{MessageInfo, sys};
+use codegears::{ObjPtr, Request, SyscallError};
+use gears::{Dispatcher, Outcome};
+use metagears::Invariant;
+
+use super::{Sel4, invariants};
+
+/// One system call of a scripted thread (cptrs in the thread's CSpace).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Op {
+    /// `seL4_Send(cap)` with these message words.
+    Send(u64, Vec<u64>),
+    /// `seL4_NBSend`.
+    NbSend(u64, Vec<u64>),
+    /// `seL4_Call`.
+    Call(u64, Vec<u64>),
+    /// `seL4_Recv` (also Wait on a notification).
+    Recv(u64),
+    /// `seL4_NBRecv` (also Poll).
+    NbRecv(u64),
+    /// `seL4_Reply`.
+    Reply(Vec<u64>),
+    /// `seL4_ReplyRecv(cap)`.
+    ReplyRecv(u64, Vec<u64>),
+    /// `seL4_Signal(cap)`.
+    Signal(u64),
+    /// `seL4_Yield`.
+    Yield,
+    /// `seL4_IRQHandler_Ack(handler)`.
+    Ack(u64),
+}
+
+/// What happened at one step of the machine.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Event {
+    /// Thread `thread` (index) ran `op`; how it ended; what its badge and message were then.
+    Syscall {
+        /// The thread's index.
+        thread: usize,
+        /// The system call.
+        op: Op,
+        /// How it ended.
+        result: Result<Done, SyscallError>,
+        /// Whether it was a re-run after the kernel restarted the thread.
+        rerun: bool,
+    },
+    /// An interrupt was raised.
+    Interrupt(u16),
+    /// No scripted thread could run and no interrupt was due.
+    Idle,
+}
+
+/// A scripted thread.
+#[derive(Clone, Debug)]
+pub struct ScriptedThread {
+    /// Its TCB.
+    pub tcb: ObjPtr,
+    /// The system calls left.
+    pub script: VecDeque<Op>,
+    /// Its last system call, and whether it ended blocked.
+    pub last: Option<(Op, bool)>,
+}
+
+/// The machine: a booted kernel, scripted threads, a timer and scheduled device interrupts.
+pub struct Machine {
+    /// The kernel and the root task's view of it.
+    pub sel4: Sel4,
+    /// The scripted threads, by index.
+    pub threads: Vec<ScriptedThread>,
+    /// A timer interrupt every this many steps (0: none).
+    pub timer_every: u64,
+    /// Device interrupts to raise, by step.
+    pub devices: BTreeMap<u64, Vec<u16>>,
+    /// Steps run.
+    pub step: u64,
+    /// Everything that happened, in order.
+    pub events: Vec<Event>,
+}
+
+impl Machine {
+    /// A machine around a prepared kernel.
+    pub fn new(sel4: Sel4, timer_every: u64) -> Machine {
+        Machine {
+            sel4,
+            threads: Vec::new(),
+            timer_every,
+            devices: BTreeMap::new(),
+            step: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// Adds a scripted thread (an existing, resumed TCB); returns its index.
+    pub fn thread(&mut self, tcb: ObjPtr, script: impl IntoIterator<Item = Op>) -> usize {
+        self.threads.push(ScriptedThread { tcb, script: script.into_iter().collect(), last: None });
+        self.threads.len() - 1
+    }
+
+    /// Raises `irq` at `step`.
+    pub fn device_interrupt(&mut self, step: u64, irq: u16) {
+        self.devices.entry(step).or_default().push(irq);
+    }
+
+    /// Runs the interrupt gear for `irq` under the invariant checker.
+    pub fn interrupt(&mut self, irq: u16) {
+        self.sel4.k.set_request(Request { irq, ..Request::default() });
+        let mut d = Dispatcher::new(Invariant::new(invariants));
+        let out = d.run(&mut self.sel4.k, &HANDLE_INTERRUPT);
+        if let Some(v) = d.meta().violation() {
+            panic!("{v}");
+        }
+        assert!(matches!(out, Outcome::Exited(_)), "{out:?}");
+        self.events.push(Event::Interrupt(irq));
+    }
+
+    /// The scripted thread the scheduler runs now: the highest-priority runnable one with a step
+    /// to take (a restarted one always has: its system call again).
+    fn pick(&self) -> Option<usize> {
+        let k = &self.sel4.k.state;
+        for q in k.sched.ready.values().rev() {
+            let mut cur = q.head;
+            while let Some(t) = cur {
+                if let Some(i) = self.threads.iter().position(|x| x.tcb == t) {
+                    let th = &self.threads[i];
+                    let restarted = k.objects.tcb(t).is_some_and(|x| x.state == ThreadState::Restart)
+                        && matches!(th.last, Some((_, true)));
+                    if restarted || !th.script.is_empty() {
+                        return Some(i);
+                    }
+                }
+                cur = k.objects.tcb(t).and_then(|x| x.sched_links.next);
+            }
+        }
+        None
+    }
+
+    /// One step: due interrupts first, then one system call of the thread the scheduler picks.
+    /// Returns false when nothing was left to do.
+    pub fn step(&mut self) -> bool {
+        self.step += 1;
+        let mut did = false;
+        if self.timer_every > 0 && self.step.is_multiple_of(self.timer_every) {
+            self.interrupt(IRQ_TIMER);
+        }
+        if let Some(irqs) = self.devices.remove(&self.step) {
+            for irq in irqs {
+                self.interrupt(irq);
+                did = true;
+            }
+        }
+        let Some(i) = self.pick() else {
+            self.events.push(Event::Idle);
+            return did || !self.devices.is_empty();
+        };
+        let tcb = self.threads[i].tcb;
+        let restarted =
+            self.sel4.state(tcb) == ThreadState::Restart && matches!(self.threads[i].last, Some((_, true)));
+        let op = if restarted {
+            self.threads[i].last.clone().map(|(op, _)| op).unwrap_or(Op::Yield)
+        } else {
+            self.threads[i].script.pop_front().unwrap_or(Op::Yield)
+        };
+        let result = self.sel4.as_thread(tcb, |s| run_op(s, &op));
+        self.threads[i].last = Some((op.clone(), result == Ok(Done::Blocked)));
+        self.events.push(Event::Syscall { thread: i, op, result, rerun: restarted });
+        true
+    }
+
+    /// Runs until nothing is left to do or `max` steps; returns the steps run.
+    pub fn run(&mut self, max: u64) -> u64 {
+        let start = self.step;
+        while self.step - start < max && self.step() {}
+        self.step - start
+    }
+
+    /// Whether every script is done and no thread waits to re-run a cancelled call.
+    pub fn finished(&self) -> bool {
+        self.threads.iter().all(|t| t.script.is_empty())
+    }
+
+    /// The events as text, one per line.
+    pub fn trace(&self) -> String {
+        let mut s = String::new();
+        for e in &self.events {
+            s += &format!("{e:?}\n");
+        }
+        s
+    }
+}
+
+fn info(len: usize) -> MessageInfo {
+    MessageInfo::new(0, 0, 0, len as u64)
+}
+
+/// Runs one system call as the current thread of `s`.
+pub fn run_op(s: &mut Sel4, op: &Op) -> Result<Done, SyscallError> {
+    match op {
+        Op::Send(c, m) => s.sys(sys::SEND, *c, info(m.len()), m, &[]),
+        Op::NbSend(c, m) => s.sys(sys::NB_SEND, *c, info(m.len()), m, &[]),
+        Op::Call(c, m) => s.sys(sys::CALL, *c, info(m.len()), m, &[]),
+        Op::Recv(c) => s.sys(sys::RECV, *c, info(0), &[], &[]),
+        Op::NbRecv(c) => s.sys(sys::NB_RECV, *c, info(0), &[], &[]),
+        Op::Reply(m) => s.sys(sys::REPLY, 0, info(m.len()), m, &[]),
+        Op::ReplyRecv(c, m) => s.sys(sys::REPLY_RECV, *c, info(m.len()), m, &[]),
+        Op::Signal(c) => s.sys(sys::SEND, *c, info(0), &[], &[]),
+        Op::Yield => s.sys(sys::YIELD, 0, info(0), &[], &[]),
+        Op::Ack(h) => s.sys(sys::CALL, *h, MessageInfo::new(label::IRQ_ACK_IRQ, 0, 0, 0), &[], &[]),
+    }
+}
