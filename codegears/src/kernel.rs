@@ -61,10 +61,16 @@ pub mod label {
     pub const TCB_READ_REGISTERS: u64 = 2;
     /// `TCBWriteRegisters`.
     pub const TCB_WRITE_REGISTERS: u64 = 3;
+    /// `TCBCopyRegisters`.
+    pub const TCB_COPY_REGISTERS: u64 = 4;
     /// `TCBSetPriority`.
     pub const TCB_SET_PRIORITY: u64 = 6;
     /// `TCBSetMCPriority`.
     pub const TCB_SET_MC_PRIORITY: u64 = 7;
+    /// `TCBSetSchedParams`.
+    pub const TCB_SET_SCHED_PARAMS: u64 = 8;
+    /// `TCBSetIPCBuffer`.
+    pub const TCB_SET_IPC_BUFFER: u64 = 9;
     /// `TCBSetSpace`.
     pub const TCB_SET_SPACE: u64 = 10;
     /// `TCBSuspend`.

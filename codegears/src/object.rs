@@ -132,8 +132,10 @@ pub struct Tcb {
     pub msg_info: u64,
     /// The badge register (`badgeRegister`): the badge of what it received.
     pub badge: u64,
-    /// Its IPC buffer.
+    /// Its IPC buffer's contents.
     pub ipc_buffer: IpcBuffer,
+    /// Its IPC buffer's user address (`tcbIPCBuffer`), set by SetIPCBuffer.
+    pub ipc_buffer_ptr: u64,
     /// Its links in an endpoint's or notification's queue (`tcbEPNext`/`tcbEPPrev`).
     pub ep_links: Links,
     /// Its links in its priority's ready queue (`tcbSchedNext`/`tcbSchedPrev`).

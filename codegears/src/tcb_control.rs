@@ -1,0 +1,170 @@
+//! More TCB invocations, after seL4's `src/object/tcb.c`: SetSchedParams (priority and MCP at
+//! once), CopyRegisters, and SetIPCBuffer (the buffer's address and its frame cap, installed in
+//! the TCB's buffer slot after the old one is deleted through the delete gears).
+
+use gears::Next;
+
+use crate::cap::{Cap, ObjPtr, SlotRef, same_object_as};
+use crate::cdt::{cte_insert, derive_cap};
+use crate::cspace::CSpace;
+use crate::error::SyscallError;
+use crate::kernel::{DeleteCursor, Invocation, Kernel, Request, tcb_slot};
+use crate::lookup::set_restart;
+use crate::object::{N_REGISTERS, ObjectStore};
+use crate::tcb::N_FRAME_REGISTERS;
+use crate::thread::{Scheduler, restart, set_priority, suspend};
+
+/// `seL4_IPCBufferSizeBits`: the IPC buffer's alignment.
+pub const IPC_BUFFER_SIZE_BITS: u64 = 10;
+
+/// CopyRegisters flag: suspend the source first.
+pub const COPY_SUSPEND_SOURCE: u64 = 1;
+/// CopyRegisters flag: restart the target after.
+pub const COPY_RESUME_TARGET: u64 = 2;
+/// CopyRegisters flag: copy the frame registers.
+pub const COPY_TRANSFER_FRAME: u64 = 4;
+/// CopyRegisters flag: copy the integer (general-purpose) registers.
+pub const COPY_TRANSFER_INTEGER: u64 = 8;
+
+fn mr(request: &Request, i: usize) -> u64 {
+    request.mrs.get(i).copied().unwrap_or(0)
+}
+
+fn target(invocation: &Invocation) -> Option<ObjPtr> {
+    match invocation.invoked {
+        Some((Cap::Thread { ptr }, _)) => Some(ptr),
+        _ => None,
+    }
+}
+
+gears::code_gear! {
+    /// `decodeSetSchedParams` (non-MCS): MCP in MR0, priority in MR1, an authority TCB as extra
+    /// cap 0 whose MCP bounds both (`checkPrio`).
+    pub fn decode_set_sched_params(ctx: Kernel; objects: &ObjectStore, request: &Request, invocation: &Invocation) {
+        if request.mrs.len() < 2 || invocation.extra_caps.is_empty() {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        let Some(&(Cap::Thread { ptr: auth }, _)) = invocation.extra_caps.first() else {
+            return Next::Fail(SyscallError::InvalidCapability { cap: 1 });
+        };
+        let mcp = objects.tcb(auth).map(|t| t.mcp as u64).unwrap_or(0);
+        if mr(request, 0) > mcp || mr(request, 1) > mcp {
+            return Next::Fail(SyscallError::RangeError { min: 0, max: mcp });
+        }
+        Next::Goto(&INVOKE_TCB_SET_SCHED_PARAMS)
+    }
+}
+
+gears::code_gear! {
+    /// `invokeTCB_ThreadControl` for the MCP and the priority.
+    pub fn invoke_tcb_set_sched_params(ctx: Kernel; objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
+        set_restart(objects, request.thread);
+        if let Some(t) = target(invocation) {
+            if let Some(tcb) = objects.tcb_mut(t) {
+                tcb.mcp = mr(request, 0) as u8;
+            }
+            set_priority(objects, sched, t, mr(request, 1) as u8);
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `decodeCopyRegisters`: flags in MR0, the source TCB as extra cap 0.
+    pub fn decode_copy_registers(ctx: Kernel; request: &Request, invocation: &Invocation) {
+        if request.mrs.is_empty() || invocation.extra_caps.is_empty() {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        match invocation.extra_caps.first() {
+            Some(&(Cap::Thread { .. }, _)) => Next::Goto(&INVOKE_TCB_COPY_REGISTERS),
+            _ => Next::Fail(SyscallError::InvalidCapability { cap: 1 }),
+        }
+    }
+}
+
+gears::code_gear! {
+    /// `invokeTCB_CopyRegisters`: optionally suspend the source and restart the target; copy the
+    /// frame and/or integer registers.
+    pub fn invoke_tcb_copy_registers(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
+        set_restart(objects, request.thread);
+        let flags = mr(request, 0);
+        let (Some(dest), Some(&(Cap::Thread { ptr: src }, _))) = (target(invocation), invocation.extra_caps.first()) else {
+            return Next::Goto(&crate::lookup::INVOCATION_DONE);
+        };
+        if flags & COPY_SUSPEND_SOURCE != 0 {
+            suspend(cspace, objects, sched, src);
+        }
+        if flags & COPY_RESUME_TARGET != 0 {
+            restart(cspace, objects, sched, dest);
+        }
+        let from = objects.tcb(src).map(|t| t.registers).unwrap_or([0; N_REGISTERS]);
+        if let Some(t) = objects.tcb_mut(dest) {
+            let frame = N_FRAME_REGISTERS as usize;
+            if flags & COPY_TRANSFER_FRAME != 0 {
+                t.registers[..frame].copy_from_slice(&from[..frame]);
+            }
+            if flags & COPY_TRANSFER_INTEGER != 0 {
+                t.registers[frame..].copy_from_slice(&from[frame..]);
+            }
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `decodeSetIPCBuffer`: the buffer's address in MR0, its frame as extra cap 0. Address 0
+    /// removes the buffer; otherwise the derived cap must be a non-device frame
+    /// (IllegalOperation) and the address aligned to 2^10 (AlignmentError), `checkValidIPCBuffer`.
+    pub fn decode_set_ipc_buffer(ctx: Kernel; cspace: &CSpace, request: &Request, invocation: &mut Invocation) {
+        if request.mrs.is_empty() || invocation.extra_caps.is_empty() {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        let addr = mr(request, 0);
+        let (cap, slot) = invocation.extra_caps[0];
+        if addr == 0 {
+            invocation.new_cap = Cap::Null;
+            invocation.src = None;
+            return Next::Goto(&INVOKE_TCB_SET_IPC_BUFFER);
+        }
+        let derived = match derive_cap(cspace, slot, &cap) {
+            Ok(c) => c,
+            Err(e) => return Next::Fail(e),
+        };
+        if !matches!(derived, Cap::Frame { is_device: false, .. }) {
+            return Next::Fail(SyscallError::IllegalOperation);
+        }
+        if addr & crate::cap::mask(IPC_BUFFER_SIZE_BITS) != 0 {
+            return Next::Fail(SyscallError::AlignmentError);
+        }
+        invocation.new_cap = derived;
+        invocation.src = Some(slot);
+        Next::Goto(&INVOKE_TCB_SET_IPC_BUFFER)
+    }
+}
+
+gears::code_gear! {
+    /// `invokeTCB_ThreadControl` for the buffer: delete the old buffer cap (the delete gears),
+    /// set the address, then insert the new frame cap.
+    pub fn invoke_tcb_set_ipc_buffer(ctx: Kernel; objects: &mut ObjectStore, request: &Request, invocation: &Invocation, delete: &mut DeleteCursor) {
+        set_restart(objects, request.thread);
+        let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
+        if let Some(tcb) = objects.tcb_mut(t) {
+            tcb.ipc_buffer_ptr = mr(request, 0);
+        }
+        *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::BUFFER)), inner: None, ret: Some(&TCB_SET_IPC_BUFFER_INSERT) };
+        Next::Goto(&crate::delete::CTE_DELETE)
+    }
+}
+
+gears::code_gear! {
+    /// The old buffer cap is gone: insert the new frame cap if its source still holds it.
+    pub fn tcb_set_ipc_buffer_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation) {
+        if let (Some(t), Some(src)) = (target(invocation), invocation.src) {
+            let dest = SlotRef::of(t, tcb_slot::BUFFER);
+            if same_object_as(&invocation.new_cap, &cspace.cap(src)) && cspace.cap(dest).is_null() {
+                cte_insert(cspace, invocation.new_cap, src, dest);
+            }
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
