@@ -3,6 +3,7 @@
 //! that run the invocation gears under the dispatcher with the invariant checker plugged in.
 
 pub mod machine;
+pub mod mc;
 pub mod plain;
 
 use alloc::boxed::Box;
