@@ -240,8 +240,11 @@ fn cancel_badged_sends_of_10000_senders_preempted() {
     for mode in [Mode::Restart, Mode::Resume] {
         let (mut s, ep, b7, threads) = queue_senders(N);
         let e = s.obj_ptr(ep);
-        let (preemptions, points, gap, _) =
+        let (preemptions, points, gap, steps) =
             preempted(&mut s, label::CNODE_CANCEL_BADGED_SENDS, b7, e, 7, mode);
+        eprintln!(
+            "cancelBadgedSends {mode:?}: {preemptions} preemptions, {points} points, max gap {gap}, {steps} gears"
+        );
         // One preemption point per queued thread examined, however often it was preempted.
         assert_eq!(points, N, "{mode:?}");
         assert_eq!(preemptions, N / 7, "{mode:?}");
@@ -274,7 +277,10 @@ fn deleting_an_endpoint_with_10000_senders_preempted() {
         let r = s.root();
         assert_eq!(s.cnode_delete(r, b7, WORD_BITS), Ok(()));
         assert_eq!(s.cnode_delete(r, b7 + 1, WORD_BITS), Ok(()));
-        let (preemptions, points, gap, _) = preempted(&mut s, label::CNODE_DELETE, ep, e, 5, mode);
+        let (preemptions, points, gap, steps) = preempted(&mut s, label::CNODE_DELETE, ep, e, 5, mode);
+        eprintln!(
+            "cancelAllIPC {mode:?}: {preemptions} preemptions, {points} points, max gap {gap}, {steps} gears"
+        );
         assert_eq!(points, N, "{mode:?}: one preemption point per thread released");
         assert_eq!(preemptions, N / 5);
         assert!(gap <= 12, "{mode:?}: {gap} gears between two preemption points");
