@@ -63,6 +63,8 @@ pub mod label {
     pub const TCB_WRITE_REGISTERS: u64 = 3;
     /// `TCBCopyRegisters`.
     pub const TCB_COPY_REGISTERS: u64 = 4;
+    /// `TCBConfigure`.
+    pub const TCB_CONFIGURE: u64 = 5;
     /// `TCBSetPriority`.
     pub const TCB_SET_PRIORITY: u64 = 6;
     /// `TCBSetMCPriority`.

@@ -33,10 +33,10 @@
 //! - `cancelAllIPC` (deleting the last cap of an endpoint or notification) and
 //!   `cancelBadgedSends` release one thread per gear with a preemption point after each (seL4
 //!   runs them unpreempted: its issues 1736 and 1737); their progress is kept in the queue.
-//! - TCB invocations: ReadRegisters, WriteRegisters, CopyRegisters, SetPriority, SetMCPriority,
-//!   SetSchedParams, SetIPCBuffer, SetSpace (VSpaces are not modelled: the VSpace root is
-//!   accepted and ignored), Suspend, Resume, BindNotification, UnbindNotification; Configure and
-//!   SetTLSBase are not built. IRQControl IssueIRQHandler (with RISC-V's IRQ range
+//! - TCB invocations: ReadRegisters, WriteRegisters, CopyRegisters, Configure, SetPriority,
+//!   SetMCPriority, SetSchedParams, SetIPCBuffer, SetSpace (VSpaces are not modelled: the VSpace
+//!   root is accepted and ignored), Suspend, Resume, BindNotification, UnbindNotification;
+//!   SetTLSBase is not built. IRQControl IssueIRQHandler (with RISC-V's IRQ range
 //!   check, 1..=[`interrupt::MAX_IRQ`]); IRQHandler Ack, SetNotification, Clear; an interrupt
 //!   ([`interrupt::HANDLE_INTERRUPT`]) signals the handler's notification and stays masked until
 //!   acknowledged; IRQ 0 is the timer, whose ticks end time slices of [`interrupt::TIME_SLICE`].

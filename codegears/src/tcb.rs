@@ -46,10 +46,11 @@ gears::code_gear! {
             label::TCB_SET_SCHED_PARAMS => Next::Goto(&crate::tcb_control::DECODE_SET_SCHED_PARAMS),
             label::TCB_COPY_REGISTERS => Next::Goto(&crate::tcb_control::DECODE_COPY_REGISTERS),
             label::TCB_SET_IPC_BUFFER => Next::Goto(&crate::tcb_control::DECODE_SET_IPC_BUFFER),
+            label::TCB_CONFIGURE => Next::Goto(&crate::tcb_control::DECODE_TCB_CONFIGURE),
             label::TCB_SUSPEND | label::TCB_RESUME => Next::Goto(&INVOKE_TCB_SUSPEND_RESUME),
             label::TCB_BIND_NOTIFICATION => Next::Goto(&DECODE_BIND_NOTIFICATION),
             label::TCB_UNBIND_NOTIFICATION => Next::Goto(&DECODE_UNBIND_NOTIFICATION),
-            // Configure and SetTLSBase arrive later.
+            // SetTLSBase (and SetFlags) arrive later.
             _ => Next::Fail(SyscallError::IllegalOperation),
         }
     }

@@ -1,6 +1,7 @@
 //! More TCB invocations, after seL4's `src/object/tcb.c`: SetSchedParams (priority and MCP at
-//! once), CopyRegisters, and SetIPCBuffer (the buffer's address and its frame cap, installed in
-//! the TCB's buffer slot after the old one is deleted through the delete gears).
+//! once), CopyRegisters, SetIPCBuffer (the buffer's address and its frame cap, installed in the
+//! TCB's buffer slot after the old one is deleted through the delete gears), and Configure
+//! (fault handler, CSpace root and buffer in one invocation).
 
 use gears::Next;
 
@@ -163,6 +164,99 @@ gears::code_gear! {
             let dest = SlotRef::of(t, tcb_slot::BUFFER);
             if same_object_as(&invocation.new_cap, &cspace.cap(src)) && cspace.cap(dest).is_null() {
                 cte_insert(cspace, invocation.new_cap, src, dest);
+            }
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `decodeTCBConfigure` (non-MCS): fault endpoint cptr, CSpace root data, VSpace root data and
+    /// IPC buffer address in MR0..3; the CSpace root, the VSpace root and the buffer frame as extra
+    /// caps 0..2. The CSpace root is checked as SetSpace checks it, the buffer as SetIPCBuffer
+    /// does; the VSpace root is accepted and ignored (VSpaces are not modelled). The new CSpace
+    /// root goes in the invocation's `new_cap`/`src`, the buffer frame in `new_pivot_cap`/`pivot`.
+    pub fn decode_tcb_configure(ctx: Kernel; cspace: &CSpace, request: &Request, invocation: &mut Invocation) {
+        if request.mrs.len() < 4 || invocation.extra_caps.len() < 3 {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        let (root_cap, root_slot) = invocation.extra_caps[0];
+        let data = mr(request, 1);
+        let root = if data != 0 { crate::cap::update_cap_data(false, data, &root_cap) } else { root_cap };
+        let root = match derive_cap(cspace, root_slot, &root) {
+            Ok(c) => c,
+            Err(e) => return Next::Fail(e),
+        };
+        if !matches!(root, Cap::CNode { .. }) {
+            return Next::Fail(SyscallError::IllegalOperation);
+        }
+        let addr = mr(request, 3);
+        let (frame_cap, frame_slot) = invocation.extra_caps[2];
+        let frame = if addr == 0 {
+            None
+        } else {
+            let derived = match derive_cap(cspace, frame_slot, &frame_cap) {
+                Ok(c) => c,
+                Err(e) => return Next::Fail(e),
+            };
+            if !matches!(derived, Cap::Frame { is_device: false, .. }) {
+                return Next::Fail(SyscallError::IllegalOperation);
+            }
+            if addr & crate::cap::mask(IPC_BUFFER_SIZE_BITS) != 0 {
+                return Next::Fail(SyscallError::AlignmentError);
+            }
+            Some((derived, frame_slot))
+        };
+        invocation.new_cap = root;
+        invocation.src = Some(root_slot);
+        invocation.new_pivot_cap = frame.map(|f| f.0).unwrap_or_default();
+        invocation.pivot = frame.map(|f| f.1);
+        Next::Goto(&INVOKE_TCB_CONFIGURE)
+    }
+}
+
+gears::code_gear! {
+    /// `invokeTCB_ThreadControl` for Configure: the fault handler and the buffer address, then
+    /// the old CSpace root deleted (the delete gears) and the new one inserted
+    /// ([`TCB_SET_SPACE_INSERT`](crate::tcb::TCB_SET_SPACE_INSERT) is not reused: the chain goes on
+    /// to the buffer).
+    pub fn invoke_tcb_configure(ctx: Kernel; objects: &mut ObjectStore, request: &Request, invocation: &Invocation, delete: &mut DeleteCursor) {
+        set_restart(objects, request.thread);
+        let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
+        if let Some(tcb) = objects.tcb_mut(t) {
+            tcb.fault_handler = mr(request, 0);
+            tcb.ipc_buffer_ptr = mr(request, 3);
+        }
+        *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::CTABLE)), inner: None, ret: Some(&TCB_CONFIGURE_CSPACE_INSERT) };
+        Next::Goto(&crate::delete::CTE_DELETE)
+    }
+}
+
+gears::code_gear! {
+    /// Configure: the old CSpace root is gone; insert the new one (if its source still holds
+    /// it), then delete the old buffer cap.
+    pub fn tcb_configure_cspace_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation, delete: &mut DeleteCursor) {
+        let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
+        let dest = SlotRef::of(t, tcb_slot::CTABLE);
+        if let Some(src) = invocation.src
+            && same_object_as(&invocation.new_cap, &cspace.cap(src))
+            && cspace.cap(dest).is_null()
+        {
+            cte_insert(cspace, invocation.new_cap, src, dest);
+        }
+        *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::BUFFER)), inner: None, ret: Some(&TCB_CONFIGURE_BUFFER_INSERT) };
+        Next::Goto(&crate::delete::CTE_DELETE)
+    }
+}
+
+gears::code_gear! {
+    /// Configure: the old buffer cap is gone; insert the new frame cap (if any, and its source
+    /// still holds it).
+    pub fn tcb_configure_buffer_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation) {
+        if let (Some(t), Some(src)) = (target(invocation), invocation.pivot) {
+            let dest = SlotRef::of(t, tcb_slot::BUFFER);
+            if same_object_as(&invocation.new_pivot_cap, &cspace.cap(src)) && cspace.cap(dest).is_null() {
+                cte_insert(cspace, invocation.new_pivot_cap, src, dest);
             }
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)

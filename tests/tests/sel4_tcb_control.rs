@@ -140,3 +140,33 @@ fn set_space_replaces_the_cspace_root() {
         Err(SyscallError::TruncatedMessage)
     );
 }
+
+#[test]
+fn configure_sets_fault_handler_cspace_and_buffer() {
+    let mut s = env();
+    let (tc, t) = s.spawn(10);
+    let cn = s.alloc_cnode(3);
+    let frame = s.alloc(s.untyped(1), object_type::SMALL_FRAME, 0);
+    let r = s.root();
+    let call = |s: &mut Sel4, mrs: &[u64], extra: &[u64]| {
+        let info = codegears::syscall::MessageInfo::new(
+            label::TCB_CONFIGURE,
+            0,
+            extra.len() as u64,
+            mrs.len() as u64,
+        );
+        s.sys(codegears::syscall::sys::CALL, tc, info, mrs, extra)
+    };
+    assert_eq!(call(&mut s, &[9, 0, 0], &[cn, r, frame]), Err(SyscallError::TruncatedMessage));
+    assert_eq!(call(&mut s, &[9, 0, 0, 0x900], &[cn, r, frame]), Err(SyscallError::AlignmentError));
+    assert_eq!(call(&mut s, &[9, 0, 0, 0x800], &[frame, r, frame]), Err(SyscallError::IllegalOperation));
+    assert_eq!(call(&mut s, &[9, 0, 0, 0xc00], &[cn, r, frame]), Ok(Done::Ok));
+    assert_eq!(s.tcb(t).fault_handler, 9);
+    assert_eq!(s.tcb(t).ipc_buffer_ptr, 0xc00);
+    assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::CTABLE)), s.cap(cn));
+    assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::BUFFER)), s.cap(frame));
+    // Again, back to the root CNode and no buffer: the old caps are deleted first.
+    assert_eq!(call(&mut s, &[0, 0, 0, 0], &[r, r, frame]), Ok(Done::Ok));
+    assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::CTABLE)), s.cap(r));
+    assert!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::BUFFER)).is_null());
+}
