@@ -116,6 +116,20 @@ fn yield_is_round_robin_within_a_priority() {
     assert_eq!(s.yield_now(), Err(SyscallError::IllegalOperation));
 }
 
+/// `seL4_CNode_Delete` by the root task, preempted (Restart) at every other preemption point,
+/// with the invariants at every gear.
+fn preempted_delete(s: &mut Sel4, cptr: u64) -> Result<Done, SyscallError> {
+    let r = s.root();
+    let req = s.request(r, codegears::kernel::label::CNODE_DELETE, &[cptr, WORD_BITS], &[]);
+    let mut d = Dispatcher::new((
+        metagears::InjectAt::every_nth(2, gears::Mode::Restart),
+        metagears::Invariant::new(gears_tests::sel4::invariants),
+    ));
+    let (out, _) = s.run(&mut d, req);
+    assert!(d.meta().1.violation().is_none(), "{:?}", d.meta().1.violation());
+    out.map(|()| Done::Ok)
+}
+
 /// One random system call: which thread, what, on which cap.
 #[derive(Clone, Debug)]
 enum Op {
@@ -131,6 +145,10 @@ enum Op {
     Resume(usize),
     SetPriority(usize, u64),
     CancelBadged(usize),
+    /// Delete a cap (`caps` index), preempted at every other point.
+    DeleteCap(usize),
+    /// Delete a helper's TCB cap, preempted at every other point.
+    DeleteTcb(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -149,6 +167,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => t.clone().prop_map(Op::Resume),
         1 => (t.clone(), 0u64..300).prop_map(|(t, p)| Op::SetPriority(t, p)),
         1 => (0usize..2).prop_map(Op::CancelBadged),
+        1 => c.clone().prop_map(Op::DeleteCap),
+        1 => (1usize..5).prop_map(Op::DeleteTcb),
     ]
 }
 
@@ -196,6 +216,8 @@ proptest! {
                     let r = s.root();
                     s.cnode_cancel_badged_sends(r, [b1, b2][i], WORD_BITS).map(|()| Done::Ok)
                 }
+                Op::DeleteCap(c) => preempted_delete(&mut s, caps[c]),
+                Op::DeleteTcb(t) => preempted_delete(&mut s, threads[t].0),
             };
             match out {
                 Ok(Done::Blocked) => blocked += 1,
