@@ -12,6 +12,7 @@
 use std::process::ExitCode;
 
 mod dispatcher;
+mod ipc;
 mod mc;
 mod revoke;
 
@@ -29,6 +30,7 @@ pub const GROUPS: &[(&str, &[Workload])] = &[
     ("batching", dispatcher::BATCH_WORKLOADS),
     ("revoke", revoke::WORKLOADS),
     ("mc", mc::WORKLOADS),
+    ("ipc", ipc::WORKLOADS),
 ];
 
 fn find(name: &str) -> Option<&'static Workload> {

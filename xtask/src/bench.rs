@@ -150,6 +150,24 @@ pub const GROUPS: &[Group] = &[
         gap_marker: None,
     },
     Group {
+        name: "ipc",
+        title: "Call + ReplyRecv round trip on the host model (one client, one server, one message word)",
+        unit: "round trip",
+        sizes: (1_000, 11_000),
+        baselines: &["ipc-round-trip"],
+        same_result: true,
+        workloads: &[
+            ("ipc-round-trip", "two system calls from handle_syscall, Dispatcher::new(())"),
+            ("ipc-round-trip-budget", "the same with seL4's WorkBudget(100), no interrupt pending"),
+        ],
+        aim: None,
+        collect: Some("*measured_round_trips*"),
+        scaling: &[1_000, 100_000],
+        result_label: Some("gears per round trip"),
+        units_from_result: false,
+        gap_marker: None,
+    },
+    Group {
         name: "revoke-gaps",
         title: "instructions between two preemption chances during a revoke of N caps",
         unit: "gap",
@@ -636,7 +654,7 @@ mod tests {
         let listed = "dispatcher loop\ndispatcher loop-call\ndispatcher gears\ndispatcher gears-pp-bare\ndispatcher gears-pp\n\
                       dispatcher gears-traced\ndispatcher gears-wide\nbatching gears-batch4\n\
                       batching gears-batch16\nrevoke revoke-gears\nrevoke revoke-gears-budget\nrevoke revoke-plain\nmc mc-bfs\nmc mc-dfs\n\
-                      revoke revoke-gaps\n";
+                      revoke revoke-gaps\nipc ipc-round-trip\nipc ipc-round-trip-budget\n";
         check_known(&g, listed).unwrap();
         let err = check_known(&g, "dispatcher loop\n").unwrap_err().to_string();
         assert!(err.contains("`loop-call`"), "{err}");

@@ -1,0 +1,102 @@
+//! The IPC round trip on the host model: a client's `seL4_Call` to a server waiting in `Recv`,
+//! and the server's `seL4_ReplyRecv` that answers it and waits again, each one system call run
+//! from `handle_syscall` by the dispatcher. Only the round trips are counted (callgrind
+//! `--toggle-collect` on [`measured_round_trips`]); each workload prints the gears per round trip.
+
+use std::hint::black_box;
+
+use codegears::kernel::{Done, Kernel};
+use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
+use codegears::{ObjPtr, Request};
+use gears::{Dispatcher, MetaGear, Mode, Outcome};
+use gears_tests::sel4::Sel4;
+use metagears::WorkBudget;
+
+use crate::Workload;
+
+/// The workloads of the group.
+pub const WORKLOADS: &[Workload] = &[
+    Workload { name: "ipc-round-trip", run: round_trip_plain },
+    Workload { name: "ipc-round-trip-budget", run: round_trip_budget },
+];
+
+/// A booted kernel with a server (priority 200) blocked in `Recv` on an endpoint and a client
+/// (priority 100); returns it with the endpoint's cptr, the server and the client.
+fn setup() -> (Sel4, u64, ObjPtr, ObjPtr) {
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let ep = s.alloc_endpoint();
+    let (_, server) = s.spawn(200);
+    let (_, client) = s.spawn(100);
+    assert_eq!(s.as_thread(server, |s| s.recv(ep)), Ok(Done::Blocked));
+    (s, ep, server, client)
+}
+
+/// One system call of `thread` with one message word, run to its end.
+fn syscall<M: MetaGear<Kernel>>(
+    k: &mut Kernel,
+    d: &mut Dispatcher<Kernel, M>,
+    thread: ObjPtr,
+    call: i64,
+    ep: u64,
+) {
+    k.set_request(Request {
+        thread,
+        syscall: call,
+        cptr: ep,
+        info: MessageInfo::new(0, 0, 0, 1).to_word(),
+        mrs: vec![7],
+        ..Request::default()
+    });
+    match d.run(k, &HANDLE_SYSCALL) {
+        Outcome::Exited(_) => {}
+        other => panic!("the round trip's system call did not finish: {other:?}"),
+    }
+}
+
+/// The round trips that are counted: the client calls, the server replies and waits again.
+#[inline(never)]
+fn measured_round_trips<M: MetaGear<Kernel>>(
+    s: &mut Sel4,
+    d: &mut Dispatcher<Kernel, M>,
+    n: u64,
+    ids: (u64, ObjPtr, ObjPtr),
+) {
+    let (ep, server, client) = ids;
+    for _ in 0..n {
+        syscall(&mut s.k, d, client, sys::CALL, ep);
+        syscall(&mut s.k, d, server, sys::REPLY_RECV, ep);
+    }
+}
+
+fn run<M: MetaGear<Kernel>>(n: u64, meta: M) -> u64 {
+    let (mut s, ep, server, client) = setup();
+    let mut d = Dispatcher::new(meta);
+    measured_round_trips(&mut s, &mut d, n, (ep, server, client));
+    black_box(s.k.state.cspace.len());
+    d.steps() / n.max(1)
+}
+
+fn round_trip_plain(n: u64) -> u64 {
+    run(n, ())
+}
+
+fn round_trip_budget(n: u64) -> u64 {
+    run(n, WorkBudget::new(100, || black_box(false), Mode::Restart))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use codegears::object::ThreadState;
+
+    #[test]
+    fn a_round_trip_is_twelve_gears_and_leaves_the_server_waiting() {
+        assert_eq!(round_trip_plain(50), 12);
+        assert_eq!(round_trip_budget(50), 12);
+        let (mut s, ep, server, client) = setup();
+        let mut d = Dispatcher::new(());
+        measured_round_trips(&mut s, &mut d, 3, (ep, server, client));
+        assert!(matches!(s.state(server), ThreadState::BlockedOnReceive { .. }));
+        assert_eq!(s.state(client), ThreadState::Running);
+    }
+}
