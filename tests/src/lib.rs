@@ -6,5 +6,6 @@ extern crate alloc;
 
 pub mod ialloc;
 pub mod ialloc_contracts;
+pub mod philosophers;
 pub mod sel4;
 pub mod xv6_system;
