@@ -319,3 +319,83 @@ fn stateright_counts_the_same_states() {
         }
     }
 }
+
+/// The abstract model for our checker too (its `Model` trait has stateright's shape), so that the
+/// two checkers can be compared on one model, and ours on the abstract and the gear models.
+impl Model for AbstractPhilosophers {
+    type State = Abs;
+    type Action = usize;
+
+    fn init_states(&self) -> Vec<Abs> {
+        SrModel::init_states(self)
+    }
+
+    fn actions(&self, s: &Abs, actions: &mut Vec<usize>) {
+        SrModel::actions(self, s, actions)
+    }
+
+    fn next_state(&self, s: &Abs, t: &usize, _: Option<&mut metagears::Trace>) -> Result<Abs, String> {
+        SrModel::next_state(self, s, *t).ok_or_else(|| "disabled".into())
+    }
+
+    fn is_done(&self, s: &Abs) -> bool {
+        self.done(s)
+    }
+}
+
+#[test]
+fn our_checker_on_the_abstract_model_agrees() {
+    let fixed = Checker::new(AbstractPhilosophers::new(N, Variant::LastRightFirst)).bfs();
+    assert!(fixed.is_ok() && fixed.complete, "{fixed}");
+    assert_eq!(fixed.stats.distinct, FIXED_STATES);
+    let deadlocking = Checker::new(AbstractPhilosophers::new(N, Variant::LeftFirst)).bfs();
+    let cex = deadlocking.counterexample.as_ref().expect("a deadlock");
+    assert_eq!(cex.finding, Finding::Deadlock);
+    assert_eq!(cex.len(), 4 * N);
+    let full = Checker::new(AbstractPhilosophers::new(N, Variant::LeftFirst)).deadlocks(false).bfs();
+    assert_eq!(full.stats.distinct, DEADLOCKING_STATES);
+}
+
+/// States per second of both checkers on the fixed philosophers, in one run: printed as
+/// `figure|<checker>|<model>|<threads>|<distinct states>|<seconds>` lines (which
+/// `cargo xtask bench philosophers` gathers into a table, from a release build, with
+/// `GEARS_PHILOSOPHERS=4` for a larger state space; 3 by default). The counts are asserted equal
+/// (and, for three philosophers, equal to [`FIXED_STATES`]); the speeds are figures, never asserted.
+#[test]
+fn speed_figures_of_both_checkers() {
+    let n: usize = std::env::var("GEARS_PHILOSOPHERS").ok().and_then(|v| v.parse().ok()).unwrap_or(N);
+    let figure = |checker: &str, model: &str, threads: usize, states: u64, secs: f64| {
+        println!("figure|{checker}|{model}|{threads}|{states}|{secs:.6}");
+    };
+    let mut counts = Vec::new();
+    for threads in [1, 0] {
+        let c = Checker::new(GearModel::new(philosophers(n, Variant::LastRightFirst).system));
+        let report = if threads == 0 { c.bfs() } else { c.threads(threads).bfs() };
+        assert!(report.is_ok() && report.complete, "{report}");
+        let s = &report.stats;
+        counts.push(s.distinct);
+        figure("metagears::mc BFS", "seL4 gears", s.threads, s.distinct, s.elapsed.as_secs_f64());
+    }
+    for threads in [1, 0] {
+        let c = Checker::new(AbstractPhilosophers::new(n, Variant::LastRightFirst));
+        let report = if threads == 0 { c.bfs() } else { c.threads(threads).bfs() };
+        assert!(report.is_ok() && report.complete, "{report}");
+        let s = &report.stats;
+        counts.push(s.distinct);
+        figure("metagears::mc BFS", "abstract", s.threads, s.distinct, s.elapsed.as_secs_f64());
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    for threads in [1, cores] {
+        let model = AbstractPhilosophers::new(n, Variant::LastRightFirst);
+        let start = std::time::Instant::now();
+        let c = model.checker().threads(threads).spawn_bfs().join();
+        let secs = start.elapsed().as_secs_f64();
+        c.assert_properties();
+        counts.push(c.unique_state_count() as u64);
+        figure("stateright BFS", "abstract", threads, c.unique_state_count() as u64, secs);
+    }
+    assert!(counts.iter().all(|&c| c == counts[0]), "{counts:?}");
+    if n == N {
+        assert_eq!(counts[0], FIXED_STATES);
+    }
+}
