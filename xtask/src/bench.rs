@@ -204,7 +204,13 @@ pub struct Measured {
 pub fn run(filter: &[String], list: bool) -> anyhow::Result<String> {
     // The QEMU group is not a callgrind group: it boots the kernel under `-icount`.
     let irq = filter.is_empty() || filter.iter().any(|f| f == qemu::IRQ_LATENCY_GROUP);
-    let rest: Vec<String> = filter.iter().filter(|f| *f != qemu::IRQ_LATENCY_GROUP).cloned().collect();
+    // Nor is the philosophers group: wall-clock states per second of two model checkers.
+    let phil = filter.is_empty() || filter.iter().any(|f| f == PHILOSOPHERS_GROUP);
+    let rest: Vec<String> = filter
+        .iter()
+        .filter(|f| *f != qemu::IRQ_LATENCY_GROUP && *f != PHILOSOPHERS_GROUP)
+        .cloned()
+        .collect();
     let groups = if !filter.is_empty() && rest.is_empty() { Vec::new() } else { select(GROUPS, &rest)? };
     if list {
         for g in &groups {
@@ -216,7 +222,10 @@ pub fn run(filter: &[String], list: bool) -> anyhow::Result<String> {
         if irq {
             println!("{}: {}", qemu::IRQ_LATENCY_GROUP, qemu::IRQ_LATENCY_TITLE);
         }
-        return Ok(format!("listed {} bench group(s)", groups.len() + usize::from(irq)));
+        if phil {
+            println!("{PHILOSOPHERS_GROUP}: {PHILOSOPHERS_TITLE}");
+        }
+        return Ok(format!("listed {} bench group(s)", groups.len() + usize::from(irq) + usize::from(phil)));
     }
     let mut summary = Vec::new();
     if !groups.is_empty() {
@@ -232,7 +241,112 @@ pub fn run(filter: &[String], list: bool) -> anyhow::Result<String> {
         std::fs::write(&report, &t).with_context(|| format!("could not write {}", report.display()))?;
         summary.push(format!("bench: {}", qemu::IRQ_LATENCY_GROUP));
     }
+    if phil {
+        let out_dir = util::target_dir().join("xtask-bench");
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("could not create {}", out_dir.display()))?;
+        let t = philosophers_bench()?;
+        print!("{t}");
+        let report = out_dir.join(format!("{PHILOSOPHERS_GROUP}.md"));
+        std::fs::write(&report, &t).with_context(|| format!("could not write {}", report.display()))?;
+        summary.push(format!("bench: {PHILOSOPHERS_GROUP}"));
+    }
     Ok(summary.join("; "))
+}
+
+/// The group comparing two model checkers' speed (wall clock, not callgrind).
+pub const PHILOSOPHERS_GROUP: &str = "philosophers";
+/// Its title for `--list`.
+pub const PHILOSOPHERS_TITLE: &str = "states per second of metagears::mc and stateright on the fixed dining \
+     philosophers (4 philosophers, 4 fork servers), in one run: wall clock, a ratio, never asserted";
+/// How many philosophers the figures are taken on.
+const PHILOSOPHERS: &str = "4";
+
+/// One `figure|checker|model|threads|states|seconds` line of the philosophers' speed test.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpeedFigure {
+    /// Which checker and search.
+    pub checker: String,
+    /// Which model of the philosophers: the seL4 gears or the abstract one.
+    pub model: String,
+    /// Worker threads.
+    pub threads: usize,
+    /// Distinct states found.
+    pub states: u64,
+    /// Wall-clock seconds.
+    pub secs: f64,
+}
+
+impl SpeedFigure {
+    /// Parses a `figure|…` line; `None` for any other line.
+    pub fn parse(line: &str) -> Option<SpeedFigure> {
+        let mut f = line.trim().strip_prefix("figure|")?.split('|');
+        let (checker, model) = (f.next()?.to_string(), f.next()?.to_string());
+        let threads = f.next()?.parse().ok()?;
+        let states = f.next()?.parse().ok()?;
+        let secs = f.next()?.parse().ok()?;
+        Some(SpeedFigure { checker, model, threads, states, secs })
+    }
+
+    /// States per second.
+    pub fn rate(&self) -> f64 {
+        self.states as f64 / self.secs.max(1e-9)
+    }
+}
+
+/// The table of the philosophers' figures, each with its ratio to stateright on one thread.
+pub fn philosophers_table(figures: &[SpeedFigure]) -> String {
+    let base =
+        figures.iter().find(|f| f.checker.starts_with("stateright") && f.threads == 1).map(SpeedFigure::rate);
+    let mut t = String::from(
+        "\nmodel checking the fixed dining philosophers: states per second (wall clock, one run on this \
+         machine, release build; a figure, never asserted)\n\n\
+         | checker | model | threads | distinct states | seconds | states/s | vs stateright, 1 thread |\n\
+         |---|---|--:|--:|--:|--:|--:|\n",
+    );
+    for f in figures {
+        let ratio = base.map_or("-".to_string(), |b| format!("{:.2}x", f.rate() / b));
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {} | {:.4} | {:.0} | {ratio} |",
+            f.checker,
+            f.model,
+            f.threads,
+            f.states,
+            f.secs,
+            f.rate()
+        );
+    }
+    t.push_str(
+        "\nBoth checkers explore the same abstract model (every count is asserted equal by the test); \
+         `seL4 gears` is our checker running every system call on the real codegears gears.\n",
+    );
+    t
+}
+
+/// Runs the philosophers' speed test in release mode and tabulates its figures.
+fn philosophers_bench() -> anyhow::Result<String> {
+    let mut cmd = Command::new(util::cargo_bin());
+    cmd.current_dir(util::root()).env("GEARS_PHILOSOPHERS", PHILOSOPHERS).args([
+        "test",
+        "--release",
+        "--quiet",
+        "-p",
+        "gears-tests",
+        "--test",
+        "mc_philosophers",
+        "--",
+        "--exact",
+        "speed_figures_of_both_checkers",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    let out = util::output(&mut cmd)?;
+    let figures: Vec<SpeedFigure> = out.lines().filter_map(SpeedFigure::parse).collect();
+    if figures.is_empty() {
+        bail!("the philosophers' speed test printed no figures");
+    }
+    Ok(philosophers_table(&figures))
 }
 
 /// Runs the callgrind groups.
@@ -638,6 +752,17 @@ mod tests {
     fn gap_rows_give_the_longest_and_the_mean() {
         let row = gap_row("revoke-gaps", 1024, &[526, 1613, 992, 990], Some("14"));
         assert_eq!(row, "| revoke-gaps    |     2^10 |      1613 [14] |     1030.2 |          4 |");
+    }
+
+    #[test]
+    fn philosophers_figures_are_parsed_and_tabulated() {
+        let f = SpeedFigure::parse("figure|stateright BFS|abstract|1|39058|0.5").unwrap();
+        assert_eq!((f.threads, f.states, f.rate()), (1, 39058, 78116.0));
+        assert_eq!(SpeedFigure::parse("test speed ... ok"), None);
+        let g = SpeedFigure::parse("figure|metagears::mc BFS|seL4 gears|2|39058|2.0").unwrap();
+        let t = philosophers_table(&[f, g]);
+        assert!(t.contains("| stateright BFS | abstract | 1 | 39058 | 0.5000 | 78116 | 1.00x |"), "{t}");
+        assert!(t.contains("| metagears::mc BFS | seL4 gears | 2 | 39058 | 2.0000 | 19529 | 0.25x |"), "{t}");
     }
 
     #[test]
