@@ -53,6 +53,8 @@ pub struct Philosophers {
     pub system: IpcSystem,
     /// Each fork's `(acquire, release)` endpoint caps.
     pub forks: Vec<(u64, u64)>,
+    /// Each fork's `(acquire, release)` endpoint objects.
+    pub fork_eps: Vec<(ObjPtr, ObjPtr)>,
     /// The philosophers' threads.
     pub philosophers: Vec<ObjPtr>,
     /// The fork servers' threads.
@@ -65,6 +67,7 @@ pub fn philosophers(n: usize, variant: Variant) -> Philosophers {
     let mut s = Sel4::boot(8, &[20, 22]);
     let threads: Vec<ObjPtr> = (0..2 * n).map(|_| s.spawn(100).1).collect();
     let forks: Vec<(u64, u64)> = (0..n).map(|_| (s.alloc_endpoint(), s.alloc_endpoint())).collect();
+    let fork_eps = forks.iter().map(|&(a, r)| (s.obj_ptr(a), s.obj_ptr(r))).collect();
     let mut scripts = Vec::new();
     for i in 0..n {
         let [a, b] = philosopher_forks(n, i, variant);
@@ -81,6 +84,7 @@ pub fn philosophers(n: usize, variant: Variant) -> Philosophers {
     Philosophers {
         system: IpcSystem { kernel: s.k.clone(), threads: threads.clone(), scripts },
         forks,
+        fork_eps,
         philosophers: threads[..n].to_vec(),
         servers: threads[n..].to_vec(),
     }

@@ -69,12 +69,20 @@ fn left_first_philosophers_deadlock() {
     let last = cex.last_state();
     for (i, &t) in p.philosophers.iter().enumerate() {
         let st = last.k.state.objects.tcb(t).unwrap().state;
-        assert!(matches!(st, ThreadState::BlockedOnSend { is_call: true, .. }), "philosopher {i}: {st:?}");
+        let right = p.fork_eps[(i + 1) % N].0;
+        assert!(
+            matches!(st, ThreadState::BlockedOnSend { is_call: true, ep, .. } if ep == right),
+            "philosopher {i} waits to take their right fork: {st:?}"
+        );
         assert_eq!(last.pc[i], 2, "philosopher {i} has called for both forks");
     }
     for (f, &t) in p.servers.iter().enumerate() {
         let st = last.k.state.objects.tcb(t).unwrap().state;
-        assert!(matches!(st, ThreadState::BlockedOnReceive { .. }), "fork {f}: {st:?}");
+        let release = p.fork_eps[f].1;
+        assert!(
+            matches!(st, ThreadState::BlockedOnReceive { ep, .. } if ep == release),
+            "fork {f} waits for its release: {st:?}"
+        );
         assert_eq!(last.pc[N + f], 2, "fork {f} was granted once and waits for its release");
     }
     insta::assert_snapshot!("philosophers_left_first_deadlock", cex.to_string());
@@ -264,7 +272,7 @@ impl SrModel for AbstractPhilosophers {
             pc: vec![0; threads],
             blocked: vec![false; threads],
             ts: vec![Ts::Running; threads],
-            eps: vec![Ep::Idle; threads], // two endpoints a fork, one fork a philosopher
+            eps: vec![Ep::Idle; threads], // 2n endpoints (two a fork) for 2n threads
             ready: (0..threads).collect(),
             caller: vec![None; threads],
         }]
