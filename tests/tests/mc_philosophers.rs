@@ -21,6 +21,7 @@ use codegears::object::ThreadState;
 use gears_tests::philosophers::{Variant, philosopher_forks, philosophers};
 use gears_tests::sel4::invariants;
 use gears_tests::sel4::mc::{IpcState, IpcSystem};
+use metagears::diagram::EdgeKind;
 use metagears::mc::{Checker, Finding, GearModel, Model, Visited};
 use stateright::{Checker as _, HasDiscoveries, Model as SrModel, Property};
 
@@ -104,6 +105,13 @@ fn last_right_first_philosophers_are_verified() {
     assert!(bfs.stats.terminal > 0 && bfs.stats.terminal == dfs.stats.terminal, "every script can end");
     let all = brute_force(checker(Variant::LastRightFirst).model());
     assert_eq!(all.len() as u64, FIXED_STATES);
+    // One step is one whole system call: no step of any explored state stopped at a preemption
+    // point (what the abstract model's granularity relies on).
+    let graph = checker(Variant::LastRightFirst).gear_graph(true).bfs().gear_graph.expect("asked for");
+    let preempted: u64 =
+        graph.edges.iter().filter(|((_, _, k), _)| *k == EdgeKind::Preempt).map(|(_, n)| n).sum();
+    assert_eq!(preempted, 0);
+    assert!(graph.edges.iter().any(|((_, _, k), _)| *k == EdgeKind::End), "system calls end");
 }
 
 #[test]
