@@ -7,5 +7,6 @@ extern crate alloc;
 pub mod ialloc;
 pub mod ialloc_contracts;
 pub mod philosophers;
+pub mod revoke_system;
 pub mod sel4;
 pub mod xv6_system;
