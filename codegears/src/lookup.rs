@@ -171,7 +171,17 @@ gears::code_gear! {
 
 gears::code_gear! {
     /// `handleInvocation`'s entry: look up the invoked cap in the caller's CSpace.
-    pub fn handle_invocation(ctx: Kernel; cspace: &CSpace, request: &Request, invocation: &mut Invocation, lookup: &mut LookupCursor) {
+    ///
+    /// A caller still in `Restart` is re-executing a call that was preempted: seL4's
+    /// `activateThread` made it `Running` when it was scheduled again, before the call re-entered,
+    /// so it is made `Running` here (else a re-executed call that now fails in decode, say because
+    /// its target went away meanwhile, would leave its caller in `Restart`).
+    pub fn handle_invocation(ctx: Kernel; cspace: &CSpace, objects: &mut ObjectStore, request: &Request, invocation: &mut Invocation, lookup: &mut LookupCursor) {
+        if let Some(t) = objects.tcb_mut(request.thread)
+            && t.state == ThreadState::Restart
+        {
+            t.state = ThreadState::Running;
+        }
         *invocation = Invocation::default();
         let root = cspace.cap(SlotRef::of(request.thread, crate::kernel::tcb_slot::CTABLE));
         lookup.start(root, request.cptr, WORD_BITS, LookupPurpose::Invoked, Some(&LOOKUP_EXTRA_CAPS));

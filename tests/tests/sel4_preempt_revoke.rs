@@ -364,3 +364,37 @@ fn revoke_traces_restart_vs_resume() {
         21 p0 invocation_done -> exit Ok
     ");
 }
+
+/// A revoke preempted under Restart whose invoked cap another thread deletes before it re-executes:
+/// the re-executed call fails in decode, and its caller must be `Running` again (seL4's
+/// `activateThread` made it so before the call re-entered), not left in `Restart`.
+#[test]
+fn a_restarted_call_that_now_fails_leaves_its_caller_running() {
+    use codegears::object::ThreadState;
+    use codegears::{CapRights, SyscallError};
+    use gears::Outcome;
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let ep = s.alloc_endpoint();
+    let root = s.root();
+    for _ in 0..4 {
+        let slot = s.free_slot();
+        assert_eq!(s.cnode_copy(root, slot, WORD_BITS, root, ep, WORD_BITS, CapRights::ALL), Ok(()));
+    }
+    // The revoke is invoked through a copy of the root CNode cap, which the other thread deletes.
+    let via = s.free_slot();
+    assert_eq!(s.cnode_copy(root, via, WORD_BITS, root, root, WORD_BITS, CapRights::ALL), Ok(()));
+    let (_, other) = s.spawn(100);
+    let me = s.info.root_tcb;
+    let req = s.request(via, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+    s.k.set_request(req.clone());
+    let mut d = Dispatcher::new(InjectAt::points([0], Mode::Restart));
+    assert!(matches!(d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION), Outcome::Preempted { .. }));
+    assert_eq!(s.state(me), ThreadState::Restart, "preempted: the caller will re-execute its call");
+    // Another thread deletes the invoked cap in between.
+    assert_eq!(s.as_thread(other, |s| s.cnode_delete(root, via, WORD_BITS)), Ok(()));
+    s.k.set_request(req);
+    let out = d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION);
+    assert!(matches!(out, Outcome::Failed(SyscallError::InvalidCapability { .. })), "{out:?}");
+    assert_eq!(s.state(me), ThreadState::Running, "the caller runs again, with the error");
+    invariants(&s.k).unwrap();
+}
