@@ -24,14 +24,33 @@ pub const READ_REGISTERS_SUSPEND: u64 = 1;
 /// Flag bit of WriteRegisters: resume the target after (`WriteRegisters_resume`).
 pub const WRITE_REGISTERS_RESUME: u64 = 1;
 
-fn mr(request: &Request, i: usize) -> u64 {
+/// Message word `i` of the request (0 past its end: decode checked the length it needs).
+pub(crate) fn mr(request: &Request, i: usize) -> u64 {
     request.mrs.get(i).copied().unwrap_or(0)
 }
 
-fn target(invocation: &Invocation) -> Option<ObjPtr> {
+/// The TCB the invocation names, if the invoked cap is a thread cap.
+pub(crate) fn target(invocation: &Invocation) -> Option<ObjPtr> {
     match invocation.invoked {
         Some((Cap::Thread { ptr }, _)) => Some(ptr),
         _ => None,
+    }
+}
+
+/// seL4's `checkCapAt` then `cteInsert`: put `new_cap` in `dest` as a CDT child of `src`, only if
+/// `src` still holds the same object and `dest` is empty (either may have changed while the
+/// invocation was preempted in the delete of `dest`'s old cap).
+pub(crate) fn check_cap_at_and_insert(
+    cspace: &mut CSpace,
+    new_cap: Cap,
+    src: Option<SlotRef>,
+    dest: SlotRef,
+) {
+    if let Some(src) = src
+        && crate::cap::same_object_as(&new_cap, &cspace.cap(src))
+        && cspace.cap(dest).is_null()
+    {
+        cte_insert(cspace, new_cap, src, dest);
     }
 }
 
@@ -229,11 +248,8 @@ gears::code_gear! {
     /// The old CSpace root is gone: insert the new one if its source still holds the same object
     /// (`sameObjectAs` + `checkCapAt`), as a CDT child of it.
     pub fn tcb_set_space_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation) {
-        if let (Some(t), Some(src)) = (target(invocation), invocation.src) {
-            let dest = SlotRef::of(t, tcb_slot::CTABLE);
-            if crate::cap::same_object_as(&invocation.new_cap, &cspace.cap(src)) && cspace.cap(dest).is_null() {
-                cte_insert(cspace, invocation.new_cap, src, dest);
-            }
+        if let Some(t) = target(invocation) {
+            check_cap_at_and_insert(cspace, invocation.new_cap, invocation.src, SlotRef::of(t, tcb_slot::CTABLE));
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }

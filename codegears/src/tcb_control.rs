@@ -5,14 +5,14 @@
 
 use gears::Next;
 
-use crate::cap::{Cap, ObjPtr, SlotRef, same_object_as};
-use crate::cdt::{cte_insert, derive_cap};
+use crate::cap::{Cap, SlotRef};
+use crate::cdt::derive_cap;
 use crate::cspace::CSpace;
 use crate::error::SyscallError;
 use crate::kernel::{DeleteCursor, Invocation, Kernel, Request, tcb_slot};
 use crate::lookup::set_restart;
 use crate::object::{N_REGISTERS, ObjectStore};
-use crate::tcb::N_FRAME_REGISTERS;
+use crate::tcb::{N_FRAME_REGISTERS, check_cap_at_and_insert, mr, target};
 use crate::thread::{Scheduler, restart, set_priority, suspend};
 
 /// `seL4_IPCBufferSizeBits`: the IPC buffer's alignment.
@@ -26,17 +26,6 @@ pub const COPY_RESUME_TARGET: u64 = 2;
 pub const COPY_TRANSFER_FRAME: u64 = 4;
 /// CopyRegisters flag: copy the integer (general-purpose) registers.
 pub const COPY_TRANSFER_INTEGER: u64 = 8;
-
-fn mr(request: &Request, i: usize) -> u64 {
-    request.mrs.get(i).copied().unwrap_or(0)
-}
-
-fn target(invocation: &Invocation) -> Option<ObjPtr> {
-    match invocation.invoked {
-        Some((Cap::Thread { ptr }, _)) => Some(ptr),
-        _ => None,
-    }
-}
 
 gears::code_gear! {
     /// `decodeSetSchedParams` (non-MCS): MCP in MR0, priority in MR1, an authority TCB as extra
@@ -160,11 +149,8 @@ gears::code_gear! {
 gears::code_gear! {
     /// The old buffer cap is gone: insert the new frame cap if its source still holds it.
     pub fn tcb_set_ipc_buffer_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation) {
-        if let (Some(t), Some(src)) = (target(invocation), invocation.src) {
-            let dest = SlotRef::of(t, tcb_slot::BUFFER);
-            if same_object_as(&invocation.new_cap, &cspace.cap(src)) && cspace.cap(dest).is_null() {
-                cte_insert(cspace, invocation.new_cap, src, dest);
-            }
+        if let Some(t) = target(invocation) {
+            check_cap_at_and_insert(cspace, invocation.new_cap, invocation.src, SlotRef::of(t, tcb_slot::BUFFER));
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }
@@ -237,13 +223,7 @@ gears::code_gear! {
     /// it), then delete the old buffer cap.
     pub fn tcb_configure_cspace_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation, delete: &mut DeleteCursor) {
         let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
-        let dest = SlotRef::of(t, tcb_slot::CTABLE);
-        if let Some(src) = invocation.src
-            && same_object_as(&invocation.new_cap, &cspace.cap(src))
-            && cspace.cap(dest).is_null()
-        {
-            cte_insert(cspace, invocation.new_cap, src, dest);
-        }
+        check_cap_at_and_insert(cspace, invocation.new_cap, invocation.src, SlotRef::of(t, tcb_slot::CTABLE));
         *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::BUFFER)), inner: None, ret: Some(&TCB_CONFIGURE_BUFFER_INSERT) };
         Next::Goto(&crate::delete::CTE_DELETE)
     }
@@ -253,11 +233,8 @@ gears::code_gear! {
     /// Configure: the old buffer cap is gone; insert the new frame cap (if any, and its source
     /// still holds it).
     pub fn tcb_configure_buffer_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation) {
-        if let (Some(t), Some(src)) = (target(invocation), invocation.pivot) {
-            let dest = SlotRef::of(t, tcb_slot::BUFFER);
-            if same_object_as(&invocation.new_pivot_cap, &cspace.cap(src)) && cspace.cap(dest).is_null() {
-                cte_insert(cspace, invocation.new_pivot_cap, src, dest);
-            }
+        if let Some(t) = target(invocation) {
+            check_cap_at_and_insert(cspace, invocation.new_pivot_cap, invocation.pivot, SlotRef::of(t, tcb_slot::BUFFER));
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }
