@@ -17,6 +17,8 @@
 //!   `set_syscall_reply`), `run_user` (returns a [`Trap`] at every kernel entry), `fault_name`,
 //!   and `programs` (the test programs, `PRIVILEGED_FAULT`, `spin_counter`).
 
+mod console;
+
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 #[cfg(target_arch = "x86_64")]

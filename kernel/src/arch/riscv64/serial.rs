@@ -1,15 +1,15 @@
 //! The serial console: QEMU virt's NS16550A at 0x1000_0000 through `uart_16550`'s MMIO backend.
 
-use core::fmt::Write as _;
 use core::ptr::NonNull;
 
-use spin::Mutex;
 use uart_16550::Uart16550Tty;
 use uart_16550::backend::MmioBackend;
 
+use crate::arch::console::Console;
+
 const UART_BASE: usize = 0x1000_0000;
 
-static SERIAL: Mutex<Option<Uart16550Tty<MmioBackend>>> = Mutex::new(None);
+static SERIAL: Console<MmioBackend> = Console::new();
 
 /// Initialises the UART (registers one byte apart on QEMU virt).
 pub fn init() {
@@ -18,40 +18,24 @@ pub fn init() {
     // off in the kernel); only this module touches it.
     let uart = unsafe { Uart16550Tty::new_mmio(base, 1, uart_16550::Config::default()) };
     if let Ok(uart) = uart {
-        *SERIAL.lock() = Some(uart);
+        SERIAL.install(uart);
     }
 }
 
 /// Writes `s` to the console (dropped silently before [`init`]).
 pub fn console_write(s: &str) {
-    let mut guard = SERIAL.lock();
-    if let Some(uart) = guard.as_mut() {
-        let _ = uart.write_str(s);
-    }
+    SERIAL.write(s);
 }
 
 /// Writes `bytes` as they are (no newline translation): the trace frames of `--trace`.
 pub fn console_write_bytes(bytes: &[u8]) {
-    let mut guard = SERIAL.lock();
-    if let Some(uart) = guard.as_mut() {
-        uart.inner_mut().send_bytes_exact(bytes);
-    }
+    SERIAL.write_bytes(bytes);
 }
 
-/// Writes `s` without waiting for the console lock (for the panic handler).
+/// Writes `s` without taking the console lock: for the panic handler, which may have
+/// interrupted a holder of the lock.
 pub fn console_write_raw(s: &str) {
-    if let Some(mut guard) = SERIAL.try_lock()
-        && let Some(uart) = guard.as_mut()
-    {
-        let _ = uart.write_str(s);
-        return;
-    }
-    for b in s.bytes() {
-        if b == b'\n' {
-            raw_byte(b'\r');
-        }
-        raw_byte(b);
-    }
+    SERIAL.write_raw(s, raw_byte);
 }
 
 fn raw_byte(b: u8) {

@@ -1,14 +1,13 @@
 //! The serial console: COM1 through `uart_16550`, plus a lock-free raw path for panics.
 
-use core::fmt::Write as _;
-
-use spin::Mutex;
 use uart_16550::Uart16550Tty;
 use uart_16550::backend::PioBackend;
 
+use crate::arch::console::Console;
+
 const COM1: u16 = 0x3f8;
 
-static SERIAL: Mutex<Option<Uart16550Tty<PioBackend>>> = Mutex::new(None);
+static SERIAL: Console<PioBackend> = Console::new();
 
 /// Initialises COM1 (115200 8N1 by the crate's default config).
 pub fn init() {
@@ -16,41 +15,24 @@ pub fn init() {
     // ports (the raw panic path below writes the data register only when the lock is stuck).
     let uart = unsafe { Uart16550Tty::new_port(COM1, uart_16550::Config::default()) };
     if let Ok(uart) = uart {
-        *SERIAL.lock() = Some(uart);
+        SERIAL.install(uart);
     }
 }
 
 /// Writes `s` to the console (dropped silently before [`init`]).
 pub fn console_write(s: &str) {
-    let mut guard = SERIAL.lock();
-    if let Some(uart) = guard.as_mut() {
-        let _ = uart.write_str(s);
-    }
+    SERIAL.write(s);
 }
 
 /// Writes `bytes` as they are (no newline translation): the trace frames of `--trace`.
 pub fn console_write_bytes(bytes: &[u8]) {
-    let mut guard = SERIAL.lock();
-    if let Some(uart) = guard.as_mut() {
-        uart.inner_mut().send_bytes_exact(bytes);
-    }
+    SERIAL.write_bytes(bytes);
 }
 
 /// Writes `s` without taking the console lock: for the panic handler, which may have
 /// interrupted a holder of the lock.
 pub fn console_write_raw(s: &str) {
-    if let Some(mut guard) = SERIAL.try_lock()
-        && let Some(uart) = guard.as_mut()
-    {
-        let _ = uart.write_str(s);
-        return;
-    }
-    for b in s.bytes() {
-        if b == b'\n' {
-            raw_byte(b'\r');
-        }
-        raw_byte(b);
-    }
+    SERIAL.write_raw(s, raw_byte);
 }
 
 fn raw_byte(b: u8) {
