@@ -40,9 +40,9 @@ gears::code_gear! {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
         let irq = mr(request, 0);
-        // Arch_checkIRQ (RISC-V): 0 is irqInvalid.
-        if irq == 0 || irq > MAX_IRQ {
-            return Next::Fail(SyscallError::RangeError { min: 1, max: MAX_IRQ });
+        // Arch_checkIRQ: 0..=maxIRQ (0 is the kernel's timer, shared with one user driver).
+        if irq > MAX_IRQ {
+            return Next::Fail(SyscallError::RangeError { min: 0, max: MAX_IRQ });
         }
         if irqs.active.contains(&(irq as u16)) {
             return Next::Fail(SyscallError::RevokeFirst);
@@ -83,7 +83,9 @@ gears::code_gear! {
     }
 }
 
-/// The kernel timer's IRQ (never issued to user space: IssueIRQHandler refuses 0).
+/// The kernel timer's IRQ. Its ticks end time slices; it may also be issued to one user-level
+/// driver, whose notification each tick then signals like any device IRQ (seL4 keeps the kernel
+/// timer to itself and gives drivers a separate timer device: here there is one timer).
 pub const IRQ_TIMER: u16 = 0;
 /// Timer ticks per time slice (`CONFIG_TIME_SLICE`).
 pub const TIME_SLICE: u64 = 5;
@@ -150,8 +152,8 @@ pub fn forget_notification(irqs: &mut IrqTable, ntfn: ObjPtr) {
 gears::code_gear! {
     /// `handleInterrupt(irq)` (`request.irq`): the timer ticks the running thread's time slice
     /// (at its end the thread goes to the back of its ready queue); an active, unmasked IRQ with a
-    /// notification signals it with the cap's badge and is masked until acknowledged; anything
-    /// else is spurious and ignored.
+    /// notification (the timer's too) signals it with the cap's badge and is masked until
+    /// acknowledged; anything else is spurious and ignored.
     pub fn handle_interrupt(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, sched: &mut Scheduler, request: &Request) {
         let irq = request.irq;
         if irq == IRQ_TIMER {
@@ -164,7 +166,6 @@ gears::code_gear! {
                     yield_thread(objects, sched, cur);
                 }
             }
-            return Next::Exit(Done::Ok);
         }
         if irqs.active.contains(&irq) && !irqs.masked.contains(&irq) {
             if let Some(Cap::Notification { ptr, badge, rights }) = irqs.notification.get(&irq).copied()

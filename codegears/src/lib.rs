@@ -36,10 +36,11 @@
 //! - TCB invocations: ReadRegisters, WriteRegisters, CopyRegisters, Configure, SetPriority,
 //!   SetMCPriority, SetSchedParams, SetIPCBuffer, SetSpace (VSpaces are not modelled: the VSpace
 //!   root is accepted and ignored), Suspend, Resume, BindNotification, UnbindNotification;
-//!   SetTLSBase is not built. IRQControl IssueIRQHandler (with RISC-V's IRQ range
-//!   check, 1..=[`interrupt::MAX_IRQ`]); IRQHandler Ack, SetNotification, Clear; an interrupt
+//!   SetTLSBase is not built. IRQControl IssueIRQHandler (IRQ range
+//!   0..=[`interrupt::MAX_IRQ`]); IRQHandler Ack, SetNotification, Clear; an interrupt
 //!   ([`interrupt::HANDLE_INTERRUPT`]) signals the handler's notification and stays masked until
-//!   acknowledged; IRQ 0 is the timer, whose ticks end time slices of [`interrupt::TIME_SLICE`].
+//!   acknowledged; IRQ 0 is the timer, whose ticks end time slices of [`interrupt::TIME_SLICE`]
+//!   and which one user-level driver may also handle (seL4 keeps its timer to itself).
 //!   The notification an IRQ signals is kept as plain data in the IRQ table, not in a CDT slot.
 //!   Domain invocations fail with IllegalOperation.
 //! - An invocation run directly from `handle_invocation` (`Request::syscall` 0: tools and tests)

@@ -18,8 +18,8 @@ fn issue_irq_handler_and_its_errors() {
     assert_eq!(s.cap(h), Cap::IrqHandler { irq: 5 });
     assert!(s.k.state.irqs.active.contains(&5));
     assert_eq!(issue(&mut s, 5, h2), Err(SyscallError::RevokeFirst), "already active");
-    assert_eq!(issue(&mut s, 0, h2), Err(SyscallError::RangeError { min: 1, max: 127 }));
-    assert_eq!(issue(&mut s, 128, h2), Err(SyscallError::RangeError { min: 1, max: 127 }));
+    assert_eq!(issue(&mut s, 128, h2), Err(SyscallError::RangeError { min: 0, max: 127 }));
+    assert_eq!(issue(&mut s, u64::MAX, h2), Err(SyscallError::RangeError { min: 0, max: 127 }));
     assert_eq!(issue(&mut s, 6, h), Err(SyscallError::DeleteFirst));
     let r = s.root();
     assert_eq!(

@@ -107,3 +107,25 @@ fn timer_ticks_rotate_a_priority() {
     assert!(order[2 * slice..].iter().all(|&t| t == b));
     assert_eq!(s.running(), Some(root), "round robin");
 }
+
+#[test]
+fn a_user_driver_gets_the_timer_tick_through_its_notification() {
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let h = handler(&mut s, u64::from(IRQ_TIMER));
+    let ntfn = s.alloc_notification();
+    let badged = s.mint(ntfn, CapRights::ALL, 0x40);
+    assert_eq!(irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[badged]), Ok(Done::Ok));
+    let (_, driver) = s.spawn(255);
+    assert_eq!(s.as_thread(driver, |s| s.wait(ntfn)), Ok(Done::Blocked));
+    interrupt(&mut s, IRQ_TIMER);
+    assert_eq!(s.state(driver), ThreadState::Running, "the tick woke the driver");
+    assert_eq!(s.k.state.objects.tcb(driver).map(|t| t.badge), Some(0x40));
+    // Masked until the driver acknowledges: the next tick still counts time slices, but
+    // signals nothing.
+    assert_eq!(s.as_thread(driver, |s| s.wait(ntfn)), Ok(Done::Blocked));
+    interrupt(&mut s, IRQ_TIMER);
+    assert!(matches!(s.state(driver), ThreadState::BlockedOnNotification { .. }));
+    assert_eq!(irq_call(&mut s, h, label::IRQ_ACK_IRQ, &[]), Ok(Done::Ok));
+    interrupt(&mut s, IRQ_TIMER);
+    assert_eq!(s.state(driver), ThreadState::Running, "acknowledged: the next tick wakes it");
+}
