@@ -156,15 +156,14 @@ gears::code_gear! {
     /// acknowledged; anything else is spurious and ignored.
     pub fn handle_interrupt(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, sched: &mut Scheduler, request: &Request) {
         let irq = request.irq;
-        if irq == IRQ_TIMER {
-            if let Some(cur) = sched.choose_thread()
-                && let Some(t) = objects.tcb_mut(cur)
-            {
-                t.ticks += 1;
-                if t.ticks >= TIME_SLICE {
-                    t.ticks = 0;
-                    yield_thread(objects, sched, cur);
-                }
+        if irq == IRQ_TIMER
+            && let Some(cur) = sched.choose_thread()
+            && let Some(t) = objects.tcb_mut(cur)
+        {
+            t.ticks += 1;
+            if t.ticks >= TIME_SLICE {
+                t.ticks = 0;
+                yield_thread(objects, sched, cur);
             }
         }
         if irqs.active.contains(&irq) && !irqs.masked.contains(&irq) {

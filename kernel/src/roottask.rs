@@ -19,13 +19,16 @@
 //! into its read-only script pages before it starts) lists, and stores each reply where the
 //! kernel's checks read it.
 
+use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use codegears::cap::{Cap, ObjPtr, SlotRef};
 use codegears::cspace::{Cte, MdbNode};
-use codegears::kernel::{BootInfo, Kernel, KernelState, root_slot};
+use codegears::interrupt::{HANDLE_INTERRUPT, IRQ_TIMER};
+use codegears::kernel::{BootInfo, Done, Kernel, KernelState, ReplyMsg, root_slot, tcb_slot};
+use codegears::object::ThreadState;
 use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, reply_from_kernel_error, sys};
 use gears::{Dispatcher, Gear, MetaGear, Mode, Outcome, PointDecision, Step};
 use metagears::wire::WireTracer;
@@ -256,6 +259,45 @@ pub struct Stats {
     pub restarts: u64,
     /// Timer interrupts taken while the root task ran.
     pub interrupts: u64,
+    /// Switches from one thread to another.
+    pub switches: u64,
+    /// Times a thread woken by a timer tick (the user-level timer driver) was run.
+    pub driver_wakeups: u64,
+    /// The largest time from a timer interrupt being raised to the user thread it woke running
+    /// (virtual nanoseconds: guest instructions under `-icount shift=0`).
+    pub user_latency_max_ns: u64,
+    /// User faults that stopped a thread.
+    pub faults: u64,
+}
+
+/// What a thread finds in its registers and IPC buffer when it runs next.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+enum Deliver {
+    /// Nothing: it resumes as it left (Send, Yield, a fresh thread).
+    #[default]
+    Nothing,
+    /// The kernel's reply to its Call on a kernel object (or an error reply).
+    Reply(ReplyMsg),
+    /// What its receive got (Recv, NBRecv, ReplyRecv, a Call answered by Reply): badge,
+    /// MessageInfo and message words, as the capability kernel wrote them into its TCB.
+    Received,
+}
+
+/// The kernel's side of one seL4 thread: what the TCB in the capability kernel does not hold.
+#[derive(Debug, Default)]
+struct Thread {
+    /// The saved registers (while it runs, the TCB's copy is stale).
+    ctx: UserContext,
+    /// Where it resumes when it is `Running` (seL4's NextIP). The TCB's first register is
+    /// seL4's FaultIP: the instruction that entered the kernel (a system call's, a faulting
+    /// one's), where a thread the kernel left `Restart` resumes, entering the same call again.
+    next_ip: u64,
+    /// What to deliver before it runs.
+    deliver: Deliver,
+    /// When the timer interrupt that woke it was raised, until it runs.
+    woken_by_tick: Option<u64>,
+    /// Its console line so far (`seL4_DebugPutChar`).
+    line: String,
 }
 
 /// How a script run ended.
@@ -279,6 +321,10 @@ pub struct RootTask {
     /// The counters.
     pub stats: Stats,
     restart_pending: bool,
+    /// Every thread that has run, by TCB.
+    threads: BTreeMap<ObjPtr, Thread>,
+    /// The root task's image (its address space and frames) and its IPC buffer frame.
+    root_image: Option<(UserThread, u64)>,
 }
 
 /// Adds an untyped cap for real memory as a boot cap (a CDT root) in root CNode slot `cptr`.
@@ -320,6 +366,8 @@ impl RootTask {
             dispatcher: Dispatcher::new((None, budget, checks)),
             stats: Stats::default(),
             restart_pending: false,
+            threads: BTreeMap::new(),
+            root_image: None,
         };
         rt.set_tracing(cfg!(feature = "trace"));
         rt
@@ -422,46 +470,257 @@ impl RootTask {
         Ok(end)
     }
 
-    /// Runs the Rust root task (an ELF, `kernel/roottask`) to its `seL4_DebugHalt`: it gets the
-    /// first free slot and its untyped's cptr in its first two argument registers, its IPC
-    /// buffer, and the debug calls `seL4_DebugPutChar` (a console line per newline) and
-    /// `seL4_DebugHalt` (its verdict) besides the calls the gears serve. Returns the verdict.
+    /// Runs the Rust root task (an ELF, `kernel/roottask`) and every thread it starts, as the
+    /// capability kernel schedules them, until the root task's `seL4_DebugHalt`: it gets the first
+    /// free slot and its untyped's cptr in its first two argument registers, its IPC buffer, and
+    /// the debug calls `seL4_DebugPutChar` (a console line per newline) and `seL4_DebugHalt` (its
+    /// verdict) besides the calls the gears serve. Returns the verdict.
+    ///
+    /// This is the kernel's main loop: choose the thread the capability kernel's scheduler
+    /// names (`chooseThread`), activate it (a `Restart` thread goes back to its syscall
+    /// instruction: seL4's `activateThread`), run it to its next kernel entry, and turn the entry
+    /// into a dispatcher run: a system call from `HANDLE_SYSCALL`, an interrupt from
+    /// `HANDLE_INTERRUPT`, a user fault stopping the thread. With no runnable thread the kernel
+    /// idles until an interrupt.
     pub fn run_elf(&mut self, elf: &[u8]) -> Result<bool, String> {
-        let mut t = UserThread::load_elf(elf).map_err(|e| format!("could not load the root task: {e:?}"))?;
-        let ipc = t.map_page(IPC_BUFFER_VA, true).map_err(|e| format!("{e:?}"))?;
+        let mut image =
+            UserThread::load_elf(elf).map_err(|e| format!("could not load the root task: {e:?}"))?;
+        let ipc = image.map_page(IPC_BUFFER_VA, true).map_err(|e| format!("{e:?}"))?;
         let ut = self.untypeds.first().map_or(0, |u| u.cptr);
-        t.ctx.set_syscall_reply(self.info.first_free, ut, [0; 4]);
-        let mut line = String::new();
+        image.ctx.set_syscall_reply(self.info.first_free, ut, [0; 4]);
+        let root = self.info.root_tcb;
+        if let Some(t) = self.kernel.state.objects.tcb_mut(root) {
+            t.registers = image.ctx.sel4_registers();
+            t.ipc_buffer_ptr = IPC_BUFFER_VA;
+        }
+        self.threads.insert(root, Thread { ctx: image.ctx, next_ip: image.ctx.ip(), ..Thread::default() });
+        self.root_image = Some((image, ipc));
+        let mut last = None;
         loop {
-            match t.run() {
-                Trap::Interrupt(_) => self.stats.interrupts += 1,
+            let Some(cur) = self.kernel.state.sched.choose_thread() else {
+                // Idle: wait for the next interrupt (the timer ticks at least).
+                arch::wait_for_interrupt();
+                self.interrupt(IRQ_TIMER)?;
+                continue;
+            };
+            if last.is_some_and(|l| l != cur) {
+                self.stats.switches += 1;
+            }
+            last = Some(cur);
+            let trap = self.run_thread(cur)?;
+            match trap {
+                Trap::Interrupt(_) => self.interrupt(IRQ_TIMER)?,
                 Trap::Fault(f) => {
-                    return Err(format!(
-                        "root task fault: {} at ip {:#x}, address {:#x}",
-                        arch::fault_name(&f),
-                        f.ip,
-                        f.addr
-                    ));
+                    let why = format!("{} at ip {:#x}, address {:#x}", arch::fault_name(&f), f.ip, f.addr);
+                    if cur == root {
+                        return Err(format!("root task fault: {why}"));
+                    }
+                    self.stats.faults += 1;
+                    kprintln!(
+                        "kernel: thread {:#x} faulted ({why}) and has no fault handler: suspended",
+                        cur.0
+                    );
+                    let st = &mut self.kernel.state;
+                    codegears::thread::suspend(&mut st.cspace, &mut st.objects, &mut st.sched, cur);
                 }
                 Trap::Syscall => {
-                    let args = t.ctx.syscall_args();
+                    let args = self.thread(cur).ctx.syscall_args();
                     match args.number {
                         SYS_DEBUG_PUT_CHAR => {
+                            let t = self.thread(cur);
                             if args.cap == u64::from(b'\n') {
-                                kprintln!("{line}");
-                                line.clear();
+                                kprintln!("{}", t.line);
+                                t.line.clear();
                             } else {
-                                line.push(char::from(args.cap as u8));
+                                t.line.push(char::from(args.cap as u8));
                             }
                         }
-                        SYS_DEBUG_HALT => return Ok(args.cap != 0),
-                        _ => {
-                            self.syscall(&mut t.ctx, ipc)?;
-                        }
+                        SYS_DEBUG_HALT if cur == root => return Ok(args.cap != 0),
+                        _ => self.thread_syscall(cur)?,
                     }
                 }
             }
         }
+    }
+
+    fn thread(&mut self, t: ObjPtr) -> &mut Thread {
+        self.threads.entry(t).or_default()
+    }
+
+    /// Activates `cur` and runs it in user mode until its next kernel entry.
+    fn run_thread(&mut self, cur: ObjPtr) -> Result<Trap, String> {
+        let Some(tcb) = self.kernel.state.objects.tcb(cur) else {
+            return Err(format!("the scheduler chose {:#x}, which is not a TCB", cur.0));
+        };
+        let (registers, restart) = (tcb.registers, tcb.state == ThreadState::Restart);
+        let received = received_message(tcb);
+        let buffer = self.ipc_buffer_of(cur);
+        let space = self.vspace_of(cur);
+        // A thread that never ran starts where its registers say.
+        let th =
+            self.threads.entry(cur).or_insert_with(|| Thread { next_ip: registers[0], ..Thread::default() });
+        th.ctx.set_sel4_registers(&registers);
+        if restart {
+            // activateThread: NextIP = FaultIP, so a system call is entered again (and a thread
+            // whose registers were written starts where they say).
+            th.deliver = Deliver::Nothing;
+            if let Some(t) = self.kernel.state.objects.tcb_mut(cur) {
+                t.state = ThreadState::Running;
+            }
+        } else {
+            th.ctx.set_ip(th.next_ip);
+        }
+        match core::mem::take(&mut th.deliver) {
+            Deliver::Nothing => {}
+            Deliver::Reply(r) => write_reply(&mut th.ctx, buffer, 0, r.info, &r.mrs, &[]),
+            Deliver::Received => {
+                let (badge, info, mrs, badges) = received;
+                write_reply(&mut th.ctx, buffer, badge, info, &mrs, &badges);
+            }
+        }
+        match space {
+            Some(Space::RootTask) => {
+                if let Some((image, _)) = &self.root_image {
+                    image.activate();
+                }
+            }
+            Some(Space::VSpace(root)) => arch::AddressSpace::activate_root(root),
+            None => {
+                return Ok(Trap::Fault(arch::UserFault {
+                    kind: arch::FaultKind::PageFault,
+                    ip: th.ctx.ip(),
+                    addr: th.ctx.ip(),
+                    vector: 0,
+                    code: 0,
+                }));
+            }
+        }
+        if let Some(raised) = th.woken_by_tick.take() {
+            let latency = arch::now_ns().saturating_sub(raised);
+            self.stats.user_latency_max_ns = self.stats.user_latency_max_ns.max(latency);
+            self.stats.driver_wakeups += 1;
+        }
+        let trap = arch::run_user(&mut th.ctx);
+        arch::AddressSpace::activate_kernel();
+        th.next_ip = th.ctx.ip();
+        if let Some(t) = self.kernel.state.objects.tcb_mut(cur) {
+            let mut regs = th.ctx.sel4_registers();
+            if trap == Trap::Syscall {
+                regs[0] = th.next_ip - UserContext::SYSCALL_INSN_LEN;
+            }
+            t.registers = regs;
+        }
+        Ok(trap)
+    }
+
+    /// The address space `t` runs in: the VSpace root in its TCB's VTable slot (the root task's
+    /// own when it is the root task's, or none yet).
+    fn vspace_of(&self, t: ObjPtr) -> Option<Space> {
+        if t == self.info.root_tcb {
+            return Some(Space::RootTask);
+        }
+        match self.kernel.state.cspace.cap(SlotRef::of(t, tcb_slot::VTABLE)) {
+            // Until the capability kernel models VSpaces, a thread without one shares the root
+            // task's (as sel4test's helper threads do).
+            Cap::Null => Some(Space::RootTask),
+            _ => None,
+        }
+    }
+
+    /// The physical address of `t`'s IPC buffer: the root task's page, or the frame in its
+    /// TCB's buffer slot at the offset of its IPC buffer address.
+    fn ipc_buffer_of(&self, t: ObjPtr) -> Option<u64> {
+        if t == self.info.root_tcb {
+            return self.root_image.as_ref().map(|(_, ipc)| *ipc);
+        }
+        let ptr = self.kernel.state.objects.tcb(t)?.ipc_buffer_ptr;
+        match self.kernel.state.cspace.cap(SlotRef::of(t, tcb_slot::BUFFER)) {
+            Cap::Frame { ptr: frame, size_bits, .. } => {
+                Some(frame.0 + (ptr & ((1u64 << size_bits) - 1) & !(IPC_BUFFER_BYTES - 1)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Serves a system call of thread `cur` (any of them) and records what it finds when it
+    /// runs next; takes the pending interrupt when the call was preempted.
+    fn thread_syscall(&mut self, cur: ObjPtr) -> Result<(), String> {
+        self.stats.syscalls += 1;
+        let buffer = self.ipc_buffer_of(cur);
+        let th = self.thread(cur);
+        let args = th.ctx.syscall_args();
+        let request = request_from(cur, &args, buffer);
+        if let (Some(b), Some(t)) = (buffer, self.kernel.state.objects.tcb_mut(cur)) {
+            t.ipc_buffer.receive_cnode = read_phys(b, IPC_RECEIVE_CNODE);
+            t.ipc_buffer.receive_index = read_phys(b, IPC_RECEIVE_CNODE + 1);
+            t.ipc_buffer.receive_depth = read_phys(b, IPC_RECEIVE_CNODE + 2);
+        }
+        self.kernel.set_request(request);
+        let receives = matches!(args.number, sys::RECV | sys::NB_RECV | sys::REPLY_RECV);
+        let is_call = args.number == sys::CALL;
+        let outcome = self.dispatcher.run(&mut self.kernel, &HANDLE_SYSCALL);
+        let deliver = match outcome {
+            Outcome::Exited(Done::Blocked) if receives || is_call => Deliver::Received,
+            Outcome::Exited(_) if receives => Deliver::Received,
+            Outcome::Exited(_) if is_call => Deliver::Reply(core::mem::take(&mut self.kernel.reply)),
+            Outcome::Exited(_) => Deliver::Nothing,
+            Outcome::Failed(e) => match reply_from_kernel_error(&e) {
+                Some((info, mrs)) if is_call => Deliver::Reply(ReplyMsg { info: info.to_word(), mrs }),
+                Some(_) => Deliver::Nothing,
+                None if cur == self.info.root_tcb => {
+                    return Err(format!("root task: cap fault with no fault handler: {e:?}"));
+                }
+                None => {
+                    kprintln!(
+                        "kernel: thread {:#x}: cap fault with no fault handler ({e:?}): suspended",
+                        cur.0
+                    );
+                    let st = &mut self.kernel.state;
+                    codegears::thread::suspend(&mut st.cspace, &mut st.objects, &mut st.sched, cur);
+                    Deliver::Nothing
+                }
+            },
+            Outcome::Preempted { .. } => {
+                self.stats.preemptions += 1;
+                self.stats.restarts += 1;
+                // The caller is Restart: it re-enters the call when it runs next. Take the
+                // pending interrupt now, as seL4 does before returning to the user.
+                arch::wait_for_interrupt();
+                self.interrupt(IRQ_TIMER)?;
+                Deliver::Nothing
+            }
+            Outcome::Halted { by, step } => {
+                let why = self.dispatcher.meta().2.violation.clone().unwrap_or_default();
+                return Err(format!("{by} at step {step}: {why}"));
+            }
+        };
+        self.thread(cur).deliver = deliver;
+        Ok(())
+    }
+
+    /// Handles interrupt `irq` through `HANDLE_INTERRUPT` (time slices, the driver's
+    /// notification); threads it wakes remember when it was raised, for the latency figure.
+    fn interrupt(&mut self, irq: u16) -> Result<(), String> {
+        self.stats.interrupts += 1;
+        let raised = arch::timer_last_raised_ns();
+        let objects = &self.kernel.state.objects;
+        let waiting: Vec<ObjPtr> = self
+            .threads
+            .keys()
+            .copied()
+            .filter(|&t| objects.tcb(t).is_some_and(|x| !x.state.is_runnable()))
+            .collect();
+        self.kernel.set_request(codegears::Request { irq, ..codegears::Request::default() });
+        match self.dispatcher.run(&mut self.kernel, &HANDLE_INTERRUPT) {
+            Outcome::Exited(_) => {}
+            other => return Err(format!("the interrupt gear ended with {other:?}")),
+        }
+        for t in waiting {
+            if self.kernel.state.objects.tcb(t).is_some_and(|x| x.state == ThreadState::Running) {
+                self.thread(t).woken_by_tick = Some(raised);
+            }
+        }
+        Ok(())
     }
 
     /// Serves one system call of the thread `ctx` whose IPC buffer is the frame `ipc`: Ok(true)
@@ -472,33 +731,20 @@ impl RootTask {
             self.stats.restarts += 1;
         }
         let args = ctx.syscall_args();
-        let mi = MessageInfo::from_word(args.info);
-        let mrs: Vec<u64> = (0..mi.length as usize)
-            .map(|i| if i < 4 { args.mrs[i] } else { read_word(ipc, ipc_msg_word(i)) })
-            .collect();
-        let extra: Vec<u64> = (0..mi.extra_caps as usize).map(|j| read_word(ipc, ipc_cap_word(j))).collect();
-        self.kernel.set_request(codegears::Request {
-            thread: self.info.root_tcb,
-            cptr: args.cap,
-            mrs,
-            extra_cptrs: extra,
-            syscall: args.number,
-            info: args.info,
-            ..codegears::Request::default()
-        });
+        self.kernel.set_request(request_from(self.info.root_tcb, &args, Some(ipc)));
         let is_call = args.number == sys::CALL;
         match self.dispatcher.run(&mut self.kernel, &HANDLE_SYSCALL) {
             Outcome::Exited(_) => {
                 if is_call {
                     let reply = core::mem::take(&mut self.kernel.reply);
-                    write_reply(ctx, ipc, reply.info, &reply.mrs);
+                    write_reply(ctx, Some(ipc), 0, reply.info, &reply.mrs, &[]);
                 }
                 Ok(args.number != sys::YIELD)
             }
             Outcome::Failed(e) => match reply_from_kernel_error(&e) {
                 Some((info, words)) => {
                     if is_call {
-                        write_reply(ctx, ipc, info.to_word(), &words);
+                        write_reply(ctx, Some(ipc), 0, info.to_word(), &words, &[]);
                     }
                     Ok(true)
                 }
@@ -522,6 +768,92 @@ impl RootTask {
     }
 }
 
+/// Where a thread runs: the root task's own address space, or a VSpace root (physical).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Space {
+    /// The root task's, built by the kernel when it loaded the root task.
+    RootTask,
+    /// The VSpace whose root paging structure is at this physical address.
+    #[allow(dead_code, reason = "VSpace caps arrive with the capability kernel's paging objects")]
+    VSpace(u64),
+}
+
+/// The IPC buffer's size (`seL4_IPCBufferSizeBits` = 10: it never crosses a page).
+const IPC_BUFFER_BYTES: u64 = 1024;
+/// IPC buffer word of `receiveCNode` (then `receiveIndex`, `receiveDepth`).
+const IPC_RECEIVE_CNODE: usize = 125;
+
+/// Reads word `index` of the IPC buffer at physical address `buffer`.
+fn read_phys(buffer: u64, index: usize) -> u64 {
+    let at = buffer + index as u64 * 8;
+    let mut b = [0u8; 8];
+    arch::copy_from_frame(at & !(arch::PAGE_SIZE - 1), (at & (arch::PAGE_SIZE - 1)) as usize, &mut b);
+    u64::from_le_bytes(b)
+}
+
+/// Writes word `index` of the IPC buffer at physical address `buffer`.
+fn write_phys(buffer: u64, index: usize, value: u64) {
+    let at = buffer + index as u64 * 8;
+    arch::copy_to_frame(
+        at & !(arch::PAGE_SIZE - 1),
+        (at & (arch::PAGE_SIZE - 1)) as usize,
+        &value.to_le_bytes(),
+    );
+}
+
+/// The request a system call makes: seL4's registers, then the message words past MR3 and the
+/// extra caps from the caller's IPC buffer (none without one).
+fn request_from(thread: ObjPtr, args: &arch::SyscallArgs, buffer: Option<u64>) -> codegears::Request {
+    let mi = MessageInfo::from_word(args.info);
+    let word = |i: usize| buffer.map_or(0, |b| read_phys(b, i));
+    let mrs =
+        (0..mi.length as usize).map(|i| if i < 4 { args.mrs[i] } else { word(ipc_msg_word(i)) }).collect();
+    let extra_cptrs = (0..mi.extra_caps as usize).map(|j| word(ipc_cap_word(j))).collect();
+    codegears::Request {
+        thread,
+        cptr: args.cap,
+        mrs,
+        extra_cptrs,
+        syscall: args.number,
+        info: args.info,
+        ..codegears::Request::default()
+    }
+}
+
+/// What a receive left in `tcb`: badge, MessageInfo, message words, unwrapped badges.
+fn received_message(tcb: &codegears::object::Tcb) -> (u64, u64, Vec<u64>, Vec<u64>) {
+    let len = MessageInfo::from_word(tcb.msg_info).length as usize;
+    let mut mrs = tcb.ipc_buffer.msg.clone();
+    mrs.resize(len, 0);
+    (tcb.badge, tcb.msg_info, mrs, tcb.ipc_buffer.caps_or_badges.clone())
+}
+
+/// Writes what a thread receives: badge, MessageInfo and MR0–3 in registers, the rest of the
+/// message words and the unwrapped badges in its IPC buffer (lost without one, as in seL4).
+fn write_reply(
+    ctx: &mut UserContext,
+    buffer: Option<u64>,
+    badge: u64,
+    info: u64,
+    mrs: &[u64],
+    badges: &[u64],
+) {
+    let mut regs = [0u64; 4];
+    for (i, w) in mrs.iter().enumerate().take(120) {
+        if i < 4 {
+            regs[i] = *w;
+        } else if let Some(b) = buffer {
+            write_phys(b, ipc_msg_word(i), *w);
+        }
+    }
+    if let Some(b) = buffer {
+        for (j, w) in badges.iter().enumerate().take(3) {
+            write_phys(b, ipc_cap_word(j), *w);
+        }
+    }
+    ctx.set_syscall_reply(badge, info, regs);
+}
+
 fn read_word(frame: u64, index: usize) -> u64 {
     let mut b = [0u8; 8];
     arch::copy_from_frame(frame, index * 8, &mut b);
@@ -532,19 +864,6 @@ fn write_words(frame: u64, offset: usize, words: &[u64]) {
     for (i, w) in words.iter().enumerate() {
         arch::copy_to_frame(frame, offset + i * 8, &w.to_le_bytes());
     }
-}
-
-/// Writes a reply: MessageInfo and MR0–3 in registers (badge 0), the rest in the IPC buffer.
-fn write_reply(ctx: &mut UserContext, ipc: u64, info: u64, mrs: &[u64]) {
-    let mut regs = [0u64; 4];
-    for (i, w) in mrs.iter().enumerate() {
-        if i < 4 {
-            regs[i] = *w;
-        } else if i < 120 {
-            write_words(ipc, ipc_msg_word(i) * 8, &[*w]);
-        }
-    }
-    ctx.set_syscall_reply(0, info, regs);
 }
 
 fn read_replies(frame: u64, n: usize) -> Vec<Reply> {

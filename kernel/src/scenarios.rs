@@ -453,8 +453,21 @@ pub fn rust_root_task() -> Outcome {
     if let Some(v) = rt.checks().violation.clone() {
         return Err(format!("invariant violated: {v}"));
     }
+    kprintln!(
+        "rust root task: {} thread switches; the user-level timer driver ran {} times; {} thread(s) stopped by \
+         a fault (interrupt latency to the driver: `cargo xtask bench irq-latency`, under -icount)",
+        s.switches,
+        s.driver_wakeups,
+        s.faults
+    );
     if !verdict {
         return Err("the root task reported a failed scenario".into());
+    }
+    if s.driver_wakeups < 5 || s.faults != 1 || s.switches == 0 {
+        return Err(format!(
+            "expected the timer driver to run at least 5 times and one faulting thread: {} runs, {} faults",
+            s.driver_wakeups, s.faults
+        ));
     }
     if s.preemptions < 2 || s.restarts != s.preemptions {
         return Err(format!("preempted {} times and restarted {} times", s.preemptions, s.restarts));

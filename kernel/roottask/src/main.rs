@@ -8,26 +8,38 @@
 #![no_main]
 
 use core::fmt::Write as _;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 mod sel4;
 
 use sel4::{Console, call};
 
-/// `seL4_CapInitThreadTCB`, `seL4_CapInitThreadCNode`.
+/// `seL4_CapInitThreadTCB`, `seL4_CapInitThreadCNode`, `seL4_CapInitThreadVSpace`,
+/// `seL4_CapIRQControl`.
 const TCB: u64 = 1;
 const ROOT: u64 = 2;
+const VSPACE: u64 = 3;
+const IRQ_CONTROL: u64 = 4;
 /// Resolve root-CNode slots with all 64 bits.
 const DEPTH: u64 = 64;
 /// Invocation labels (non-MCS).
 const UNTYPED_RETYPE: u64 = 1;
 const TCB_READ_REGISTERS: u64 = 2;
+const TCB_WRITE_REGISTERS: u64 = 3;
+const TCB_CONFIGURE: u64 = 5;
+const TCB_SET_PRIORITY: u64 = 6;
+const IRQ_ISSUE_IRQ_HANDLER: u64 = 26;
+const IRQ_ACK_IRQ: u64 = 27;
+const IRQ_SET_IRQ_HANDLER: u64 = 28;
 const CNODE_REVOKE: u64 = 17;
 const CNODE_DELETE: u64 = 18;
 const CNODE_COPY: u64 = 20;
 const CNODE_MINT: u64 = 21;
 const CNODE_MOVE: u64 = 22;
 /// Object types.
+const TCB_OBJECT: u64 = 1;
 const ENDPOINT: u64 = 2;
+const NOTIFICATION: u64 = 3;
 const CAP_TABLE: u64 = 4;
 /// All rights (`seL4_AllRights`).
 const ALL_RIGHTS: u64 = 0xf;
@@ -99,6 +111,142 @@ fn preempt_revoke(ut: u64, free: u64) -> bool {
     ok
 }
 
+/// The timer's IRQ line: the kernel shares its tick with one user-level driver.
+const IRQ_TIMER: u64 = 0;
+/// `seL4_UserContext` indices: the stack pointer (rsp / sp) and a thread's first argument
+/// (rdi / a0); the instruction pointer is index 0 on both.
+#[cfg(target_arch = "x86_64")]
+const SP: usize = 1;
+#[cfg(target_arch = "x86_64")]
+const ARG0: usize = 8;
+#[cfg(target_arch = "riscv64")]
+const SP: usize = 2;
+#[cfg(target_arch = "riscv64")]
+const ARG0: usize = 16;
+/// How far below its stack top a thread starts (x86_64: as after a call).
+#[cfg(target_arch = "x86_64")]
+const STACK_BIAS: u64 = 8;
+#[cfg(target_arch = "riscv64")]
+const STACK_BIAS: u64 = 0;
+
+/// Stacks for the threads the root task starts in its own address space.
+const STACK_WORDS: usize = 2048;
+static mut STACKS: [[u64; STACK_WORDS]; 4] = [[0; STACK_WORDS]; 4];
+
+fn stack_top(i: usize) -> u64 {
+    let base = &raw const STACKS as u64;
+    base + ((i + 1) * STACK_WORDS * 8) as u64
+}
+
+/// Starts a thread in the root task's CSpace and VSpace (as sel4test's helper threads): TCB
+/// Configure, SetPriority, then WriteRegisters with its entry point, stack and argument, resuming it.
+fn start_thread(tcb: u64, entry: extern "C" fn(u64) -> !, stack: usize, arg: u64, prio: u64) -> bool {
+    let mut ok = expect("configure the thread", call(tcb, TCB_CONFIGURE, &[0, 0, 0, 0], &[ROOT, VSPACE, VSPACE]).label, 0);
+    ok &= expect("set its priority", call(tcb, TCB_SET_PRIORITY, &[prio], &[TCB]).label, 0);
+    let mut regs = [0u64; 2 + ARG0 + 1];
+    regs[0] = 1; // resume it
+    regs[1] = (ARG0 + 1) as u64;
+    regs[2] = entry as *const () as u64;
+    regs[2 + SP] = stack_top(stack) - STACK_BIAS;
+    regs[2 + ARG0] = arg;
+    ok &= expect("write its registers and resume it", call(tcb, TCB_WRITE_REGISTERS, &regs, &[]).label, 0);
+    ok
+}
+
+/// An echo server: replies to each caller with the badge it called through, the sum of its
+/// words and its label.
+extern "C" fn echo_server(ep: u64) -> ! {
+    let mut m = sel4::recv(ep);
+    loop {
+        let n = m.length.min(4) as usize;
+        let sum: u64 = m.mrs[..n].iter().sum();
+        m = sel4::reply_recv(ep, 0, &[m.badge, sum, m.label]);
+    }
+}
+
+/// IPC between two threads (after sel4test's IPC tests): an echo server waits on an endpoint;
+/// the root task calls it through a badged and an unbadged cap and checks the replies.
+fn ipc_threads(ut: u64, free: u64) -> bool {
+    let (ep, badged, tcb) = (free, free + 1, free + 2);
+    let mut ok = expect("retype an endpoint", retype(ut, ENDPOINT, 0, ep, 1), 0);
+    let mint = call(ROOT, CNODE_MINT, &[badged, DEPTH, ep, DEPTH, ALL_RIGHTS, 0x61], &[ROOT]).label;
+    ok &= expect("mint a cap to it with badge 0x61", mint, 0);
+    ok &= expect("retype a TCB", retype(ut, TCB_OBJECT, 0, tcb, 1), 0);
+    ok &= start_thread(tcb, echo_server, 0, ep, 50);
+    for (cap, badge) in [(badged, 0x61), (ep, 0)] {
+        let r = sel4::call_ep(cap, 7, &[1, 2, 3, 4]);
+        say!(
+            "root task: Call through cap {cap} -> server replied badge {:#x}, sum {}, label {}",
+            r.mrs[0],
+            r.mrs[1],
+            r.mrs[2]
+        );
+        ok &= r.label == 0 && r.length == 3 && r.mrs[..3] == [badge, 10, 7];
+    }
+    if !ok {
+        say!("root task: IPC with the server thread: UNEXPECTED reply");
+    }
+    ok
+}
+
+/// Ticks the timer driver has handled.
+static DRIVER_TICKS: AtomicU64 = AtomicU64::new(0);
+
+/// A user-level timer driver: acknowledges the IRQ, waits on its notification, which the kernel
+/// signals at the next timer tick, and counts it. Its argument: notification cptr | handler << 32.
+extern "C" fn timer_driver(arg: u64) -> ! {
+    let (ntfn, handler) = (arg & 0xffff_ffff, arg >> 32);
+    // A tick may have come between IssueIRQHandler and SetNotification: undelivered, it left the
+    // IRQ masked (as in seL4), so acknowledge before every wait.
+    loop {
+        call(handler, IRQ_ACK_IRQ, &[], &[]);
+        sel4::wait(ntfn);
+        DRIVER_TICKS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Starts the timer driver at priority 254 and lowers the root task to 100, so the driver runs
+/// as soon as a tick wakes it; waits until it has seen five ticks.
+fn timer_driver_thread(ut: u64, free: u64) -> bool {
+    let (handler, ntfn, tcb) = (free, free + 1, free + 2);
+    let issue = call(IRQ_CONTROL, IRQ_ISSUE_IRQ_HANDLER, &[IRQ_TIMER, handler, DEPTH], &[ROOT]).label;
+    let mut ok = expect("get the timer's IRQ handler cap", issue, 0);
+    ok &= expect("retype a notification", retype(ut, NOTIFICATION, 0, ntfn, 1), 0);
+    ok &= expect("bind the IRQ to it", call(handler, IRQ_SET_IRQ_HANDLER, &[], &[ntfn]).label, 0);
+    ok &= expect("retype the driver's TCB", retype(ut, TCB_OBJECT, 0, tcb, 1), 0);
+    ok &= start_thread(tcb, timer_driver, 1, ntfn | (handler << 32), 254);
+    ok &= expect("lower the root task's priority to 100", call(TCB, TCB_SET_PRIORITY, &[100], &[TCB]).label, 0);
+    while DRIVER_TICKS.load(Ordering::Relaxed) < 5 {
+        core::hint::spin_loop();
+    }
+    say!("root task: the user-level timer driver has handled {} ticks", DRIVER_TICKS.load(Ordering::Relaxed));
+    ok
+}
+
+/// A thread that dereferences null: the kernel stops it (it has no fault handler) and the root
+/// task goes on; its TCB still says where it stopped.
+extern "C" fn faulter(_: u64) -> ! {
+    let p = core::hint::black_box(0usize) as *const u64;
+    // SAFETY: deliberately unsound: the null page is unmapped, so this read faults and the
+    // kernel stops this thread; that is what the scenario shows.
+    let v = unsafe { p.read_volatile() };
+    loop {
+        core::hint::black_box(v);
+    }
+}
+
+fn faulting_thread(ut: u64, free: u64) -> bool {
+    let tcb = free;
+    let mut ok = expect("retype a TCB", retype(ut, TCB_OBJECT, 0, tcb, 1), 0);
+    ok &= start_thread(tcb, faulter, 2, 0, 200);
+    let r = call(tcb, TCB_READ_REGISTERS, &[0, 1], &[]);
+    ok &= expect("read the stopped thread's registers", r.label, 0);
+    say!("root task: the faulting thread was stopped at ip {:#x}; the root task runs on", r.mrs[0]);
+    let entry = faulter as *const () as u64;
+    ok &= r.mrs[0] >= entry && r.mrs[0] < entry + 64;
+    ok
+}
+
 /// The entry point: the stack is set up by the kernel; `free` is the first free slot, `ut` the
 /// untyped cap.
 #[unsafe(no_mangle)]
@@ -106,7 +254,16 @@ fn preempt_revoke(ut: u64, free: u64) -> bool {
 pub extern "C" fn _start(free: u64, ut: u64) -> ! {
     say!("root task: Rust in user mode; first free slot {free}, untyped cap {ut}");
     let mut ok = cnode_ops(ut, free);
-    ok &= preempt_revoke(ut, free + 8);
+    say!("root task: -- IPC between two threads --");
+    ok &= ipc_threads(ut, free + 8);
+    say!("root task: -- a user-level timer driver --");
+    ok &= timer_driver_thread(ut, free + 12);
+    say!("root task: -- a thread that faults --");
+    ok &= faulting_thread(ut, free + 16);
+    say!("root task: -- PREEMPT_REVOKE while the timer driver runs --");
+    let before = DRIVER_TICKS.load(Ordering::Relaxed);
+    ok &= preempt_revoke(ut, free + 24);
+    say!("root task: the driver handled {} ticks during the revoke", DRIVER_TICKS.load(Ordering::Relaxed) - before);
     say!("root task: {}", if ok { "all scenarios passed" } else { "a scenario FAILED" });
     sel4::halt(ok)
 }

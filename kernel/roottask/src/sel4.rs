@@ -9,6 +9,10 @@ use core::fmt;
 
 /// `seL4_SysCall`.
 pub const SYS_CALL: i64 = -1;
+/// `seL4_SysReplyRecv`.
+pub const SYS_REPLY_RECV: i64 = -2;
+/// `seL4_SysRecv`.
+pub const SYS_RECV: i64 = -5;
 /// `seL4_SysDebugPutChar`.
 pub const SYS_DEBUG_PUT_CHAR: i64 = -9;
 /// `seL4_SysDebugHalt` (here with a status in the cap register: 1 pass, 0 fail).
@@ -95,8 +99,21 @@ pub struct Reply {
     pub mrs: [u64; 6],
 }
 
-/// `seL4_Call(cap, MessageInfo(label, extra caps, length), mrs)` with extra caps.
-pub fn call(cap: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Reply {
+/// A received message: the sender's badge, its label and length, MR0–3 and two IPC-buffer words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Msg {
+    /// The badge of the cap it came through (a notification's word for a Wait).
+    pub badge: u64,
+    /// The label.
+    pub label: u64,
+    /// Message words.
+    pub length: u64,
+    /// MR0–3, then the IPC buffer's words 4 and 5.
+    pub mrs: [u64; 6],
+}
+
+/// Puts the message words past MR3 in the IPC buffer; returns MR0–3 and the MessageInfo.
+fn stage(label: u64, mrs: &[u64], extra: &[u64]) -> ([u64; 4], u64) {
     let mut regs = [0u64; 4];
     for (i, &w) in mrs.iter().enumerate().take(120) {
         if i < 4 {
@@ -108,7 +125,42 @@ pub fn call(cap: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Reply {
     for (j, &c) in extra.iter().enumerate().take(3) {
         ipc_write(122 + j, c);
     }
-    let info = (label << 12) | ((extra.len() as u64 & 3) << 7) | (mrs.len() as u64 & 0x7f);
+    (regs, (label << 12) | ((extra.len() as u64 & 3) << 7) | (mrs.len() as u64 & 0x7f))
+}
+
+fn msg(badge: u64, info: u64, r: [u64; 4]) -> Msg {
+    Msg { badge, label: info >> 12, length: info & 0x7f, mrs: [r[0], r[1], r[2], r[3], ipc_read(5), ipc_read(6)] }
+}
+
+/// `seL4_Recv(cap)`: waits on an endpoint (or a notification: the badge is its word).
+pub fn recv(cap: u64) -> Msg {
+    let (badge, info, r) = syscall(SYS_RECV, cap, 0, [0; 4]);
+    msg(badge, info, r)
+}
+
+/// `seL4_ReplyRecv(cap, MessageInfo(label, 0, length), mrs)`: replies to the last caller and
+/// waits for the next message.
+pub fn reply_recv(cap: u64, label: u64, mrs: &[u64]) -> Msg {
+    let (regs, info) = stage(label, mrs, &[]);
+    let (badge, info, r) = syscall(SYS_REPLY_RECV, cap, info, regs);
+    msg(badge, info, r)
+}
+
+/// `seL4_Call` on an endpoint: the reply with the badge register (0 for a reply).
+pub fn call_ep(cap: u64, label: u64, mrs: &[u64]) -> Msg {
+    let (regs, info) = stage(label, mrs, &[]);
+    let (badge, info, r) = syscall(SYS_CALL, cap, info, regs);
+    msg(badge, info, r)
+}
+
+/// `seL4_Wait(cap)` on a notification: its word (the OR of the badges signalled).
+pub fn wait(cap: u64) -> u64 {
+    recv(cap).badge
+}
+
+/// `seL4_Call(cap, MessageInfo(label, extra caps, length), mrs)` with extra caps.
+pub fn call(cap: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Reply {
+    let (regs, info) = stage(label, mrs, extra);
     let (_, info, r) = syscall(SYS_CALL, cap, info, regs);
     Reply { label: info >> 12, length: info & 0x7f, mrs: [r[0], r[1], r[2], r[3], ipc_read(5), ipc_read(6)] }
 }

@@ -131,6 +131,16 @@ impl AddressSpace {
         unsafe { asm!("csrw satp, {0}", "sfence.vma", in(reg) satp, options(nostack)) };
     }
 
+    /// Switches to the address space whose root page table is at physical address `root`: a
+    /// VSpace the capability kernel built from seL4 objects, with the kernel's gigapages copied
+    /// in when it got an ASID (`copyGlobalMappings`).
+    pub fn activate_root(root: u64) {
+        let satp = SATP_SV39 | (root >> 12);
+        // SAFETY: such a root maps the first 4 GiB 1:1 like every user space, so the code, stack
+        // and data in use keep their addresses; the fence drops stale translations.
+        unsafe { asm!("csrw satp, {0}", "sfence.vma", in(reg) satp, options(nostack)) };
+    }
+
     /// Switches back to untranslated kernel addressing.
     pub fn activate_kernel() {
         // SAFETY: Bare mode: addresses are physical, which is how the kernel is linked.

@@ -46,7 +46,9 @@ pub fn irq_pending() -> bool {
 /// Counts a tick and arms the next one (the SBI call also clears the pending bit).
 pub fn on_tick() {
     let t = now();
-    let late = t.saturating_sub(DEADLINE.load(Ordering::Relaxed));
+    let raised = DEADLINE.load(Ordering::Relaxed);
+    LAST_RAISED.store(raised * (1_000_000_000 / TIMEBASE_HZ), Ordering::Relaxed);
+    let late = t.saturating_sub(raised);
     MAX_LATENCY.fetch_max(late * (1_000_000_000 / TIMEBASE_HZ), Ordering::Relaxed);
     TICKS.fetch_add(1, Ordering::Relaxed);
     DEADLINE.store(t + INTERVAL, Ordering::Relaxed);
@@ -57,6 +59,21 @@ pub fn on_tick() {
 static DEADLINE: AtomicU64 = AtomicU64::new(0);
 /// The largest latency recorded since [`latency_reset`], in nanoseconds.
 static MAX_LATENCY: AtomicU64 = AtomicU64::new(0);
+
+/// When the last tick handled was raised (its deadline), in nanoseconds.
+static LAST_RAISED: AtomicU64 = AtomicU64::new(0);
+
+/// When the timer interrupt handled last was raised, in virtual nanoseconds on the [`now_ns`]
+/// clock.
+pub fn last_raised_ns() -> u64 {
+    LAST_RAISED.load(Ordering::Relaxed)
+}
+
+/// The clock latencies are measured on: the `time` CSR in nanoseconds (virtual nanoseconds,
+/// guest instructions, under `-icount shift=0`).
+pub fn now_ns() -> u64 {
+    now() * (1_000_000_000 / TIMEBASE_HZ)
+}
 
 /// Starts a new latency measurement.
 pub fn latency_reset() {

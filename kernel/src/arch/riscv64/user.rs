@@ -76,6 +76,45 @@ impl UserContext {
         }
     }
 
+    /// The first 20 registers of `seL4_UserContext` for RISC-V (pc, ra, sp, gp, s0–s11, a0–a3),
+    /// as the capability kernel's TCB keeps them (it holds x86_64's 20; the rest stay in the
+    /// context).
+    pub fn sel4_registers(&self) -> [u64; 20] {
+        let x = |n: usize| self.regs[n - 1];
+        [
+            self.pc,
+            x(1),
+            x(2),
+            x(3),
+            x(8),
+            x(9),
+            x(18),
+            x(19),
+            x(20),
+            x(21),
+            x(22),
+            x(23),
+            x(24),
+            x(25),
+            x(26),
+            x(27),
+            x(10),
+            x(11),
+            x(12),
+            x(13),
+        ]
+    }
+
+    /// Sets the registers [`Self::sel4_registers`] names.
+    pub fn set_sel4_registers(&mut self, r: &[u64; 20]) {
+        self.pc = r[0];
+        for (i, n) in
+            [1, 2, 3, 8, 9, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 10, 11, 12, 13].into_iter().enumerate()
+        {
+            self.regs[n - 1] = r[i + 1];
+        }
+    }
+
     /// Sets the seL4 reply registers: badge, MessageInfo and message registers 0–3.
     pub fn set_syscall_reply(&mut self, badge: u64, info: u64, mrs: [u64; 4]) {
         self.regs[A0] = badge;

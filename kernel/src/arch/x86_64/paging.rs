@@ -147,6 +147,18 @@ impl AddressSpace {
         }
     }
 
+    /// Switches to the address space whose PML4 is at physical address `root`: a VSpace the
+    /// capability kernel built from seL4 objects, whose global entries it copied from the
+    /// kernel's (`copyGlobalMappings`).
+    pub fn activate_root(root: u64) {
+        let frame = PhysFrame::containing_address(PhysAddr::new(root));
+        if Cr3::read().0 != frame {
+            // SAFETY: the capability kernel hands out only PML4 objects that had the kernel's
+            // top-level entries copied in when they got an ASID, so the kernel stays mapped.
+            unsafe { Cr3::write(frame, Cr3Flags::empty()) };
+        }
+    }
+
     /// Switches back to the kernel's own page tables.
     pub fn activate_kernel() {
         let frame = PhysFrame::containing_address(PhysAddr::new(KERNEL_ROOT.load(Ordering::Relaxed)));

@@ -121,7 +121,22 @@ fn record_latency() {
     let prev = LAST_HANDLED.swap(now, Ordering::Relaxed);
     let missed = if prev != 0 && latest > prev { (latest - prev) / period_ns } else { 0 };
     let raised = latest - missed * period_ns;
+    LAST_RAISED.store(raised, Ordering::Relaxed);
     MAX_LATENCY.fetch_max(now - raised, Ordering::Relaxed);
+}
+
+/// When the last timer interrupt handled was raised (TSC units, see [`record_latency`]).
+static LAST_RAISED: AtomicU64 = AtomicU64::new(0);
+
+/// When the timer interrupt handled last was raised, in virtual nanoseconds (guest
+/// instructions under `-icount shift=0`), on the [`now_ns`] clock.
+pub fn last_raised_ns() -> u64 {
+    LAST_RAISED.load(Ordering::Relaxed)
+}
+
+/// The clock latencies are measured on: the TSC (virtual nanoseconds under `-icount shift=0`).
+pub fn now_ns() -> u64 {
+    rdtsc()
 }
 
 /// Starts a new latency measurement.

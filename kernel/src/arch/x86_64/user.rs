@@ -62,6 +62,26 @@ impl UserContext {
         SyscallArgs { number: f.rdx as i64, cap: f.rdi, info: f.rsi, mrs: [f.r10, f.r8, f.r9, f.r15] }
     }
 
+    /// The registers in `seL4_UserContext` order (rip, rsp, rflags, rax, rbx, rcx, rdx, rsi,
+    /// rdi, rbp, r8–r15, fs_base, gs_base), as the capability kernel's TCB keeps them.
+    pub fn sel4_registers(&self) -> [u64; 20] {
+        let f = &self.frame;
+        [
+            f.rip, f.rsp, f.rflags, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp, f.r8, f.r9, f.r10,
+            f.r11, f.r12, f.r13, f.r14, f.r15, 0, 0,
+        ]
+    }
+
+    /// Sets the registers from `seL4_UserContext` order (see [`Self::sel4_registers`]; the
+    /// segment bases are not kept, and `run_user` keeps only the user's arithmetic flags).
+    pub fn set_sel4_registers(&mut self, r: &[u64; 20]) {
+        let f = &mut self.frame;
+        [f.rip, f.rsp, f.rflags, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp] =
+            [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]];
+        [f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15] =
+            [r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17]];
+    }
+
     /// Sets the seL4 reply registers: badge, MessageInfo and message registers 0–3.
     pub fn set_syscall_reply(&mut self, badge: u64, info: u64, mrs: [u64; 4]) {
         let f = &mut self.frame;
