@@ -45,6 +45,14 @@ pub static ROOT_TASK_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/root
 const SYS_DEBUG_PUT_CHAR: i64 = -9;
 /// `seL4_SysDebugHalt`, here with the root task's verdict in the cap register (1 pass).
 const SYS_DEBUG_HALT: i64 = -11;
+/// Benchmark call (the `latency-bench` kernel, like seL4's benchmark configuration's calls):
+/// start measuring interrupt latency, with the preemption points on (cap register 1) or off.
+#[cfg(feature = "latency-bench")]
+const SYS_BENCH_BEGIN: i64 = -12;
+/// Benchmark call: stop measuring and print the figures (the cap register says how many caps the
+/// measured revoke removed).
+#[cfg(feature = "latency-bench")]
+const SYS_BENCH_END: i64 = -13;
 
 /// The root CNode's radix (4096 slots).
 pub const ROOT_RADIX: u8 = 12;
@@ -325,6 +333,9 @@ pub struct RootTask {
     threads: BTreeMap<ObjPtr, Thread>,
     /// The root task's image (its address space and frames) and its IPC buffer frame.
     root_image: Option<(UserThread, u64)>,
+    /// A latency measurement in progress: preemption points on, the counters at its start.
+    #[cfg(feature = "latency-bench")]
+    bench: Option<(bool, Stats)>,
 }
 
 /// Adds an untyped cap for real memory as a boot cap (a CDT root) in root CNode slot `cptr`.
@@ -368,6 +379,8 @@ impl RootTask {
             restart_pending: false,
             threads: BTreeMap::new(),
             root_image: None,
+            #[cfg(feature = "latency-bench")]
+            bench: None,
         };
         rt.set_tracing(cfg!(feature = "trace"));
         rt
@@ -487,7 +500,7 @@ impl RootTask {
             UserThread::load_elf(elf).map_err(|e| format!("could not load the root task: {e:?}"))?;
         let ipc = image.map_page(IPC_BUFFER_VA, true).map_err(|e| format!("{e:?}"))?;
         let ut = self.untypeds.first().map_or(0, |u| u.cptr);
-        image.ctx.set_syscall_reply(self.info.first_free, ut, [0; 4]);
+        image.ctx.set_entry_args([self.info.first_free, ut, u64::from(cfg!(feature = "latency-bench"))]);
         let root = self.info.root_tcb;
         if let Some(t) = self.kernel.state.objects.tcb_mut(root) {
             t.registers = image.ctx.sel4_registers();
@@ -536,6 +549,29 @@ impl RootTask {
                             }
                         }
                         SYS_DEBUG_HALT if cur == root => return Ok(args.cap != 0),
+                        #[cfg(feature = "latency-bench")]
+                        SYS_BENCH_BEGIN if cur == root => {
+                            self.set_preemption(args.cap != 0);
+                            self.bench = Some((args.cap != 0, self.stats));
+                            self.stats.user_latency_max_ns = 0;
+                            arch::timer_latency_reset();
+                        }
+                        #[cfg(feature = "latency-bench")]
+                        SYS_BENCH_END if cur == root => {
+                            if let Some((on, s0)) = self.bench.take() {
+                                let s = self.stats;
+                                kprintln!(
+                                    "bench: irq-latency caps={} preemption={} max_latency_insns={} \
+                                     kernel_latency_insns={} preemptions={} driver_runs={}",
+                                    args.cap,
+                                    if on { "on" } else { "off" },
+                                    s.user_latency_max_ns,
+                                    arch::timer_latency_max_ns(),
+                                    s.preemptions - s0.preemptions,
+                                    s.driver_wakeups - s0.driver_wakeups
+                                );
+                            }
+                        }
                         _ => self.thread_syscall(cur)?,
                     }
                 }

@@ -238,10 +238,6 @@ pub struct RevokeFigures {
     pub points: u64,
     /// How many times the work budget asked whether the timer interrupt was pending.
     pub timer_checks: u64,
-    /// The largest time from a timer interrupt raised to handled during the revoke (virtual
-    /// nanoseconds: guest instructions under `-icount shift=0`).
-    #[cfg_attr(not(feature = "latency-bench"), allow(dead_code, reason = "read by the latency bench"))]
-    pub latency_ns: u64,
 }
 
 /// sel4test's PREEMPT_REVOKE through real syscalls: 16 CNodes of radix 12 filled with copies of
@@ -249,7 +245,7 @@ pub struct RevokeFigures {
 /// preempted at least twice, restart, converge (every copy gone), and the invariants must hold
 /// at every preemption point checked. `cnodes` CNodes of 4096 slots each.
 pub fn preempt_revoke(cnodes: u64) -> Result<RevokeFigures, String> {
-    let fig = revoke_tree(cnodes, true, true, 0)?;
+    let fig = revoke_tree(cnodes)?;
     if fig.preemptions < 2 {
         return Err(format!("the revoke was preempted {} times, fewer than 2", fig.preemptions));
     }
@@ -259,15 +255,8 @@ pub fn preempt_revoke(cnodes: u64) -> Result<RevokeFigures, String> {
     Ok(fig)
 }
 
-/// Builds `cnodes` CNodes of 4096 copies and revokes them with the real timer running:
-/// with `preemption` off the work budget never preempts; with `checked` off no full invariant
-/// checks run (the latency bench measures the kernel, not the checker).
-pub fn revoke_tree(
-    cnodes: u64,
-    preemption: bool,
-    checked: bool,
-    phase: u64,
-) -> Result<RevokeFigures, String> {
+/// Builds `cnodes` CNodes of 4096 copies and revokes them with the real timer running.
+fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
     let mut rt = RootTask::boot();
     let ut = rt.untypeds[0].cptr;
     let ep = rt.info.first_free;
@@ -305,28 +294,16 @@ pub fn revoke_tree(
     codegears::check_invariants(&rt.kernel.state).map_err(|e| format!("after the build: {e}"))?;
 
     // Full checks: wherever preempted, and every 16,384th point (each is linear in the caps).
-    rt.checks().every = if checked { 16_384 } else { 0 };
-    rt.checks().where_preempted = checked;
-    rt.set_preemption(preemption);
+    rt.checks().every = 16_384;
+    rt.checks().where_preempted = true;
     let (stats0, points0, full0) = (rt.stats, rt.checks().points, rt.checks().full);
     let (asked0, _) = rt.budget();
     let t1 = arch::ticks();
     // Take a tick left pending by the checks above (the kernel masks interrupts), so it is not
     // charged to the revoke, then measure.
     arch::wait_for_interrupt();
-    if phase > 0 {
-        // Start the revoke `phase` spins after a tick (interrupts on meanwhile), so that over
-        // several rounds the next tick lands at different points of a short revoke.
-        arch::interrupts_enable();
-        for i in 0..phase {
-            core::hint::black_box(i);
-        }
-        arch::interrupts_disable();
-    }
-    arch::timer_latency_reset();
     let replies = run(&mut rt, &[Call::new(ROOT, label::CNODE_REVOKE, &[ep, DEPTH], &[])])?;
     let ticks = arch::ticks() - t1;
-    let latency_ns = arch::timer_latency_max_ns();
     let fig = RevokeFigures {
         copies,
         preemptions: rt.stats.preemptions - stats0.preemptions,
@@ -335,7 +312,6 @@ pub fn revoke_tree(
         full_checks: rt.checks().full - full0,
         points: rt.checks().points - points0,
         timer_checks: rt.budget().0 - asked0,
-        latency_ns,
     };
     kprintln!(
         "revoke: Revoke of endpoint {ep}: {} in {} ticks; preempted {} times by the timer, restarted {} times; \
@@ -399,28 +375,24 @@ pub fn traced_syscall() -> Outcome {
 }
 
 /// `cargo xtask bench irq-latency` (kernel feature `latency-bench`, QEMU `-icount shift=0`): the
-/// largest timer-interrupt latency during revokes of 2^12 and 2^16 caps, with seL4's preemption
-/// points and without them. One line per measurement for the xtask to parse.
+/// Rust root task in its bench mode starts its user-level timer driver, then revokes 2^12 caps (8
+/// rounds at different phases of the timer) and 2^16 caps, with seL4's preemption points and
+/// without; around each revoke it asks the kernel to measure the largest time from a timer tick
+/// being raised to the driver it wakes running, and the kernel prints one line per revoke.
 #[cfg(feature = "latency-bench")]
 pub fn latency_bench() -> Outcome {
-    // A revoke of 2^12 caps is shorter than a timer period: several rounds, each started at a
-    // different phase, so that ticks land inside it.
-    for (cnodes, rounds) in [(1u64, 8u64), (16, 1)] {
-        for preemption in [true, false] {
-            let (mut max, mut preemptions, mut ticks, mut copies) = (0, 0, 0, 0);
-            for r in 0..rounds {
-                let f = revoke_tree(cnodes, preemption, false, r * 400_000)?;
-                max = max.max(f.latency_ns);
-                preemptions += f.preemptions;
-                ticks += f.ticks;
-                copies = f.copies;
-            }
-            kprintln!(
-                "bench: irq-latency caps={copies} preemption={} max_latency_insns={max} preemptions={preemptions} \
-                 ticks={ticks} rounds={rounds}",
-                if preemption { "on" } else { "off" },
-            );
-        }
+    let elf = crate::roottask::ROOT_TASK_ELF;
+    if elf.is_empty() {
+        return Err("the kernel was built without the root task (build it with `cargo xtask`)".into());
+    }
+    let mut rt = RootTask::boot();
+    rt.set_tracing(false);
+    // Measure the kernel, not the invariant checker: no full checks (each is linear in the caps
+    // and runs with interrupts masked), only the constant-time local one.
+    rt.checks().every = 0;
+    rt.checks().where_preempted = false;
+    if !rt.run_elf(elf)? {
+        return Err("the root task's bench failed".into());
     }
     Ok(())
 }

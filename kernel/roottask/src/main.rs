@@ -7,12 +7,11 @@
 #![no_std]
 #![no_main]
 
-use core::fmt::Write as _;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 mod sel4;
 
-use sel4::{Console, call};
+use sel4::call;
 
 /// `seL4_CapInitThreadTCB`, `seL4_CapInitThreadCNode`, `seL4_CapInitThreadVSpace`,
 /// `seL4_CapIRQControl`.
@@ -48,8 +47,9 @@ const ILLEGAL_OPERATION: u64 = 3;
 const FAILED_LOOKUP: u64 = 6;
 const DELETE_FIRST: u64 = 8;
 
+#[macro_export]
 macro_rules! say {
-    ($($arg:tt)*) => { let _ = writeln!(Console, $($arg)*); };
+    ($($arg:tt)*) => { let _ = core::fmt::Write::write_fmt(&mut $crate::sel4::Console, format_args!("{}\n", format_args!($($arg)*))); };
 }
 
 /// Checks one reply's label; says what happened.
@@ -141,7 +141,11 @@ fn stack_top(i: usize) -> u64 {
 /// Starts a thread in the root task's CSpace and VSpace (as sel4test's helper threads): TCB
 /// Configure, SetPriority, then WriteRegisters with its entry point, stack and argument, resuming it.
 fn start_thread(tcb: u64, entry: extern "C" fn(u64) -> !, stack: usize, arg: u64, prio: u64) -> bool {
-    let mut ok = expect("configure the thread", call(tcb, TCB_CONFIGURE, &[0, 0, 0, 0], &[ROOT, VSPACE, VSPACE]).label, 0);
+    let mut ok = expect(
+        "configure the thread",
+        call(tcb, TCB_CONFIGURE, &[0, 0, 0, 0], &[ROOT, VSPACE, VSPACE]).label,
+        0,
+    );
     ok &= expect("set its priority", call(tcb, TCB_SET_PRIORITY, &[prio], &[TCB]).label, 0);
     let mut regs = [0u64; 2 + ARG0 + 1];
     regs[0] = 1; // resume it
@@ -215,7 +219,8 @@ fn timer_driver_thread(ut: u64, free: u64) -> bool {
     ok &= expect("bind the IRQ to it", call(handler, IRQ_SET_IRQ_HANDLER, &[], &[ntfn]).label, 0);
     ok &= expect("retype the driver's TCB", retype(ut, TCB_OBJECT, 0, tcb, 1), 0);
     ok &= start_thread(tcb, timer_driver, 1, ntfn | (handler << 32), 254);
-    ok &= expect("lower the root task's priority to 100", call(TCB, TCB_SET_PRIORITY, &[100], &[TCB]).label, 0);
+    ok &=
+        expect("lower the root task's priority to 100", call(TCB, TCB_SET_PRIORITY, &[100], &[TCB]).label, 0);
     while DRIVER_TICKS.load(Ordering::Relaxed) < 5 {
         core::hint::spin_loop();
     }
@@ -247,12 +252,48 @@ fn faulting_thread(ut: u64, free: u64) -> bool {
     ok
 }
 
+/// The interrupt-latency bench (a kernel built with `latency-bench`, under `-icount`): with the
+/// timer driver running, revoke 2^12 caps (8 rounds, each started at a different phase of the
+/// timer) and 2^16 caps, with the kernel's preemption points on and off, each revoke between the
+/// kernel's benchmark calls, which print the largest tick-to-driver latency.
+fn latency_bench(ut: u64, free: u64) -> bool {
+    let (ep, cnodes) = (free, free + 1);
+    let mut ok = expect("retype an endpoint", retype(ut, ENDPOINT, 0, ep, 1), 0);
+    ok &= expect("retype 16 CNodes of radix 12", retype(ut, CAP_TABLE, 12, cnodes, 16), 0);
+    for (n, rounds) in [(1u64, 8u64), (16, 1)] {
+        for preemption in [1, 0] {
+            for round in 0..rounds {
+                for k in 0..n {
+                    for j in 0..4096 {
+                        if call(cnodes + k, CNODE_COPY, &[j, 12, ep, DEPTH, ALL_RIGHTS], &[ROOT]).label != 0 {
+                            say!("root task: bench: copy {j} into CNode {k} failed");
+                            return false;
+                        }
+                    }
+                }
+                for i in 0..round * 400_000 {
+                    core::hint::black_box(i);
+                }
+                sel4::bench_begin(preemption);
+                let r = call(ROOT, CNODE_REVOKE, &[ep, DEPTH], &[]).label;
+                sel4::bench_end(n * 4096);
+                ok &= r == 0;
+            }
+        }
+    }
+    ok
+}
+
 /// The entry point: the stack is set up by the kernel; `free` is the first free slot, `ut` the
-/// untyped cap.
+/// untyped cap, `bench` non-zero in a kernel built for the latency bench.
 #[unsafe(no_mangle)]
 #[unsafe(link_section = ".text.entry")]
-pub extern "C" fn _start(free: u64, ut: u64) -> ! {
+pub extern "C" fn _start(free: u64, ut: u64, bench: u64) -> ! {
     say!("root task: Rust in user mode; first free slot {free}, untyped cap {ut}");
+    if bench != 0 {
+        let ok = timer_driver_thread(ut, free) && latency_bench(ut, free + 8);
+        sel4::halt(ok);
+    }
     let mut ok = cnode_ops(ut, free);
     say!("root task: -- IPC between two threads --");
     ok &= ipc_threads(ut, free + 8);
@@ -263,7 +304,10 @@ pub extern "C" fn _start(free: u64, ut: u64) -> ! {
     say!("root task: -- PREEMPT_REVOKE while the timer driver runs --");
     let before = DRIVER_TICKS.load(Ordering::Relaxed);
     ok &= preempt_revoke(ut, free + 24);
-    say!("root task: the driver handled {} ticks during the revoke", DRIVER_TICKS.load(Ordering::Relaxed) - before);
+    say!(
+        "root task: the driver handled {} ticks during the revoke",
+        DRIVER_TICKS.load(Ordering::Relaxed) - before
+    );
     say!("root task: {}", if ok { "all scenarios passed" } else { "a scenario FAILED" });
     sel4::halt(ok)
 }

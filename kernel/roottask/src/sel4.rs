@@ -17,6 +17,10 @@ pub const SYS_RECV: i64 = -5;
 pub const SYS_DEBUG_PUT_CHAR: i64 = -9;
 /// `seL4_SysDebugHalt` (here with a status in the cap register: 1 pass, 0 fail).
 pub const SYS_DEBUG_HALT: i64 = -11;
+/// The kernel's benchmark calls (a `latency-bench` kernel): begin and end a measurement.
+pub const SYS_BENCH_BEGIN: i64 = -12;
+/// See [`SYS_BENCH_BEGIN`].
+pub const SYS_BENCH_END: i64 = -13;
 
 #[cfg(target_arch = "x86_64")]
 const USER_BASE: u64 = 0x0000_0080_0000_0000;
@@ -129,7 +133,12 @@ fn stage(label: u64, mrs: &[u64], extra: &[u64]) -> ([u64; 4], u64) {
 }
 
 fn msg(badge: u64, info: u64, r: [u64; 4]) -> Msg {
-    Msg { badge, label: info >> 12, length: info & 0x7f, mrs: [r[0], r[1], r[2], r[3], ipc_read(5), ipc_read(6)] }
+    Msg {
+        badge,
+        label: info >> 12,
+        length: info & 0x7f,
+        mrs: [r[0], r[1], r[2], r[3], ipc_read(5), ipc_read(6)],
+    }
 }
 
 /// `seL4_Recv(cap)`: waits on an endpoint (or a notification: the badge is its word).
@@ -175,6 +184,17 @@ impl fmt::Write for Console {
         }
         Ok(())
     }
+}
+
+/// Benchmark call: the kernel starts measuring interrupt latency, with its preemption points
+/// on or off (a `latency-bench` kernel).
+pub fn bench_begin(preemption: u64) {
+    syscall(SYS_BENCH_BEGIN, preemption, 0, [0; 4]);
+}
+
+/// Benchmark call: the kernel prints the figures for a revoke of `caps` caps.
+pub fn bench_end(caps: u64) {
+    syscall(SYS_BENCH_END, caps, 0, [0; 4]);
 }
 
 /// Ends the root task with a verdict (`seL4_DebugHalt`).

@@ -22,12 +22,17 @@ pub fn interrupts_disable() -> bool {
     old & SSTATUS_SIE != 0
 }
 
-/// Enables interrupts, waits for one, and masks them again.
+/// Waits for an interrupt (returning at once if one is pending), takes it, and masks
+/// interrupts again.
+///
+/// `wfi` comes first, with SIE still clear: it resumes when an interrupt enabled in `sie` is
+/// pending, whatever SIE says. Setting SIE first would take a pending interrupt before the `wfi`,
+/// which would then sleep until the next one (a whole timer period).
 pub fn wait_for_interrupt() {
-    // SAFETY: `wfi` only waits; with SIE set the pending interrupt is taken by the trap vector
-    // (installed at boot) right after it, then SIE is cleared again.
+    // SAFETY: `wfi` only waits; setting SIE lets the trap vector (installed at boot) take the
+    // pending interrupt right there, then SIE is cleared again.
     unsafe {
-        asm!("csrs sstatus, {0}", "wfi", "csrc sstatus, {0}", in(reg) SSTATUS_SIE, options(nomem, nostack));
+        asm!("wfi", "csrs sstatus, {0}", "csrc sstatus, {0}", in(reg) SSTATUS_SIE, options(nomem, nostack));
     }
 }
 

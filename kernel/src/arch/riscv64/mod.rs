@@ -21,9 +21,10 @@ pub use paging::{
 };
 pub use serial::{console_write, console_write_bytes, console_write_raw};
 pub use timer::{
-    TIMER_HZ, irq_pending as timer_irq_pending, last_raised_ns as timer_last_raised_ns,
-    latency_max_ns as timer_latency_max_ns, latency_reset as timer_latency_reset, now_ns, ticks,
+    TIMER_HZ, irq_pending as timer_irq_pending, last_raised_ns as timer_last_raised_ns, now_ns, ticks,
 };
+#[cfg(feature = "latency-bench")]
+pub use timer::{latency_max_ns as timer_latency_max_ns, latency_reset as timer_latency_reset};
 pub use user::{UserContext, fault_name, run_user};
 
 /// Device memory handed to the root task as an untyped: the UART's page (physical base, log2

@@ -76,6 +76,7 @@ pub fn now_ns() -> u64 {
 }
 
 /// Starts a new latency measurement.
+#[cfg_attr(not(feature = "latency-bench"), allow(dead_code, reason = "read by the latency bench"))]
 pub fn latency_reset() {
     MAX_LATENCY.store(0, Ordering::Relaxed);
 }
@@ -83,6 +84,7 @@ pub fn latency_reset() {
 /// The largest time from a timer interrupt being raised (its deadline) to its handler, since
 /// [`latency_reset`], in virtual nanoseconds (guest instructions under `-icount shift=0`; the
 /// `time` CSR's 100 ns resolution limits it to multiples of 100).
+#[cfg_attr(not(feature = "latency-bench"), allow(dead_code, reason = "read by the latency bench"))]
 pub fn latency_max_ns() -> u64 {
     MAX_LATENCY.load(Ordering::Relaxed)
 }

@@ -140,12 +140,14 @@ pub fn now_ns() -> u64 {
 }
 
 /// Starts a new latency measurement.
+#[cfg_attr(not(feature = "latency-bench"), allow(dead_code, reason = "read by the latency bench"))]
 pub fn latency_reset() {
     MAX_LATENCY.store(0, Ordering::Relaxed);
 }
 
 /// The largest timer-interrupt latency since [`latency_reset`], in virtual nanoseconds (guest
 /// instructions under `-icount shift=0`).
+#[cfg_attr(not(feature = "latency-bench"), allow(dead_code, reason = "read by the latency bench"))]
 pub fn latency_max_ns() -> u64 {
     MAX_LATENCY.load(Ordering::Relaxed)
 }

@@ -1,0 +1,44 @@
+//! A program the root task loads into an address space of its own (from seL4 objects: a VSpace
+//! root, paging structures and frames it retyped, mapped and filled itself), then starts as a
+//! thread: IPC between two threads in different address spaces.
+//!
+//! It gets an endpoint cptr (in the root task's CSpace, which it shares) as its argument: it
+//! calls the root task with six words (two travel in its own IPC buffer), sends back what the
+//! reply said, then touches an unmapped page, which the kernel turns into a fault message to
+//! its fault handler.
+#![no_std]
+#![no_main]
+
+use core::fmt::Write as _;
+
+#[allow(dead_code, reason = "the child makes only a few of the calls")]
+mod sel4;
+
+use sel4::Console;
+
+/// An address no page of this program's address space maps.
+const UNMAPPED: u64 = 0x7000_0000_0000 >> 8;
+
+/// The entry point: the root task set the stack and the argument.
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".text.entry")]
+pub extern "C" fn _start(ep: u64) -> ! {
+    let _ = writeln!(Console, "child: hello from my own address space; calling the root task on cap {ep}");
+    let r = sel4::call_ep(ep, 1, &[0x11, 0x22, 0x33, 0x44, 0x55, 0x66]);
+    let _ = writeln!(Console, "child: the root task replied label {} with {:#x}", r.label, r.mrs[0]);
+    sel4::call_ep(ep, 2, &[r.mrs[0], r.mrs[1]]);
+    let p = core::hint::black_box(UNMAPPED) as *const u64;
+    // SAFETY: deliberately unsound: nothing is mapped there, so the read faults; the kernel sends
+    // the fault to this thread's fault handler (the root task), which is the point.
+    let v = unsafe { p.read_volatile() };
+    loop {
+        core::hint::black_box(v);
+    }
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    loop {
+        core::hint::spin_loop();
+    }
+}
