@@ -3,8 +3,9 @@
 //! exception, an unknown system call or a cap fault; its handler receives seL4's label, badge
 //! and message words, and its reply restarts (or stops) the faulter. A thread without a usable
 //! handler becomes Inactive while every other thread still runs. sel4test's PAGEFAULT0001–0005
-//! (`faults.c`, same address space) are ported at the end. Every fault and system call runs
-//! with the invariant checker after every gear.
+//! (`faults.c`, same address space) are ported, and faults run among other threads on the host
+//! machine model and under the model checker (every interleaving). Every fault and system call
+//! runs with the invariant checker after every gear.
 
 use codegears::cap::CapRights;
 use codegears::fault::{
@@ -15,8 +16,11 @@ use codegears::object::{N_REGISTERS, ThreadState};
 use codegears::syscall::{MessageInfo, sys};
 use codegears::{Cap, LookupFault, ObjPtr, Request, SlotRef, SyscallError};
 use gears::{Dispatcher, Outcome};
-use gears_tests::sel4::{Sel4, ThreadStep, WORD_BITS};
+use gears_tests::sel4::machine::{Event, Machine, Op};
+use gears_tests::sel4::mc::{IpcState, IpcSystem};
+use gears_tests::sel4::{Sel4, ThreadStep, WORD_BITS, invariants};
 use metagears::Tracer;
+use metagears::mc::{Checker, GearModel};
 
 const BAD_MAGIC: u64 = 0x1234_5678;
 const GOOD_MAGIC: u64 = 0x8765_4321;
@@ -45,6 +49,7 @@ fn set_registers(s: &mut Sel4, t: ObjPtr, f: impl FnOnce(&mut [u64; N_REGISTERS]
 struct Scene {
     s: Sel4,
     ep: u64,
+    fault_ep: u64,
     handler: ObjPtr,
     faulter_cap: u64,
     faulter: ObjPtr,
@@ -63,7 +68,7 @@ fn scene(rights: CapRights, badge: u64) -> Scene {
         r[reg::RFLAGS] = 0x202;
         r[reg::RAX] = BAD_MAGIC;
     });
-    Scene { s, ep, handler, faulter_cap, faulter }
+    Scene { s, ep, fault_ep, handler, faulter_cap, faulter }
 }
 
 fn caller_cap(s: &Sel4, t: ObjPtr) -> Cap {
@@ -364,6 +369,18 @@ fn the_handler_endpoint_deleted_while_the_faulter_waits_to_send() {
 }
 
 #[test]
+fn cancel_badged_sends_restarts_a_faulter_waiting_to_send() {
+    let Scene { mut s, fault_ep, faulter: f, .. } = scene(CapRights::ALL, 5);
+    let ue = Fault::UserException { number: 6, code: 0 };
+    assert_eq!(s.as_thread(f, |s| s.fault(ue)), Ok(Done::Blocked));
+    assert!(matches!(s.state(f), ThreadState::BlockedOnSend { badge: 5, is_call: true, .. }));
+    let r = s.root();
+    assert_eq!(s.cnode_cancel_badged_sends(r, fault_ep, WORD_BITS), Ok(()));
+    assert_eq!(s.state(f), ThreadState::Restart);
+    assert_eq!(s.tcb(f).fault, None, "the cancelled fault IPC dropped the fault");
+}
+
+#[test]
 fn the_handler_thread_deleted_while_the_faulter_waits_for_its_reply() {
     let mut s = Sel4::boot(10, &[20, 22]);
     let ep = s.alloc_endpoint();
@@ -588,4 +605,100 @@ fn pagefault0004_unknown_syscall() {
 #[test]
 fn pagefault0005_undefined_instruction() {
     assert_eq!(test_fault(FaultKind::BadInstruction), 12);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults among other threads: the host machine model (scripted threads, a timer) and the model
+// checker (every interleaving).
+
+/// A fault handler serving four faults of two threads with ReplyRecv, a thread without a handler
+/// that stops, and a busy thread, under timer interrupts.
+fn fault_machine() -> (Machine, [usize; 4]) {
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let ep = s.alloc_endpoint();
+    let (_, handler) = s.spawn(150);
+    let (ac, a) = s.spawn(100);
+    let (bc, b) = s.spawn(100);
+    let (_, c) = s.spawn(100);
+    let (_, busy) = s.spawn(100);
+    let badged = s.mint(ep, CapRights::ALL, 0xb);
+    set_fault_handler(&mut s, ac, ep);
+    set_fault_handler(&mut s, bc, badged);
+    let vm = Fault::VMFault { address: 0x2000, fsr: 6, instruction_fault: false };
+    let ue = Fault::UserException { number: 0, code: 0 };
+    let mut m = Machine::new(s, 3);
+    let mut hs = vec![Op::Recv(ep)];
+    hs.extend((0..3).map(|_| Op::ReplyRecv(ep, vec![])));
+    hs.push(Op::Reply(vec![]));
+    let h = m.thread(handler, hs);
+    let ta = m.thread(a, [Op::Fault(vm), Op::Yield, Op::Fault(ue), Op::Yield]);
+    let tb = m.thread(b, [Op::Yield, Op::Fault(ue), Op::Fault(vm)]);
+    m.thread(c, [Op::Yield, Op::Fault(vm)]);
+    let tbusy = m.thread(busy, (0..8).map(|_| Op::Yield));
+    (m, [h, ta, tb, tbusy])
+}
+
+#[test]
+fn a_fault_handler_among_other_threads_on_the_machine() {
+    let (mut m, [h, ta, tb, tbusy]) = fault_machine();
+    let steps = m.run(200);
+    assert!(m.finished(), "every script ran to its end in {steps} steps:\n{}", m.trace());
+    for i in [ta, tb, tbusy] {
+        let t = m.threads[i].tcb;
+        assert!(m.sel4.state(t).is_runnable(), "{i}: {:?}", m.sel4.state(t));
+        assert_eq!(m.sel4.tcb(t).fault, None);
+    }
+    let c = m.threads[3].tcb;
+    assert_eq!(m.sel4.state(c), ThreadState::Inactive, "no handler: stopped");
+    let handler = m.threads[h].tcb;
+    assert_eq!(m.sel4.received(handler).1, 0xb, "the last fault came through the badged cap");
+    let faults = m.events.iter().filter(|e| matches!(e, Event::Syscall { op: Op::Fault(_), .. })).count();
+    assert_eq!(faults, 5);
+    assert!(m.events.iter().any(|e| matches!(e, Event::Interrupt(0))), "timer ticks happened");
+    let (mut again, _) = fault_machine();
+    again.run(200);
+    assert_eq!(m.events, again.events, "deterministic");
+    assert!(m.sel4.k.state == again.sel4.k.state);
+}
+
+#[test]
+fn every_interleaving_of_two_faulters_and_their_handler() {
+    let mut s = Sel4::boot(8, &[20, 22]);
+    let ep = s.alloc_endpoint();
+    let spawned: Vec<(u64, ObjPtr)> = (0..3).map(|_| s.spawn(100)).collect();
+    let threads: Vec<ObjPtr> = spawned.iter().map(|&(_, t)| t).collect();
+    let badged = s.mint(ep, CapRights::ALL, 7);
+    // Threads 1 and 2 have ep (badge 0) and the badged cap as fault handlers.
+    set_fault_handler(&mut s, spawned[1].0, ep);
+    set_fault_handler(&mut s, spawned[2].0, badged);
+    let vm = Fault::VMFault { address: 0x3000, fsr: 4, instruction_fault: false };
+    let ue = Fault::UserException { number: 6, code: 0 };
+    let scripts = vec![
+        vec![Op::Recv(ep), Op::ReplyRecv(ep, vec![]), Op::Reply(vec![])],
+        vec![Op::Fault(vm), Op::Yield],
+        vec![Op::Fault(ue), Op::Yield],
+    ];
+    let sys = IpcSystem { kernel: s.k.clone(), threads: threads.clone(), scripts };
+    let t = threads.clone();
+    let report =
+        Checker::new(GearModel::new(sys))
+            .invariant("kernel", |st: &IpcState| invariants(&st.k))
+            .invariant("faulters wait or run without a fault", move |st: &IpcState| {
+                for &f in &t[1..] {
+                    let x = st.k.state.objects.tcb(f).ok_or("a faulter is gone")?;
+                    if x.state.is_runnable() && x.fault.is_some() {
+                        return Err(format!("{f:?} runs with {:?}", x.fault));
+                    }
+                }
+                Ok(())
+            })
+            .invariant("no errors", |st: &IpcState| {
+                if st.errors.is_empty() { Ok(()) } else { Err(format!("{:?}", st.errors)) }
+            })
+            .bfs();
+    println!("{}", report.stats);
+    assert!(report.is_ok(), "{}", report);
+    assert!(report.complete);
+    assert!(report.stats.distinct > 30, "{}", report.stats);
+    assert!(report.stats.terminal > 0, "{}", report.stats);
 }
