@@ -16,12 +16,20 @@
 //! register file, x86_64's `seL4_UserContext`, on both architectures, so riscv64 gets the
 //! x86_64 layouts too (seL4's riscv64 UnknownSyscall and UserException messages list other
 //! registers: FaultIP, SP, RA, A0–A7 and FaultIP, SP, Number, Code).
+//!
+//! Other deviations: the registers an UnknownSyscall or UserException message carries and the
+//! IP of a cap fault or VM fault are read from the faulting thread's TCB when the message is
+//! sent (as seL4 reads its saved context), so the caller saves the user registers into the TCB
+//! before it runs the fault; message words past seL4's four message registers are never dropped
+//! for want of an IPC buffer (the model's message is one vector); a fault IPC that is cancelled
+//! drops the fault (see [`set_thread_state`]); and the "no fault handler" report seL4 prints
+//! is not made (no console in this crate).
 
 use alloc::vec::Vec;
 
 use gears::Next;
 
-use crate::cap::{Cap, WORD_BITS};
+use crate::cap::{Cap, ObjPtr, SlotRef, WORD_BITS};
 use crate::cspace::CSpace;
 use crate::endpoint::{EpCap, send_ipc};
 use crate::error::{LookupFault, SyscallError};
@@ -199,12 +207,7 @@ pub fn set_mrs_fault(sender: &Tcb, fault: &Fault) -> Vec<u64> {
 
 /// `doFaultTransfer`: the receiver gets the sender's fault message, the fault's label, and the
 /// badge of the cap the fault was sent through.
-pub fn do_fault_transfer(
-    objects: &mut ObjectStore,
-    badge: u64,
-    sender: crate::cap::ObjPtr,
-    receiver: crate::cap::ObjPtr,
-) {
+pub fn do_fault_transfer(objects: &mut ObjectStore, badge: u64, sender: ObjPtr, receiver: ObjPtr) {
     let Some(s) = objects.tcb(sender) else { return };
     let Some(fault) = s.fault else { return };
     let words = set_mrs_fault(s, &fault);
@@ -234,11 +237,7 @@ pub fn sanitise_register(r: usize, v: u64) -> u64 {
 /// thread; an UnknownSyscall or UserException reply writes its first message words (at most 18
 /// or 3) into the registers of `SYSCALL_MESSAGE` / `EXCEPTION_MESSAGE`, sanitised, and restarts
 /// the thread only if its label is 0. Returns whether the thread restarts.
-pub fn handle_fault_reply(
-    objects: &mut ObjectStore,
-    receiver: crate::cap::ObjPtr,
-    sender: crate::cap::ObjPtr,
-) -> bool {
+pub fn handle_fault_reply(objects: &mut ObjectStore, receiver: ObjPtr, sender: ObjPtr) -> bool {
     let Some(s) = objects.tcb(sender) else { return false };
     let tag = MessageInfo::from_word(s.msg_info);
     let words: Vec<u64> = s.ipc_buffer.msg.iter().copied().take(tag.length as usize).collect();
@@ -267,7 +266,7 @@ gears::code_gear! {
         if request.fault.is_none() {
             return Next::Fail(SyscallError::IllegalOperation);
         }
-        let root = cspace.cap(crate::cap::SlotRef::of(request.thread, tcb_slot::CTABLE));
+        let root = cspace.cap(SlotRef::of(request.thread, tcb_slot::CTABLE));
         lookup.start(root, tcb.fault_handler, WORD_BITS, LookupPurpose::FaultHandler, Some(&SEND_FAULT_IPC));
         Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS)
     }
