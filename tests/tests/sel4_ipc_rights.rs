@@ -6,7 +6,7 @@
 
 use codegears::cap::{Cap, CapRights};
 use codegears::fault::{Fault, fault_label};
-use codegears::kernel::{Done, label};
+use codegears::kernel::Done;
 use codegears::object::ThreadState;
 use codegears::syscall::{MessageInfo, sys};
 use codegears::{LookupFault, SyscallError};
@@ -62,10 +62,7 @@ fn ipcrights0002_recv_needs_read() {
         let rights = CapRights::from_word(i);
         let ep_mint = s.mint(ep, rights, 0);
         let (tc, t) = s.spawn(100);
-        // api_tcb_set_space(helper, fault_ep, …)
-        let r = s.root();
-        let set_space = MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
-        assert_eq!(s.sys(sys::CALL, tc, set_space, &[fault_ep, 0, 0], &[r, r]), Ok(Done::Ok));
+        s.set_fault_handler(tc, fault_ep); // api_tcb_set_space(helper, fault_ep, …)
         let out = s.as_thread(t, |s| s.recv(ep_mint));
         if rights.read {
             assert_eq!(out, Ok(Done::Blocked));

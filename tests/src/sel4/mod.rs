@@ -643,4 +643,12 @@ impl Sel4 {
             other => panic!("fault ended with {other:?}"),
         }
     }
+
+    /// `seL4_TCB_SetSpace(tcb, fault_ep, root CNode, …)` from the current thread: the thread
+    /// shares the root CSpace and has `fault_ep` as its fault handler cptr.
+    pub fn set_fault_handler(&mut self, tcb: u64, fault_ep: u64) {
+        let r = self.root();
+        let info = MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
+        assert_eq!(self.sys(sys::CALL, tcb, info, &[fault_ep, 0, 0], &[r, r]), Ok(Done::Ok));
+    }
 }
