@@ -184,8 +184,9 @@ pub fn delete_caller_cap(cspace: &mut CSpace, thread: ObjPtr) {
     delete_reply_cap(cspace, SlotRef::of(thread, tcb_slot::CALLER));
 }
 
-/// `doReplyTransfer` (no faults are modelled): the reply's message goes to the waiting caller,
-/// the reply cap in `slot` is deleted, and the caller runs again.
+/// `doReplyTransfer`: the reply cap in `slot` is deleted and the waiting caller runs again with
+/// the reply's message; a caller waiting on a fault instead gets `handleFaultReply` (its
+/// registers may be set from the reply) and restarts, or stops if the reply says so.
 pub fn do_reply_transfer(
     cspace: &mut CSpace,
     objects: &mut ObjectStore,
@@ -195,7 +196,14 @@ pub fn do_reply_transfer(
     slot: SlotRef,
     grant: bool,
 ) {
-    if objects.tcb(receiver).map(|t| t.state) != Some(ThreadState::BlockedOnReply) {
+    let Some(r) = objects.tcb(receiver).filter(|t| t.state == ThreadState::BlockedOnReply) else {
+        return;
+    };
+    if r.fault.is_some() {
+        delete_reply_cap(cspace, slot);
+        let restart = crate::fault::handle_fault_reply(objects, receiver, sender);
+        let state = if restart { ThreadState::Restart } else { ThreadState::Inactive };
+        set_thread_state(objects, sched, receiver, state);
         return;
     }
     do_ipc_transfer(cspace, objects, sender, None, 0, grant, receiver);
@@ -239,7 +247,8 @@ fn get_receive_slot(cspace: &CSpace, objects: &ObjectStore, receiver: ObjPtr) ->
     (rest == 0 && cspace.cap(slot).is_null()).then_some(slot)
 }
 
-/// `doIPCTransfer` / `doNormalTransfer`: copy the sender's message words (at most 120) into the
+/// `doIPCTransfer` / `doNormalTransfer`: a sender with a fault sends its fault message instead
+/// (`doFaultTransfer`); otherwise copy the sender's message words (at most 120) into the
 /// receiver's buffer, transfer caps if the sender may grant, and set the receiver's MessageInfo
 /// and badge registers.
 pub fn do_ipc_transfer(
@@ -252,6 +261,10 @@ pub fn do_ipc_transfer(
     receiver: ObjPtr,
 ) {
     let Some(stcb) = objects.tcb(sender) else { return };
+    if stcb.fault.is_some() {
+        crate::fault::do_fault_transfer(objects, badge, sender, receiver);
+        return;
+    }
     let tag = MessageInfo::from_word(stcb.msg_info);
     let len = tag.length.min(MSG_MAX_LENGTH) as usize;
     let mut msg: Vec<u64> = stcb.ipc_buffer.msg.iter().copied().take(len).collect();

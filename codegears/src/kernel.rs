@@ -135,6 +135,8 @@ pub struct Request {
     /// The interrupt to handle, for [`HANDLE_INTERRUPT`](crate::interrupt::HANDLE_INTERRUPT)
     /// ([`IRQ_TIMER`](crate::interrupt::IRQ_TIMER) is the kernel's timer).
     pub irq: u16,
+    /// The fault the thread took, for [`HANDLE_FAULT`](crate::fault::HANDLE_FAULT).
+    pub fault: Option<crate::fault::Fault>,
 }
 
 /// The reply the kernel writes for the caller (`replyFromKernel`): MessageInfo and message words.
@@ -197,6 +199,9 @@ pub enum LookupPurpose {
         /// `failedLookupWasSource`.
         source: bool,
     },
+    /// A thread's fault handler (`sendFaultIPC`'s `lookupCap`): a failed lookup goes on to the
+    /// continuation with no slot (a double fault), not out of the kernel.
+    FaultHandler,
 }
 
 /// The cursor of `resolve_address_bits`: the CNode cap of the current level and the bits left.

@@ -7,7 +7,7 @@
 //! `resolve_address_bits` is `resolveAddressBits`, and so on.
 //!
 //! A system call is run by the dispatcher from [`syscall::HANDLE_SYSCALL`] (or an invocation from
-//! [`lookup::HANDLE_INVOCATION`]): `handle_syscall` → `handle_invocation` →
+//! [`lookup::HANDLE_INVOCATION`], a fault from [`fault::HANDLE_FAULT`]): `handle_syscall` → `handle_invocation` →
 //! `resolve_address_bits`* → `lookup_extra_caps` → `decode_invocation` →
 //! `decode_cnode_invocation` / `decode_untyped_invocation` / `decode_tcb_invocation` → … →
 //! `invoke_*` → `invocation_done`.
@@ -27,9 +27,20 @@
 //!   Signal/Wait/Poll and binding. A system call that leaves its caller waiting ends with
 //!   [`Done::Blocked`]; whoever wakes a thread writes its MessageInfo, badge and message words
 //!   into its TCB. The running thread stays in its ready queue, and woken threads join the tail
-//!   of theirs (seL4 puts them at the head unless they tie with the current thread). Faults (fault
-//!   IPC to a handler) are not modelled: a cap fault ends the system call with
-//!   `SyscallError::CapFault`.
+//!   of theirs (seL4 puts them at the head unless they tie with the current thread).
+//! - Faults ([`fault`], non-MCS): a system call whose cap lookup fails ends with
+//!   `SyscallError::CapFault` and changes nothing; the dispatcher's caller then runs
+//!   [`fault::HANDLE_FAULT`] with the fault in `Request::fault`
+//!   ([`fault::Fault::from_syscall_error`]), as it does for a VM fault or a user exception; an
+//!   unknown system call number goes there from `handle_syscall` itself. The thread's fault
+//!   handler cptr is looked up in its CSpace one level per gear; an endpoint cap with send and
+//!   grant (or grant-reply) takes the fault as a Call (seL4's labels, and its x86_64 message
+//!   layouts on both architectures), and the reply restarts the thread (an UnknownSyscall or
+//!   UserException reply sets the registers seL4 names, sanitised, and a non-zero label stops
+//!   the thread instead). Without a usable handler the thread becomes Inactive (seL4 also
+//!   prints both faults). A fault IPC that is cancelled (suspend, the endpoint deleted)
+//!   drops the fault, where non-MCS seL4 keeps a stale `tcbFault`. Registers are read from
+//!   and written to the TCB; the restart PC is its `rip`.
 //! - `cancelAllIPC` (deleting the last cap of an endpoint or notification) and
 //!   `cancelBadgedSends` release one thread per gear with a preemption point after each (seL4
 //!   runs them unpreempted: its issues 1736 and 1737); their progress is kept in the queue.
@@ -60,6 +71,7 @@ pub mod cspace;
 pub mod delete;
 pub mod endpoint;
 pub mod error;
+pub mod fault;
 pub mod interrupt;
 pub mod invariants;
 pub mod kernel;

@@ -30,7 +30,7 @@ impl LookupCursor {
     /// The error a lookup fault becomes for this lookup's purpose.
     pub fn fault(&self, fault: LookupFault) -> SyscallError {
         match self.purpose {
-            LookupPurpose::Invoked | LookupPurpose::Extra => {
+            LookupPurpose::Invoked | LookupPurpose::Extra | LookupPurpose::FaultHandler => {
                 SyscallError::CapFault { cptr: self.capptr, fault }
             }
             LookupPurpose::CNodeOp { source } => SyscallError::FailedLookup { source, fault },
@@ -113,6 +113,18 @@ pub fn resolve_address_bits_now(
     }
 }
 
+/// A lookup fault at one level: the error for this lookup's purpose, except a fault handler's
+/// lookup, which goes on to its continuation with no slot (`sendFaultIPC` then double-faults).
+fn lookup_failed(lookup: &mut LookupCursor, fault: LookupFault) -> Next<Kernel> {
+    match (lookup.purpose, lookup.ret) {
+        (LookupPurpose::FaultHandler, Some(g)) => {
+            lookup.slot = None;
+            Next::Goto(g)
+        }
+        _ => Next::Fail(lookup.fault(fault)),
+    }
+}
+
 fn found(lookup: &mut LookupCursor, slot: SlotRef, bits_remaining: u64) -> Next<Kernel> {
     lookup.slot = Some(slot);
     lookup.bits_remaining = bits_remaining;
@@ -127,7 +139,7 @@ gears::code_gear! {
     /// while the slot holds a CNode cap and bits are left.
     pub fn resolve_address_bits(ctx: Kernel; cspace: &CSpace, lookup: &mut LookupCursor) {
         let Cap::CNode { ptr, radix, guard, guard_size } = lookup.node else {
-            return Next::Fail(lookup.fault(LookupFault::InvalidRoot));
+            return lookup_failed(lookup, LookupFault::InvalidRoot);
         };
         let n_bits = lookup.n_bits;
         let (radix, guard_bits) = (radix as u64, guard_size as u64);
@@ -136,11 +148,11 @@ gears::code_gear! {
             || (lookup.capptr.checked_shr((n_bits - guard_bits) as u32).unwrap_or(0) & mask(guard_bits)) != guard
         {
             let fault = LookupFault::GuardMismatch { bits_left: n_bits, guard_found: guard, guard_size: guard_bits };
-            return Next::Fail(lookup.fault(fault));
+            return lookup_failed(lookup, fault);
         }
         if level_bits > n_bits || level_bits == 0 {
             let fault = LookupFault::DepthMismatch { bits_left: n_bits, bits_found: level_bits };
-            return Next::Fail(lookup.fault(fault));
+            return lookup_failed(lookup, fault);
         }
         let offset = lookup.capptr.checked_shr((n_bits - level_bits) as u32).unwrap_or(0) & mask(radix);
         let slot = SlotRef::of(ptr, offset);

@@ -149,6 +149,9 @@ pub struct Tcb {
     pub queued: bool,
     /// Timer ticks used of its current time slice (seL4 counts `tcbTimeSlice` down instead).
     pub ticks: u64,
+    /// The fault it is sending or waiting to have answered (`tcbFault`, with
+    /// `tcbLookupFailure` inside a cap fault); `None` is seL4's NullFault.
+    pub fault: Option<crate::fault::Fault>,
 }
 
 /// An endpoint's state (`EPState_*`): who, if anyone, waits in its queue.

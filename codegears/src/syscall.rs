@@ -81,7 +81,8 @@ impl MessageInfo {
 gears::code_gear! {
     /// `handleSyscall`: decode the MessageInfo and go to `handle_invocation` for
     /// Call, Send and NBSend, to `handle_recv` for Recv and NBRecv, to `handle_reply` for Reply and
-    /// ReplyRecv; Yield moves the caller to the back of its ready queue. The caller must be a
+    /// ReplyRecv; Yield moves the caller to the back of its ready queue; any other number is
+    /// `handleUnknownSyscall`, an UnknownSyscall fault ([`HANDLE_FAULT`](crate::fault::HANDLE_FAULT)). The caller must be a
     /// runnable thread (`IllegalOperation` otherwise: the kernel only runs runnable threads).
     pub fn handle_syscall(ctx: Kernel; objects: &mut ObjectStore, sched: &mut Scheduler, request: &mut Request) {
         if !objects.tcb(request.thread).is_some_and(|t| t.state.is_runnable()) {
@@ -103,7 +104,11 @@ gears::code_gear! {
                 yield_thread(objects, sched, request.thread);
                 Next::Exit(Done::Ok)
             }
-            _ => Next::Fail(SyscallError::IllegalOperation),
+            // handleUnknownSyscall: any other number is an UnknownSyscall fault.
+            _ => {
+                request.fault = Some(crate::fault::Fault::UnknownSyscall { syscall_number: request.syscall as u64 });
+                Next::Goto(&crate::fault::HANDLE_FAULT)
+            }
         }
     }
 }

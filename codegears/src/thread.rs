@@ -152,10 +152,16 @@ pub fn sched_dequeue(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr
 }
 
 /// `setThreadState` with `scheduleTCB`/`possibleSwitchTo`: a thread that becomes runnable joins
-/// the tail of its ready queue, one that stops leaves it.
+/// the tail of its ready queue, one that stops leaves it. A thread leaving the states of a fault
+/// IPC (waiting to send it, waiting for its reply) drops its fault (seL4's `tcbFault` is
+/// cleared by the fault reply; a cancelled fault IPC keeps it in non-MCS seL4, where a thread
+/// restarted past its fault would later send that stale fault instead of its next message).
 pub fn set_thread_state(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr, state: ThreadState) {
     let Some(tcb) = objects.tcb_mut(t) else { return };
     tcb.state = state;
+    if !matches!(state, ThreadState::BlockedOnSend { .. } | ThreadState::BlockedOnReply) {
+        tcb.fault = None;
+    }
     if state.is_runnable() {
         sched_append(objects, sched, t);
     } else {

@@ -9,6 +9,8 @@
 //!   notification is Waiting exactly when its queue is non-empty;
 //! - a thread is in a ready queue exactly when it is runnable, in the queue of its priority;
 //! - binding is symmetric: a TCB's bound notification names it as its bound TCB, and back;
+//! - a thread holds a fault only while it sends it (a blocked Call with grant-reply) or waits
+//!   for its reply;
 //! - a master reply cap sits in its own thread's reply slot; a non-master reply cap names a thread
 //!   BlockedOnReply, is the only one to it, and is a CDT child of that thread's master.
 
@@ -177,6 +179,14 @@ pub fn check_thread_invariants(state: &KernelState) -> Result<(), InvariantViola
                     ready.contains(&p)
                 ),
             );
+        }
+        let fault_ipc = matches!(
+            tcb.state,
+            ThreadState::BlockedOnSend { is_call: true, can_grant_reply: true, .. }
+                | ThreadState::BlockedOnReply
+        );
+        if tcb.fault.is_some() && !fault_ipc {
+            return fail("valid_fault", format!("{p:?} holds {:?} but is {:?}", tcb.fault, tcb.state));
         }
         if let Some(n) = tcb.bound_notification
             && objects.notification(n).and_then(|x| x.bound_tcb) != Some(p)

@@ -5,6 +5,7 @@
 //! the test thread, one helper thread the other end; each step runs as one of them.
 
 use codegears::cap::{Cap, CapRights};
+use codegears::fault::{Fault, fault_label};
 use codegears::kernel::Done;
 use codegears::object::ThreadState;
 use codegears::syscall::{MessageInfo, sys};
@@ -56,10 +57,12 @@ fn ipcrights0001_send_needs_write() {
 fn ipcrights0002_recv_needs_read() {
     let mut s = env();
     let ep = s.alloc_endpoint();
+    let fault_ep = s.alloc_endpoint();
     for i in 0..16 {
         let rights = CapRights::from_word(i);
         let ep_mint = s.mint(ep, rights, 0);
         let (tc, t) = s.spawn(100);
+        s.set_fault_handler(tc, fault_ep); // api_tcb_set_space(helper, fault_ep, …)
         let out = s.as_thread(t, |s| s.recv(ep_mint));
         if rights.read {
             assert_eq!(out, Ok(Done::Blocked));
@@ -68,11 +71,18 @@ fn ipcrights0002_recv_needs_read() {
             assert_eq!(s.as_thread(t, |s| s.recv(ep_mint)), Ok(Done::Blocked));
             assert_eq!(s.send(ep, 0, &[MAGIC1]), Ok(Done::Ok));
         } else {
-            // seL4 sends the helper's fault handler a cap fault (missing capability); fault IPC is
-            // not modelled, so the fault ends the system call and the helper stays as it was.
+            // The Recv ends in a cap fault (missing capability, receive phase), which the kernel
+            // sends to the helper's fault handler; the test thread receives it (api_recv(fault_ep)).
             let fault = LookupFault::MissingCapability { bits_left: 0 };
-            assert_eq!(out, Err(SyscallError::CapFault { cptr: ep_mint, fault }), "rights {i:#x}");
-            assert_eq!(s.state(t), ThreadState::Restart);
+            let e = out.expect_err("a cap fault");
+            assert_eq!(e, SyscallError::CapFault { cptr: ep_mint, fault }, "rights {i:#x}");
+            let fault = Fault::from_syscall_error(&e, sys::RECV).expect("a fault");
+            assert_eq!(s.as_thread(t, |s| s.fault(fault)), Ok(Done::Blocked));
+            assert_eq!(s.recv(fault_ep), Ok(Done::Ok));
+            let (info, _, mrs) = s.received(s.info.root_tcb);
+            assert_eq!(info.label, fault_label::CAP_FAULT);
+            assert_eq!(mrs[1..], [ep_mint, 1, 2, 0], "address, receive phase, missing capability");
+            assert_eq!(s.state(t), ThreadState::BlockedOnReply);
         }
         assert_eq!(s.suspend(tc), Ok(Done::Ok));
         let r = s.root();

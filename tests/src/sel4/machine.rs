@@ -12,6 +12,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use codegears::fault::Fault;
 use codegears::interrupt::{HANDLE_INTERRUPT, IRQ_TIMER};
 use codegears::kernel::{Done, label};
 use codegears::object::ThreadState;
@@ -45,6 +46,9 @@ pub enum Op {
     Yield,
     /// `seL4_IRQHandler_Ack(handler)`.
     Ack(u64),
+    /// The thread takes a fault (`handleFault`): a VM fault, a user exception… Its handler is
+    /// taken to fix the cause, so once restarted the thread goes on with its script.
+    Fault(Fault),
 }
 
 /// What happened at one step of the machine.
@@ -137,18 +141,23 @@ impl Machine {
         for q in k.sched.ready.values().rev() {
             let mut cur = q.head;
             while let Some(t) = cur {
-                if let Some(i) = self.threads.iter().position(|x| x.tcb == t) {
-                    let th = &self.threads[i];
-                    let restarted = k.objects.tcb(t).is_some_and(|x| x.state == ThreadState::Restart)
-                        && matches!(th.last, Some((_, true)));
-                    if restarted || !th.script.is_empty() {
-                        return Some(i);
-                    }
+                if let Some(i) = self.threads.iter().position(|x| x.tcb == t)
+                    && (self.reruns(i) || !self.threads[i].script.is_empty())
+                {
+                    return Some(i);
                 }
                 cur = k.objects.tcb(t).and_then(|x| x.sched_links.next);
             }
         }
         None
+    }
+
+    /// Whether scripted thread `i` runs its last system call again: the kernel restarted it
+    /// while that call had left it blocked (a fault is not taken again).
+    fn reruns(&self, i: usize) -> bool {
+        let th = &self.threads[i];
+        self.sel4.k.state.objects.tcb(th.tcb).is_some_and(|x| x.state == ThreadState::Restart)
+            && matches!(th.last, Some((ref op, true)) if !matches!(op, Op::Fault(_)))
     }
 
     /// One step: due interrupts first, then one system call of the thread the scheduler picks.
@@ -170,8 +179,7 @@ impl Machine {
             return did || !self.devices.is_empty();
         };
         let tcb = self.threads[i].tcb;
-        let restarted =
-            self.sel4.state(tcb) == ThreadState::Restart && matches!(self.threads[i].last, Some((_, true)));
+        let restarted = self.reruns(i);
         let op = if restarted {
             self.threads[i].last.clone().map(|(op, _)| op).unwrap_or(Op::Yield)
         } else {
@@ -222,5 +230,6 @@ pub fn run_op(s: &mut Sel4, op: &Op) -> Result<Done, SyscallError> {
         Op::Signal(c) => s.sys(sys::SEND, *c, info(0), &[], &[]),
         Op::Yield => s.sys(sys::YIELD, 0, info(0), &[], &[]),
         Op::Ack(h) => s.sys(sys::CALL, *h, MessageInfo::new(label::IRQ_ACK_IRQ, 0, 0, 0), &[], &[]),
+        Op::Fault(f) => s.fault(*f),
     }
 }

@@ -7,6 +7,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use codegears::fault::HANDLE_FAULT;
 use codegears::kernel::{Done, Kernel, label};
 use codegears::object::ThreadState;
 use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
@@ -42,9 +43,15 @@ pub struct IpcSystem {
 }
 
 impl IpcSystem {
+    /// Whether thread `i` runs its last op again: the kernel restarted it while that op had left
+    /// it blocked (a fault is not taken again: its handler is taken to have fixed the cause).
+    fn restarted(&self, s: &IpcState, i: usize) -> bool {
+        let last = s.pc[i].checked_sub(1).and_then(|j| self.scripts[i].get(j));
+        s.blocked[i] && self.state_of(s, i) == ThreadState::Restart && !matches!(last, Some(Op::Fault(_)))
+    }
+
     fn op(&self, s: &IpcState, i: usize) -> Option<Op> {
-        let restarted = s.blocked[i] && self.state_of(s, i) == ThreadState::Restart;
-        if restarted {
+        if self.restarted(s, i) {
             s.pc[i].checked_sub(1).and_then(|j| self.scripts[i].get(j).cloned())
         } else {
             self.scripts[i].get(s.pc[i]).cloned()
@@ -56,7 +63,7 @@ impl IpcSystem {
     }
 }
 
-/// The request a scripted op makes.
+/// The request a scripted op makes (a fault's is for [`HANDLE_FAULT`]).
 pub fn request(thread: ObjPtr, op: &Op) -> Request {
     let (syscall, cptr, info, mrs): (i64, u64, MessageInfo, Vec<u64>) = match op {
         Op::Send(c, m) => (sys::SEND, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
@@ -69,6 +76,7 @@ pub fn request(thread: ObjPtr, op: &Op) -> Request {
         Op::Signal(c) => (sys::SEND, *c, MessageInfo::default(), Vec::new()),
         Op::Yield => (sys::YIELD, 0, MessageInfo::default(), Vec::new()),
         Op::Ack(h) => (sys::CALL, *h, MessageInfo::new(label::IRQ_ACK_IRQ, 0, 0, 0), Vec::new()),
+        Op::Fault(f) => return Request { thread, fault: Some(*f), ..Request::default() },
     };
     Request { thread, syscall, cptr, info: info.to_word(), mrs, ..Request::default() }
 }
@@ -114,11 +122,11 @@ impl GearSystem for IpcSystem {
 
     fn begin(&self, s: &mut IpcState, p: ProcessId) -> &'static Gear<Kernel> {
         let i = p.0 as usize;
-        let restarted = s.blocked[i] && self.state_of(s, i) == ThreadState::Restart;
+        let restarted = self.restarted(s, i);
         let op = self.op(s, i).unwrap_or(Op::Yield);
         s.rerun[i] = restarted;
         s.k.set_request(request(self.threads[i], &op));
-        &HANDLE_SYSCALL
+        if matches!(op, Op::Fault(_)) { &HANDLE_FAULT } else { &HANDLE_SYSCALL }
     }
 
     fn finish(&self, s: &mut IpcState, p: ProcessId, result: Result<Done, SyscallError>) {

@@ -622,3 +622,33 @@ impl Sel4 {
         }
     }
 }
+
+impl Sel4 {
+    /// The current thread takes `fault` (`handleFault`, as the kernel runs it when the thread
+    /// takes an exception or a VM fault, or its system call ended in a cap fault): runs
+    /// [`HANDLE_FAULT`](codegears::fault::HANDLE_FAULT) with the invariant checker at every gear.
+    pub fn fault(&mut self, fault: codegears::fault::Fault) -> Result<Done, SyscallError> {
+        let req = Request { thread: self.thread, fault: Some(fault), ..Request::default() };
+        self.k.set_request(req);
+        self.calls += 1;
+        let mut d = Dispatcher::new(Invariant::new(invariants));
+        let out = d.run(&mut self.k, &codegears::fault::HANDLE_FAULT);
+        self.checks += d.meta().checks();
+        if let Some(v) = d.meta().violation() {
+            panic!("{v}");
+        }
+        match out {
+            Outcome::Exited(d) => Ok(d),
+            Outcome::Failed(e) => Err(e),
+            other => panic!("fault ended with {other:?}"),
+        }
+    }
+
+    /// `seL4_TCB_SetSpace(tcb, fault_ep, root CNode, …)` from the current thread: the thread
+    /// shares the root CSpace and has `fault_ep` as its fault handler cptr.
+    pub fn set_fault_handler(&mut self, tcb: u64, fault_ep: u64) {
+        let r = self.root();
+        let info = MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
+        assert_eq!(self.sys(sys::CALL, tcb, info, &[fault_ep, 0, 0], &[r, r]), Ok(Done::Ok));
+    }
+}
