@@ -26,6 +26,7 @@ use alloc::vec::Vec;
 
 use codegears::cap::{Cap, ObjPtr, SlotRef};
 use codegears::cspace::{Cte, MdbNode};
+use codegears::fault::{Fault, HANDLE_FAULT};
 use codegears::interrupt::{HANDLE_INTERRUPT, IRQ_TIMER};
 use codegears::kernel::{BootInfo, Done, Kernel, KernelState, ReplyMsg, root_slot, tcb_slot};
 use codegears::object::ThreadState;
@@ -528,13 +529,15 @@ impl RootTask {
                     if cur == root {
                         return Err(format!("root task fault: {why}"));
                     }
-                    self.stats.faults += 1;
-                    kprintln!(
-                        "kernel: thread {:#x} faulted ({why}) and has no fault handler: suspended",
-                        cur.0
-                    );
-                    let st = &mut self.kernel.state;
-                    codegears::thread::suspend(&mut st.cspace, &mut st.objects, &mut st.sched, cur);
+                    let fault = match f.kind {
+                        arch::FaultKind::PageFault => Fault::VMFault {
+                            address: f.addr,
+                            fsr: f.code,
+                            instruction_fault: arch::fault_is_fetch(&f),
+                        },
+                        _ => Fault::UserException { number: f.vector, code: f.code },
+                    };
+                    self.fault(cur, fault, &why)?;
                 }
                 Trap::Syscall => {
                     let args = self.thread(cur).ctx.syscall_args();
@@ -707,12 +710,9 @@ impl RootTask {
                     return Err(format!("root task: cap fault with no fault handler: {e:?}"));
                 }
                 None => {
-                    kprintln!(
-                        "kernel: thread {:#x}: cap fault with no fault handler ({e:?}): suspended",
-                        cur.0
-                    );
-                    let st = &mut self.kernel.state;
-                    codegears::thread::suspend(&mut st.cspace, &mut st.objects, &mut st.sched, cur);
+                    if let Some(fault) = Fault::from_syscall_error(&e, args.number) {
+                        self.fault(cur, fault, &format!("{e:?}"))?;
+                    }
                     Deliver::Nothing
                 }
             },
@@ -731,6 +731,29 @@ impl RootTask {
             }
         };
         self.thread(cur).deliver = deliver;
+        Ok(())
+    }
+
+    /// Sends `fault` of thread `cur` to its fault handler through `HANDLE_FAULT` (a Call on its
+    /// fault endpoint; the handler's reply restarts it), or stops the thread when it has none.
+    fn fault(&mut self, cur: ObjPtr, fault: Fault, why: &str) -> Result<(), String> {
+        self.stats.faults += 1;
+        self.kernel.set_request(codegears::Request {
+            thread: cur,
+            fault: Some(fault),
+            ..codegears::Request::default()
+        });
+        match self.dispatcher.run(&mut self.kernel, &HANDLE_FAULT) {
+            Outcome::Exited(_) => {}
+            other => return Err(format!("the fault gear ended with {other:?}")),
+        }
+        let state = self.kernel.state.objects.tcb(cur).map(|t| t.state);
+        if state == Some(ThreadState::Inactive) {
+            kprintln!("kernel: thread {:#x} faulted ({why}) and has no fault handler: suspended", cur.0);
+        } else {
+            kprintln!("kernel: thread {:#x} faulted ({why}): sent to its fault handler", cur.0);
+        }
+        self.thread(cur).deliver = Deliver::Nothing;
         Ok(())
     }
 

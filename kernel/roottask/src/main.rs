@@ -131,7 +131,7 @@ const STACK_BIAS: u64 = 0;
 
 /// Stacks for the threads the root task starts in its own address space.
 const STACK_WORDS: usize = 2048;
-static mut STACKS: [[u64; STACK_WORDS]; 4] = [[0; STACK_WORDS]; 4];
+static mut STACKS: [[u64; STACK_WORDS]; 5] = [[0; STACK_WORDS]; 5];
 
 fn stack_top(i: usize) -> u64 {
     let base = &raw const STACKS as u64;
@@ -141,9 +141,21 @@ fn stack_top(i: usize) -> u64 {
 /// Starts a thread in the root task's CSpace and VSpace (as sel4test's helper threads): TCB
 /// Configure, SetPriority, then WriteRegisters with its entry point, stack and argument, resuming it.
 fn start_thread(tcb: u64, entry: extern "C" fn(u64) -> !, stack: usize, arg: u64, prio: u64) -> bool {
+    start_thread_with_handler(tcb, entry, stack, arg, prio, 0)
+}
+
+/// [`start_thread`] with a fault endpoint (cptr; 0: none).
+fn start_thread_with_handler(
+    tcb: u64,
+    entry: extern "C" fn(u64) -> !,
+    stack: usize,
+    arg: u64,
+    prio: u64,
+    fault_ep: u64,
+) -> bool {
     let mut ok = expect(
         "configure the thread",
-        call(tcb, TCB_CONFIGURE, &[0, 0, 0, 0], &[ROOT, VSPACE, VSPACE]).label,
+        call(tcb, TCB_CONFIGURE, &[fault_ep, 0, 0, 0], &[ROOT, VSPACE, VSPACE]).label,
         0,
     );
     ok &= expect("set its priority", call(tcb, TCB_SET_PRIORITY, &[prio], &[TCB]).label, 0);
@@ -240,14 +252,36 @@ extern "C" fn faulter(_: u64) -> ! {
     }
 }
 
-fn faulting_thread(ut: u64, free: u64) -> bool {
-    let tcb = free;
-    let mut ok = expect("retype a TCB", retype(ut, TCB_OBJECT, 0, tcb, 1), 0);
-    ok &= start_thread(tcb, faulter, 2, 0, 200);
-    let r = call(tcb, TCB_READ_REGISTERS, &[0, 1], &[]);
-    ok &= expect("read the stopped thread's registers", r.label, 0);
-    say!("root task: the faulting thread was stopped at ip {:#x}; the root task runs on", r.mrs[0]);
+/// `seL4_Fault_VMFault` and its message words (`seL4_VMFault_IP`, `seL4_VMFault_Addr`).
+const VM_FAULT: u64 = 5;
+const VM_FAULT_IP: usize = 0;
+const VM_FAULT_ADDR: usize = 1;
+
+/// Two threads dereference null: the one with a fault endpoint has its fault sent there as a
+/// message (seL4's fault IPC: the root task receives a VMFault with the address and ip); the one
+/// without is stopped by the kernel. The root task runs on either way.
+fn faulting_threads(ut: u64, free: u64) -> bool {
+    let (fault_ep, handled, unhandled) = (free, free + 1, free + 2);
+    let mut ok = expect("retype a fault endpoint", retype(ut, ENDPOINT, 0, fault_ep, 1), 0);
+    ok &= expect("retype two TCBs", retype(ut, TCB_OBJECT, 0, handled, 2), 0);
     let entry = faulter as *const () as u64;
+    ok &= start_thread_with_handler(handled, faulter, 2, 0, 200, fault_ep);
+    let f = sel4::recv(fault_ep);
+    say!(
+        "root task: fault message: label {} (VMFault), address {:#x}, ip {:#x}",
+        f.label,
+        f.mrs[VM_FAULT_ADDR],
+        f.mrs[VM_FAULT_IP]
+    );
+    ok &= f.label == VM_FAULT && f.mrs[VM_FAULT_ADDR] == 0;
+    ok &= f.mrs[VM_FAULT_IP] >= entry && f.mrs[VM_FAULT_IP] < entry + 64;
+    ok &= start_thread(unhandled, faulter, 3, 0, 200);
+    let r = call(unhandled, TCB_READ_REGISTERS, &[0, 1], &[]);
+    ok &= expect("read the stopped thread's registers", r.label, 0);
+    say!(
+        "root task: the thread without a fault handler was stopped at ip {:#x}; the root task runs on",
+        r.mrs[0]
+    );
     ok &= r.mrs[0] >= entry && r.mrs[0] < entry + 64;
     ok
 }
@@ -299,8 +333,8 @@ pub extern "C" fn _start(free: u64, ut: u64, bench: u64) -> ! {
     ok &= ipc_threads(ut, free + 8);
     say!("root task: -- a user-level timer driver --");
     ok &= timer_driver_thread(ut, free + 12);
-    say!("root task: -- a thread that faults --");
-    ok &= faulting_thread(ut, free + 16);
+    say!("root task: -- threads that fault: with a fault handler and without --");
+    ok &= faulting_threads(ut, free + 16);
     say!("root task: -- PREEMPT_REVOKE while the timer driver runs --");
     let before = DRIVER_TICKS.load(Ordering::Relaxed);
     ok &= preempt_revoke(ut, free + 24);

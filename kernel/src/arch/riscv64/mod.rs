@@ -25,7 +25,7 @@ pub use timer::{
 };
 #[cfg(feature = "latency-bench")]
 pub use timer::{latency_max_ns as timer_latency_max_ns, latency_reset as timer_latency_reset};
-pub use user::{UserContext, fault_name, run_user};
+pub use user::{UserContext, fault_is_fetch, fault_name, run_user};
 
 /// Device memory handed to the root task as an untyped: the UART's page (physical base, log2
 /// size).

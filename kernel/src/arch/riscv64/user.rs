@@ -220,3 +220,8 @@ fn classify(ctx: &mut UserContext) -> Trap {
 pub fn fault_name(fault: &UserFault) -> &'static str {
     cause_name(fault.vector)
 }
+
+/// Whether a page fault was an instruction fetch (scause 12, instruction page fault).
+pub fn fault_is_fetch(fault: &UserFault) -> bool {
+    fault.vector == 12
+}

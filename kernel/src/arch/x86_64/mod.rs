@@ -22,8 +22,8 @@ pub use timer::{
 };
 #[cfg(feature = "latency-bench")]
 pub use timer::{latency_max_ns as timer_latency_max_ns, latency_reset as timer_latency_reset};
-pub use user::fault_name;
 pub use user::{UserContext, run_user};
+pub use user::{fault_is_fetch, fault_name};
 
 /// Device memory handed to the root task as an untyped: the legacy VGA window (physical base,
 /// log2 size).

@@ -184,6 +184,11 @@ pub fn fault_name(fault: &UserFault) -> &'static str {
     vector_name(fault.vector)
 }
 
+/// Whether a page fault was an instruction fetch (the error code's I/D bit).
+pub fn fault_is_fetch(fault: &UserFault) -> bool {
+    fault.vector == 14 && fault.code & 0x10 != 0
+}
+
 /// Saves the kernel's callee-saved registers and stack, then enters ring 3 from `ctx`.
 ///
 /// # Safety
