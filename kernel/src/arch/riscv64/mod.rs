@@ -7,6 +7,11 @@
 mod boot;
 mod cpu;
 mod paging;
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+)]
+mod plic;
 pub mod programs;
 mod sbi;
 mod serial;
@@ -19,6 +24,16 @@ pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interru
 pub use paging::{
     AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_from_frame, copy_to_frame, phys_to_virt, zero_frame,
 };
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(unused_imports, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+)]
+pub use plic::{irq_enable, irq_mask, irq_pending, irq_unmask, take_kernel_irq};
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(unused_imports, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+)]
+pub use serial::{CONSOLE_IRQ, console_tx_empty_interrupt};
 pub use serial::{console_write, console_write_bytes, console_write_raw};
 pub use timer::{
     TIMER_HZ, irq_pending as timer_irq_pending, latency_max_ns as timer_latency_max_ns,
@@ -42,10 +57,12 @@ pub fn user_sp(ctx: &UserContext) -> u64 {
 /// The architecture's name, for messages.
 pub const NAME: &str = "riscv64";
 
-/// Installs the trap vector; call once, early. Returns what it did, for the console.
+/// Installs the trap vector and initialises the PLIC (every line masked, external interrupts
+/// enabled); call once, early. Returns what it did, for the console.
 pub fn init_cpu() -> &'static str {
     trap::init();
-    "stvec (direct mode, sscratch-switched entry) installed"
+    plic::init();
+    "stvec (direct mode, sscratch-switched entry) installed; PLIC context 1 (hart 0 S-mode) ready"
 }
 
 /// Starts the periodic SBI timer at [`TIMER_HZ`].

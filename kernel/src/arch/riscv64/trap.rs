@@ -15,6 +15,8 @@ use crate::ExitCode;
 pub const SCAUSE_INTERRUPT: u64 = 1 << 63;
 /// The supervisor timer interrupt's cause code.
 pub const IRQ_S_TIMER: u64 = 5;
+/// The supervisor external interrupt's cause code (a device line, through the PLIC).
+pub const IRQ_S_EXTERNAL: u64 = 9;
 
 global_asm!(
     ".pushsection .text.trap, \"ax\"",
@@ -120,11 +122,15 @@ pub fn cause_name(scause: u64) -> &'static str {
     }
 }
 
-/// Handles a trap taken in S-mode: the timer is counted and re-armed; anything else is a
-/// kernel bug, reported and fatal.
+/// Handles a trap taken in S-mode: the timer is counted and re-armed; device lines are claimed,
+/// masked, completed and recorded (see `plic`); anything else is a kernel bug, reported and fatal.
 extern "C" fn kernel_trap(scause: u64, stval: u64, sepc: u64) {
     if scause == SCAUSE_INTERRUPT | IRQ_S_TIMER {
         super::timer::on_tick();
+        return;
+    }
+    if scause == SCAUSE_INTERRUPT | IRQ_S_EXTERNAL {
+        super::plic::on_kernel_interrupt();
         return;
     }
     kprintln!(
