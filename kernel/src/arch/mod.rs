@@ -18,6 +18,8 @@
 //!   preemption points' question), `take_kernel_irq()` (a line taken while the kernel ran);
 //!   a taken device line is masked, seL4-style, until `irq_unmask`; `CONSOLE_IRQ` and
 //!   `console_tx_empty_interrupt(on)` give tests a device interrupt without host input;
+//! - kernel stack guard: `kernel_stack_guard_touch`, `kernel_stack_overflow_probe` (each
+//!   `Result<GuardTrap, &'static str>`; real on riscv64, `Err` on x86_64);
 //! - user mode: `UserContext` (`new`, `ip`, `set_ip`, `SYSCALL_INSN_LEN`, `syscall_args`,
 //!   `set_syscall_reply`), `run_user` (returns a [`Trap`] at every kernel entry), `fault_name`,
 //!   and `programs` (the test programs, `PRIVILEGED_FAULT`, `spin_counter`).
@@ -100,6 +102,26 @@ pub struct UserFault {
     pub vector: u64,
     /// The error code the CPU pushed (x86), else 0.
     pub code: u64,
+}
+
+#[cfg_attr(
+    not(all(feature = "qemu-test", target_arch = "riscv64")),
+    allow(dead_code, reason = "only riscv64's stack-guard tests use it")
+)]
+/// What a deliberate touch of the kernel stack's guard page trapped with (the QEMU tests'
+/// `kernel_stack_guard_touch` and `kernel_stack_overflow_probe`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuardTrap {
+    /// The guard page's address.
+    pub guard: u64,
+    /// The faulting address the trap reported.
+    pub addr: u64,
+    /// The arch's cause or vector number.
+    pub cause: u64,
+    /// Whether the cause is a page fault.
+    pub page_fault: bool,
+    /// The stack pointer when the trap was taken.
+    pub sp: u64,
 }
 
 /// The seL4 system-call arguments as the user passed them in registers.

@@ -69,3 +69,16 @@ pub fn init_cpu() -> &'static str {
 pub fn timer_init() {
     timer::init();
 }
+
+/// Not implemented on x86_64: the kernel stack guard probes are riscv64's (see
+/// `riscv64::stack_guard`); here the bootloader's stack and its double-fault IST are all there is.
+#[allow(dead_code, reason = "facade twin: the stack-guard tests run on riscv64 only")]
+pub fn kernel_stack_guard_touch() -> Result<crate::arch::GuardTrap, &'static str> {
+    Err("not implemented on x86_64")
+}
+
+/// Not implemented on x86_64 (see [`kernel_stack_guard_touch`]).
+#[allow(dead_code, reason = "facade twin: the stack-guard tests run on riscv64 only")]
+pub fn kernel_stack_overflow_probe() -> Result<crate::arch::GuardTrap, &'static str> {
+    Err("not implemented on x86_64")
+}
