@@ -45,15 +45,19 @@ pub fn uart_interrupt_taken_masked_and_completed() -> Check {
             Some(_) => return Err("another device line was taken"),
             None => return Err("the UART's interrupt was not taken while the kernel idled"),
         }
-        // Taken lines stay masked: idling through three ticks must not take it again, although
-        // the UART keeps its interrupt raised.
+        // Taken lines stay masked. Printing makes the UART raise its line again (the write
+        // empties the transmitter and then it is empty again; QEMU's PLIC only pends on such a
+        // change), yet idling through three ticks must not take it.
+        kprintln!(
+            "device irq: line {line} taken once while idling; masked now, and this line raises it again"
+        );
         if idle_until_device_irq(3).is_some() {
             return Err("the UART's line was taken again while masked");
         }
         let mut taken = 1;
-        // Unmasking delivers it again only if the first claim was completed.
+        // Unmasking delivers the waiting request, which the PLIC forwards only if the first
+        // claim was completed.
         arch::irq_unmask(line).map_err(|_| "irq_unmask refused the UART's line")?;
-        kprintln!("device irq: line {line} taken once while idling, masked, unmasked");
         match idle_until_device_irq(20) {
             Some(l) if l == line => taken += 1,
             _ => return Err("no second interrupt after unmasking: the first was not completed"),

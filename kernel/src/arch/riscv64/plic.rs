@@ -51,6 +51,11 @@ fn set_enabled(line: u32, on: bool) {
     let bit = 1u32 << (line % 32);
     let old = read(word);
     write(word, if on { old | bit } else { old & !bit });
+    // QEMU 7.2's PLIC re-evaluates its output only on priority, threshold and complete writes,
+    // not on enable writes: without this (unchanged) threshold write, a request that waited
+    // while its line was masked is not delivered on unmasking until the device changes its line
+    // again (seen in the device-interrupt test).
+    write(THRESHOLD, 0);
 }
 
 /// Masks every source for this context, sets the threshold to 0 and enables external interrupts
