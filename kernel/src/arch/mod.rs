@@ -104,12 +104,12 @@ pub struct UserFault {
     pub code: u64,
 }
 
+/// What a deliberate touch of the kernel stack's guard page trapped with (the QEMU tests'
+/// `kernel_stack_guard_touch` and `kernel_stack_overflow_probe`).
 #[cfg_attr(
     not(all(feature = "qemu-test", target_arch = "riscv64")),
     allow(dead_code, reason = "only riscv64's stack-guard tests use it")
 )]
-/// What a deliberate touch of the kernel stack's guard page trapped with (the QEMU tests'
-/// `kernel_stack_guard_touch` and `kernel_stack_overflow_probe`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GuardTrap {
     /// The guard page's address.

@@ -70,8 +70,8 @@ pub fn timer_init() {
     timer::init();
 }
 
-/// Not implemented on x86_64: the kernel stack guard probes are riscv64's (see
-/// `riscv64::stack_guard`); here the bootloader's stack and its double-fault IST are all there is.
+/// Not implemented on x86_64: the bootloader leaves an unmapped page below the kernel stack, but
+/// no probe or test exercises it here (riscv64's are in `riscv64::stack_guard`).
 #[allow(dead_code, reason = "facade twin: the stack-guard tests run on riscv64 only")]
 pub fn kernel_stack_guard_touch() -> Result<crate::arch::GuardTrap, &'static str> {
     Err("not implemented on x86_64")
