@@ -5,6 +5,10 @@
 use crate::ExitCode;
 use crate::demo::{self, Check};
 
+mod device_irq;
+#[cfg(target_arch = "riscv64")]
+mod stack_guard;
+
 fn serial_works() -> Check {
     kprintln!("serial: this line is the check");
     Ok(())
@@ -86,6 +90,12 @@ const TESTS: &[Test] = &[
     ("root_task_traced_syscall", root_task_traced_syscall),
     ("root_task_preempt_revoke_65536_caps", root_task_preempt_revoke_65536),
     ("rust_root_task_cnode_ops_and_preempt_revoke", rust_root_task),
+    ("device_irq_uart_taken_masked_and_completed", device_irq::uart_interrupt_taken_masked_and_completed),
+    ("device_irq_in_user_mode_is_trap_interrupt_other", device_irq::device_interrupt_in_user_mode),
+    #[cfg(target_arch = "riscv64")]
+    ("kernel_stack_guard_page_faults_at_its_address", stack_guard::guard_page_faults_at_its_address),
+    #[cfg(target_arch = "riscv64")]
+    ("kernel_stack_overflow_hits_the_guard_and_is_caught", stack_guard::deliberate_overflow_is_caught),
 ];
 
 /// Runs every test; the exit code is success only if all passed.

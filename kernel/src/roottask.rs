@@ -523,7 +523,10 @@ impl RootTask {
             last = Some(cur);
             let trap = self.run_thread(cur)?;
             match trap {
-                Trap::Interrupt(_) => self.interrupt(IRQ_TIMER)?,
+                Trap::Interrupt(arch::Irq::Timer) => self.interrupt(IRQ_TIMER)?,
+                // A device line (masked by the arch layer until unmasked): the IRQ's handler, if
+                // any, gets a signal.
+                Trap::Interrupt(arch::Irq::Other(line)) => self.interrupt(line as u16)?,
                 Trap::Fault(f) => {
                     let why = format!("{} at ip {:#x}, address {:#x}", arch::fault_name(&f), f.ip, f.addr);
                     if cur == root {

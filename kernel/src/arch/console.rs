@@ -7,6 +7,7 @@ use core::fmt::Write as _;
 use spin::Mutex;
 use uart_16550::Uart16550Tty;
 use uart_16550::backend::Backend;
+use uart_16550::spec::registers::IER;
 
 /// A serial console over a `uart_16550` backend; writes are dropped until a device is installed.
 pub struct Console<B: Backend> {
@@ -35,6 +36,22 @@ impl<B: Backend> Console<B> {
     pub fn write_bytes(&self, bytes: &[u8]) {
         if let Some(uart) = self.uart.lock().as_mut() {
             uart.inner_mut().send_bytes_exact(bytes);
+        }
+    }
+
+    /// Turns the transmitter-holding-register-empty interrupt (IER bit 1) on or off.
+    #[cfg_attr(
+        not(feature = "qemu-test"),
+        allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+    )]
+    pub fn tx_empty_interrupt(&self, on: bool) {
+        if let Some(uart) = self.uart.lock().as_mut() {
+            let uart = uart.inner_mut();
+            if on {
+                uart.enable_interrupts(IER::THR_EMPTY);
+            } else {
+                uart.disable_interrupts(IER::THR_EMPTY);
+            }
         }
     }
 

@@ -13,6 +13,13 @@
 //! - memory: `PAGE_SIZE`, `phys_to_virt`, `zero_frame`, `copy_to_frame`, `AddressSpace`
 //!   (`new_user`, `map_user`, `activate`, `activate_kernel`), `MapError`, `USER_BASE`;
 //! - time: `timer_init`, `ticks`, `TIMER_HZ`;
+//! - device interrupts: `irq_enable(line)`, `irq_mask(line)`, `irq_unmask(line)` (each
+//!   `Result<(), IrqError>`), `irq_pending()` (any interrupt raised but not yet taken: the
+//!   preemption points' question), `take_kernel_irq()` (a line taken while the kernel ran);
+//!   a taken device line is masked, seL4-style, until `irq_unmask`; `CONSOLE_IRQ` and
+//!   `console_tx_empty_interrupt(on)` give tests a device interrupt without host input;
+//! - kernel stack guard: `kernel_stack_guard_touch`, `kernel_stack_overflow_probe` (each
+//!   `Result<GuardTrap, &'static str>`; real on riscv64, `Err` on x86_64);
 //! - user mode: `UserContext` (`new`, `ip`, `set_ip`, `SYSCALL_INSN_LEN`, `syscall_args`,
 //!   `set_syscall_reply`), `run_user` (returns a [`Trap`] at every kernel entry), `fault_name`,
 //!   and `programs` (the test programs, `PRIVILEGED_FAULT`, `spin_counter`).
@@ -37,10 +44,22 @@ compile_error!("the Gears kernel supports x86_64 and riscv64 only");
 pub enum Trap {
     /// The user executed the system-call instruction; the arguments are in the context.
     Syscall,
-    /// A device interrupt arrived while the user ran (already acknowledged by the arch layer).
+    /// A device interrupt arrived while the user ran (already acknowledged by the arch layer; a
+    /// device line other than the timer's is masked until `irq_unmask`).
     Interrupt(Irq),
     /// The user program faulted; the context still holds the faulting state.
     Fault(UserFault),
+}
+
+/// Why the arch layer refused a device-interrupt operation.
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqError {
+    /// The interrupt controller has no such line (or it is the timer's).
+    BadLine,
 }
 
 /// A device interrupt, named independently of the interrupt controller.
@@ -83,6 +102,26 @@ pub struct UserFault {
     pub vector: u64,
     /// The error code the CPU pushed (x86), else 0.
     pub code: u64,
+}
+
+/// What a deliberate touch of the kernel stack's guard page trapped with (the QEMU tests'
+/// `kernel_stack_guard_touch` and `kernel_stack_overflow_probe`).
+#[cfg_attr(
+    not(all(feature = "qemu-test", target_arch = "riscv64")),
+    allow(dead_code, reason = "only riscv64's stack-guard tests use it")
+)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuardTrap {
+    /// The guard page's address.
+    pub guard: u64,
+    /// The faulting address the trap reported.
+    pub addr: u64,
+    /// The arch's cause or vector number.
+    pub cause: u64,
+    /// Whether the cause is a page fault.
+    pub page_fault: bool,
+    /// The stack pointer when the trap was taken.
+    pub sp: u64,
 }
 
 /// The seL4 system-call arguments as the user passed them in registers.

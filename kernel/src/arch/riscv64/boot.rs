@@ -5,12 +5,27 @@ use core::arch::global_asm;
 use crate::boot::{BootMemory, PhysRegion};
 
 const BOOT_STACK_SIZE: usize = 256 * 1024;
+/// The guard below the kernel stack: one page, left unmapped in the kernel's page table (see
+/// `paging::init_kernel_space`).
+pub const STACK_GUARD_SIZE: usize = 4096;
 
-#[repr(C, align(16))]
-struct Stack([u8; BOOT_STACK_SIZE]);
+/// The kernel stack (the only one: traps from U-mode come back onto it) with its guard page
+/// below it, both page aligned.
+#[repr(C, align(4096))]
+pub(super) struct GuardedStack {
+    guard: [u8; STACK_GUARD_SIZE],
+    stack: [u8; BOOT_STACK_SIZE],
+}
 
 #[unsafe(link_section = ".bss.stack")]
-static mut BOOT_STACK: Stack = Stack([0; BOOT_STACK_SIZE]);
+pub(super) static mut BOOT_STACK: GuardedStack =
+    GuardedStack { guard: [0; STACK_GUARD_SIZE], stack: [0; BOOT_STACK_SIZE] };
+
+/// The address of the kernel stack's guard page; the stack's lowest byte is
+/// `stack_guard() + STACK_GUARD_SIZE`.
+pub fn stack_guard() -> u64 {
+    (&raw const BOOT_STACK) as u64
+}
 
 global_asm!(
     ".pushsection .text.entry, \"ax\"",
@@ -18,7 +33,7 @@ global_asm!(
     "_start:",
     // The stack, then BSS (nothing is on the stack yet, so zeroing it with BSS is harmless).
     "la sp, {stack}",
-    "li t0, {stack_size}",
+    "li t0, {stack_end}",
     "add sp, sp, t0",
     "la t0, __bss_start",
     "la t1, __bss_end",
@@ -34,7 +49,7 @@ global_asm!(
     "j 3b",
     ".popsection",
     stack = sym BOOT_STACK,
-    stack_size = const BOOT_STACK_SIZE,
+    stack_end = const STACK_GUARD_SIZE + BOOT_STACK_SIZE,
     entry = sym boot_entry,
 );
 

@@ -1,15 +1,26 @@
 //! riscv64: QEMU `virt` machine, entered in S-mode by OpenSBI at 0x80200000.
 //!
-//! The kernel runs with translation off (satp = Bare, physical addresses = kernel addresses)
-//! and turns Sv39 on only while a user address space is active; such a space maps the first
-//! 4 GiB (devices and RAM) with global, kernel-only gigapages, so traps land in mapped code.
+//! The kernel runs under its own Sv39 table, 1:1 over the first 4 GiB (devices and RAM), so
+//! physical addresses are kernel addresses, with the page below the kernel stack unmapped as a
+//! guard; every user space shares those kernel-only, global mappings, so traps land in mapped
+//! code.
 
 mod boot;
 mod cpu;
 mod paging;
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+)]
+mod plic;
 pub mod programs;
 mod sbi;
 mod serial;
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(dead_code, reason = "the probes are facade items only the QEMU tests use")
+)]
+mod stack_guard;
 mod timer;
 mod trap;
 mod user;
@@ -19,7 +30,22 @@ pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interru
 pub use paging::{
     AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_from_frame, copy_to_frame, phys_to_virt, zero_frame,
 };
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(unused_imports, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+)]
+pub use plic::{irq_enable, irq_mask, irq_pending, irq_unmask, take_kernel_irq};
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(unused_imports, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+)]
+pub use serial::{CONSOLE_IRQ, console_tx_empty_interrupt};
 pub use serial::{console_write, console_write_bytes, console_write_raw};
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(unused_imports, reason = "facade items only the QEMU tests use yet")
+)]
+pub use stack_guard::{kernel_stack_guard_touch, kernel_stack_overflow_probe};
 pub use timer::{
     TIMER_HZ, irq_pending as timer_irq_pending, last_raised_ns as timer_last_raised_ns, now_ns, ticks,
 };
@@ -43,10 +69,15 @@ pub fn user_sp(ctx: &UserContext) -> u64 {
 /// The architecture's name, for messages.
 pub const NAME: &str = "riscv64";
 
-/// Installs the trap vector; call once, early. Returns what it did, for the console.
+/// Installs the trap vector, turns on the kernel's Sv39 table (1:1, with the kernel stack's
+/// guard page unmapped) and initialises the PLIC (every line masked, external interrupts
+/// enabled); call once, early. Returns what it did, for the console.
 pub fn init_cpu() -> &'static str {
     trap::init();
-    "stvec (direct mode, sscratch-switched entry) installed"
+    paging::init_kernel_space(boot::stack_guard());
+    plic::init();
+    "stvec (direct mode, sscratch-switched entry) installed; kernel Sv39 table with a stack guard page; \
+     PLIC context 1 (hart 0 S-mode) ready"
 }
 
 /// Starts the periodic SBI timer at [`TIMER_HZ`].

@@ -8,6 +8,12 @@ use uart_16550::backend::MmioBackend;
 use crate::arch::console::Console;
 
 const UART_BASE: usize = 0x1000_0000;
+/// The UART's PLIC source on QEMU virt.
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+)]
+pub const CONSOLE_IRQ: u32 = 10;
 
 static SERIAL: Console<MmioBackend> = Console::new();
 
@@ -30,6 +36,17 @@ pub fn console_write(s: &str) {
 /// Writes `bytes` as they are (no newline translation): the trace frames of `--trace`.
 pub fn console_write_bytes(bytes: &[u8]) {
     SERIAL.write_bytes(bytes);
+}
+
+/// Turns the UART's transmitter-holding-register-empty interrupt (IER bit 1) on or off: with the
+/// transmitter idle it raises [`CONSOLE_IRQ`] at once, which lets tests drive a real device
+/// interrupt without host input.
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+)]
+pub fn console_tx_empty_interrupt(on: bool) {
+    SERIAL.tx_empty_interrupt(on);
 }
 
 /// Writes `s` without taking the console lock: for the panic handler, which may have

@@ -8,6 +8,7 @@
 
 use core::arch::{asm, global_asm};
 
+use super::boot::STACK_GUARD_SIZE;
 use super::user::{CTX_KERNEL_SP, CTX_PC, CTX_SCAUSE, CTX_STVAL};
 use crate::ExitCode;
 
@@ -15,6 +16,8 @@ use crate::ExitCode;
 pub const SCAUSE_INTERRUPT: u64 = 1 << 63;
 /// The supervisor timer interrupt's cause code.
 pub const IRQ_S_TIMER: u64 = 5;
+/// The supervisor external interrupt's cause code (a device line, through the PLIC).
+pub const IRQ_S_EXTERNAL: u64 = 9;
 
 global_asm!(
     ".pushsection .text.trap, \"ax\"",
@@ -25,6 +28,13 @@ global_asm!(
     "bnez sp, 5f",
     // ---- From S-mode: sp was 0, swap back (sscratch = 0 again). ----
     "csrrw sp, sscratch, sp",
+    // Is there room to save the registers? If sp is within 256 bytes of the stack's bottom (or
+    // below it, in the guard page), the stack overflowed: go to 6. t0 is lent to sscratch
+    // meanwhile (nothing can trap between these instructions).
+    "csrw sscratch, t0",
+    "la t0, {stack} + {room}",
+    "bltu sp, t0, 6f",
+    "csrrw t0, sscratch, zero",
     "addi sp, sp, -256",
     "sd x1, 0(sp)",
     "sd x3, 8(sp)", "sd x4, 16(sp)", "sd x5, 24(sp)", "sd x6, 32(sp)", "sd x7, 40(sp)",
@@ -33,13 +43,13 @@ global_asm!(
     "sd x18, 128(sp)", "sd x19, 136(sp)", "sd x20, 144(sp)", "sd x21, 152(sp)", "sd x22, 160(sp)",
     "sd x23, 168(sp)", "sd x24, 176(sp)", "sd x25, 184(sp)", "sd x26, 192(sp)", "sd x27, 200(sp)",
     "sd x28, 208(sp)", "sd x29, 216(sp)", "sd x30, 224(sp)", "sd x31, 232(sp)",
-    "csrr t0, sepc", "sd t0, 240(sp)",
     "csrr t0, sstatus", "sd t0, 248(sp)",
     "csrr a0, scause",
     "csrr a1, stval",
     "csrr a2, sepc",
+    "addi a3, sp, 256",
     "call {kernel_trap}",
-    "ld t0, 240(sp)", "csrw sepc, t0",
+    "csrw sepc, a0",
     "ld t0, 248(sp)", "csrw sstatus, t0",
     "ld x1, 0(sp)",
     "ld x3, 8(sp)", "ld x4, 16(sp)", "ld x5, 24(sp)", "ld x6, 32(sp)", "ld x7, 40(sp)",
@@ -50,6 +60,17 @@ global_asm!(
     "ld x28, 208(sp)", "ld x29, 216(sp)", "ld x30, 224(sp)", "ld x31, 232(sp)",
     "addi sp, sp, 256",
     "sret",
+    // ---- Kernel stack overflow: report on the emergency stack (or resume a test's probe). ----
+    "6:",
+    "mv t0, sp",
+    "la sp, {emergency} + {emergency_size}",
+    "csrw sscratch, zero",
+    "csrr a0, scause",
+    "csrr a1, stval",
+    "csrr a2, sepc",
+    "mv a3, t0",
+    "call {stack_overflow}",
+    "tail gears_overflow_resume",
     // ---- From U-mode: sp = &UserContext, sscratch = user sp. ----
     "5:",
     "sd x1, 0(sp)",
@@ -74,6 +95,11 @@ global_asm!(
     "ret",
     ".popsection",
     kernel_trap = sym kernel_trap,
+    stack = sym super::boot::BOOT_STACK,
+    room = const STACK_GUARD_SIZE + 256,
+    emergency = sym super::stack_guard::EMERGENCY_STACK,
+    emergency_size = const super::stack_guard::EMERGENCY_STACK_SIZE,
+    stack_overflow = sym super::stack_guard::stack_overflow,
     pc = const CTX_PC,
     scause = const CTX_SCAUSE,
     stval = const CTX_STVAL,
@@ -120,12 +146,22 @@ pub fn cause_name(scause: u64) -> &'static str {
     }
 }
 
-/// Handles a trap taken in S-mode: the timer is counted and re-armed; anything else is a
-/// kernel bug, reported and fatal.
-extern "C" fn kernel_trap(scause: u64, stval: u64, sepc: u64) {
+/// Handles a trap taken in S-mode (with room on the stack; `sp` is the interrupted code's) and
+/// returns the pc to resume at: the timer is counted and re-armed; device lines are claimed,
+/// masked, completed and recorded (see `plic`); a fault in the stack's guard page is a stack
+/// overflow (or a test's deliberate touch, see `stack_guard`); anything else is a kernel bug,
+/// reported and fatal.
+extern "C" fn kernel_trap(scause: u64, stval: u64, sepc: u64, sp: u64) -> u64 {
     if scause == SCAUSE_INTERRUPT | IRQ_S_TIMER {
         super::timer::on_tick();
-        return;
+        return sepc;
+    }
+    if scause == SCAUSE_INTERRUPT | IRQ_S_EXTERNAL {
+        super::plic::on_kernel_interrupt();
+        return sepc;
+    }
+    if matches!(scause, 12 | 13 | 15) && super::stack_guard::in_guard(stval) {
+        return super::stack_guard::guard_fault(scause, stval, sepc, sp);
     }
     kprintln!(
         "KERNEL EXCEPTION: scause {:#x} ({}), stval {:#018x}, sepc {:#018x}",

@@ -8,7 +8,7 @@
 use core::arch::global_asm;
 
 use super::paging::USER_END;
-use super::trap::{IRQ_S_TIMER, SCAUSE_INTERRUPT, cause_name};
+use super::trap::{IRQ_S_EXTERNAL, IRQ_S_TIMER, SCAUSE_INTERRUPT, cause_name};
 use crate::arch::{FaultKind, Irq, SyscallArgs, Trap, UserFault};
 
 /// A user thread's saved registers: x1–x31, the pc, and what the trap entry records.
@@ -183,28 +183,39 @@ pub fn run_user(ctx: &mut UserContext) -> Trap {
             code: 0,
         });
     }
-    // SAFETY: S-mode interrupts are off (the caller's contract) so nothing runs between the
-    // sscratch write and `sret`; `ctx` is exclusively borrowed for the whole call; the pc is a
-    // user address (checked above) and SPP = 0, so the hart leaves S-mode; the trap entry
-    // writes the context and returns here through the saved kernel stack.
-    unsafe { gears_enter_user(ctx) };
-    classify(ctx)
+    loop {
+        // SAFETY: S-mode interrupts are off (the caller's contract) so nothing runs between the
+        // sscratch write and `sret`; `ctx` is exclusively borrowed for the whole call; the pc is
+        // a user address (checked above) and SPP = 0, so the hart leaves S-mode; the trap entry
+        // writes the context and returns here through the saved kernel stack.
+        unsafe { gears_enter_user(ctx) };
+        // A spurious external interrupt (nothing to claim) just resumes the user.
+        if let Some(trap) = classify(ctx) {
+            return trap;
+        }
+    }
 }
 
-fn classify(ctx: &mut UserContext) -> Trap {
+/// Why the user stopped; `None` for a spurious external interrupt.
+fn classify(ctx: &mut UserContext) -> Option<Trap> {
     let cause = ctx.scause;
     if cause & SCAUSE_INTERRUPT != 0 {
         let code = cause & !SCAUSE_INTERRUPT;
         if code == IRQ_S_TIMER {
             super::timer::on_tick();
-            return Trap::Interrupt(Irq::Timer);
+            return Some(Trap::Interrupt(Irq::Timer));
         }
-        return Trap::Interrupt(Irq::Other(code as u32));
+        if code == IRQ_S_EXTERNAL {
+            // Claimed, masked and completed: the line stays masked until `irq_unmask`.
+            return super::plic::claim().map(|line| Trap::Interrupt(Irq::Other(line)));
+        }
+        // Software interrupts are never enabled; report any other cause as it is.
+        return Some(Trap::Interrupt(Irq::Other(code as u32)));
     }
     if cause == 8 {
         // Resume after the ecall; a restart moves the pc back by SYSCALL_INSN_LEN.
         ctx.pc += UserContext::SYSCALL_INSN_LEN;
-        return Trap::Syscall;
+        return Some(Trap::Syscall);
     }
     let kind = match cause {
         1 | 5 | 7 | 12 | 13 | 15 => FaultKind::PageFault,
@@ -213,7 +224,7 @@ fn classify(ctx: &mut UserContext) -> Trap {
         _ => FaultKind::Other,
     };
     let addr = if kind == FaultKind::PageFault { ctx.stval } else { 0 };
-    Trap::Fault(UserFault { kind, ip: ctx.pc, addr, vector: cause, code: 0 })
+    Some(Trap::Fault(UserFault { kind, ip: ctx.pc, addr, vector: cause, code: 0 }))
 }
 
 /// The name of the exception behind a user fault, for reports.

@@ -6,6 +6,12 @@ use uart_16550::backend::PioBackend;
 use crate::arch::console::Console;
 
 const COM1: u16 = 0x3f8;
+/// COM1's ISA interrupt line (8259 master, IRQ 4).
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+)]
+pub const CONSOLE_IRQ: u32 = 4;
 
 static SERIAL: Console<PioBackend> = Console::new();
 
@@ -27,6 +33,17 @@ pub fn console_write(s: &str) {
 /// Writes `bytes` as they are (no newline translation): the trace frames of `--trace`.
 pub fn console_write_bytes(bytes: &[u8]) {
     SERIAL.write_bytes(bytes);
+}
+
+/// Turns COM1's transmitter-holding-register-empty interrupt (IER bit 1) on or off: with the
+/// transmitter idle it raises [`CONSOLE_IRQ`] at once, which lets tests drive a real device
+/// interrupt without host input.
+#[cfg_attr(
+    not(feature = "qemu-test"),
+    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
+)]
+pub fn console_tx_empty_interrupt(on: bool) {
+    SERIAL.tx_empty_interrupt(on);
 }
 
 /// Writes `s` without taking the console lock: for the panic handler, which may have

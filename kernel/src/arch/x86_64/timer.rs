@@ -22,16 +22,17 @@ pub fn ticks() -> u64 {
     TICKS.load(Ordering::Relaxed)
 }
 
-fn outb(port: u16, value: u8) {
+pub(super) fn outb(port: u16, value: u8) {
     // SAFETY: only the 8259 PIC (0x20/0x21/0xa0/0xa1), the PIT (0x40/0x43) and the POST delay
-    // port (0x80) are written through here; none of them touch memory.
+    // port (0x80) are written through here (by this module and `irq`); none of them touch memory.
     unsafe { Port::<u8>::new(port).write(value) };
 }
 
-fn inb(port: u16) -> u8 {
-    // SAFETY: only the master 8259's command port (0x20, after OCW3 selected the interrupt
-    // request register) and the PIT's channel 0 (0x40, after a latch command) are read through
-    // here; reading them has no side effect on memory.
+pub(super) fn inb(port: u16) -> u8 {
+    // SAFETY: only the 8259s' command ports (0x20/0xa0, after OCW3 selected the interrupt
+    // request register), their data ports (0x21/0xa1: the interrupt mask registers) and the
+    // PIT's channel 0 (0x40, after a latch command) are read through here (by this module and
+    // `irq`); reading them has no side effect on memory.
     unsafe { Port::<u8>::new(port).read() }
 }
 
@@ -69,13 +70,17 @@ pub fn init() {
     outb(0x40, (divisor >> 8) as u8);
 }
 
-/// If `vector` is a PIC line: sends the end-of-interrupt, counts a timer tick, and says which
-/// line it was. `None` for exceptions.
+/// If `vector` is a PIC line: masks it if it is a device line, sends the end-of-interrupt, counts
+/// a timer tick, and says which line it was. `None` for exceptions.
 pub fn acknowledge(vector: u64) -> Option<Irq> {
     if !(PIC_BASE..PIC_BASE + 16).contains(&vector) {
         return None;
     }
     let line = (vector - PIC_BASE) as u32;
+    if line != 0 {
+        // A device line stays masked until the kernel unmasks it (see `irq`).
+        super::irq::set_masked(line, true);
+    }
     if line >= 8 {
         outb(0xa0, 0x20);
     }

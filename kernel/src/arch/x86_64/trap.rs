@@ -159,11 +159,14 @@ pub fn vector_name(vector: u64) -> &'static str {
     }
 }
 
-/// Handles a trap taken in ring 0: device interrupts are acknowledged and counted; an
+/// Handles a trap taken in ring 0: device interrupts are acknowledged (a device line masked and
+/// recorded for `take_kernel_irq`) and counted; an
 /// exception is a kernel bug, reported and fatal.
 extern "sysv64" fn kernel_trap(frame: &mut TrapFrame) {
     if let Some(irq) = super::timer::acknowledge(frame.vector) {
-        let _ = irq;
+        if let crate::arch::Irq::Other(line) = irq {
+            super::irq::record_kernel_irq(line);
+        }
         return;
     }
     let cr2 = ::x86_64::registers::control::Cr2::read_raw();
