@@ -305,3 +305,31 @@ pub const fn level_index(vaddr: u64, level: u8) -> u16 {
 pub const fn page_level(bits: u8) -> u8 {
     ((bits as u64 - PAGE_BITS as u64) / PT_INDEX_BITS) as u8
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_follow_sel4_headers() {
+        assert_eq!(Arch::X86_64.object_kind(8), Some(ObjectKind::Frame(PAGE_BITS)));
+        assert_eq!(Arch::X86_64.object_kind(6), Some(ObjectKind::PageTable(PtKind::Pml4)));
+        assert_eq!(Arch::X86_64.object_kind(12), None);
+        assert_eq!(Arch::Riscv64.object_kind(8), Some(ObjectKind::PageTable(PtKind::Riscv)));
+        assert_eq!(Arch::Riscv64.object_kind(9), None);
+        assert_eq!(Arch::Riscv64.object_kind(3), Some(ObjectKind::Generic(3)));
+        for arch in [Arch::X86_64, Arch::Riscv64] {
+            for bits in [PAGE_BITS, LARGE_PAGE_BITS, HUGE_PAGE_BITS] {
+                assert_eq!(arch.object_kind(arch.frame_type(bits)), Some(ObjectKind::Frame(bits)));
+            }
+        }
+    }
+
+    #[test]
+    fn levels_index_the_address() {
+        let v = 0x10_0020_3000;
+        assert_eq!([3, 2, 1, 0].map(|l| level_index(v, l)), [0, 64, 1, 3]);
+        assert_eq!([PAGE_BITS, LARGE_PAGE_BITS, HUGE_PAGE_BITS].map(page_level), [0, 1, 2]);
+        assert_eq!(level_bits(3), 39);
+    }
+}

@@ -172,6 +172,7 @@ fn configure_sets_fault_handler_cspace_and_buffer() {
     assert_eq!(s.tcb(t).ipc_buffer_ptr, 0xc00);
     assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::CTABLE)), s.cap(cn));
     assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::BUFFER)), s.cap(frame));
+    assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::VTABLE)), s.cap(v));
     // Again, back to the root CNode and no buffer: the old caps are deleted first.
     assert_eq!(call(&mut s, &[0, 0, 0, 0], &[r, v, frame]), Ok(Done::Ok));
     assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::CTABLE)), s.cap(r));

@@ -539,3 +539,32 @@ fn x86_64_deleting_the_root_first_leaves_the_rest_stale() {
         assert_eq!(ops(&mut s), []);
     }
 }
+
+#[test]
+fn x86_64_large_pages_and_tables_exclude_each_other() {
+    let X86 { mut s, pml4, pd, pt, .. } = x86_hierarchy();
+    let (r4, r2) = (ptr(&mut s, pml4), ptr(&mut s, pd));
+    let ut = s.untyped(0);
+    let large = s.alloc(ut, xt::LARGE_PAGE, 0);
+    let l = ptr(&mut s, large);
+    ops(&mut s);
+    let v_pt = V & !0x1f_ffff;
+    // The PT holds the PD entry: no large page there.
+    assert_eq!(s.invoke(large, xl::PAGE_MAP, &[v_pt, RW, 0], &[pml4]), Err(SyscallError::DeleteFirst));
+    assert_eq!(
+        s.invoke(large, xl::PAGE_MAP, &[v_pt + 0x1000, RW, 0], &[pml4]),
+        Err(SyscallError::AlignmentError)
+    );
+    let next = v_pt + 0x20_0000; // PD index 2
+    assert_eq!(s.invoke(large, xl::PAGE_MAP, &[next, RW, 0], &[pml4]), Ok(()));
+    let large_pte = Pte::Page { paddr: l, size_bits: 21, write: true, exec: true };
+    assert_eq!(ops(&mut s), [write(r2, 2, large_pte), MachineOp::Flush { root: r4, vaddr: Some(next) }]);
+    // …and no table where the large page is.
+    assert_eq!(s.invoke(pt, xl::PAGE_TABLE_UNMAP, &[], &[]), Ok(()));
+    ops(&mut s);
+    assert_eq!(s.invoke(pt, xl::PAGE_TABLE_MAP, &[next, 0], &[pml4]), Err(SyscallError::DeleteFirst));
+    // Deleting the large page's cap unmaps it.
+    let r = s.root();
+    assert_eq!(s.cnode_delete(r, large, WORD_BITS), Ok(()));
+    assert_eq!(ops(&mut s), [write(r2, 2, Pte::Invalid), MachineOp::Flush { root: r4, vaddr: Some(next) }]);
+}
