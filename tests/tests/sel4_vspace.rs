@@ -568,3 +568,60 @@ fn x86_64_large_pages_and_tables_exclude_each_other() {
     assert_eq!(s.cnode_delete(r, large, WORD_BITS), Ok(()));
     assert_eq!(ops(&mut s), [write(r2, 2, Pte::Invalid), MachineOp::Flush { root: r4, vaddr: Some(next) }]);
 }
+
+/// Revoking the untyped under a mapped VSpace (a PT full of pages), preempted at every point, in
+/// both modes: it converges, the invariants hold at every point, the pages (deleted before
+/// their table: newest first) are unmapped, and the root's ASID is deleted with it.
+#[test]
+fn revoke_of_a_mapped_vspace_preempted_everywhere() {
+    use gears::{Dispatcher, Mode};
+    use metagears::{InjectAt, Invariant};
+    for arch in [Arch::X86_64, Arch::Riscv64] {
+        for mode in [Mode::Restart, Mode::Resume] {
+            let mut s = boot(arch);
+            let ut = s.untyped(1);
+            let (root_type, tables, v): (u64, Vec<u64>, u64) = match arch {
+                Arch::X86_64 => {
+                    (xt::PML4, vec![xt::PDPT, xt::PAGE_DIRECTORY, xt::PAGE_TABLE], V & !0x1f_ffff)
+                }
+                Arch::Riscv64 => (rvt::PAGE_TABLE, vec![rvt::PAGE_TABLE, rvt::PAGE_TABLE], RV & !0x1f_ffff),
+            };
+            let labels = arch.labels();
+            let root = s.alloc(ut, root_type, 0);
+            assert_eq!(s.invoke(root_slot::ASID_POOL, labels.asid_pool_assign, &[], &[root]), Ok(()));
+            for ty in tables {
+                let t = s.alloc(ut, ty, 0);
+                let label = match (arch, ty) {
+                    (Arch::X86_64, xt::PDPT) => xl::PDPT_MAP,
+                    (Arch::X86_64, xt::PAGE_DIRECTORY) => xl::PAGE_DIRECTORY_MAP,
+                    (Arch::X86_64, _) => xl::PAGE_TABLE_MAP,
+                    (Arch::Riscv64, _) => rv::PAGE_TABLE_MAP,
+                };
+                assert_eq!(s.invoke(t, label, &[v, 0], &[root]), Ok(()));
+            }
+            for i in 0..16 {
+                let f = s.alloc(ut, arch.frame_type(12), 0);
+                assert_eq!(s.invoke(f, labels.page_map, &[v + (i << 12), RW, 0], &[root]), Ok(()));
+            }
+            let r4 = ptr(&mut s, root);
+            ops(&mut s);
+            let r = s.root();
+            let req = s.request(r, label::CNODE_REVOKE, &[ut, WORD_BITS], &[]);
+            let mut d =
+                Dispatcher::new((InjectAt::every(mode), Invariant::new(gears_tests::sel4::invariants)));
+            let (res, preemptions) = s.run(&mut d, req);
+            assert_eq!(res, Ok(()), "{arch:?} {mode}");
+            assert!(d.meta().1.violation().is_none());
+            assert!(preemptions >= 19, "one preemption per object deleted: {preemptions}");
+            assert!(s.k.state.objects.get(ObjPtr(r4)).is_none());
+            let machine = ops(&mut s);
+            // Objects are deleted newest first: the 16 frames while the PT is still mapped.
+            let unmaps = machine
+                .iter()
+                .filter(|op| matches!(op, MachineOp::WriteEntry { entry: Pte::Invalid, .. }))
+                .count();
+            assert!(unmaps >= 16, "{arch:?} {mode}: {machine:?}");
+            assert!(machine.contains(&MachineOp::Flush { root: r4, vaddr: None }));
+        }
+    }
+}
