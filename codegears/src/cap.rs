@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+use crate::arch::PtKind;
+
 /// Bits in a machine word (x86_64, riscv64).
 pub const WORD_BITS: u64 = 64;
 /// log2 of the size of a slot (`seL4_SlotBits`, 64-bit).
@@ -185,13 +187,43 @@ pub enum Cap {
     Frame {
         /// The frame.
         ptr: ObjPtr,
-        /// log2 of the size ([`PAGE_BITS`] or [`LARGE_PAGE_BITS`]).
+        /// log2 of the size ([`PAGE_BITS`], [`LARGE_PAGE_BITS`] or 30).
         size_bits: u8,
         /// Read/write rights for mappings.
         rights: CapRights,
         /// Device memory.
         is_device: bool,
+        /// Where this cap mapped it (`capFMappedASID`, `capFMappedAddress`).
+        mapped: Option<Mapping>,
     },
+    /// A paging structure (arch cap): x86_64's `cap_pml4_cap`, `cap_pdpt_cap`,
+    /// `cap_page_directory_cap`, `cap_page_table_cap`; riscv64's `cap_page_table_cap`.
+    PageTable {
+        /// The structure.
+        ptr: ObjPtr,
+        /// Which kind (level) of structure.
+        kind: PtKind,
+        /// Where it is mapped (a VSpace root: its ASID, address 0).
+        mapped: Option<Mapping>,
+    },
+    /// The authority to make ASID pools (`cap_asid_control_cap`).
+    AsidControl,
+    /// An ASID pool (`cap_asid_pool_cap`).
+    AsidPool {
+        /// The pool.
+        ptr: ObjPtr,
+        /// Its first ASID (`capASIDBase`).
+        asid_base: u64,
+    },
+}
+
+/// Where a frame or paging structure is mapped: seL4's mapped ASID and mapped address.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Mapping {
+    /// The ASID of the VSpace.
+    pub asid: u64,
+    /// The virtual address (of the page, or the first address the table covers).
+    pub vaddr: u64,
 }
 
 /// `MASK(bits)`, total for 0..=64.
@@ -217,7 +249,7 @@ impl Cap {
 
     /// Whether this is an arch cap (`isArchCap`).
     pub const fn is_arch(&self) -> bool {
-        matches!(self, Cap::Frame { .. })
+        matches!(self, Cap::Frame { .. } | Cap::PageTable { .. } | Cap::AsidControl | Cap::AsidPool { .. })
     }
 
     /// `cap_get_capIsPhysical`: whether the cap names memory.
@@ -231,6 +263,8 @@ impl Cap {
                 | Cap::Thread { .. }
                 | Cap::Zombie { .. }
                 | Cap::Frame { .. }
+                | Cap::PageTable { .. }
+                | Cap::AsidPool { .. }
         )
     }
 
@@ -243,7 +277,9 @@ impl Cap {
             | Cap::CNode { ptr, .. }
             | Cap::Thread { ptr }
             | Cap::Zombie { ptr, .. }
-            | Cap::Frame { ptr, .. } => ptr.0,
+            | Cap::Frame { ptr, .. }
+            | Cap::PageTable { ptr, .. }
+            | Cap::AsidPool { ptr, .. } => ptr.0,
             Cap::Reply { tcb, .. } => tcb.0,
             _ => 0,
         }
@@ -260,6 +296,8 @@ impl Cap {
             Cap::Zombie { kind: ZombieType::Tcb, .. } => TCB_BITS as u64,
             Cap::Zombie { kind: ZombieType::CNode(r), .. } => r as u64 + SLOT_BITS as u64,
             Cap::Frame { size_bits, .. } => size_bits as u64,
+            Cap::PageTable { .. } => crate::arch::PAGE_TABLE_BITS as u64,
+            Cap::AsidPool { .. } => crate::arch::ASID_POOL_BITS as u64,
             _ => 0,
         }
     }
@@ -307,6 +345,9 @@ pub fn same_region_as(a: &Cap, b: &Cap) -> bool {
                 _ => false,
             }
         }
+        Cap::PageTable { ptr, .. } => matches!(*b, Cap::PageTable { ptr: p, .. } if p == ptr),
+        Cap::AsidControl => matches!(b, Cap::AsidControl),
+        Cap::AsidPool { ptr, .. } => matches!(*b, Cap::AsidPool { ptr: p, .. } if p == ptr),
         Cap::Null | Cap::Zombie { .. } => false,
     }
 }
@@ -316,9 +357,10 @@ pub fn same_object_as(a: &Cap, b: &Cap) -> bool {
     match (a, b) {
         (Cap::Untyped { .. }, _) => false,
         (Cap::IrqControl, Cap::IrqHandler { .. }) => false,
-        (Cap::Frame { ptr, size_bits, .. }, Cap::Frame { ptr: bp, size_bits: bs, .. }) => {
-            ptr == bp && size_bits == bs
-        }
+        (
+            Cap::Frame { ptr, size_bits, is_device, .. },
+            Cap::Frame { ptr: bp, size_bits: bs, is_device: bd, .. },
+        ) => ptr == bp && size_bits == bs && is_device == bd,
         _ => same_region_as(a, b),
     }
 }
@@ -344,14 +386,18 @@ pub fn mask_cap_rights(rights: CapRights, cap: &Cap) -> Cap {
         Cap::Reply { tcb, master, can_grant } => {
             Cap::Reply { tcb, master, can_grant: can_grant && rights.grant }
         }
-        Cap::Frame { ptr, size_bits, rights: r, is_device } => {
-            // maskVMRights: read/write only; write without read gives no access.
-            let read = r.read && rights.read;
-            let write = read && r.write && rights.write;
-            Cap::Frame { ptr, size_bits, rights: CapRights { read, write, ..CapRights::NONE }, is_device }
+        Cap::Frame { ptr, size_bits, rights: r, is_device, mapped } => {
+            Cap::Frame { ptr, size_bits, rights: mask_vm_rights(r, rights), is_device, mapped }
         }
         other => other,
     }
+}
+
+/// `maskVMRights`: read/write only; write without read gives no access (`VMKernelOnly`).
+pub const fn mask_vm_rights(vm: CapRights, mask: CapRights) -> CapRights {
+    let read = vm.read && mask.read;
+    let write = read && vm.write && mask.write;
+    CapRights { read, write, ..CapRights::NONE }
 }
 
 /// `updateCapData`: set a badge (Mint) or a CNode guard; `preserve` (Mutate, Rotate) forbids

@@ -53,6 +53,7 @@ pub fn derive_cap(cspace: &CSpace, slot: SlotRef, cap: &Cap) -> Result<Cap, Sysc
     match cap {
         Cap::Zombie { .. } | Cap::IrqControl | Cap::Reply { .. } => Ok(Cap::Null),
         Cap::Untyped { .. } => ensure_no_children(cspace, slot).map(|()| *cap),
+        other if other.is_arch() => crate::vspace::arch_derive_cap(other),
         other => Ok(*other),
     }
 }

@@ -300,7 +300,9 @@ pub fn cap_object(cap: &Cap) -> Option<ObjPtr> {
         | Cap::CNode { ptr, .. }
         | Cap::Thread { ptr }
         | Cap::Zombie { ptr, .. }
-        | Cap::Frame { ptr, .. } => Some(ptr),
+        | Cap::Frame { ptr, .. }
+        | Cap::PageTable { ptr, .. }
+        | Cap::AsidPool { ptr, .. } => Some(ptr),
         Cap::Reply { tcb, .. } => Some(tcb),
         _ => None,
     }

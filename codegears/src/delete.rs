@@ -4,14 +4,17 @@
 
 use gears::Next;
 
+use crate::arch::Arch;
 use crate::cap::{Cap, ObjPtr, SlotRef, TCB_CNODE_ENTRIES, ZombieType};
 use crate::cdt::{cap_swap_for_delete, empty_slot, is_final_capability, is_mdb_parent_of};
 use crate::cspace::CSpace;
 use crate::kernel::CancelCursor;
 use crate::kernel::{DeleteCursor, InnerDelete, IrqTable, Kernel, RevokeCursor};
+use crate::machine::MachineOps;
 use crate::notification::{unbind_maybe_notification, unbind_notification};
 use crate::object::ObjectStore;
 use crate::thread::{Scheduler, suspend};
+use crate::vspace::AsidTable;
 
 /// Whether `cap` is the final cap of an endpoint or notification that still has waiting threads:
 /// `finaliseSlot` then first runs the `cancelAllIPC` loop ([`CANCEL_ALL_IPC_STEP`](crate::endpoint::CANCEL_ALL_IPC_STEP)).
@@ -26,18 +29,30 @@ pub fn needs_cancel_all(objects: &ObjectStore, cap: &Cap, is_final: bool) -> Opt
 }
 
 /// `finaliseCap`: what is left of `cap` once the object loses it (`Null`, or a Zombie for the
-/// last cap of a CNode or TCB). Final caps to endpoints, notifications and frames end their
-/// object's life here (their queues are empty by now: see [`needs_cancel_all`]); a notification
+/// last cap of a CNode or TCB). Arch caps go through `Arch_finaliseCap`
+/// ([`arch_finalise_cap`](crate::vspace::arch_finalise_cap): unmap, delete the ASID or the
+/// pool). Final caps to endpoints, notifications, frames, paging structures and ASID pools end
+/// their object's life here (their queues are empty by now: see [`needs_cancel_all`]); a notification
 /// lets go of its bound TCB. A TCB's last cap unbinds its notification and suspends it
 /// (`cancelIPC`, off the ready queue); a Zombie's object dies when the Zombie is removed.
+#[allow(clippy::too_many_arguments)]
 pub fn finalise_cap(
     cspace: &mut CSpace,
     objects: &mut ObjectStore,
     irqs: &mut IrqTable,
     sched: &mut Scheduler,
+    vm: (Arch, &mut AsidTable, &mut MachineOps),
     cap: &Cap,
     is_final: bool,
 ) -> Cap {
+    let (arch, asids, machine) = vm;
+    if cap.is_arch() {
+        crate::vspace::arch_finalise_cap(arch, asids, objects, machine, cap, is_final);
+        if is_final && let Some(ptr) = crate::cnode::cap_object(cap) {
+            objects.remove(ptr);
+        }
+        return Cap::Null;
+    }
     match *cap {
         Cap::IrqHandler { irq } => {
             // deletingIRQHandler, done by postCapDeletion once the slot is emptied (in the same
@@ -47,9 +62,8 @@ pub fn finalise_cap(
             }
             Cap::Null
         }
-        Cap::Endpoint { ptr, .. } | Cap::Notification { ptr, .. } | Cap::Frame { ptr, .. } => {
-            // cancelAllIPC / cancelAllSignals have run (the queue is empty); unmap: no mappings
-            // exist yet.
+        Cap::Endpoint { ptr, .. } | Cap::Notification { ptr, .. } => {
+            // cancelAllIPC / cancelAllSignals have run (the queue is empty).
             if is_final {
                 unbind_maybe_notification(objects, ptr);
                 crate::interrupt::forget_notification(irqs, ptr);
@@ -114,7 +128,8 @@ gears::code_gear! {
     /// One pass of `finaliseSlot`'s loop on the current frame's slot: finalise its cap; done if
     /// the remainder is removable (or, not immediate, a cyclic Zombie); else keep the Zombie and
     /// reduce it.
-    pub fn finalise_slot(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, sched: &mut Scheduler, delete: &mut DeleteCursor, cancel: &mut CancelCursor) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn finalise_slot(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, sched: &mut Scheduler, arch: &Arch, asids: &mut AsidTable, machine: &mut MachineOps, delete: &mut DeleteCursor, cancel: &mut CancelCursor) {
         let Some((slot, immediate)) = delete.frame() else {
             return Next::Goto(&CTE_DELETE_DONE);
         };
@@ -127,7 +142,7 @@ gears::code_gear! {
             *cancel = CancelCursor { obj: Some(obj), cancelled: 0 };
             return Next::Goto(&crate::endpoint::CANCEL_ALL_IPC_STEP);
         }
-        let remainder = finalise_cap(cspace, objects, irqs, sched, &cap, is_final);
+        let remainder = finalise_cap(cspace, objects, irqs, sched, (*arch, asids, machine), &cap, is_final);
         if cap_removable(&remainder, slot) {
             if let Some(ptr) = zombie_object(&remainder) {
                 // The zombie's object has no slots left in use: its life ends.

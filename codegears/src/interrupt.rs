@@ -10,7 +10,7 @@
 use gears::Next;
 
 use crate::cap::{Cap, ObjPtr};
-use crate::cdt::{cte_insert, ensure_empty_slot};
+use crate::cdt::cte_insert;
 use crate::cspace::CSpace;
 use crate::error::SyscallError;
 use crate::kernel::Done;
@@ -57,13 +57,10 @@ gears::code_gear! {
 gears::code_gear! {
     /// The target slot is found: it must be empty.
     pub fn decode_irq_control_target_found(ctx: Kernel; cspace: &CSpace, invocation: &mut Invocation, lookup: &LookupCursor) {
-        let dest = match lookup.cnode_op_slot() {
+        let dest = match lookup.empty_target_slot(cspace) {
             Ok(s) => s,
             Err(e) => return Next::Fail(e),
         };
-        if let Err(e) = ensure_empty_slot(cspace, dest) {
-            return Next::Fail(e);
-        }
         invocation.dest = Some(dest);
         Next::Goto(&INVOKE_IRQ_CONTROL)
     }

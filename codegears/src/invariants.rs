@@ -56,6 +56,7 @@ pub fn check_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
     check_badges(state)?;
     check_zombies(state)?;
     check_irqs(state)?;
+    crate::vspace_invariants::check_vspace_invariants(state)?;
     crate::thread_invariants::check_thread_invariants(state)
 }
 
@@ -208,6 +209,8 @@ fn object_matches(cap: &Cap, obj: &Object) -> bool {
         (Cap::Zombie { kind: ZombieType::Tcb, .. }, Object::Tcb(_)) => true,
         (Cap::Zombie { kind: ZombieType::CNode(radix), .. }, Object::CNode { radix: r }) => radix == r,
         (Cap::Frame { size_bits, .. }, Object::Frame { size_bits: s }) => size_bits == s,
+        (Cap::PageTable { kind, .. }, Object::PageTable { kind: k, .. }) => kind == k,
+        (Cap::AsidPool { .. }, Object::AsidPool { .. }) => true,
         _ => false,
     }
 }
@@ -381,9 +384,12 @@ fn chunk_key(cap: &Cap) -> Option<(u8, u64)> {
         | Cap::CNode { ptr, .. }
         | Cap::Thread { ptr }
         | Cap::Zombie { ptr, .. }
-        | Cap::Frame { ptr, .. } => Some((0, ptr.0)),
+        | Cap::Frame { ptr, .. }
+        | Cap::PageTable { ptr, .. }
+        | Cap::AsidPool { ptr, .. } => Some((0, ptr.0)),
         Cap::IrqHandler { irq } => Some((1, irq as u64)),
         Cap::Domain => Some((2, 0)),
+        Cap::AsidControl => Some((3, 0)),
         _ => None,
     }
 }

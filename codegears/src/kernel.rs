@@ -5,11 +5,16 @@ use core::fmt;
 
 use gears::{Context, ContextMeta, Gear, ProcessId};
 
+use crate::arch::Arch;
 use crate::cap::{Cap, ObjPtr, SlotRef, TCB_CNODE_ENTRIES};
-use crate::cspace::{CSpace, Cte, MdbNode};
+use crate::cspace::CSpace;
 use crate::error::SyscallError;
-use crate::object::{Object, ObjectStore, Tcb, ThreadState};
-use crate::thread::{MAX_PRIO, Scheduler, sched_append, setup_reply_master};
+use crate::machine::MachineOps;
+use crate::object::ObjectStore;
+use crate::thread::Scheduler;
+use crate::vspace::{AsidTable, Entry};
+
+pub use crate::boot::{BootConfig, BootInfo, ROOT_ASID, root_slot};
 
 /// A continuation kept in a DataGear: the gear a sub-chain (a lookup, a delete) goes to when done.
 pub type Ret = Option<&'static Gear<Kernel>>;
@@ -25,6 +30,10 @@ pub struct KernelState {
     pub irqs: IrqTable,
     /// The ready queues.
     pub sched: Scheduler,
+    /// The arch flavour: object-type numbers, arch labels, user address range.
+    pub arch: Arch,
+    /// The ASID table.
+    pub asids: AsidTable,
 }
 
 /// The IRQ state table (`intStateIRQTable`), as the set of IRQs in state `IRQSignal`.
@@ -184,6 +193,25 @@ pub struct Invocation {
     pub new_cap: Cap,
     /// Rotate's new pivot cap.
     pub new_pivot_cap: Cap,
+    /// The entry a Map invocation writes, as decode planned it.
+    pub map: Option<MapPlan>,
+    /// The new VSpace root cap and its source slot (TCB SetSpace, Configure).
+    pub vroot: Option<(Cap, SlotRef)>,
+}
+
+/// Where a Map invocation writes, and what: decided by decode, done by invoke.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct MapPlan {
+    /// The VSpace root.
+    pub root: ObjPtr,
+    /// The paging structure holding the entry.
+    pub table: ObjPtr,
+    /// The entry's index.
+    pub index: u16,
+    /// The entry.
+    pub entry: Entry,
+    /// The virtual address mapped.
+    pub vaddr: u64,
 }
 
 /// Which lookup a [`LookupCursor`] is doing, which decides the error a fault becomes.
@@ -322,6 +350,8 @@ pub struct Kernel {
     pub cancel: CancelCursor,
     /// The reply to the caller.
     pub reply: ReplyMsg,
+    /// The machine effects of this invocation, for the arch layer to apply.
+    pub machine: MachineOps,
     /// Meta state.
     pub meta: ContextMeta<Kernel>,
 }
@@ -341,6 +371,9 @@ pub struct KernelDataGears<'a> {
     pub retype: &'a mut RetypeCursor,
     pub cancel: &'a mut CancelCursor,
     pub reply: &'a mut ReplyMsg,
+    pub arch: &'a mut Arch,
+    pub asids: &'a mut AsidTable,
+    pub machine: &'a mut MachineOps,
 }
 
 impl Context for Kernel {
@@ -363,6 +396,9 @@ impl Context for Kernel {
             retype: &mut self.retype,
             cancel: &mut self.cancel,
             reply: &mut self.reply,
+            arch: &mut self.state.arch,
+            asids: &mut self.state.asids,
+            machine: &mut self.machine,
         }
     }
 
@@ -388,89 +424,15 @@ impl Context for Kernel {
             "retype" => &self.retype,
             "cancel" => &self.cancel,
             "reply" => &self.reply,
+            "arch" => &self.state.arch,
+            "asids" => &self.state.asids,
+            "machine" => &self.machine,
             _ => return None,
         })
     }
 }
 
-/// Where boot puts things, and what it gave the root task.
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub struct BootInfo {
-    /// The root task's TCB.
-    pub root_tcb: ObjPtr,
-    /// The root CNode.
-    pub root_cnode: ObjPtr,
-    /// Its radix; its cap's guard makes every 64-bit cptr resolve in one level.
-    pub root_radix: u8,
-    /// The first empty slot of the root CNode.
-    pub first_free: u64,
-    /// The untypeds: (cptr, base, size_bits).
-    pub untyped: Vec<(u64, u64, u8)>,
-}
-
-/// Root CNode slot numbers of the boot caps (`seL4_RootCNodeCapSlots`).
-pub mod root_slot {
-    /// `seL4_CapInitThreadTCB`.
-    pub const TCB: u64 = 1;
-    /// `seL4_CapInitThreadCNode`.
-    pub const CNODE: u64 = 2;
-    /// `seL4_CapIRQControl`.
-    pub const IRQ_CONTROL: u64 = 4;
-    /// `seL4_CapDomain`.
-    pub const DOMAIN: u64 = 11;
-    /// The first slot boot leaves empty for the untypeds.
-    pub const FIRST_UNTYPED: u64 = 16;
-}
-
-/// Where boot places the root TCB and root CNode (outside every untyped).
-const BOOT_TCB: u64 = 0x0010_0000;
-const BOOT_CNODE: u64 = 0x0100_0000;
-/// Untyped memory starts here; each untyped is aligned to its size.
-const UNTYPED_BASE: u64 = 0x1_0000_0000;
-
 impl KernelState {
-    /// seL4's boot, modelled: a root TCB and root CNode (radix `root_radix`, 4..=20) with the boot
-    /// caps, and one untyped cap per entry of `untyped_bits` (each `MIN_UNTYPED_BITS..=40`).
-    pub fn boot(root_radix: u8, untyped_bits: &[u8]) -> (KernelState, BootInfo) {
-        let root_radix = root_radix.clamp(4, 20);
-        let mut st = KernelState::default();
-        let tcb = ObjPtr(BOOT_TCB);
-        let cn = ObjPtr(BOOT_CNODE);
-        let root = Tcb { state: ThreadState::Running, priority: MAX_PRIO, mcp: MAX_PRIO, ..Tcb::default() };
-        st.objects.insert(tcb, Object::Tcb(root));
-        sched_append(&mut st.objects, &mut st.sched, tcb);
-        setup_reply_master(&mut st.cspace, tcb);
-        st.objects.insert(cn, Object::CNode { radix: root_radix });
-        let root_mdb = MdbNode { revocable: true, first_badged: true, ..MdbNode::default() };
-        let cn_cap = Cap::CNode { ptr: cn, radix: root_radix, guard: 0, guard_size: 64 - root_radix };
-        let put = |st: &mut KernelState, i: u64, cap: Cap| {
-            st.cspace.set(SlotRef::of(cn, i), Cte { cap, mdb: root_mdb });
-        };
-        put(&mut st, root_slot::TCB, Cap::Thread { ptr: tcb });
-        put(&mut st, root_slot::CNODE, cn_cap);
-        put(&mut st, root_slot::IRQ_CONTROL, Cap::IrqControl);
-        put(&mut st, root_slot::DOMAIN, Cap::Domain);
-        crate::cdt::cte_insert(
-            &mut st.cspace,
-            cn_cap,
-            SlotRef::of(cn, root_slot::CNODE),
-            SlotRef::of(tcb, tcb_slot::CTABLE),
-        );
-        let mut untyped = Vec::new();
-        let mut base = UNTYPED_BASE;
-        let mut i = root_slot::FIRST_UNTYPED;
-        for &bits in untyped_bits.iter().take(1 << (root_radix - 1)) {
-            let bits = bits.clamp(crate::cap::MIN_UNTYPED_BITS, 40);
-            base = base.next_multiple_of(1u64 << bits);
-            put(&mut st, i, Cap::Untyped { ptr: base, size_bits: bits, free_index: 0, is_device: false });
-            untyped.push((i, base, bits));
-            base += 1u64 << bits;
-            i += 1;
-        }
-        let info = BootInfo { root_tcb: tcb, root_cnode: cn, root_radix, first_free: i, untyped };
-        (st, info)
-    }
-
     /// The CSpace root cap of `thread` (its CTable slot).
     pub fn cspace_root(&self, thread: ObjPtr) -> Cap {
         self.cspace.cap(SlotRef::of(thread, tcb_slot::CTABLE))
@@ -490,6 +452,7 @@ impl Kernel {
             retype: RetypeCursor::default(),
             cancel: CancelCursor::default(),
             reply: ReplyMsg::default(),
+            machine: MachineOps::default(),
             meta: ContextMeta::new(ProcessId(0)),
         }
     }
@@ -509,6 +472,7 @@ impl Kernel {
         self.retype = RetypeCursor::default();
         self.cancel = CancelCursor::default();
         self.reply = ReplyMsg::default();
+        self.machine = MachineOps::default();
     }
 }
 

@@ -9,10 +9,11 @@
 //! A system call is run by the dispatcher from [`syscall::HANDLE_SYSCALL`] (or an invocation from
 //! [`lookup::HANDLE_INVOCATION`], a fault from [`fault::HANDLE_FAULT`]): `handle_syscall` → `handle_invocation` →
 //! `resolve_address_bits`* → `lookup_extra_caps` → `decode_invocation` →
-//! `decode_cnode_invocation` / `decode_untyped_invocation` / `decode_tcb_invocation` → … →
+//! `decode_cnode_invocation` / `decode_untyped_invocation` / `decode_tcb_invocation` /
+//! `decode_frame_invocation` / `decode_page_table_invocation` / `decode_asid_pool_invocation` → … →
 //! `invoke_*` → `invocation_done`.
 //!
-//! # Where this differs from seL4 (non-MCS, x86_64 numbers)
+//! # Where this differs from seL4 (non-MCS; x86_64 or riscv64 numbers, see [`arch`])
 //!
 //! - Memory is not modelled byte by byte: objects live in an [`ObjectStore`] keyed by physical
 //!   address, slots in a sparse map keyed by slot address ([`CSpace`]); untyped reset lowers the
@@ -45,9 +46,9 @@
 //!   `cancelBadgedSends` release one thread per gear with a preemption point after each (seL4
 //!   runs them unpreempted: its issues 1736 and 1737); their progress is kept in the queue.
 //! - TCB invocations: ReadRegisters, WriteRegisters, CopyRegisters, Configure, SetPriority,
-//!   SetMCPriority, SetSchedParams, SetIPCBuffer, SetSpace (VSpaces are not modelled: the VSpace
-//!   root is accepted and ignored), Suspend, Resume, BindNotification, UnbindNotification;
-//!   SetTLSBase is not built. IRQControl IssueIRQHandler (IRQ range
+//!   SetMCPriority, SetSchedParams, SetIPCBuffer, SetSpace (the VSpace root must pass
+//!   `isValidVTableRoot` and goes in the TCB's VTable slot), Suspend, Resume, BindNotification,
+//!   UnbindNotification; SetTLSBase is not built. IRQControl IssueIRQHandler (IRQ range
 //!   0..=[`interrupt::MAX_IRQ`]); IRQHandler Ack, SetNotification, Clear; an interrupt
 //!   ([`interrupt::HANDLE_INTERRUPT`]) signals the handler's notification and stays masked until
 //!   acknowledged; IRQ 0 is the timer, whose ticks end time slices of [`interrupt::TIME_SLICE`]
@@ -56,7 +57,21 @@
 //!   Domain invocations fail with IllegalOperation.
 //! - An invocation run directly from `handle_invocation` (`Request::syscall` 0: tools and tests)
 //!   never blocks: a send on an endpoint is an NBSend.
-//! - Frame object types are numbered 5 (4 KiB) and 6 (2 MiB) right after the generic types.
+//! - Address spaces ([`vspace`], [`page_table`], [`frame`], [`asid`]) for x86_64 and riscv64
+//!   (Sv39), chosen by [`KernelState::arch`] at boot, with seL4's object-type numbers and arch
+//!   labels ([`arch`]). Memory is not modelled: paging structures keep their present entries, and
+//!   what the hardware must see is recorded as [`MachineOp`]s for the arch layer. Deviations:
+//!   mapping a frame over any present entry is DeleteFirst on both arches (seL4's x86_64
+//!   overwrites a 4 KiB entry, and a 2 MiB one unless a table is there); a mapping without the
+//!   read right is written as an invalid entry (x86_64 seL4 makes a supervisor-only one); riscv64
+//!   user addresses start at 4 GiB (root entries 0..3 are the kernel's 1:1 gigapages), below
+//!   that a Map is InvalidArgument 0 as above USER_TOP; the root-level entries the kernel used
+//!   for the root task's boot mappings ([`BootConfig::boot_entries`]) are opaque: walking into
+//!   them is a `FailedLookup`, mapping over them DeleteFirst; a VSpace root gets the kernel's
+//!   global mappings when it is assigned an ASID (x86_64 seL4 copies them at retype); no IOMMU,
+//!   VT-x, or I/O ports.
+//! - Only frames and paging structures (and ASID pools) are cleared at retype ([`MachineOp::Zero`]);
+//!   other objects' memory is not modelled.
 //! - Under `Mode::Resume` a gear entered across a preemption point re-reads every cap it works
 //!   on; the retype re-checks what decode established and decodes again if it changed.
 #![no_std]
@@ -64,6 +79,9 @@
 
 extern crate alloc;
 
+pub mod arch;
+pub mod asid;
+pub mod boot;
 pub mod cap;
 pub mod cdt;
 pub mod cnode;
@@ -72,23 +90,30 @@ pub mod delete;
 pub mod endpoint;
 pub mod error;
 pub mod fault;
+pub mod frame;
 pub mod interrupt;
 pub mod invariants;
 pub mod kernel;
 pub mod lookup;
+pub mod machine;
 pub mod notification;
 pub mod object;
+pub mod page_table;
 pub mod syscall;
 pub mod tcb;
 pub mod tcb_control;
 pub mod thread;
 pub mod thread_invariants;
 pub mod untyped;
+pub mod vspace;
+pub mod vspace_invariants;
 
-pub use cap::{Cap, CapRights, ObjPtr, SlotRef, ZombieType};
+pub use arch::{Arch, PtKind};
+pub use cap::{Cap, CapRights, Mapping, ObjPtr, SlotRef, ZombieType};
 pub use cspace::{CSpace, Cte, MdbNode};
 pub use error::{LookupFault, SeL4Error, SyscallError};
 pub use invariants::{InvariantViolation, check_invariants, check_local_invariants};
-pub use kernel::{BootInfo, Done, Kernel, KernelState, Request};
+pub use kernel::{BootConfig, BootInfo, Done, Kernel, KernelState, Request};
+pub use machine::{MachineOp, MachineOps, Pte};
 pub use object::{Object, ObjectStore};
 pub use thread_invariants::{check_local_queue_invariants, check_thread_invariants};

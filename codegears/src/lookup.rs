@@ -49,6 +49,16 @@ impl LookupCursor {
     }
 }
 
+impl LookupCursor {
+    /// A destination found by `lookupTargetSlot` that must be empty (`ensureEmptySlot`:
+    /// DeleteFirst otherwise), as IRQControl Get and ASIDControl MakePool want it.
+    pub fn empty_target_slot(&self, cspace: &CSpace) -> Result<SlotRef, SyscallError> {
+        let slot = self.cnode_op_slot()?;
+        crate::cdt::ensure_empty_slot(cspace, slot)?;
+        Ok(slot)
+    }
+}
+
 /// `lookupSlotForCNodeOp`'s checks before the walk: the root must be a CNode cap (else
 /// `FailedLookup`/InvalidRoot) and `1 <= depth <= 64` (else `RangeError`). Then the cursor is set
 /// to resolve exactly `depth` bits and go to `ret`.
@@ -260,6 +270,10 @@ gears::code_gear! {
                 Next::Fail(SyscallError::InvalidCapability { cap: 0 })
             }
             Some((Cap::IrqHandler { .. }, _)) => Next::Goto(&crate::interrupt::DECODE_IRQ_HANDLER_INVOCATION),
+            Some((Cap::Frame { .. }, _)) => Next::Goto(&crate::frame::DECODE_FRAME_INVOCATION),
+            Some((Cap::PageTable { .. }, _)) => Next::Goto(&crate::page_table::DECODE_PAGE_TABLE_INVOCATION),
+            Some((Cap::AsidPool { .. }, _)) => Next::Goto(&crate::asid::DECODE_ASID_POOL_INVOCATION),
+            Some((Cap::AsidControl, _)) => Next::Goto(&crate::asid::DECODE_ASID_CONTROL_INVOCATION),
             // Domain invocations arrive with a later issue.
             Some(_) => Next::Fail(SyscallError::IllegalOperation),
         }

@@ -1,7 +1,7 @@
 //! Kernel objects and the object store: objects exist only where untyped memory was retyped (or
 //! where boot put them), keyed by physical address.
 
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeMap, BTreeSet};
 use core::fmt;
 use core::hash::{BuildHasher, Hash, Hasher};
 
@@ -9,7 +9,9 @@ use alloc::vec::Vec;
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
+use crate::arch::{ASID_POOL_BITS, PAGE_TABLE_BITS, PtKind};
 use crate::cap::{ENDPOINT_BITS, NOTIFICATION_BITS, ObjPtr, SLOT_BITS, TCB_BITS, TCB_CNODE_ENTRIES};
+use crate::vspace::Entry;
 
 /// A thread's scheduling state (`ThreadState_*`), with the blocking details seL4 keeps in the
 /// thread state word (`blockingObject`, `blockingIPCBadge`, `blockingIPCCanGrant`, …).
@@ -224,6 +226,18 @@ pub enum Object {
         /// log2 of its size.
         size_bits: u8,
     },
+    /// A paging structure of 512 entries; only the present ones are kept.
+    PageTable {
+        /// Which kind (x86_64: which level).
+        kind: PtKind,
+        /// The present entries, by index.
+        entries: BTreeMap<u16, Entry>,
+    },
+    /// An ASID pool: the VSpace root of each ASID it has given out, by its low bits.
+    AsidPool {
+        /// The assigned ASIDs' roots, by `ASID_LOW(asid)`.
+        entries: BTreeMap<u16, ObjPtr>,
+    },
 }
 
 impl Object {
@@ -235,6 +249,8 @@ impl Object {
             Object::CNode { radix } => *radix as u64 + SLOT_BITS as u64,
             Object::Tcb(_) => TCB_BITS as u64,
             Object::Frame { size_bits } => *size_bits as u64,
+            Object::PageTable { .. } => PAGE_TABLE_BITS as u64,
+            Object::AsidPool { .. } => ASID_POOL_BITS as u64,
         }
     }
 
@@ -335,6 +351,38 @@ impl ObjectStore {
     pub fn notification_mut(&mut self, ptr: ObjPtr) -> Option<&mut Notification> {
         match self.objects.get_mut(&ptr) {
             Some(Object::Notification(n)) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// The paging structure at `ptr`, if one lives there: its kind and entries.
+    pub fn page_table(&self, ptr: ObjPtr) -> Option<(PtKind, &BTreeMap<u16, Entry>)> {
+        match self.objects.get(&ptr) {
+            Some(Object::PageTable { kind, entries }) => Some((*kind, entries)),
+            _ => None,
+        }
+    }
+
+    /// The entries of the paging structure at `ptr`, to change.
+    pub fn page_table_mut(&mut self, ptr: ObjPtr) -> Option<&mut BTreeMap<u16, Entry>> {
+        match self.objects.get_mut(&ptr) {
+            Some(Object::PageTable { entries, .. }) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The entries of the ASID pool at `ptr`, if one lives there.
+    pub fn asid_pool(&self, ptr: ObjPtr) -> Option<&BTreeMap<u16, ObjPtr>> {
+        match self.objects.get(&ptr) {
+            Some(Object::AsidPool { entries }) => Some(entries),
+            _ => None,
+        }
+    }
+
+    /// The entries of the ASID pool at `ptr`, to change.
+    pub fn asid_pool_mut(&mut self, ptr: ObjPtr) -> Option<&mut BTreeMap<u16, ObjPtr>> {
+        match self.objects.get_mut(&ptr) {
+            Some(Object::AsidPool { entries }) => Some(entries),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 
 use gears::Next;
 
+use crate::arch::Arch;
 use crate::cap::{Cap, ObjPtr};
 use crate::cap::{SlotRef, update_cap_data};
 use crate::cdt::{cte_insert, derive_cap};
@@ -208,9 +209,9 @@ gears::code_gear! {
 gears::code_gear! {
     /// `decodeSetSpace` (non-MCS): fault endpoint cptr, CSpace root data and VSpace root data in
     /// MR0..2, the CSpace and VSpace roots as extra caps 0 and 1. The CSpace root, after its guard
-    /// update and `deriveCap`, must be a CNode cap. VSpaces are not modelled: the VSpace root is
-    /// accepted and ignored.
-    pub fn decode_set_space(ctx: Kernel; cspace: &CSpace, request: &Request, invocation: &mut Invocation) {
+    /// update and `deriveCap`, must be a CNode cap; the VSpace root, after `deriveCap`, a valid
+    /// VSpace root (`isValidVTableRoot`); else IllegalOperation.
+    pub fn decode_set_space(ctx: Kernel; cspace: &CSpace, arch: &Arch, request: &Request, invocation: &mut Invocation) {
         if request.mrs.len() < 3 || invocation.extra_caps.len() < 2 {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
@@ -224,8 +225,13 @@ gears::code_gear! {
         if !matches!(derived, Cap::CNode { .. }) {
             return Next::Fail(SyscallError::IllegalOperation);
         }
+        let vroot = match decode_vroot(cspace, *arch, mr(request, 2), invocation.extra_caps[1]) {
+            Ok(v) => v,
+            Err(e) => return Next::Fail(e),
+        };
         invocation.new_cap = derived;
         invocation.src = Some(root_slot);
+        invocation.vroot = Some(vroot);
         Next::Goto(&INVOKE_TCB_SET_SPACE)
     }
 }
@@ -246,13 +252,39 @@ gears::code_gear! {
 
 gears::code_gear! {
     /// The old CSpace root is gone: insert the new one if its source still holds the same object
-    /// (`sameObjectAs` + `checkCapAt`), as a CDT child of it.
-    pub fn tcb_set_space_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation) {
-        if let Some(t) = target(invocation) {
-            check_cap_at_and_insert(cspace, invocation.new_cap, invocation.src, SlotRef::of(t, tcb_slot::CTABLE));
+    /// (`sameObjectAs` + `checkCapAt`), as a CDT child of it; then delete the old VSpace root.
+    pub fn tcb_set_space_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation, delete: &mut DeleteCursor) {
+        let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
+        check_cap_at_and_insert(cspace, invocation.new_cap, invocation.src, SlotRef::of(t, tcb_slot::CTABLE));
+        *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::VTABLE)), inner: None, ret: Some(&TCB_SET_SPACE_VTABLE_INSERT) };
+        Next::Goto(&crate::delete::CTE_DELETE)
+    }
+}
+
+gears::code_gear! {
+    /// The old VSpace root is gone: insert the new one if its source still holds it.
+    pub fn tcb_set_space_vtable_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation) {
+        if let (Some(t), Some((cap, src))) = (target(invocation), invocation.vroot) {
+            check_cap_at_and_insert(cspace, cap, Some(src), SlotRef::of(t, tcb_slot::VTABLE));
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }
+}
+
+/// The VSpace-root part of `decodeSetSpace` and `decodeTCBConfigure`: `updateCapData` (which
+/// leaves arch caps as they are), `deriveCap`, then `isValidVTableRoot` (else IllegalOperation).
+pub(crate) fn decode_vroot(
+    cspace: &CSpace,
+    arch: Arch,
+    data: u64,
+    (cap, slot): (Cap, SlotRef),
+) -> Result<(Cap, SlotRef), SyscallError> {
+    let cap = if data != 0 { update_cap_data(false, data, &cap) } else { cap };
+    let derived = derive_cap(cspace, slot, &cap)?;
+    if !crate::vspace::is_valid_vtable_root(arch, &derived) {
+        return Err(SyscallError::IllegalOperation);
+    }
+    Ok((derived, slot))
 }
 
 gears::code_gear! {

@@ -5,6 +5,7 @@
 
 use gears::Next;
 
+use crate::arch::Arch;
 use crate::cap::{Cap, SlotRef};
 use crate::cdt::derive_cap;
 use crate::cspace::CSpace;
@@ -159,10 +160,10 @@ gears::code_gear! {
 gears::code_gear! {
     /// `decodeTCBConfigure` (non-MCS): fault endpoint cptr, CSpace root data, VSpace root data and
     /// IPC buffer address in MR0..3; the CSpace root, the VSpace root and the buffer frame as extra
-    /// caps 0..2. The CSpace root is checked as SetSpace checks it, the buffer as SetIPCBuffer
-    /// does; the VSpace root is accepted and ignored (VSpaces are not modelled). The new CSpace
-    /// root goes in the invocation's `new_cap`/`src`, the buffer frame in `new_pivot_cap`/`pivot`.
-    pub fn decode_tcb_configure(ctx: Kernel; cspace: &CSpace, request: &Request, invocation: &mut Invocation) {
+    /// caps 0..2. The CSpace and VSpace roots are checked as SetSpace checks them, the buffer as
+    /// SetIPCBuffer does. The new CSpace root goes in the invocation's `new_cap`/`src`, the
+    /// VSpace root in `vroot`, the buffer frame in `new_pivot_cap`/`pivot`.
+    pub fn decode_tcb_configure(ctx: Kernel; cspace: &CSpace, arch: &Arch, request: &Request, invocation: &mut Invocation) {
         if request.mrs.len() < 4 || invocation.extra_caps.len() < 3 {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
@@ -176,6 +177,10 @@ gears::code_gear! {
         if !matches!(root, Cap::CNode { .. }) {
             return Next::Fail(SyscallError::IllegalOperation);
         }
+        let vroot = match crate::tcb::decode_vroot(cspace, *arch, mr(request, 2), invocation.extra_caps[1]) {
+            Ok(v) => v,
+            Err(e) => return Next::Fail(e),
+        };
         let addr = mr(request, 3);
         let (frame_cap, frame_slot) = invocation.extra_caps[2];
         let frame = if addr == 0 {
@@ -195,6 +200,7 @@ gears::code_gear! {
         };
         invocation.new_cap = root;
         invocation.src = Some(root_slot);
+        invocation.vroot = Some(vroot);
         invocation.new_pivot_cap = frame.map(|f| f.0).unwrap_or_default();
         invocation.pivot = frame.map(|f| f.1);
         Next::Goto(&INVOKE_TCB_CONFIGURE)
@@ -220,10 +226,23 @@ gears::code_gear! {
 
 gears::code_gear! {
     /// Configure: the old CSpace root is gone; insert the new one (if its source still holds
-    /// it), then delete the old buffer cap.
+    /// it), then delete the old VSpace root.
     pub fn tcb_configure_cspace_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation, delete: &mut DeleteCursor) {
         let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
         check_cap_at_and_insert(cspace, invocation.new_cap, invocation.src, SlotRef::of(t, tcb_slot::CTABLE));
+        *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::VTABLE)), inner: None, ret: Some(&TCB_CONFIGURE_VSPACE_INSERT) };
+        Next::Goto(&crate::delete::CTE_DELETE)
+    }
+}
+
+gears::code_gear! {
+    /// Configure: the old VSpace root is gone; insert the new one (if its source still holds
+    /// it), then delete the old buffer cap.
+    pub fn tcb_configure_vspace_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation, delete: &mut DeleteCursor) {
+        let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
+        if let Some((cap, src)) = invocation.vroot {
+            check_cap_at_and_insert(cspace, cap, Some(src), SlotRef::of(t, tcb_slot::VTABLE));
+        }
         *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::BUFFER)), inner: None, ret: Some(&TCB_CONFIGURE_BUFFER_INSERT) };
         Next::Goto(&crate::delete::CTE_DELETE)
     }

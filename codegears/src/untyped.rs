@@ -3,15 +3,17 @@
 
 use gears::Next;
 
+use crate::arch::{Arch, ObjectKind, PAGE_TABLE_BITS};
 use crate::cap::{
-    Cap, CapRights, ENDPOINT_BITS, LARGE_PAGE_BITS, MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, NOTIFICATION_BITS,
-    ObjPtr, PAGE_BITS, SLOT_BITS, SlotRef, TCB_BITS, WORD_BITS, mask,
+    Cap, CapRights, ENDPOINT_BITS, MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, NOTIFICATION_BITS, ObjPtr, SLOT_BITS,
+    SlotRef, TCB_BITS, WORD_BITS, mask,
 };
 use crate::cdt::{ensure_no_children, insert_new_cap};
 use crate::cspace::CSpace;
 use crate::error::{LookupFault, SyscallError};
 use crate::kernel::{Invocation, Kernel, LookupCursor, Request, RetypeCursor, label};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
+use crate::machine::{MachineOp, MachineOps};
 use crate::object::{Endpoint, Notification, Object, ObjectStore, Tcb};
 
 /// The most objects one Retype may create (`CONFIG_RETYPE_FAN_OUT_LIMIT`).
@@ -19,10 +21,9 @@ pub const RETYPE_FAN_OUT_LIMIT: u64 = 256;
 /// log2 of the bytes cleared between two preemption points in a reset (`CONFIG_RESET_CHUNK_BITS`).
 pub const RESET_CHUNK_BITS: u64 = 8;
 
-/// `seL4_ObjectType`: the five generic types with seL4's numbers, then frames.
-///
-/// Deviation: seL4 numbers arch objects per architecture (x86_64's 4K page is 8); here the two
-/// frame sizes follow the generic types directly, as no arch code lives in this crate.
+/// `seL4_ObjectType`: the five generic types with seL4's numbers, and x86_64's frame numbers
+/// (the arch types of both arches are in [`crate::arch`]; a kernel state's
+/// [`Arch`] decides which numbers a retype reads).
 pub mod object_type {
     /// `seL4_UntypedObject`.
     pub const UNTYPED: u64 = 0;
@@ -34,29 +35,31 @@ pub mod object_type {
     pub const NOTIFICATION: u64 = 3;
     /// `seL4_CapTableObject`.
     pub const CAP_TABLE: u64 = 4;
-    /// A 4 KiB frame.
-    pub const SMALL_FRAME: u64 = 5;
-    /// A 2 MiB frame.
-    pub const LARGE_FRAME: u64 = 6;
-    /// `seL4_ObjectTypeCount`.
-    pub const COUNT: u64 = 7;
+    /// A 4 KiB frame on x86_64 (`seL4_X86_4K`).
+    pub const SMALL_FRAME: u64 = crate::arch::x86_64_type::SMALL_PAGE;
+    /// A 2 MiB frame on x86_64 (`seL4_X86_LargePageObject`).
+    pub const LARGE_FRAME: u64 = crate::arch::x86_64_type::LARGE_PAGE;
+    /// `seL4_ObjectTypeCount` on x86_64.
+    pub const COUNT: u64 = crate::arch::x86_64_type::COUNT;
 }
 
-/// `getObjectSize`: log2 of the size of an object of `ty` with user size `user_size`.
-pub fn get_object_size(ty: u64, user_size: u64) -> u64 {
-    match ty {
-        object_type::UNTYPED => user_size,
-        object_type::TCB => TCB_BITS as u64,
-        object_type::ENDPOINT => ENDPOINT_BITS as u64,
-        object_type::NOTIFICATION => NOTIFICATION_BITS as u64,
-        object_type::CAP_TABLE => user_size.saturating_add(SLOT_BITS as u64),
-        object_type::SMALL_FRAME => PAGE_BITS as u64,
-        _ => LARGE_PAGE_BITS as u64,
+/// `getObjectSize`: log2 of the size of an object of `ty` with user size `user_size` (0 for a
+/// type this arch does not have: decode refuses it first).
+pub fn get_object_size(arch: Arch, ty: u64, user_size: u64) -> u64 {
+    match arch.object_kind(ty) {
+        Some(ObjectKind::Generic(object_type::UNTYPED)) => user_size,
+        Some(ObjectKind::Generic(object_type::TCB)) => TCB_BITS as u64,
+        Some(ObjectKind::Generic(object_type::ENDPOINT)) => ENDPOINT_BITS as u64,
+        Some(ObjectKind::Generic(object_type::NOTIFICATION)) => NOTIFICATION_BITS as u64,
+        Some(ObjectKind::Generic(_)) => user_size.saturating_add(SLOT_BITS as u64),
+        Some(ObjectKind::Frame(bits)) => bits as u64,
+        Some(ObjectKind::PageTable(_)) => PAGE_TABLE_BITS as u64,
+        None => 0,
     }
 }
 
-fn is_frame_type(ty: u64) -> bool {
-    ty == object_type::SMALL_FRAME || ty == object_type::LARGE_FRAME
+fn is_frame_type(arch: Arch, ty: u64) -> bool {
+    matches!(arch.object_kind(ty), Some(ObjectKind::Frame(_)))
 }
 
 fn mr(request: &Request, i: usize) -> u64 {
@@ -71,7 +74,7 @@ pub const fn free_index_to_offset(i: u64) -> u64 {
 gears::code_gear! {
     /// `decodeUntypedInvocation`, first part: label, length, type and size checks; then the
     /// destination CNode (the root itself at depth 0, else looked up).
-    pub fn decode_untyped_invocation(ctx: Kernel; request: &Request, invocation: &Invocation, lookup: &mut LookupCursor) {
+    pub fn decode_untyped_invocation(ctx: Kernel; arch: &Arch, request: &Request, invocation: &Invocation, lookup: &mut LookupCursor) {
         if request.label != label::UNTYPED_RETYPE {
             return Next::Fail(SyscallError::IllegalOperation);
         }
@@ -82,10 +85,10 @@ gears::code_gear! {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
         let (ty, user_size, node_index, node_depth) = (mr(request, 0), mr(request, 1), mr(request, 2), mr(request, 3));
-        if ty >= object_type::COUNT {
+        if ty >= arch.object_type_count() {
             return Next::Fail(SyscallError::InvalidArgument { arg: 0 });
         }
-        let object_size = get_object_size(ty, user_size);
+        let object_size = get_object_size(*arch, ty, user_size);
         if user_size >= WORD_BITS || object_size > MAX_UNTYPED_BITS as u64 {
             return Next::Fail(SyscallError::RangeError { min: 0, max: MAX_UNTYPED_BITS as u64 });
         }
@@ -110,7 +113,7 @@ gears::code_gear! {
 gears::code_gear! {
     /// `decodeUntypedInvocation`, second part: the destination window, empty slots, children,
     /// free memory and alignment; then invoke.
-    pub fn decode_untyped_dest_found(ctx: Kernel; cspace: &CSpace, request: &Request, invocation: &Invocation, lookup: &LookupCursor, retype: &mut RetypeCursor) {
+    pub fn decode_untyped_dest_found(ctx: Kernel; cspace: &CSpace, arch: &Arch, request: &Request, invocation: &Invocation, lookup: &LookupCursor, retype: &mut RetypeCursor) {
         let node_slot = match lookup.cnode_op_slot() {
             Ok(s) => s,
             Err(e) => return Next::Fail(e),
@@ -146,12 +149,12 @@ gears::code_gear! {
             Err(_) => (free_index, false),
             Ok(()) => (0, true),
         };
-        let object_size = get_object_size(ty, user_size);
+        let object_size = get_object_size(*arch, ty, user_size);
         let free_bytes = (1u64 << size_bits).saturating_sub(free_index_to_offset(free_index));
         if (free_bytes >> object_size) < node_window {
             return Next::Fail(SyscallError::NotEnoughMemory { available: free_bytes });
         }
-        if is_device && !is_frame_type(ty) && ty != object_type::UNTYPED {
+        if is_device && !is_frame_type(*arch, ty) && ty != object_type::UNTYPED {
             return Next::Fail(SyscallError::InvalidArgument { arg: 1 });
         }
         let free_ref = region_base + free_index_to_offset(free_index);
@@ -241,7 +244,7 @@ gears::code_gear! {
 
 gears::code_gear! {
     /// `createNewObjects`, one object: make it live and insert its cap after the untyped's.
-    pub fn create_new_objects(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, retype: &mut RetypeCursor) {
+    pub fn create_new_objects(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, arch: &Arch, machine: &mut MachineOps, retype: &mut RetypeCursor) {
         let (Some(parent), true) = (retype.untyped, retype.created < retype.count) else {
             return Next::Goto(&crate::lookup::INVOCATION_DONE);
         };
@@ -249,7 +252,20 @@ gears::code_gear! {
         let addr = retype.base + (i << retype.object_bits);
         let ptr = ObjPtr(addr);
         let user = retype.user_size as u8;
-        let cap = match retype.object_type {
+        let cap = match arch.object_kind(retype.object_type) {
+            Some(ObjectKind::Frame(size_bits)) => {
+                objects.insert(ptr, Object::Frame { size_bits });
+                if !retype.is_device {
+                    machine.push(MachineOp::Zero { paddr: addr, bits: size_bits });
+                }
+                Cap::Frame { ptr, size_bits, rights: CapRights::ALL, is_device: retype.is_device, mapped: None }
+            }
+            Some(ObjectKind::PageTable(kind)) => {
+                objects.insert(ptr, Object::PageTable { kind, entries: Default::default() });
+                machine.push(MachineOp::Zero { paddr: addr, bits: PAGE_TABLE_BITS });
+                Cap::PageTable { ptr, kind, mapped: None }
+            }
+            _ => match retype.object_type {
             object_type::UNTYPED => {
                 Cap::Untyped { ptr: addr, size_bits: user, free_index: 0, is_device: retype.is_device }
             }
@@ -265,15 +281,12 @@ gears::code_gear! {
                 objects.insert(ptr, Object::Notification(Notification::default()));
                 Cap::Notification { ptr, badge: 0, rights: CapRights::ALL }
             }
-            object_type::CAP_TABLE => {
+            _ => {
+                // seL4_CapTableObject.
                 objects.insert(ptr, Object::CNode { radix: user });
                 Cap::cnode(ptr, user)
             }
-            _ => {
-                let size_bits = retype.object_bits as u8;
-                objects.insert(ptr, Object::Frame { size_bits });
-                Cap::Frame { ptr, size_bits, rights: CapRights::ALL, is_device: retype.is_device }
-            }
+            },
         };
         insert_new_cap(cspace, parent, SlotRef::of(retype.dest_cnode, retype.dest_offset + i), cap);
         retype.created += 1;

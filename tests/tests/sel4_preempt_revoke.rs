@@ -209,7 +209,7 @@ fn delete_cnode_through_zombies_preempted_everywhere() {
         let (res, _) = s.run(&mut d, req);
         assert_eq!(res, Ok(()));
         assert!(d.meta().1.violation().is_none());
-        assert_eq!(s.k.state.objects.len(), 2, "only the boot TCB and CNode remain");
+        assert_eq!(s.k.state.objects.len(), 4, "only the boot TCB, CNode, VSpace root and ASID pool remain");
         assert!(s.descendants(ut).is_empty());
         // And the untyped can be used again from the start.
         let e = s.alloc(ut, object_type::ENDPOINT, 0);
@@ -226,7 +226,7 @@ fn delete_of_a_tcb_goes_through_a_zombie() {
     assert_eq!(s.copy(t, c), Ok(()));
     // Not final: the copy is simply removed.
     assert_eq!(s.cnode_delete(r, c, WORD_BITS), Ok(()));
-    assert_eq!(s.k.state.objects.len(), 3);
+    assert_eq!(s.k.state.objects.len(), 5);
     let req = s.request(r, label::CNODE_DELETE, &[t, WORD_BITS], &[]);
     let mut d = Dispatcher::new(metagears::Tracer::new());
     let (res, _) = s.run(&mut d, req);
@@ -236,7 +236,7 @@ fn delete_of_a_tcb_goes_through_a_zombie() {
     // One pass makes the zombie and starts on slot 4; per TCB slot an inner pass; an outer pass
     // after each of slots 4..1; the last outer pass finds the zombie empty and removes it.
     assert_eq!(reductions, 1 + 5 + 4 + 1, "{names:?}");
-    assert_eq!(s.k.state.objects.len(), 2);
+    assert_eq!(s.k.state.objects.len(), 4);
     let _ = s.k.data_gear("delete");
 }
 

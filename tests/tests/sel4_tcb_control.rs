@@ -126,12 +126,18 @@ fn set_space_replaces_the_cspace_root() {
     let cn = s.alloc_cnode(4);
     let info = codegears::syscall::MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
     let r = s.root();
-    assert_eq!(s.sys(codegears::syscall::sys::CALL, tc, info, &[7, 0, 0], &[cn, r]), Ok(Done::Ok));
+    let v = codegears::kernel::root_slot::VSPACE;
+    assert_eq!(s.sys(codegears::syscall::sys::CALL, tc, info, &[7, 0, 0], &[cn, v]), Ok(Done::Ok));
     assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::CTABLE)), s.cap(cn));
     assert_eq!(s.tcb(t).fault_handler, 7);
     let ep = s.alloc_endpoint();
     assert_eq!(
-        s.sys(codegears::syscall::sys::CALL, tc, info, &[0, 0, 0], &[ep, r]),
+        s.sys(codegears::syscall::sys::CALL, tc, info, &[0, 0, 0], &[ep, v]),
+        Err(SyscallError::IllegalOperation)
+    );
+    // A CNode is not a VSpace root.
+    assert_eq!(
+        s.sys(codegears::syscall::sys::CALL, tc, info, &[0, 0, 0], &[cn, r]),
         Err(SyscallError::IllegalOperation)
     );
     let short = codegears::syscall::MessageInfo::new(label::TCB_SET_SPACE, 0, 1, 3);
@@ -148,6 +154,7 @@ fn configure_sets_fault_handler_cspace_and_buffer() {
     let cn = s.alloc_cnode(3);
     let frame = s.alloc(s.untyped(1), object_type::SMALL_FRAME, 0);
     let r = s.root();
+    let v = codegears::kernel::root_slot::VSPACE;
     let call = |s: &mut Sel4, mrs: &[u64], extra: &[u64]| {
         let info = codegears::syscall::MessageInfo::new(
             label::TCB_CONFIGURE,
@@ -157,16 +164,17 @@ fn configure_sets_fault_handler_cspace_and_buffer() {
         );
         s.sys(codegears::syscall::sys::CALL, tc, info, mrs, extra)
     };
-    assert_eq!(call(&mut s, &[9, 0, 0], &[cn, r, frame]), Err(SyscallError::TruncatedMessage));
-    assert_eq!(call(&mut s, &[9, 0, 0, 0x900], &[cn, r, frame]), Err(SyscallError::AlignmentError));
-    assert_eq!(call(&mut s, &[9, 0, 0, 0x800], &[frame, r, frame]), Err(SyscallError::IllegalOperation));
-    assert_eq!(call(&mut s, &[9, 0, 0, 0xc00], &[cn, r, frame]), Ok(Done::Ok));
+    assert_eq!(call(&mut s, &[9, 0, 0], &[cn, v, frame]), Err(SyscallError::TruncatedMessage));
+    assert_eq!(call(&mut s, &[9, 0, 0, 0x900], &[cn, v, frame]), Err(SyscallError::AlignmentError));
+    assert_eq!(call(&mut s, &[9, 0, 0, 0x800], &[frame, v, frame]), Err(SyscallError::IllegalOperation));
+    assert_eq!(call(&mut s, &[9, 0, 0, 0xc00], &[cn, v, frame]), Ok(Done::Ok));
     assert_eq!(s.tcb(t).fault_handler, 9);
     assert_eq!(s.tcb(t).ipc_buffer_ptr, 0xc00);
     assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::CTABLE)), s.cap(cn));
     assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::BUFFER)), s.cap(frame));
+    assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::VTABLE)), s.cap(v));
     // Again, back to the root CNode and no buffer: the old caps are deleted first.
-    assert_eq!(call(&mut s, &[0, 0, 0, 0], &[r, r, frame]), Ok(Done::Ok));
+    assert_eq!(call(&mut s, &[0, 0, 0, 0], &[r, v, frame]), Ok(Done::Ok));
     assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::CTABLE)), s.cap(r));
     assert!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::BUFFER)).is_null());
 }

@@ -11,7 +11,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use codegears::kernel::{BootInfo, Kernel, KernelState, Request, label, root_slot};
+use codegears::MachineOp;
+use codegears::kernel::{BootConfig, BootInfo, Kernel, KernelState, Request, label, root_slot};
 use codegears::lookup::{HANDLE_INVOCATION, LOOKUP_SLOT};
 use codegears::object::{Tcb, ThreadState};
 use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
@@ -46,12 +47,23 @@ pub struct Sel4 {
     pub checked: bool,
     /// Why the last run was halted by a metagear, if it was (`run` then returns `Ok`).
     pub halted: Option<String>,
+    /// The machine ops the invocations recorded, in order, drained after each dispatcher run
+    /// as the real kernel's arch layer does.
+    pub machine_ops: Vec<MachineOp>,
 }
 
 impl Sel4 {
     /// Boots with a root CNode of `2^root_radix` slots and untypeds of the given sizes.
     pub fn boot(root_radix: u8, untyped_bits: &[u8]) -> Sel4 {
-        let (state, info) = KernelState::boot(root_radix, untyped_bits);
+        Sel4::from_boot(KernelState::boot(root_radix, untyped_bits))
+    }
+
+    /// Boots from a configuration (arch, real memory map, root VSpace).
+    pub fn boot_with(cfg: &BootConfig<'_>) -> Sel4 {
+        Sel4::from_boot(KernelState::boot_with(cfg))
+    }
+
+    fn from_boot((state, info): (KernelState, BootInfo)) -> Sel4 {
         let next_free = info.first_free;
         let thread = info.root_tcb;
         let s = Sel4 {
@@ -63,6 +75,7 @@ impl Sel4 {
             thread,
             checked: true,
             halted: None,
+            machine_ops: Vec::new(),
         };
         invariants(&s.k).expect("boot state satisfies the invariants");
         s
@@ -98,7 +111,13 @@ impl Sel4 {
         let mut preemptions = 0;
         self.calls += 1;
         loop {
-            match d.run(&mut self.k, &HANDLE_INVOCATION) {
+            let out = d.run(&mut self.k, &HANDLE_INVOCATION);
+            let ops = self.k.machine.drain();
+            if let (Outcome::Failed(e), 0) = (&out, preemptions) {
+                assert!(ops.is_empty(), "a failed invocation ({e:?}) recorded machine ops {ops:?}");
+            }
+            self.machine_ops.extend(ops);
+            match out {
                 Outcome::Exited(_) => return (Ok(()), preemptions),
                 Outcome::Failed(e) => {
                     if let (0, Some(before)) = (preemptions, &before) {
@@ -156,6 +175,7 @@ impl Sel4 {
         self.k.set_request(req);
         let mut d = Dispatcher::new(Invariant::new(invariants));
         let out = d.run(&mut self.k, &codegears::syscall::HANDLE_SYSCALL);
+        self.machine_ops.extend(self.k.machine.drain());
         if let Some(v) = d.meta().violation() {
             panic!("{v}");
         }
@@ -401,6 +421,7 @@ impl Sel4 {
         } else {
             Dispatcher::new(()).run(&mut self.k, &HANDLE_SYSCALL)
         };
+        self.machine_ops.extend(self.k.machine.drain());
         match out {
             Outcome::Exited(d) => Ok(d),
             Outcome::Failed(e) => Err(e),
@@ -583,7 +604,7 @@ impl Sel4 {
         let t = self.alloc(ut, object_type::TCB, 0);
         let r = self.root();
         let info = MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
-        self.sys(sys::CALL, t, info, &[0, 0, 0], &[r, r]).expect("SetSpace");
+        self.sys(sys::CALL, t, info, &[0, 0, 0], &[r, root_slot::VSPACE]).expect("SetSpace");
         self.set_priority(t, prio as u64).expect("SetPriority");
         self.resume(t).expect("Resume");
         self.thread = me;
@@ -644,11 +665,12 @@ impl Sel4 {
         }
     }
 
-    /// `seL4_TCB_SetSpace(tcb, fault_ep, root CNode, …)` from the current thread: the thread
-    /// shares the root CSpace and has `fault_ep` as its fault handler cptr.
+    /// `seL4_TCB_SetSpace(tcb, fault_ep, root CNode, root VSpace)` from the current thread: the
+    /// thread shares the root CSpace and VSpace and has `fault_ep` as its fault handler cptr.
     pub fn set_fault_handler(&mut self, tcb: u64, fault_ep: u64) {
         let r = self.root();
         let info = MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
-        assert_eq!(self.sys(sys::CALL, tcb, info, &[fault_ep, 0, 0], &[r, r]), Ok(Done::Ok));
+        let vspace = codegears::kernel::root_slot::VSPACE;
+        assert_eq!(self.sys(sys::CALL, tcb, info, &[fault_ep, 0, 0], &[r, vspace]), Ok(Done::Ok));
     }
 }

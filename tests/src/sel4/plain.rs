@@ -38,8 +38,10 @@ fn finalise_slot(st: &mut KernelState, slot: SlotRef, immediate: bool) -> bool {
         if let Some(obj) = needs_cancel_all(&st.objects, &cap, is_final) {
             cancel_all_ipc(st, obj);
         }
+        let mut machine = codegears::MachineOps::default();
+        let vm = (st.arch, &mut st.asids, &mut machine);
         let remainder =
-            finalise_cap(&mut st.cspace, &mut st.objects, &mut st.irqs, &mut st.sched, &cap, is_final);
+            finalise_cap(&mut st.cspace, &mut st.objects, &mut st.irqs, &mut st.sched, vm, &cap, is_final);
         if cap_removable(&remainder, slot) {
             if let Cap::Zombie { ptr, .. } = remainder {
                 st.objects.remove(ptr);

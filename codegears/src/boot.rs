@@ -1,0 +1,180 @@
+//! seL4's boot, modelled: the root task's TCB, CNode, VSpace and ASID pool, and its boot caps,
+//! from a configuration (the arch and the real memory map) or at model addresses.
+
+use alloc::vec::Vec;
+
+use crate::arch::Arch;
+use crate::cap::{Cap, ObjPtr, SlotRef};
+use crate::cspace::{Cte, MdbNode};
+use crate::kernel::{KernelState, tcb_slot};
+use crate::object::{Object, Tcb, ThreadState};
+use crate::thread::{MAX_PRIO, sched_append, setup_reply_master};
+use crate::vspace::Entry;
+
+/// Where boot puts things, and what it gave the root task.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct BootInfo {
+    /// The root task's TCB.
+    pub root_tcb: ObjPtr,
+    /// The root CNode.
+    pub root_cnode: ObjPtr,
+    /// Its radix; its cap's guard makes every 64-bit cptr resolve in one level.
+    pub root_radix: u8,
+    /// The first empty slot of the root CNode.
+    pub first_free: u64,
+    /// The untypeds: (cptr, base, size_bits).
+    pub untyped: Vec<(u64, u64, u8)>,
+    /// The root task's VSpace root (its cap is in [`root_slot::VSPACE`], with ASID
+    /// [`ROOT_ASID`]).
+    pub vspace_root: ObjPtr,
+    /// The initial ASID pool (its cap is in [`root_slot::ASID_POOL`]).
+    pub asid_pool: ObjPtr,
+}
+
+/// The ASID boot gives the root task's VSpace (`IT_ASID`).
+pub const ROOT_ASID: u64 = 1;
+
+/// Root CNode slot numbers of the boot caps (`seL4_RootCNodeCapSlots`).
+pub mod root_slot {
+    /// `seL4_CapInitThreadTCB`.
+    pub const TCB: u64 = 1;
+    /// `seL4_CapInitThreadCNode`.
+    pub const CNODE: u64 = 2;
+    /// `seL4_CapInitThreadVSpace`.
+    pub const VSPACE: u64 = 3;
+    /// `seL4_CapIRQControl`.
+    pub const IRQ_CONTROL: u64 = 4;
+    /// `seL4_CapASIDControl`.
+    pub const ASID_CONTROL: u64 = 5;
+    /// `seL4_CapInitThreadASIDPool`.
+    pub const ASID_POOL: u64 = 6;
+    /// `seL4_CapDomain`.
+    pub const DOMAIN: u64 = 11;
+    /// The first slot boot leaves empty for the untypeds.
+    pub const FIRST_UNTYPED: u64 = 16;
+}
+
+/// What boot builds from: the arch, the root CNode's size, where the root task's kernel objects
+/// live, and the untypeds of the real memory map.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct BootConfig<'a> {
+    /// The arch flavour.
+    pub arch: Arch,
+    /// log2 of the root CNode's slots (clamped to 4..=20).
+    pub root_radix: u8,
+    /// Where the root TCB lives (2^[`TCB_BITS`](crate::cap::TCB_BITS) bytes, outside every untyped).
+    pub root_tcb: u64,
+    /// Where the root CNode lives (outside every untyped).
+    pub root_cnode: u64,
+    /// The untypeds, as (physical address, size_bits, is_device), in root CNode order from
+    /// [`root_slot::FIRST_UNTYPED`]; as many as fit in half the root CNode.
+    pub untypeds: &'a [(u64, u8, bool)],
+    /// The root task's VSpace root (a PML4 / root PageTable, 4 KiB, outside every untyped).
+    pub vspace_root: u64,
+    /// Top-level entries of the VSpace root the kernel already used for the root task's own
+    /// boot mappings: occupied, opaque to the model, never written.
+    pub boot_entries: &'a [u16],
+    /// Where the initial ASID pool lives (4 KiB, outside every untyped; the machine never sees
+    /// it).
+    pub asid_pool: u64,
+}
+
+/// Where the legacy [`KernelState::boot`] places the root TCB and root CNode (outside all
+/// untypeds), the root VSpace and the initial ASID pool.
+const BOOT_TCB: u64 = 0x0010_0000;
+const BOOT_ASID_POOL: u64 = 0x0010_1000;
+const BOOT_VSPACE: u64 = 0x0010_2000;
+const BOOT_CNODE: u64 = 0x0100_0000;
+/// Untyped memory starts here; each untyped is aligned to its size.
+const UNTYPED_BASE: u64 = 0x1_0000_0000;
+
+impl KernelState {
+    /// seL4's boot, modelled at model addresses for x86_64: a root TCB and root CNode (radix
+    /// `root_radix`, 4..=20) with the boot caps, and one untyped cap per entry of
+    /// `untyped_bits` (each `MIN_UNTYPED_BITS..=40`), placed one after another from 4 GiB.
+    pub fn boot(root_radix: u8, untyped_bits: &[u8]) -> (KernelState, BootInfo) {
+        let mut untypeds = Vec::new();
+        let mut base = UNTYPED_BASE;
+        for &bits in untyped_bits {
+            let bits = bits.clamp(crate::cap::MIN_UNTYPED_BITS, 40);
+            base = base.next_multiple_of(1u64 << bits);
+            untypeds.push((base, bits, false));
+            base += 1u64 << bits;
+        }
+        KernelState::boot_with(&BootConfig {
+            arch: Arch::X86_64,
+            root_radix,
+            root_tcb: BOOT_TCB,
+            root_cnode: BOOT_CNODE,
+            untypeds: &untypeds,
+            vspace_root: BOOT_VSPACE,
+            boot_entries: &[],
+            asid_pool: BOOT_ASID_POOL,
+        })
+    }
+
+    /// seL4's boot from a configuration: the root TCB and root CNode with the boot caps, the
+    /// root VSpace in slot 3 (ASID [`ROOT_ASID`] from the initial pool in slot 6; ASIDControl in
+    /// slot 5; a copy in the root TCB's VTable slot), and the untypeds from slot 16.
+    pub fn boot_with(cfg: &BootConfig<'_>) -> (KernelState, BootInfo) {
+        let root_radix = cfg.root_radix.clamp(4, 20);
+        let mut st = KernelState { arch: cfg.arch, ..KernelState::default() };
+        let tcb = ObjPtr(cfg.root_tcb);
+        let cn = ObjPtr(cfg.root_cnode);
+        let root = Tcb { state: ThreadState::Running, priority: MAX_PRIO, mcp: MAX_PRIO, ..Tcb::default() };
+        st.objects.insert(tcb, Object::Tcb(root));
+        sched_append(&mut st.objects, &mut st.sched, tcb);
+        setup_reply_master(&mut st.cspace, tcb);
+        st.objects.insert(cn, Object::CNode { radix: root_radix });
+        let vspace = ObjPtr(cfg.vspace_root);
+        let entries = cfg.boot_entries.iter().filter(|&&i| i < 512).map(|&i| (i, Entry::Boot)).collect();
+        st.objects.insert(vspace, Object::PageTable { kind: cfg.arch.root_kind(), entries });
+        let pool = ObjPtr(cfg.asid_pool);
+        let low = crate::vspace::asid_low(ROOT_ASID);
+        st.objects.insert(pool, Object::AsidPool { entries: [(low, vspace)].into_iter().collect() });
+        st.asids.pools.insert(0, pool);
+        let root_mdb = MdbNode { revocable: true, first_badged: true, ..MdbNode::default() };
+        let cn_cap = Cap::CNode { ptr: cn, radix: root_radix, guard: 0, guard_size: 64 - root_radix };
+        let mapped = Some(crate::cap::Mapping { asid: ROOT_ASID, vaddr: 0 });
+        let vspace_cap = Cap::PageTable { ptr: vspace, kind: cfg.arch.root_kind(), mapped };
+        let put = |st: &mut KernelState, i: u64, cap: Cap| {
+            st.cspace.set(SlotRef::of(cn, i), Cte { cap, mdb: root_mdb });
+        };
+        put(&mut st, root_slot::TCB, Cap::Thread { ptr: tcb });
+        put(&mut st, root_slot::CNODE, cn_cap);
+        put(&mut st, root_slot::VSPACE, vspace_cap);
+        put(&mut st, root_slot::IRQ_CONTROL, Cap::IrqControl);
+        put(&mut st, root_slot::ASID_CONTROL, Cap::AsidControl);
+        put(&mut st, root_slot::ASID_POOL, Cap::AsidPool { ptr: pool, asid_base: 0 });
+        put(&mut st, root_slot::DOMAIN, Cap::Domain);
+        crate::cdt::cte_insert(
+            &mut st.cspace,
+            cn_cap,
+            SlotRef::of(cn, root_slot::CNODE),
+            SlotRef::of(tcb, tcb_slot::CTABLE),
+        );
+        crate::cdt::cte_insert(
+            &mut st.cspace,
+            vspace_cap,
+            SlotRef::of(cn, root_slot::VSPACE),
+            SlotRef::of(tcb, tcb_slot::VTABLE),
+        );
+        let mut untyped = Vec::new();
+        let mut i = root_slot::FIRST_UNTYPED;
+        for &(base, bits, is_device) in cfg.untypeds.iter().take(1 << (root_radix - 1)) {
+            put(&mut st, i, Cap::Untyped { ptr: base, size_bits: bits, free_index: 0, is_device });
+            untyped.push((i, base, bits));
+            i += 1;
+        }
+        let info = BootInfo {
+            root_tcb: tcb,
+            root_cnode: cn,
+            root_radix,
+            first_free: i,
+            untyped,
+            vspace_root: vspace,
+            asid_pool: pool,
+        };
+        (st, info)
+    }
+}

@@ -1,0 +1,90 @@
+//! Machine effects as data: codegears has no memory, so the gears that change a paging
+//! structure (or need fresh memory cleared) record what the hardware must see, in order, in the
+//! per-invocation [`MachineOps`] DataGear. The real kernel's arch layer drains and applies them
+//! after each dispatcher run; each op is recorded by the gear that makes the change, atomically,
+//! so applying them after the run is right even when the call is later preempted.
+
+use alloc::vec::Vec;
+
+/// One effect on the machine.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum MachineOp {
+    /// Fill 2^bits bytes at physical address `paddr` with zeros (new frames and paging
+    /// structures: seL4 clears them at retype).
+    Zero {
+        /// The physical address.
+        paddr: u64,
+        /// log2 of the size.
+        bits: u8,
+    },
+    /// `copyGlobalMappings`: a VSpace root at `root` gets the kernel's own entries (done when it
+    /// is assigned an ASID).
+    CopyGlobalMappings {
+        /// The VSpace root's physical address.
+        root: u64,
+    },
+    /// Write entry `index` (0..512) of the paging structure at physical address `table`.
+    WriteEntry {
+        /// The paging structure's physical address.
+        table: u64,
+        /// The entry's index.
+        index: u16,
+        /// What to write.
+        entry: Pte,
+    },
+    /// Drop cached translations of `vaddr` in the VSpace rooted at `root` (all of them if None).
+    Flush {
+        /// The VSpace root's physical address.
+        root: u64,
+        /// The virtual address, or every address.
+        vaddr: Option<u64>,
+    },
+}
+
+/// A paging-structure entry, arch-neutral: the arch layer encodes it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Pte {
+    /// Not present.
+    Invalid,
+    /// A pointer to the next-level paging structure at `paddr` (user-accessible).
+    Table {
+        /// The next-level structure's physical address.
+        paddr: u64,
+    },
+    /// A user page of 2^size_bits bytes at `paddr`.
+    Page {
+        /// The frame's physical address.
+        paddr: u64,
+        /// log2 of the page size (12, 21 or 30).
+        size_bits: u8,
+        /// Writable.
+        write: bool,
+        /// Executable.
+        exec: bool,
+    },
+}
+
+/// The machine effects of the invocation in progress, in order (cleared with the other
+/// per-invocation DataGears).
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct MachineOps {
+    /// The ops, oldest first.
+    pub ops: Vec<MachineOp>,
+}
+
+impl MachineOps {
+    /// Records one op.
+    pub fn push(&mut self, op: MachineOp) {
+        self.ops.push(op);
+    }
+
+    /// Takes every recorded op, oldest first, leaving none.
+    pub fn drain(&mut self) -> Vec<MachineOp> {
+        core::mem::take(&mut self.ops)
+    }
+
+    /// Whether no op is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}

@@ -1,0 +1,287 @@
+//! Address spaces, modelled: paging structures keep their present entries, ASID pools their
+//! roots, and the ASID table its pools; the walks and unmaps seL4's `vspace.c` files do
+//! (`findVSpaceForASID`, `lookupPTSlot`/`lookupPDSlot`/`lookupPDPTSlot`, `unmapPage`,
+//! `unmapPageTable`, `deleteASID`, `deleteASIDPool`) as plain functions for the gears of
+//! [`page_table`](crate::page_table), [`frame`](crate::frame), [`asid`](crate::asid) and
+//! `finaliseCap`. Every change to a paging structure is also recorded as a
+//! [`MachineOp`].
+
+use alloc::collections::BTreeMap;
+
+use crate::arch::{ASID_LOW_BITS, Arch, PAGE_TABLE_BITS, PtKind, level_bits, level_index, page_level};
+use crate::cap::{Cap, CapRights, Mapping, ObjPtr, mask};
+use crate::machine::{MachineOp, MachineOps, Pte};
+use crate::object::ObjectStore;
+
+/// A present entry of a paging structure.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Entry {
+    /// Points to the next-level structure.
+    Table(ObjPtr),
+    /// Maps a frame.
+    Page {
+        /// The frame.
+        frame: ObjPtr,
+        /// log2 of its size.
+        size_bits: u8,
+        /// The mapping's rights (after `maskVMRights`).
+        rights: CapRights,
+        /// Executable.
+        exec: bool,
+    },
+    /// Used by the kernel for the root task's boot mappings: opaque, never written, never walked.
+    Boot,
+}
+
+impl Entry {
+    /// The hardware entry this model entry is written as. A mapping without the read right
+    /// (seL4's `VMKernelOnly`) gives the user no access: it is written as [`Pte::Invalid`].
+    pub const fn pte(&self) -> Pte {
+        match *self {
+            Entry::Table(p) => Pte::Table { paddr: p.0 },
+            Entry::Page { frame, size_bits, rights, exec } => {
+                if rights.read {
+                    Pte::Page { paddr: frame.0, size_bits, write: rights.write, exec }
+                } else {
+                    Pte::Invalid
+                }
+            }
+            Entry::Boot => Pte::Invalid,
+        }
+    }
+}
+
+/// The ASID table (`x86KSASIDTable` / `riscvKSASIDTable`): the pool of each `ASID_HIGH`.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct AsidTable {
+    /// The pools, by the high bits of their ASIDs.
+    pub pools: BTreeMap<u16, ObjPtr>,
+}
+
+/// `ASID_HIGH(asid)`, if it fits the table's index type.
+pub fn asid_high(asid: u64) -> Option<u16> {
+    u16::try_from(asid >> ASID_LOW_BITS).ok()
+}
+
+/// `ASID_LOW(asid)`.
+pub const fn asid_low(asid: u64) -> u16 {
+    (asid & mask(ASID_LOW_BITS)) as u16
+}
+
+/// `findVSpaceForASID`: the root the ASID names, if any (else seL4's InvalidRoot lookup fault).
+pub fn find_vspace_for_asid(asids: &AsidTable, objects: &ObjectStore, asid: u64) -> Option<ObjPtr> {
+    let pool = asids.pools.get(&asid_high(asid)?)?;
+    objects.asid_pool(*pool)?.get(&asid_low(asid)).copied()
+}
+
+/// `isValidVTableRoot` (`isValidNativeRoot`): a VSpace root cap of this arch with an ASID.
+pub fn is_valid_vtable_root(arch: Arch, cap: &Cap) -> bool {
+    matches!(*cap, Cap::PageTable { kind, mapped: Some(_), .. } if kind == arch.root_kind())
+}
+
+/// The entry at `index` of the structure at `table` (`None`: not present).
+pub fn entry_at(objects: &ObjectStore, table: ObjPtr, index: u16) -> Option<Entry> {
+    objects.page_table(table).and_then(|(_, e)| e.get(&index).copied())
+}
+
+/// `lookupPDPTSlot` / `lookupPDSlot` / `lookupPTSlot`: walk from `root` (at `root_level`) down
+/// to the structure of `level` that covers `vaddr`. A level without a table entry (or with a
+/// boot entry, opaque here) stops the walk: `Err(bits_left)`, seL4's `MissingCapability` fault.
+pub fn lookup_table(
+    objects: &ObjectStore,
+    root: ObjPtr,
+    root_level: u8,
+    vaddr: u64,
+    level: u8,
+) -> Result<ObjPtr, u64> {
+    let (mut table, mut l) = (root, root_level);
+    // At most three steps: bounded by the number of levels.
+    while l > level {
+        match entry_at(objects, table, level_index(vaddr, l)) {
+            Some(Entry::Table(next)) => {
+                table = next;
+                l -= 1;
+            }
+            _ => return Err(level_bits(l)),
+        }
+    }
+    Ok(table)
+}
+
+/// riscv64 `lookupPTSlot`: walk as far as table entries go; the structure reached and its level
+/// (`ptBitsLeft` = [`level_bits`] of it).
+pub fn lookup_pt_slot(objects: &ObjectStore, root: ObjPtr, root_level: u8, vaddr: u64) -> (ObjPtr, u8) {
+    let (mut table, mut l) = (root, root_level);
+    while l > 0 {
+        match entry_at(objects, table, level_index(vaddr, l)) {
+            Some(Entry::Table(next)) => {
+                table = next;
+                l -= 1;
+            }
+            _ => break,
+        }
+    }
+    (table, l)
+}
+
+/// Writes (or clears) one entry in the model and records the machine op.
+pub fn store_entry(
+    objects: &mut ObjectStore,
+    machine: &mut MachineOps,
+    table: ObjPtr,
+    index: u16,
+    entry: Option<Entry>,
+) {
+    if let Some(entries) = objects.page_table_mut(table) {
+        match entry {
+            Some(e) => {
+                entries.insert(index, e);
+            }
+            None => {
+                entries.remove(&index);
+            }
+        }
+    }
+    let pte = entry.map(|e| e.pte()).unwrap_or(Pte::Invalid);
+    machine.push(MachineOp::WriteEntry { table: table.0, index, entry: pte });
+}
+
+/// `unmapPage`: if the VSpace of `asid` maps `frame` at `vaddr` (with a page of `size_bits`),
+/// clear that entry and flush the address; otherwise nothing.
+pub fn unmap_page(
+    arch: Arch,
+    asids: &AsidTable,
+    objects: &mut ObjectStore,
+    machine: &mut MachineOps,
+    size_bits: u8,
+    at: Mapping,
+    frame: ObjPtr,
+) {
+    let Some(root) = find_vspace_for_asid(asids, objects, at.asid) else { return };
+    let level = page_level(size_bits);
+    let Ok(table) = lookup_table(objects, root, arch.root_level(), at.vaddr, level) else { return };
+    let index = level_index(at.vaddr, level);
+    if matches!(entry_at(objects, table, index), Some(Entry::Page { frame: f, .. }) if f == frame) {
+        store_entry(objects, machine, table, index, None);
+        machine.push(MachineOp::Flush { root: root.0, vaddr: Some(at.vaddr) });
+    }
+}
+
+/// `unmapPageTable` (and x86_64's `unmapPageDirectory`, `unmapPDPT`): if the VSpace of `asid`
+/// has `pt` on the path to `vaddr`, clear the entry pointing to it and flush the whole VSpace.
+pub fn unmap_page_table(
+    arch: Arch,
+    asids: &AsidTable,
+    objects: &mut ObjectStore,
+    machine: &mut MachineOps,
+    at: Mapping,
+    pt: ObjPtr,
+) {
+    let Some(root) = find_vspace_for_asid(asids, objects, at.asid) else { return };
+    let (mut table, mut l) = (root, arch.root_level());
+    while l > 0 {
+        let index = level_index(at.vaddr, l);
+        match entry_at(objects, table, index) {
+            Some(Entry::Table(next)) if next == pt => {
+                store_entry(objects, machine, table, index, None);
+                machine.push(MachineOp::Flush { root: root.0, vaddr: None });
+                return;
+            }
+            Some(Entry::Table(next)) => {
+                table = next;
+                l -= 1;
+            }
+            _ => return,
+        }
+    }
+}
+
+/// The end of a paging structure's Unmap invocation: seL4 clears its memory
+/// (`clearMemory`), so its entries go and the machine zeroes it.
+pub fn clear_page_table(objects: &mut ObjectStore, machine: &mut MachineOps, pt: ObjPtr) {
+    if let Some(entries) = objects.page_table_mut(pt) {
+        entries.clear();
+    }
+    machine.push(MachineOp::Zero { paddr: pt.0, bits: PAGE_TABLE_BITS });
+}
+
+/// `deleteASID`: the ASID no longer names `root` (if it did); its translations are flushed.
+pub fn delete_asid(
+    asids: &AsidTable,
+    objects: &mut ObjectStore,
+    machine: &mut MachineOps,
+    asid: u64,
+    root: ObjPtr,
+) {
+    let Some(pool) = asid_high(asid).and_then(|h| asids.pools.get(&h).copied()) else { return };
+    if let Some(entries) = objects.asid_pool_mut(pool)
+        && entries.get(&asid_low(asid)) == Some(&root)
+    {
+        entries.remove(&asid_low(asid));
+        machine.push(MachineOp::Flush { root: root.0, vaddr: None });
+    }
+}
+
+/// `deleteASIDPool`: if the table still holds this pool, its ASIDs' translations are flushed
+/// and its table entry cleared.
+pub fn delete_asid_pool(
+    asids: &mut AsidTable,
+    objects: &ObjectStore,
+    machine: &mut MachineOps,
+    asid_base: u64,
+    pool: ObjPtr,
+) {
+    let Some(high) = asid_high(asid_base) else { return };
+    if asids.pools.get(&high) != Some(&pool) {
+        return;
+    }
+    if let Some(entries) = objects.asid_pool(pool) {
+        for root in entries.values() {
+            machine.push(MachineOp::Flush { root: root.0, vaddr: None });
+        }
+    }
+    asids.pools.remove(&high);
+}
+
+/// `Arch_finaliseCap`'s address-space part, before the object's life ends: a mapped frame cap
+/// is unmapped (final or not, as seL4 does); the final cap of a mapped paging structure is
+/// unmapped, or, for a VSpace root, its ASID deleted; the final cap of an ASID pool deletes it.
+pub fn arch_finalise_cap(
+    arch: Arch,
+    asids: &mut AsidTable,
+    objects: &mut ObjectStore,
+    machine: &mut MachineOps,
+    cap: &Cap,
+    is_final: bool,
+) {
+    match *cap {
+        Cap::Frame { ptr, size_bits, mapped: Some(at), .. } => {
+            unmap_page(arch, asids, objects, machine, size_bits, at, ptr);
+        }
+        Cap::PageTable { ptr, mapped: Some(at), kind } if is_final => {
+            let is_root = kind == PtKind::Pml4
+                || (kind == PtKind::Riscv && find_vspace_for_asid(asids, objects, at.asid) == Some(ptr));
+            if is_root {
+                delete_asid(asids, objects, machine, at.asid, ptr);
+            } else {
+                unmap_page_table(arch, asids, objects, machine, at, ptr);
+            }
+        }
+        Cap::AsidPool { ptr, asid_base } if is_final => {
+            delete_asid_pool(asids, objects, machine, asid_base, ptr);
+        }
+        _ => {}
+    }
+}
+
+/// `Arch_deriveCap`: a frame cap loses its mapping; a paging structure cap must be mapped (a
+/// root: have an ASID), else `IllegalOperation`.
+pub fn arch_derive_cap(cap: &Cap) -> Result<Cap, crate::error::SyscallError> {
+    match *cap {
+        Cap::Frame { ptr, size_bits, rights, is_device, .. } => {
+            Ok(Cap::Frame { ptr, size_bits, rights, is_device, mapped: None })
+        }
+        Cap::PageTable { mapped: None, .. } => Err(crate::error::SyscallError::IllegalOperation),
+        other => Ok(other),
+    }
+}

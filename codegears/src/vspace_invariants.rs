@@ -1,0 +1,142 @@
+//! The address-space invariants, for [`check_invariants`](crate::check_invariants):
+//!
+//! - the ASID table names live pools, and each pool's ASIDs live VSpace roots of this arch,
+//!   each with a cap that has this ASID;
+//! - walking each assigned VSpace: every present entry points to a live object of the right
+//!   kind (a table one level down, a frame of the level's page size), so no reachable entry
+//!   outlives what it maps; every table is the target of at most one entry; every table entry is
+//!   claimed by a cap to that table mapped at that ASID and address, and every page entry by a
+//!   frame cap mapped there;
+//! - no two frame caps map one entry through the Map invocation (decode refuses an occupied
+//!   entry, a copy of a mapped frame cap is unmapped).
+//!
+//! Tables no VSpace reaches are not checked: as in seL4, once a VSpace has lost its ASID, its
+//! tables may keep entries to objects deleted since (no hardware walks them again, and their caps
+//! say mapped, so they are cleared before any reuse).
+//!
+//! Stale caps are allowed, as in seL4: a frame or table cap under an unmapped (and cleared)
+//! table, or in a VSpace whose ASID (or pool) was deleted, still says mapped; its later unmap
+//! finds nothing, or, if the ASID was given to another VSpace that maps the same object at the
+//! same address, unmaps that (seL4's `unmapPage` compares only the frame's address). So the
+//! "one cap per entry" property holds for live mappings but is not checked as a state
+//! predicate.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::vec::Vec;
+
+use crate::arch::{PtKind, level_bits};
+use crate::cap::{Cap, ObjPtr, mask};
+use crate::invariants::InvariantViolation;
+use crate::kernel::KernelState;
+use crate::object::Object;
+use crate::vspace::Entry;
+
+fn fail(invariant: &'static str, detail: alloc::string::String) -> Result<(), InvariantViolation> {
+    Err(InvariantViolation { invariant, detail })
+}
+
+/// Checks the address-space invariants of `state`.
+pub fn check_vspace_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
+    let arch = state.arch;
+    let objects = &state.objects;
+    // Caps, by what they claim: (object, asid, vaddr) -> how many caps.
+    let mut claims: BTreeMap<(ObjPtr, u64, u64), u32> = BTreeMap::new();
+    for (s, cte) in state.cspace.iter() {
+        match cte.cap {
+            Cap::Frame { ptr, size_bits, mapped: Some(at), .. } => {
+                if at.vaddr & mask(size_bits as u64) != 0 {
+                    return fail("vspace_caps", format!("{s:?}: frame mapped at unaligned {:#x}", at.vaddr));
+                }
+                *claims.entry((ptr, at.asid, at.vaddr)).or_default() += 1;
+            }
+            Cap::PageTable { ptr, mapped: Some(at), .. } => {
+                *claims.entry((ptr, at.asid, at.vaddr)).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+    for (high, pool) in &state.asids.pools {
+        let Some(entries) = objects.asid_pool(*pool) else {
+            return fail("asids_consistent", format!("ASID table {high} names dead pool {pool:?}"));
+        };
+        for (low, root) in entries {
+            let asid = ((*high as u64) << crate::arch::ASID_LOW_BITS) | *low as u64;
+            if !matches!(objects.page_table(*root), Some((k, _)) if k == arch.root_kind()) {
+                return fail("asids_consistent", format!("ASID {asid} names {root:?}, not a live root"));
+            }
+            if !claims.contains_key(&(*root, asid, 0)) {
+                return fail("asids_consistent", format!("ASID {asid}'s root {root:?} has no cap with it"));
+            }
+        }
+    }
+    // Walk every assigned VSpace: entries point to live objects of the right kind, each table
+    // is the target of one entry, and entries are claimed by caps.
+    let mut targets: BTreeMap<ObjPtr, ObjPtr> = BTreeMap::new();
+    for (high, pool) in &state.asids.pools {
+        let Some(entries) = objects.asid_pool(*pool) else { continue };
+        for (low, root) in entries {
+            let asid = ((*high as u64) << crate::arch::ASID_LOW_BITS) | *low as u64;
+            let mut stack: Vec<(ObjPtr, u8, u64)> = alloc::vec![(*root, arch.root_level(), 0)];
+            while let Some((table, level, base)) = stack.pop() {
+                let Some((kind, entries)) = objects.page_table(table) else { continue };
+                for (i, e) in entries {
+                    let vaddr = sign_extend(base | ((*i as u64) << level_bits(level)));
+                    match *e {
+                        Entry::Table(t) => {
+                            let ok = match (objects.page_table(t), kind.x86_level()) {
+                                (Some((k, _)), Some(l)) => k.x86_level() == Some(l.wrapping_sub(1)),
+                                (Some((k, _)), None) => k == PtKind::Riscv && level > 0,
+                                (None, _) => false,
+                            };
+                            if !ok {
+                                return fail(
+                                    "entries_live",
+                                    format!("{table:?}[{i}] points to {t:?}, not a live table below"),
+                                );
+                            }
+                            if let Some(other) = targets.insert(t, table) {
+                                return fail(
+                                    "tables_mapped_once",
+                                    format!("{t:?} is in {other:?} and {table:?}"),
+                                );
+                            }
+                            if !claims.contains_key(&(t, asid, vaddr)) {
+                                return fail(
+                                    "entries_claimed",
+                                    format!("ASID {asid}: {t:?} at {vaddr:#x} has no cap mapped there"),
+                                );
+                            }
+                            if level > 0 {
+                                stack.push((t, level - 1, vaddr));
+                            }
+                        }
+                        Entry::Page { frame, size_bits, .. } => {
+                            let live = matches!(objects.get(frame), Some(Object::Frame { size_bits: s }) if *s == size_bits);
+                            if !live || level_bits(level) != size_bits as u64 {
+                                return fail(
+                                    "entries_live",
+                                    format!("{table:?}[{i}] maps {frame:?}, not a live frame of its size"),
+                                );
+                            }
+                            if !claims.contains_key(&(frame, asid, vaddr)) {
+                                return fail(
+                                    "entries_claimed",
+                                    format!("ASID {asid}: {frame:?} at {vaddr:#x} has no cap mapped there"),
+                                );
+                            }
+                        }
+                        Entry::Boot => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Canonical form of a 48-bit address (bit 47 copied up); riscv64 user addresses stay as they
+/// are (bit 38 is never set in user space).
+fn sign_extend(v: u64) -> u64 {
+    if v & (1 << 47) != 0 { v | 0xffff_0000_0000_0000 } else { v }
+}
