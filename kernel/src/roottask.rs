@@ -24,11 +24,12 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use codegears::arch::Arch;
 use codegears::cap::{Cap, ObjPtr, SlotRef};
-use codegears::cspace::{Cte, MdbNode};
 use codegears::fault::{Fault, HANDLE_FAULT};
 use codegears::interrupt::{HANDLE_INTERRUPT, IRQ_TIMER};
-use codegears::kernel::{BootInfo, Done, Kernel, KernelState, ReplyMsg, root_slot, tcb_slot};
+use codegears::kernel::{BootConfig, BootInfo, Done, Kernel, KernelState, ReplyMsg, root_slot, tcb_slot};
+use codegears::machine::{MachineOp, Pte};
 use codegears::object::ThreadState;
 use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, reply_from_kernel_error, sys};
 use gears::{Dispatcher, Gear, MetaGear, Mode, Outcome, PointDecision, Step};
@@ -54,6 +55,13 @@ const SYS_BENCH_BEGIN: i64 = -12;
 /// measured revoke removed).
 #[cfg(feature = "latency-bench")]
 const SYS_BENCH_END: i64 = -13;
+
+/// Where the capability kernel's boot places the objects that are not in real memory (the root
+/// TCB, CNode and ASID pool are the kernel's data): at addresses above any physical memory of the
+/// machines we run on (1 TiB), so no untyped, frame or page table can ever overlap them.
+const MODEL_ROOT_TCB: u64 = 0x0100_0000_0000;
+const MODEL_ASID_POOL: u64 = 0x0100_0000_1000;
+const MODEL_ROOT_CNODE: u64 = 0x0100_0100_0000;
 
 /// The root CNode's radix (4096 slots).
 pub const ROOT_RADIX: u8 = 12;
@@ -334,37 +342,45 @@ pub struct RootTask {
     threads: BTreeMap<ObjPtr, Thread>,
     /// The root task's image (its address space and frames) and its IPC buffer frame.
     root_image: Option<(UserThread, u64)>,
+    /// The root task's VSpace root (owned by the image once loaded).
+    root_vspace: u64,
     /// A latency measurement in progress: preemption points on, the counters at its start.
     #[cfg(feature = "latency-bench")]
     bench: Option<(bool, Stats)>,
-}
-
-/// Adds an untyped cap for real memory as a boot cap (a CDT root) in root CNode slot `cptr`.
-fn add_untyped(state: &mut KernelState, info: &BootInfo, u: UntypedDesc) {
-    let cap = Cap::Untyped { ptr: u.base, size_bits: u.bits, free_index: 0, is_device: u.device };
-    let mdb = MdbNode { revocable: true, first_badged: true, ..MdbNode::default() };
-    state.cspace.set(SlotRef::of(info.root_cnode, u.cptr), Cte { cap, mdb });
 }
 
 impl RootTask {
     /// Boots the capability kernel for the root task with the kernel's untyped pool and a device
     /// page (the UART's on riscv64, the VGA window on x86_64).
     pub fn boot() -> RootTask {
-        let (mut state, mut info) = KernelState::boot(ROOT_RADIX, &[]);
-        let mut untypeds = Vec::new();
-        let mut cptr = info.first_free;
+        // seL4's boot from the real memory map: the untyped pool the memory set-up carved out and
+        // a device page, and the root task's VSpace root, a real page table the root task's
+        // image is loaded into (its top-level entry for the user area is the kernel's: opaque to
+        // the capability kernel).
+        let mut regions = Vec::new();
         if let Some(base) = crate::memory::untyped_pool() {
-            untypeds.push(UntypedDesc { cptr, base, bits: crate::memory::UNTYPED_POOL_BITS, device: false });
-            cptr += 1;
+            regions.push((base, crate::memory::UNTYPED_POOL_BITS, false));
         }
         let (dev_base, dev_bits) = arch::DEVICE_UNTYPED;
-        untypeds.push(UntypedDesc { cptr, base: dev_base, bits: dev_bits, device: true });
-        cptr += 1;
-        for u in &untypeds {
-            add_untyped(&mut state, &info, *u);
-            info.untyped.push((u.cptr, u.base, u.bits));
-        }
-        info.first_free = cptr;
+        regions.push((dev_base, dev_bits, true));
+        let root_vspace =
+            crate::memory::frames::alloc_zeroed().expect("a frame for the root task's VSpace root");
+        let (state, info) = KernelState::boot_with(&BootConfig {
+            arch: if cfg!(target_arch = "riscv64") { Arch::Riscv64 } else { Arch::X86_64 },
+            root_radix: ROOT_RADIX,
+            root_tcb: MODEL_ROOT_TCB,
+            root_cnode: MODEL_ROOT_CNODE,
+            untypeds: &regions,
+            vspace_root: root_vspace,
+            boot_entries: &[arch::USER_ROOT_ENTRY],
+            asid_pool: MODEL_ASID_POOL,
+        });
+        let untypeds = info
+            .untyped
+            .iter()
+            .zip(&regions)
+            .map(|(&(cptr, base, bits), &(_, _, device))| UntypedDesc { cptr, base, bits, device })
+            .collect();
         let budget: WorkBudget<fn() -> bool> =
             WorkBudget::new(DEFAULT_WORK_UNITS, arch::timer_irq_pending as fn() -> bool, Mode::Restart);
         let mut checks = Checks::new();
@@ -380,6 +396,7 @@ impl RootTask {
             restart_pending: false,
             threads: BTreeMap::new(),
             root_image: None,
+            root_vspace,
             #[cfg(feature = "latency-bench")]
             bench: None,
         };
@@ -497,8 +514,11 @@ impl RootTask {
     /// `HANDLE_INTERRUPT`, a user fault stopping the thread. With no runnable thread the kernel
     /// idles until an interrupt.
     pub fn run_elf(&mut self, elf: &[u8]) -> Result<bool, String> {
-        let mut image =
-            UserThread::load_elf(elf).map_err(|e| format!("could not load the root task: {e:?}"))?;
+        if self.root_image.is_some() {
+            return Err("the root task is already loaded".into());
+        }
+        let mut image = UserThread::load_elf_into(elf, self.root_vspace)
+            .map_err(|e| format!("could not load the root task: {e:?}"))?;
         let ipc = image.map_page(IPC_BUFFER_VA, true).map_err(|e| format!("{e:?}"))?;
         let ut = self.untypeds.first().map_or(0, |u| u.cptr);
         image.ctx.set_entry_args([self.info.first_free, ut, u64::from(cfg!(feature = "latency-bench"))]);
@@ -656,15 +676,11 @@ impl RootTask {
     }
 
     /// The address space `t` runs in: the VSpace root in its TCB's VTable slot (the root task's
-    /// own when it is the root task's, or none yet).
+    /// own, built by the kernel, or one made of seL4 objects); none without one.
     fn vspace_of(&self, t: ObjPtr) -> Option<Space> {
-        if t == self.info.root_tcb {
-            return Some(Space::RootTask);
-        }
         match self.kernel.state.cspace.cap(SlotRef::of(t, tcb_slot::VTABLE)) {
-            // Until the capability kernel models VSpaces, a thread without one shares the root
-            // task's (as sel4test's helper threads do).
-            Cap::Null => Some(Space::RootTask),
+            Cap::PageTable { ptr, mapped: Some(_), .. } if ptr.0 == self.root_vspace => Some(Space::RootTask),
+            Cap::PageTable { ptr, mapped: Some(_), .. } => Some(Space::VSpace(ptr.0)),
             _ => None,
         }
     }
@@ -701,6 +717,7 @@ impl RootTask {
         let receives = matches!(args.number, sys::RECV | sys::NB_RECV | sys::REPLY_RECV);
         let is_call = args.number == sys::CALL;
         let outcome = self.dispatcher.run(&mut self.kernel, &HANDLE_SYSCALL);
+        self.apply_machine_ops();
         let deliver = match outcome {
             Outcome::Exited(Done::Blocked) if receives || is_call => Deliver::Received,
             Outcome::Exited(_) if receives => Deliver::Received,
@@ -737,6 +754,31 @@ impl RootTask {
         Ok(())
     }
 
+    /// Carries out what the last dispatcher run asked of the hardware (`MachineOp`s, in order):
+    /// zeroing new frames and paging structures, giving a VSpace root the kernel's mappings,
+    /// writing page-table entries, dropping stale translations. Gears record them as they change
+    /// the capability kernel's state, so applying them after the run is right even when the call
+    /// was preempted.
+    fn apply_machine_ops(&mut self) {
+        for op in self.kernel.machine.drain() {
+            match op {
+                MachineOp::Zero { paddr, bits } => arch::zero_phys(paddr, bits),
+                MachineOp::CopyGlobalMappings { root } => arch::copy_global_mappings(root),
+                MachineOp::WriteEntry { table, index, entry } => {
+                    let pte = match entry {
+                        Pte::Invalid => arch::UserPte::Invalid,
+                        Pte::Table { paddr } => arch::UserPte::Table(paddr),
+                        Pte::Page { paddr, size_bits, write, exec } => {
+                            arch::UserPte::Page { paddr, size_bits, write, exec }
+                        }
+                    };
+                    arch::write_user_pte(table, index, pte);
+                }
+                MachineOp::Flush { root, vaddr } => arch::flush_user(root, vaddr),
+            }
+        }
+    }
+
     /// Sends `fault` of thread `cur` to its fault handler through `HANDLE_FAULT` (a Call on its
     /// fault endpoint; the handler's reply restarts it), or stops the thread when it has none.
     fn fault(&mut self, cur: ObjPtr, fault: Fault, why: &str) -> Result<(), String> {
@@ -746,9 +788,10 @@ impl RootTask {
             fault: Some(fault),
             ..codegears::Request::default()
         });
-        match self.dispatcher.run(&mut self.kernel, &HANDLE_FAULT) {
-            Outcome::Exited(_) => {}
-            other => return Err(format!("the fault gear ended with {other:?}")),
+        let outcome = self.dispatcher.run(&mut self.kernel, &HANDLE_FAULT);
+        self.apply_machine_ops();
+        if !matches!(outcome, Outcome::Exited(_)) {
+            return Err(format!("the fault gear ended with {outcome:?}"));
         }
         let state = self.kernel.state.objects.tcb(cur).map(|t| t.state);
         if state == Some(ThreadState::Inactive) {
@@ -773,9 +816,10 @@ impl RootTask {
             .filter(|&t| objects.tcb(t).is_some_and(|x| !x.state.is_runnable()))
             .collect();
         self.kernel.set_request(codegears::Request { irq, ..codegears::Request::default() });
-        match self.dispatcher.run(&mut self.kernel, &HANDLE_INTERRUPT) {
-            Outcome::Exited(_) => {}
-            other => return Err(format!("the interrupt gear ended with {other:?}")),
+        let outcome = self.dispatcher.run(&mut self.kernel, &HANDLE_INTERRUPT);
+        self.apply_machine_ops();
+        if !matches!(outcome, Outcome::Exited(_)) {
+            return Err(format!("the interrupt gear ended with {outcome:?}"));
         }
         for t in waiting {
             if self.kernel.state.objects.tcb(t).is_some_and(|x| x.state == ThreadState::Running) {
@@ -795,7 +839,9 @@ impl RootTask {
         let args = ctx.syscall_args();
         self.kernel.set_request(request_from(self.info.root_tcb, &args, Some(ipc)));
         let is_call = args.number == sys::CALL;
-        match self.dispatcher.run(&mut self.kernel, &HANDLE_SYSCALL) {
+        let outcome = self.dispatcher.run(&mut self.kernel, &HANDLE_SYSCALL);
+        self.apply_machine_ops();
+        match outcome {
             Outcome::Exited(_) => {
                 if is_call {
                     let reply = core::mem::take(&mut self.kernel.reply);
@@ -836,7 +882,6 @@ enum Space {
     /// The root task's, built by the kernel when it loaded the root task.
     RootTask,
     /// The VSpace whose root paging structure is at this physical address.
-    #[allow(dead_code, reason = "VSpace caps arrive with the capability kernel's paging objects")]
     VSpace(u64),
 }
 
@@ -946,3 +991,12 @@ impl Default for Checks {
 
 #[allow(dead_code)]
 const _: () = assert!(root_slot::FIRST_UNTYPED < (1 << ROOT_RADIX));
+
+impl Drop for RootTask {
+    fn drop(&mut self) {
+        // The root task's VSpace root belongs to its image once loaded (which frees it).
+        if self.root_image.is_none() {
+            crate::memory::frames::free(self.root_vspace);
+        }
+    }
+}

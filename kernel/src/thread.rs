@@ -149,9 +149,14 @@ impl UserThread {
     /// Loads a statically linked ELF64 executable (its `PT_LOAD` segments at their addresses,
     /// pages shared by two segments mapped once with both's rights) with a one-page stack;
     /// the thread starts at the ELF's entry point.
-    pub fn load_elf(elf: &[u8]) -> Result<UserThread, LoadError> {
-        let header = elf::parse(elf).ok_or(LoadError::BadElf)?;
-        let root = frames::alloc_zeroed().ok_or(LoadError::OutOfFrames)?;
+    /// Loads a statically linked ELF64 executable with its root page table in `root`, a fresh
+    /// zeroed frame the thread now owns (the root task's, whose address the capability kernel's
+    /// boot already named as its VSpace root).
+    pub fn load_elf_into(elf: &[u8], root: u64) -> Result<UserThread, LoadError> {
+        let header = elf::parse(elf).ok_or_else(|| {
+            frames::free(root);
+            LoadError::BadElf
+        })?;
         let mut thread = UserThread {
             space: AddressSpace::new_user(root),
             ctx: UserContext::new(header.entry, STACK_TOP - arch::ENTRY_STACK_BIAS),

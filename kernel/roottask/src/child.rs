@@ -16,8 +16,8 @@ mod sel4;
 
 use sel4::Console;
 
-/// An address no page of this program's address space maps.
-const UNMAPPED: u64 = 0x7000_0000_0000 >> 8;
+/// An address no page of this program's address space maps (a user address on both arches).
+const UNMAPPED: u64 = 0x30_0000_0000;
 
 /// The entry point: the root task set the stack and the argument.
 #[unsafe(no_mangle)]

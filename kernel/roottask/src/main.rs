@@ -9,6 +9,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+mod loader;
 mod sel4;
 
 use sel4::call;
@@ -46,6 +47,9 @@ const ALL_RIGHTS: u64 = 0xf;
 const ILLEGAL_OPERATION: u64 = 3;
 const FAILED_LOOKUP: u64 = 6;
 const DELETE_FIRST: u64 = 8;
+
+/// The child program (`src/child.rs`), embedded by the build script; empty in its own build.
+static CHILD_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/child.elf"));
 
 #[macro_export]
 macro_rules! say {
@@ -318,6 +322,61 @@ fn latency_bench(ut: u64, free: u64) -> bool {
     ok
 }
 
+/// IPC between two threads in different address spaces: the root task builds an address space
+/// for the child program out of seL4 objects, starts it with an endpoint and a fault endpoint,
+/// answers its call (six words: two through each side's IPC buffer), and receives the fault
+/// message the kernel sends when the child touches an unmapped page.
+fn child_in_own_address_space(ut: u64, free: u64) -> bool {
+    if CHILD_ELF.is_empty() {
+        say!("root task: no child program was embedded (build with `cargo xtask`)");
+        return false;
+    }
+    let mut s = loader::Slots(free);
+    let (ep, fault_ep, tcb) = (free, free + 1, free + 2);
+    s.0 += 3;
+    let mut ok = expect("retype an endpoint and a fault endpoint", retype(ut, ENDPOINT, 0, ep, 2), 0);
+    let Some(child) = loader::load(ut, &mut s, CHILD_ELF) else {
+        say!("root task: loading the child FAILED");
+        return false;
+    };
+    ok &= expect("retype the child's TCB", retype(ut, TCB_OBJECT, 0, tcb, 1), 0);
+    let configure = call(
+        tcb,
+        TCB_CONFIGURE,
+        &[fault_ep, 0, 0, loader::IPC_BUFFER],
+        &[ROOT, child.vspace, child.ipc_frame],
+    );
+    ok &= expect("configure it: fault endpoint, our CSpace, its VSpace, its IPC buffer", configure.label, 0);
+    ok &= expect("set its priority to 150", call(tcb, TCB_SET_PRIORITY, &[150], &[TCB]).label, 0);
+    let mut regs = [0u64; 2 + ARG0 + 1];
+    regs[0] = 1;
+    regs[1] = (ARG0 + 1) as u64;
+    regs[2] = child.entry;
+    regs[2 + SP] = loader::STACK_TOP - STACK_BIAS;
+    regs[2 + ARG0] = ep;
+    ok &= expect("start it", call(tcb, TCB_WRITE_REGISTERS, &regs, &[]).label, 0);
+    let m = sel4::recv(ep);
+    say!("root task: the child called: label {}, {} words, {:x?}", m.label, m.length, m.mrs);
+    ok &= m.label == 1 && m.length == 6 && m.mrs == [0x11, 0x22, 0x33, 0x44, 0x55, 0x66];
+    let sum: u64 = m.mrs.iter().sum();
+    sel4::reply(0, &[sum, 0x600d]);
+    let m = sel4::recv(ep);
+    ok &= m.label == 2 && m.mrs[..2] == [sum, 0x600d];
+    sel4::reply(0, &[]);
+    let f = sel4::recv(fault_ep);
+    say!(
+        "root task: fault message from the child: label {} (VMFault), address {:#x}, ip {:#x}",
+        f.label,
+        f.mrs[VM_FAULT_ADDR],
+        f.mrs[0]
+    );
+    ok &= f.label == VM_FAULT && f.mrs[VM_FAULT_ADDR] == 0x30_0000_0000;
+    if !ok {
+        say!("root task: the child in its own address space: UNEXPECTED");
+    }
+    ok
+}
+
 /// The entry point: the stack is set up by the kernel; `free` is the first free slot, `ut` the
 /// untyped cap, `bench` non-zero in a kernel built for the latency bench.
 #[unsafe(no_mangle)]
@@ -333,6 +392,8 @@ pub extern "C" fn _start(free: u64, ut: u64, bench: u64) -> ! {
     ok &= ipc_threads(ut, free + 8);
     say!("root task: -- a user-level timer driver --");
     ok &= timer_driver_thread(ut, free + 12);
+    say!("root task: -- a child in its own address space --");
+    ok &= child_in_own_address_space(ut, free + 100);
     say!("root task: -- threads that fault: with a fault handler and without --");
     ok &= faulting_threads(ut, free + 16);
     say!("root task: -- PREEMPT_REVOKE while the timer driver runs --");

@@ -13,6 +13,8 @@ pub const SYS_CALL: i64 = -1;
 pub const SYS_REPLY_RECV: i64 = -2;
 /// `seL4_SysRecv`.
 pub const SYS_RECV: i64 = -5;
+/// `seL4_SysReply`.
+pub const SYS_REPLY: i64 = -6;
 /// `seL4_SysDebugPutChar`.
 pub const SYS_DEBUG_PUT_CHAR: i64 = -9;
 /// `seL4_SysDebugHalt` (here with a status in the cap register: 1 pass, 0 fail).
@@ -153,6 +155,12 @@ pub fn reply_recv(cap: u64, label: u64, mrs: &[u64]) -> Msg {
     let (regs, info) = stage(label, mrs, &[]);
     let (badge, info, r) = syscall(SYS_REPLY_RECV, cap, info, regs);
     msg(badge, info, r)
+}
+
+/// `seL4_Reply(MessageInfo(label, 0, length), mrs)`: answers the last caller.
+pub fn reply(label: u64, mrs: &[u64]) {
+    let (regs, info) = stage(label, mrs, &[]);
+    syscall(SYS_REPLY, 0, info, regs);
 }
 
 /// `seL4_Call` on an endpoint: the reply with the badge register (0 for a reply).

@@ -124,6 +124,28 @@ pub struct GuardTrap {
     pub sp: u64,
 }
 
+/// A user page-table entry the capability kernel asks the arch layer to write (its
+/// `MachineOp::WriteEntry`), in arch-independent terms.
+#[allow(dead_code, reason = "written by the capability kernel's paging invocations")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserPte {
+    /// No mapping.
+    Invalid,
+    /// The next-level paging structure at this physical address.
+    Table(u64),
+    /// A user page of `2^size_bits` bytes.
+    Page {
+        /// Its physical address.
+        paddr: u64,
+        /// log2 of its size (12, 21 or 30).
+        size_bits: u8,
+        /// Writable.
+        write: bool,
+        /// Executable.
+        exec: bool,
+    },
+}
+
 /// The seL4 system-call arguments as the user passed them in registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyscallArgs {

@@ -14,8 +14,8 @@ pub const HEAP_SIZE: u64 = 64 * 1024 * 1024;
 /// log2 of the physical memory handed to the root task as one untyped (seL4's boot untypeds).
 pub const UNTYPED_POOL_BITS: u8 = 24;
 
-/// The root task's untyped memory is placed at or above this address: below it lie the model
-/// addresses where `codegears` places the boot TCB and root CNode (outside every untyped).
+/// The root task's untyped memory is placed at or above this address (32 MiB), clear of the low
+/// memory the firmware and the kernel's early allocations use.
 pub const UNTYPED_POOL_MIN: u64 = 0x0200_0000;
 
 static UNTYPED_POOL: Once<u64> = Once::new();

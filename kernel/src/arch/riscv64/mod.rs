@@ -28,7 +28,8 @@ mod user;
 #[allow(unused_imports)]
 pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interrupt};
 pub use paging::{
-    AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_from_frame, copy_to_frame, phys_to_virt, zero_frame,
+    AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_from_frame, copy_global_mappings, copy_to_frame,
+    flush_user, phys_to_virt, write_user_pte, zero_frame, zero_phys,
 };
 #[cfg_attr(
     not(feature = "qemu-test"),
@@ -65,6 +66,12 @@ pub const ENTRY_STACK_BIAS: u64 = 0;
 pub fn user_sp(ctx: &UserContext) -> u64 {
     ctx.regs[1]
 }
+
+/// The top-level page-table entry the kernel uses for the root task's own mappings (its image,
+/// stack, IPC buffer, script pages: all in the first table's span from [`USER_BASE`]), which the
+/// capability kernel treats as opaque.
+pub const USER_ROOT_ENTRY: u16 = (USER_BASE >> 30) as u16;
+const _: () = assert!(USER_ROOT_ENTRY == 64);
 
 /// The architecture's name, for messages.
 pub const NAME: &str = "riscv64";

@@ -203,6 +203,61 @@ impl AddressSpace {
     }
 }
 
+/// `copyGlobalMappings`: gives the VSpace root (a root page table the capability kernel made
+/// from untyped memory, zeroed) the kernel's entries for the first 4 GiB (global, kernel-only),
+/// as every user space has them.
+pub fn copy_global_mappings(root: u64) {
+    let kernel_root = (&raw const KERNEL_ROOT) as u64;
+    for gib in 0..KERNEL_GIGAPAGES {
+        let pte = read_pte(kernel_root, gib);
+        write_pte(root, gib, if pte & PTE_V != 0 { pte } else { leaf(gib << 30) });
+    }
+}
+
+/// Writes entry `index` of the user page table at physical address `table` (a PageTable object
+/// of the capability kernel): invalid, a pointer to the next level, or a user page of 4 KiB,
+/// 2 MiB or 1 GiB (the level it is written at decides which).
+pub fn write_user_pte(table: u64, index: u16, entry: crate::arch::UserPte) {
+    use crate::arch::UserPte;
+    let pte = match entry {
+        UserPte::Invalid => 0,
+        UserPte::Table(paddr) => ((paddr >> 12) << 10) | PTE_V,
+        UserPte::Page { paddr, write, exec, .. } => {
+            let mut f = PTE_V | PTE_R | PTE_U | PTE_A | PTE_D;
+            if write {
+                f |= PTE_W;
+            }
+            if exec {
+                f |= PTE_X;
+            }
+            ((paddr >> 12) << 10) | f
+        }
+    };
+    write_pte(table, u64::from(index) & 0x1ff, pte);
+}
+
+/// Drops cached translations after a user mapping changed (`sfence.vma` for the address, or
+/// all).
+pub fn flush_user(_root: u64, vaddr: Option<u64>) {
+    // SAFETY: a fence only drops cached translations.
+    unsafe {
+        match vaddr {
+            Some(va) => asm!("sfence.vma {0}, zero", in(reg) va, options(nostack)),
+            None => asm!("sfence.vma", options(nostack)),
+        }
+    }
+}
+
+/// Fills `2^bits` bytes of physical memory at `paddr` with zeros (a frame or page table the
+/// capability kernel just made from untyped memory).
+pub fn zero_phys(paddr: u64, bits: u8) {
+    assert!(paddr.is_multiple_of(1 << bits.min(30)), "unaligned object {paddr:#x}");
+    // SAFETY: the capability kernel hands out untyped memory the kernel's allocators never touch
+    // (the untyped pool), mapped 1:1; the object is `2^bits` bytes inside it, used by nothing
+    // else while it is being made.
+    unsafe { core::ptr::write_bytes(phys_to_virt(paddr), 0, 1usize << bits) };
+}
+
 /// Fills the physical frame `frame` with zeros.
 pub fn zero_frame(frame: u64) {
     assert!(frame.is_multiple_of(PAGE_SIZE), "unaligned frame {frame:#x}");

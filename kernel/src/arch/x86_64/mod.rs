@@ -24,7 +24,8 @@ pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interru
 )]
 pub use irq::{irq_enable, irq_mask, irq_pending, irq_unmask, take_kernel_irq};
 pub use paging::{
-    AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_from_frame, copy_to_frame, phys_to_virt, zero_frame,
+    AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_from_frame, copy_global_mappings, copy_to_frame,
+    flush_user, phys_to_virt, write_user_pte, zero_frame, zero_phys,
 };
 #[cfg_attr(
     not(feature = "qemu-test"),
@@ -52,6 +53,12 @@ pub const ENTRY_STACK_BIAS: u64 = 8;
 pub fn user_sp(ctx: &UserContext) -> u64 {
     ctx.frame.rsp
 }
+
+/// The top-level page-table entry the kernel uses for the root task's own mappings (its image,
+/// stack, IPC buffer, script pages: all in the first table's span from [`USER_BASE`]), which the
+/// capability kernel treats as opaque.
+pub const USER_ROOT_ENTRY: u16 = (USER_BASE >> 39) as u16;
+const _: () = assert!(USER_ROOT_ENTRY == 1);
 
 /// The architecture's name, for messages.
 pub const NAME: &str = "x86_64";

@@ -169,6 +169,86 @@ impl AddressSpace {
     }
 }
 
+/// The number of PML4 entries in the lower half: user space. The kernel's own mappings are all in
+/// the upper half (see `boot`), which every VSpace shares.
+const USER_PML4_ENTRIES: usize = 256;
+
+/// `copyGlobalMappings`: gives the VSpace root (a PML4 the capability kernel made from untyped
+/// memory, zeroed) the kernel's upper-half entries, none of which is user-accessible.
+pub fn copy_global_mappings(root: u64) {
+    let src = phys_to_virt(KERNEL_ROOT.load(Ordering::Relaxed)) as *const PageTable;
+    let dst = phys_to_virt(root) as *mut PageTable;
+    // SAFETY: both are 4 KiB page tables reached through the physical-memory window: the
+    // kernel's live PML4 (only read) and a PML4 object of the capability kernel, which no CPU
+    // uses until it has these entries (it gets them when assigned an ASID, before any mapping).
+    unsafe {
+        for i in USER_PML4_ENTRIES..512 {
+            (&mut *dst)[i] = (&(*src))[i].clone();
+        }
+    }
+}
+
+/// Writes entry `index` of the user paging structure at physical address `table` (a PML4, PDPT,
+/// PD or PT object of the capability kernel): invalid, a pointer to the next level, or a user page
+/// of 4 KiB, 2 MiB or 1 GiB (the size says which level it belongs to).
+pub fn write_user_pte(table: u64, index: u16, entry: crate::arch::UserPte) {
+    use crate::arch::UserPte;
+    let present_user = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
+    let (addr, flags) = match entry {
+        UserPte::Invalid => (0, PageTableFlags::empty()),
+        UserPte::Table(paddr) => (paddr, present_user | PageTableFlags::WRITABLE),
+        UserPte::Page { paddr, size_bits, write, exec } => {
+            let mut f = present_user;
+            if write {
+                f |= PageTableFlags::WRITABLE;
+            }
+            if !exec {
+                f |= PageTableFlags::NO_EXECUTE;
+            }
+            if size_bits > 12 {
+                f |= PageTableFlags::HUGE_PAGE;
+            }
+            (paddr, f)
+        }
+    };
+    let t = phys_to_virt(table) as *mut PageTable;
+    // SAFETY: `table` is a paging-structure object of the capability kernel (4 KiB, aligned,
+    // reached through the physical-memory window) and `index` < 512 (checked by the indexing);
+    // user structures never hold kernel entries (those are in the upper half of a PML4, which
+    // the capability kernel refuses to map into).
+    unsafe {
+        let e = &mut (&mut *t)[usize::from(index)];
+        if flags.is_empty() {
+            e.set_unused();
+        } else {
+            e.set_addr(PhysAddr::new(addr), flags);
+        }
+    }
+}
+
+/// Drops cached translations after a user mapping changed: of `vaddr` if the VSpace rooted at
+/// `root` is the active one (all of them if `vaddr` is None); an inactive space has none cached
+/// (every switch reloads CR3, and user entries are never global).
+pub fn flush_user(root: u64, vaddr: Option<u64>) {
+    if Cr3::read().0.start_address().as_u64() != root {
+        return;
+    }
+    match vaddr {
+        Some(va) => ::x86_64::instructions::tlb::flush(VirtAddr::new(va)),
+        None => ::x86_64::instructions::tlb::flush_all(),
+    }
+}
+
+/// Fills `2^bits` bytes of physical memory at `paddr` with zeros (a frame or paging structure
+/// the capability kernel just made from untyped memory).
+pub fn zero_phys(paddr: u64, bits: u8) {
+    assert!(paddr.is_multiple_of(1 << bits.min(30)), "unaligned object {paddr:#x}");
+    // SAFETY: the capability kernel hands out untyped memory the kernel's allocators never touch
+    // (the untyped pool), reached through the physical-memory window; the object is `2^bits`
+    // bytes inside it, used by nothing else while it is being made.
+    unsafe { core::ptr::write_bytes(phys_to_virt(paddr), 0, 1usize << bits) };
+}
+
 /// Fills the physical frame `frame` with zeros.
 pub fn zero_frame(frame: u64) {
     assert!(frame.is_multiple_of(PAGE_SIZE), "unaligned frame {frame:#x}");

@@ -1,0 +1,187 @@
+//! Loading the child program into an address space of its own, from seL4 objects the root task
+//! retypes itself: a VSpace root (given an ASID by the initial ASID pool), the paging structures
+//! down to the pages it needs, and a frame per page. Each page is filled through a scratch
+//! mapping in the root task's own VSpace (seL4 maps a frame cap in one place at a time: map it
+//! here, copy, unmap, map it there), as sel4utils' ELF loader does.
+
+use crate::{VSPACE, call, expect, retype};
+
+/// `seL4_CapInitThreadASIDPool`.
+const ASID_POOL: u64 = 6;
+/// Read and write rights for a mapping (`seL4_CapRights_new(0, 0, 1, 1)`).
+const RW: u64 = 0b0011;
+/// Default VM attributes (cached, executable).
+const ATTR: u64 = 0;
+const PAGE: u64 = 4096;
+
+/// seL4's x86_64 paging objects and labels (non-MCS, no IOMMU, no VT-x).
+#[cfg(target_arch = "x86_64")]
+mod vm {
+    /// `seL4_X64_PML4Object`.
+    pub const ROOT_TYPE: u64 = 6;
+    /// The structures below the root, top down: (object type, its Map label): PDPT, PageDirectory,
+    /// PageTable.
+    pub const LEVELS: [(u64, u64); 3] = [(5, 33), (11, 35), (10, 37)];
+    /// `seL4_X86_4K`, `X86PageMap`, `X86PageUnmap`, `X86ASIDPoolAssign`.
+    pub const PAGE_TYPE: u64 = 8;
+    pub const PAGE_MAP: u64 = 39;
+    pub const PAGE_UNMAP: u64 = 40;
+    pub const ASID_POOL_ASSIGN: u64 = 43;
+    /// The user base (PML4 slot 1), and where the root task maps pages it fills (slot 2).
+    pub const USER_BASE: u64 = 0x0000_0080_0000_0000;
+    pub const SCRATCH: u64 = 0x0000_0100_0000_0000;
+}
+
+/// seL4's RISC-V (Sv39) paging objects and labels (non-MCS).
+#[cfg(target_arch = "riscv64")]
+mod vm {
+    /// `seL4_RISCV_PageTableObject` (the root is a page table too).
+    pub const ROOT_TYPE: u64 = 8;
+    /// The page tables below the root, top down: (object type, `RISCVPageTableMap`).
+    pub const LEVELS: [(u64, u64); 2] = [(8, 33), (8, 33)];
+    /// `seL4_RISCV_4K_Page`, `RISCVPageMap`, `RISCVPageUnmap`, `RISCVASIDPoolAssign`.
+    pub const PAGE_TYPE: u64 = 6;
+    pub const PAGE_MAP: u64 = 35;
+    pub const PAGE_UNMAP: u64 = 36;
+    pub const ASID_POOL_ASSIGN: u64 = 39;
+    /// The user base (root entry 64), and where the root task maps pages it fills (entry 65).
+    pub const USER_BASE: u64 = 0x0000_0010_0000_0000;
+    pub const SCRATCH: u64 = 0x0000_0010_4000_0000;
+}
+
+pub use vm::USER_BASE;
+
+/// The child's stack top and IPC buffer (the same layout as the root task's).
+pub const STACK_TOP: u64 = USER_BASE + 0x10_0000;
+pub const IPC_BUFFER: u64 = USER_BASE + 0x20_0000;
+
+/// Hands out root CNode slots.
+pub struct Slots(pub u64);
+
+impl Slots {
+    fn next(&mut self) -> u64 {
+        self.0 += 1;
+        self.0 - 1
+    }
+}
+
+/// Retypes the paging structures from `from` (a level index) down and maps them in `vspace` to
+/// cover `vaddr`.
+fn tables(ut: u64, s: &mut Slots, vspace: u64, vaddr: u64, from: usize) -> bool {
+    let mut ok = true;
+    for &(ty, map) in &vm::LEVELS[from..] {
+        let t = s.next();
+        ok &= retype(ut, ty, 0, t, 1) == 0;
+        ok &= call(t, map, &[vaddr, ATTR], &[vspace]).label == 0;
+    }
+    ok
+}
+
+/// A `PT_LOAD` segment: file offset, vaddr, file size, memory size.
+type Segment = (u64, u64, u64, u64);
+
+/// Just enough of ELF64: the entry point and the (first four) `PT_LOAD` segments, and how many.
+fn segments(elf: &[u8]) -> Option<(u64, [Segment; 4], usize)> {
+    let w = |at: usize, n: usize| -> Option<u64> {
+        let b = elf.get(at..at + n)?;
+        Some(b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+    };
+    if elf.get(0..4)? != b"\x7fELF" {
+        return None;
+    }
+    let (entry, phoff, phentsize, phnum) = (w(24, 8)?, w(32, 8)? as usize, w(54, 2)? as usize, w(56, 2)?);
+    let mut out = [(0, 0, 0, 0); 4];
+    let mut n = 0;
+    for i in 0..phnum as usize {
+        let at = phoff + i * phentsize;
+        if w(at, 4)? == 1 && n < out.len() {
+            out[n] = (w(at + 8, 8)?, w(at + 16, 8)?, w(at + 32, 8)?, w(at + 40, 8)?);
+            n += 1;
+        }
+    }
+    Some((entry, out, n))
+}
+
+/// Writes `bytes` at `offset` into the page mapped at the scratch address.
+fn fill_scratch(offset: u64, bytes: &[u8]) {
+    for (i, &b) in bytes.iter().enumerate() {
+        let p = (vm::SCRATCH + offset + i as u64) as *mut u8;
+        // SAFETY: the root task mapped a fresh 4 KiB frame, writable, at SCRATCH just before
+        // (callers check the Map succeeded), and offset + len stays inside it.
+        unsafe { p.write_volatile(b) };
+    }
+}
+
+/// A child in its own address space: its VSpace root cap, TCB and entry point.
+pub struct Child {
+    /// Its VSpace root's cptr.
+    pub vspace: u64,
+    /// Its IPC buffer frame's cptr.
+    pub ipc_frame: u64,
+    /// Its entry point.
+    pub entry: u64,
+}
+
+/// Builds an address space for `elf` and fills it: code and data where the ELF says, a stack
+/// page under [`STACK_TOP`], an IPC buffer page at [`IPC_BUFFER`].
+pub fn load(ut: u64, s: &mut Slots, elf: &[u8]) -> Option<Child> {
+    let (entry, segs, n) = segments(elf)?;
+    let segs = &segs[..n];
+    let vspace = s.next();
+    let mut ok = expect("retype a VSpace root for the child", retype(ut, vm::ROOT_TYPE, 0, vspace, 1), 0);
+    ok &= expect("give it an ASID", call(ASID_POOL, vm::ASID_POOL_ASSIGN, &[], &[vspace]).label, 0);
+    ok &= expect("map its paging structures", u64::from(!tables(ut, s, vspace, USER_BASE, 0)), 0);
+    let last = vm::LEVELS.len() - 1;
+    ok &= expect(
+        "and one more page table for its IPC buffer",
+        u64::from(!tables(ut, s, vspace, IPC_BUFFER, last)),
+        0,
+    );
+    ok &= expect(
+        "map scratch paging structures in the root task's own VSpace",
+        u64::from(!tables(ut, s, VSPACE, vm::SCRATCH, 0)),
+        0,
+    );
+    if !ok {
+        return None;
+    }
+    // Every page any segment touches, once, with the bytes of every segment that falls in it.
+    let first = segs.iter().map(|g| g.1 / PAGE * PAGE).min()?;
+    let end = segs.iter().map(|g| g.1 + g.3).max()?;
+    let mut pages = 0;
+    let mut page = first;
+    while page < end {
+        let frame = s.next();
+        let mut ok = retype(ut, vm::PAGE_TYPE, 0, frame, 1) == 0;
+        ok &= call(frame, vm::PAGE_MAP, &[vm::SCRATCH, RW, ATTR], &[VSPACE]).label == 0;
+        if !ok {
+            crate::say!("root task: loading the child: could not make or map the frame for {page:#x}");
+            return None;
+        }
+        for &(offset, vaddr, filesz, _) in segs {
+            let (from, to) = (page.max(vaddr), (page + PAGE).min(vaddr + filesz));
+            if from < to {
+                let at = (offset + from - vaddr) as usize;
+                fill_scratch(from - page, elf.get(at..at + (to - from) as usize)?);
+            }
+        }
+        ok &= call(frame, vm::PAGE_UNMAP, &[], &[]).label == 0;
+        ok &= call(frame, vm::PAGE_MAP, &[page, RW, ATTR], &[vspace]).label == 0;
+        if !ok {
+            crate::say!("root task: loading the child: could not move the frame to {page:#x}");
+            return None;
+        }
+        pages += 1;
+        page += PAGE;
+    }
+    let (stack, ipc_frame) = (s.next(), s.next());
+    let mut ok = retype(ut, vm::PAGE_TYPE, 0, stack, 2) == 0;
+    ok &= call(stack, vm::PAGE_MAP, &[STACK_TOP - PAGE, RW, ATTR], &[vspace]).label == 0;
+    ok &= call(ipc_frame, vm::PAGE_MAP, &[IPC_BUFFER, RW, ATTR], &[vspace]).label == 0;
+    crate::say!(
+        "root task: loaded the child ({} bytes of ELF) into {pages} pages of its own address space, \
+         plus a stack page and an IPC buffer; entry {entry:#x}",
+        elf.len()
+    );
+    ok.then_some(Child { vspace, ipc_frame, entry })
+}
