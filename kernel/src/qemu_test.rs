@@ -89,7 +89,7 @@ const TESTS: &[Test] = &[
     ("root_task_tcb_read_registers_of_another_thread", root_task_tcb_read_registers),
     ("root_task_traced_syscall", root_task_traced_syscall),
     ("root_task_preempt_revoke_65536_caps", root_task_preempt_revoke_65536),
-    ("rust_root_task_cnode_ops_and_preempt_revoke", rust_root_task),
+    ("rust_root_task_cnodeop_ipc_ipcrights_vspace_faults_timer_driver_preempt_revoke", rust_root_task),
     ("device_irq_uart_taken_masked_and_completed", device_irq::uart_interrupt_taken_masked_and_completed),
     ("device_irq_in_user_mode_is_trap_interrupt_other", device_irq::device_interrupt_in_user_mode),
     #[cfg(target_arch = "riscv64")]

@@ -135,7 +135,7 @@ const STACK_BIAS: u64 = 0;
 
 /// Stacks for the threads the root task starts in its own address space.
 const STACK_WORDS: usize = 2048;
-static mut STACKS: [[u64; STACK_WORDS]; 5] = [[0; STACK_WORDS]; 5];
+static mut STACKS: [[u64; STACK_WORDS]; 6] = [[0; STACK_WORDS]; 6];
 
 fn stack_top(i: usize) -> u64 {
     let base = &raw const STACKS as u64;
@@ -205,6 +205,70 @@ fn ipc_threads(ut: u64, free: u64) -> bool {
     }
     if !ok {
         say!("root task: IPC with the server thread: UNEXPECTED reply");
+    }
+    ok
+}
+
+/// The label of the last message [`receiver`] got.
+static RECEIVED: AtomicU64 = AtomicU64::new(0);
+
+/// Receives on the cap given as argument and notes each label (a thread of IPC rights: without
+/// the read right its receive is a cap fault, which goes to its fault handler).
+extern "C" fn receiver(cap: u64) -> ! {
+    loop {
+        RECEIVED.store(sel4::recv(cap).label, Ordering::Relaxed);
+    }
+}
+
+/// `seL4_Fault_CapFault` and its message words (`seL4_CapFault_Addr`, `seL4_CapFault_InRecvPhase`).
+const CAP_FAULT: u64 = 1;
+const CAP_FAULT_ADDR: usize = 1;
+const CAP_FAULT_IN_RECV_PHASE: usize = 2;
+/// `seL4_InvalidCapability`.
+const INVALID_CAPABILITY: u64 = 2;
+/// Rights words (`seL4_CapRights_new(grant_reply, grant, read, write)`).
+const READ_ONLY: u64 = 0b0010;
+const WRITE_ONLY: u64 = 0b0001;
+
+/// IPC rights (after sel4test's IPCRIGHTS0001–0002): a Call through an endpoint cap without the
+/// write right is refused with InvalidCapability and reaches no one; a Recv through one without
+/// the read right is a cap fault, which the kernel sends to the receiving thread's fault handler
+/// (in the receive phase); a Call through a write-only cap does reach a receiver.
+fn ipc_rights(ut: u64, free: u64) -> bool {
+    let (ep, ro, wo, fault_ep, tcb) = (free, free + 1, free + 2, free + 3, free + 4);
+    let mut ok = expect("retype an endpoint", retype(ut, ENDPOINT, 0, ep, 1), 0);
+    ok &= expect("and a fault endpoint", retype(ut, ENDPOINT, 0, fault_ep, 1), 0);
+    ok &= expect(
+        "mint a read-only cap",
+        call(ROOT, CNODE_MINT, &[ro, DEPTH, ep, DEPTH, READ_ONLY, 0], &[ROOT]).label,
+        0,
+    );
+    ok &= expect(
+        "mint a write-only cap",
+        call(ROOT, CNODE_MINT, &[wo, DEPTH, ep, DEPTH, WRITE_ONLY, 0], &[ROOT]).label,
+        0,
+    );
+    let r = sel4::call_ep(ro, 9, &[1]);
+    ok &= expect("Call through the read-only cap", r.label, INVALID_CAPABILITY);
+    ok &= expect("retype a receiver thread", retype(ut, TCB_OBJECT, 0, tcb, 1), 0);
+    ok &= start_thread_with_handler(tcb, receiver, 4, wo, 200, fault_ep);
+    let f = sel4::recv(fault_ep);
+    say!(
+        "root task: Recv through the write-only cap {wo}: fault message label {} (CapFault), address {}, in receive phase {}",
+        f.label,
+        f.mrs[CAP_FAULT_ADDR],
+        f.mrs[CAP_FAULT_IN_RECV_PHASE]
+    );
+    ok &= f.label == CAP_FAULT && f.mrs[CAP_FAULT_ADDR] == wo && f.mrs[CAP_FAULT_IN_RECV_PHASE] == 1;
+    // A receiver on the read-only cap gets what is sent through the write-only one.
+    ok &= expect("retype a second receiver", retype(ut, TCB_OBJECT, 0, tcb + 1, 1), 0);
+    ok &= start_thread_with_handler(tcb + 1, receiver, 5, ro, 200, fault_ep);
+    sel4::send(wo, 0x77, &[5, 6]);
+    let got = RECEIVED.load(Ordering::Relaxed);
+    say!("root task: Send through the write-only cap: the receiver on the read-only cap got label {got:#x}");
+    ok &= got == 0x77;
+    if !ok {
+        say!("root task: IPC rights: UNEXPECTED");
     }
     ok
 }
@@ -392,6 +456,8 @@ pub extern "C" fn _start(free: u64, ut: u64, bench: u64) -> ! {
     ok &= ipc_threads(ut, free + 8);
     say!("root task: -- a user-level timer driver --");
     ok &= timer_driver_thread(ut, free + 12);
+    say!("root task: -- IPC rights --");
+    ok &= ipc_rights(ut, free + 200);
     say!("root task: -- a child in its own address space --");
     ok &= child_in_own_address_space(ut, free + 100);
     say!("root task: -- threads that fault: with a fault handler and without --");

@@ -11,6 +11,8 @@ use core::fmt;
 pub const SYS_CALL: i64 = -1;
 /// `seL4_SysReplyRecv`.
 pub const SYS_REPLY_RECV: i64 = -2;
+/// `seL4_SysSend`.
+pub const SYS_SEND: i64 = -3;
 /// `seL4_SysRecv`.
 pub const SYS_RECV: i64 = -5;
 /// `seL4_SysReply`.
@@ -141,6 +143,12 @@ fn msg(badge: u64, info: u64, r: [u64; 4]) -> Msg {
         length: info & 0x7f,
         mrs: [r[0], r[1], r[2], r[3], ipc_read(5), ipc_read(6)],
     }
+}
+
+/// `seL4_Send(cap, MessageInfo(label, 0, length), mrs)`.
+pub fn send(cap: u64, label: u64, mrs: &[u64]) {
+    let (regs, info) = stage(label, mrs, &[]);
+    syscall(SYS_SEND, cap, info, regs);
 }
 
 /// `seL4_Recv(cap)`: waits on an endpoint (or a notification: the badge is its word).
