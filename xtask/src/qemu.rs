@@ -356,6 +356,10 @@ impl LatencyFigure {
     }
 }
 
+/// The Rust root task's first console line (written from user mode through
+/// `seL4_DebugPutChar`): the boot-time figure "reaches the root task" is taken there.
+const ROOT_TASK_PREFIX: &str = "root task: Rust in user mode";
+
 /// Boots the release kernel with the `latency-bench` feature under `-icount shift=0` (one guest
 /// instruction per virtual nanosecond) on both architectures; returns the table.
 pub fn irq_latency_bench() -> anyhow::Result<String> {
@@ -650,7 +654,10 @@ fn qemu_command(arch: Arch, image: &Path, uefi: bool) -> anyhow::Result<Command>
         Arch::X86_64 => {
             setup::ensure_apt_tool("qemu-system-x86_64", "qemu-system-x86")?;
             let mut cmd = Command::new("qemu-system-x86_64");
-            let drive = format!("format=raw,file={}", image.display());
+            // A virtio disk: the BIOS bootloader reads the kernel through int13, which SeaBIOS
+            // serves from virtio-blk about twice as fast as from emulated IDE (1.3-1.5 s instead
+            // of 2.8-3.6 s to the root task for a 560 KB release kernel, measured on this machine).
+            let drive = format!("format=raw,file={},if=virtio", image.display());
             cmd.args(["-drive", &drive])
                 .args(["-serial", "stdio", "-display", "none", "-no-reboot", "-m", "256M"])
                 .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
@@ -690,6 +697,8 @@ struct QemuRun {
     outcome: Outcome,
     /// From starting QEMU to the kernel's first console line (its banner).
     first_line: Option<Duration>,
+    /// From starting QEMU to the Rust root task's first line.
+    root_task: Option<Duration>,
     total: Duration,
     /// Serial bytes read.
     bytes: usize,
@@ -734,6 +743,7 @@ fn run_qemu(
     let mut run = QemuRun {
         outcome: Outcome::Other(None),
         first_line: None,
+        root_task: None,
         total: Duration::ZERO,
         bytes: 0,
         events: 0,
@@ -748,6 +758,9 @@ fn run_qemu(
                     let clean: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
                     if run.first_line.is_none() && clean.contains(KERNEL_BANNER) {
                         run.first_line = Some(start.elapsed());
+                    }
+                    if run.root_task.is_none() && clean.starts_with(ROOT_TASK_PREFIX) {
+                        run.root_task = Some(start.elapsed());
                     }
                     *marker |= clean.trim() == EXIT_MARKER;
                     println!("{line}");
@@ -801,10 +814,12 @@ fn run_qemu(
 }
 
 fn report_timing(run: &QemuRun) {
+    let root_task = run.root_task.map(|t| format!(", the Rust root task's after {:.2} s", t.as_secs_f64()));
     match run.first_line {
         Some(t) => eprintln!(
-            "xtask: kernel's first serial line after {:.2} s; QEMU ran {:.2} s; {}",
+            "xtask: kernel's first serial line after {:.2} s{}; QEMU ran {:.2} s; {}",
             t.as_secs_f64(),
+            root_task.unwrap_or_default(),
             run.total.as_secs_f64(),
             run.outcome.describe()
         ),
