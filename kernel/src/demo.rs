@@ -69,23 +69,12 @@ pub fn run() -> ExitCode {
             failed += 1;
         }
     }
-    kprintln!("demo: -- the Rust root task: CNode operations and PREEMPT_REVOKE from user mode --");
+    kprintln!(
+        "demo: -- the Rust root task: CSpaces, IPC, IPC rights, a timer driver, a child in its own address space, faults, PREEMPT_REVOKE --"
+    );
     if let Err(e) = crate::scenarios::rust_root_task() {
         kprintln!("demo: Rust root task: FAILED: {e}");
         failed += 1;
-    }
-    kprintln!("demo: -- revoke of a large derivation tree while timer interrupts arrive --");
-    match crate::scenarios::preempt_revoke(16) {
-        Ok(f) => kprintln!(
-            "demo: revoked {} caps; the timer preempted the revoke {} times ({} ticks), and it converged",
-            f.copies,
-            f.preemptions,
-            f.ticks
-        ),
-        Err(e) => {
-            kprintln!("demo: revoke: FAILED: {e}");
-            failed += 1;
-        }
     }
     if failed == 0 {
         kprintln!("demo: done; leaving QEMU");

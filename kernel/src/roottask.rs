@@ -130,6 +130,7 @@ impl Call {
     }
 
     /// The same call `n` times, MR0 stepping by `stride`.
+    #[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
     pub fn repeated(mut self, n: u64, stride: u64) -> Call {
         self.repeat = n;
         self.stride = stride;
@@ -436,6 +437,7 @@ impl RootTask {
     }
 
     /// How many times the work budget asked the timer, and how many times it preempted.
+    #[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
     pub fn budget(&self) -> (u64, u64) {
         let b = &self.dispatcher.meta().1;
         (b.checks(), b.preemptions())
@@ -447,6 +449,7 @@ impl RootTask {
     }
 
     /// The cap in slot `index` of the CNode whose cap is in root slot `cnode`.
+    #[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
     pub fn cap_in(&self, cnode: u64, index: u64) -> Cap {
         match self.cap(cnode) {
             Cap::CNode { ptr, .. } => self.kernel.state.cspace.cap(SlotRef::of(ptr, index)),

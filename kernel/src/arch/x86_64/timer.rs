@@ -68,6 +68,7 @@ pub fn init() {
     outb(0x43, 0x34); // channel 0, lobyte/hibyte, mode 2 (rate generator)
     outb(0x40, divisor as u8);
     outb(0x40, (divisor >> 8) as u8);
+    calibrate_tsc();
 }
 
 /// If `vector` is a PIC line: masks it if it is a device line, sends the end-of-interrupt, counts
@@ -103,20 +104,50 @@ fn rdtsc() -> u64 {
     (u64::from(hi) << 32) | u64::from(lo)
 }
 
-/// The TSC when the previous tick was handled.
+/// The TSC's rate, measured against the PIT at [`init`] (ticks per second).
+static TSC_HZ: AtomicU64 = AtomicU64::new(1_000_000_000);
+
+/// Measures the TSC's rate against the PIT's channel 0 (already counting down in mode 2): the
+/// TSC delta over about 10 ms of PIT counts. Under `-icount shift=0` both run on virtual time
+/// (one TSC tick per nanosecond), under plain TCG the TSC follows the host's.
+fn calibrate_tsc() {
+    let divisor = u64::from(PIT_HZ / TIMER_HZ);
+    let read = || {
+        outb(0x43, 0x00);
+        u64::from(inb(0x40)) | (u64::from(inb(0x40)) << 8)
+    };
+    let (t0, mut last) = (rdtsc(), read());
+    let mut counted = 0;
+    while counted < divisor {
+        let c = read();
+        // The count runs down from `divisor` to 1, then reloads.
+        counted += if c <= last { last - c } else { last + divisor - c };
+        last = c;
+    }
+    let delta = rdtsc() - t0;
+    let hz = u128::from(delta) * u128::from(PIT_HZ) / u128::from(counted);
+    TSC_HZ.store((hz as u64).max(1), Ordering::Relaxed);
+}
+
+/// Nanoseconds for `tsc` TSC ticks.
+fn tsc_to_ns(tsc: u64) -> u64 {
+    (u128::from(tsc) * 1_000_000_000 / u128::from(TSC_HZ.load(Ordering::Relaxed))) as u64
+}
+
+/// When the previous tick was handled (ns on the [`now_ns`] clock).
 static LAST_HANDLED: AtomicU64 = AtomicU64::new(0);
 /// The largest latency recorded since [`latency_reset`].
 static MAX_LATENCY: AtomicU64 = AtomicU64::new(0);
 
-/// Records how long ago the timer interrupt being handled was raised, in TSC units (virtual
-/// nanoseconds = guest instructions under `-icount shift=0`; meaningless without `-icount`).
+/// Records how long ago the timer interrupt being handled was raised, in nanoseconds on the
+/// [`now_ns`] clock (virtual nanoseconds = guest instructions under `-icount shift=0`).
 ///
 /// The PIT (mode 2) raises IRQ 0 at every reload; its latched count says how far the current
 /// period has gone, so the latest raise is `now - elapsed`. Raises coalesce while the interrupt
 /// is masked, so the one being handled is the first after the previous tick was handled: whole
 /// periods are stepped back from the latest raise until just after that.
 fn record_latency() {
-    let now = rdtsc();
+    let now = now_ns();
     outb(0x43, 0x00); // latch channel 0's count
     let count = u64::from(inb(0x40)) | (u64::from(inb(0x40)) << 8);
     let divisor = u64::from(PIT_HZ / TIMER_HZ);
@@ -130,7 +161,7 @@ fn record_latency() {
     MAX_LATENCY.fetch_max(now - raised, Ordering::Relaxed);
 }
 
-/// When the last timer interrupt handled was raised (TSC units, see [`record_latency`]).
+/// When the last timer interrupt handled was raised (ns, see [`record_latency`]).
 static LAST_RAISED: AtomicU64 = AtomicU64::new(0);
 
 /// When the timer interrupt handled last was raised, in virtual nanoseconds (guest
@@ -139,9 +170,10 @@ pub fn last_raised_ns() -> u64 {
     LAST_RAISED.load(Ordering::Relaxed)
 }
 
-/// The clock latencies are measured on: the TSC (virtual nanoseconds under `-icount shift=0`).
+/// The clock latencies are measured on: the TSC in nanoseconds (its rate measured against the
+/// PIT at boot; virtual nanoseconds, one per guest instruction, under `-icount shift=0`).
 pub fn now_ns() -> u64 {
-    rdtsc()
+    tsc_to_ns(rdtsc())
 }
 
 /// Starts a new latency measurement.
