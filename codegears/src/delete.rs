@@ -58,7 +58,7 @@ pub fn finalise_cap(
             // deletingIRQHandler, done by postCapDeletion once the slot is emptied (in the same
             // gear here): the IRQ has no handler any more.
             if is_final {
-                crate::interrupt::deleting_irq_handler(irqs, irq);
+                crate::interrupt::deleting_irq_handler(irqs, machine, irq);
             }
             Cap::Null
         }

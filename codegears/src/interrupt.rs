@@ -16,6 +16,7 @@ use crate::error::SyscallError;
 use crate::kernel::Done;
 use crate::kernel::{Invocation, IrqTable, Kernel, LookupCursor, Request, label};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
+use crate::machine::{MachineOp, MachineOps};
 use crate::object::ObjectStore;
 use crate::thread::{Scheduler, yield_thread};
 
@@ -69,11 +70,13 @@ gears::code_gear! {
 gears::code_gear! {
     /// `invokeIRQControl`: the IRQ becomes active (`IRQSignal`) and the handler cap is inserted
     /// as a child of IRQControl.
-    pub fn invoke_irq_control(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, request: &Request, invocation: &Invocation) {
+    pub fn invoke_irq_control(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, request: &Request, invocation: &Invocation, machine: &mut MachineOps) {
         set_restart(objects, request.thread);
         let irq = mr(request, 0) as u16;
         if let (Some((_, control)), Some(dest)) = (invocation.invoked, invocation.dest) {
             irqs.active.insert(irq);
+            // setIRQState(IRQSignal) unmasks the line.
+            machine.push(MachineOp::MaskIrq { irq, masked: false });
             cte_insert(cspace, Cap::IrqHandler { irq }, control, dest);
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
@@ -113,12 +116,13 @@ gears::code_gear! {
 gears::code_gear! {
     /// `invokeIRQHandler_AckIRQ` (unmask), `_SetIRQHandler` (the IRQ now signals the
     /// notification), `_ClearIRQHandler` (it signals nothing).
-    pub fn invoke_irq_handler(ctx: Kernel; objects: &mut ObjectStore, irqs: &mut IrqTable, request: &Request, invocation: &Invocation) {
+    pub fn invoke_irq_handler(ctx: Kernel; objects: &mut ObjectStore, irqs: &mut IrqTable, request: &Request, invocation: &Invocation, machine: &mut MachineOps) {
         set_restart(objects, request.thread);
         if let Some(irq) = handler_irq(invocation) {
             match request.label {
                 label::IRQ_ACK_IRQ => {
                     irqs.masked.remove(&irq);
+                    machine.push(MachineOp::MaskIrq { irq, masked: false });
                 }
                 label::IRQ_SET_IRQ_HANDLER => {
                     if let Some(&(cap, _)) = invocation.extra_caps.first() {
@@ -134,8 +138,10 @@ gears::code_gear! {
     }
 }
 
-/// `deletingIRQHandler` + `setIRQState(IRQInactive)`: the IRQ has no handler any more.
-pub fn deleting_irq_handler(irqs: &mut IrqTable, irq: u16) {
+/// `deletingIRQHandler` + `setIRQState(IRQInactive)`: the IRQ has no handler any more, and its
+/// line is masked.
+pub fn deleting_irq_handler(irqs: &mut IrqTable, machine: &mut MachineOps, irq: u16) {
+    machine.push(MachineOp::MaskIrq { irq, masked: true });
     irqs.active.remove(&irq);
     irqs.notification.remove(&irq);
     irqs.masked.remove(&irq);
@@ -151,7 +157,7 @@ gears::code_gear! {
     /// (at its end the thread goes to the back of its ready queue); an active, unmasked IRQ with a
     /// notification (the timer's too) signals it with the cap's badge and is masked until
     /// acknowledged; anything else is spurious and ignored.
-    pub fn handle_interrupt(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, sched: &mut Scheduler, request: &Request) {
+    pub fn handle_interrupt(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, sched: &mut Scheduler, request: &Request, machine: &mut MachineOps) {
         let irq = request.irq;
         if irq == IRQ_TIMER
             && let Some(cur) = sched.choose_thread()
@@ -170,6 +176,7 @@ gears::code_gear! {
                 crate::notification::send_signal(cspace, objects, sched, ptr, badge);
             }
             irqs.masked.insert(irq);
+            machine.push(MachineOp::MaskIrq { irq, masked: true });
         }
         Next::Exit(Done::Ok)
     }

@@ -39,6 +39,15 @@ pub enum MachineOp {
         /// The virtual address, or every address.
         vaddr: Option<u64>,
     },
+    /// `maskInterrupt`: mask (or unmask) IRQ line `irq` at the interrupt controller. An IRQ gets
+    /// a handler unmasked, is masked when it is delivered until the handler acknowledges it, and
+    /// is masked again when its handler is deleted.
+    MaskIrq {
+        /// The IRQ.
+        irq: u16,
+        /// Masked (true) or unmasked.
+        masked: bool,
+    },
 }
 
 /// A paging-structure entry, arch-neutral: the arch layer encodes it.

@@ -778,6 +778,16 @@ impl RootTask {
                     arch::write_user_pte(table, index, pte);
                 }
                 MachineOp::Flush { root, vaddr } => arch::flush_user(root, vaddr),
+                // The timer is the kernel's own line (shared with a driver through its
+                // notification only): it is never masked. A line the controller does not have
+                // (BadLine) has nothing to mask.
+                MachineOp::MaskIrq { irq, .. } if irq == IRQ_TIMER => {}
+                MachineOp::MaskIrq { irq, masked: true } => {
+                    let _ = arch::irq_mask(u32::from(irq));
+                }
+                MachineOp::MaskIrq { irq, masked: false } => {
+                    let _ = arch::irq_enable(u32::from(irq));
+                }
             }
         }
     }

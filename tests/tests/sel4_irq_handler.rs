@@ -129,3 +129,28 @@ fn a_user_driver_gets_the_timer_tick_through_its_notification() {
     interrupt(&mut s, IRQ_TIMER);
     assert_eq!(s.state(driver), ThreadState::Running, "acknowledged: the next tick wakes it");
 }
+
+#[test]
+fn irq_lines_are_unmasked_at_issue_and_ack_and_masked_on_delivery_and_delete() {
+    use codegears::machine::MachineOp;
+    let mut s = Sel4::boot(10, &[20, 22]);
+    let h = handler(&mut s, 7);
+    let ntfn = s.alloc_notification();
+    assert_eq!(irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[ntfn]), Ok(Done::Ok));
+    let mask = |masked| MachineOp::MaskIrq { irq: 7, masked };
+    assert_eq!(s.machine_ops, [mask(false)], "IssueIRQHandler unmasks the line");
+    s.machine_ops.clear();
+    s.k.set_request(Request { irq: 7, ..Request::default() });
+    assert_eq!(Dispatcher::new(()).run(&mut s.k, &HANDLE_INTERRUPT), Outcome::Exited(Done::Ok));
+    assert_eq!(s.k.machine.drain(), [mask(true)], "delivered: masked until acknowledged");
+    assert_eq!(irq_call(&mut s, h, label::IRQ_ACK_IRQ, &[]), Ok(Done::Ok));
+    assert_eq!(s.machine_ops, [mask(false)], "Ack unmasks it");
+    s.machine_ops.clear();
+    // An interrupt on a line nobody handles changes no line.
+    s.k.set_request(Request { irq: 9, ..Request::default() });
+    assert_eq!(Dispatcher::new(()).run(&mut s.k, &HANDLE_INTERRUPT), Outcome::Exited(Done::Ok));
+    assert!(s.k.machine.drain().is_empty());
+    let r = s.root();
+    assert_eq!(s.cnode_delete(r, h, WORD_BITS), Ok(()));
+    assert_eq!(s.machine_ops, [mask(true)], "deleting the handler masks the line");
+}
