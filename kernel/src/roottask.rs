@@ -383,7 +383,7 @@ impl RootTask {
             .map(|(&(cptr, base, bits), &(_, _, device))| UntypedDesc { cptr, base, bits, device })
             .collect();
         let budget: WorkBudget<fn() -> bool> =
-            WorkBudget::new(DEFAULT_WORK_UNITS, arch::timer_irq_pending as fn() -> bool, Mode::Restart);
+            WorkBudget::new(DEFAULT_WORK_UNITS, arch::irq_pending as fn() -> bool, Mode::Restart);
         let mut checks = Checks::new();
         if !cfg!(feature = "qemu-test") {
             checks.every = 0;
@@ -422,7 +422,7 @@ impl RootTask {
         fn never() -> bool {
             false
         }
-        let pending: fn() -> bool = if on { arch::timer_irq_pending } else { never };
+        let pending: fn() -> bool = if on { arch::irq_pending } else { never };
         self.dispatcher.meta_mut().1 = WorkBudget::new(DEFAULT_WORK_UNITS, pending, Mode::Restart);
     }
 
@@ -506,7 +506,8 @@ impl RootTask {
 
     /// Runs the Rust root task (an ELF, `kernel/roottask`) and every thread it starts, as the
     /// capability kernel schedules them, until the root task's `seL4_DebugHalt`: it gets the first
-    /// free slot and its untyped's cptr in its first two argument registers, its IPC buffer, and
+    /// free slot, its untyped's cptr, the bench flag and its device untyped's cptr in its first
+    /// four argument registers, its IPC buffer, and
     /// the debug calls `seL4_DebugPutChar` (a console line per newline) and `seL4_DebugHalt` (its
     /// verdict) besides the calls the gears serve. Returns the verdict.
     ///
@@ -524,7 +525,13 @@ impl RootTask {
             .map_err(|e| format!("could not load the root task: {e:?}"))?;
         let ipc = image.map_page(IPC_BUFFER_VA, true).map_err(|e| format!("{e:?}"))?;
         let ut = self.untypeds.first().map_or(0, |u| u.cptr);
-        image.ctx.set_entry_args([self.info.first_free, ut, u64::from(cfg!(feature = "latency-bench"))]);
+        let device = self.untypeds.iter().find(|u| u.device).map_or(0, |u| u.cptr);
+        image.ctx.set_entry_args([
+            self.info.first_free,
+            ut,
+            u64::from(cfg!(feature = "latency-bench")),
+            device,
+        ]);
         let root = self.info.root_tcb;
         if let Some(t) = self.kernel.state.objects.tcb_mut(root) {
             t.registers = image.ctx.sel4_registers();
@@ -536,8 +543,7 @@ impl RootTask {
         loop {
             let Some(cur) = self.kernel.state.sched.choose_thread() else {
                 // Idle: wait for the next interrupt (the timer ticks at least).
-                arch::wait_for_interrupt();
-                self.interrupt(IRQ_TIMER)?;
+                self.take_interrupts()?;
                 continue;
             };
             if last.is_some_and(|l| l != cur) {
@@ -744,8 +750,7 @@ impl RootTask {
                 self.stats.restarts += 1;
                 // The caller is Restart: it re-enters the call when it runs next. Take the
                 // pending interrupt now, as seL4 does before returning to the user.
-                arch::wait_for_interrupt();
-                self.interrupt(IRQ_TIMER)?;
+                self.take_interrupts()?;
                 Deliver::Nothing
             }
             Outcome::Halted { by, step } => {
@@ -813,6 +818,20 @@ impl RootTask {
             kprintln!("kernel: thread {:#x} faulted ({why}): sent to its fault handler", cur.0);
         }
         self.thread(cur).deliver = Deliver::Nothing;
+        Ok(())
+    }
+
+    /// Waits for the pending interrupt (or the next one) with interrupts open, then handles what
+    /// came: a timer tick if the tick count moved, and every device line taken in the kernel.
+    fn take_interrupts(&mut self) -> Result<(), String> {
+        let ticks = arch::ticks();
+        arch::wait_for_interrupt();
+        if arch::ticks() != ticks {
+            self.interrupt(IRQ_TIMER)?;
+        }
+        while let Some(line) = arch::take_kernel_irq() {
+            self.interrupt(line as u16)?;
+        }
         Ok(())
     }
 

@@ -112,6 +112,18 @@ fn fill_scratch(offset: u64, bytes: &[u8]) {
     }
 }
 
+/// Maps `frame` (a 4 KiB frame cap) read-write at `offset` in the root task's scratch area,
+/// whose paging structures [`load`] made; returns its address there.
+#[cfg(target_arch = "riscv64")]
+pub fn map_scratch(frame: u64, offset: u64) -> Option<u64> {
+    let at = vm::SCRATCH + offset;
+    (call(frame, vm::PAGE_MAP, &[at, RW, ATTR], &[VSPACE]).label == 0).then_some(at)
+}
+
+/// The 4 KiB frame object type (`seL4_X86_4K` / `seL4_RISCV_4K_Page`).
+#[cfg(target_arch = "riscv64")]
+pub const PAGE_TYPE: u64 = vm::PAGE_TYPE;
+
 /// A child in its own address space: its VSpace root cap, TCB and entry point.
 pub struct Child {
     /// Its VSpace root's cptr.

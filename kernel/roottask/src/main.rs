@@ -135,7 +135,7 @@ const STACK_BIAS: u64 = 0;
 
 /// Stacks for the threads the root task starts in its own address space.
 const STACK_WORDS: usize = 2048;
-static mut STACKS: [[u64; STACK_WORDS]; 6] = [[0; STACK_WORDS]; 6];
+static mut STACKS: [[u64; STACK_WORDS]; 7] = [[0; STACK_WORDS]; 7];
 
 fn stack_top(i: usize) -> u64 {
     let base = &raw const STACKS as u64;
@@ -441,11 +441,82 @@ fn child_in_own_address_space(ut: u64, free: u64) -> bool {
     ok
 }
 
+/// The UART's line at the PLIC of QEMU `virt`, and its interrupt-enable register.
+#[cfg(target_arch = "riscv64")]
+const UART_IRQ: u64 = 10;
+#[cfg(target_arch = "riscv64")]
+const UART_IER: u64 = 1;
+/// IER bit 1: interrupt when the transmit holding register is empty.
+#[cfg(target_arch = "riscv64")]
+const IER_THR_EMPTY: u8 = 0b10;
+
+/// Interrupts the UART driver has handled, and where it mapped the UART's registers.
+#[cfg(target_arch = "riscv64")]
+static UART_IRQS: AtomicU64 = AtomicU64::new(0);
+#[cfg(target_arch = "riscv64")]
+static UART_REGS: AtomicU64 = AtomicU64::new(0);
+
+#[cfg(target_arch = "riscv64")]
+fn uart_ier(value: u8) {
+    let p = (UART_REGS.load(Ordering::Relaxed) + UART_IER) as *mut u8;
+    // SAFETY: UART_REGS is where the root task mapped the UART's register page (a device frame
+    // from the device untyped), read-write, before any thread calls this; IER is a byte register.
+    unsafe { p.write_volatile(value) };
+}
+
+/// A user-level UART driver: acknowledges its IRQ, waits on the notification the kernel signals
+/// when the UART's PLIC line fires, turns the device's interrupt off (as a driver would after
+/// refilling its transmit buffer) and counts it. Argument: notification | handler << 32.
+#[cfg(target_arch = "riscv64")]
+extern "C" fn uart_driver(arg: u64) -> ! {
+    let (ntfn, handler) = (arg & 0xffff_ffff, arg >> 32);
+    loop {
+        call(handler, IRQ_ACK_IRQ, &[], &[]);
+        sel4::wait(ntfn);
+        uart_ier(0);
+        UART_IRQS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A user-level device driver on riscv64: the UART's register page comes from the device
+/// untyped as a frame the root task maps; its interrupt (PLIC line 10) reaches a driver thread
+/// through IRQControl, IRQHandler and a notification. The root task makes the UART interrupt
+/// twice (the second shows the driver's Ack unmasked the line again).
+#[cfg(target_arch = "riscv64")]
+fn uart_driver_thread(ut: u64, device_ut: u64, free: u64) -> bool {
+    let (handler, ntfn, frame, tcb) = (free, free + 1, free + 2, free + 3);
+    let issue = call(IRQ_CONTROL, IRQ_ISSUE_IRQ_HANDLER, &[UART_IRQ, handler, DEPTH], &[ROOT]).label;
+    let mut ok = expect("get the UART's IRQ handler cap (PLIC line 10)", issue, 0);
+    ok &= expect("retype a notification", retype(ut, NOTIFICATION, 0, ntfn, 1), 0);
+    ok &= expect("bind the IRQ to it", call(handler, IRQ_SET_IRQ_HANDLER, &[], &[ntfn]).label, 0);
+    let dev = retype(device_ut, loader::PAGE_TYPE, 0, frame, 1);
+    ok &= expect("retype the UART's page from the device untyped", dev, 0);
+    let Some(regs) = loader::map_scratch(frame, 0x1000) else {
+        say!("root task: mapping the UART's page FAILED");
+        return false;
+    };
+    UART_REGS.store(regs, Ordering::Relaxed);
+    ok &= expect("retype the driver's TCB", retype(ut, TCB_OBJECT, 0, tcb, 1), 0);
+    ok &= start_thread(tcb, uart_driver, 6, ntfn | (handler << 32), 253);
+    for n in 1..=2 {
+        uart_ier(IER_THR_EMPTY);
+        while UART_IRQS.load(Ordering::Relaxed) < n {
+            core::hint::spin_loop();
+        }
+    }
+    say!(
+        "root task: the user-level UART driver handled {} interrupts from PLIC line {UART_IRQ}",
+        UART_IRQS.load(Ordering::Relaxed)
+    );
+    ok
+}
+
 /// The entry point: the stack is set up by the kernel; `free` is the first free slot, `ut` the
-/// untyped cap, `bench` non-zero in a kernel built for the latency bench.
+/// untyped cap, `bench` non-zero in a kernel built for the latency bench, `device_ut` the device
+/// untyped (the UART's page on riscv64).
 #[unsafe(no_mangle)]
 #[unsafe(link_section = ".text.entry")]
-pub extern "C" fn _start(free: u64, ut: u64, bench: u64) -> ! {
+pub extern "C" fn _start(free: u64, ut: u64, bench: u64, device_ut: u64) -> ! {
     say!("root task: Rust in user mode; first free slot {free}, untyped cap {ut}");
     if bench != 0 {
         let ok = timer_driver_thread(ut, free) && latency_bench(ut, free + 8);
@@ -460,6 +531,13 @@ pub extern "C" fn _start(free: u64, ut: u64, bench: u64) -> ! {
     ok &= ipc_rights(ut, free + 200);
     say!("root task: -- a child in its own address space --");
     ok &= child_in_own_address_space(ut, free + 100);
+    #[cfg(target_arch = "riscv64")]
+    {
+        say!("root task: -- a user-level UART driver (riscv64) --");
+        ok &= uart_driver_thread(ut, device_ut, free + 300);
+    }
+    #[cfg(not(target_arch = "riscv64"))]
+    let _ = device_ut;
     say!("root task: -- threads that fault: with a fault handler and without --");
     ok &= faulting_threads(ut, free + 16);
     say!("root task: -- PREEMPT_REVOKE while the timer driver runs --");

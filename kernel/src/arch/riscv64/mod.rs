@@ -47,9 +47,7 @@ pub use serial::{console_write, console_write_bytes, console_write_raw};
     allow(unused_imports, reason = "facade items only the QEMU tests use yet")
 )]
 pub use stack_guard::{kernel_stack_guard_touch, kernel_stack_overflow_probe};
-pub use timer::{
-    TIMER_HZ, irq_pending as timer_irq_pending, last_raised_ns as timer_last_raised_ns, now_ns, ticks,
-};
+pub use timer::{TIMER_HZ, last_raised_ns as timer_last_raised_ns, now_ns, ticks};
 #[cfg(feature = "latency-bench")]
 pub use timer::{latency_max_ns as timer_latency_max_ns, latency_reset as timer_latency_reset};
 pub use user::{UserContext, fault_is_fetch, fault_name, run_user};

@@ -34,15 +34,6 @@ pub fn init() {
     unsafe { asm!("csrs sie, {0}", in(reg) SIE_STIE, options(nomem, nostack)) };
 }
 
-/// Whether the timer interrupt is pending (sip.STIP): raised by the SBI timer and not yet taken,
-/// because interrupts are masked in the kernel. seL4's preemption point asks this.
-pub fn irq_pending() -> bool {
-    let sip: u64;
-    // SAFETY: reads the sip CSR; no side effects.
-    unsafe { asm!("csrr {0}, sip", out(reg) sip, options(nomem, nostack)) };
-    sip & SIE_STIE != 0
-}
-
 /// Counts a tick and arms the next one (the SBI call also clears the pending bit).
 pub fn on_tick() {
     let t = now();

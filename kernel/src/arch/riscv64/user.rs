@@ -115,9 +115,9 @@ impl UserContext {
         }
     }
 
-    /// Sets a thread's first three arguments at its entry point (the C calling convention).
-    pub fn set_entry_args(&mut self, args: [u64; 3]) {
-        self.regs[A0..A0 + 3].copy_from_slice(&args);
+    /// Sets a thread's first four arguments at its entry point (the C calling convention).
+    pub fn set_entry_args(&mut self, args: [u64; 4]) {
+        self.regs[A0..A0 + 4].copy_from_slice(&args);
     }
 
     /// Sets the seL4 reply registers: badge, MessageInfo and message registers 0–3.

@@ -33,9 +33,7 @@ pub use paging::{
 )]
 pub use serial::{CONSOLE_IRQ, console_tx_empty_interrupt};
 pub use serial::{console_write, console_write_bytes, console_write_raw};
-pub use timer::{
-    TIMER_HZ, irq_pending as timer_irq_pending, last_raised_ns as timer_last_raised_ns, now_ns, ticks,
-};
+pub use timer::{TIMER_HZ, last_raised_ns as timer_last_raised_ns, now_ns, ticks};
 #[cfg(feature = "latency-bench")]
 pub use timer::{latency_max_ns as timer_latency_max_ns, latency_reset as timer_latency_reset};
 pub use user::{UserContext, run_user};

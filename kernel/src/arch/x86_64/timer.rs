@@ -36,13 +36,6 @@ pub(super) fn inb(port: u16) -> u8 {
     unsafe { Port::<u8>::new(port).read() }
 }
 
-/// Whether the timer interrupt is pending at the 8259 (IRR bit 0): raised by the PIT and not
-/// yet taken, because interrupts are masked in the kernel. seL4's preemption point asks this.
-pub fn irq_pending() -> bool {
-    outb(0x20, 0x0a); // OCW3: the next read of port 0x20 returns the IRR
-    inb(0x20) & 1 != 0
-}
-
 fn io_wait() {
     outb(0x80, 0);
 }

@@ -82,10 +82,10 @@ impl UserContext {
             [r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17]];
     }
 
-    /// Sets a thread's first three arguments at its entry point (the C calling convention).
-    pub fn set_entry_args(&mut self, args: [u64; 3]) {
+    /// Sets a thread's first four arguments at its entry point (the C calling convention).
+    pub fn set_entry_args(&mut self, args: [u64; 4]) {
         let f = &mut self.frame;
-        [f.rdi, f.rsi, f.rdx] = args;
+        [f.rdi, f.rsi, f.rdx, f.rcx] = args;
     }
 
     /// Sets the seL4 reply registers: badge, MessageInfo and message registers 0–3.
