@@ -123,10 +123,14 @@ const IRQ_TIMER: u64 = 0;
 const SP: usize = 1;
 #[cfg(target_arch = "x86_64")]
 const ARG0: usize = 8;
+#[cfg(target_arch = "x86_64")]
+const ARG1: usize = 7;
 #[cfg(target_arch = "riscv64")]
 const SP: usize = 2;
 #[cfg(target_arch = "riscv64")]
 const ARG0: usize = 16;
+#[cfg(target_arch = "riscv64")]
+const ARG1: usize = 17;
 /// How far below its stack top a thread starts (x86_64: as after a call).
 #[cfg(target_arch = "x86_64")]
 const STACK_BIAS: u64 = 8;
@@ -229,6 +233,7 @@ const INVALID_CAPABILITY: u64 = 2;
 /// Rights words (`seL4_CapRights_new(grant_reply, grant, read, write)`).
 const READ_ONLY: u64 = 0b0010;
 const WRITE_ONLY: u64 = 0b0001;
+const WRITE_GRANT: u64 = 0b0101;
 
 /// IPC rights (after sel4test's IPCRIGHTS0001–0002): a Call through an endpoint cap without the
 /// write right is refused with InvalidCapability and reaches no one; a Recv through one without
@@ -396,9 +401,14 @@ fn child_in_own_address_space(ut: u64, free: u64) -> bool {
         return false;
     }
     let mut s = loader::Slots(free);
-    let (ep, fault_ep, tcb) = (free, free + 1, free + 2);
-    s.0 += 3;
+    let (ep, fault_ep, tcb, offered, granting, no_grant, received) =
+        (free, free + 1, free + 2, free + 3, free + 4, free + 5, free + 6);
+    s.0 += 9;
     let mut ok = expect("retype an endpoint and a fault endpoint", retype(ut, ENDPOINT, 0, ep, 2), 0);
+    ok &= expect("and an endpoint to offer", retype(ut, ENDPOINT, 0, offered, 1), 0);
+    let mint = |dest, rights| call(ROOT, CNODE_MINT, &[dest, DEPTH, ep, DEPTH, rights, 0], &[ROOT]).label;
+    ok &= expect("mint a write+grant cap to the endpoint", mint(granting, WRITE_GRANT), 0);
+    ok &= expect("mint a write-only cap to it", mint(no_grant, WRITE_ONLY), 0);
     let Some(child) = loader::load(ut, &mut s, CHILD_ELF) else {
         say!("root task: loading the child FAILED");
         return false;
@@ -412,13 +422,15 @@ fn child_in_own_address_space(ut: u64, free: u64) -> bool {
     );
     ok &= expect("configure it: fault endpoint, our CSpace, its VSpace, its IPC buffer", configure.label, 0);
     ok &= expect("set its priority to 150", call(tcb, TCB_SET_PRIORITY, &[150], &[TCB]).label, 0);
-    let mut regs = [0u64; 2 + ARG0 + 1];
+    let n = ARG0.max(ARG1) + 1;
+    let mut regs = [0u64; 2 + 18];
     regs[0] = 1;
-    regs[1] = (ARG0 + 1) as u64;
+    regs[1] = n as u64;
     regs[2] = child.entry;
     regs[2 + SP] = loader::STACK_TOP - STACK_BIAS;
     regs[2 + ARG0] = ep;
-    ok &= expect("start it", call(tcb, TCB_WRITE_REGISTERS, &regs, &[]).label, 0);
+    regs[2 + ARG1] = received;
+    ok &= expect("start it", call(tcb, TCB_WRITE_REGISTERS, &regs[..2 + n], &[]).label, 0);
     let m = sel4::recv(ep);
     say!("root task: the child called: label {}, {} words, {:x?}", m.label, m.length, m.mrs);
     ok &= m.label == 1 && m.length == 6 && m.mrs == [0x11, 0x22, 0x33, 0x44, 0x55, 0x66];
@@ -426,6 +438,23 @@ fn child_in_own_address_space(ut: u64, free: u64) -> bool {
     sel4::reply(0, &[sum, 0x600d]);
     let m = sel4::recv(ep);
     ok &= m.label == 2 && m.mrs[..2] == [sum, 0x600d];
+    sel4::reply(0, &[]);
+    // Grant (IPCRIGHTS): a cap sent through a cap with the grant right is transferred into the
+    // child's receive slot; through one without, the message arrives without it.
+    sel4::send_caps(granting, 4, &[], &[offered]);
+    sel4::send_caps(no_grant, 5, &[], &[offered]);
+    let m = sel4::recv(ep);
+    say!(
+        "root task: the child got label {} with {} cap(s) through the write+grant cap, label {} with {} \
+         through the write-only cap",
+        m.mrs[0],
+        m.mrs[1],
+        m.mrs[2],
+        m.mrs[3]
+    );
+    ok &= m.label == 3 && m.mrs[..4] == [4, 1, 5, 0];
+    ok &= expect("the other receive slot is empty", copy(received + 2, received + 1), FAILED_LOOKUP);
+    ok &= expect("the granted cap is in the child's receive slot (copy it)", copy(received + 2, received), 0);
     sel4::reply(0, &[]);
     let f = sel4::recv(fault_ep);
     say!(

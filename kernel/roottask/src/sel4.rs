@@ -118,6 +118,8 @@ pub struct Msg {
     pub length: u64,
     /// MR0–3, then the IPC buffer's words 4 and 5.
     pub mrs: [u64; 6],
+    /// How many caps came with it (transferred into the receive slot).
+    pub extra_caps: u64,
 }
 
 /// Puts the message words past MR3 in the IPC buffer; returns MR0–3 and the MessageInfo.
@@ -142,6 +144,7 @@ fn msg(badge: u64, info: u64, r: [u64; 4]) -> Msg {
         label: info >> 12,
         length: info & 0x7f,
         mrs: [r[0], r[1], r[2], r[3], ipc_read(5), ipc_read(6)],
+        extra_caps: (info >> 7) & 3,
     }
 }
 
@@ -149,6 +152,21 @@ fn msg(badge: u64, info: u64, r: [u64; 4]) -> Msg {
 pub fn send(cap: u64, label: u64, mrs: &[u64]) {
     let (regs, info) = stage(label, mrs, &[]);
     syscall(SYS_SEND, cap, info, regs);
+}
+
+/// `seL4_Send` with extra caps (transferred only through a cap with the grant right).
+pub fn send_caps(cap: u64, label: u64, mrs: &[u64], extra: &[u64]) {
+    let (regs, info) = stage(label, mrs, extra);
+    syscall(SYS_SEND, cap, info, regs);
+}
+
+/// `seL4_SetCapReceivePath(cnode, index, depth)`: where a received cap goes (IPC buffer words
+/// `receiveCNode`, `receiveIndex`, `receiveDepth`).
+#[allow(dead_code, reason = "used by the child program, which receives caps; the root task does not")]
+pub fn set_receive_path(cnode: u64, index: u64, depth: u64) {
+    ipc_write(125, cnode);
+    ipc_write(126, index);
+    ipc_write(127, depth);
 }
 
 /// `seL4_Recv(cap)`: waits on an endpoint (or a notification: the badge is its word).
