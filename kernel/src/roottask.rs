@@ -1,23 +1,29 @@
-//! The root task and the capability kernel: the real kernel's system calls run as gears.
+//! The capability kernel on the real machine: every thread is a TCB of `codegears`, and every
+//! kernel entry is a dispatcher run.
 //!
-//! [`RootTask::boot`] boots a `codegears::Kernel` (seL4's boot, modelled by
-//! `KernelState::boot`) and hands the root task untyped caps for real physical memory: the pool
-//! the memory set-up carved out, and on each architecture one device page (an adapter here,
-//! because `KernelState::boot` places its untypeds at model addresses and knows no device flag).
+//! [`RootTask::boot`] is seL4's boot from the real memory map (`KernelState::boot_with`): the
+//! untyped pool the memory set-up carved out and one device page per architecture, with their
+//! physical addresses and device flags, and the root task's VSpace root, a real page table its
+//! image is loaded into.
 //!
-//! Each `Trap::Syscall` of the root task becomes a `codegears::Request` (seL4's registers, the
-//! message words past MR3 and the extra caps from its IPC buffer), run by the dispatcher from
-//! `HANDLE_SYSCALL` with the metagears: an optional [`WireTracer`] (`--trace`), seL4's
-//! [`WorkBudget`] asking whether the timer interrupt is pending (PIC IRR / sip.STIP) every 100
-//! preemption points, and [`Checks`] (the invariant metagear). The reply goes back into the
-//! user's registers and IPC buffer. A preempted call restarts the seL4 way: the kernel takes the
-//! pending interrupt, moves the user's IP back over the syscall instruction, and the thread
-//! enters the call again, which finds its progress in the kernel objects. Interrupts stay masked
-//! in the kernel: each gear is atomic, and the dispatcher is the only place preemption happens.
+//! [`RootTask::run_elf`] is the kernel's main loop: the capability kernel's scheduler picks the
+//! thread, the kernel activates it (seL4's `activateThread`: a `Restart` thread resumes at its
+//! FaultIP), runs it in the VSpace its TCB's VTable slot names, and turns its next kernel entry
+//! into a run of the dispatcher: `HANDLE_SYSCALL` (seL4's registers, the message words past MR3
+//! and the extra caps from its IPC buffer), `HANDLE_INTERRUPT` (timer ticks and device lines) or
+//! `HANDLE_FAULT` (user faults and cap faults). The metagears: an optional [`WireTracer`]
+//! (`--trace`), seL4's [`WorkBudget`] asking `isIRQPending` every 100 preemption points, and
+//! [`Checks`] (the invariant metagear). After each run the kernel applies the `MachineOp`s the
+//! gears recorded (zeroing, page-table entries, flushes, interrupt masks), and what a thread
+//! receives (a reply, a message) goes into its registers and IPC buffer when it runs next. A
+//! preempted call restarts the seL4 way: the kernel takes the pending interrupt, and the thread,
+//! left `Restart`, enters the call again at its syscall instruction and finds its progress in
+//! the kernel objects. Interrupts stay masked in the kernel: each gear is atomic, and the
+//! dispatcher is the only place preemption happens.
 //!
-//! The root task is the script runner of `arch::programs`: it makes the calls a script (written
-//! into its read-only script pages before it starts) lists, and stores each reply where the
-//! kernel's checks read it.
+//! [`RootTask::run_script`] runs the script runner of `arch::programs` instead, alone: it makes
+//! the calls a script (written into its read-only script pages before it starts) lists, and
+//! stores each reply where the kernel's checks read it (the scenarios of `scenarios.rs`).
 
 use alloc::collections::BTreeMap;
 use alloc::format;
