@@ -10,8 +10,10 @@
 //! - console: `console_write`, `console_write_raw` (lock-free, for panics);
 //! - cpu: `init_cpu` (trap vectors; returns a line for the console), `interrupts_enable`,
 //!   `interrupts_disable`, `wait_for_interrupt`, `exit_qemu`;
-//! - memory: `PAGE_SIZE`, `phys_to_virt`, `zero_frame`, `copy_to_frame`, `AddressSpace`
-//!   (`new_user`, `map_user`, `activate`, `activate_kernel`), `MapError`, `USER_BASE`;
+//! - memory: `PAGE_SIZE`, `phys_to_virt`, `AddressSpace` (`new_user`, `map_user`, `activate`,
+//!   `activate_root`, `activate_kernel`), `MapError`, `USER_BASE`, `USER_ROOT_ENTRY`, and for the
+//!   capability kernel's machine ops `copy_global_mappings`, `write_user_pte`, `flush_user`
+//!   (zeroing and copying physical memory is shared: `arch/phys.rs`, over `phys_to_virt`);
 //! - time: `timer_init`, `ticks`, `TIMER_HZ`;
 //! - device interrupts: `irq_enable(line)`, `irq_mask(line)`, `irq_unmask(line)` (each
 //!   `Result<(), IrqError>`), `irq_pending()` (any interrupt raised but not yet taken: the
@@ -25,6 +27,9 @@
 //!   and `programs` (the test programs, `PRIVILEGED_FAULT`, `spin_counter`).
 
 mod console;
+mod phys;
+
+pub use phys::{copy_from_frame, copy_to_frame, zero_frame, zero_phys};
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;

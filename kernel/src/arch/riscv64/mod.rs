@@ -28,8 +28,8 @@ mod user;
 #[allow(unused_imports)]
 pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interrupt};
 pub use paging::{
-    AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_from_frame, copy_global_mappings, copy_to_frame,
-    flush_user, phys_to_virt, write_user_pte, zero_frame, zero_phys,
+    AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt,
+    write_user_pte,
 };
 #[cfg_attr(
     not(feature = "qemu-test"),

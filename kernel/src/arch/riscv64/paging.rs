@@ -118,7 +118,7 @@ impl AddressSpace {
     ///
     /// `frame` is a fresh, zeroed, exclusively owned 4 KiB frame for the root table.
     pub fn new_user(frame: u64) -> Self {
-        zero_frame(frame);
+        crate::arch::zero_frame(frame);
         let kernel_root = (&raw const KERNEL_ROOT) as u64;
         for gib in 0..KERNEL_GIGAPAGES {
             let pte = read_pte(kernel_root, gib);
@@ -154,7 +154,7 @@ impl AddressSpace {
                 (pte >> 10) << 12
             } else {
                 let next = alloc().ok_or(MapError::OutOfFrames)?;
-                zero_frame(next);
+                crate::arch::zero_frame(next);
                 write_pte(table, index, ((next >> 12) << 10) | PTE_V);
                 next
             };
@@ -246,43 +246,4 @@ pub fn flush_user(_root: u64, vaddr: Option<u64>) {
             None => asm!("sfence.vma", options(nostack)),
         }
     }
-}
-
-/// Fills `2^bits` bytes of physical memory at `paddr` with zeros (a frame or page table the
-/// capability kernel just made from untyped memory).
-pub fn zero_phys(paddr: u64, bits: u8) {
-    assert!(paddr.is_multiple_of(1 << bits.min(30)), "unaligned object {paddr:#x}");
-    // SAFETY: the capability kernel hands out untyped memory the kernel's allocators never touch
-    // (the untyped pool), mapped 1:1; the object is `2^bits` bytes inside it, used by nothing
-    // else while it is being made.
-    unsafe { core::ptr::write_bytes(phys_to_virt(paddr), 0, 1usize << bits) };
-}
-
-/// Fills the physical frame `frame` with zeros.
-pub fn zero_frame(frame: u64) {
-    assert!(frame.is_multiple_of(PAGE_SIZE), "unaligned frame {frame:#x}");
-    // SAFETY: the caller owns the frame (fresh from the frame allocator), PAGE_SIZE bytes, 1:1.
-    unsafe { core::ptr::write_bytes(phys_to_virt(frame), 0, PAGE_SIZE as usize) };
-}
-
-/// Copies `bytes` into the physical frame `frame` at `offset`.
-pub fn copy_to_frame(frame: u64, offset: usize, bytes: &[u8]) {
-    assert!(
-        frame.is_multiple_of(PAGE_SIZE) && offset + bytes.len() <= PAGE_SIZE as usize,
-        "copy past the frame"
-    );
-    // SAFETY: the caller owns the frame; the range is inside it (checked above), and `bytes` is
-    // kernel data that cannot overlap a frame owned by a user space being built.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), phys_to_virt(frame).add(offset), bytes.len()) };
-}
-
-/// Copies bytes out of the physical frame `frame` at `offset` into `out`.
-pub fn copy_from_frame(frame: u64, offset: usize, out: &mut [u8]) {
-    assert!(
-        frame.is_multiple_of(PAGE_SIZE) && offset + out.len() <= PAGE_SIZE as usize,
-        "copy past the frame"
-    );
-    // SAFETY: the frame is one the caller owns (a user thread's), mapped by 1:1; the range is
-    // inside it (checked above) and cannot overlap `out`, which is kernel memory.
-    unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(frame).add(offset), out.as_mut_ptr(), out.len()) };
 }

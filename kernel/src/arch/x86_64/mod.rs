@@ -24,8 +24,8 @@ pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interru
 )]
 pub use irq::{irq_enable, irq_mask, irq_pending, irq_unmask, take_kernel_irq};
 pub use paging::{
-    AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_from_frame, copy_global_mappings, copy_to_frame,
-    flush_user, phys_to_virt, write_user_pte, zero_frame, zero_phys,
+    AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt,
+    write_user_pte,
 };
 #[cfg_attr(
     not(feature = "qemu-test"),
