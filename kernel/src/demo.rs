@@ -237,6 +237,32 @@ pub fn timer_preempts_user() -> Check {
     Ok(())
 }
 
+/// Two user threads keep different values in a floating-point/SSE register while the timer
+/// interrupts them in turn: each must still find its own (the kernel keeps each thread's FPU
+/// state); a thread that finds the other's says so with the unknown system call -99.
+#[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
+pub fn fpu_state_is_per_thread() -> Check {
+    let mut a = UserThread::load(arch::programs::fpu_keeper())?;
+    let mut b = UserThread::load(arch::programs::fpu_keeper())?;
+    a.ctx.set_entry_args([0xaaaa_5555_aaaa_5555, 0, 0, 0]);
+    b.ctx.set_entry_args([0x1234_5678_9abc_def0, 0, 0, 0]);
+    for _ in 0..3 {
+        for t in [&mut a, &mut b] {
+            match t.run() {
+                Trap::Interrupt(_) => {}
+                Trap::Syscall => return Err("a thread found the other thread's value in its FPU register"),
+                Trap::Fault(_) => return Err("a floating-point instruction faulted in user mode"),
+            }
+        }
+    }
+    let (na, nb) = (arch::programs::spin_counter(&a.ctx), arch::programs::spin_counter(&b.ctx));
+    kprintln!("fpu: two threads interrupted 3 times each kept their own FPU register ({na} and {nb} checks)");
+    if na == 0 || nb == 0 {
+        return Err("a thread never checked its FPU register");
+    }
+    Ok(())
+}
+
 /// Runs a faulting program; checks it stops with `kind` and that the kernel goes on.
 pub fn user_fault(program: &[u8], kind: FaultKind) -> Check {
     let mut t = UserThread::load(program)?;

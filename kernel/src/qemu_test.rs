@@ -85,6 +85,7 @@ const TESTS: &[Test] = &[
     ("user_syscall_round_trip", demo::syscall_round_trip),
     ("user_syscall_restart", demo::syscall_restart),
     ("timer_preempts_user_mode", demo::timer_preempts_user),
+    ("user_fpu_state_is_per_thread", demo::fpu_state_is_per_thread),
     ("user_null_dereference_stops_only_the_thread", user_null_dereference),
     ("user_illegal_instruction_stops_only_the_thread", user_illegal_instruction),
     ("user_privileged_instruction_stops_only_the_thread", user_privileged_instruction),

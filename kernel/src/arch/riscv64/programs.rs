@@ -45,6 +45,25 @@ global_asm!(
     "j 3b",
     "gears_user_spin_end:",
     ".p2align 2",
+    // Keep the value in a0 in f0 and check it forever (a0 counts the checks); if f0 ever
+    // changes, report it with the unknown system call -99 (see the x86_64 twin).
+    ".global gears_user_fpu_start",
+    ".global gears_user_fpu_end",
+    "gears_user_fpu_start:",
+    "fmv.d.x f0, a0",
+    "mv a1, a0",
+    "li a0, 0",
+    "4:",
+    "fmv.x.d t0, f0",
+    "bne t0, a1, 5f",
+    "addi a0, a0, 1",
+    "j 4b",
+    "5:",
+    "li a7, -99",
+    "ecall",
+    "unimp",
+    "gears_user_fpu_end:",
+    ".p2align 2",
     ".global gears_user_null_start",
     ".global gears_user_null_end",
     "gears_user_null_start:",
@@ -142,6 +161,8 @@ unsafe extern "C" {
     safe static gears_user_call_end: u8;
     safe static gears_user_spin_start: u8;
     safe static gears_user_spin_end: u8;
+    safe static gears_user_fpu_start: u8;
+    safe static gears_user_fpu_end: u8;
     safe static gears_user_null_start: u8;
     safe static gears_user_null_end: u8;
     safe static gears_user_ud_start: u8;
@@ -173,6 +194,12 @@ pub fn script_runner() -> &'static [u8] {
 /// Spins without system calls (for timer preemption of user mode).
 pub fn spin() -> &'static [u8] {
     between(&gears_user_spin_start, &gears_user_spin_end)
+}
+
+/// Keeps its first argument in a floating-point register and checks it forever (counting in
+/// [`spin_counter`]'s register); if the register changes it makes the unknown system call -99.
+pub fn fpu_keeper() -> &'static [u8] {
+    between(&gears_user_fpu_start, &gears_user_fpu_end)
 }
 
 /// Dereferences a null pointer.

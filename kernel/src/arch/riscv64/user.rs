@@ -5,7 +5,7 @@
 //! convention: number in a7, capability in a0, MessageInfo in a1, message registers 0–3 in
 //! a2–a5; the reply comes back in a0 (badge), a1 (MessageInfo) and a2–a5.
 
-use core::arch::global_asm;
+use core::arch::{asm, global_asm};
 
 use super::paging::USER_END;
 use super::trap::{IRQ_S_EXTERNAL, IRQ_S_TIMER, SCAUSE_INTERRUPT, cause_name};
@@ -25,7 +25,21 @@ pub struct UserContext {
     pub scause: u64,
     /// stval of the last trap (the faulting address for page faults).
     pub stval: u64,
+    /// f0–f31 and fcsr, loaded before the thread runs and saved when it leaves having used
+    /// them (sstatus.FS Dirty): threads do not see each other's.
+    pub fpu: FpuState,
 }
+
+/// The floating-point registers of a user thread (fcsr at byte 256, as the assembly expects).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FpuState {
+    /// f0–f31.
+    pub f: [u64; 32],
+    /// fcsr.
+    pub fcsr: u64,
+}
+const _: () = assert!(core::mem::offset_of!(FpuState, fcsr) == 256);
 
 /// Offsets into [`UserContext`] used by the assembly.
 pub const CTX_PC: usize = 248;
@@ -183,16 +197,81 @@ pub fn run_user(ctx: &mut UserContext) -> Trap {
             code: 0,
         });
     }
+    fpu_restore(&ctx.fpu);
     loop {
         // SAFETY: S-mode interrupts are off (the caller's contract) so nothing runs between the
         // sscratch write and `sret`; `ctx` is exclusively borrowed for the whole call; the pc is
         // a user address (checked above) and SPP = 0, so the hart leaves S-mode; the trap entry
         // writes the context and returns here through the saved kernel stack.
         unsafe { gears_enter_user(ctx) };
+        fpu_save(&mut ctx.fpu);
         // A spurious external interrupt (nothing to claim) just resumes the user.
         if let Some(trap) = classify(ctx) {
             return trap;
         }
+    }
+}
+
+/// sstatus.FS: the floating-point unit's state (Off 0, Initial 1, Clean 2, Dirty 3).
+const SSTATUS_FS: u64 = 3 << 13;
+const FS_CLEAN: u64 = 2 << 13;
+
+/// Loads f0–f31 and fcsr from `fpu` and leaves sstatus.FS Clean: enabled for the user, and
+/// Dirty again only if it writes a floating-point register.
+fn fpu_restore(fpu: &FpuState) {
+    let p = core::ptr::from_ref(fpu);
+    // SAFETY: FS is set to Clean first, so the loads are legal; they read the 33 words of `fpu`;
+    // every f register and fcsr are declared clobbered (the kernel keeps nothing in them).
+    unsafe {
+        asm!(
+            "csrc sstatus, {fs}",
+            "csrs sstatus, {clean}",
+            ".irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
+            "fld f\\n, \\n*8({p})",
+            ".endr",
+            "ld {t}, 256({p})",
+            "fscsr {t}",
+            "csrc sstatus, {fs}",
+            "csrs sstatus, {clean}",
+            p = in(reg) p,
+            t = out(reg) _,
+            fs = in(reg) SSTATUS_FS,
+            clean = in(reg) FS_CLEAN,
+            out("f0") _, out("f1") _, out("f2") _, out("f3") _, out("f4") _, out("f5") _, out("f6") _, out("f7") _,
+            out("f8") _, out("f9") _, out("f10") _, out("f11") _, out("f12") _, out("f13") _, out("f14") _, out("f15") _,
+            out("f16") _, out("f17") _, out("f18") _, out("f19") _, out("f20") _, out("f21") _, out("f22") _, out("f23") _,
+            out("f24") _, out("f25") _, out("f26") _, out("f27") _, out("f28") _, out("f29") _, out("f30") _, out("f31") _,
+            options(nostack, readonly),
+        );
+    }
+}
+
+/// Saves f0–f31 and fcsr into `fpu` if the user wrote any of them (sstatus.FS Dirty).
+fn fpu_save(fpu: &mut FpuState) {
+    let sstatus: u64;
+    // SAFETY: reads sstatus; no side effects.
+    unsafe { asm!("csrr {0}, sstatus", out(reg) sstatus, options(nomem, nostack)) };
+    if sstatus & SSTATUS_FS != SSTATUS_FS {
+        return;
+    }
+    let p = core::ptr::from_mut(fpu);
+    // SAFETY: FS is Dirty, so the stores are legal; they write the 33 words of `fpu`, which is
+    // exclusively borrowed; FS goes back to Clean (the registers now match the saved copy).
+    unsafe {
+        asm!(
+            ".irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
+            "fsd f\\n, \\n*8({p})",
+            ".endr",
+            "frcsr {t}",
+            "sd {t}, 256({p})",
+            "csrc sstatus, {fs}",
+            "csrs sstatus, {clean}",
+            p = in(reg) p,
+            t = out(reg) _,
+            fs = in(reg) SSTATUS_FS,
+            clean = in(reg) FS_CLEAN,
+            options(nostack),
+        );
     }
 }
 

@@ -1,6 +1,7 @@
 //! Small CPU operations: interrupt flag, halt, EFER bits, the QEMU exit device.
 
 use ::x86_64::instructions::{hlt, interrupts, port::Port};
+use ::x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
 use ::x86_64::registers::model_specific::{Efer, EferFlags};
 
 use crate::ExitCode;
@@ -25,6 +26,22 @@ pub fn wait_for_interrupt() {
 }
 
 /// Turns on no-execute pages (EFER.NXE) and the SYSCALL instruction (EFER.SCE).
+/// Lets user code use x87 and SSE (CR0.MP set, EM clear; CR4.OSFXSR and OSXMMEXCPT set), so that
+/// FXSAVE/FXRSTOR keep each thread's registers (`user::run_user`). The kernel itself is built
+/// without SSE and never touches them.
+pub(super) fn enable_user_fpu() {
+    // SAFETY: these bits only enable the FPU/SSE instructions and their state-saving forms; the
+    // kernel uses neither (its target has no SSE), and each user context's FPU state is loaded
+    // before the user runs.
+    unsafe {
+        Cr0::update(|f| {
+            f.remove(Cr0Flags::EMULATE_COPROCESSOR);
+            f.insert(Cr0Flags::MONITOR_COPROCESSOR);
+        });
+        Cr4::update(|f| f.insert(Cr4Flags::OSFXSR | Cr4Flags::OSXMMEXCPT_ENABLE));
+    }
+}
+
 pub(super) fn enable_nx_and_syscall() {
     // SAFETY: NXE only makes the NO_EXECUTE page bit meaningful (the bootloader's tables use it
     // consistently) and SCE only enables the SYSCALL instruction, whose MSRs `user` sets up.

@@ -67,6 +67,7 @@ pub fn init_cpu() -> &'static str {
     gdt::init();
     idt::init();
     cpu::enable_nx_and_syscall();
+    cpu::enable_user_fpu();
     user::init_syscall_msrs();
     "GDT/TSS (RSP0, IST for #DF), IDT (48 vectors, naked entry stubs), SYSCALL MSRs loaded"
 }

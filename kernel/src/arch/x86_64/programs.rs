@@ -59,6 +59,26 @@ global_asm!(
     "gears_user_ud_start:",
     "ud2",
     "gears_user_ud_end:",
+    // Keep the value in RDI in XMM0 and check it forever (RAX counts the checks); if XMM0 ever
+    // changes, report it with the unknown system call -99. Two of these, with different values,
+    // interrupted by the timer in turn, see each other's value unless the kernel keeps each
+    // thread's SSE registers.
+    ".global gears_user_fpu_start",
+    ".global gears_user_fpu_end",
+    "gears_user_fpu_start:",
+    "movq xmm0, rdi",
+    "xor eax, eax",
+    "4:",
+    "movq rcx, xmm0",
+    "cmp rcx, rdi",
+    "jne 5f",
+    "inc rax",
+    "jmp 4b",
+    "5:",
+    "mov rdx, -99",
+    "syscall",
+    "ud2",
+    "gears_user_fpu_end:",
     // A privileged instruction in ring 3.
     ".global gears_user_gp_start",
     ".global gears_user_gp_end",
@@ -145,6 +165,8 @@ unsafe extern "C" {
     safe static gears_user_null_end: u8;
     safe static gears_user_ud_start: u8;
     safe static gears_user_ud_end: u8;
+    safe static gears_user_fpu_start: u8;
+    safe static gears_user_fpu_end: u8;
     safe static gears_user_gp_start: u8;
     safe static gears_user_gp_end: u8;
     safe static gears_user_script_start: u8;
@@ -182,6 +204,12 @@ pub fn null_deref() -> &'static [u8] {
 /// Executes an undefined instruction.
 pub fn illegal_instruction() -> &'static [u8] {
     between(&gears_user_ud_start, &gears_user_ud_end)
+}
+
+/// Keeps its first argument in a floating-point/SSE register and checks it forever (counting in
+/// [`spin_counter`]'s register); if the register changes it makes the unknown system call -99.
+pub fn fpu_keeper() -> &'static [u8] {
+    between(&gears_user_fpu_start, &gears_user_fpu_end)
 }
 
 /// Executes a privileged instruction (`cli`) in user mode.

@@ -29,6 +29,30 @@ pub struct UserContext {
     pub frame: TrapFrame,
     /// CR2 at the last page fault.
     pub fault_addr: u64,
+    /// The x87/SSE registers (FXSAVE's area), loaded before the thread runs and saved when it
+    /// leaves: threads do not see each other's.
+    pub fpu: FpuState,
+}
+
+/// The 512-byte FXSAVE area.
+#[repr(C, align(16))]
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct FpuState([u8; 512]);
+
+impl Default for FpuState {
+    /// The state after FNINIT and a reset MXCSR: x87 control word 0x037f, all exceptions masked.
+    fn default() -> Self {
+        let mut a = [0u8; 512];
+        a[0..2].copy_from_slice(&0x037f_u16.to_le_bytes());
+        a[24..28].copy_from_slice(&0x1f80_u32.to_le_bytes());
+        FpuState(a)
+    }
+}
+
+impl core::fmt::Debug for FpuState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("FpuState { .. }")
+    }
 }
 
 impl UserContext {
@@ -40,7 +64,7 @@ impl UserContext {
             rflags: RFlags::INTERRUPT_FLAG.bits() | 2,
             ..TrapFrame::default()
         };
-        UserContext { frame, fault_addr: 0 }
+        UserContext { frame, fault_addr: 0, fpu: FpuState::default() }
     }
 
     /// The instruction pointer.
@@ -149,10 +173,18 @@ pub fn run_user(ctx: &mut UserContext) -> Trap {
         | RFlags::DIRECTION_FLAG
         | RFlags::OVERFLOW_FLAG;
     f.rflags = (f.rflags & user_flags.bits()) | RFlags::INTERRUPT_FLAG.bits() | 2;
+    let fpu = &raw mut ctx.fpu;
+    // SAFETY: `fpu` is this context's 16-byte-aligned 512-byte FXSAVE area, holding a state
+    // FXSAVE wrote or the valid initial one (`FpuState::default`: MXCSR's reserved bits clear);
+    // the kernel uses no x87/SSE register, so what is loaded here is what the user finds.
+    unsafe { core::arch::asm!("fxrstor64 [{0}]", in(reg) fpu, options(nostack, readonly)) };
     // SAFETY: interrupts are off (the caller's contract); `ctx` is exclusively borrowed for the
     // whole call, the frame's CS/SS are ring-3 selectors and RIP a user address (checked above),
     // so the CPU leaves ring 0; the entry paths write the context and resume here.
     unsafe { enter_user(ctx) };
+    let fpu = &raw mut ctx.fpu;
+    // SAFETY: as above; the registers still hold the user's state (the kernel touched none).
+    unsafe { core::arch::asm!("fxsave64 [{0}]", in(reg) fpu, options(nostack)) };
     classify(ctx)
 }
 
