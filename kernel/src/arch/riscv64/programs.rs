@@ -50,6 +50,9 @@ global_asm!(
     ".global gears_user_fpu_start",
     ".global gears_user_fpu_end",
     "gears_user_fpu_start:",
+    // The D extension's instructions, whatever features this unit is assembled with.
+    ".option push",
+    ".option arch, +d",
     "fmv.d.x f0, a0",
     "mv a1, a0",
     "li a0, 0",
@@ -62,6 +65,7 @@ global_asm!(
     "li a7, -99",
     "ecall",
     "unimp",
+    ".option pop",
     "gears_user_fpu_end:",
     ".p2align 2",
     ".global gears_user_null_start",

@@ -226,11 +226,14 @@ fn fpu_restore(fpu: &FpuState) {
         asm!(
             "csrc sstatus, {fs}",
             "csrs sstatus, {clean}",
+            ".option push",
+            ".option arch, +d",
             ".irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
             "fld f\\n, \\n*8({p})",
             ".endr",
             "ld {t}, 256({p})",
             "fscsr {t}",
+            ".option pop",
             "csrc sstatus, {fs}",
             "csrs sstatus, {clean}",
             p = in(reg) p,
@@ -259,10 +262,13 @@ fn fpu_save(fpu: &mut FpuState) {
     // exclusively borrowed; FS goes back to Clean (the registers now match the saved copy).
     unsafe {
         asm!(
+            ".option push",
+            ".option arch, +d",
             ".irp n,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31",
             "fsd f\\n, \\n*8({p})",
             ".endr",
             "frcsr {t}",
+            ".option pop",
             "sd {t}, 256({p})",
             "csrc sstatus, {fs}",
             "csrs sstatus, {clean}",
