@@ -656,12 +656,7 @@ impl RootTask {
             }
         }
         match space {
-            Some(Space::RootTask) => {
-                if let Some((image, _)) = &self.root_image {
-                    image.activate();
-                }
-            }
-            Some(Space::VSpace(root)) => arch::AddressSpace::activate_root(root),
+            Some(root) => arch::AddressSpace::activate_root(root),
             None => {
                 return Ok(Trap::Fault(arch::UserFault {
                     kind: arch::FaultKind::PageFault,
@@ -690,12 +685,12 @@ impl RootTask {
         Ok(trap)
     }
 
-    /// The address space `t` runs in: the VSpace root in its TCB's VTable slot (the root task's
-    /// own, built by the kernel, or one made of seL4 objects); none without one.
-    fn vspace_of(&self, t: ObjPtr) -> Option<Space> {
+    /// The physical address of the VSpace root `t` runs in: the one in its TCB's VTable slot
+    /// (the root task's own, which the kernel loaded its image into, or one made of seL4
+    /// objects); none without one.
+    fn vspace_of(&self, t: ObjPtr) -> Option<u64> {
         match self.kernel.state.cspace.cap(SlotRef::of(t, tcb_slot::VTABLE)) {
-            Cap::PageTable { ptr, mapped: Some(_), .. } if ptr.0 == self.root_vspace => Some(Space::RootTask),
-            Cap::PageTable { ptr, mapped: Some(_), .. } => Some(Space::VSpace(ptr.0)),
+            Cap::PageTable { ptr, mapped: Some(_), .. } => Some(ptr.0),
             _ => None,
         }
     }
@@ -723,14 +718,18 @@ impl RootTask {
         let th = self.thread(cur);
         let args = th.ctx.syscall_args();
         let request = request_from(cur, &args, buffer);
-        if let (Some(b), Some(t)) = (buffer, self.kernel.state.objects.tcb_mut(cur)) {
+        let receives = matches!(args.number, sys::RECV | sys::NB_RECV | sys::REPLY_RECV);
+        let is_call = args.number == sys::CALL;
+        // Where a cap it receives goes (a receive's message, or the reply to a Call): the
+        // receive path in its IPC buffer, as it is now.
+        if (receives || is_call)
+            && let (Some(b), Some(t)) = (buffer, self.kernel.state.objects.tcb_mut(cur))
+        {
             t.ipc_buffer.receive_cnode = read_phys(b, IPC_RECEIVE_CNODE);
             t.ipc_buffer.receive_index = read_phys(b, IPC_RECEIVE_CNODE + 1);
             t.ipc_buffer.receive_depth = read_phys(b, IPC_RECEIVE_CNODE + 2);
         }
         self.kernel.set_request(request);
-        let receives = matches!(args.number, sys::RECV | sys::NB_RECV | sys::REPLY_RECV);
-        let is_call = args.number == sys::CALL;
         let outcome = self.dispatcher.run(&mut self.kernel, &HANDLE_SYSCALL);
         self.apply_machine_ops();
         let deliver = match outcome {
@@ -912,15 +911,6 @@ impl RootTask {
             }
         }
     }
-}
-
-/// Where a thread runs: the root task's own address space, or a VSpace root (physical).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Space {
-    /// The root task's, built by the kernel when it loaded the root task.
-    RootTask,
-    /// The VSpace whose root paging structure is at this physical address.
-    VSpace(u64),
 }
 
 /// The IPC buffer's size (`seL4_IPCBufferSizeBits` = 10: it never crosses a page).

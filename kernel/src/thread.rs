@@ -237,11 +237,6 @@ impl UserThread {
         Ok(frame)
     }
 
-    /// Switches to the thread's address space (the kernel stays mapped).
-    pub fn activate(&self) {
-        self.space.activate();
-    }
-
     /// Runs the thread in its address space until the next kernel entry.
     ///
     /// Must be called with interrupts disabled; the kernel's page tables are active again when

@@ -167,14 +167,24 @@ fn start_thread_with_handler(
         0,
     );
     ok &= expect("set its priority", call(tcb, TCB_SET_PRIORITY, &[prio], &[TCB]).label, 0);
-    let mut regs = [0u64; 2 + ARG0 + 1];
-    regs[0] = 1; // resume it
-    regs[1] = (ARG0 + 1) as u64;
-    regs[2] = entry as *const () as u64;
-    regs[2 + SP] = stack_top(stack) - STACK_BIAS;
-    regs[2 + ARG0] = arg;
-    ok &= expect("write its registers and resume it", call(tcb, TCB_WRITE_REGISTERS, &regs, &[]).label, 0);
+    ok &= expect("start it", resume_at(tcb, entry as *const () as u64, stack_top(stack), &[arg]), 0);
     ok
+}
+
+/// TCB WriteRegisters with resume: the thread starts at `entry` with its stack pointer below
+/// `stack_top` (as after a call) and `args` in its first argument registers. Returns the label.
+fn resume_at(tcb: u64, entry: u64, stack_top: u64, args: &[u64]) -> u64 {
+    const ARGS: [usize; 2] = [ARG0, ARG1];
+    let n = ARGS[..args.len()].iter().max().map_or(SP, |&a| a.max(SP)) + 1;
+    let mut regs = [0u64; 2 + 20];
+    regs[0] = 1; // resume it
+    regs[1] = n as u64;
+    regs[2] = entry;
+    regs[2 + SP] = stack_top - STACK_BIAS;
+    for (&reg, &value) in ARGS.iter().zip(args) {
+        regs[2 + reg] = value;
+    }
+    call(tcb, TCB_WRITE_REGISTERS, &regs[..2 + n], &[]).label
 }
 
 /// An echo server: replies to each caller with the badge it called through, the sum of its
@@ -422,15 +432,7 @@ fn child_in_own_address_space(ut: u64, free: u64) -> bool {
     );
     ok &= expect("configure it: fault endpoint, our CSpace, its VSpace, its IPC buffer", configure.label, 0);
     ok &= expect("set its priority to 150", call(tcb, TCB_SET_PRIORITY, &[150], &[TCB]).label, 0);
-    let n = ARG0.max(ARG1) + 1;
-    let mut regs = [0u64; 2 + 18];
-    regs[0] = 1;
-    regs[1] = n as u64;
-    regs[2] = child.entry;
-    regs[2 + SP] = loader::STACK_TOP - STACK_BIAS;
-    regs[2 + ARG0] = ep;
-    regs[2 + ARG1] = received;
-    ok &= expect("start it", call(tcb, TCB_WRITE_REGISTERS, &regs[..2 + n], &[]).label, 0);
+    ok &= expect("start it", resume_at(tcb, child.entry, loader::STACK_TOP, &[ep, received]), 0);
     let m = sel4::recv(ep);
     say!("root task: the child called: label {}, {} words, {:x?}", m.label, m.length, m.mrs);
     ok &= m.label == 1 && m.length == 6 && m.mrs == [0x11, 0x22, 0x33, 0x44, 0x55, 0x66];
