@@ -117,20 +117,29 @@ gears::code_gear! {
             invocation.src = None;
             return Next::Goto(&INVOKE_TCB_SET_IPC_BUFFER);
         }
-        let derived = match derive_cap(cspace, slot, &cap) {
-            Ok(c) => c,
-            Err(e) => return Next::Fail(e),
-        };
-        if !matches!(derived, Cap::Frame { is_device: false, .. }) {
-            return Next::Fail(SyscallError::IllegalOperation);
+        match check_valid_ipc_buffer(cspace, addr, cap, slot) {
+            Ok(derived) => {
+                invocation.new_cap = derived;
+                invocation.src = Some(slot);
+                Next::Goto(&INVOKE_TCB_SET_IPC_BUFFER)
+            }
+            Err(e) => Next::Fail(e),
         }
-        if addr & crate::cap::mask(IPC_BUFFER_SIZE_BITS) != 0 {
-            return Next::Fail(SyscallError::AlignmentError);
-        }
-        invocation.new_cap = derived;
-        invocation.src = Some(slot);
-        Next::Goto(&INVOKE_TCB_SET_IPC_BUFFER)
     }
+}
+
+/// The buffer frame cap for IPC buffer address `addr` (non-zero), derived from `cap` in `slot`:
+/// it must be a non-device frame (IllegalOperation) and `addr` aligned to 2^10 (AlignmentError),
+/// seL4's `checkValidIPCBuffer` after `deriveCap`. Shared by SetIPCBuffer and Configure.
+fn check_valid_ipc_buffer(cspace: &CSpace, addr: u64, cap: Cap, slot: SlotRef) -> Result<Cap, SyscallError> {
+    let derived = derive_cap(cspace, slot, &cap)?;
+    if !matches!(derived, Cap::Frame { is_device: false, .. }) {
+        return Err(SyscallError::IllegalOperation);
+    }
+    if addr & crate::cap::mask(IPC_BUFFER_SIZE_BITS) != 0 {
+        return Err(SyscallError::AlignmentError);
+    }
+    Ok(derived)
 }
 
 gears::code_gear! {
@@ -186,17 +195,10 @@ gears::code_gear! {
         let frame = if addr == 0 {
             None
         } else {
-            let derived = match derive_cap(cspace, frame_slot, &frame_cap) {
-                Ok(c) => c,
+            match check_valid_ipc_buffer(cspace, addr, frame_cap, frame_slot) {
+                Ok(derived) => Some((derived, frame_slot)),
                 Err(e) => return Next::Fail(e),
-            };
-            if !matches!(derived, Cap::Frame { is_device: false, .. }) {
-                return Next::Fail(SyscallError::IllegalOperation);
             }
-            if addr & crate::cap::mask(IPC_BUFFER_SIZE_BITS) != 0 {
-                return Next::Fail(SyscallError::AlignmentError);
-            }
-            Some((derived, frame_slot))
         };
         invocation.new_cap = root;
         invocation.src = Some(root_slot);
