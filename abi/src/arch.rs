@@ -130,6 +130,58 @@ impl Arch {
         }
     }
 
+    /// The number of ASID pools (`nASIDPools` = 2^`seL4_NumASIDPoolsBits`).
+    pub const fn asid_pools(self) -> u64 {
+        1 << self.num_asid_pools_bits()
+    }
+
+    /// The object-type number of a frame of 2^`bits` bytes (12, 21 or 30).
+    pub const fn frame_type(self, bits: u8) -> u64 {
+        use crate::object::bits as b;
+        match (self, bits) {
+            (Arch::X86_64, b::PAGE) => crate::x86_64::object::SMALL_PAGE,
+            (Arch::X86_64, b::LARGE_PAGE) => crate::x86_64::object::LARGE_PAGE,
+            (Arch::X86_64, _) => crate::x86_64::object::HUGE_PAGE,
+            (Arch::Riscv64, b::PAGE) => crate::riscv64::object::SMALL_PAGE,
+            (Arch::Riscv64, b::LARGE_PAGE) => crate::riscv64::object::MEGA_PAGE,
+            (Arch::Riscv64, _) => crate::riscv64::object::GIGA_PAGE,
+        }
+    }
+
+    /// The object-type number of a paging structure that can be a VSpace root.
+    pub const fn vspace_root_type(self) -> u64 {
+        match self {
+            Arch::X86_64 => crate::x86_64::object::PML4,
+            Arch::Riscv64 => crate::riscv64::object::PAGE_TABLE,
+        }
+    }
+
+    /// The labels of the invocations both arches have under different numbers.
+    pub const fn labels(self) -> ArchLabels {
+        match self {
+            Arch::X86_64 => {
+                use crate::x86_64::label as l;
+                ArchLabels {
+                    page_map: l::PAGE_MAP,
+                    page_unmap: l::PAGE_UNMAP,
+                    page_get_address: l::PAGE_GET_ADDRESS,
+                    asid_control_make_pool: l::ASID_CONTROL_MAKE_POOL,
+                    asid_pool_assign: l::ASID_POOL_ASSIGN,
+                }
+            }
+            Arch::Riscv64 => {
+                use crate::riscv64::label as l;
+                ArchLabels {
+                    page_map: l::PAGE_MAP,
+                    page_unmap: l::PAGE_UNMAP,
+                    page_get_address: l::PAGE_GET_ADDRESS,
+                    asid_control_make_pool: l::ASID_CONTROL_MAKE_POOL,
+                    asid_pool_assign: l::ASID_POOL_ASSIGN,
+                }
+            }
+        }
+    }
+
     /// `seL4_UserTop`.
     pub const fn user_top(self) -> u64 {
         match self {
@@ -157,4 +209,19 @@ pub struct SyscallRegisters {
     pub instruction_len: u64,
     /// The TLS base register.
     pub tls_base: usize,
+}
+
+/// The labels of the invocations both arches have under different numbers.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ArchLabels {
+    /// Page Map.
+    pub page_map: u64,
+    /// Page Unmap.
+    pub page_unmap: u64,
+    /// Page GetAddress.
+    pub page_get_address: u64,
+    /// ASIDControl MakePool.
+    pub asid_control_make_pool: u64,
+    /// ASIDPool Assign.
+    pub asid_pool_assign: u64,
 }

@@ -16,6 +16,7 @@
 //! - [`IpcBuffer`]: the IPC buffer in seL4's layout;
 //! - [`x86_64`] and [`riscv64`]: each arch's `seL4_UserContext`, system-call registers and
 //!   fault-message layouts; [`fault`]: the fault types and the arch-independent layouts;
+//! - [`tcb`]: the flag words of the TCB invocations;
 //! - [`bootinfo`]: the initial caps' slots and `seL4_BootInfo`.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -26,6 +27,7 @@ pub mod ipc_buffer;
 pub mod label;
 pub mod object;
 pub mod riscv64;
+pub mod tcb;
 pub mod x86_64;
 
 mod arch;
@@ -33,7 +35,7 @@ mod error;
 mod message;
 mod syscall;
 
-pub use arch::{Arch, SyscallRegisters};
+pub use arch::{Arch, ArchLabels, SyscallRegisters};
 pub use error::{Error, LookupFailureType};
 pub use ipc_buffer::IpcBuffer;
 pub use message::{CNodeCapData, CapRights, MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH, MessageInfo};

@@ -135,8 +135,11 @@ impl CapRights {
     }
 
     /// The word encoding.
-    pub const fn to_word(self) -> u64 {
-        self.write as u64 | (self.read as u64) << 1 | (self.grant as u64) << 2 | (self.grant_reply as u64) << 3
+    pub const fn word(self) -> u64 {
+        self.write as u64
+            | (self.read as u64) << 1
+            | (self.grant as u64) << 2
+            | (self.grant_reply as u64) << 3
     }
 
     /// Rights present in both.
@@ -203,10 +206,10 @@ mod tests {
 
     #[test]
     fn rights_and_cnode_data_encode_as_sel4() {
-        assert_eq!(CapRights::ALL.to_word(), 0xf);
+        assert_eq!(CapRights::ALL.word(), 0xf);
         assert_eq!(CapRights::new(false, false, true, false), CapRights::READ);
-        assert_eq!(CapRights::from_word(2).to_word(), 2);
-        assert_eq!(CapRights::GRANT_REPLY.to_word(), 8);
+        assert_eq!(CapRights::from_word(2).word(), 2);
+        assert_eq!(CapRights::GRANT_REPLY.word(), 8);
         let d = CNodeCapData::new(0b101, 3);
         assert_eq!(d.word(), (0b101 << 6) | 3);
         assert_eq!((d.guard(), d.guard_size()), (0b101, 3));

@@ -45,6 +45,3 @@ pub mod bits {
     /// `seL4_BootInfoFrameBits`.
     pub const BOOT_INFO_FRAME: u8 = 12;
 }
-
-/// `seL4_TCBFlag_fpuDisabled` (TCB SetFlags): the thread may not use the FPU.
-pub const TCB_FLAG_FPU_DISABLED: u64 = 1;

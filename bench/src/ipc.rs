@@ -3,10 +3,11 @@
 //! from `handle_syscall` by the dispatcher. Only the round trips are counted (callgrind
 //! `--toggle-collect` on [`measured_round_trips`]); each workload prints the gears per round trip.
 
+use abi::{MessageInfo, Syscall};
 use std::hint::black_box;
 
 use codegears::kernel::{Done, Kernel};
-use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
+use codegears::syscall::HANDLE_SYSCALL;
 use codegears::{ObjPtr, Request};
 use gears::{Dispatcher, MetaGear, Mode, Outcome};
 use gears_tests::sel4::Sel4;
@@ -36,14 +37,14 @@ fn syscall<M: MetaGear<Kernel>>(
     k: &mut Kernel,
     d: &mut Dispatcher<Kernel, M>,
     thread: ObjPtr,
-    call: i64,
+    call: Syscall,
     ep: u64,
 ) {
     k.set_request(Request {
         thread,
-        syscall: call,
+        syscall: Some(call),
         cptr: ep,
-        info: MessageInfo::new(0, 0, 0, 1).to_word(),
+        info: MessageInfo::new(0, 0, 0, 1).word(),
         mrs: vec![7],
         ..Request::default()
     });
@@ -63,8 +64,8 @@ fn measured_round_trips<M: MetaGear<Kernel>>(
 ) {
     let (ep, server, client) = ids;
     for _ in 0..n {
-        syscall(&mut s.k, d, client, sys::CALL, ep);
-        syscall(&mut s.k, d, server, sys::REPLY_RECV, ep);
+        syscall(&mut s.k, d, client, Syscall::Call, ep);
+        syscall(&mut s.k, d, server, Syscall::ReplyRecv, ep);
     }
 }
 

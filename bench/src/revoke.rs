@@ -8,10 +8,11 @@
 //! measured with `metagears::GapMeter` on a second, uncounted revoke of a copy of the same state
 //! (0 for the plain loop, which has no preemption points).
 
+use abi::label;
 use std::hint::black_box;
 
 use codegears::CapRights;
-use codegears::kernel::{Kernel, label};
+use codegears::kernel::Kernel;
 use codegears::lookup::HANDLE_INVOCATION;
 use gears::{Dispatcher, MetaGear, Mode, Outcome};
 use gears_tests::sel4::{Sel4, WORD_BITS, plain};
@@ -49,7 +50,7 @@ fn tree(n: u64) -> (Sel4, u64) {
 /// Runs the revoke of `ep`'s children under `d` to its end, re-running it after preemptions.
 fn gear_revoke<M: MetaGear<Kernel>>(s: &mut Sel4, ep: u64, d: &mut Dispatcher<Kernel, M>) -> u64 {
     let root = s.root();
-    let req = s.request(root, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+    let req = s.request(root, label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
     let (r, preemptions) = s.run(d, req);
     assert_eq!(r, Ok(()), "the revoke failed");
     preemptions
@@ -65,7 +66,7 @@ fn measured_revoke(f: &mut dyn FnMut()) {
 /// copy of the kernel (the tree itself is left as it was).
 fn max_gap(s: &Sel4, ep: u64) -> u64 {
     let mut k = s.k.clone();
-    k.set_request(s.request(s.root(), label::CNODE_REVOKE, &[ep, WORD_BITS], &[]));
+    k.set_request(s.request(s.root(), label::cnode::REVOKE, &[ep, WORD_BITS], &[]));
     let mut d = Dispatcher::new(GapMeter::new());
     match d.run(&mut k, &HANDLE_INVOCATION) {
         Outcome::Exited(_) => d.meta().max_gap(),

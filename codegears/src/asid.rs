@@ -4,6 +4,7 @@
 
 use gears::Next;
 
+use crate::arch::ArchExt;
 use crate::arch::{ASID_LOW_BITS, ASID_POOL_BITS, Arch};
 use crate::cap::{Cap, MIN_UNTYPED_BITS, Mapping, ObjPtr};
 use crate::cdt::{cte_insert, ensure_no_children};

@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use crate::arch::Arch;
+use crate::arch::ArchExt;
 use crate::cap::{Cap, ObjPtr, SlotRef};
 use crate::cspace::{Cte, MdbNode};
 use crate::kernel::{KernelState, tcb_slot};
@@ -24,35 +25,18 @@ pub struct BootInfo {
     pub first_free: u64,
     /// The untypeds: (cptr, base, size_bits).
     pub untyped: Vec<(u64, u64, u8)>,
-    /// The root task's VSpace root (its cap is in [`root_slot::VSPACE`], with ASID
+    /// The root task's VSpace root (its cap is in [`abi::bootinfo::CAP_INIT_THREAD_VSPACE`], with ASID
     /// [`ROOT_ASID`]).
     pub vspace_root: ObjPtr,
-    /// The initial ASID pool (its cap is in [`root_slot::ASID_POOL`]).
+    /// The initial ASID pool (its cap is in [`abi::bootinfo::CAP_INIT_THREAD_ASID_POOL`]).
     pub asid_pool: ObjPtr,
 }
 
 /// The ASID boot gives the root task's VSpace (`IT_ASID`).
 pub const ROOT_ASID: u64 = 1;
 
-/// Root CNode slot numbers of the boot caps (`seL4_RootCNodeCapSlots`).
-pub mod root_slot {
-    /// `seL4_CapInitThreadTCB`.
-    pub const TCB: u64 = 1;
-    /// `seL4_CapInitThreadCNode`.
-    pub const CNODE: u64 = 2;
-    /// `seL4_CapInitThreadVSpace`.
-    pub const VSPACE: u64 = 3;
-    /// `seL4_CapIRQControl`.
-    pub const IRQ_CONTROL: u64 = 4;
-    /// `seL4_CapASIDControl`.
-    pub const ASID_CONTROL: u64 = 5;
-    /// `seL4_CapInitThreadASIDPool`.
-    pub const ASID_POOL: u64 = 6;
-    /// `seL4_CapDomain`.
-    pub const DOMAIN: u64 = 11;
-    /// The first slot boot leaves empty for the untypeds.
-    pub const FIRST_UNTYPED: u64 = 16;
-}
+/// The first root CNode slot of the untypeds boot hands out (after seL4's initial caps).
+pub const FIRST_UNTYPED_SLOT: u64 = abi::bootinfo::NUM_INITIAL_CAPS;
 
 /// What boot builds from: the arch, the root CNode's size, where the root task's kernel objects
 /// live, and the untypeds of the real memory map.
@@ -67,7 +51,7 @@ pub struct BootConfig<'a> {
     /// Where the root CNode lives (outside every untyped).
     pub root_cnode: u64,
     /// The untypeds, as (physical address, size_bits, is_device), in root CNode order from
-    /// [`root_slot::FIRST_UNTYPED`]; as many as fit in half the root CNode.
+    /// [`FIRST_UNTYPED_SLOT`]; as many as fit in half the root CNode.
     pub untypeds: &'a [(u64, u8, bool)],
     /// The root task's VSpace root (a PML4 / root PageTable, 4 KiB, outside every untyped).
     pub vspace_root: u64,
@@ -140,27 +124,27 @@ impl KernelState {
         let put = |st: &mut KernelState, i: u64, cap: Cap| {
             st.cspace.set(SlotRef::of(cn, i), Cte { cap, mdb: root_mdb });
         };
-        put(&mut st, root_slot::TCB, Cap::Thread { ptr: tcb });
-        put(&mut st, root_slot::CNODE, cn_cap);
-        put(&mut st, root_slot::VSPACE, vspace_cap);
-        put(&mut st, root_slot::IRQ_CONTROL, Cap::IrqControl);
-        put(&mut st, root_slot::ASID_CONTROL, Cap::AsidControl);
-        put(&mut st, root_slot::ASID_POOL, Cap::AsidPool { ptr: pool, asid_base: 0 });
-        put(&mut st, root_slot::DOMAIN, Cap::Domain);
+        put(&mut st, abi::bootinfo::CAP_INIT_THREAD_TCB, Cap::Thread { ptr: tcb });
+        put(&mut st, abi::bootinfo::CAP_INIT_THREAD_CNODE, cn_cap);
+        put(&mut st, abi::bootinfo::CAP_INIT_THREAD_VSPACE, vspace_cap);
+        put(&mut st, abi::bootinfo::CAP_IRQ_CONTROL, Cap::IrqControl);
+        put(&mut st, abi::bootinfo::CAP_ASID_CONTROL, Cap::AsidControl);
+        put(&mut st, abi::bootinfo::CAP_INIT_THREAD_ASID_POOL, Cap::AsidPool { ptr: pool, asid_base: 0 });
+        put(&mut st, abi::bootinfo::CAP_DOMAIN, Cap::Domain);
         crate::cdt::cte_insert(
             &mut st.cspace,
             cn_cap,
-            SlotRef::of(cn, root_slot::CNODE),
+            SlotRef::of(cn, abi::bootinfo::CAP_INIT_THREAD_CNODE),
             SlotRef::of(tcb, tcb_slot::CTABLE),
         );
         crate::cdt::cte_insert(
             &mut st.cspace,
             vspace_cap,
-            SlotRef::of(cn, root_slot::VSPACE),
+            SlotRef::of(cn, abi::bootinfo::CAP_INIT_THREAD_VSPACE),
             SlotRef::of(tcb, tcb_slot::VTABLE),
         );
         let mut untyped = Vec::new();
-        let mut i = root_slot::FIRST_UNTYPED;
+        let mut i = FIRST_UNTYPED_SLOT;
         for &(base, bits, is_device) in cfg.untypeds.iter().take(1 << (root_radix - 1)) {
             put(&mut st, i, Cap::Untyped { ptr: base, size_bits: bits, free_index: 0, is_device });
             untyped.push((i, base, bits));

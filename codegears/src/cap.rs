@@ -5,24 +5,25 @@ use core::fmt;
 
 use crate::arch::PtKind;
 
-/// Bits in a machine word (x86_64, riscv64).
-pub const WORD_BITS: u64 = 64;
-/// log2 of the size of a slot (`seL4_SlotBits`, 64-bit).
-pub const SLOT_BITS: u8 = 5;
-/// log2 of the size of a TCB block (`seL4_TCBBits`, x86_64).
-pub const TCB_BITS: u8 = 11;
+pub use abi::CapRights;
+pub use abi::WORD_BITS;
+
+/// log2 of the size of a slot (`seL4_SlotBits`).
+pub const SLOT_BITS: u8 = abi::object::bits::SLOT;
+/// log2 of the size of a TCB block (`seL4_TCBBits`).
+pub const TCB_BITS: u8 = abi::object::bits::TCB;
 /// log2 of the size of an endpoint (`seL4_EndpointBits`).
-pub const ENDPOINT_BITS: u8 = 4;
-/// log2 of the size of a notification (`seL4_NotificationBits`, 64-bit non-MCS).
-pub const NOTIFICATION_BITS: u8 = 5;
+pub const ENDPOINT_BITS: u8 = abi::object::bits::ENDPOINT;
+/// log2 of the size of a notification (`seL4_NotificationBits`).
+pub const NOTIFICATION_BITS: u8 = abi::object::bits::NOTIFICATION;
 /// Smallest untyped (`seL4_MinUntypedBits`); the free index counts in these units.
-pub const MIN_UNTYPED_BITS: u8 = 4;
-/// Largest untyped (`seL4_MaxUntypedBits`, x86_64).
-pub const MAX_UNTYPED_BITS: u8 = 47;
+pub const MIN_UNTYPED_BITS: u8 = abi::object::bits::MIN_UNTYPED;
+/// Largest untyped (`seL4_MaxUntypedBits`, x86_64's: the larger of the two arches').
+pub const MAX_UNTYPED_BITS: u8 = abi::x86_64::MAX_UNTYPED_BITS;
 /// log2 of a small frame (4 KiB).
-pub const PAGE_BITS: u8 = 12;
+pub const PAGE_BITS: u8 = abi::object::bits::PAGE;
 /// log2 of a large frame (2 MiB).
-pub const LARGE_PAGE_BITS: u8 = 21;
+pub const LARGE_PAGE_BITS: u8 = abi::object::bits::LARGE_PAGE;
 /// Slots in a TCB's own CNode (`tcbCNodeEntries`: CTable, VTable, Reply, Caller, IPC buffer).
 pub const TCB_CNODE_ENTRIES: u64 = 5;
 
@@ -50,49 +51,6 @@ impl SlotRef {
 impl fmt::Debug for SlotRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "slot@{:#x}", self.0)
-    }
-}
-
-/// `seL4_CapRights`: write (send), read (receive), grant, grant-reply.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct CapRights {
-    /// `capAllowWrite` (endpoint/notification: may send).
-    pub write: bool,
-    /// `capAllowRead` (endpoint/notification: may receive).
-    pub read: bool,
-    /// `capAllowGrant`.
-    pub grant: bool,
-    /// `capAllowGrantReply`.
-    pub grant_reply: bool,
-}
-
-impl CapRights {
-    /// `seL4_AllRights`.
-    pub const ALL: CapRights = CapRights { write: true, read: true, grant: true, grant_reply: true };
-    /// `seL4_NoRights`.
-    pub const NONE: CapRights = CapRights { write: false, read: false, grant: false, grant_reply: false };
-
-    /// `rightsFromWord`: bit 0 write, bit 1 read, bit 2 grant, bit 3 grant-reply.
-    pub const fn from_word(w: u64) -> CapRights {
-        CapRights { write: w & 1 != 0, read: w & 2 != 0, grant: w & 4 != 0, grant_reply: w & 8 != 0 }
-    }
-
-    /// The word encoding of these rights.
-    pub const fn to_word(self) -> u64 {
-        self.write as u64
-            | (self.read as u64) << 1
-            | (self.grant as u64) << 2
-            | (self.grant_reply as u64) << 3
-    }
-
-    /// Rights present in both.
-    pub const fn and(self, o: CapRights) -> CapRights {
-        CapRights {
-            write: self.write && o.write,
-            read: self.read && o.read,
-            grant: self.grant && o.grant,
-            grant_reply: self.grant_reply && o.grant_reply,
-        }
     }
 }
 
@@ -419,22 +377,17 @@ pub fn update_cap_data(preserve: bool, data: u64, cap: &Cap) -> Cap {
             }
         }
         Cap::CNode { ptr, radix, .. } => {
-            // seL4_CNode_CapData (64-bit): guardSize in bits 0..6, guard in bits 6..64.
-            let guard_size = data & 0x3f;
+            let data = abi::CNodeCapData::from_word(data);
+            let guard_size = data.guard_size();
             if guard_size + radix as u64 > WORD_BITS {
                 Cap::Null
             } else {
-                let guard = (data >> 6) & mask(guard_size);
+                let guard = data.guard() & mask(guard_size);
                 Cap::CNode { ptr, radix, guard, guard_size: guard_size as u8 }
             }
         }
         other => other,
     }
-}
-
-/// `seL4_CNode_CapData_new(guard, guardSize)`: the data word that sets a CNode cap's guard.
-pub const fn cnode_cap_data(guard: u64, guard_size: u64) -> u64 {
-    (guard << 6) | (guard_size & 0x3f)
 }
 
 #[cfg(test)]
@@ -480,7 +433,7 @@ mod tests {
     #[test]
     fn rights_mask_and_word_encoding() {
         assert_eq!(CapRights::from_word(0xf), CapRights::ALL);
-        assert_eq!(CapRights::from_word(2).to_word(), 2);
+        assert_eq!(CapRights::from_word(2).word(), 2);
         let c = mask_cap_rights(CapRights::from_word(2), &ep(0x10, 0));
         assert_eq!(c, Cap::Endpoint { ptr: ObjPtr(0x10), badge: 0, rights: CapRights::from_word(2) });
         let t = Cap::Thread { ptr: ObjPtr(0x800) };
@@ -493,10 +446,10 @@ mod tests {
         assert_eq!(update_cap_data(false, 9, &ep(0x10, 3)), Cap::Null, "re-badging is illegal");
         assert_eq!(update_cap_data(true, 9, &ep(0x10, 0)), Cap::Null, "mutate may not badge");
         let cn = Cap::cnode(ObjPtr(0x100), 4);
-        let g = update_cap_data(true, cnode_cap_data(0b101, 3), &cn);
+        let g = update_cap_data(true, abi::CNodeCapData::new(0b101, 3).word(), &cn);
         assert_eq!(g, Cap::CNode { ptr: ObjPtr(0x100), radix: 4, guard: 0b101, guard_size: 3 });
-        assert_eq!(update_cap_data(true, cnode_cap_data(0, 61), &cn), Cap::Null);
-        assert_eq!(update_cap_data(true, cnode_cap_data(0, 60), &cn).size_bits(), 9);
+        assert_eq!(update_cap_data(true, abi::CNodeCapData::new(0, 61).word(), &cn), Cap::Null);
+        assert_eq!(update_cap_data(true, abi::CNodeCapData::new(0, 60).word(), &cn).size_bits(), 9);
         let t = Cap::Thread { ptr: ObjPtr(0x800) };
         assert_eq!(update_cap_data(false, 1, &t), t);
     }

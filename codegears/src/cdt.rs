@@ -165,7 +165,8 @@ pub fn empty_slot(cspace: &mut CSpace, slot: SlotRef) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cap::{CapRights, ObjPtr};
+    use crate::cap::CapRights;
+    use crate::cap::ObjPtr;
 
     const A: SlotRef = SlotRef(0x100);
     const B: SlotRef = SlotRef(0x120);

@@ -1,14 +1,15 @@
 //! CNode invocations as gears, after seL4's `src/object/cnode.c`: decode (checks, lookups, may
 //! fail, changes nothing) then invoke (cannot fail, changes state).
 
+use abi::{CapRights, label};
 use gears::Next;
 
-use crate::cap::{Cap, CapRights, ObjPtr, SlotRef, mask_cap_rights, update_cap_data};
+use crate::cap::{Cap, ObjPtr, SlotRef, mask_cap_rights, update_cap_data};
 use crate::cdt::{cte_insert, cte_move, cte_swap, derive_cap, ensure_empty_slot};
 use crate::cspace::CSpace;
 use crate::error::{LookupFault, SyscallError};
 use crate::kernel::{
-    CancelCursor, DeleteCursor, Invocation, Kernel, LookupCursor, Request, RevokeCursor, label, tcb_slot,
+    CancelCursor, DeleteCursor, Invocation, Kernel, LookupCursor, Request, RevokeCursor, tcb_slot,
 };
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
 use crate::object::ObjectStore;
@@ -21,7 +22,7 @@ gears::code_gear! {
     /// `decodeCNodeInvocation`: check the label and length, then look up the target slot
     /// (`index`, `depth` in MR0, MR1).
     pub fn decode_cnode_invocation(ctx: Kernel; request: &Request, invocation: &Invocation, lookup: &mut LookupCursor) {
-        if !(label::CNODE_REVOKE..=label::CNODE_SAVE_CALLER).contains(&request.label) {
+        if !(label::cnode::REVOKE..=label::cnode::SAVE_CALLER).contains(&request.label) {
             return Next::Fail(SyscallError::IllegalOperation);
         }
         if request.mrs.len() < 2 {
@@ -44,7 +45,7 @@ gears::code_gear! {
         };
         invocation.dest = Some(dest);
         match request.label {
-            label::CNODE_COPY..=label::CNODE_MUTATE => {
+            label::cnode::COPY..=label::cnode::MUTATE => {
                 let Some(&(src_root, _)) = invocation.extra_caps.first() else {
                     return Next::Fail(SyscallError::TruncatedMessage);
                 };
@@ -59,13 +60,13 @@ gears::code_gear! {
                     Err(e) => Next::Fail(e),
                 }
             }
-            label::CNODE_REVOKE => Next::Goto(&INVOKE_CNODE_REVOKE),
-            label::CNODE_DELETE => Next::Goto(&INVOKE_CNODE_DELETE),
-            label::CNODE_SAVE_CALLER => match ensure_empty_slot(cspace, dest) {
+            label::cnode::REVOKE => Next::Goto(&INVOKE_CNODE_REVOKE),
+            label::cnode::DELETE => Next::Goto(&INVOKE_CNODE_DELETE),
+            label::cnode::SAVE_CALLER => match ensure_empty_slot(cspace, dest) {
                 Ok(()) => Next::Goto(&INVOKE_CNODE_SAVE_CALLER),
                 Err(e) => Next::Fail(e),
             },
-            label::CNODE_CANCEL_BADGED_SENDS => {
+            label::cnode::CANCEL_BADGED_SENDS => {
                 // hasCancelSendRights: an endpoint cap with every right.
                 match cspace.cap(dest) {
                     Cap::Endpoint { rights, .. } if rights == CapRights::ALL => {
@@ -74,7 +75,7 @@ gears::code_gear! {
                     _ => Next::Fail(SyscallError::IllegalOperation),
                 }
             }
-            label::CNODE_ROTATE => {
+            label::cnode::ROTATE => {
                 if request.mrs.len() < 8 || invocation.extra_caps.len() < 2 {
                     return Next::Fail(SyscallError::TruncatedMessage);
                 }
@@ -105,7 +106,7 @@ gears::code_gear! {
             return Next::Fail(SyscallError::FailedLookup { source: true, fault });
         }
         let (new_cap, is_move) = match request.label {
-            label::CNODE_COPY => {
+            label::cnode::COPY => {
                 if request.mrs.len() < 5 {
                     return Next::Fail(SyscallError::TruncatedMessage);
                 }
@@ -115,7 +116,7 @@ gears::code_gear! {
                     Err(e) => return Next::Fail(e),
                 }
             }
-            label::CNODE_MINT => {
+            label::cnode::MINT => {
                 if request.mrs.len() < 6 {
                     return Next::Fail(SyscallError::TruncatedMessage);
                 }
@@ -126,7 +127,7 @@ gears::code_gear! {
                     Err(e) => return Next::Fail(e),
                 }
             }
-            label::CNODE_MOVE => (src_cap, true),
+            label::cnode::MOVE => (src_cap, true),
             _ => {
                 if request.mrs.len() < 5 {
                     return Next::Fail(SyscallError::TruncatedMessage);

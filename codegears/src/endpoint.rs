@@ -7,6 +7,7 @@
 //! most 64 levels (the extra caps and the receive slot of a transfer): bounded, whatever the
 //! queue lengths.
 
+use abi::{MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH, MessageInfo, Syscall};
 use alloc::vec::Vec;
 
 use gears::Next;
@@ -17,7 +18,7 @@ use crate::cspace::CSpace;
 use crate::kernel::{CancelCursor, Kernel, Request, tcb_slot};
 use crate::lookup::{resolve_address_bits_now, set_restart};
 use crate::object::{EpState, ObjectStore, ThreadState};
-use crate::syscall::{MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH, MessageInfo};
+
 use crate::thread::{
     QueueKind, Scheduler, delete_reply_cap, queue_append, queue_remove, set_thread_state, setup_reply_master,
 };
@@ -266,13 +267,13 @@ pub fn do_ipc_transfer(
         return;
     }
     let tag = MessageInfo::from_word(stcb.msg_info);
-    let len = tag.length.min(MSG_MAX_LENGTH) as usize;
+    let len = tag.length().min(MSG_MAX_LENGTH) as usize;
     let mut msg: Vec<u64> = stcb.ipc_buffer.msg.iter().copied().take(len).collect();
     msg.resize(len, 0);
-    let caps = if can_grant { lookup_extra_caps(cspace, objects, sender, tag.extra_caps) } else { None };
+    let caps = if can_grant { lookup_extra_caps(cspace, objects, sender, tag.extra_caps()) } else { None };
     let (extra, unwrapped, badges) = transfer_caps(cspace, objects, ep, receiver, caps.unwrap_or_default());
     if let Some(r) = objects.tcb_mut(receiver) {
-        r.msg_info = MessageInfo::new(tag.label, unwrapped, extra, len as u64).to_word();
+        r.msg_info = MessageInfo::new(tag.label(), unwrapped, extra, len as u64).word();
         r.badge = badge;
         r.ipc_buffer.msg = msg;
         if !badges.is_empty() {
@@ -331,7 +332,7 @@ gears::code_gear! {
         crate::syscall::save_message(objects, request);
         if let Some((Cap::Endpoint { ptr, badge, rights }, _)) = invocation.invoked {
             let cap = EpCap { ep: ptr, badge, can_grant: rights.grant, can_grant_reply: rights.grant_reply };
-            let blocking = matches!(request.syscall, crate::syscall::sys::SEND | crate::syscall::sys::CALL);
+            let blocking = matches!(request.syscall, Some(Syscall::Send | Syscall::Call));
             send_ipc(cspace, objects, sched, blocking, request.is_call, cap, request.thread);
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)

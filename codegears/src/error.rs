@@ -1,39 +1,5 @@
-//! seL4's error codes and lookup faults, one-for-one.
-
-/// `seL4_Error`: the code a failed invocation returns, one-for-one with seL4 (0 … 10).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-#[repr(u8)]
-pub enum SeL4Error {
-    /// `seL4_NoError`.
-    NoError = 0,
-    /// `seL4_InvalidArgument`.
-    InvalidArgument = 1,
-    /// `seL4_InvalidCapability`.
-    InvalidCapability = 2,
-    /// `seL4_IllegalOperation`.
-    IllegalOperation = 3,
-    /// `seL4_RangeError`.
-    RangeError = 4,
-    /// `seL4_AlignmentError`.
-    AlignmentError = 5,
-    /// `seL4_FailedLookup`.
-    FailedLookup = 6,
-    /// `seL4_TruncatedMessage`.
-    TruncatedMessage = 7,
-    /// `seL4_DeleteFirst`.
-    DeleteFirst = 8,
-    /// `seL4_RevokeFirst`.
-    RevokeFirst = 9,
-    /// `seL4_NotEnoughMemory`.
-    NotEnoughMemory = 10,
-}
-
-impl SeL4Error {
-    /// The numeric code, as seL4 returns it in the message label.
-    pub const fn code(self) -> u64 {
-        self as u64
-    }
-}
+//! Why an invocation failed: seL4's error codes ([`abi::Error`]) with the details seL4 puts
+//! in the reply, and seL4's lookup faults.
 
 /// seL4's lookup faults (`lookup_fault_t`), as `resolveAddressBits` reports them.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -117,18 +83,18 @@ pub enum SyscallError {
 
 impl SyscallError {
     /// The seL4 error code of this error; `None` for a cap fault, which is not a reply.
-    pub const fn error(&self) -> Option<SeL4Error> {
+    pub const fn error(&self) -> Option<abi::Error> {
         Some(match self {
-            SyscallError::InvalidArgument { .. } => SeL4Error::InvalidArgument,
-            SyscallError::InvalidCapability { .. } => SeL4Error::InvalidCapability,
-            SyscallError::IllegalOperation => SeL4Error::IllegalOperation,
-            SyscallError::RangeError { .. } => SeL4Error::RangeError,
-            SyscallError::AlignmentError => SeL4Error::AlignmentError,
-            SyscallError::FailedLookup { .. } => SeL4Error::FailedLookup,
-            SyscallError::TruncatedMessage => SeL4Error::TruncatedMessage,
-            SyscallError::DeleteFirst => SeL4Error::DeleteFirst,
-            SyscallError::RevokeFirst => SeL4Error::RevokeFirst,
-            SyscallError::NotEnoughMemory { .. } => SeL4Error::NotEnoughMemory,
+            SyscallError::InvalidArgument { .. } => abi::Error::InvalidArgument,
+            SyscallError::InvalidCapability { .. } => abi::Error::InvalidCapability,
+            SyscallError::IllegalOperation => abi::Error::IllegalOperation,
+            SyscallError::RangeError { .. } => abi::Error::RangeError,
+            SyscallError::AlignmentError => abi::Error::AlignmentError,
+            SyscallError::FailedLookup { .. } => abi::Error::FailedLookup,
+            SyscallError::TruncatedMessage => abi::Error::TruncatedMessage,
+            SyscallError::DeleteFirst => abi::Error::DeleteFirst,
+            SyscallError::RevokeFirst => abi::Error::RevokeFirst,
+            SyscallError::NotEnoughMemory { .. } => abi::Error::NotEnoughMemory,
             SyscallError::CapFault { .. } => return None,
         })
     }
@@ -140,10 +106,7 @@ mod tests {
 
     #[test]
     fn codes_match_sel4() {
-        assert_eq!(SeL4Error::NoError.code(), 0);
-        assert_eq!(SeL4Error::FailedLookup.code(), 6);
-        assert_eq!(SeL4Error::NotEnoughMemory.code(), 10);
-        assert_eq!(SyscallError::DeleteFirst.error(), Some(SeL4Error::DeleteFirst));
+        assert_eq!(SyscallError::DeleteFirst.error(), Some(abi::Error::DeleteFirst));
         let fault = SyscallError::CapFault { cptr: 1, fault: LookupFault::InvalidRoot };
         assert_eq!(fault.error(), None);
     }

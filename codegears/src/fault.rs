@@ -25,6 +25,7 @@
 //! drops the fault (see [`set_thread_state`]); and the "no fault handler" report seL4 prints
 //! is not made (no console in this crate).
 
+use abi::{MessageInfo, Syscall};
 use alloc::vec::Vec;
 
 use gears::Next;
@@ -35,7 +36,7 @@ use crate::endpoint::{EpCap, send_ipc};
 use crate::error::{LookupFault, SyscallError};
 use crate::kernel::{Done, Kernel, LookupCursor, LookupPurpose, Request, tcb_slot};
 use crate::object::{ObjectStore, Tcb, ThreadState};
-use crate::syscall::{MessageInfo, lookup_fault_words, sys};
+use crate::syscall::lookup_fault_words;
 use crate::thread::{Scheduler, set_thread_state};
 
 /// A fault (`seL4_Fault_t`, non-MCS, no debug exceptions), as the kernel keeps it in the TCB of
@@ -77,102 +78,42 @@ pub enum Fault {
     },
 }
 
-/// The fault labels (`seL4_FaultType`, non-MCS, no hardware debug API).
-pub mod fault_label {
-    /// `seL4_Fault_NullFault`.
-    pub const NULL_FAULT: u64 = 0;
-    /// `seL4_Fault_CapFault`.
-    pub const CAP_FAULT: u64 = 1;
-    /// `seL4_Fault_UnknownSyscall`.
-    pub const UNKNOWN_SYSCALL: u64 = 2;
-    /// `seL4_Fault_UserException`.
-    pub const USER_EXCEPTION: u64 = 3;
-    /// `seL4_Fault_VMFault` (5 without MCS).
-    pub const VM_FAULT: u64 = 5;
-}
-
 /// Indices into [`Tcb::registers`] (`seL4_UserContext` order on x86_64).
-pub mod reg {
-    /// `rip`: the restart PC (`FaultIP`).
-    pub const RIP: usize = 0;
-    /// `rsp`.
-    pub const RSP: usize = 1;
-    /// `rflags`.
-    pub const RFLAGS: usize = 2;
-    /// `rax`.
-    pub const RAX: usize = 3;
-    /// `rbx`.
-    pub const RBX: usize = 4;
-    /// `rcx`.
-    pub const RCX: usize = 5;
-    /// `rdx`.
-    pub const RDX: usize = 6;
-    /// `rsi`.
-    pub const RSI: usize = 7;
-    /// `rdi`.
-    pub const RDI: usize = 8;
-    /// `rbp`.
-    pub const RBP: usize = 9;
-    /// `r8`; `r9` … `r15` follow.
-    pub const R8: usize = 10;
-    /// `fs_base`.
-    pub const FS_BASE: usize = 18;
-    /// `gs_base`.
-    pub const GS_BASE: usize = 19;
-}
+pub use abi::x86_64::reg;
 
 /// `SYSCALL_MESSAGE` (x86_64): the registers of an UnknownSyscall message, in
 /// `seL4_UnknownSyscall_Msg` order (RAX … R15, FaultIP, SP, FLAGS); the number follows them.
-pub const SYSCALL_MESSAGE: [usize; 18] = [
-    reg::RAX,
-    reg::RBX,
-    reg::RCX,
-    reg::RDX,
-    reg::RSI,
-    reg::RDI,
-    reg::RBP,
-    reg::R8,
-    reg::R8 + 1,
-    reg::R8 + 2,
-    reg::R8 + 3,
-    reg::R8 + 4,
-    reg::R8 + 5,
-    reg::R8 + 6,
-    reg::R8 + 7,
-    reg::RIP,
-    reg::RSP,
-    reg::RFLAGS,
-];
+pub const SYSCALL_MESSAGE: [usize; 18] = abi::x86_64::fault::UNKNOWN_SYSCALL_REGISTERS;
 
 /// `EXCEPTION_MESSAGE` (x86_64): FaultIP, SP, FLAGS; the number and the code follow them.
-pub const EXCEPTION_MESSAGE: [usize; 3] = [reg::RIP, reg::RSP, reg::RFLAGS];
+pub const EXCEPTION_MESSAGE: [usize; 3] = abi::x86_64::fault::USER_EXCEPTION_REGISTERS;
 
 /// `seL4_UnknownSyscall_Length`.
-pub const UNKNOWN_SYSCALL_LENGTH: u64 = 19;
+pub const UNKNOWN_SYSCALL_LENGTH: u64 = abi::x86_64::fault::UNKNOWN_SYSCALL_LENGTH as u64;
 /// `seL4_UserException_Length`.
-pub const USER_EXCEPTION_LENGTH: u64 = 5;
+pub const USER_EXCEPTION_LENGTH: u64 = abi::x86_64::fault::USER_EXCEPTION_LENGTH as u64;
 /// `seL4_VMFault_Length`.
-pub const VM_FAULT_LENGTH: u64 = 4;
+pub const VM_FAULT_LENGTH: u64 = abi::fault::vm_fault::LENGTH as u64;
 
 impl Fault {
     /// The message label a handler receives (`seL4_Fault_get_seL4_FaultType`).
     pub const fn label(&self) -> u64 {
         match self {
-            Fault::CapFault { .. } => fault_label::CAP_FAULT,
-            Fault::UnknownSyscall { .. } => fault_label::UNKNOWN_SYSCALL,
-            Fault::UserException { .. } => fault_label::USER_EXCEPTION,
-            Fault::VMFault { .. } => fault_label::VM_FAULT,
+            Fault::CapFault { .. } => abi::fault::CAP_FAULT,
+            Fault::UnknownSyscall { .. } => abi::fault::UNKNOWN_SYSCALL,
+            Fault::UserException { .. } => abi::fault::USER_EXCEPTION,
+            Fault::VMFault { .. } => abi::fault::VM_FAULT,
         }
     }
 
     /// The fault a failed system call raises: a cap fault ([`SyscallError::CapFault`]) of any
     /// system call but NBSend (seL4's `handleInvocation` drops those), in the receive phase for
     /// Recv, NBRecv and ReplyRecv. Every other error is a reply, not a fault: `None`.
-    pub fn from_syscall_error(e: &SyscallError, syscall: i64) -> Option<Fault> {
+    pub fn from_syscall_error(e: &SyscallError, syscall: Syscall) -> Option<Fault> {
         match *e {
-            SyscallError::CapFault { cptr, fault } if syscall != sys::NB_SEND => Some(Fault::CapFault {
+            SyscallError::CapFault { cptr, fault } if syscall != Syscall::NBSend => Some(Fault::CapFault {
                 address: cptr,
-                in_receive_phase: matches!(syscall, sys::RECV | sys::NB_RECV | sys::REPLY_RECV),
+                in_receive_phase: matches!(syscall, Syscall::Recv | Syscall::NBRecv | Syscall::ReplyRecv),
                 lookup_failure: fault,
             }),
             _ => None,
@@ -212,7 +153,7 @@ pub fn do_fault_transfer(objects: &mut ObjectStore, badge: u64, sender: ObjPtr, 
     let Some(fault) = s.fault else { return };
     let words = set_mrs_fault(s, &fault);
     if let Some(r) = objects.tcb_mut(receiver) {
-        r.msg_info = MessageInfo::new(fault.label(), 0, 0, words.len() as u64).to_word();
+        r.msg_info = MessageInfo::new(fault.label(), 0, 0, words.len() as u64).word();
         r.badge = badge;
         r.ipc_buffer.msg = words;
     }
@@ -240,18 +181,18 @@ pub fn sanitise_register(r: usize, v: u64) -> u64 {
 pub fn handle_fault_reply(objects: &mut ObjectStore, receiver: ObjPtr, sender: ObjPtr) -> bool {
     let Some(s) = objects.tcb(sender) else { return false };
     let tag = MessageInfo::from_word(s.msg_info);
-    let words: Vec<u64> = s.ipc_buffer.msg.iter().copied().take(tag.length as usize).collect();
+    let words: Vec<u64> = s.ipc_buffer.msg.iter().copied().take(tag.length() as usize).collect();
     let Some(r) = objects.tcb_mut(receiver) else { return false };
     let layout: &[usize] = match r.fault {
         Some(Fault::UnknownSyscall { .. }) => &SYSCALL_MESSAGE,
         Some(Fault::UserException { .. }) => &EXCEPTION_MESSAGE,
         _ => return true,
     };
-    for (i, &reg) in layout.iter().enumerate().take(tag.length as usize) {
+    for (i, &reg) in layout.iter().enumerate().take(tag.length() as usize) {
         let v = words.get(i).copied().unwrap_or(0);
         r.registers[reg] = sanitise_register(reg, v);
     }
-    tag.label == 0
+    tag.label() == 0
 }
 
 gears::code_gear! {
@@ -343,9 +284,9 @@ mod tests {
     #[test]
     fn only_cap_faults_of_blocking_calls_are_faults() {
         let e = SyscallError::CapFault { cptr: 9, fault: LookupFault::InvalidRoot };
-        assert_eq!(Fault::from_syscall_error(&e, sys::NB_SEND), None);
+        assert_eq!(Fault::from_syscall_error(&e, Syscall::NBSend), None);
         assert_eq!(
-            Fault::from_syscall_error(&e, sys::REPLY_RECV),
+            Fault::from_syscall_error(&e, Syscall::ReplyRecv),
             Some(Fault::CapFault {
                 address: 9,
                 in_receive_phase: true,
@@ -353,9 +294,9 @@ mod tests {
             })
         );
         assert!(matches!(
-            Fault::from_syscall_error(&e, sys::CALL),
+            Fault::from_syscall_error(&e, Syscall::Call),
             Some(Fault::CapFault { in_receive_phase: false, .. })
         ));
-        assert_eq!(Fault::from_syscall_error(&SyscallError::IllegalOperation, sys::CALL), None);
+        assert_eq!(Fault::from_syscall_error(&SyscallError::IllegalOperation, Syscall::Call), None);
     }
 }

@@ -1,12 +1,14 @@
 //! Frame (page) invocations as gears, after seL4's `decodeX86FrameInvocation` (x86_64) and
 //! `decodeRISCVFrameInvocation` (riscv64): Map, Unmap, GetAddress.
 
+use abi::{CapRights, MessageInfo};
 use alloc::vec;
 
 use gears::Next;
 
+use crate::arch::ArchExt;
 use crate::arch::{Arch, level_bits, level_index, page_level};
-use crate::cap::{Cap, CapRights, Mapping, ObjPtr, mask, mask_vm_rights};
+use crate::cap::{Cap, Mapping, ObjPtr, mask, mask_vm_rights};
 use crate::cspace::CSpace;
 use crate::error::{LookupFault, SyscallError};
 use crate::kernel::{Invocation, Kernel, MapPlan, ReplyMsg, Request};
@@ -14,7 +16,7 @@ use crate::lookup::set_restart;
 use crate::machine::{MachineOp, MachineOps};
 use crate::object::ObjectStore;
 use crate::page_table::{check_vspace, failed_lookup, user_range_ok, vspace_of};
-use crate::syscall::MessageInfo;
+
 use crate::tcb::mr;
 use crate::vspace::{AsidTable, Entry, entry_at, lookup_pt_slot, lookup_table, store_entry, unmap_page};
 
@@ -186,7 +188,7 @@ gears::code_gear! {
     /// `performPageGetAddress`: a `seL4_Call` gets the frame's physical address in MR0.
     pub fn invoke_page_get_address(ctx: Kernel; request: &Request, invocation: &Invocation, reply: &mut ReplyMsg) {
         if let (true, Some((cap, _))) = (request.is_call, invocation.invoked) {
-            *reply = ReplyMsg { info: MessageInfo::new(0, 0, 0, 1).to_word(), mrs: vec![cap.ptr()] };
+            *reply = ReplyMsg { info: MessageInfo::new(0, 0, 0, 1).word(), mrs: vec![cap.ptr()] };
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }

@@ -7,6 +7,7 @@
 //! Deviation: the notification cap an IRQ signals is kept in [`IrqTable`] as plain data rather
 //! than in an IRQ-node slot of the CDT; deleting the notification (its last cap) clears it.
 
+use abi::label;
 use gears::Next;
 
 use crate::cap::{Cap, ObjPtr};
@@ -14,7 +15,7 @@ use crate::cdt::cte_insert;
 use crate::cspace::CSpace;
 use crate::error::SyscallError;
 use crate::kernel::Done;
-use crate::kernel::{Invocation, IrqTable, Kernel, LookupCursor, Request, label};
+use crate::kernel::{Invocation, IrqTable, Kernel, LookupCursor, Request};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
 use crate::machine::{MachineOp, MachineOps};
 use crate::object::ObjectStore;
@@ -31,7 +32,7 @@ gears::code_gear! {
     /// `decodeIRQControlInvocation`: IssueIRQHandler(irq, index, depth) with the destination
     /// CNode as extra cap: message length, IRQ range, not yet active; then the target slot.
     pub fn decode_irq_control_invocation(ctx: Kernel; irqs: &IrqTable, request: &Request, invocation: &Invocation, lookup: &mut LookupCursor) {
-        if request.label != label::IRQ_ISSUE_IRQ_HANDLER {
+        if request.label != label::irq_control::ISSUE_IRQ_HANDLER {
             return Next::Fail(SyscallError::IllegalOperation);
         }
         let Some(&(root, _)) = invocation.extra_caps.first() else {
@@ -88,7 +89,7 @@ gears::code_gear! {
 /// timer to itself and gives drivers a separate timer device: here there is one timer).
 pub const IRQ_TIMER: u16 = 0;
 /// Timer ticks per time slice (`CONFIG_TIME_SLICE`).
-pub const TIME_SLICE: u64 = 5;
+pub const TIME_SLICE: u64 = abi::config::TIME_SLICE;
 
 fn handler_irq(invocation: &Invocation) -> Option<u16> {
     match invocation.invoked {
@@ -102,8 +103,8 @@ gears::code_gear! {
     /// the write right, else InvalidCapability), Clear.
     pub fn decode_irq_handler_invocation(ctx: Kernel; request: &Request, invocation: &Invocation) {
         match request.label {
-            label::IRQ_ACK_IRQ | label::IRQ_CLEAR_IRQ_HANDLER => Next::Goto(&INVOKE_IRQ_HANDLER),
-            label::IRQ_SET_IRQ_HANDLER => match invocation.extra_caps.first() {
+            label::irq_handler::ACK | label::irq_handler::CLEAR => Next::Goto(&INVOKE_IRQ_HANDLER),
+            label::irq_handler::SET_NOTIFICATION => match invocation.extra_caps.first() {
                 None => Next::Fail(SyscallError::TruncatedMessage),
                 Some((Cap::Notification { rights, .. }, _)) if rights.write => Next::Goto(&INVOKE_IRQ_HANDLER),
                 Some(_) => Next::Fail(SyscallError::InvalidCapability { cap: 0 }),
@@ -120,11 +121,11 @@ gears::code_gear! {
         set_restart(objects, request.thread);
         if let Some(irq) = handler_irq(invocation) {
             match request.label {
-                label::IRQ_ACK_IRQ => {
+                label::irq_handler::ACK => {
                     irqs.masked.remove(&irq);
                     machine.push(MachineOp::MaskIrq { irq, masked: false });
                 }
-                label::IRQ_SET_IRQ_HANDLER => {
+                label::irq_handler::SET_NOTIFICATION => {
                     if let Some(&(cap, _)) = invocation.extra_caps.first() {
                         irqs.notification.insert(irq, cap);
                     }

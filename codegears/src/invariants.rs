@@ -486,10 +486,11 @@ fn check_zombies(state: &KernelState) -> Result<(), InvariantViolation> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cap::{CapRights, ObjPtr};
+    use crate::cap::CapRights;
+    use crate::cap::ObjPtr;
     use crate::cdt::{cte_insert, insert_new_cap};
     use crate::cspace::MdbNode;
-    use crate::kernel::{KernelState, root_slot};
+    use crate::kernel::KernelState;
 
     /// Boot, then an endpoint retyped (by hand, as createNewObjects would) from the untyped, and
     /// a copy of it.
@@ -616,7 +617,7 @@ mod tests {
         insert_new_cap(&mut st.cspace, ut, z, Cap::Zombie { ptr: cn, number: 2, kind: ZombieType::CNode(2) });
         assert_eq!(check_invariants(&st), Ok(()));
         // A cap in slot 3 of a zombie with 2 slots left.
-        let irq = SlotRef::of(info.root_cnode, root_slot::IRQ_CONTROL);
+        let irq = SlotRef::of(info.root_cnode, abi::bootinfo::CAP_IRQ_CONTROL);
         st.irqs.active.insert(1);
         cte_insert(&mut st.cspace, Cap::IrqHandler { irq: 1 }, irq, SlotRef::of(cn, 3));
         assert_eq!(broken(&st), "zombies_consistent");

@@ -5,6 +5,8 @@ use core::fmt;
 
 use gears::{Context, ContextMeta, Gear, ProcessId};
 
+use abi::Syscall;
+
 use crate::arch::Arch;
 use crate::cap::{Cap, ObjPtr, SlotRef, TCB_CNODE_ENTRIES};
 use crate::cspace::CSpace;
@@ -14,7 +16,7 @@ use crate::object::ObjectStore;
 use crate::thread::Scheduler;
 use crate::vspace::{AsidTable, Entry};
 
-pub use crate::boot::{BootConfig, BootInfo, ROOT_ASID, root_slot};
+pub use crate::boot::{BootConfig, BootInfo, FIRST_UNTYPED_SLOT, ROOT_ASID};
 
 /// A continuation kept in a DataGear: the gear a sub-chain (a lookup, a delete) goes to when done.
 pub type Ret = Option<&'static Gear<Kernel>>;
@@ -62,64 +64,6 @@ pub mod tcb_slot {
     pub const BUFFER: u64 = 4;
 }
 
-/// seL4's invocation labels (non-MCS, uniprocessor, no hardware debug API).
-pub mod label {
-    /// `UntypedRetype`.
-    pub const UNTYPED_RETYPE: u64 = 1;
-    /// `TCBReadRegisters`.
-    pub const TCB_READ_REGISTERS: u64 = 2;
-    /// `TCBWriteRegisters`.
-    pub const TCB_WRITE_REGISTERS: u64 = 3;
-    /// `TCBCopyRegisters`.
-    pub const TCB_COPY_REGISTERS: u64 = 4;
-    /// `TCBConfigure`.
-    pub const TCB_CONFIGURE: u64 = 5;
-    /// `TCBSetPriority`.
-    pub const TCB_SET_PRIORITY: u64 = 6;
-    /// `TCBSetMCPriority`.
-    pub const TCB_SET_MC_PRIORITY: u64 = 7;
-    /// `TCBSetSchedParams`.
-    pub const TCB_SET_SCHED_PARAMS: u64 = 8;
-    /// `TCBSetIPCBuffer`.
-    pub const TCB_SET_IPC_BUFFER: u64 = 9;
-    /// `TCBSetSpace`.
-    pub const TCB_SET_SPACE: u64 = 10;
-    /// `TCBSuspend`.
-    pub const TCB_SUSPEND: u64 = 11;
-    /// `TCBResume`.
-    pub const TCB_RESUME: u64 = 12;
-    /// `TCBBindNotification`.
-    pub const TCB_BIND_NOTIFICATION: u64 = 13;
-    /// `TCBUnbindNotification`.
-    pub const TCB_UNBIND_NOTIFICATION: u64 = 14;
-    /// `CNodeRevoke`, the first CNode label.
-    pub const CNODE_REVOKE: u64 = 17;
-    /// `CNodeDelete`.
-    pub const CNODE_DELETE: u64 = 18;
-    /// `CNodeCancelBadgedSends`.
-    pub const CNODE_CANCEL_BADGED_SENDS: u64 = 19;
-    /// `CNodeCopy`.
-    pub const CNODE_COPY: u64 = 20;
-    /// `CNodeMint`.
-    pub const CNODE_MINT: u64 = 21;
-    /// `CNodeMove`.
-    pub const CNODE_MOVE: u64 = 22;
-    /// `CNodeMutate`.
-    pub const CNODE_MUTATE: u64 = 23;
-    /// `CNodeRotate`.
-    pub const CNODE_ROTATE: u64 = 24;
-    /// `CNodeSaveCaller`, the last CNode label.
-    pub const CNODE_SAVE_CALLER: u64 = 25;
-    /// `IRQIssueIRQHandler`.
-    pub const IRQ_ISSUE_IRQ_HANDLER: u64 = 26;
-    /// `IRQAckIRQ`.
-    pub const IRQ_ACK_IRQ: u64 = 27;
-    /// `IRQSetIRQHandler` (SetNotification).
-    pub const IRQ_SET_IRQ_HANDLER: u64 = 28;
-    /// `IRQClearIRQHandler`.
-    pub const IRQ_CLEAR_IRQ_HANDLER: u64 = 29;
-}
-
 /// What a thread asked of the kernel: invoke the cap at `cptr` with a label, message registers and
 /// extra caps (seL4_Call's arguments after MessageInfo decoding).
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
@@ -134,8 +78,9 @@ pub struct Request {
     pub mrs: Vec<u64>,
     /// The extra caps' addresses (seL4 uses at most 3).
     pub extra_cptrs: Vec<u64>,
-    /// The system call number (`seL4_Syscall_ID`), read by `handle_syscall`.
-    pub syscall: i64,
+    /// The system call (`None`: not a system call, but an interrupt, a fault, or an invocation
+    /// run directly), read by `handle_syscall`.
+    pub syscall: Option<Syscall>,
     /// The MessageInfo word, read by `handle_syscall` (which sets `label`, and cuts `mrs` and
     /// `extra_cptrs` to its length and extra-cap count).
     pub info: u64,

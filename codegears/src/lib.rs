@@ -108,10 +108,10 @@ pub mod untyped;
 pub mod vspace;
 pub mod vspace_invariants;
 
-pub use arch::{Arch, PtKind};
+pub use arch::{Arch, ArchExt, PtKind};
 pub use cap::{Cap, CapRights, Mapping, ObjPtr, SlotRef, ZombieType};
 pub use cspace::{CSpace, Cte, MdbNode};
-pub use error::{LookupFault, SeL4Error, SyscallError};
+pub use error::{LookupFault, SyscallError};
 pub use invariants::{InvariantViolation, check_invariants, check_local_invariants};
 pub use kernel::{BootConfig, BootInfo, Done, Kernel, KernelState, Request};
 pub use machine::{MachineOp, MachineOps, Pte};

@@ -10,7 +10,7 @@ use crate::kernel::{Done, Invocation, Kernel, LookupCursor, LookupPurpose, Reply
 use crate::object::{ObjectStore, ThreadState};
 
 /// The most extra caps a message carries (`seL4_MsgMaxExtraCaps`).
-pub const MAX_EXTRA_CAPS: usize = 3;
+pub const MAX_EXTRA_CAPS: usize = abi::MSG_MAX_EXTRA_CAPS as usize;
 
 impl LookupCursor {
     /// Starts resolving `n_bits` of `capptr` from `root`; the chain then goes to `ret`.

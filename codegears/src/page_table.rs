@@ -5,7 +5,8 @@
 
 use gears::Next;
 
-use crate::arch::{Arch, PtKind, level_bits, level_index, riscv64_label, x86_64_label};
+use crate::arch::ArchExt;
+use crate::arch::{Arch, PtKind, level_bits, level_index};
 use crate::cap::{Cap, Mapping, ObjPtr, mask};
 use crate::cdt::is_final_capability;
 use crate::cspace::CSpace;
@@ -126,10 +127,10 @@ gears::code_gear! {
             return Next::Fail(SyscallError::InvalidCapability { cap: 0 });
         };
         let (map_label, unmap_label) = match (kind, *arch) {
-            (PtKind::Pdpt, Arch::X86_64) => (x86_64_label::PDPT_MAP, x86_64_label::PDPT_UNMAP),
-            (PtKind::PageDirectory, Arch::X86_64) => (x86_64_label::PAGE_DIRECTORY_MAP, x86_64_label::PAGE_DIRECTORY_UNMAP),
-            (PtKind::PageTable, Arch::X86_64) => (x86_64_label::PAGE_TABLE_MAP, x86_64_label::PAGE_TABLE_UNMAP),
-            (PtKind::Riscv, Arch::Riscv64) => (riscv64_label::PAGE_TABLE_MAP, riscv64_label::PAGE_TABLE_UNMAP),
+            (PtKind::Pdpt, Arch::X86_64) => (abi::x86_64::label::PDPT_MAP, abi::x86_64::label::PDPT_UNMAP),
+            (PtKind::PageDirectory, Arch::X86_64) => (abi::x86_64::label::PAGE_DIRECTORY_MAP, abi::x86_64::label::PAGE_DIRECTORY_UNMAP),
+            (PtKind::PageTable, Arch::X86_64) => (abi::x86_64::label::PAGE_TABLE_MAP, abi::x86_64::label::PAGE_TABLE_UNMAP),
+            (PtKind::Riscv, Arch::Riscv64) => (abi::riscv64::label::PAGE_TABLE_MAP, abi::riscv64::label::PAGE_TABLE_UNMAP),
             _ => return Next::Fail(SyscallError::IllegalOperation),
         };
         if request.label == unmap_label {

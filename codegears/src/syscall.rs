@@ -1,6 +1,7 @@
 //! The system-call entry as a gear (`handleSyscall`), the MessageInfo word, and the reply the
 //! kernel writes for a failed call (`replyFromKernel_error`).
 
+use abi::{MessageInfo, Syscall};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -14,70 +15,6 @@ use crate::kernel::{Done, Kernel, LookupCursor, LookupPurpose, Request, tcb_slot
 use crate::object::ObjectStore;
 use crate::thread::{Scheduler, yield_thread};
 
-/// `seL4_MsgMaxLength`.
-pub const MSG_MAX_LENGTH: u64 = 120;
-/// `seL4_MsgMaxExtraCaps`.
-pub const MSG_MAX_EXTRA_CAPS: u64 = 3;
-
-/// The system calls (`seL4_Syscall_ID`, non-MCS numbering).
-pub mod sys {
-    /// `seL4_SysCall`.
-    pub const CALL: i64 = -1;
-    /// `seL4_SysReplyRecv`.
-    pub const REPLY_RECV: i64 = -2;
-    /// `seL4_SysSend`.
-    pub const SEND: i64 = -3;
-    /// `seL4_SysNBSend`.
-    pub const NB_SEND: i64 = -4;
-    /// `seL4_SysRecv`.
-    pub const RECV: i64 = -5;
-    /// `seL4_SysReply`.
-    pub const REPLY: i64 = -6;
-    /// `seL4_SysYield`.
-    pub const YIELD: i64 = -7;
-    /// `seL4_SysNBRecv`.
-    pub const NB_RECV: i64 = -8;
-}
-
-/// `seL4_MessageInfo`: label (bits 63..12), caps unwrapped (11..9), extra caps (8..7), length (6..0).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
-pub struct MessageInfo {
-    /// The label (invocation label, or error code in a kernel reply).
-    pub label: u64,
-    /// Which extra caps were unwrapped (a bit each).
-    pub caps_unwrapped: u64,
-    /// How many extra caps (0..=3).
-    pub extra_caps: u64,
-    /// How many message words (0..=120).
-    pub length: u64,
-}
-
-impl MessageInfo {
-    /// `seL4_MessageInfo_new`.
-    pub const fn new(label: u64, caps_unwrapped: u64, extra_caps: u64, length: u64) -> MessageInfo {
-        MessageInfo { label, caps_unwrapped, extra_caps, length }
-    }
-
-    /// The word encoding (`wordFromMessageInfo`).
-    pub const fn to_word(self) -> u64 {
-        (self.label << 12)
-            | ((self.caps_unwrapped & 0x7) << 9)
-            | ((self.extra_caps & 0x3) << 7)
-            | (self.length & 0x7f)
-    }
-
-    /// `messageInfoFromWord`: decode, cutting the length to [`MSG_MAX_LENGTH`].
-    pub const fn from_word(w: u64) -> MessageInfo {
-        let length = w & 0x7f;
-        MessageInfo {
-            label: w >> 12,
-            caps_unwrapped: (w >> 9) & 0x7,
-            extra_caps: (w >> 7) & 0x3,
-            length: if length > MSG_MAX_LENGTH { MSG_MAX_LENGTH } else { length },
-        }
-    }
-}
-
 gears::code_gear! {
     /// `handleSyscall`: decode the MessageInfo and go to `handle_invocation` for
     /// Call, Send and NBSend, to `handle_recv` for Recv and NBRecv, to `handle_reply` for Reply and
@@ -89,24 +26,25 @@ gears::code_gear! {
             return Next::Fail(SyscallError::IllegalOperation);
         }
         let info = MessageInfo::from_word(request.info);
-        request.label = info.label;
-        request.mrs.truncate(info.length as usize);
-        request.mrs.resize(info.length as usize, 0);
-        request.extra_cptrs.truncate(info.extra_caps as usize);
-        match request.syscall {
-            sys::CALL | sys::SEND | sys::NB_SEND => {
-                request.is_call = request.syscall == sys::CALL;
+        request.label = info.label();
+        request.mrs.truncate(info.length() as usize);
+        request.mrs.resize(info.length() as usize, 0);
+        request.extra_cptrs.truncate(info.extra_caps() as usize);
+        let Some(syscall) = request.syscall else { return Next::Fail(SyscallError::IllegalOperation) };
+        match syscall {
+            Syscall::Call | Syscall::Send | Syscall::NBSend => {
+                request.is_call = syscall == Syscall::Call;
                 Next::Goto(&crate::lookup::HANDLE_INVOCATION)
             }
-            sys::RECV | sys::NB_RECV => Next::Goto(&HANDLE_RECV),
-            sys::REPLY | sys::REPLY_RECV => Next::Goto(&HANDLE_REPLY),
-            sys::YIELD => {
+            Syscall::Recv | Syscall::NBRecv => Next::Goto(&HANDLE_RECV),
+            Syscall::Reply | Syscall::ReplyRecv => Next::Goto(&HANDLE_REPLY),
+            Syscall::Yield => {
                 yield_thread(objects, sched, request.thread);
                 Next::Exit(Done::Ok)
             }
             // handleUnknownSyscall: any other number is an UnknownSyscall fault.
             _ => {
-                request.fault = Some(crate::fault::Fault::UnknownSyscall { syscall_number: request.syscall as u64 });
+                request.fault = Some(crate::fault::Fault::UnknownSyscall { syscall_number: syscall.word() });
                 Next::Goto(&crate::fault::HANDLE_FAULT)
             }
         }
@@ -124,7 +62,7 @@ gears::code_gear! {
             save_message(objects, request);
             crate::endpoint::do_reply_transfer(cspace, objects, sched, request.thread, tcb, slot, can_grant);
         }
-        if request.syscall == sys::REPLY_RECV {
+        if request.syscall == Some(Syscall::ReplyRecv) {
             Next::Goto(&HANDLE_RECV)
         } else {
             Next::Exit(Done::Ok)
@@ -150,7 +88,7 @@ gears::code_gear! {
     pub fn handle_recv_cap_found(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, lookup: &LookupCursor) {
         let fault = SyscallError::CapFault { cptr: request.cptr, fault: LookupFault::MissingCapability { bits_left: 0 } };
         let Some(slot) = lookup.slot else { return Next::Fail(fault) };
-        let blocking = request.syscall != sys::NB_RECV;
+        let blocking = request.syscall != Some(Syscall::NBRecv);
         let thread = request.thread;
         match cspace.cap(slot) {
             Cap::Endpoint { ptr, badge, rights } if rights.read => {
@@ -221,18 +159,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn message_info_layout_matches_sel4() {
-        let i = MessageInfo::new(2, 0, 1, 2);
-        assert_eq!(i.to_word(), (2 << 12) | (1 << 7) | 2);
-        assert_eq!(MessageInfo::from_word(i.to_word()), i);
-        assert_eq!(MessageInfo::from_word(0x7f).length, MSG_MAX_LENGTH);
-        assert_eq!(MessageInfo::from_word(u64::MAX).extra_caps, 3);
-    }
-
-    #[test]
     fn error_replies_carry_sel4_words() {
         let (info, mrs) = reply_from_kernel_error(&SyscallError::RangeError { min: 1, max: 20 }).unwrap();
-        assert_eq!((info.label, info.length, mrs), (4, 2, vec![1, 20]));
+        assert_eq!((info.label(), info.length(), mrs), (4, 2, vec![1, 20]));
         let e = SyscallError::FailedLookup {
             source: true,
             fault: LookupFault::MissingCapability { bits_left: 3 },

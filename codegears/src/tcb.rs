@@ -1,6 +1,7 @@
 //! TCB invocations as gears, after seL4's `src/object/tcb.c`: ReadRegisters and WriteRegisters
 //! (the call path `seL4_TCB_ReadRegisters` takes through the kernel).
 
+use abi::{MessageInfo, label};
 use gears::Next;
 
 use crate::arch::Arch;
@@ -10,20 +11,16 @@ use crate::cdt::{cte_insert, derive_cap};
 use crate::cspace::CSpace;
 use crate::error::SyscallError;
 use crate::kernel::{DeleteCursor, tcb_slot};
-use crate::kernel::{Invocation, Kernel, ReplyMsg, Request, label};
+use crate::kernel::{Invocation, Kernel, ReplyMsg, Request};
 use crate::lookup::set_restart;
 use crate::object::{N_REGISTERS, ObjectStore, ThreadState};
-use crate::syscall::MessageInfo;
+
 use crate::thread::{Scheduler, restart, set_priority, suspend};
 
 /// `n_frameRegisters` (x86_64).
-pub const N_FRAME_REGISTERS: u64 = 18;
+pub const N_FRAME_REGISTERS: u64 = abi::x86_64::FRAME_REGISTERS as u64;
 /// `n_gpRegisters` (x86_64).
-pub const N_GP_REGISTERS: u64 = 2;
-/// Flag bit of ReadRegisters: suspend the source first (`ReadRegisters_suspend`).
-pub const READ_REGISTERS_SUSPEND: u64 = 1;
-/// Flag bit of WriteRegisters: resume the target after (`WriteRegisters_resume`).
-pub const WRITE_REGISTERS_RESUME: u64 = 1;
+pub const N_GP_REGISTERS: u64 = abi::x86_64::GP_REGISTERS as u64;
 
 /// Message word `i` of the request (0 past its end: decode checked the length it needs).
 pub(crate) fn mr(request: &Request, i: usize) -> u64 {
@@ -59,17 +56,17 @@ gears::code_gear! {
     /// `decodeTCBInvocation`: dispatch on the label.
     pub fn decode_tcb_invocation(ctx: Kernel; request: &Request) {
         match request.label {
-            label::TCB_READ_REGISTERS => Next::Goto(&DECODE_READ_REGISTERS),
-            label::TCB_WRITE_REGISTERS => Next::Goto(&DECODE_WRITE_REGISTERS),
-            label::TCB_SET_PRIORITY | label::TCB_SET_MC_PRIORITY => Next::Goto(&DECODE_SET_PRIORITY),
-            label::TCB_SET_SPACE => Next::Goto(&DECODE_SET_SPACE),
-            label::TCB_SET_SCHED_PARAMS => Next::Goto(&crate::tcb_control::DECODE_SET_SCHED_PARAMS),
-            label::TCB_COPY_REGISTERS => Next::Goto(&crate::tcb_control::DECODE_COPY_REGISTERS),
-            label::TCB_SET_IPC_BUFFER => Next::Goto(&crate::tcb_control::DECODE_SET_IPC_BUFFER),
-            label::TCB_CONFIGURE => Next::Goto(&crate::tcb_control::DECODE_TCB_CONFIGURE),
-            label::TCB_SUSPEND | label::TCB_RESUME => Next::Goto(&INVOKE_TCB_SUSPEND_RESUME),
-            label::TCB_BIND_NOTIFICATION => Next::Goto(&DECODE_BIND_NOTIFICATION),
-            label::TCB_UNBIND_NOTIFICATION => Next::Goto(&DECODE_UNBIND_NOTIFICATION),
+            label::tcb::READ_REGISTERS => Next::Goto(&DECODE_READ_REGISTERS),
+            label::tcb::WRITE_REGISTERS => Next::Goto(&DECODE_WRITE_REGISTERS),
+            label::tcb::SET_PRIORITY | label::tcb::SET_MC_PRIORITY => Next::Goto(&DECODE_SET_PRIORITY),
+            label::tcb::SET_SPACE => Next::Goto(&DECODE_SET_SPACE),
+            label::tcb::SET_SCHED_PARAMS => Next::Goto(&crate::tcb_control::DECODE_SET_SCHED_PARAMS),
+            label::tcb::COPY_REGISTERS => Next::Goto(&crate::tcb_control::DECODE_COPY_REGISTERS),
+            label::tcb::SET_IPC_BUFFER => Next::Goto(&crate::tcb_control::DECODE_SET_IPC_BUFFER),
+            label::tcb::CONFIGURE => Next::Goto(&crate::tcb_control::DECODE_TCB_CONFIGURE),
+            label::tcb::SUSPEND | label::tcb::RESUME => Next::Goto(&INVOKE_TCB_SUSPEND_RESUME),
+            label::tcb::BIND_NOTIFICATION => Next::Goto(&DECODE_BIND_NOTIFICATION),
+            label::tcb::UNBIND_NOTIFICATION => Next::Goto(&DECODE_UNBIND_NOTIFICATION),
             // SetTLSBase (and SetFlags) arrive later.
             _ => Next::Fail(SyscallError::IllegalOperation),
         }
@@ -100,12 +97,12 @@ gears::code_gear! {
         set_restart(objects, request.thread);
         let n = (mr(request, 1) as usize).min(N_REGISTERS);
         let Some(src) = target(invocation) else { return Next::Fail(SyscallError::InvalidCapability { cap: 0 }) };
-        if mr(request, 0) & READ_REGISTERS_SUSPEND != 0 {
+        if mr(request, 0) & abi::tcb::READ_REGISTERS_SUSPEND != 0 {
             suspend(cspace, objects, sched, src);
         }
         if request.is_call {
             let regs = objects.tcb_mut(src).map(|t| t.registers).unwrap_or([0; N_REGISTERS]);
-            *reply = ReplyMsg { info: MessageInfo::new(0, 0, 0, n as u64).to_word(), mrs: regs[..n].to_vec() };
+            *reply = ReplyMsg { info: MessageInfo::new(0, 0, 0, n as u64).word(), mrs: regs[..n].to_vec() };
         }
         if let Some(t) = objects.tcb_mut(request.thread)
             && t.state == ThreadState::Restart
@@ -139,7 +136,7 @@ gears::code_gear! {
     pub fn invoke_tcb_write_registers(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
         set_restart(objects, request.thread);
         let n = (mr(request, 1) as usize).min(N_REGISTERS);
-        let resume = mr(request, 0) & WRITE_REGISTERS_RESUME != 0;
+        let resume = mr(request, 0) & abi::tcb::WRITE_REGISTERS_RESUME != 0;
         if let Some(dest) = target(invocation)
             && let Some(t) = objects.tcb_mut(dest)
         {
@@ -181,7 +178,7 @@ gears::code_gear! {
         set_restart(objects, request.thread);
         let value = mr(request, 0) as u8;
         if let Some(t) = target(invocation) {
-            if request.label == label::TCB_SET_PRIORITY {
+            if request.label == label::tcb::SET_PRIORITY {
                 set_priority(objects, sched, t, value);
             } else if let Some(tcb) = objects.tcb_mut(t) {
                 tcb.mcp = value;
@@ -196,7 +193,7 @@ gears::code_gear! {
     pub fn invoke_tcb_suspend_resume(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
         set_restart(objects, request.thread);
         if let Some(t) = target(invocation) {
-            if request.label == label::TCB_SUSPEND {
+            if request.label == label::tcb::SUSPEND {
                 suspend(cspace, objects, sched, t);
             } else {
                 restart(cspace, objects, sched, t);

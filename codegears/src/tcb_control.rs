@@ -17,16 +17,7 @@ use crate::tcb::{N_FRAME_REGISTERS, check_cap_at_and_insert, mr, target};
 use crate::thread::{Scheduler, restart, set_priority, suspend};
 
 /// `seL4_IPCBufferSizeBits`: the IPC buffer's alignment.
-pub const IPC_BUFFER_SIZE_BITS: u64 = 10;
-
-/// CopyRegisters flag: suspend the source first.
-pub const COPY_SUSPEND_SOURCE: u64 = 1;
-/// CopyRegisters flag: restart the target after.
-pub const COPY_RESUME_TARGET: u64 = 2;
-/// CopyRegisters flag: copy the frame registers.
-pub const COPY_TRANSFER_FRAME: u64 = 4;
-/// CopyRegisters flag: copy the integer (general-purpose) registers.
-pub const COPY_TRANSFER_INTEGER: u64 = 8;
+pub const IPC_BUFFER_SIZE_BITS: u64 = abi::object::bits::IPC_BUFFER as u64;
 
 gears::code_gear! {
     /// `decodeSetSchedParams` (non-MCS): MCP in MR0, priority in MR1, an authority TCB as extra
@@ -82,19 +73,19 @@ gears::code_gear! {
         let (Some(dest), Some(&(Cap::Thread { ptr: src }, _))) = (target(invocation), invocation.extra_caps.first()) else {
             return Next::Goto(&crate::lookup::INVOCATION_DONE);
         };
-        if flags & COPY_SUSPEND_SOURCE != 0 {
+        if flags & abi::tcb::COPY_SUSPEND_SOURCE != 0 {
             suspend(cspace, objects, sched, src);
         }
-        if flags & COPY_RESUME_TARGET != 0 {
+        if flags & abi::tcb::COPY_RESUME_TARGET != 0 {
             restart(cspace, objects, sched, dest);
         }
         let from = objects.tcb(src).map(|t| t.registers).unwrap_or([0; N_REGISTERS]);
         if let Some(t) = objects.tcb_mut(dest) {
             let frame = N_FRAME_REGISTERS as usize;
-            if flags & COPY_TRANSFER_FRAME != 0 {
+            if flags & abi::tcb::COPY_TRANSFER_FRAME != 0 {
                 t.registers[..frame].copy_from_slice(&from[..frame]);
             }
-            if flags & COPY_TRANSFER_INTEGER != 0 {
+            if flags & abi::tcb::COPY_TRANSFER_INTEGER != 0 {
                 t.registers[frame..].copy_from_slice(&from[frame..]);
             }
         }

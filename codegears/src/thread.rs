@@ -18,7 +18,7 @@ use crate::kernel::tcb_slot;
 use crate::object::{Links, ObjectStore, TcbQueue, ThreadState};
 
 /// `seL4_MaxPrio`.
-pub const MAX_PRIO: u8 = 255;
+pub const MAX_PRIO: u8 = abi::MAX_PRIO;
 
 /// Which pair of links a queue threads through its TCBs.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]

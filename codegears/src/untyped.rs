@@ -1,56 +1,36 @@
 //! Untyped Retype as gears, after seL4's `src/object/untyped.c`: decode (every check), reset of
 //! an untyped without children in preemptible chunks, then one gear per created object.
 
+use abi::{CapRights, label};
 use gears::Next;
 
+use crate::arch::ArchExt;
 use crate::arch::{Arch, ObjectKind, PAGE_TABLE_BITS};
 use crate::cap::{
-    Cap, CapRights, ENDPOINT_BITS, MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, NOTIFICATION_BITS, ObjPtr, SLOT_BITS,
-    SlotRef, TCB_BITS, WORD_BITS, mask,
+    Cap, ENDPOINT_BITS, MAX_UNTYPED_BITS, MIN_UNTYPED_BITS, NOTIFICATION_BITS, ObjPtr, SLOT_BITS, SlotRef,
+    TCB_BITS, WORD_BITS, mask,
 };
 use crate::cdt::{ensure_no_children, insert_new_cap};
 use crate::cspace::CSpace;
 use crate::error::{LookupFault, SyscallError};
-use crate::kernel::{Invocation, Kernel, LookupCursor, Request, RetypeCursor, label};
+use crate::kernel::{Invocation, Kernel, LookupCursor, Request, RetypeCursor};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
 use crate::machine::{MachineOp, MachineOps};
 use crate::object::{Endpoint, Notification, Object, ObjectStore, Tcb};
 
 /// The most objects one Retype may create (`CONFIG_RETYPE_FAN_OUT_LIMIT`).
-pub const RETYPE_FAN_OUT_LIMIT: u64 = 256;
+pub const RETYPE_FAN_OUT_LIMIT: u64 = abi::config::RETYPE_FAN_OUT_LIMIT;
 /// log2 of the bytes cleared between two preemption points in a reset (`CONFIG_RESET_CHUNK_BITS`).
 pub const RESET_CHUNK_BITS: u64 = 8;
-
-/// `seL4_ObjectType`: the five generic types with seL4's numbers, and x86_64's frame numbers
-/// (the arch types of both arches are in [`crate::arch`]; a kernel state's
-/// [`Arch`] decides which numbers a retype reads).
-pub mod object_type {
-    /// `seL4_UntypedObject`.
-    pub const UNTYPED: u64 = 0;
-    /// `seL4_TCBObject`.
-    pub const TCB: u64 = 1;
-    /// `seL4_EndpointObject`.
-    pub const ENDPOINT: u64 = 2;
-    /// `seL4_NotificationObject`.
-    pub const NOTIFICATION: u64 = 3;
-    /// `seL4_CapTableObject`.
-    pub const CAP_TABLE: u64 = 4;
-    /// A 4 KiB frame on x86_64 (`seL4_X86_4K`).
-    pub const SMALL_FRAME: u64 = crate::arch::x86_64_type::SMALL_PAGE;
-    /// A 2 MiB frame on x86_64 (`seL4_X86_LargePageObject`).
-    pub const LARGE_FRAME: u64 = crate::arch::x86_64_type::LARGE_PAGE;
-    /// `seL4_ObjectTypeCount` on x86_64.
-    pub const COUNT: u64 = crate::arch::x86_64_type::COUNT;
-}
 
 /// `getObjectSize`: log2 of the size of an object of `ty` with user size `user_size` (0 for a
 /// type this arch does not have: decode refuses it first).
 pub fn get_object_size(arch: Arch, ty: u64, user_size: u64) -> u64 {
     match arch.object_kind(ty) {
-        Some(ObjectKind::Generic(object_type::UNTYPED)) => user_size,
-        Some(ObjectKind::Generic(object_type::TCB)) => TCB_BITS as u64,
-        Some(ObjectKind::Generic(object_type::ENDPOINT)) => ENDPOINT_BITS as u64,
-        Some(ObjectKind::Generic(object_type::NOTIFICATION)) => NOTIFICATION_BITS as u64,
+        Some(ObjectKind::Generic(abi::object::UNTYPED)) => user_size,
+        Some(ObjectKind::Generic(abi::object::TCB)) => TCB_BITS as u64,
+        Some(ObjectKind::Generic(abi::object::ENDPOINT)) => ENDPOINT_BITS as u64,
+        Some(ObjectKind::Generic(abi::object::NOTIFICATION)) => NOTIFICATION_BITS as u64,
         Some(ObjectKind::Generic(_)) => user_size.saturating_add(SLOT_BITS as u64),
         Some(ObjectKind::Frame(bits)) => bits as u64,
         Some(ObjectKind::PageTable(_)) => PAGE_TABLE_BITS as u64,
@@ -75,7 +55,7 @@ gears::code_gear! {
     /// `decodeUntypedInvocation`, first part: label, length, type and size checks; then the
     /// destination CNode (the root itself at depth 0, else looked up).
     pub fn decode_untyped_invocation(ctx: Kernel; arch: &Arch, request: &Request, invocation: &Invocation, lookup: &mut LookupCursor) {
-        if request.label != label::UNTYPED_RETYPE {
+        if request.label != label::untyped::RETYPE {
             return Next::Fail(SyscallError::IllegalOperation);
         }
         let Some(&(root, root_slot)) = invocation.extra_caps.first() else {
@@ -92,10 +72,10 @@ gears::code_gear! {
         if user_size >= WORD_BITS || object_size > MAX_UNTYPED_BITS as u64 {
             return Next::Fail(SyscallError::RangeError { min: 0, max: MAX_UNTYPED_BITS as u64 });
         }
-        if ty == object_type::CAP_TABLE && user_size == 0 {
+        if ty == abi::object::CAP_TABLE && user_size == 0 {
             return Next::Fail(SyscallError::InvalidArgument { arg: 1 });
         }
-        if ty == object_type::UNTYPED && user_size < MIN_UNTYPED_BITS as u64 {
+        if ty == abi::object::UNTYPED && user_size < MIN_UNTYPED_BITS as u64 {
             return Next::Fail(SyscallError::InvalidArgument { arg: 1 });
         }
         if node_depth == 0 {
@@ -154,7 +134,7 @@ gears::code_gear! {
         if (free_bytes >> object_size) < node_window {
             return Next::Fail(SyscallError::NotEnoughMemory { available: free_bytes });
         }
-        if is_device && !is_frame_type(*arch, ty) && ty != object_type::UNTYPED {
+        if is_device && !is_frame_type(*arch, ty) && ty != abi::object::UNTYPED {
             return Next::Fail(SyscallError::InvalidArgument { arg: 1 });
         }
         let free_ref = region_base + free_index_to_offset(free_index);
@@ -266,18 +246,18 @@ gears::code_gear! {
                 Cap::PageTable { ptr, kind, mapped: None }
             }
             _ => match retype.object_type {
-            object_type::UNTYPED => {
+            abi::object::UNTYPED => {
                 Cap::Untyped { ptr: addr, size_bits: user, free_index: 0, is_device: retype.is_device }
             }
-            object_type::TCB => {
+            abi::object::TCB => {
                 objects.insert(ptr, Object::Tcb(Tcb::default()));
                 Cap::Thread { ptr }
             }
-            object_type::ENDPOINT => {
+            abi::object::ENDPOINT => {
                 objects.insert(ptr, Object::Endpoint(Endpoint::default()));
                 Cap::endpoint(ptr)
             }
-            object_type::NOTIFICATION => {
+            abi::object::NOTIFICATION => {
                 objects.insert(ptr, Object::Notification(Notification::default()));
                 Cap::Notification { ptr, badge: 0, rights: CapRights::ALL }
             }

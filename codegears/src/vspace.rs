@@ -6,10 +6,12 @@
 //! `finaliseCap`. Every change to a paging structure is also recorded as a
 //! [`MachineOp`].
 
+use abi::CapRights;
 use alloc::collections::BTreeMap;
 
+use crate::arch::ArchExt;
 use crate::arch::{ASID_LOW_BITS, Arch, PAGE_TABLE_BITS, PtKind, level_bits, level_index, page_level};
-use crate::cap::{Cap, CapRights, Mapping, ObjPtr, mask};
+use crate::cap::{Cap, Mapping, ObjPtr, mask};
 use crate::machine::{MachineOp, MachineOps, Pte};
 use crate::object::ObjectStore;
 

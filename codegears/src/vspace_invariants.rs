@@ -25,6 +25,7 @@ use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::vec::Vec;
 
+use crate::arch::ArchExt;
 use crate::arch::{PtKind, level_bits};
 use crate::cap::{Cap, ObjPtr, mask};
 use crate::invariants::InvariantViolation;

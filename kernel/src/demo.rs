@@ -2,10 +2,10 @@
 //!
 //! Each scenario narrates on the console and returns `Err` with what went wrong.
 
-use crate::abi::{SYS_CALL, SYS_SEND, SYS_YIELD, message_info, message_info_fields, syscall_name};
 use crate::arch::{self, FaultKind, Irq, Trap};
 use crate::thread::{LoadError, UserThread};
 use crate::{ExitCode, memory};
+use abi::{MessageInfo, Syscall};
 
 /// Message registers for the console: `[0x1111, 0x2222, …]` on one line.
 struct Words<'a>(&'a [u64]);
@@ -149,7 +149,8 @@ pub fn syscall_round_trip() -> Check {
         return Err("first entry is not a syscall");
     }
     let args = t.ctx.syscall_args();
-    let (label, length) = message_info_fields(args.info);
+    let info = MessageInfo::from_word(args.info);
+    let (label, length) = (info.label(), info.length());
     kprintln!(
         "syscall: user -> kernel: {} cap {:#x} label {} length {} MR0-3 {}",
         syscall_name(args.number),
@@ -158,14 +159,14 @@ pub fn syscall_round_trip() -> Check {
         length,
         Words(&args.mrs)
     );
-    if args.number != SYS_CALL
+    if args.number != Syscall::Call.number()
         || args.cap != 0x42
-        || args.info != message_info(7, 4)
+        || args.info != MessageInfo::new(7, 0, 0, 4).word()
         || args.mrs != [0x1111, 0x2222, 0x3333, 0x4444]
     {
         return Err("the kernel did not receive the Call as sent");
     }
-    let reply_info = message_info(0, 4);
+    let reply_info = MessageInfo::new(0, 0, 0, 4).word();
     let reply_mrs = args.mrs.map(|m| m + 0x10_0000);
     t.ctx.set_syscall_reply(0xbad6e, reply_info, reply_mrs);
     kprintln!("syscall: kernel -> user: reply badge 0xbad6e length 4 MR0-3 {}", Words(&reply_mrs));
@@ -181,10 +182,14 @@ pub fn syscall_round_trip() -> Check {
         echo.info,
         Words(&echo.mrs)
     );
-    if echo.number != SYS_SEND || echo.cap != 0x43 || echo.info != reply_info || echo.mrs != reply_mrs {
+    if echo.number != Syscall::Send.number()
+        || echo.cap != 0x43
+        || echo.info != reply_info
+        || echo.mrs != reply_mrs
+    {
         return Err("the user did not get the reply registers back");
     }
-    if run_to_event(&mut t) != Trap::Syscall || t.ctx.syscall_args().number != SYS_YIELD {
+    if run_to_event(&mut t) != Trap::Syscall || t.ctx.syscall_args().number != Syscall::Yield.number() {
         return Err("third entry is not Yield");
     }
     kprintln!("syscall: round trip ok (Call, reply, Send echo, Yield); thread retired");
@@ -289,4 +294,9 @@ pub fn user_faults_stop_only_the_thread() -> Check {
     user_fault(arch::programs::illegal_instruction(), FaultKind::IllegalInstruction)?;
     user_fault(arch::programs::privileged_instruction(), arch::programs::PRIVILEGED_FAULT)?;
     syscall_round_trip()
+}
+
+/// seL4's name of the system call numbered `n` (`"unknown"` for a number that names none).
+fn syscall_name(n: i64) -> &'static str {
+    Syscall::decode(n, abi::Arch::native()).map_or("unknown", Syscall::name)
 }

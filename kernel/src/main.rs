@@ -19,8 +19,6 @@ extern crate alloc;
 #[macro_use]
 mod console;
 #[cfg(target_os = "none")]
-mod abi;
-#[cfg(target_os = "none")]
 mod arch;
 #[cfg(target_os = "none")]
 mod boot;

@@ -25,19 +25,19 @@
 //! the calls a script (written into its read-only script pages before it starts) lists, and
 //! stores each reply where the kernel's checks read it (the scenarios of `scenarios.rs`).
 
+use abi::{Arch, IpcBuffer, MessageInfo, Syscall};
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use codegears::arch::Arch;
 use codegears::cap::{Cap, ObjPtr, SlotRef};
 use codegears::fault::{Fault, HANDLE_FAULT};
 use codegears::interrupt::{HANDLE_INTERRUPT, IRQ_TIMER};
-use codegears::kernel::{BootConfig, BootInfo, Done, Kernel, KernelState, ReplyMsg, root_slot, tcb_slot};
+use codegears::kernel::{BootConfig, BootInfo, Done, Kernel, KernelState, ReplyMsg, tcb_slot};
 use codegears::machine::{MachineOp, Pte};
 use codegears::object::ThreadState;
-use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, reply_from_kernel_error, sys};
+use codegears::syscall::{HANDLE_SYSCALL, reply_from_kernel_error};
 use gears::{Dispatcher, Gear, MetaGear, Mode, Outcome, PointDecision, Step};
 use metagears::wire::WireTracer;
 use metagears::{DEFAULT_WORK_UNITS, Invariant, WorkBudget};
@@ -48,19 +48,6 @@ use crate::thread::{IPC_BUFFER_VA, LoadError, RESULTS_VA, SCRIPT_VA, UserThread}
 /// The Rust root task (`kernel/roottask`), built by the xtask and embedded by `build.rs`; empty
 /// when the kernel was built without it (plain `cargo build -p kernel`).
 pub static ROOT_TASK_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/roottask.elf"));
-
-/// `seL4_SysDebugPutChar`: the character is in the cap register.
-const SYS_DEBUG_PUT_CHAR: i64 = -9;
-/// `seL4_SysDebugHalt`, here with the root task's verdict in the cap register (1 pass).
-const SYS_DEBUG_HALT: i64 = -11;
-/// Benchmark call (the `latency-bench` kernel, like seL4's benchmark configuration's calls):
-/// start measuring interrupt latency, with the preemption points on (cap register 1) or off.
-#[cfg(feature = "latency-bench")]
-const SYS_BENCH_BEGIN: i64 = -12;
-/// Benchmark call: stop measuring and print the figures (the cap register says how many caps the
-/// measured revoke removed).
-#[cfg(feature = "latency-bench")]
-const SYS_BENCH_END: i64 = -13;
 
 /// Where the capability kernel's boot places the objects that are not in real memory (the root
 /// TCB, CNode and ASID pool are the kernel's data): at addresses above any physical memory of the
@@ -79,15 +66,6 @@ const RESULT_WORDS: usize = 8;
 const SCRIPT_PAGES: usize = 2;
 /// The most records a script may hold (the last slot stays zero: the end marker).
 pub const MAX_RECORDS: usize = SCRIPT_PAGES * 4096 / (RECORD_WORDS * 8) - 1;
-/// IPC buffer word of message register `i` (`seL4_IPCBuffer.msg[i]`).
-const fn ipc_msg_word(i: usize) -> usize {
-    1 + i
-}
-/// IPC buffer word of extra cap `j` (`seL4_IPCBuffer.caps_or_badges[j]`).
-const fn ipc_cap_word(j: usize) -> usize {
-    122 + j
-}
-
 /// An untyped handed to the root task: cptr, physical base, size, device memory or not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UntypedDesc {
@@ -127,7 +105,7 @@ pub struct Call {
 impl Call {
     /// `seL4_Call(cap, label, mrs, extra caps)`.
     pub fn new(cap: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Call {
-        let mut c = Call { number: sys::CALL, cap, label, repeat: 1, ..Call::default() };
+        let mut c = Call { number: Syscall::Call.number(), cap, label, repeat: 1, ..Call::default() };
         c.mrs[..mrs.len()].copy_from_slice(mrs);
         c.length = mrs.len() as u64;
         c.extra[..extra.len()].copy_from_slice(extra);
@@ -144,7 +122,7 @@ impl Call {
     }
 
     fn words(&self) -> [u64; RECORD_WORDS] {
-        let info = MessageInfo::new(self.label, 0, self.extra_caps, self.length).to_word();
+        let info = MessageInfo::new(self.label, 0, self.extra_caps, self.length).word();
         let m = &self.mrs;
         let e = &self.extra;
         [
@@ -579,8 +557,8 @@ impl RootTask {
                 }
                 Trap::Syscall => {
                     let args = self.thread(cur).ctx.syscall_args();
-                    match args.number {
-                        SYS_DEBUG_PUT_CHAR => {
+                    match Syscall::decode(args.number, Arch::native()) {
+                        Some(Syscall::DebugPutChar) => {
                             let t = self.thread(cur);
                             if args.cap == u64::from(b'\n') {
                                 kprintln!("{}", t.line);
@@ -589,16 +567,16 @@ impl RootTask {
                                 t.line.push(char::from(args.cap as u8));
                             }
                         }
-                        SYS_DEBUG_HALT if cur == root => return Ok(args.cap != 0),
+                        Some(Syscall::DebugHalt) if cur == root => return Ok(args.cap != 0),
                         #[cfg(feature = "latency-bench")]
-                        SYS_BENCH_BEGIN if cur == root => {
+                        Some(Syscall::GearsBenchBegin) if cur == root => {
                             self.set_preemption(args.cap != 0);
                             self.bench = Some((args.cap != 0, self.stats));
                             self.stats.user_latency_max_ns = 0;
                             arch::timer_latency_reset();
                         }
                         #[cfg(feature = "latency-bench")]
-                        SYS_BENCH_END if cur == root => {
+                        Some(Syscall::GearsBenchEnd) if cur == root => {
                             if let Some((on, s0)) = self.bench.take() {
                                 let s = self.stats;
                                 kprintln!(
@@ -718,16 +696,22 @@ impl RootTask {
         let th = self.thread(cur);
         let args = th.ctx.syscall_args();
         let request = request_from(cur, &args, buffer);
-        let receives = matches!(args.number, sys::RECV | sys::NB_RECV | sys::REPLY_RECV);
-        let is_call = args.number == sys::CALL;
+        let syscall = Syscall::decode(args.number, Arch::native());
+        if syscall.is_none() {
+            // handleUnknownSyscall: a number that names no system call is a fault.
+            let fault = Fault::UnknownSyscall { syscall_number: args.number as u64 };
+            return self.fault(cur, fault, "unknown system call");
+        }
+        let receives = matches!(syscall, Some(Syscall::Recv | Syscall::NBRecv | Syscall::ReplyRecv));
+        let is_call = syscall == Some(Syscall::Call);
         // Where a cap it receives goes (a receive's message, or the reply to a Call): the
         // receive path in its IPC buffer, as it is now.
         if (receives || is_call)
             && let (Some(b), Some(t)) = (buffer, self.kernel.state.objects.tcb_mut(cur))
         {
-            t.ipc_buffer.receive_cnode = read_phys(b, IPC_RECEIVE_CNODE);
-            t.ipc_buffer.receive_index = read_phys(b, IPC_RECEIVE_CNODE + 1);
-            t.ipc_buffer.receive_depth = read_phys(b, IPC_RECEIVE_CNODE + 2);
+            t.ipc_buffer.receive_cnode = read_phys(b, IpcBuffer::RECEIVE_CNODE);
+            t.ipc_buffer.receive_index = read_phys(b, IpcBuffer::RECEIVE_INDEX);
+            t.ipc_buffer.receive_depth = read_phys(b, IpcBuffer::RECEIVE_DEPTH);
         }
         self.kernel.set_request(request);
         let outcome = self.dispatcher.run(&mut self.kernel, &HANDLE_SYSCALL);
@@ -738,13 +722,13 @@ impl RootTask {
             Outcome::Exited(_) if is_call => Deliver::Reply(core::mem::take(&mut self.kernel.reply)),
             Outcome::Exited(_) => Deliver::Nothing,
             Outcome::Failed(e) => match reply_from_kernel_error(&e) {
-                Some((info, mrs)) if is_call => Deliver::Reply(ReplyMsg { info: info.to_word(), mrs }),
+                Some((info, mrs)) if is_call => Deliver::Reply(ReplyMsg { info: info.word(), mrs }),
                 Some(_) => Deliver::Nothing,
                 None if cur == self.info.root_tcb => {
                     return Err(format!("root task: cap fault with no fault handler: {e:?}"));
                 }
                 None => {
-                    if let Some(fault) = Fault::from_syscall_error(&e, args.number) {
+                    if let Some(fault) = syscall.and_then(|s| Fault::from_syscall_error(&e, s)) {
                         self.fault(cur, fault, &format!("{e:?}"))?;
                     }
                     Deliver::Nothing
@@ -875,7 +859,8 @@ impl RootTask {
         }
         let args = ctx.syscall_args();
         self.kernel.set_request(request_from(self.info.root_tcb, &args, Some(ipc)));
-        let is_call = args.number == sys::CALL;
+        let syscall = Syscall::decode(args.number, Arch::native());
+        let is_call = syscall == Some(Syscall::Call);
         let outcome = self.dispatcher.run(&mut self.kernel, &HANDLE_SYSCALL);
         self.apply_machine_ops();
         match outcome {
@@ -884,12 +869,12 @@ impl RootTask {
                     let reply = core::mem::take(&mut self.kernel.reply);
                     write_reply(ctx, Some(ipc), 0, reply.info, &reply.mrs, &[]);
                 }
-                Ok(args.number != sys::YIELD)
+                Ok(syscall != Some(Syscall::Yield))
             }
             Outcome::Failed(e) => match reply_from_kernel_error(&e) {
                 Some((info, words)) => {
                     if is_call {
-                        write_reply(ctx, Some(ipc), 0, info.to_word(), &words, &[]);
+                        write_reply(ctx, Some(ipc), 0, info.word(), &words, &[]);
                     }
                     Ok(true)
                 }
@@ -913,10 +898,8 @@ impl RootTask {
     }
 }
 
-/// The IPC buffer's size (`seL4_IPCBufferSizeBits` = 10: it never crosses a page).
-const IPC_BUFFER_BYTES: u64 = 1024;
-/// IPC buffer word of `receiveCNode` (then `receiveIndex`, `receiveDepth`).
-const IPC_RECEIVE_CNODE: usize = 125;
+/// The IPC buffer's size: it never crosses a page.
+const IPC_BUFFER_BYTES: u64 = 1 << abi::object::bits::IPC_BUFFER;
 
 /// Reads word `index` of the IPC buffer at physical address `buffer`.
 fn read_phys(buffer: u64, index: usize) -> u64 {
@@ -941,15 +924,16 @@ fn write_phys(buffer: u64, index: usize, value: u64) {
 fn request_from(thread: ObjPtr, args: &arch::SyscallArgs, buffer: Option<u64>) -> codegears::Request {
     let mi = MessageInfo::from_word(args.info);
     let word = |i: usize| buffer.map_or(0, |b| read_phys(b, i));
-    let mrs =
-        (0..mi.length as usize).map(|i| if i < 4 { args.mrs[i] } else { word(ipc_msg_word(i)) }).collect();
-    let extra_cptrs = (0..mi.extra_caps as usize).map(|j| word(ipc_cap_word(j))).collect();
+    let mrs = (0..mi.length() as usize)
+        .map(|i| if i < 4 { args.mrs[i] } else { word(IpcBuffer::msg(i)) })
+        .collect();
+    let extra_cptrs = (0..mi.extra_caps() as usize).map(|j| word(IpcBuffer::cap(j))).collect();
     codegears::Request {
         thread,
         cptr: args.cap,
         mrs,
         extra_cptrs,
-        syscall: args.number,
+        syscall: Syscall::decode(args.number, Arch::native()),
         info: args.info,
         ..codegears::Request::default()
     }
@@ -957,7 +941,7 @@ fn request_from(thread: ObjPtr, args: &arch::SyscallArgs, buffer: Option<u64>) -
 
 /// What a receive left in `tcb`: badge, MessageInfo, message words, unwrapped badges.
 fn received_message(tcb: &codegears::object::Tcb) -> (u64, u64, Vec<u64>, Vec<u64>) {
-    let len = MessageInfo::from_word(tcb.msg_info).length as usize;
+    let len = MessageInfo::from_word(tcb.msg_info).length() as usize;
     let mut mrs = tcb.ipc_buffer.msg.clone();
     mrs.resize(len, 0);
     (tcb.badge, tcb.msg_info, mrs, tcb.ipc_buffer.caps_or_badges.clone())
@@ -978,12 +962,12 @@ fn write_reply(
         if i < 4 {
             regs[i] = *w;
         } else if let Some(b) = buffer {
-            write_phys(b, ipc_msg_word(i), *w);
+            write_phys(b, IpcBuffer::msg(i), *w);
         }
     }
     if let Some(b) = buffer {
         for (j, w) in badges.iter().enumerate().take(3) {
-            write_phys(b, ipc_cap_word(j), *w);
+            write_phys(b, IpcBuffer::cap(j), *w);
         }
     }
     ctx.set_syscall_reply(badge, info, regs);
@@ -1006,7 +990,7 @@ fn read_replies(frame: u64, n: usize) -> Vec<Reply> {
         .map(|i| {
             let w = |k: usize| read_word(frame, i * RESULT_WORDS + k);
             let mi = MessageInfo::from_word(w(0));
-            Reply { label: mi.label, length: mi.length, mrs: [w(1), w(2), w(3), w(4)], calls: w(6) }
+            Reply { label: mi.label(), length: mi.length(), mrs: [w(1), w(2), w(3), w(4)], calls: w(6) }
         })
         .collect()
 }
@@ -1018,7 +1002,7 @@ impl Default for Checks {
 }
 
 #[allow(dead_code)]
-const _: () = assert!(root_slot::FIRST_UNTYPED < (1 << ROOT_RADIX));
+const _: () = assert!(codegears::kernel::FIRST_UNTYPED_SLOT < (1 << ROOT_RADIX));
 
 impl Drop for RootTask {
     fn drop(&mut self) {

@@ -3,13 +3,12 @@
 //! task, narrates on the console, and checks the replies the root task stored and the kernel
 //! state.
 
+use abi::{CapRights, label};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use codegears::cap::{Cap, CapRights};
-use codegears::kernel::{label, root_slot};
-use codegears::untyped::object_type;
+use codegears::cap::Cap;
 
 use crate::arch::{self, Irq, Trap};
 use crate::roottask::{Call, Reply, RootTask, ScriptEnd};
@@ -19,7 +18,7 @@ use crate::thread::UserThread;
 pub type Outcome = Result<(), String>;
 
 /// The root CNode (`seL4_CapInitThreadCNode`).
-const ROOT: u64 = root_slot::CNODE;
+const ROOT: u64 = abi::bootinfo::CAP_INIT_THREAD_CNODE;
 /// Resolve a root-CNode slot with all 64 bits (the root cap's guard covers the rest).
 const DEPTH: u64 = 64;
 
@@ -31,15 +30,15 @@ mod err {
 }
 
 fn retype(ut: u64, ty: u64, size: u64, offset: u64, num: u64) -> Call {
-    Call::new(ut, label::UNTYPED_RETYPE, &[ty, size, 0, 0, offset, num], &[ROOT])
+    Call::new(ut, label::untyped::RETYPE, &[ty, size, 0, 0, offset, num], &[ROOT])
 }
 
 fn copy(dest: u64, src: u64) -> Call {
-    Call::new(ROOT, label::CNODE_COPY, &[dest, DEPTH, src, DEPTH, CapRights::ALL.to_word()], &[ROOT])
+    Call::new(ROOT, label::cnode::COPY, &[dest, DEPTH, src, DEPTH, CapRights::ALL.word()], &[ROOT])
 }
 
 fn mint(dest: u64, src: u64, badge: u64) -> Call {
-    Call::new(ROOT, label::CNODE_MINT, &[dest, DEPTH, src, DEPTH, CapRights::ALL.to_word(), badge], &[ROOT])
+    Call::new(ROOT, label::cnode::MINT, &[dest, DEPTH, src, DEPTH, CapRights::ALL.word(), badge], &[ROOT])
 }
 
 fn run(rt: &mut RootTask, script: &[Call]) -> Result<Vec<Reply>, String> {
@@ -108,10 +107,10 @@ pub fn retype_objects() -> Outcome {
     let replies = run(
         &mut rt,
         &[
-            retype(ut, object_type::ENDPOINT, 0, s, 1),
-            retype(ut, object_type::TCB, 0, s + 1, 1),
-            retype(ut, object_type::CAP_TABLE, 4, s + 2, 2),
-            retype(ut, object_type::ENDPOINT, 0, s, 1),
+            retype(ut, abi::object::ENDPOINT, 0, s, 1),
+            retype(ut, abi::object::TCB, 0, s + 1, 1),
+            retype(ut, abi::object::CAP_TABLE, 4, s + 2, 2),
+            retype(ut, abi::object::ENDPOINT, 0, s, 1),
         ],
     )?;
     expect(&replies, 0, "retype endpoint", 0)?;
@@ -145,15 +144,15 @@ pub fn cnode_ops() -> Outcome {
     let ep = rt.info.first_free;
     let (b, c, d, e, f) = (ep + 1, ep + 2, ep + 3, ep + 4, ep + 5);
     let script = [
-        retype(ut, object_type::ENDPOINT, 0, ep, 1),
+        retype(ut, abi::object::ENDPOINT, 0, ep, 1),
         copy(b, ep),
         mint(c, ep, 0x5a),
         copy(b, ep),
         copy(f, e),
-        Call::new(ROOT, label::CNODE_MOVE, &[d, DEPTH, b, DEPTH], &[ROOT]),
-        Call::new(ROOT, label::CNODE_DELETE, &[d, DEPTH], &[]),
+        Call::new(ROOT, label::cnode::MOVE, &[d, DEPTH, b, DEPTH], &[ROOT]),
+        Call::new(ROOT, label::cnode::DELETE, &[d, DEPTH], &[]),
         mint(f, c, 0x77),
-        Call::new(ROOT, label::CNODE_DELETE, &[e, DEPTH], &[]),
+        Call::new(ROOT, label::cnode::DELETE, &[e, DEPTH], &[]),
     ];
     let replies = run(&mut rt, &script)?;
     let expected = [
@@ -190,7 +189,7 @@ pub fn tcb_read_registers() -> Outcome {
     let mut rt = RootTask::boot();
     let ut = rt.untypeds[0].cptr;
     let tcb = rt.info.first_free;
-    run(&mut rt, &[retype(ut, object_type::TCB, 0, tcb, 1)])?;
+    run(&mut rt, &[retype(ut, abi::object::TCB, 0, tcb, 1)])?;
     let ptr = rt.object_of(tcb).ok_or("no TCB after retype")?;
     let mut other = UserThread::load(arch::programs::spin()).map_err(|e| format!("{e:?}"))?;
     if other.run() != Trap::Interrupt(Irq::Timer) {
@@ -202,8 +201,8 @@ pub fn tcb_read_registers() -> Outcome {
     let replies = run(
         &mut rt,
         &[
-            Call::new(tcb, label::TCB_READ_REGISTERS, &[0, 2], &[]),
-            Call::new(root_slot::TCB, label::TCB_READ_REGISTERS, &[0, 2], &[]),
+            Call::new(tcb, label::tcb::READ_REGISTERS, &[0, 2], &[]),
+            Call::new(abi::bootinfo::CAP_INIT_THREAD_TCB, label::tcb::READ_REGISTERS, &[0, 2], &[]),
         ],
     )?;
     expect(&replies, 0, "ReadRegisters", 0)?;
@@ -265,13 +264,13 @@ fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
     let ep = rt.info.first_free;
     let first_cnode = ep + 1;
     let mut script = Vec::new();
-    script.push(retype(ut, object_type::ENDPOINT, 0, ep, 1));
-    script.push(retype(ut, object_type::CAP_TABLE, 12, first_cnode, cnodes));
+    script.push(retype(ut, abi::object::ENDPOINT, 0, ep, 1));
+    script.push(retype(ut, abi::object::CAP_TABLE, 12, first_cnode, cnodes));
     for k in 0..cnodes {
         let c = Call::new(
             first_cnode + k,
-            label::CNODE_COPY,
-            &[0, 12, ep, DEPTH, CapRights::ALL.to_word()],
+            label::cnode::COPY,
+            &[0, 12, ep, DEPTH, CapRights::ALL.word()],
             &[ROOT],
         );
         script.push(c.repeated(4096, 1));
@@ -305,7 +304,7 @@ fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
     // Take a tick left pending by the checks above (the kernel masks interrupts), so it is not
     // charged to the revoke, then measure.
     arch::wait_for_interrupt();
-    let replies = run(&mut rt, &[Call::new(ROOT, label::CNODE_REVOKE, &[ep, DEPTH], &[])])?;
+    let replies = run(&mut rt, &[Call::new(ROOT, label::cnode::REVOKE, &[ep, DEPTH], &[])])?;
     let ticks = arch::ticks() - t1;
     let fig = RevokeFigures {
         copies,
@@ -363,7 +362,7 @@ pub fn traced_syscall() -> Outcome {
     let mut rt = RootTask::boot();
     let ut = rt.untypeds[0].cptr;
     let ep = rt.info.first_free;
-    run(&mut rt, &[retype(ut, object_type::ENDPOINT, 0, ep, 1)])?;
+    run(&mut rt, &[retype(ut, abi::object::ENDPOINT, 0, ep, 1)])?;
     kprintln!("{TRACE_BEGIN}");
     rt.set_tracing(true);
     let replies = run(&mut rt, &[copy(ep + 1, ep), copy(ep + 1, ep)]);

@@ -7,6 +7,7 @@
 //! [`Variant::BrokenRevoke`] runs revokes on a copy of the revoke loop whose child step empties
 //! the child's slot in place, without relinking its CDT neighbours, before its preemption point.
 
+use abi::label;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -14,7 +15,7 @@ use core::fmt::Write as _;
 
 use codegears::cap::SLOT_BITS;
 use codegears::cdt::is_mdb_parent_of;
-use codegears::kernel::{Done, Kernel, RevokeCursor, label, root_slot};
+use codegears::kernel::{Done, Kernel, RevokeCursor};
 use codegears::lookup::{HANDLE_INVOCATION, INVOCATION_DONE};
 use codegears::{CSpace, CapRights, Cte, ObjPtr, Request, SlotRef, SyscallError};
 use gears::{Gear, Next, ProcessId};
@@ -124,17 +125,17 @@ impl RevokeSystem {
     }
 
     fn request(&self, i: usize, op: Op) -> Request {
-        let root = root_slot::CNODE;
+        let root = abi::bootinfo::CAP_INIT_THREAD_CNODE;
         let (label, mrs, extra) = match op {
-            Op::Revoke(c) => (label::CNODE_REVOKE, Vec::from([c, WORD_BITS]), Vec::new()),
+            Op::Revoke(c) => (label::cnode::REVOKE, Vec::from([c, WORD_BITS]), Vec::new()),
             Op::Copy { src, dest } => (
-                label::CNODE_COPY,
-                Vec::from([dest, WORD_BITS, src, WORD_BITS, CapRights::ALL.to_word()]),
+                label::cnode::COPY,
+                Vec::from([dest, WORD_BITS, src, WORD_BITS, CapRights::ALL.word()]),
                 Vec::from([root]),
             ),
             Op::Mint { src, dest, badge } => (
-                label::CNODE_MINT,
-                Vec::from([dest, WORD_BITS, src, WORD_BITS, CapRights::ALL.to_word(), badge]),
+                label::cnode::MINT,
+                Vec::from([dest, WORD_BITS, src, WORD_BITS, CapRights::ALL.word(), badge]),
                 Vec::from([root]),
             ),
         };

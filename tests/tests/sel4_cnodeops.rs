@@ -3,7 +3,6 @@
 //! checker at every preemption point and at the end), and asserts the error and the slots.
 //! `get_cap` there allocates a TCB; so does [`Sel4::alloc_tcb`] here.
 
-use codegears::SeL4Error;
 use codegears::{Cap, CapRights, LookupFault, SyscallError};
 use gears_tests::sel4::{Sel4, WORD_BITS};
 
@@ -11,14 +10,14 @@ fn env() -> Sel4 {
     Sel4::boot(10, &[20])
 }
 
-fn code(r: Result<(), SyscallError>) -> SeL4Error {
+fn code(r: Result<(), SyscallError>) -> abi::Error {
     match r {
-        Ok(()) => SeL4Error::NoError,
+        Ok(()) => abi::Error::NoError,
         Err(e) => e.error().expect("an error code, not a fault"),
     }
 }
 
-fn copy(s: &mut Sel4, src: u64, dest: u64) -> SeL4Error {
+fn copy(s: &mut Sel4, src: u64, dest: u64) -> abi::Error {
     code(s.copy(src, dest))
 }
 
@@ -27,14 +26,14 @@ fn cnodeop0001_copy() {
     let mut s = env();
     let (src, dest) = (s.alloc_tcb(), s.free_slot());
     assert!(s.is_slot_empty(dest));
-    assert_eq!(copy(&mut s, src, dest), SeL4Error::NoError);
+    assert_eq!(copy(&mut s, src, dest), abi::Error::NoError);
     assert_eq!(s.cap(src), s.cap(dest), "the copy names the same TCB");
 
     let (src, dest) = (s.alloc_tcb(), s.alloc_tcb());
-    assert_eq!(copy(&mut s, src, dest), SeL4Error::DeleteFirst);
+    assert_eq!(copy(&mut s, src, dest), abi::Error::DeleteFirst);
 
     let (src, dest) = (s.free_slot(), s.alloc_tcb());
-    assert_eq!(copy(&mut s, src, dest), SeL4Error::DeleteFirst);
+    assert_eq!(copy(&mut s, src, dest), abi::Error::DeleteFirst);
 
     let (src, dest) = (s.free_slot(), s.free_slot());
     let r = s.copy(src, dest);
@@ -52,11 +51,11 @@ fn cnodeop0002_delete() {
     let mut s = env();
     let r = s.root();
     let slot = s.alloc_tcb();
-    assert_eq!(code(s.cnode_delete(r, slot, WORD_BITS)), SeL4Error::NoError);
+    assert_eq!(code(s.cnode_delete(r, slot, WORD_BITS)), abi::Error::NoError);
     assert!(s.is_slot_empty(slot));
 
     let slot = s.free_slot();
-    assert_eq!(code(s.cnode_delete(r, slot, WORD_BITS)), SeL4Error::NoError);
+    assert_eq!(code(s.cnode_delete(r, slot, WORD_BITS)), abi::Error::NoError);
     assert!(s.is_slot_empty(slot));
 }
 
@@ -67,20 +66,20 @@ fn cnodeop0003_mint() {
     let (src, dest) = (s.alloc_tcb(), s.free_slot());
     assert_eq!(
         code(s.cnode_mint(r, dest, WORD_BITS, r, src, WORD_BITS, CapRights::ALL, 0)),
-        SeL4Error::NoError
+        abi::Error::NoError
     );
     assert_eq!(s.cap(src), s.cap(dest));
 
     let (src, dest) = (s.alloc_tcb(), s.alloc_tcb());
     assert_eq!(
         code(s.cnode_mint(r, dest, WORD_BITS, r, src, WORD_BITS, CapRights::ALL, 0)),
-        SeL4Error::DeleteFirst
+        abi::Error::DeleteFirst
     );
 
     let (src, dest) = (s.free_slot(), s.free_slot());
     assert_eq!(
         code(s.cnode_mint(r, dest, WORD_BITS, r, src, WORD_BITS, CapRights::ALL, 0)),
-        SeL4Error::FailedLookup
+        abi::Error::FailedLookup
     );
 }
 
@@ -89,16 +88,16 @@ fn cnodeop0004_move() {
     let mut s = env();
     let r = s.root();
     let (src, dest) = (s.alloc_tcb(), s.free_slot());
-    assert_eq!(code(s.cnode_move(r, dest, WORD_BITS, r, src, WORD_BITS)), SeL4Error::NoError);
+    assert_eq!(code(s.cnode_move(r, dest, WORD_BITS, r, src, WORD_BITS)), abi::Error::NoError);
     assert!(s.is_slot_empty(src));
     assert!(!s.is_slot_empty(dest));
 
     let (src, dest) = (s.free_slot(), s.free_slot());
-    assert_eq!(code(s.cnode_move(r, dest, WORD_BITS, r, src, WORD_BITS)), SeL4Error::FailedLookup);
+    assert_eq!(code(s.cnode_move(r, dest, WORD_BITS, r, src, WORD_BITS)), abi::Error::FailedLookup);
     assert!(s.is_slot_empty(dest));
 
     let (src, dest) = (s.alloc_tcb(), s.alloc_tcb());
-    assert_eq!(code(s.cnode_move(r, dest, WORD_BITS, r, src, WORD_BITS)), SeL4Error::DeleteFirst);
+    assert_eq!(code(s.cnode_move(r, dest, WORD_BITS, r, src, WORD_BITS)), abi::Error::DeleteFirst);
     assert!(!s.is_slot_empty(src));
     assert!(!s.is_slot_empty(dest));
 }
@@ -108,17 +107,17 @@ fn cnodeop0005_mutate() {
     let mut s = env();
     let r = s.root();
     let (src, dest) = (s.alloc_tcb(), s.free_slot());
-    assert_eq!(code(s.cnode_mutate(r, dest, WORD_BITS, r, src, WORD_BITS, 0)), SeL4Error::NoError);
+    assert_eq!(code(s.cnode_mutate(r, dest, WORD_BITS, r, src, WORD_BITS, 0)), abi::Error::NoError);
     assert!(s.is_slot_empty(src));
     assert!(!s.is_slot_empty(dest));
 
     let (src, dest) = (s.alloc_tcb(), s.alloc_tcb());
-    assert_eq!(code(s.cnode_mutate(r, dest, WORD_BITS, r, src, WORD_BITS, 0)), SeL4Error::DeleteFirst);
+    assert_eq!(code(s.cnode_mutate(r, dest, WORD_BITS, r, src, WORD_BITS, 0)), abi::Error::DeleteFirst);
     assert!(!s.is_slot_empty(src));
     assert!(!s.is_slot_empty(dest));
 
     let (src, dest) = (s.free_slot(), s.free_slot());
-    assert_eq!(code(s.cnode_mutate(r, dest, WORD_BITS, r, src, WORD_BITS, 0)), SeL4Error::FailedLookup);
+    assert_eq!(code(s.cnode_mutate(r, dest, WORD_BITS, r, src, WORD_BITS, 0)), abi::Error::FailedLookup);
     assert!(s.is_slot_empty(src));
     assert!(s.is_slot_empty(dest));
 }
@@ -128,11 +127,11 @@ fn cnodeop0006_cancel_badged_sends() {
     let mut s = env();
     let r = s.root();
     let ep = s.alloc_endpoint();
-    assert_eq!(code(s.cnode_cancel_badged_sends(r, ep, WORD_BITS)), SeL4Error::NoError);
+    assert_eq!(code(s.cnode_cancel_badged_sends(r, ep, WORD_BITS)), abi::Error::NoError);
     assert!(!s.is_slot_empty(ep));
 
     let slot = s.free_slot();
-    assert_eq!(code(s.cnode_cancel_badged_sends(r, slot, WORD_BITS)), SeL4Error::IllegalOperation);
+    assert_eq!(code(s.cnode_cancel_badged_sends(r, slot, WORD_BITS)), abi::Error::IllegalOperation);
     assert!(s.is_slot_empty(slot));
 }
 
@@ -141,11 +140,11 @@ fn cnodeop0007_revoke() {
     let mut s = env();
     let r = s.root();
     let slot = s.alloc_tcb();
-    assert_eq!(code(s.cnode_revoke(r, slot, WORD_BITS)), SeL4Error::NoError);
+    assert_eq!(code(s.cnode_revoke(r, slot, WORD_BITS)), abi::Error::NoError);
     assert!(!s.is_slot_empty(slot));
 
     let slot = s.free_slot();
-    assert_eq!(code(s.cnode_revoke(r, slot, WORD_BITS)), SeL4Error::NoError);
+    assert_eq!(code(s.cnode_revoke(r, slot, WORD_BITS)), abi::Error::NoError);
     assert!(s.is_slot_empty(slot));
 }
 
@@ -154,31 +153,31 @@ fn cnodeop0008_rotate() {
     let mut s = env();
     let (src, pivot, dest) = (s.alloc_tcb(), s.alloc_tcb(), s.free_slot());
     let (src_cap, pivot_cap) = (s.cap(src), s.cap(pivot));
-    assert_eq!(code(s.cnode_rotate(dest, pivot, src)), SeL4Error::NoError);
+    assert_eq!(code(s.cnode_rotate(dest, pivot, src)), abi::Error::NoError);
     assert!(s.is_slot_empty(src));
     assert_eq!(s.cap(pivot), src_cap, "src moved to pivot");
     assert_eq!(s.cap(dest), pivot_cap, "pivot moved to dest");
 
     let (src, pivot, dest) = (s.alloc_tcb(), s.alloc_tcb(), s.alloc_tcb());
-    assert_eq!(code(s.cnode_rotate(dest, pivot, src)), SeL4Error::DeleteFirst);
+    assert_eq!(code(s.cnode_rotate(dest, pivot, src)), abi::Error::DeleteFirst);
     assert!(!s.is_slot_empty(src) && !s.is_slot_empty(pivot) && !s.is_slot_empty(dest));
 
     // Swapping two caps: dest is src.
     let (src, pivot) = (s.alloc_tcb(), s.alloc_tcb());
     let (src_cap, pivot_cap) = (s.cap(src), s.cap(pivot));
-    assert_eq!(code(s.cnode_rotate(src, pivot, src)), SeL4Error::NoError);
+    assert_eq!(code(s.cnode_rotate(src, pivot, src)), abi::Error::NoError);
     assert_eq!(s.cap(src), pivot_cap);
     assert_eq!(s.cap(pivot), src_cap);
 
     // Moving a cap onto itself.
     let (src, dest) = (s.alloc_tcb(), s.free_slot());
-    assert_eq!(code(s.cnode_rotate(dest, src, src)), SeL4Error::IllegalOperation);
+    assert_eq!(code(s.cnode_rotate(dest, src, src)), abi::Error::IllegalOperation);
     assert!(!s.is_slot_empty(src));
     assert!(s.is_slot_empty(dest));
 
     // Moving empty slots.
     let (src, pivot, dest) = (s.free_slot(), s.free_slot(), s.free_slot());
-    assert_eq!(code(s.cnode_rotate(dest, pivot, src)), SeL4Error::FailedLookup);
+    assert_eq!(code(s.cnode_rotate(dest, pivot, src)), abi::Error::FailedLookup);
     assert!(s.is_slot_empty(src) && s.is_slot_empty(pivot) && s.is_slot_empty(dest));
 }
 
@@ -187,10 +186,10 @@ fn cnodeop0009_save_caller() {
     let mut s = env();
     let r = s.root();
     let slot = s.free_slot();
-    assert_eq!(code(s.cnode_save_caller(r, slot, WORD_BITS)), SeL4Error::NoError);
+    assert_eq!(code(s.cnode_save_caller(r, slot, WORD_BITS)), abi::Error::NoError);
 
     let slot = s.alloc_tcb();
-    assert_eq!(code(s.cnode_save_caller(r, slot, WORD_BITS)), SeL4Error::DeleteFirst);
+    assert_eq!(code(s.cnode_save_caller(r, slot, WORD_BITS)), abi::Error::DeleteFirst);
     assert!(!s.is_slot_empty(slot));
 }
 
@@ -241,10 +240,7 @@ fn cnode_op_errors_for_bad_depth_root_and_message() {
             fault: LookupFault::GuardMismatch { bits_left: 32, guard_found: 0, guard_size: 54 }
         })
     );
-    assert_eq!(
-        s.invoke(r, codegears::kernel::label::CNODE_DELETE, &[t], &[]),
-        Err(SyscallError::TruncatedMessage)
-    );
+    assert_eq!(s.invoke(r, abi::label::cnode::DELETE, &[t], &[]), Err(SyscallError::TruncatedMessage));
     assert_eq!(s.invoke(r, 99, &[t, 64], &[]), Err(SyscallError::IllegalOperation));
     // A TCB cap is not a CNode root.
     let d = s.free_slot();

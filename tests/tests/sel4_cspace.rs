@@ -1,9 +1,10 @@
 //! sel4test's CSPACE0001 (`cspace.c`, "Test full cspace resolution"), ported, and the lookup
 //! faults of `resolveAddressBits`.
 
+use abi::label;
 use codegears::cap::{Cap, SlotRef};
 use codegears::cdt::cte_insert;
-use codegears::kernel::{label, tcb_slot};
+use codegears::kernel::tcb_slot;
 use codegears::{LookupFault, SyscallError};
 use gears::Dispatcher;
 use gears_tests::sel4::{Sel4, WORD_BITS};
@@ -52,7 +53,7 @@ fn cspace0001_full_cspace_resolution() {
     // None of the small cptrs is a valid cap.
     for i in 0..WORD_BITS {
         assert_eq!(
-            s.invoke(i, label::CNODE_DELETE, &[0, 1], &[]),
+            s.invoke(i, label::cnode::DELETE, &[0, 1], &[]),
             Err(SyscallError::InvalidCapability { cap: 0 }),
             "cptr {i}"
         );
@@ -62,7 +63,7 @@ fn cspace0001_full_cspace_resolution() {
         let cptr = ep_pos ^ (1 << i);
         assert!(s.cap(cptr).is_null(), "bit {i} flipped still finds a cap");
         assert_eq!(
-            s.invoke(cptr, label::CNODE_DELETE, &[0, 1], &[]),
+            s.invoke(cptr, label::cnode::DELETE, &[0, 1], &[]),
             Err(SyscallError::InvalidCapability { cap: 0 }),
             "bit {i}"
         );
@@ -90,7 +91,7 @@ fn lookup_faults() {
     // Give the CNode cap a 4-bit guard 0b1010 by Mutate into a new slot.
     let g = s.free_slot();
     assert_eq!(
-        s.cnode_mutate(r, g, WORD_BITS, r, cn, WORD_BITS, codegears::cap::cnode_cap_data(0b1010, 4)),
+        s.cnode_mutate(r, g, WORD_BITS, r, cn, WORD_BITS, abi::CNodeCapData::new(0b1010, 4).word()),
         Ok(())
     );
     let t = s.alloc_tcb();
@@ -127,7 +128,7 @@ fn lookup_faults() {
     // A cap fault for the invoked cap when its lookup faults: the root task's CNode has a
     // 54-bit zero guard, so any cptr with a high bit set misses it.
     assert_eq!(
-        s.invoke(1 << 63, label::CNODE_DELETE, &[0, 1], &[]),
+        s.invoke(1 << 63, label::cnode::DELETE, &[0, 1], &[]),
         Err(SyscallError::CapFault {
             cptr: 1 << 63,
             fault: LookupFault::GuardMismatch { bits_left: 64, guard_found: 0, guard_size: 54 }

@@ -7,13 +7,11 @@
 //! model, model checker, property test) are in `sel4_faults_threads.rs`. Every fault and system
 //! call runs with the invariant checker after every gear.
 
-use codegears::cap::CapRights;
-use codegears::fault::{
-    Fault, UNKNOWN_SYSCALL_LENGTH, USER_EXCEPTION_LENGTH, VM_FAULT_LENGTH, fault_label, reg,
-};
-use codegears::kernel::{Done, label, tcb_slot};
+use abi::{CapRights, MessageInfo, Syscall, label};
+use codegears::fault::{Fault, UNKNOWN_SYSCALL_LENGTH, USER_EXCEPTION_LENGTH, VM_FAULT_LENGTH, reg};
+use codegears::kernel::{Done, tcb_slot};
 use codegears::object::{N_REGISTERS, ThreadState};
-use codegears::syscall::{MessageInfo, sys};
+
 use codegears::{Cap, LookupFault, ObjPtr, Request, SlotRef, SyscallError};
 use gears::{Dispatcher, Outcome};
 use gears_tests::sel4::{Sel4, ThreadStep, WORD_BITS};
@@ -81,7 +79,7 @@ fn vm_fault_goes_to_the_handler_and_any_reply_restarts_the_faulter() {
     assert_waits_for_reply(&s, f, h, vm);
     assert_eq!(s.state(h), ThreadState::Running, "the fault woke the handler");
     let (info, badge, mrs) = s.received(h);
-    assert_eq!((info.label, info.length, badge), (fault_label::VM_FAULT, VM_FAULT_LENGTH, 0));
+    assert_eq!((info.label(), info.length(), badge), (abi::fault::VM_FAULT, VM_FAULT_LENGTH, 0));
     // seL4_VMFault_IP, _Addr, _PrefetchFault, _FSR.
     assert_eq!(mrs, [0x40_1000, BAD_VADDR, 0, FSR_USER_READ]);
     // A VM fault reply restarts the thread whatever its label and words.
@@ -134,7 +132,7 @@ fn user_exception_reply_sets_ip_sp_flags_and_label_decides_restart() {
         assert_eq!(s.as_thread(f, |s| s.fault(ue)), Ok(Done::Blocked));
         assert_waits_for_reply(&s, f, h, ue);
         let (info, _, mrs) = s.received(h);
-        assert_eq!((info.label, info.length), (fault_label::USER_EXCEPTION, USER_EXCEPTION_LENGTH));
+        assert_eq!((info.label(), info.length()), (abi::fault::USER_EXCEPTION, USER_EXCEPTION_LENGTH));
         let (ip, sp) = (s.tcb(f).registers[reg::RIP], s.tcb(f).registers[reg::RSP]);
         // seL4_UserException_FaultIP, _SP, _FLAGS, _Number, _Code.
         assert_eq!(mrs, [ip, sp, 0x202, INVALID_OPCODE, 0]);
@@ -178,12 +176,12 @@ fn unknown_syscall_number_is_a_fault_with_the_registers() {
     });
     assert_eq!(s.as_thread(h, |s| s.recv(ep)), Ok(Done::Blocked));
     let bad = -42i64;
-    let out = s.as_thread(f, |s| s.sys(bad, 0, MessageInfo::default(), &[], &[]));
+    let out = s.as_thread(f, |s| s.sys_number(bad, 0, MessageInfo::default(), &[], &[]));
     assert_eq!(out, Ok(Done::Blocked));
     let fault = Fault::UnknownSyscall { syscall_number: bad as u64 };
     assert_waits_for_reply(&s, f, h, fault);
     let (info, _, mrs) = s.received(h);
-    assert_eq!((info.label, info.length), (fault_label::UNKNOWN_SYSCALL, UNKNOWN_SYSCALL_LENGTH));
+    assert_eq!((info.label(), info.length()), (abi::fault::UNKNOWN_SYSCALL, UNKNOWN_SYSCALL_LENGTH));
     // RAX, RBX, RCX, RDX, RSI, RDI, RBP, R8 … R15, FaultIP, SP, FLAGS, Syscall.
     let mut expected: Vec<u64> = (3..18).map(|i| 0x100 + i).collect();
     expected.extend([0x100, 0x101, 0x102, bad as u64]);
@@ -209,34 +207,34 @@ fn cap_faults_of_a_call_and_of_a_recv() {
     assert_eq!(e, SyscallError::CapFault { cptr: missing, fault: guard });
     assert_eq!(s.state(f), ThreadState::Running, "the failed call changed nothing");
     // The kernel then sends the fault: handle_fault with it.
-    let fault = Fault::from_syscall_error(&e, sys::CALL).expect("a cap fault");
+    let fault = Fault::from_syscall_error(&e, Syscall::Call).expect("a cap fault");
     assert_eq!(s.as_thread(h, |s| s.recv(ep)), Ok(Done::Blocked));
     assert_eq!(s.as_thread(f, |s| s.fault(fault)), Ok(Done::Blocked));
     assert_waits_for_reply(&s, f, h, fault);
     let (info, _, mrs) = s.received(h);
-    assert_eq!(info.label, fault_label::CAP_FAULT);
+    assert_eq!(info.label(), abi::fault::CAP_FAULT);
     // seL4_CapFault_IP, _Addr, _InRecvPhase, _LookupFailureType (GuardMismatch + 1), _BitsLeft,
     // _GuardMismatch_GuardFound, _GuardMismatch_BitsFound.
     assert_eq!(mrs, [0x40_1000, missing, 0, 4, 64, 0, 54]);
-    assert_eq!(info.length, 7);
+    assert_eq!(info.length(), 7);
     assert_eq!(s.as_thread(h, |s| s.reply(0, &[])), Ok(Done::Ok));
     assert_eq!(s.state(f), ThreadState::Restart);
 
     // Recv on an empty slot: a missing capability in the receive phase.
     let empty = s.free_slot();
     let e = s.as_thread(f, |s| s.recv(empty)).unwrap_err();
-    let fault = Fault::from_syscall_error(&e, sys::RECV).expect("a cap fault");
+    let fault = Fault::from_syscall_error(&e, Syscall::Recv).expect("a cap fault");
     assert!(matches!(fault, Fault::CapFault { in_receive_phase: true, .. }));
     assert_eq!(s.as_thread(h, |s| s.recv(ep)), Ok(Done::Blocked));
     assert_eq!(s.as_thread(f, |s| s.fault(fault)), Ok(Done::Blocked));
     let (info, _, mrs) = s.received(h);
-    assert_eq!((info.label, info.length), (fault_label::CAP_FAULT, 5));
+    assert_eq!((info.label(), info.length()), (abi::fault::CAP_FAULT, 5));
     assert_eq!(mrs, [0x40_1000, empty, 1, 2, 0]);
     assert_eq!(s.as_thread(h, |s| s.reply(0, &[])), Ok(Done::Ok));
 
     // An NBSend's cap fault is dropped (seL4's handleInvocation does not send it).
     let e = s.as_thread(f, |s| s.nb_send(missing, 0, &[])).unwrap_err();
-    assert_eq!(Fault::from_syscall_error(&e, sys::NB_SEND), None);
+    assert_eq!(Fault::from_syscall_error(&e, Syscall::NBSend), None);
 }
 
 #[test]
@@ -260,13 +258,13 @@ fn the_fault_waits_for_the_handler_and_reply_recv_answers_it() {
     assert_eq!(s.as_thread(h, |s| s.recv(ep)), Ok(Done::Ok));
     assert_waits_for_reply(&s, f, h, vm);
     let (info, badge, mrs) = s.received(h);
-    assert_eq!((info.label, badge, mrs[1]), (fault_label::VM_FAULT, 0, 0x1000));
+    assert_eq!((info.label(), badge, mrs[1]), (abi::fault::VM_FAULT, 0, 0x1000));
     // ReplyRecv restarts it and takes the second, with its badge.
     assert_eq!(s.as_thread(h, |s| s.reply_recv(ep, 0, &[])), Ok(Done::Ok));
     assert_eq!(s.state(f), ThreadState::Restart);
     assert_waits_for_reply(&s, g, h, ue);
     let (info, badge, mrs) = s.received(h);
-    assert_eq!((info.label, badge), (fault_label::USER_EXCEPTION, EXPECTED_BADGE));
+    assert_eq!((info.label(), badge), (abi::fault::USER_EXCEPTION, EXPECTED_BADGE));
     assert_eq!(mrs[3..], [13, 0x18]);
     assert_eq!(s.as_thread(h, |s| s.reply_recv(ep, 0, &[])), Ok(Done::Blocked));
     assert_eq!(s.state(g), ThreadState::Restart);
@@ -456,7 +454,7 @@ fn cause_fault(s: &mut Sel4, kind: FaultKind) {
         FaultKind::Instruction => {
             s.fault(Fault::VMFault { address: BAD_VADDR, fsr: 0x14, instruction_fault: true })
         }
-        FaultKind::BadSyscall => s.sys(BAD_SYSCALL_NUMBER, 0, MessageInfo::default(), &[], &[]),
+        FaultKind::BadSyscall => s.sys_number(BAD_SYSCALL_NUMBER, 0, MessageInfo::default(), &[], &[]),
         FaultKind::BadInstruction => s.fault(Fault::UserException { number: INVALID_OPCODE, code: 0 }),
     };
     assert_eq!(out, Ok(Done::Blocked), "{kind:?}: the faulter stops");
@@ -465,14 +463,14 @@ fn cause_fault(s: &mut Sel4, kind: FaultKind) {
 /// `set_good_magic_and_set_pc`: ReadRegisters then WriteRegisters on the faulter's TCB.
 fn set_good_magic_and_set_pc(s: &mut Sel4, tcb: u64, pc: u64) {
     let n = N_REGISTERS as u64;
-    assert_eq!(s.tcb_invoke(tcb, label::TCB_READ_REGISTERS, &[0, n], &[]), Ok(Done::Ok));
+    assert_eq!(s.tcb_invoke(tcb, label::tcb::READ_REGISTERS, &[0, n], &[]), Ok(Done::Ok));
     let mut ctx = s.k.reply.mrs.clone();
     assert_eq!(ctx[reg::RAX], BAD_MAGIC);
     ctx[reg::RAX] = GOOD_MAGIC;
     ctx[reg::RIP] = pc;
     let mut mrs = vec![0, n];
     mrs.extend(ctx);
-    assert_eq!(s.tcb_invoke(tcb, label::TCB_WRITE_REGISTERS, &mrs, &[]), Ok(Done::Ok));
+    assert_eq!(s.tcb_invoke(tcb, label::tcb::WRITE_REGISTERS, &mrs, &[]), Ok(Done::Ok));
 }
 
 /// `handle_fault` of sel4test: receive, check label, length, badge and words, then repair the
@@ -483,7 +481,7 @@ fn handle_fault(s: &mut Sel4, tcb: u64, kind: FaultKind, badged: bool, restart: 
     assert_eq!(badge, if badged { EXPECTED_BADGE } else { 0 });
     match kind {
         FaultKind::DataRead | FaultKind::DataWrite | FaultKind::Instruction => {
-            assert_eq!((tag.label, tag.length), (fault_label::VM_FAULT, VM_FAULT_LENGTH));
+            assert_eq!((tag.label(), tag.length()), (abi::fault::VM_FAULT, VM_FAULT_LENGTH));
             assert_eq!(mrs[0], kind.ip(), "seL4_VMFault_IP");
             assert_eq!(mrs[1], BAD_VADDR, "seL4_VMFault_Addr");
             assert_eq!(mrs[2], (kind == FaultKind::Instruction) as u64, "seL4_VMFault_PrefetchFault");
@@ -492,11 +490,11 @@ fn handle_fault(s: &mut Sel4, tcb: u64, kind: FaultKind, badged: bool, restart: 
             mrs[1] = 0;
             set_good_magic_and_set_pc(s, tcb, RESTART_ADDRESS);
             if restart {
-                assert_eq!(s.reply(tag.label, &mrs), Ok(Done::Ok));
+                assert_eq!(s.reply(tag.label(), &mrs), Ok(Done::Ok));
             }
         }
         FaultKind::BadSyscall => {
-            assert_eq!((tag.label, tag.length), (fault_label::UNKNOWN_SYSCALL, UNKNOWN_SYSCALL_LENGTH));
+            assert_eq!((tag.label(), tag.length()), (abi::fault::UNKNOWN_SYSCALL, UNKNOWN_SYSCALL_LENGTH));
             assert_eq!(mrs[15], FAULT_ADDRESS, "seL4_UnknownSyscall_FaultIP");
             assert_eq!(mrs[18], BAD_SYSCALL_NUMBER as u64, "seL4_UnknownSyscall_Syscall");
             assert_eq!(mrs[1], BAD_MAGIC, "seL4_UnknownSyscall_RBX");
@@ -505,7 +503,7 @@ fn handle_fault(s: &mut Sel4, tcb: u64, kind: FaultKind, badged: bool, restart: 
             assert_eq!(s.reply(if restart { 0 } else { 1 }, &mrs), Ok(Done::Ok));
         }
         FaultKind::BadInstruction => {
-            assert_eq!((tag.label, tag.length), (fault_label::USER_EXCEPTION, USER_EXCEPTION_LENGTH));
+            assert_eq!((tag.label(), tag.length()), (abi::fault::USER_EXCEPTION, USER_EXCEPTION_LENGTH));
             assert_eq!(mrs[0], FAULT_ADDRESS);
             assert_eq!(mrs[1], BAD_SP);
             assert_eq!(mrs[2], 0x202, "the flags");

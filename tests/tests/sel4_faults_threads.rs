@@ -3,13 +3,14 @@
 //! under the model checker, and a property test of random faults, fault replies, handler
 //! changes and deletions. The invariants hold after every gear throughout.
 
+use abi::{CapRights, MessageInfo, Syscall, label};
 use codegears::ObjPtr;
 use codegears::SyscallError;
-use codegears::cap::CapRights;
+
 use codegears::fault::Fault;
-use codegears::kernel::{Done, label};
+use codegears::kernel::Done;
 use codegears::object::ThreadState;
-use codegears::syscall::{MessageInfo, sys};
+
 use gears_tests::sel4::machine::{Event, Machine, Op};
 use gears_tests::sel4::mc::{IpcState, IpcSystem};
 use gears_tests::sel4::{Sel4, WORD_BITS, invariants};
@@ -162,7 +163,7 @@ proptest! {
         let ntfn = s.alloc_notification();
         let empty = s.free_slot();
         let caps = [ep, b1, b2, no_grant, ntfn, empty];
-        let mut threads = vec![(codegears::kernel::root_slot::TCB, s.info.root_tcb)];
+        let mut threads = vec![(abi::bootinfo::CAP_INIT_THREAD_TCB, s.info.root_tcb)];
         for (p, handler) in [(100, ep), (100, b1), (150, b2)] {
             let (c, t) = s.spawn(p);
             s.set_fault_handler(c, handler);
@@ -177,32 +178,32 @@ proptest! {
                         1 => Fault::UserException { number: 13, code: 0 },
                         _ => Fault::UnknownSyscall { syscall_number: 99 },
                     };
-                    (s.as_thread(th(t), |s| s.fault(f)), 0)
+                    (s.as_thread(th(t), |s| s.fault(f)), Syscall::Yield)
                 }
-                Step::Call(t, c) => (s.as_thread(th(t), |s| s.call(caps[c], 0, &[1])), sys::CALL),
-                Step::Recv(t, c) => (s.as_thread(th(t), |s| s.recv(caps[c])), sys::RECV),
-                Step::Reply(t, l) => (s.as_thread(th(t), |s| s.reply(l, &[0x40_0000, 0x7000])), sys::REPLY),
+                Step::Call(t, c) => (s.as_thread(th(t), |s| s.call(caps[c], 0, &[1])), Syscall::Call),
+                Step::Recv(t, c) => (s.as_thread(th(t), |s| s.recv(caps[c])), Syscall::Recv),
+                Step::Reply(t, l) => (s.as_thread(th(t), |s| s.reply(l, &[0x40_0000, 0x7000])), Syscall::Reply),
                 Step::ReplyRecv(t, c, l) => {
-                    (s.as_thread(th(t), |s| s.reply_recv(caps[c], l, &[0x40_0000])), sys::REPLY_RECV)
+                    (s.as_thread(th(t), |s| s.reply_recv(caps[c], l, &[0x40_0000])), Syscall::ReplyRecv)
                 }
                 Step::SetHandler(t, c) => {
                     let r = s.root();
-                    let info = MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
-                    (s.sys(sys::CALL, threads[t].0, info, &[caps[c], 0, 0], &[r, r]), sys::CALL)
+                    let info = MessageInfo::new(label::tcb::SET_SPACE, 0, 2, 3);
+                    (s.sys(Syscall::Call, threads[t].0, info, &[caps[c], 0, 0], &[r, r]), Syscall::Call)
                 }
-                Step::Suspend(t) => (s.suspend(threads[t].0), sys::CALL),
-                Step::Resume(t) => (s.resume(threads[t].0), sys::CALL),
+                Step::Suspend(t) => (s.suspend(threads[t].0), Syscall::Call),
+                Step::Resume(t) => (s.resume(threads[t].0), Syscall::Call),
                 Step::CancelBadged => {
                     let r = s.root();
-                    (s.cnode_cancel_badged_sends(r, b1, WORD_BITS).map(|()| Done::Ok), sys::CALL)
+                    (s.cnode_cancel_badged_sends(r, b1, WORD_BITS).map(|()| Done::Ok), Syscall::Call)
                 }
                 Step::DeleteCap(c) => {
                     let r = s.root();
-                    (s.cnode_delete(r, caps[c], WORD_BITS).map(|()| Done::Ok), sys::CALL)
+                    (s.cnode_delete(r, caps[c], WORD_BITS).map(|()| Done::Ok), Syscall::Call)
                 }
                 Step::DeleteTcb(t) => {
                     let r = s.root();
-                    (s.cnode_delete(r, threads[t].0, WORD_BITS).map(|()| Done::Ok), sys::CALL)
+                    (s.cnode_delete(r, threads[t].0, WORD_BITS).map(|()| Done::Ok), Syscall::Call)
                 }
             };
             match out {

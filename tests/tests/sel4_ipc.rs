@@ -4,13 +4,14 @@
 //! (`Sel4::run_scripts`), every system call under the invariant checker. Each receive checks the
 //! length and every word, as the sel4test helpers do.
 
+use abi::MSG_MAX_LENGTH;
 use std::cell::Cell;
 use std::rc::Rc;
 
 use codegears::ObjPtr;
 use codegears::kernel::Done;
 use codegears::object::ThreadState;
-use codegears::syscall::MSG_MAX_LENGTH;
+
 use gears_tests::sel4::{Sel4, ThreadStep};
 
 /// `seed, seed + 1, …` (`len` words).
@@ -21,7 +22,7 @@ fn words(seed: u64, len: u64) -> Vec<u64> {
 /// Asserts `t` received a message of `len` words `seed, seed + 1, …`.
 fn check(s: &Sel4, t: ObjPtr, seed: u64, len: u64) {
     let (info, _, mrs) = s.received(t);
-    assert_eq!(info.length, len, "length");
+    assert_eq!(info.length(), len, "length");
     assert_eq!(mrs, words(seed, len), "message words of a {len}-word message");
 }
 

@@ -5,8 +5,8 @@
 //! and the invariants hold at every preemption point (thread and queue invariants at the
 //! endpoint's queue at each point, every invariant at sampled points and where preempted).
 
-use codegears::cap::CapRights;
-use codegears::kernel::{Done, Kernel, label};
+use abi::{CapRights, label};
+use codegears::kernel::{Done, Kernel};
 use codegears::object::ThreadState;
 use codegears::{ObjPtr, Request, SyscallError, check_local_queue_invariants};
 use gears::{Dispatcher, MetaGear, Mode, PointDecision, Step};
@@ -43,14 +43,14 @@ fn cancel_badged_sends_0001() {
     for _ in 0..NUM_BADGED_CLIENTS {
         assert_eq!(s.recv(ep), Ok(Done::Ok));
         let (info, badge, mrs) = s.received(s.info.root_tcb);
-        assert_eq!(info.length, 1);
+        assert_eq!(info.length(), 1);
         assert_eq!(mrs[0], badge - 100);
         assert_eq!(s.reply(0, &[!mrs[0]]), Ok(Done::Ok));
     }
     for (i, &(_, derived, _, t)) in clients.iter().enumerate() {
         let msg = i as u64 + 100;
         let (info, _, mrs) = s.received(t);
-        assert_eq!((info.length, mrs[0]), (1, !msg));
+        assert_eq!((info.length(), mrs[0]), (1, !msg));
         assert_eq!(s.state(t), ThreadState::Running);
         // Call again: this one will be cancelled.
         assert_eq!(s.as_thread(t, |s| s.call(derived, 0, &[msg])), Ok(Done::Blocked));
@@ -241,7 +241,7 @@ fn cancel_badged_sends_of_10000_senders_preempted() {
         let (mut s, ep, b7, threads) = queue_senders(N);
         let e = s.obj_ptr(ep);
         let (preemptions, points, gap, steps) =
-            preempted(&mut s, label::CNODE_CANCEL_BADGED_SENDS, b7, e, 7, mode);
+            preempted(&mut s, label::cnode::CANCEL_BADGED_SENDS, b7, e, 7, mode);
         eprintln!(
             "cancelBadgedSends {mode:?}: {preemptions} preemptions, {points} points, max gap {gap}, {steps} gears"
         );
@@ -277,7 +277,7 @@ fn deleting_an_endpoint_with_10000_senders_preempted() {
         let r = s.root();
         assert_eq!(s.cnode_delete(r, b7, WORD_BITS), Ok(()));
         assert_eq!(s.cnode_delete(r, b7 + 1, WORD_BITS), Ok(()));
-        let (preemptions, points, gap, steps) = preempted(&mut s, label::CNODE_DELETE, ep, e, 5, mode);
+        let (preemptions, points, gap, steps) = preempted(&mut s, label::cnode::DELETE, ep, e, 5, mode);
         eprintln!(
             "cancelAllIPC {mode:?}: {preemptions} preemptions, {points} points, max gap {gap}, {steps} gears"
         );
@@ -314,8 +314,10 @@ fn interleaved_cancel_badged_sends_converge() {
     let e = s.obj_ptr(ep);
     let root = s.info.root_tcb;
     let start = |s: &mut Sel4, who: ObjPtr, cap: u64, stop_at: Option<u64>| -> bool {
-        let req =
-            Request { thread: who, ..s.request(r, label::CNODE_CANCEL_BADGED_SENDS, &[cap, WORD_BITS], &[]) };
+        let req = Request {
+            thread: who,
+            ..s.request(r, label::cnode::CANCEL_BADGED_SENDS, &[cap, WORD_BITS], &[])
+        };
         s.k.set_request(req);
         let points = stop_at.map(|p| vec![p]).unwrap_or_default();
         let mut d = Dispatcher::new((InjectAt::points(points, M::Restart), Invariant::new(invariants)));

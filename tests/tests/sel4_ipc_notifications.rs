@@ -2,10 +2,10 @@
 //! ported, plus the signal word OR-ing badges while no one waits, and the binding rules of
 //! BindNotification / UnbindNotification.
 
+use abi::CapRights;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use codegears::cap::CapRights;
 use codegears::kernel::Done;
 use codegears::object::{NtfnState, ThreadState};
 use codegears::{LookupFault, SyscallError};
@@ -43,7 +43,7 @@ fn bind0001_bound_tcb_waiting_on_an_endpoint_gets_both() {
     let badged_sync = s.mint(sync_ep, CapRights::ALL, SYNC);
     let (ntfn_cap, ntfn_t) = s.spawn(100);
     let (sync_cap, sync_t) = s.spawn(100);
-    assert_eq!(s.bind_notification(codegears::kernel::root_slot::TCB, ntfn), Ok(Done::Ok));
+    assert_eq!(s.bind_notification(abi::bootinfo::CAP_INIT_THREAD_TCB, ntfn), Ok(Done::Ok));
     let counts = Rc::new(Cell::new((0u64, 0u64)));
     let mut root_steps: Vec<ThreadStep> = vec![Box::new(move |s: &mut Sel4| {
         assert!(s.wait(sync_ep).is_ok());
@@ -70,7 +70,7 @@ fn bind0001_bound_tcb_waiting_on_an_endpoint_gets_both() {
     s.run_scripts(&mut scripts);
     assert!(scripts.iter().all(|(_, v)| v.is_empty()), "every thread finished");
     assert_eq!(counts.get(), (NUM_RUNS, NUM_RUNS));
-    assert_eq!(s.unbind_notification(codegears::kernel::root_slot::TCB), Ok(Done::Ok));
+    assert_eq!(s.unbind_notification(abi::bootinfo::CAP_INIT_THREAD_TCB), Ok(Done::Ok));
     assert_eq!(s.tcb(root).bound_notification, None);
     for c in [sync_cap, ntfn_cap] {
         assert_eq!(s.suspend(c), Ok(Done::Ok));
@@ -86,7 +86,7 @@ fn bind0002_bound_tcb_waiting_on_its_notification() {
     let ntfn = s.alloc_notification();
     let badged = s.mint(ntfn, CapRights::ALL, ASYNC);
     let (_, t) = s.spawn(100);
-    assert_eq!(s.bind_notification(codegears::kernel::root_slot::TCB, ntfn), Ok(Done::Ok));
+    assert_eq!(s.bind_notification(abi::bootinfo::CAP_INIT_THREAD_TCB, ntfn), Ok(Done::Ok));
     let mut got = 0;
     for _ in 0..NUM_RUNS {
         assert_eq!(s.wait(ntfn), Ok(Done::Blocked));
@@ -100,7 +100,7 @@ fn bind0002_bound_tcb_waiting_on_its_notification() {
     // Another thread may not wait on a notification bound to someone else: a cap fault.
     let fault = SyscallError::CapFault { cptr: ntfn, fault: LookupFault::MissingCapability { bits_left: 0 } };
     assert_eq!(s.as_thread(t, |s| s.wait(ntfn)), Err(fault));
-    assert_eq!(s.unbind_notification(codegears::kernel::root_slot::TCB), Ok(Done::Ok));
+    assert_eq!(s.unbind_notification(abi::bootinfo::CAP_INIT_THREAD_TCB), Ok(Done::Ok));
 }
 
 /// BIND0003/BIND0004: a helper bound to a notification waits on it; another helper signals
@@ -197,7 +197,7 @@ fn nbwait0001_nbrecv() {
     let root = s.info.root_tcb;
     let endpoint = s.alloc_endpoint();
     let notification = s.alloc_notification();
-    assert_eq!(s.bind_notification(codegears::kernel::root_slot::TCB, notification), Ok(Done::Ok));
+    assert_eq!(s.bind_notification(abi::bootinfo::CAP_INIT_THREAD_TCB, notification), Ok(Done::Ok));
     let badged_endpoint = s.mint(endpoint, CapRights::ALL, 1);
     let badged_notification = s.mint(notification, CapRights::ALL, 2);
     let badge = |s: &Sel4| s.received(root).1;
@@ -217,16 +217,16 @@ fn nbwait0001_nbrecv() {
     assert_eq!(badge(&s), 0);
     // A helper at the root's priority sends once; the root lowers its own priority to let it run.
     let (hc, h) = s.spawn(255);
-    assert_eq!(s.set_priority(codegears::kernel::root_slot::TCB, 254), Ok(Done::Ok));
+    assert_eq!(s.set_priority(abi::bootinfo::CAP_INIT_THREAD_TCB, 254), Ok(Done::Ok));
     assert_eq!(s.running(), Some(h));
     assert_eq!(s.as_thread(h, |s| s.send(badged_endpoint, 0, &[0xdead_beef])), Ok(Done::Blocked));
     assert_eq!(s.running(), Some(root));
     assert_eq!(s.nb_recv(endpoint), Ok(Done::Ok));
     let (info, b, mrs) = s.received(root);
-    assert_eq!((b, info.length, mrs[0]), (1, 1, 0xdead_beef));
+    assert_eq!((b, info.length(), mrs[0]), (1, 1, 0xdead_beef));
     assert_eq!(s.state(h), ThreadState::Running);
     assert_eq!(s.nb_recv(endpoint), Ok(Done::Ok));
     assert_eq!(badge(&s), 0);
     assert_eq!(s.suspend(hc), Ok(Done::Ok));
-    assert_eq!(s.unbind_notification(codegears::kernel::root_slot::TCB), Ok(Done::Ok));
+    assert_eq!(s.unbind_notification(abi::bootinfo::CAP_INIT_THREAD_TCB), Ok(Done::Ok));
 }

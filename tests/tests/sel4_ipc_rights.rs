@@ -4,11 +4,12 @@
 //! may grant only when the receive that took the call was on a cap with grant. The root task is
 //! the test thread, one helper thread the other end; each step runs as one of them.
 
-use codegears::cap::{Cap, CapRights};
-use codegears::fault::{Fault, fault_label};
+use abi::{CapRights, MessageInfo, Syscall};
+use codegears::cap::Cap;
+use codegears::fault::Fault;
 use codegears::kernel::Done;
 use codegears::object::ThreadState;
-use codegears::syscall::{MessageInfo, sys};
+
 use codegears::{LookupFault, SyscallError};
 use gears_tests::sel4::{Sel4, WORD_BITS};
 
@@ -76,11 +77,11 @@ fn ipcrights0002_recv_needs_read() {
             let fault = LookupFault::MissingCapability { bits_left: 0 };
             let e = out.expect_err("a cap fault");
             assert_eq!(e, SyscallError::CapFault { cptr: ep_mint, fault }, "rights {i:#x}");
-            let fault = Fault::from_syscall_error(&e, sys::RECV).expect("a fault");
+            let fault = Fault::from_syscall_error(&e, Syscall::Recv).expect("a fault");
             assert_eq!(s.as_thread(t, |s| s.fault(fault)), Ok(Done::Blocked));
             assert_eq!(s.recv(fault_ep), Ok(Done::Ok));
             let (info, _, mrs) = s.received(s.info.root_tcb);
-            assert_eq!(info.label, fault_label::CAP_FAULT);
+            assert_eq!(info.label(), abi::fault::CAP_FAULT);
             assert_eq!(mrs[1..], [ep_mint, 1, 2, 0], "address, receive phase, missing capability");
             assert_eq!(s.state(t), ThreadState::BlockedOnReply);
         }
@@ -111,7 +112,7 @@ fn ipcrights0003_send_with_caps_needs_grant() {
         assert_eq!(s.send_caps(ep_mint, 0, &[MAGIC1], &[return_ep]), Ok(Done::Ok));
         assert_eq!(mr0(&s, t), MAGIC1);
         let (info, _, _) = s.received(t);
-        assert_eq!(info.extra_caps, rights.grant as u64, "rights {i:#x}");
+        assert_eq!(info.extra_caps(), rights.grant as u64, "rights {i:#x}");
         if rights.grant {
             assert!(!s.is_slot_empty(recv_slot), "with grant the cap arrives");
             assert_eq!(s.obj_ptr(recv_slot), s.obj_ptr(return_ep));
@@ -238,17 +239,17 @@ fn ipcrights0005_reply_grant_depends_on_the_receive() {
             if mode == Mode::SaveCaller {
                 assert_eq!(s.cnode_save_caller(r, reply, WORD_BITS), Ok(()));
                 assert!(!s.is_slot_empty(reply));
-                assert_eq!(s.sys(sys::SEND, reply, with_cap, &[MAGIC2], &[return_ep]), Ok(Done::Ok));
+                assert_eq!(s.sys(Syscall::Send, reply, with_cap, &[MAGIC2], &[return_ep]), Ok(Done::Ok));
                 assert!(s.is_slot_empty(reply));
             } else {
                 if mode == Mode::ReplyRecv {
                     assert_eq!(s.reply_recv(ep_mint, 0, &[MAGIC1]), Ok(Done::Blocked));
                     assert_eq!(s.as_thread(t, |s| s.call(ep, 0, &[MAGIC1])), Ok(Done::Blocked));
                 }
-                assert_eq!(s.sys(sys::REPLY, 0, with_cap, &[MAGIC2], &[return_ep]), Ok(Done::Ok));
+                assert_eq!(s.sys(Syscall::Reply, 0, with_cap, &[MAGIC2], &[return_ep]), Ok(Done::Ok));
             }
             assert_eq!(mr0(&s, t), MAGIC2);
-            assert_eq!(s.received(t).0.extra_caps, rights.grant as u64, "rights {i:#x} {mode:?}");
+            assert_eq!(s.received(t).0.extra_caps(), rights.grant as u64, "rights {i:#x} {mode:?}");
             if rights.grant {
                 assert!(!s.is_slot_empty(recv_slot), "the reply carried the cap");
                 assert_eq!(s.recv(return_ep), Ok(Done::Blocked));

@@ -3,10 +3,10 @@
 //! several threads (proptest) with every invariant, thread and queue ones included, checked
 //! after every gear.
 
-use codegears::cap::CapRights;
+use abi::{CapRights, MessageInfo, Syscall};
 use codegears::kernel::{Done, tcb_slot};
 use codegears::object::ThreadState;
-use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
+use codegears::syscall::HANDLE_SYSCALL;
 use codegears::{ObjPtr, Request, SlotRef, SyscallError};
 use gears::Dispatcher;
 use gears_tests::sel4::{Sel4, WORD_BITS};
@@ -49,12 +49,12 @@ fn call_reply_recv_round_trip_gears() {
     let (_, server) = s.spawn(200);
     let (_, client) = s.spawn(100);
     assert_eq!(s.as_thread(server, |s| s.recv(ep)), Ok(Done::Blocked));
-    let trace = |s: &mut Sel4, t: ObjPtr, syscall: i64| {
+    let trace = |s: &mut Sel4, t: ObjPtr, syscall: Syscall| {
         let req = Request {
             thread: t,
-            syscall,
+            syscall: Some(syscall),
             cptr: ep,
-            info: MessageInfo::new(0, 0, 0, 1).to_word(),
+            info: MessageInfo::new(0, 0, 0, 1).word(),
             mrs: vec![7],
             ..Request::default()
         };
@@ -64,7 +64,7 @@ fn call_reply_recv_round_trip_gears() {
         assert!(out.is_finished());
         (d.meta().trace().to_string(), d.steps())
     };
-    let (call, call_steps) = trace(&mut s, client, sys::CALL);
+    let (call, call_steps) = trace(&mut s, client, Syscall::Call);
     insta::assert_snapshot!(call, @r"
          . p0 start handle_syscall
          0 p0 handle_syscall -> handle_invocation
@@ -77,7 +77,7 @@ fn call_reply_recv_round_trip_gears() {
     ");
     assert_eq!(s.state(client), ThreadState::BlockedOnReply);
     assert_eq!(s.state(server), ThreadState::Running, "the call woke the server");
-    let (reply_recv, rr_steps) = trace(&mut s, server, sys::REPLY_RECV);
+    let (reply_recv, rr_steps) = trace(&mut s, server, Syscall::ReplyRecv);
     insta::assert_snapshot!(reply_recv, @r"
          . p0 start handle_syscall
          0 p0 handle_syscall -> handle_reply
@@ -120,7 +120,7 @@ fn yield_is_round_robin_within_a_priority() {
 /// with the invariants at every gear.
 fn preempted_delete(s: &mut Sel4, cptr: u64) -> Result<Done, SyscallError> {
     let r = s.root();
-    let req = s.request(r, codegears::kernel::label::CNODE_DELETE, &[cptr, WORD_BITS], &[]);
+    let req = s.request(r, abi::label::cnode::DELETE, &[cptr, WORD_BITS], &[]);
     let mut d = Dispatcher::new((
         metagears::InjectAt::every_nth(2, gears::Mode::Restart),
         metagears::Invariant::new(gears_tests::sel4::invariants),
@@ -189,7 +189,7 @@ proptest! {
         let ntfn = s.alloc_notification();
         let nb = s.mint(ntfn, CapRights::ALL, 4);
         let caps = [ep, b1, b2, ro, ntfn, nb];
-        let mut threads = vec![(codegears::kernel::root_slot::TCB, s.info.root_tcb)];
+        let mut threads = vec![(abi::bootinfo::CAP_INIT_THREAD_TCB, s.info.root_tcb)];
         for p in [100, 100, 50, 150] {
             threads.push(s.spawn(p));
         }

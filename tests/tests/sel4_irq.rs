@@ -1,13 +1,18 @@
 //! IRQControl IssueIRQHandler and the life of IRQ handler caps: an IRQ is active exactly while a
 //! handler cap names it (the invariant checker enforces it at every step of these tests).
 
-use codegears::kernel::{label, root_slot};
+use abi::label;
 use codegears::{Cap, LookupFault, SyscallError};
 use gears_tests::sel4::{Sel4, WORD_BITS};
 
 fn issue(s: &mut Sel4, irq: u64, dest: u64) -> Result<(), SyscallError> {
     let r = s.root();
-    s.invoke(root_slot::IRQ_CONTROL, label::IRQ_ISSUE_IRQ_HANDLER, &[irq, dest, WORD_BITS], &[r])
+    s.invoke(
+        abi::bootinfo::CAP_IRQ_CONTROL,
+        label::irq_control::ISSUE_IRQ_HANDLER,
+        &[irq, dest, WORD_BITS],
+        &[r],
+    )
 }
 
 #[test]
@@ -23,26 +28,26 @@ fn issue_irq_handler_and_its_errors() {
     assert_eq!(issue(&mut s, 6, h), Err(SyscallError::DeleteFirst));
     let r = s.root();
     assert_eq!(
-        s.invoke(root_slot::IRQ_CONTROL, label::IRQ_ISSUE_IRQ_HANDLER, &[6, h2, 32], &[r]),
+        s.invoke(abi::bootinfo::CAP_IRQ_CONTROL, label::irq_control::ISSUE_IRQ_HANDLER, &[6, h2, 32], &[r]),
         Err(SyscallError::FailedLookup {
             source: false,
             fault: LookupFault::GuardMismatch { bits_left: 32, guard_found: 0, guard_size: 54 }
         })
     );
     assert_eq!(
-        s.invoke(root_slot::IRQ_CONTROL, label::IRQ_ISSUE_IRQ_HANDLER, &[6, h2], &[r]),
+        s.invoke(abi::bootinfo::CAP_IRQ_CONTROL, label::irq_control::ISSUE_IRQ_HANDLER, &[6, h2], &[r]),
         Err(SyscallError::TruncatedMessage)
     );
     assert_eq!(
-        s.invoke(root_slot::IRQ_CONTROL, label::IRQ_ISSUE_IRQ_HANDLER, &[6, h2, 64], &[]),
+        s.invoke(abi::bootinfo::CAP_IRQ_CONTROL, label::irq_control::ISSUE_IRQ_HANDLER, &[6, h2, 64], &[]),
         Err(SyscallError::TruncatedMessage)
     );
     assert_eq!(
-        s.invoke(root_slot::IRQ_CONTROL, label::CNODE_COPY, &[6, h2, 64], &[r]),
+        s.invoke(abi::bootinfo::CAP_IRQ_CONTROL, label::cnode::COPY, &[6, h2, 64], &[r]),
         Err(SyscallError::IllegalOperation)
     );
     // IRQControl itself cannot be copied (deriveCap gives Null).
-    assert_eq!(s.copy(root_slot::IRQ_CONTROL, h2), Err(SyscallError::IllegalOperation));
+    assert_eq!(s.copy(abi::bootinfo::CAP_IRQ_CONTROL, h2), Err(SyscallError::IllegalOperation));
 }
 
 #[test]
@@ -60,7 +65,7 @@ fn the_last_handler_cap_deactivates_the_irq() {
     // Revoking IRQControl deletes every handler cap.
     let h3 = s.free_slot();
     assert_eq!(issue(&mut s, 10, h3), Ok(()));
-    assert_eq!(s.cnode_revoke(r, root_slot::IRQ_CONTROL, WORD_BITS), Ok(()));
+    assert_eq!(s.cnode_revoke(r, abi::bootinfo::CAP_IRQ_CONTROL, WORD_BITS), Ok(()));
     assert!(s.k.state.irqs.active.is_empty());
     assert!(s.is_slot_empty(h) && s.is_slot_empty(h3));
 }

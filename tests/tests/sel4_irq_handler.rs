@@ -3,9 +3,9 @@
 //! driver thread acknowledges it, so a user-space driver waits on a notification; the timer's
 //! ticks rotate the threads of one priority (time slices).
 
-use codegears::cap::CapRights;
+use abi::{CapRights, label};
 use codegears::interrupt::{HANDLE_INTERRUPT, IRQ_TIMER, TIME_SLICE};
-use codegears::kernel::{Done, label, root_slot};
+use codegears::kernel::Done;
 use codegears::object::ThreadState;
 use codegears::{Request, SyscallError};
 use gears::{Dispatcher, Outcome};
@@ -23,8 +23,8 @@ fn interrupt(s: &mut Sel4, irq: u16) {
 fn handler(s: &mut Sel4, irq: u64) -> u64 {
     let slot = s.free_slot();
     let r = s.root();
-    let ctl = root_slot::IRQ_CONTROL;
-    assert_eq!(s.invoke(ctl, label::IRQ_ISSUE_IRQ_HANDLER, &[irq, slot, WORD_BITS], &[r]), Ok(()));
+    let ctl = abi::bootinfo::CAP_IRQ_CONTROL;
+    assert_eq!(s.invoke(ctl, label::irq_control::ISSUE_IRQ_HANDLER, &[irq, slot, WORD_BITS], &[r]), Ok(()));
     slot
 }
 
@@ -39,7 +39,7 @@ fn a_driver_thread_waits_for_its_interrupt() {
     let ntfn = s.alloc_notification();
     let badged = s.mint(ntfn, CapRights::ALL, 0b10);
     let (_, driver) = s.spawn(200);
-    assert_eq!(irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[badged]), Ok(Done::Ok));
+    assert_eq!(irq_call(&mut s, h, label::irq_handler::SET_NOTIFICATION, &[badged]), Ok(Done::Ok));
     // The driver waits; the device interrupts; the driver wakes with the badge.
     assert_eq!(s.as_thread(driver, |s| s.wait(ntfn)), Ok(Done::Blocked));
     interrupt(&mut s, 5);
@@ -51,12 +51,12 @@ fn a_driver_thread_waits_for_its_interrupt() {
     assert!(matches!(s.state(driver), ThreadState::BlockedOnNotification { .. }));
     assert!(s.k.state.irqs.masked.contains(&5));
     // The driver's handler cap acknowledges it (the root acks here, holding the same cap).
-    assert_eq!(irq_call(&mut s, h, label::IRQ_ACK_IRQ, &[]), Ok(Done::Ok));
+    assert_eq!(irq_call(&mut s, h, label::irq_handler::ACK, &[]), Ok(Done::Ok));
     interrupt(&mut s, 5);
     assert_eq!(s.state(driver), ThreadState::Running);
     // Cleared, the IRQ signals nothing; an interrupt on an IRQ nobody handles is ignored.
-    assert_eq!(irq_call(&mut s, h, label::IRQ_ACK_IRQ, &[]), Ok(Done::Ok));
-    assert_eq!(irq_call(&mut s, h, label::IRQ_CLEAR_IRQ_HANDLER, &[]), Ok(Done::Ok));
+    assert_eq!(irq_call(&mut s, h, label::irq_handler::ACK, &[]), Ok(Done::Ok));
+    assert_eq!(irq_call(&mut s, h, label::irq_handler::CLEAR, &[]), Ok(Done::Ok));
     assert_eq!(s.as_thread(driver, |s| s.wait(ntfn)), Ok(Done::Blocked));
     interrupt(&mut s, 5);
     interrupt(&mut s, 9);
@@ -70,16 +70,19 @@ fn set_notification_needs_a_notification_with_write() {
     let ntfn = s.alloc_notification();
     let ep = s.alloc_endpoint();
     let no_write = s.mint(ntfn, CapRights { write: false, ..CapRights::ALL }, 0);
-    assert_eq!(irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[]), Err(SyscallError::TruncatedMessage));
     assert_eq!(
-        irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[ep]),
+        irq_call(&mut s, h, label::irq_handler::SET_NOTIFICATION, &[]),
+        Err(SyscallError::TruncatedMessage)
+    );
+    assert_eq!(
+        irq_call(&mut s, h, label::irq_handler::SET_NOTIFICATION, &[ep]),
         Err(SyscallError::InvalidCapability { cap: 0 })
     );
     assert_eq!(
-        irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[no_write]),
+        irq_call(&mut s, h, label::irq_handler::SET_NOTIFICATION, &[no_write]),
         Err(SyscallError::InvalidCapability { cap: 0 })
     );
-    assert_eq!(irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[ntfn]), Ok(Done::Ok));
+    assert_eq!(irq_call(&mut s, h, label::irq_handler::SET_NOTIFICATION, &[ntfn]), Ok(Done::Ok));
     assert_eq!(irq_call(&mut s, h, 99, &[]), Err(SyscallError::IllegalOperation));
     // Deleting the notification stops the IRQ signalling it; deleting the handler deactivates it.
     let r = s.root();
@@ -114,7 +117,7 @@ fn a_user_driver_gets_the_timer_tick_through_its_notification() {
     let h = handler(&mut s, u64::from(IRQ_TIMER));
     let ntfn = s.alloc_notification();
     let badged = s.mint(ntfn, CapRights::ALL, 0x40);
-    assert_eq!(irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[badged]), Ok(Done::Ok));
+    assert_eq!(irq_call(&mut s, h, label::irq_handler::SET_NOTIFICATION, &[badged]), Ok(Done::Ok));
     let (_, driver) = s.spawn(255);
     assert_eq!(s.as_thread(driver, |s| s.wait(ntfn)), Ok(Done::Blocked));
     interrupt(&mut s, IRQ_TIMER);
@@ -125,7 +128,7 @@ fn a_user_driver_gets_the_timer_tick_through_its_notification() {
     assert_eq!(s.as_thread(driver, |s| s.wait(ntfn)), Ok(Done::Blocked));
     interrupt(&mut s, IRQ_TIMER);
     assert!(matches!(s.state(driver), ThreadState::BlockedOnNotification { .. }));
-    assert_eq!(irq_call(&mut s, h, label::IRQ_ACK_IRQ, &[]), Ok(Done::Ok));
+    assert_eq!(irq_call(&mut s, h, label::irq_handler::ACK, &[]), Ok(Done::Ok));
     interrupt(&mut s, IRQ_TIMER);
     assert_eq!(s.state(driver), ThreadState::Running, "acknowledged: the next tick wakes it");
 }
@@ -136,14 +139,14 @@ fn irq_lines_are_unmasked_at_issue_and_ack_and_masked_on_delivery_and_delete() {
     let mut s = Sel4::boot(10, &[20, 22]);
     let h = handler(&mut s, 7);
     let ntfn = s.alloc_notification();
-    assert_eq!(irq_call(&mut s, h, label::IRQ_SET_IRQ_HANDLER, &[ntfn]), Ok(Done::Ok));
+    assert_eq!(irq_call(&mut s, h, label::irq_handler::SET_NOTIFICATION, &[ntfn]), Ok(Done::Ok));
     let mask = |masked| MachineOp::MaskIrq { irq: 7, masked };
     assert_eq!(s.machine_ops, [mask(false)], "IssueIRQHandler unmasks the line");
     s.machine_ops.clear();
     s.k.set_request(Request { irq: 7, ..Request::default() });
     assert_eq!(Dispatcher::new(()).run(&mut s.k, &HANDLE_INTERRUPT), Outcome::Exited(Done::Ok));
     assert_eq!(s.k.machine.drain(), [mask(true)], "delivered: masked until acknowledged");
-    assert_eq!(irq_call(&mut s, h, label::IRQ_ACK_IRQ, &[]), Ok(Done::Ok));
+    assert_eq!(irq_call(&mut s, h, label::irq_handler::ACK, &[]), Ok(Done::Ok));
     assert_eq!(s.machine_ops, [mask(false)], "Ack unmasks it");
     s.machine_ops.clear();
     // An interrupt on a line nobody handles changes no line.

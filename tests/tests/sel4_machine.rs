@@ -4,8 +4,8 @@
 //! call gets its reply, the invariants hold after every gear, and two runs give the same trace
 //! and the same final kernel state.
 
-use codegears::cap::CapRights;
-use codegears::kernel::{Done, label, root_slot};
+use abi::{CapRights, label};
+use codegears::kernel::Done;
 use codegears::object::ThreadState;
 use gears_tests::sel4::machine::{Event, Machine, Op};
 use gears_tests::sel4::{Sel4, WORD_BITS};
@@ -20,10 +20,15 @@ fn build() -> (Machine, [usize; 4]) {
     let h = s.free_slot();
     let r = s.root();
     assert_eq!(
-        s.invoke(root_slot::IRQ_CONTROL, label::IRQ_ISSUE_IRQ_HANDLER, &[5, h, WORD_BITS], &[r]),
+        s.invoke(
+            abi::bootinfo::CAP_IRQ_CONTROL,
+            label::irq_control::ISSUE_IRQ_HANDLER,
+            &[5, h, WORD_BITS],
+            &[r]
+        ),
         Ok(())
     );
-    assert_eq!(s.tcb_invoke(h, label::IRQ_SET_IRQ_HANDLER, &[], &[badged]), Ok(Done::Ok));
+    assert_eq!(s.tcb_invoke(h, label::irq_handler::SET_NOTIFICATION, &[], &[badged]), Ok(Done::Ok));
     let (_, driver) = s.spawn(200);
     let (_, server) = s.spawn(150);
     let (_, a) = s.spawn(100);
@@ -70,7 +75,7 @@ fn driver_server_and_clients_under_interrupts() {
             .filter(|e| matches!(e, Event::Syscall { thread, op: Op::Call(..), result: Ok(Done::Blocked), .. } if *thread == c))
             .count();
         assert_eq!(calls as u64, CALLS);
-        assert_eq!(m.sel4.received(t).0.length, 1);
+        assert_eq!(m.sel4.received(t).0.length(), 1);
     }
     let server = m.threads[srv].tcb;
     assert_eq!(m.sel4.state(server), ThreadState::Running);

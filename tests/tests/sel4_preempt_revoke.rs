@@ -3,9 +3,10 @@
 //! restarts (and resumes) converge, and the invariants hold at every preemption point checked.
 //! Also: deleting CNodes and TCBs through Zombies, preempted at every point.
 
+use abi::label;
 use codegears::cap::Cap;
-use codegears::kernel::{Kernel, label};
-use codegears::untyped::object_type;
+use codegears::kernel::Kernel;
+
 use gears::{Context, Dispatcher, MetaGear, Mode, PointDecision, Step};
 use gears_tests::sel4::{Sel4, WORD_BITS, invariants};
 use metagears::{GapMeter, InjectAt, Invariant};
@@ -96,7 +97,7 @@ fn preempt_revoke(
     let objects_before = s.k.state.objects.len();
 
     let r = s.root();
-    let req = s.request(r, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+    let req = s.request(r, label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
     let inv = SampledInvariant { every: full_check_every, seen: 0, full_checks: 0, local_checks: 0 };
     let mut d = Dispatcher::new((InjectAt::every_nth(inject_every, mode), inv, GapMeter::new()));
     let (res, preemptions) = s.run(&mut d, req);
@@ -152,7 +153,7 @@ fn preempt_revoke_invariants_at_every_point() {
         for j in 0..1024 {
             assert_eq!(s.cnode_copy(ct, j, 10, r, ep, WORD_BITS, codegears::CapRights::ALL), Ok(()));
         }
-        let req = s.request(r, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+        let req = s.request(r, label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
         let mut d = Dispatcher::new((InjectAt::every_nth(3, mode), Invariant::new(invariants)));
         let (res, preemptions) = s.run(&mut d, req);
         assert_eq!(res, Ok(()));
@@ -183,7 +184,7 @@ fn delete_cnode_through_zombies_preempted_everywhere() {
         assert_eq!(s.cnode_copy(outer, 0, 3, r, ep, WORD_BITS, codegears::CapRights::ALL), Ok(()));
         let before = s.k.state.objects.len();
 
-        let req = s.request(r, label::CNODE_DELETE, &[outer, WORD_BITS], &[]);
+        let req = s.request(r, label::cnode::DELETE, &[outer, WORD_BITS], &[]);
         let mut d = Dispatcher::new((InjectAt::every(mode), Invariant::new(invariants)));
         let (res, preemptions) = s.run(&mut d, req);
         assert_eq!(res, Ok(()), "{mode}");
@@ -204,7 +205,7 @@ fn delete_cnode_through_zombies_preempted_everywhere() {
         assert_eq!(cyclic, 2);
         // Revoking the untyped reclaims everything, preempted everywhere too.
         let ut = s.untyped(0);
-        let req = s.request(r, label::CNODE_REVOKE, &[ut, WORD_BITS], &[]);
+        let req = s.request(r, label::cnode::REVOKE, &[ut, WORD_BITS], &[]);
         let mut d = Dispatcher::new((InjectAt::every(mode), Invariant::new(invariants)));
         let (res, _) = s.run(&mut d, req);
         assert_eq!(res, Ok(()));
@@ -212,7 +213,7 @@ fn delete_cnode_through_zombies_preempted_everywhere() {
         assert_eq!(s.k.state.objects.len(), 4, "only the boot TCB, CNode, VSpace root and ASID pool remain");
         assert!(s.descendants(ut).is_empty());
         // And the untyped can be used again from the start.
-        let e = s.alloc(ut, object_type::ENDPOINT, 0);
+        let e = s.alloc(ut, abi::object::ENDPOINT, 0);
         assert_eq!(s.cap(e).ptr(), s.info.untyped[0].1);
     }
 }
@@ -227,7 +228,7 @@ fn delete_of_a_tcb_goes_through_a_zombie() {
     // Not final: the copy is simply removed.
     assert_eq!(s.cnode_delete(r, c, WORD_BITS), Ok(()));
     assert_eq!(s.k.state.objects.len(), 5);
-    let req = s.request(r, label::CNODE_DELETE, &[t, WORD_BITS], &[]);
+    let req = s.request(r, label::cnode::DELETE, &[t, WORD_BITS], &[]);
     let mut d = Dispatcher::new(metagears::Tracer::new());
     let (res, _) = s.run(&mut d, req);
     assert_eq!(res, Ok(()));
@@ -253,7 +254,7 @@ fn preempted_caller_stays_restart_until_the_rerun_finishes() {
         let d = s.free_slot();
         assert_eq!(s.copy(ep, d), Ok(()));
     }
-    let req = s.request(r, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+    let req = s.request(r, label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
     s.k.set_request(req);
     let mut d = Dispatcher::new(InjectAt::points([1], Mode::Restart));
     let state = |s: &Sel4| match s.k.state.objects.get(s.info.root_tcb) {
@@ -263,7 +264,7 @@ fn preempted_caller_stays_restart_until_the_rerun_finishes() {
     assert!(matches!(d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION), Outcome::Preempted { .. }));
     assert_eq!(state(&s), ThreadState::Restart);
     assert_eq!(s.descendants(ep).len(), 2, "two children deleted before the second point");
-    let req = s.request(r, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+    let req = s.request(r, label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
     s.k.set_request(req);
     assert!(matches!(d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION), Outcome::Exited(_)));
     assert_eq!(state(&s), ThreadState::Running);
@@ -283,7 +284,7 @@ fn revoke_traces_restart_vs_resume() {
             let d = s.free_slot();
             assert_eq!(s.copy(ep, d), Ok(()));
         }
-        let req = s.request(r, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+        let req = s.request(r, label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
         let mut d = Dispatcher::new((InjectAt::every(mode), metagears::Tracer::new()));
         let (res, preemptions) = s.run(&mut d, req);
         assert_eq!((res, preemptions), (Ok(()), 2));
@@ -385,7 +386,7 @@ fn a_restarted_call_that_now_fails_leaves_its_caller_running() {
     assert_eq!(s.cnode_copy(root, via, WORD_BITS, root, root, WORD_BITS, CapRights::ALL), Ok(()));
     let (_, other) = s.spawn(100);
     let me = s.info.root_tcb;
-    let req = s.request(via, label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+    let req = s.request(via, label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
     s.k.set_request(req.clone());
     let mut d = Dispatcher::new(InjectAt::points([0], Mode::Restart));
     assert!(matches!(d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION), Outcome::Preempted { .. }));

@@ -5,10 +5,9 @@
 //!
 //! 256 cases x 400 invocations = 102,400 invocations per run.
 
+use abi::label;
 use std::cell::Cell;
 
-use codegears::kernel::label;
-use codegears::untyped::object_type;
 use codegears::{CapRights, SyscallError};
 use gears::{Dispatcher, Mode};
 use gears_tests::sel4::{Sel4, WORD_BITS, invariants};
@@ -39,7 +38,7 @@ fn word() -> impl Strategy<Value = u64> {
         6 => 0..SLOTS,
         3 => Just(WORD_BITS),
         1 => 0u64..5,
-        1 => Just(CapRights::ALL.to_word()),
+        1 => Just(CapRights::ALL.word()),
         1 => any::<u64>(),
     ]
 }
@@ -55,20 +54,20 @@ fn slot() -> impl Strategy<Value = u64> {
 }
 
 fn cnode_label_any() -> impl Strategy<Value = u64> {
-    label::CNODE_REVOKE - 1..=label::CNODE_SAVE_CALLER + 1
+    label::cnode::REVOKE - 1..=label::cnode::SAVE_CALLER + 1
 }
 
 fn call() -> impl Strategy<Value = Call> {
     let cnode_label = prop_oneof![
-        1 => Just(label::CNODE_REVOKE),
-        1 => Just(label::CNODE_DELETE),
-        1 => Just(label::CNODE_CANCEL_BADGED_SENDS),
-        3 => Just(label::CNODE_COPY),
-        3 => Just(label::CNODE_MINT),
-        2 => Just(label::CNODE_MOVE),
-        1 => Just(label::CNODE_MUTATE),
-        1 => Just(label::CNODE_ROTATE),
-        1 => Just(label::CNODE_SAVE_CALLER),
+        1 => Just(label::cnode::REVOKE),
+        1 => Just(label::cnode::DELETE),
+        1 => Just(label::cnode::CANCEL_BADGED_SENDS),
+        3 => Just(label::cnode::COPY),
+        3 => Just(label::cnode::MINT),
+        2 => Just(label::cnode::MOVE),
+        1 => Just(label::cnode::MUTATE),
+        1 => Just(label::cnode::ROTATE),
+        1 => Just(label::cnode::SAVE_CALLER),
         1 => Just(0u64),
     ];
     let depth = prop_oneof![9 => Just(WORD_BITS), 1 => 0u64..70];
@@ -84,11 +83,11 @@ fn call() -> impl Strategy<Value = Call> {
                 None => (dest, depth),
             };
             let (mrs, extra) = match label {
-                label::CNODE_COPY => (vec![dest, depth, src, d, rights], vec![2]),
-                label::CNODE_MINT => (vec![dest, depth, src, d, rights, data], vec![2]),
-                label::CNODE_MOVE => (vec![dest, depth, src, d], vec![2]),
-                label::CNODE_MUTATE => (vec![dest, depth, src, d, data], vec![2]),
-                label::CNODE_ROTATE => (vec![dest, depth, data, pivot, d, 0, src, d], vec![2, 2]),
+                label::cnode::COPY => (vec![dest, depth, src, d, rights], vec![2]),
+                label::cnode::MINT => (vec![dest, depth, src, d, rights, data], vec![2]),
+                label::cnode::MOVE => (vec![dest, depth, src, d], vec![2]),
+                label::cnode::MUTATE => (vec![dest, depth, src, d, data], vec![2]),
+                label::cnode::ROTATE => (vec![dest, depth, data, pivot, d, 0, src, d], vec![2, 2]),
                 _ => (vec![dest, depth], vec![]),
             };
             Call { label, cptr: root, mrs, extra }
@@ -96,34 +95,39 @@ fn call() -> impl Strategy<Value = Call> {
     );
     let chaos = (cnode_label_any(), prop::collection::vec(word(), 0..9), prop::collection::vec(cptr(), 0..3))
         .prop_map(|(label, mrs, extra)| Call { label, cptr: 2, mrs, extra });
-    let retype =
-        (0..=object_type::COUNT, 0u64..14, 0..SLOTS, 1u64..4, prop_oneof![Just(16u64), Just(17), 0..SLOTS])
-            .prop_map(|(ty, size, off, n, ut)| {
-                let size = if ty == object_type::UNTYPED { size + 4 } else { size };
-                Call {
-                    label: label::UNTYPED_RETYPE,
-                    cptr: ut,
-                    mrs: vec![ty, size, 2, 64, off, n],
-                    extra: vec![2],
-                }
-            });
+    let retype = (
+        0..=abi::x86_64::object::COUNT,
+        0u64..14,
+        0..SLOTS,
+        1u64..4,
+        prop_oneof![Just(16u64), Just(17), 0..SLOTS],
+    )
+        .prop_map(|(ty, size, off, n, ut)| {
+            let size = if ty == abi::object::UNTYPED { size + 4 } else { size };
+            Call {
+                label: label::untyped::RETYPE,
+                cptr: ut,
+                mrs: vec![ty, size, 2, 64, off, n],
+                extra: vec![2],
+            }
+        });
     let any_call =
         (0u64..30, cptr(), prop::collection::vec(word(), 0..9), prop::collection::vec(cptr(), 0..4))
             .prop_map(|(label, cptr, mrs, extra)| Call { label, cptr, mrs, extra });
     // Deleting and revoking the objects most likely to go through zombies (TCBs, the CNode, the
     // untyped they came from), and moving TCB and CNode caps into the CNode first.
     let destroy = (
-        prop_oneof![Just(label::CNODE_DELETE), Just(label::CNODE_REVOKE), Just(label::CNODE_MOVE)],
+        prop_oneof![Just(label::cnode::DELETE), Just(label::cnode::REVOKE), Just(label::cnode::MOVE)],
         prop_oneof![Just(16u64), 26u64..=29],
         0u64..8,
     )
         .prop_map(|(label, slot, i)| match label {
-            label::CNODE_MOVE => Call { label, cptr: 28, mrs: vec![i, 3, slot, WORD_BITS], extra: vec![2] },
+            label::cnode::MOVE => Call { label, cptr: 28, mrs: vec![i, 3, slot, WORD_BITS], extra: vec![2] },
             _ => Call { label, cptr: 2, mrs: vec![slot, WORD_BITS], extra: vec![] },
         });
     let irq = (0u64..8, slot()).prop_map(|(irq, dest)| Call {
-        label: label::IRQ_ISSUE_IRQ_HANDLER,
-        cptr: codegears::kernel::root_slot::IRQ_CONTROL,
+        label: label::irq_control::ISSUE_IRQ_HANDLER,
+        cptr: abi::bootinfo::CAP_IRQ_CONTROL,
         mrs: vec![irq, dest, WORD_BITS],
         extra: vec![2],
     });
@@ -152,10 +156,11 @@ impl gears::MetaGear<codegears::Kernel> for ZombieSteps {
 /// On the random state a case left: the gear Delete and Revoke (preempted as the case was) must
 /// leave exactly the state seL4's plain recursive `cteDelete`/`cteRevoke` leaves.
 fn differential(s: &mut Sel4, every: u64, mode: Mode) -> Result<(), TestCaseError> {
-    for (lbl, cptr) in [(label::CNODE_DELETE, 28u64), (label::CNODE_REVOKE, 20), (label::CNODE_REVOKE, 16)] {
+    for (lbl, cptr) in [(label::cnode::DELETE, 28u64), (label::cnode::REVOKE, 20), (label::cnode::REVOKE, 16)]
+    {
         let Ok((slot, 0)) = s.lookup(cptr) else { continue };
         let mut expected = s.k.state.clone();
-        if lbl == label::CNODE_DELETE {
+        if lbl == label::cnode::DELETE {
             gears_tests::sel4::plain::cte_delete(&mut expected, slot, true);
         } else {
             gears_tests::sel4::plain::cte_revoke(&mut expected, slot);
@@ -174,10 +179,10 @@ fn run_case(calls: &[Call], every: u64, mode: Mode) -> Result<(), TestCaseError>
     // Some objects to work on: endpoints, notifications, TCBs and a CNode in slots 20..30.
     let (r, ut) = (s.root(), s.untyped(0));
     for (ty, size, at, n) in [
-        (object_type::ENDPOINT, 0, 20, 4),
-        (object_type::NOTIFICATION, 0, 24, 2),
-        (object_type::TCB, 0, 26, 2),
-        (object_type::CAP_TABLE, 3, 28, 1),
+        (abi::object::ENDPOINT, 0, 20, 4),
+        (abi::object::NOTIFICATION, 0, 24, 2),
+        (abi::object::TCB, 0, 26, 2),
+        (abi::object::CAP_TABLE, 3, 28, 1),
     ] {
         s.retype(ut, ty, size, r, r, WORD_BITS, at, n).expect("setup");
     }

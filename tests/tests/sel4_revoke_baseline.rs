@@ -1,7 +1,7 @@
 //! The gear revoke against seL4's plain recursive loop over the same state: equal results under
 //! injected preemption (a differential test). The cost ratio is in `cargo xtask bench revoke`.
 
-use codegears::kernel::label;
+use abi::label;
 use gears::{Dispatcher, Mode};
 use gears_tests::sel4::{Sel4, WORD_BITS, invariants, plain};
 use metagears::InjectAt;
@@ -46,7 +46,7 @@ fn gear_revoke_equals_plain_revoke() {
         let mut expected = s.k.state.clone();
         plain::cte_revoke(&mut expected, slot);
         let r = s.root();
-        let req = s.request(r, label::CNODE_REVOKE, &[cptr, WORD_BITS], &[]);
+        let req = s.request(r, label::cnode::REVOKE, &[cptr, WORD_BITS], &[]);
         let mut d = Dispatcher::new(InjectAt::every_nth(every, mode));
         let (res, preemptions) = s.run(&mut d, req);
         assert_eq!(res, Ok(()));

@@ -3,10 +3,11 @@
 //! `decode_tcb_invocation` → `decode_read_registers` → `invoke_tcb_read_registers`, the path the
 //! seed article `001_…` traces by hand, as a trace snapshot.
 
+use abi::{MessageInfo, Syscall, label};
 use codegears::cap::Cap;
-use codegears::kernel::label;
+
 use codegears::object::{Object, ThreadState};
-use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, reply_from_kernel_error, sys};
+use codegears::syscall::{HANDLE_SYSCALL, reply_from_kernel_error};
 use codegears::tcb::{N_FRAME_REGISTERS, N_GP_REGISTERS};
 use codegears::{ObjPtr, SyscallError};
 use gears::Dispatcher;
@@ -20,8 +21,8 @@ fn two_threads() -> (Sel4, u64, ObjPtr) {
     let Cap::Thread { ptr } = s.cap(t) else { panic!("a TCB") };
     let mut mrs = vec![0, 20];
     mrs.extend(100..120);
-    let info = MessageInfo::new(label::TCB_WRITE_REGISTERS, 0, 0, mrs.len() as u64).to_word();
-    assert_eq!(s.syscall(sys::CALL, t, info, &mrs, &[]), Ok(()));
+    let info = MessageInfo::new(label::tcb::WRITE_REGISTERS, 0, 0, mrs.len() as u64).word();
+    assert_eq!(s.syscall(Syscall::Call, t, info, &mrs, &[]), Ok(()));
     (s, t, ptr)
 }
 
@@ -35,8 +36,8 @@ fn tcb_state(s: &Sel4, p: ObjPtr) -> ThreadState {
 #[test]
 fn read_registers_trace_snapshot() {
     let (mut s, t, _) = two_threads();
-    let info = MessageInfo::new(label::TCB_READ_REGISTERS, 0, 0, 2).to_word();
-    let req = codegears::Request { syscall: sys::CALL, info, ..s.request(t, 0, &[0, 3], &[]) };
+    let info = MessageInfo::new(label::tcb::READ_REGISTERS, 0, 0, 2).word();
+    let req = codegears::Request { syscall: Some(Syscall::Call), info, ..s.request(t, 0, &[0, 3], &[]) };
     s.k.set_request(req);
     let mut d = Dispatcher::new(Tracer::new());
     let out = d.run(&mut s.k, &HANDLE_SYSCALL);
@@ -62,40 +63,43 @@ fn read_registers_trace_snapshot() {
 #[test]
 fn read_registers_errors_and_suspend() {
     let (mut s, t, ptr) = two_threads();
-    let rr = |n: u64| MessageInfo::new(label::TCB_READ_REGISTERS, 0, 0, n).to_word();
+    let rr = |n: u64| MessageInfo::new(label::tcb::READ_REGISTERS, 0, 0, n).word();
     let max = N_FRAME_REGISTERS + N_GP_REGISTERS;
-    assert_eq!(s.syscall(sys::CALL, t, rr(2), &[0, 0], &[]), Err(SyscallError::RangeError { min: 1, max }));
     assert_eq!(
-        s.syscall(sys::CALL, t, rr(2), &[0, max + 1], &[]),
+        s.syscall(Syscall::Call, t, rr(2), &[0, 0], &[]),
         Err(SyscallError::RangeError { min: 1, max })
     );
     assert_eq!(
-        s.syscall(sys::CALL, t, rr(1), &[0, 3], &[]),
+        s.syscall(Syscall::Call, t, rr(2), &[0, max + 1], &[]),
+        Err(SyscallError::RangeError { min: 1, max })
+    );
+    assert_eq!(
+        s.syscall(Syscall::Call, t, rr(1), &[0, 3], &[]),
         Err(SyscallError::TruncatedMessage),
         "length 1 cuts the message"
     );
-    let own = codegears::kernel::root_slot::TCB;
-    assert_eq!(s.syscall(sys::CALL, own, rr(2), &[0, 3], &[]), Err(SyscallError::IllegalOperation));
+    let own = abi::bootinfo::CAP_INIT_THREAD_TCB;
+    assert_eq!(s.syscall(Syscall::Call, own, rr(2), &[0, 3], &[]), Err(SyscallError::IllegalOperation));
     // All twenty, suspending the source.
-    assert_eq!(s.syscall(sys::CALL, t, rr(2), &[1, max], &[]), Ok(()));
+    assert_eq!(s.syscall(Syscall::Call, t, rr(2), &[1, max], &[]), Ok(()));
     assert_eq!(s.k.reply.mrs, (100..120).collect::<Vec<u64>>());
     assert_eq!(tcb_state(&s, ptr), ThreadState::Inactive);
     // A Send gets no reply.
-    assert_eq!(s.syscall(sys::SEND, t, rr(2), &[0, 2], &[]), Ok(()));
+    assert_eq!(s.syscall(Syscall::Send, t, rr(2), &[0, 2], &[]), Ok(()));
     assert!(s.k.reply.mrs.is_empty());
     // The error reply seL4 would write for the range error.
     let (info, mrs) = reply_from_kernel_error(&SyscallError::RangeError { min: 1, max }).unwrap();
-    assert_eq!((info.label, mrs), (4, vec![1, 20]));
+    assert_eq!((info.label(), mrs), (4, vec![1, 20]));
 }
 
 #[test]
 fn write_registers_checks_and_resumes() {
     let (mut s, t, ptr) = two_threads();
-    let wr = |n: u64| MessageInfo::new(label::TCB_WRITE_REGISTERS, 0, 0, n).to_word();
-    assert_eq!(s.syscall(sys::CALL, t, wr(3), &[0, 2, 7], &[]), Err(SyscallError::TruncatedMessage));
-    let own = codegears::kernel::root_slot::TCB;
-    assert_eq!(s.syscall(sys::CALL, own, wr(3), &[0, 1, 7], &[]), Err(SyscallError::IllegalOperation));
-    assert_eq!(s.syscall(sys::CALL, t, wr(3), &[1, 1, 7], &[]), Ok(()));
+    let wr = |n: u64| MessageInfo::new(label::tcb::WRITE_REGISTERS, 0, 0, n).word();
+    assert_eq!(s.syscall(Syscall::Call, t, wr(3), &[0, 2, 7], &[]), Err(SyscallError::TruncatedMessage));
+    let own = abi::bootinfo::CAP_INIT_THREAD_TCB;
+    assert_eq!(s.syscall(Syscall::Call, own, wr(3), &[0, 1, 7], &[]), Err(SyscallError::IllegalOperation));
+    assert_eq!(s.syscall(Syscall::Call, t, wr(3), &[1, 1, 7], &[]), Ok(()));
     assert_eq!(tcb_state(&s, ptr), ThreadState::Restart, "resumed");
     let Some(Object::Tcb(tcb)) = s.k.state.objects.get(ptr) else { panic!() };
     assert_eq!(tcb.registers[..2], [7, 101]);
@@ -104,27 +108,27 @@ fn write_registers_checks_and_resumes() {
 #[test]
 fn other_syscalls_and_labels() {
     let (mut s, t, _) = two_threads();
-    assert_eq!(s.syscall(sys::YIELD, 0, 0, &[], &[]), Ok(()));
+    assert_eq!(s.syscall(Syscall::Yield, 0, 0, &[], &[]), Ok(()));
     // Receiving on a TCB cap is a cap fault (seL4's handleRecv: missing capability).
     assert_eq!(
-        s.syscall(sys::RECV, t, 0, &[], &[]),
+        s.syscall(Syscall::Recv, t, 0, &[], &[]),
         Err(SyscallError::CapFault {
             cptr: t,
             fault: codegears::LookupFault::MissingCapability { bits_left: 0 }
         })
     );
-    let unknown = MessageInfo::new(16, 0, 0, 0).to_word();
-    assert_eq!(s.syscall(sys::CALL, t, unknown, &[], &[]), Err(SyscallError::IllegalOperation));
+    let unknown = MessageInfo::new(16, 0, 0, 0).word();
+    assert_eq!(s.syscall(Syscall::Call, t, unknown, &[], &[]), Err(SyscallError::IllegalOperation));
     // A CNode invocation through the syscall entry: extra caps come from the MessageInfo.
     let r = s.root();
     let d = s.free_slot();
-    let copy = MessageInfo::new(label::CNODE_COPY, 0, 1, 5).to_word();
-    assert_eq!(s.syscall(sys::CALL, r, copy, &[d, 64, t, 64, 0xf], &[r]), Ok(()));
+    let copy = MessageInfo::new(label::cnode::COPY, 0, 1, 5).word();
+    assert_eq!(s.syscall(Syscall::Call, r, copy, &[d, 64, t, 64, 0xf], &[r]), Ok(()));
     assert_eq!(s.cap(d), s.cap(t));
     let d2 = s.free_slot();
-    let no_extra = MessageInfo::new(label::CNODE_COPY, 0, 0, 5).to_word();
+    let no_extra = MessageInfo::new(label::cnode::COPY, 0, 0, 5).word();
     assert_eq!(
-        s.syscall(sys::CALL, r, no_extra, &[d2, 64, t, 64, 0xf], &[r]),
+        s.syscall(Syscall::Call, r, no_extra, &[d2, 64, t, 64, 0xf], &[r]),
         Err(SyscallError::TruncatedMessage)
     );
 }
@@ -144,8 +148,8 @@ proptest::proptest! {
     ) {
         let (mut s, _, _) = two_threads();
         let before = s.k.state.clone();
-        match s.syscall(syscall, cptr, info, &mrs, &extra) {
-            Ok(()) => {}
+        match s.sys_number(syscall, cptr, MessageInfo::from_raw(info), &mrs, &extra) {
+            Ok(_) => {}
             Err(e) => {
                 let code_or_fault = e.error().is_some() || matches!(e, SyscallError::CapFault { .. });
                 proptest::prop_assert!(code_or_fault, "{:?} is neither an error code nor a fault", e);

@@ -1,13 +1,12 @@
 //! TCB invocations for threads: SetPriority, SetMCPriority and SetSchedParams bounded by the
 //! authority's MCP, Suspend/Resume and the ready queues, CopyRegisters, SetIPCBuffer, SetSpace.
 
+use abi::tcb::{COPY_RESUME_TARGET, COPY_SUSPEND_SOURCE, COPY_TRANSFER_FRAME, COPY_TRANSFER_INTEGER};
+use abi::{Syscall, label};
 use codegears::cap::Cap;
-use codegears::kernel::{Done, label, root_slot, tcb_slot};
+use codegears::kernel::{Done, tcb_slot};
 use codegears::object::ThreadState;
-use codegears::tcb_control::{
-    COPY_RESUME_TARGET, COPY_SUSPEND_SOURCE, COPY_TRANSFER_FRAME, COPY_TRANSFER_INTEGER,
-};
-use codegears::untyped::object_type;
+
 use codegears::{SlotRef, SyscallError};
 use gears_tests::sel4::Sel4;
 
@@ -24,27 +23,33 @@ fn priorities_are_bounded_by_the_authority_mcp() {
     assert_eq!(s.set_priority(tc, 256), Err(SyscallError::RangeError { min: 0, max: 255 }));
     // The helper as authority: MCP 0 (a fresh TCB's) allows only 0.
     assert_eq!(
-        s.tcb_invoke(tc, label::TCB_SET_PRIORITY, &[1], &[tc]),
+        s.tcb_invoke(tc, label::tcb::SET_PRIORITY, &[1], &[tc]),
         Err(SyscallError::RangeError { min: 0, max: 0 })
     );
-    assert_eq!(s.tcb_invoke(tc, label::TCB_SET_MC_PRIORITY, &[40], &[root_slot::TCB]), Ok(Done::Ok));
+    assert_eq!(
+        s.tcb_invoke(tc, label::tcb::SET_MC_PRIORITY, &[40], &[abi::bootinfo::CAP_INIT_THREAD_TCB]),
+        Ok(Done::Ok)
+    );
     assert_eq!(s.tcb(t).mcp, 40);
-    assert_eq!(s.tcb_invoke(tc, label::TCB_SET_PRIORITY, &[40], &[tc]), Ok(Done::Ok));
+    assert_eq!(s.tcb_invoke(tc, label::tcb::SET_PRIORITY, &[40], &[tc]), Ok(Done::Ok));
     assert_eq!(s.tcb(t).priority, 40);
     // SetSchedParams: MCP and priority at once.
-    assert_eq!(s.tcb_invoke(tc, label::TCB_SET_SCHED_PARAMS, &[30, 20], &[root_slot::TCB]), Ok(Done::Ok));
+    assert_eq!(
+        s.tcb_invoke(tc, label::tcb::SET_SCHED_PARAMS, &[30, 20], &[abi::bootinfo::CAP_INIT_THREAD_TCB]),
+        Ok(Done::Ok)
+    );
     assert_eq!((s.tcb(t).mcp, s.tcb(t).priority), (30, 20));
     assert_eq!(
-        s.tcb_invoke(tc, label::TCB_SET_SCHED_PARAMS, &[31, 1], &[tc]),
+        s.tcb_invoke(tc, label::tcb::SET_SCHED_PARAMS, &[31, 1], &[tc]),
         Err(SyscallError::RangeError { min: 0, max: 30 })
     );
     assert_eq!(
-        s.tcb_invoke(tc, label::TCB_SET_SCHED_PARAMS, &[1], &[tc]),
+        s.tcb_invoke(tc, label::tcb::SET_SCHED_PARAMS, &[1], &[tc]),
         Err(SyscallError::TruncatedMessage)
     );
     let ep = s.alloc_endpoint();
     assert_eq!(
-        s.tcb_invoke(tc, label::TCB_SET_SCHED_PARAMS, &[1, 1], &[ep]),
+        s.tcb_invoke(tc, label::tcb::SET_SCHED_PARAMS, &[1, 1], &[ep]),
         Err(SyscallError::InvalidCapability { cap: 1 })
     );
     // It moved to its new priority's ready queue.
@@ -77,20 +82,20 @@ fn copy_registers() {
     let (bc, b) = s.spawn(10);
     let mut mrs = vec![0, 20];
     mrs.extend(100..120);
-    assert_eq!(s.tcb_invoke(ac, label::TCB_WRITE_REGISTERS, &mrs, &[]), Ok(Done::Ok));
+    assert_eq!(s.tcb_invoke(ac, label::tcb::WRITE_REGISTERS, &mrs, &[]), Ok(Done::Ok));
     assert_eq!(s.suspend(bc), Ok(Done::Ok));
     let flags = COPY_SUSPEND_SOURCE | COPY_RESUME_TARGET | COPY_TRANSFER_FRAME;
-    assert_eq!(s.tcb_invoke(bc, label::TCB_COPY_REGISTERS, &[flags], &[ac]), Ok(Done::Ok));
+    assert_eq!(s.tcb_invoke(bc, label::tcb::COPY_REGISTERS, &[flags], &[ac]), Ok(Done::Ok));
     assert_eq!(s.state(a), ThreadState::Inactive, "the source was suspended");
     assert_eq!(s.state(b), ThreadState::Restart, "the target was restarted");
     assert_eq!(s.tcb(b).registers[..18], s.tcb(a).registers[..18]);
     assert_eq!(s.tcb(b).registers[18..], [0, 0], "integer registers not copied");
-    assert_eq!(s.tcb_invoke(bc, label::TCB_COPY_REGISTERS, &[COPY_TRANSFER_INTEGER], &[ac]), Ok(Done::Ok));
+    assert_eq!(s.tcb_invoke(bc, label::tcb::COPY_REGISTERS, &[COPY_TRANSFER_INTEGER], &[ac]), Ok(Done::Ok));
     assert_eq!(s.tcb(b).registers, s.tcb(a).registers);
-    assert_eq!(s.tcb_invoke(bc, label::TCB_COPY_REGISTERS, &[0], &[]), Err(SyscallError::TruncatedMessage));
+    assert_eq!(s.tcb_invoke(bc, label::tcb::COPY_REGISTERS, &[0], &[]), Err(SyscallError::TruncatedMessage));
     let ep = s.alloc_endpoint();
     assert_eq!(
-        s.tcb_invoke(bc, label::TCB_COPY_REGISTERS, &[0], &[ep]),
+        s.tcb_invoke(bc, label::tcb::COPY_REGISTERS, &[0], &[ep]),
         Err(SyscallError::InvalidCapability { cap: 1 })
     );
 }
@@ -99,22 +104,22 @@ fn copy_registers() {
 fn set_ipc_buffer_installs_the_frame() {
     let mut s = env();
     let (tc, t) = s.spawn(10);
-    let frame = s.alloc(s.untyped(1), object_type::SMALL_FRAME, 0);
+    let frame = s.alloc(s.untyped(1), abi::x86_64::object::SMALL_PAGE, 0);
     let ep = s.alloc_endpoint();
     assert_eq!(
-        s.tcb_invoke(tc, label::TCB_SET_IPC_BUFFER, &[0x1000], &[ep]),
+        s.tcb_invoke(tc, label::tcb::SET_IPC_BUFFER, &[0x1000], &[ep]),
         Err(SyscallError::IllegalOperation)
     );
     assert_eq!(
-        s.tcb_invoke(tc, label::TCB_SET_IPC_BUFFER, &[0x1200], &[frame]),
+        s.tcb_invoke(tc, label::tcb::SET_IPC_BUFFER, &[0x1200], &[frame]),
         Err(SyscallError::AlignmentError)
     );
-    assert_eq!(s.tcb_invoke(tc, label::TCB_SET_IPC_BUFFER, &[0x1400], &[frame]), Ok(Done::Ok));
+    assert_eq!(s.tcb_invoke(tc, label::tcb::SET_IPC_BUFFER, &[0x1400], &[frame]), Ok(Done::Ok));
     assert_eq!(s.tcb(t).ipc_buffer_ptr, 0x1400);
     let buf = SlotRef::of(t, tcb_slot::BUFFER);
     assert_eq!(s.k.state.cspace.cap(buf), s.cap(frame));
     // Address 0 removes it.
-    assert_eq!(s.tcb_invoke(tc, label::TCB_SET_IPC_BUFFER, &[0], &[frame]), Ok(Done::Ok));
+    assert_eq!(s.tcb_invoke(tc, label::tcb::SET_IPC_BUFFER, &[0], &[frame]), Ok(Done::Ok));
     assert!(s.k.state.cspace.cap(buf).is_null());
     assert_eq!(s.tcb(t).ipc_buffer_ptr, 0);
 }
@@ -124,27 +129,18 @@ fn set_space_replaces_the_cspace_root() {
     let mut s = env();
     let (tc, t) = s.spawn(10);
     let cn = s.alloc_cnode(4);
-    let info = codegears::syscall::MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
+    let info = abi::MessageInfo::new(label::tcb::SET_SPACE, 0, 2, 3);
     let r = s.root();
-    let v = codegears::kernel::root_slot::VSPACE;
-    assert_eq!(s.sys(codegears::syscall::sys::CALL, tc, info, &[7, 0, 0], &[cn, v]), Ok(Done::Ok));
+    let v = abi::bootinfo::CAP_INIT_THREAD_VSPACE;
+    assert_eq!(s.sys(Syscall::Call, tc, info, &[7, 0, 0], &[cn, v]), Ok(Done::Ok));
     assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::CTABLE)), s.cap(cn));
     assert_eq!(s.tcb(t).fault_handler, 7);
     let ep = s.alloc_endpoint();
-    assert_eq!(
-        s.sys(codegears::syscall::sys::CALL, tc, info, &[0, 0, 0], &[ep, v]),
-        Err(SyscallError::IllegalOperation)
-    );
+    assert_eq!(s.sys(Syscall::Call, tc, info, &[0, 0, 0], &[ep, v]), Err(SyscallError::IllegalOperation));
     // A CNode is not a VSpace root.
-    assert_eq!(
-        s.sys(codegears::syscall::sys::CALL, tc, info, &[0, 0, 0], &[cn, r]),
-        Err(SyscallError::IllegalOperation)
-    );
-    let short = codegears::syscall::MessageInfo::new(label::TCB_SET_SPACE, 0, 1, 3);
-    assert_eq!(
-        s.sys(codegears::syscall::sys::CALL, tc, short, &[0, 0, 0], &[cn]),
-        Err(SyscallError::TruncatedMessage)
-    );
+    assert_eq!(s.sys(Syscall::Call, tc, info, &[0, 0, 0], &[cn, r]), Err(SyscallError::IllegalOperation));
+    let short = abi::MessageInfo::new(label::tcb::SET_SPACE, 0, 1, 3);
+    assert_eq!(s.sys(Syscall::Call, tc, short, &[0, 0, 0], &[cn]), Err(SyscallError::TruncatedMessage));
 }
 
 #[test]
@@ -152,17 +148,12 @@ fn configure_sets_fault_handler_cspace_and_buffer() {
     let mut s = env();
     let (tc, t) = s.spawn(10);
     let cn = s.alloc_cnode(3);
-    let frame = s.alloc(s.untyped(1), object_type::SMALL_FRAME, 0);
+    let frame = s.alloc(s.untyped(1), abi::x86_64::object::SMALL_PAGE, 0);
     let r = s.root();
-    let v = codegears::kernel::root_slot::VSPACE;
+    let v = abi::bootinfo::CAP_INIT_THREAD_VSPACE;
     let call = |s: &mut Sel4, mrs: &[u64], extra: &[u64]| {
-        let info = codegears::syscall::MessageInfo::new(
-            label::TCB_CONFIGURE,
-            0,
-            extra.len() as u64,
-            mrs.len() as u64,
-        );
-        s.sys(codegears::syscall::sys::CALL, tc, info, mrs, extra)
+        let info = abi::MessageInfo::new(label::tcb::CONFIGURE, 0, extra.len() as u64, mrs.len() as u64);
+        s.sys(Syscall::Call, tc, info, mrs, extra)
     };
     assert_eq!(call(&mut s, &[9, 0, 0], &[cn, v, frame]), Err(SyscallError::TruncatedMessage));
     assert_eq!(call(&mut s, &[9, 0, 0, 0x900], &[cn, v, frame]), Err(SyscallError::AlignmentError));

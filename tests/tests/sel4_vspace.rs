@@ -2,10 +2,11 @@
 //! check the machine ops each step records; every refused Map changes nothing and returns
 //! seL4's error; delete and revoke unmap; SetSpace wants a VSpace root with an ASID.
 
-use codegears::arch::{
-    Arch, riscv64_label as rv, riscv64_type as rvt, x86_64_label as xl, x86_64_type as xt,
-};
-use codegears::kernel::{BootConfig, ROOT_ASID, label, root_slot, tcb_slot};
+use abi::riscv64::{label as rv, object as rvt};
+use abi::x86_64::{label as xl, object as xt};
+use abi::{Syscall, label};
+use codegears::arch::Arch;
+use codegears::kernel::{BootConfig, ROOT_ASID, tcb_slot};
 use codegears::{Cap, CapRights, LookupFault, MachineOp, Mapping, ObjPtr, Pte, SlotRef, SyscallError};
 use gears_tests::sel4::{Sel4, WORD_BITS};
 
@@ -94,7 +95,10 @@ fn x86_hierarchy() -> X86 {
         s.invoke(pdpt, xl::PDPT_MAP, &[V, 0], &[pml4]),
         Err(SyscallError::InvalidCapability { cap: 1 })
     );
-    assert_eq!(s.invoke(root_slot::ASID_POOL, xl::ASID_POOL_ASSIGN, &[], &[pml4]), Ok(()));
+    assert_eq!(
+        s.invoke(abi::bootinfo::CAP_INIT_THREAD_ASID_POOL, xl::ASID_POOL_ASSIGN, &[], &[pml4]),
+        Ok(())
+    );
     assert_eq!(ops(&mut s), [MachineOp::CopyGlobalMappings { root: r4 }]);
     assert_eq!(mapped(&mut s, pml4), Some(Mapping { asid: ROOT_ASID + 1, vaddr: 0 }));
     assert_eq!(s.invoke(pdpt, xl::PDPT_MAP, &[V, 0], &[pml4]), Ok(()));
@@ -135,8 +139,8 @@ fn x86_64_map_a_page_through_a_full_hierarchy() {
         [write(r1, 3, page(f, false, true)), MachineOp::Flush { root: r4, vaddr: Some(V) }]
     );
     // GetAddress answers a Call with the physical address.
-    let info = codegears::syscall::MessageInfo::new(xl::PAGE_GET_ADDRESS, 0, 0, 0);
-    assert!(s.sys(codegears::syscall::sys::CALL, frame, info, &[], &[]).is_ok());
+    let info = abi::MessageInfo::new(xl::PAGE_GET_ADDRESS, 0, 0, 0);
+    assert!(s.sys(Syscall::Call, frame, info, &[], &[]).is_ok());
     assert_eq!(s.k.reply.mrs, [f]);
     // Unmap.
     assert_eq!(s.invoke(frame, xl::PAGE_UNMAP, &[], &[]), Ok(()));
@@ -188,7 +192,7 @@ fn x86_64_refused_maps_change_nothing() {
         Err(SyscallError::InvalidArgument { arg: 0 })
     );
     assert_eq!(
-        e(&mut s, frame, xl::PAGE_MAP, &[V, RW, 0], &[root_slot::VSPACE]),
+        e(&mut s, frame, xl::PAGE_MAP, &[V, RW, 0], &[abi::bootinfo::CAP_INIT_THREAD_VSPACE]),
         Err(SyscallError::InvalidCapability { cap: 1 }),
         "mapped in another VSpace"
     );
@@ -228,10 +232,13 @@ fn x86_64_refused_maps_change_nothing() {
     // The boot mappings' entry: occupied, and not walked.
     let boot_v = (X86_BOOT_ENTRY as u64) << 39;
     assert_eq!(
-        e(&mut s, pdpt2, xl::PDPT_MAP, &[boot_v, 0], &[root_slot::VSPACE]),
+        e(&mut s, pdpt2, xl::PDPT_MAP, &[boot_v, 0], &[abi::bootinfo::CAP_INIT_THREAD_VSPACE]),
         Err(SyscallError::DeleteFirst)
     );
-    assert_eq!(e(&mut s, other, xl::PAGE_MAP, &[boot_v, RW, 0], &[root_slot::VSPACE]), Err(missing(39)));
+    assert_eq!(
+        e(&mut s, other, xl::PAGE_MAP, &[boot_v, RW, 0], &[abi::bootinfo::CAP_INIT_THREAD_VSPACE]),
+        Err(missing(39))
+    );
     // Wrong labels, PML4 invocations, the final-cap rule for table Unmap, a second Assign.
     assert_eq!(e(&mut s, pt2, xl::PDPT_MAP, &[V, 0], &[pml4]), Err(SyscallError::IllegalOperation));
     assert_eq!(e(&mut s, pml4, xl::PDPT_MAP, &[V, 0], &[pml4]), Err(SyscallError::IllegalOperation));
@@ -242,15 +249,15 @@ fn x86_64_refused_maps_change_nothing() {
     let dest = s.free_slot();
     assert_eq!(s.copy(pt2, dest), Err(SyscallError::IllegalOperation), "an unmapped PT cap is not derived");
     assert_eq!(
-        e(&mut s, root_slot::ASID_POOL, xl::ASID_POOL_ASSIGN, &[], &[pml4]),
+        e(&mut s, abi::bootinfo::CAP_INIT_THREAD_ASID_POOL, xl::ASID_POOL_ASSIGN, &[], &[pml4]),
         Err(SyscallError::InvalidCapability { cap: 1 })
     );
     assert_eq!(
-        e(&mut s, root_slot::ASID_POOL, xl::ASID_POOL_ASSIGN, &[], &[pt2]),
+        e(&mut s, abi::bootinfo::CAP_INIT_THREAD_ASID_POOL, xl::ASID_POOL_ASSIGN, &[], &[pt2]),
         Err(SyscallError::InvalidCapability { cap: 1 })
     );
     assert_eq!(
-        e(&mut s, root_slot::ASID_POOL, xl::PAGE_MAP, &[], &[unassigned]),
+        e(&mut s, abi::bootinfo::CAP_INIT_THREAD_ASID_POOL, xl::PAGE_MAP, &[], &[unassigned]),
         Err(SyscallError::IllegalOperation)
     );
     assert_eq!(ops(&mut s), [], "no refused invocation touched the machine");
@@ -312,18 +319,18 @@ fn x86_64_set_space_wants_a_vspace_root_with_an_asid() {
     let r = s.root();
     let ut = s.untyped(0);
     let unassigned = s.alloc(ut, xt::PML4, 0);
-    let info = codegears::syscall::MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
+    let info = abi::MessageInfo::new(label::tcb::SET_SPACE, 0, 2, 3);
     for bad in [pdpt, frame, r, unassigned] {
         let before = s.k.state.clone();
         assert_eq!(
-            s.sys(codegears::syscall::sys::CALL, tc, info, &[0, 0, 0], &[r, bad]),
+            s.sys(Syscall::Call, tc, info, &[0, 0, 0], &[r, bad]),
             Err(SyscallError::IllegalOperation),
             "{:?} is no VSpace root",
             s.cap(bad)
         );
         assert_eq!(s.k.state, before);
     }
-    assert!(s.sys(codegears::syscall::sys::CALL, tc, info, &[0, 0, 0], &[r, pml4]).is_ok());
+    assert!(s.sys(Syscall::Call, tc, info, &[0, 0, 0], &[r, pml4]).is_ok());
     assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::VTABLE)), s.cap(pml4));
     // The PML4's own cap goes; the TCB's copy keeps the ASID, until the TCB's slot is emptied
     // by SetSpace back to the root task's VSpace: then the ASID is deleted.
@@ -331,7 +338,7 @@ fn x86_64_set_space_wants_a_vspace_root_with_an_asid() {
     assert_eq!(s.cnode_delete(r, pml4, WORD_BITS), Ok(()));
     assert!(s.k.state.objects.asid_pool(ObjPtr(0x10_1000)).unwrap().get(&2).is_some());
     ops(&mut s);
-    assert!(s.sys(codegears::syscall::sys::CALL, tc, info, &[0, 0, 0], &[r, root_slot::VSPACE]).is_ok());
+    assert!(s.sys(Syscall::Call, tc, info, &[0, 0, 0], &[r, abi::bootinfo::CAP_INIT_THREAD_VSPACE]).is_ok());
     assert_eq!(ops(&mut s), [MachineOp::Flush { root: r4, vaddr: None }]);
     assert!(s.k.state.objects.asid_pool(ObjPtr(0x10_1000)).unwrap().get(&2).is_none());
     assert!(s.k.state.objects.get(ObjPtr(r4)).is_none());
@@ -350,7 +357,10 @@ fn riscv64_map_a_page_through_a_full_hierarchy() {
     let frame = s.alloc(ut, rvt::SMALL_PAGE, 0);
     let (p2, p1, p0, f) = (ptr(&mut s, root), ptr(&mut s, l1), ptr(&mut s, l0), ptr(&mut s, frame));
     assert_eq!(ops(&mut s), [p2, p1, p0, f].map(|paddr| MachineOp::Zero { paddr, bits: 12 }));
-    assert_eq!(s.invoke(root_slot::ASID_POOL, rv::ASID_POOL_ASSIGN, &[], &[root]), Ok(()));
+    assert_eq!(
+        s.invoke(abi::bootinfo::CAP_INIT_THREAD_ASID_POOL, rv::ASID_POOL_ASSIGN, &[], &[root]),
+        Ok(())
+    );
     assert_eq!(ops(&mut s), [MachineOp::CopyGlobalMappings { root: p2 }]);
     assert_eq!(s.invoke(l1, rv::PAGE_TABLE_MAP, &[RV, 0], &[root]), Ok(()));
     assert_eq!(
@@ -370,8 +380,8 @@ fn riscv64_map_a_page_through_a_full_hierarchy() {
         ops(&mut s),
         [write(p0, 3, page(f, false, false)), MachineOp::Flush { root: p2, vaddr: Some(RV) }]
     );
-    let info = codegears::syscall::MessageInfo::new(rv::PAGE_GET_ADDRESS, 0, 0, 0);
-    assert!(s.sys(codegears::syscall::sys::CALL, frame, info, &[], &[]).is_ok());
+    let info = abi::MessageInfo::new(rv::PAGE_GET_ADDRESS, 0, 0, 0);
+    assert!(s.sys(Syscall::Call, frame, info, &[], &[]).is_ok());
     assert_eq!(s.k.reply.mrs, [f]);
     // Refused, changing nothing.
     let other = s.alloc(ut, rvt::SMALL_PAGE, 0);
@@ -417,10 +427,13 @@ fn riscv64_map_a_page_through_a_full_hierarchy() {
     );
     let boot_v = (RV_BOOT_ENTRY as u64) << 30;
     assert_eq!(
-        s.invoke(pt2, rv::PAGE_TABLE_MAP, &[boot_v, 0], &[root_slot::VSPACE]),
+        s.invoke(pt2, rv::PAGE_TABLE_MAP, &[boot_v, 0], &[abi::bootinfo::CAP_INIT_THREAD_VSPACE]),
         Err(SyscallError::DeleteFirst)
     );
-    assert_eq!(s.invoke(other, rv::PAGE_MAP, &[boot_v, RW, 0], &[root_slot::VSPACE]), Err(missing(30)));
+    assert_eq!(
+        s.invoke(other, rv::PAGE_MAP, &[boot_v, RW, 0], &[abi::bootinfo::CAP_INIT_THREAD_VSPACE]),
+        Err(missing(30))
+    );
     assert_eq!(
         s.invoke(root, rv::PAGE_TABLE_UNMAP, &[], &[]),
         Err(SyscallError::RevokeFirst),
@@ -447,15 +460,18 @@ fn riscv64_set_space_and_revoke() {
     let ut = s.untyped(0);
     let root = s.alloc(ut, rvt::PAGE_TABLE, 0);
     let l1 = s.alloc(ut, rvt::PAGE_TABLE, 0);
-    assert_eq!(s.invoke(root_slot::ASID_POOL, rv::ASID_POOL_ASSIGN, &[], &[root]), Ok(()));
+    assert_eq!(
+        s.invoke(abi::bootinfo::CAP_INIT_THREAD_ASID_POOL, rv::ASID_POOL_ASSIGN, &[], &[root]),
+        Ok(())
+    );
     assert_eq!(s.invoke(l1, rv::PAGE_TABLE_MAP, &[RV, 0], &[root]), Ok(()));
     let (tc, t) = s.spawn(10);
     let r = s.root();
-    let info = codegears::syscall::MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
+    let info = abi::MessageInfo::new(label::tcb::SET_SPACE, 0, 2, 3);
     let unmapped = s.alloc(ut, rvt::PAGE_TABLE, 0);
     let before = s.k.state.clone();
     assert_eq!(
-        s.sys(codegears::syscall::sys::CALL, tc, info, &[0, 0, 0], &[r, unmapped]),
+        s.sys(Syscall::Call, tc, info, &[0, 0, 0], &[r, unmapped]),
         Err(SyscallError::IllegalOperation),
         "a table without an ASID is no VSpace root"
     );
@@ -463,8 +479,8 @@ fn riscv64_set_space_and_revoke() {
     // seL4's riscv64 isValidVTableRoot accepts any mapped PageTable cap, a non-root one too
     // (setVMRoot then finds it is not its ASID's root and runs the thread in the kernel's
     // VSpace).
-    assert!(s.sys(codegears::syscall::sys::CALL, tc, info, &[0, 0, 0], &[r, l1]).is_ok());
-    assert!(s.sys(codegears::syscall::sys::CALL, tc, info, &[0, 0, 0], &[r, root]).is_ok());
+    assert!(s.sys(Syscall::Call, tc, info, &[0, 0, 0], &[r, l1]).is_ok());
+    assert!(s.sys(Syscall::Call, tc, info, &[0, 0, 0], &[r, root]).is_ok());
     assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::VTABLE)), s.cap(root));
     ops(&mut s);
     // Device memory makes frames only.
@@ -491,17 +507,22 @@ fn asid_control_makes_a_pool_on_both_arches() {
     for arch in [Arch::X86_64, Arch::Riscv64] {
         let mut s = boot(arch);
         let ut = s.untyped(0);
-        let small = s.alloc(ut, codegears::untyped::object_type::UNTYPED, 12);
-        let big = s.alloc(ut, codegears::untyped::object_type::UNTYPED, 13);
+        let small = s.alloc(ut, abi::object::UNTYPED, 12);
+        let big = s.alloc(ut, abi::object::UNTYPED, 13);
         let labels = arch.labels();
         let r = s.root();
         let dest = s.free_slot();
         ops(&mut s);
         let make = |s: &mut Sel4, ut: u64, dest: u64| {
-            s.invoke(root_slot::ASID_CONTROL, labels.asid_control_make_pool, &[dest, WORD_BITS], &[ut, r])
+            s.invoke(
+                abi::bootinfo::CAP_ASID_CONTROL,
+                labels.asid_control_make_pool,
+                &[dest, WORD_BITS],
+                &[ut, r],
+            )
         };
         assert_eq!(make(&mut s, big, dest), Err(SyscallError::InvalidCapability { cap: 1 }));
-        assert_eq!(make(&mut s, small, root_slot::TCB), Err(SyscallError::DeleteFirst));
+        assert_eq!(make(&mut s, small, abi::bootinfo::CAP_INIT_THREAD_TCB), Err(SyscallError::DeleteFirst));
         assert_eq!(make(&mut s, small, dest), Ok(()));
         let pool_paddr = ptr(&mut s, small);
         assert_eq!(s.cap(dest), Cap::AsidPool { ptr: ObjPtr(pool_paddr), asid_base: 512 });
@@ -588,7 +609,10 @@ fn revoke_of_a_mapped_vspace_preempted_everywhere() {
             };
             let labels = arch.labels();
             let root = s.alloc(ut, root_type, 0);
-            assert_eq!(s.invoke(root_slot::ASID_POOL, labels.asid_pool_assign, &[], &[root]), Ok(()));
+            assert_eq!(
+                s.invoke(abi::bootinfo::CAP_INIT_THREAD_ASID_POOL, labels.asid_pool_assign, &[], &[root]),
+                Ok(())
+            );
             for ty in tables {
                 let t = s.alloc(ut, ty, 0);
                 let label = match (arch, ty) {
@@ -606,7 +630,7 @@ fn revoke_of_a_mapped_vspace_preempted_everywhere() {
             let r4 = ptr(&mut s, root);
             ops(&mut s);
             let r = s.root();
-            let req = s.request(r, label::CNODE_REVOKE, &[ut, WORD_BITS], &[]);
+            let req = s.request(r, label::cnode::REVOKE, &[ut, WORD_BITS], &[]);
             let mut d =
                 Dispatcher::new((InjectAt::every(mode), Invariant::new(gears_tests::sel4::invariants)));
             let (res, preemptions) = s.run(&mut d, req);

@@ -2,9 +2,10 @@
 //! gears on the host, traced by `metagears::Tracer`. The xtask compares its trace with the ones
 //! the kernels streamed (issue 6: the same trace on x86_64, riscv64 and the host model).
 
-use codegears::kernel::{Kernel, KernelState, Request, label, root_slot};
-use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
-use codegears::untyped::object_type;
+use abi::{MessageInfo, Syscall, label};
+use codegears::kernel::{Kernel, KernelState, Request};
+use codegears::syscall::HANDLE_SYSCALL;
+
 use codegears::{Cap, CapRights};
 use gears::{Dispatcher, Outcome};
 use metagears::Tracer;
@@ -18,14 +19,14 @@ fn call(thread: codegears::ObjPtr, cptr: u64, label: u64, mrs: &[u64], extra: &[
         cptr,
         mrs: mrs.to_vec(),
         extra_cptrs: extra.to_vec(),
-        syscall: sys::CALL,
-        info: MessageInfo::new(label, 0, extra.len() as u64, mrs.len() as u64).to_word(),
+        syscall: Some(Syscall::Call),
+        info: MessageInfo::new(label, 0, extra.len() as u64, mrs.len() as u64).word(),
         ..Request::default()
     }
 }
 
 fn yield_call(thread: codegears::ObjPtr) -> Request {
-    Request { thread, syscall: sys::YIELD, ..Request::default() }
+    Request { thread, syscall: Some(Syscall::Yield), ..Request::default() }
 }
 
 /// The trace lines of `kernel/src/scenarios.rs`'s `traced_syscall`, run on the host: a retype
@@ -41,7 +42,7 @@ pub fn traced_syscall() -> metagears::Trace {
     let ut = info.untyped[0].0;
     let ep = info.first_free;
     let thread = info.root_tcb;
-    let root = root_slot::CNODE;
+    let root = abi::bootinfo::CAP_INIT_THREAD_CNODE;
     let mut k = Kernel::new(state);
     let mut d = Dispatcher::new((None::<Tracer>,));
     let serve = |k: &mut Kernel, d: &mut Dispatcher<Kernel, (Option<Tracer>,)>, r: Request| {
@@ -50,12 +51,11 @@ pub fn traced_syscall() -> metagears::Trace {
         assert!(out.is_finished(), "the host model's call did not finish: {out:?}");
         out
     };
-    let retype = call(thread, ut, label::UNTYPED_RETYPE, &[object_type::ENDPOINT, 0, 0, 0, ep, 1], &[root]);
+    let retype = call(thread, ut, label::untyped::RETYPE, &[abi::object::ENDPOINT, 0, 0, 0, ep, 1], &[root]);
     serve(&mut k, &mut d, retype);
     serve(&mut k, &mut d, yield_call(thread));
     d.meta_mut().0 = Some(Tracer::new());
-    let copy =
-        call(thread, root, label::CNODE_COPY, &[ep + 1, 64, ep, 64, CapRights::ALL.to_word()], &[root]);
+    let copy = call(thread, root, label::cnode::COPY, &[ep + 1, 64, ep, 64, CapRights::ALL.word()], &[root]);
     assert!(matches!(serve(&mut k, &mut d, copy.clone()), Outcome::Exited(_)));
     assert!(matches!(serve(&mut k, &mut d, copy), Outcome::Failed(_)));
     serve(&mut k, &mut d, yield_call(thread));

@@ -102,7 +102,7 @@ fn revoke() -> Trace {
         let r = s.cnode_copy(root, slot, WORD_BITS, root, ep, WORD_BITS, codegears::CapRights::ALL);
         assert_eq!(r, Ok(()), "building the tree");
     }
-    let req = s.request(root, codegears::kernel::label::CNODE_REVOKE, &[ep, WORD_BITS], &[]);
+    let req = s.request(root, abi::label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
     let mut d = Dispatcher::new((InjectAt::every_nth(2, Mode::Restart), Tracer::new()));
     let (r, _) = s.run(&mut d, req);
     assert_eq!(r, Ok(()), "the revoke");

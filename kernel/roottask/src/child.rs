@@ -18,7 +18,7 @@ mod sel4;
 use sel4::Console;
 
 /// The root CNode's cptr in the CSpace the child shares with the root task.
-const ROOT_CNODE: u64 = 2;
+const ROOT_CNODE: u64 = abi::bootinfo::CAP_INIT_THREAD_CNODE;
 
 /// An address no page of this program's address space maps (a user address on both arches).
 const UNMAPPED: u64 = 0x30_0000_0000;

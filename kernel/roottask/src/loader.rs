@@ -6,10 +6,9 @@
 
 use crate::{VSPACE, call, expect, retype};
 
-/// `seL4_CapInitThreadASIDPool`.
-const ASID_POOL: u64 = 6;
-/// Read and write rights for a mapping (`seL4_CapRights_new(0, 0, 1, 1)`).
-const RW: u64 = 0b0011;
+use abi::bootinfo::CAP_INIT_THREAD_ASID_POOL as ASID_POOL;
+/// Read and write rights for a mapping.
+const RW: u64 = abi::CapRights::READ_WRITE.word();
 /// Default VM attributes (cached, executable).
 const ATTR: u64 = 0;
 const PAGE: u64 = 4096;
@@ -17,16 +16,22 @@ const PAGE: u64 = 4096;
 /// seL4's x86_64 paging objects and labels (non-MCS, no IOMMU, no VT-x).
 #[cfg(target_arch = "x86_64")]
 mod vm {
+    use abi::x86_64::{label, object};
+
     /// `seL4_X64_PML4Object`.
-    pub const ROOT_TYPE: u64 = 6;
+    pub const ROOT_TYPE: u64 = object::PML4;
     /// The structures below the root, top down: (object type, its Map label): PDPT, PageDirectory,
     /// PageTable.
-    pub const LEVELS: [(u64, u64); 3] = [(5, 33), (11, 35), (10, 37)];
+    pub const LEVELS: [(u64, u64); 3] = [
+        (object::PDPT, label::PDPT_MAP),
+        (object::PAGE_DIRECTORY, label::PAGE_DIRECTORY_MAP),
+        (object::PAGE_TABLE, label::PAGE_TABLE_MAP),
+    ];
     /// `seL4_X86_4K`, `X86PageMap`, `X86PageUnmap`, `X86ASIDPoolAssign`.
-    pub const PAGE_TYPE: u64 = 8;
-    pub const PAGE_MAP: u64 = 39;
-    pub const PAGE_UNMAP: u64 = 40;
-    pub const ASID_POOL_ASSIGN: u64 = 43;
+    pub const PAGE_TYPE: u64 = object::SMALL_PAGE;
+    pub const PAGE_MAP: u64 = label::PAGE_MAP;
+    pub const PAGE_UNMAP: u64 = label::PAGE_UNMAP;
+    pub const ASID_POOL_ASSIGN: u64 = label::ASID_POOL_ASSIGN;
     /// The user base (PML4 slot 1), and where the root task maps pages it fills (slot 2).
     pub const USER_BASE: u64 = 0x0000_0080_0000_0000;
     pub const SCRATCH: u64 = 0x0000_0100_0000_0000;
@@ -35,15 +40,18 @@ mod vm {
 /// seL4's RISC-V (Sv39) paging objects and labels (non-MCS).
 #[cfg(target_arch = "riscv64")]
 mod vm {
+    use abi::riscv64::{label, object};
+
     /// `seL4_RISCV_PageTableObject` (the root is a page table too).
-    pub const ROOT_TYPE: u64 = 8;
+    pub const ROOT_TYPE: u64 = object::PAGE_TABLE;
     /// The page tables below the root, top down: (object type, `RISCVPageTableMap`).
-    pub const LEVELS: [(u64, u64); 2] = [(8, 33), (8, 33)];
+    pub const LEVELS: [(u64, u64); 2] =
+        [(object::PAGE_TABLE, label::PAGE_TABLE_MAP), (object::PAGE_TABLE, label::PAGE_TABLE_MAP)];
     /// `seL4_RISCV_4K_Page`, `RISCVPageMap`, `RISCVPageUnmap`, `RISCVASIDPoolAssign`.
-    pub const PAGE_TYPE: u64 = 6;
-    pub const PAGE_MAP: u64 = 35;
-    pub const PAGE_UNMAP: u64 = 36;
-    pub const ASID_POOL_ASSIGN: u64 = 39;
+    pub const PAGE_TYPE: u64 = object::SMALL_PAGE;
+    pub const PAGE_MAP: u64 = label::PAGE_MAP;
+    pub const PAGE_UNMAP: u64 = label::PAGE_UNMAP;
+    pub const ASID_POOL_ASSIGN: u64 = label::ASID_POOL_ASSIGN;
     /// The user base (root entry 64), and where the root task maps pages it fills (entry 65).
     pub const USER_BASE: u64 = 0x0000_0010_0000_0000;
     pub const SCRATCH: u64 = 0x0000_0010_4000_0000;

@@ -14,39 +14,28 @@ mod sel4;
 
 use sel4::call;
 
-/// `seL4_CapInitThreadTCB`, `seL4_CapInitThreadCNode`, `seL4_CapInitThreadVSpace`,
-/// `seL4_CapIRQControl`.
-const TCB: u64 = 1;
-const ROOT: u64 = 2;
-const VSPACE: u64 = 3;
-const IRQ_CONTROL: u64 = 4;
+use abi::bootinfo::{
+    CAP_INIT_THREAD_CNODE as ROOT, CAP_INIT_THREAD_TCB as TCB, CAP_INIT_THREAD_VSPACE as VSPACE,
+    CAP_IRQ_CONTROL as IRQ_CONTROL,
+};
+use abi::label::cnode::{COPY as CNODE_COPY, DELETE as CNODE_DELETE, MINT as CNODE_MINT, MOVE as CNODE_MOVE, REVOKE as CNODE_REVOKE};
+use abi::label::irq_control::ISSUE_IRQ_HANDLER as IRQ_ISSUE_IRQ_HANDLER;
+use abi::label::irq_handler::{ACK as IRQ_ACK_IRQ, SET_NOTIFICATION as IRQ_SET_IRQ_HANDLER};
+use abi::label::tcb::{
+    CONFIGURE as TCB_CONFIGURE, READ_REGISTERS as TCB_READ_REGISTERS, SET_PRIORITY as TCB_SET_PRIORITY,
+    WRITE_REGISTERS as TCB_WRITE_REGISTERS,
+};
+use abi::label::untyped::RETYPE as UNTYPED_RETYPE;
+use abi::object::{CAP_TABLE, ENDPOINT, NOTIFICATION, TCB as TCB_OBJECT};
+
 /// Resolve root-CNode slots with all 64 bits.
-const DEPTH: u64 = 64;
-/// Invocation labels (non-MCS).
-const UNTYPED_RETYPE: u64 = 1;
-const TCB_READ_REGISTERS: u64 = 2;
-const TCB_WRITE_REGISTERS: u64 = 3;
-const TCB_CONFIGURE: u64 = 5;
-const TCB_SET_PRIORITY: u64 = 6;
-const IRQ_ISSUE_IRQ_HANDLER: u64 = 26;
-const IRQ_ACK_IRQ: u64 = 27;
-const IRQ_SET_IRQ_HANDLER: u64 = 28;
-const CNODE_REVOKE: u64 = 17;
-const CNODE_DELETE: u64 = 18;
-const CNODE_COPY: u64 = 20;
-const CNODE_MINT: u64 = 21;
-const CNODE_MOVE: u64 = 22;
-/// Object types.
-const TCB_OBJECT: u64 = 1;
-const ENDPOINT: u64 = 2;
-const NOTIFICATION: u64 = 3;
-const CAP_TABLE: u64 = 4;
+const DEPTH: u64 = abi::WORD_BITS;
 /// All rights (`seL4_AllRights`).
-const ALL_RIGHTS: u64 = 0xf;
+const ALL_RIGHTS: u64 = abi::CapRights::ALL.word();
 /// Error codes.
-const ILLEGAL_OPERATION: u64 = 3;
-const FAILED_LOOKUP: u64 = 6;
-const DELETE_FIRST: u64 = 8;
+const ILLEGAL_OPERATION: u64 = abi::Error::IllegalOperation.code();
+const FAILED_LOOKUP: u64 = abi::Error::FailedLookup.code();
+const DELETE_FIRST: u64 = abi::Error::DeleteFirst.code();
 
 /// The child program (`src/child.rs`), embedded by the build script; empty in its own build.
 static CHILD_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/child.elf"));
@@ -234,16 +223,14 @@ extern "C" fn receiver(cap: u64) -> ! {
     }
 }
 
-/// `seL4_Fault_CapFault` and its message words (`seL4_CapFault_Addr`, `seL4_CapFault_InRecvPhase`).
-const CAP_FAULT: u64 = 1;
-const CAP_FAULT_ADDR: usize = 1;
-const CAP_FAULT_IN_RECV_PHASE: usize = 2;
+use abi::fault::CAP_FAULT;
+use abi::fault::cap_fault::{ADDR as CAP_FAULT_ADDR, IN_RECV_PHASE as CAP_FAULT_IN_RECV_PHASE};
 /// `seL4_InvalidCapability`.
-const INVALID_CAPABILITY: u64 = 2;
-/// Rights words (`seL4_CapRights_new(grant_reply, grant, read, write)`).
-const READ_ONLY: u64 = 0b0010;
-const WRITE_ONLY: u64 = 0b0001;
-const WRITE_GRANT: u64 = 0b0101;
+const INVALID_CAPABILITY: u64 = abi::Error::InvalidCapability.code();
+/// Rights words.
+const READ_ONLY: u64 = abi::CapRights::READ.word();
+const WRITE_ONLY: u64 = abi::CapRights::WRITE.word();
+const WRITE_GRANT: u64 = abi::CapRights::new(false, true, false, true).word();
 
 /// IPC rights (after sel4test's IPCRIGHTS0001–0002): a Call through an endpoint cap without the
 /// write right is refused with InvalidCapability and reaches no one; a Recv through one without
@@ -335,10 +322,8 @@ extern "C" fn faulter(_: u64) -> ! {
     }
 }
 
-/// `seL4_Fault_VMFault` and its message words (`seL4_VMFault_IP`, `seL4_VMFault_Addr`).
-const VM_FAULT: u64 = 5;
-const VM_FAULT_IP: usize = 0;
-const VM_FAULT_ADDR: usize = 1;
+use abi::fault::VM_FAULT;
+use abi::fault::vm_fault::{ADDR as VM_FAULT_ADDR, IP as VM_FAULT_IP};
 
 /// Two threads dereference null: the one with a fault endpoint has its fault sent there as a
 /// message (seL4's fault IPC: the root task receives a VMFault with the address and ip); the one

@@ -3,28 +3,11 @@
 //! Non-MCS syscall numbers; x86_64: number RDX, cap RDI, MessageInfo RSI, MR0–3 in R10, R8, R9,
 //! R15 (reply: badge RDI, MessageInfo RSI, MR0–3); riscv64: number a7, cap a0, MessageInfo a1,
 //! MR0–3 in a2–a5. Message words past MR3 and extra caps go through the IPC buffer, whose
-//! address the kernel maps for the root task (seL4's layout: msg[i] at word 1+i, caps at 122).
+//! address the kernel maps for the root task (`abi::IpcBuffer`'s layout).
 
 use core::fmt;
 
-/// `seL4_SysCall`.
-pub const SYS_CALL: i64 = -1;
-/// `seL4_SysReplyRecv`.
-pub const SYS_REPLY_RECV: i64 = -2;
-/// `seL4_SysSend`.
-pub const SYS_SEND: i64 = -3;
-/// `seL4_SysRecv`.
-pub const SYS_RECV: i64 = -5;
-/// `seL4_SysReply`.
-pub const SYS_REPLY: i64 = -6;
-/// `seL4_SysDebugPutChar`.
-pub const SYS_DEBUG_PUT_CHAR: i64 = -9;
-/// `seL4_SysDebugHalt` (here with a status in the cap register: 1 pass, 0 fail).
-pub const SYS_DEBUG_HALT: i64 = -11;
-/// The kernel's benchmark calls (a `latency-bench` kernel): begin and end a measurement.
-pub const SYS_BENCH_BEGIN: i64 = -12;
-/// See [`SYS_BENCH_BEGIN`].
-pub const SYS_BENCH_END: i64 = -13;
+use abi::{IpcBuffer, MessageInfo, Syscall};
 
 #[cfg(target_arch = "x86_64")]
 const USER_BASE: u64 = 0x0000_0080_0000_0000;
@@ -35,7 +18,7 @@ const IPC_BUFFER: u64 = USER_BASE + 0x20_0000;
 
 /// The raw system call: (badge, MessageInfo, MR0–3) back.
 #[cfg(target_arch = "x86_64")]
-fn syscall(number: i64, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 4]) {
+fn syscall(number: Syscall, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 4]) {
     let (mut rdi, mut rsi) = (cap, info);
     let [mut r10, mut r8, mut r9, mut r15] = mrs;
     // SAFETY: `syscall` enters the kernel, which saves and restores every register but the reply
@@ -44,7 +27,7 @@ fn syscall(number: i64, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 
     unsafe {
         core::arch::asm!(
             "syscall",
-            inout("rdx") number => _,
+            inout("rdx") number.number() => _,
             inout("rdi") rdi,
             inout("rsi") rsi,
             inout("r10") r10,
@@ -61,7 +44,7 @@ fn syscall(number: i64, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 
 
 /// The raw system call: (badge, MessageInfo, MR0–3) back.
 #[cfg(target_arch = "riscv64")]
-fn syscall(number: i64, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 4]) {
+fn syscall(number: Syscall, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 4]) {
     let (mut a0, mut a1) = (cap, info);
     let [mut a2, mut a3, mut a4, mut a5] = mrs;
     // SAFETY: `ecall` enters the kernel, which saves and restores every register but the reply
@@ -70,7 +53,7 @@ fn syscall(number: i64, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 
     unsafe {
         core::arch::asm!(
             "ecall",
-            in("a7") number,
+            in("a7") number.number(),
             inout("a0") a0,
             inout("a1") a1,
             inout("a2") a2,
@@ -86,7 +69,7 @@ fn syscall(number: i64, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 
 fn ipc_write(word: usize, value: u64) {
     let p = (IPC_BUFFER as *mut u64).wrapping_add(word);
     // SAFETY: the kernel maps the IPC buffer page, writable, at IPC_BUFFER before the root task
-    // starts; `word` < 512 stays inside it (callers pass msg and cap indices below 125).
+    // starts; `word` < 512 stays inside it (callers pass `abi::IpcBuffer` word indices).
     unsafe { p.write_volatile(value) };
 }
 
@@ -129,49 +112,50 @@ fn stage(label: u64, mrs: &[u64], extra: &[u64]) -> ([u64; 4], u64) {
         if i < 4 {
             regs[i] = w;
         } else {
-            ipc_write(1 + i, w);
+            ipc_write(IpcBuffer::msg(i), w);
         }
     }
     for (j, &c) in extra.iter().enumerate().take(3) {
-        ipc_write(122 + j, c);
+        ipc_write(IpcBuffer::cap(j), c);
     }
-    (regs, (label << 12) | ((extra.len() as u64 & 3) << 7) | (mrs.len() as u64 & 0x7f))
+    (regs, MessageInfo::new(label, 0, extra.len() as u64, mrs.len() as u64).word())
 }
 
 fn msg(badge: u64, info: u64, r: [u64; 4]) -> Msg {
+    let info = MessageInfo::from_word(info);
     Msg {
         badge,
-        label: info >> 12,
-        length: info & 0x7f,
-        mrs: [r[0], r[1], r[2], r[3], ipc_read(5), ipc_read(6)],
-        extra_caps: (info >> 7) & 3,
+        label: info.label(),
+        length: info.length(),
+        mrs: [r[0], r[1], r[2], r[3], ipc_read(IpcBuffer::msg(4)), ipc_read(IpcBuffer::msg(5))],
+        extra_caps: info.extra_caps(),
     }
 }
 
 /// `seL4_Send(cap, MessageInfo(label, 0, length), mrs)`.
 pub fn send(cap: u64, label: u64, mrs: &[u64]) {
     let (regs, info) = stage(label, mrs, &[]);
-    syscall(SYS_SEND, cap, info, regs);
+    syscall(Syscall::Send, cap, info, regs);
 }
 
 /// `seL4_Send` with extra caps (transferred only through a cap with the grant right).
 pub fn send_caps(cap: u64, label: u64, mrs: &[u64], extra: &[u64]) {
     let (regs, info) = stage(label, mrs, extra);
-    syscall(SYS_SEND, cap, info, regs);
+    syscall(Syscall::Send, cap, info, regs);
 }
 
 /// `seL4_SetCapReceivePath(cnode, index, depth)`: where a received cap goes (IPC buffer words
 /// `receiveCNode`, `receiveIndex`, `receiveDepth`).
 #[allow(dead_code, reason = "used by the child program, which receives caps; the root task does not")]
 pub fn set_receive_path(cnode: u64, index: u64, depth: u64) {
-    ipc_write(125, cnode);
-    ipc_write(126, index);
-    ipc_write(127, depth);
+    ipc_write(IpcBuffer::RECEIVE_CNODE, cnode);
+    ipc_write(IpcBuffer::RECEIVE_INDEX, index);
+    ipc_write(IpcBuffer::RECEIVE_DEPTH, depth);
 }
 
 /// `seL4_Recv(cap)`: waits on an endpoint (or a notification: the badge is its word).
 pub fn recv(cap: u64) -> Msg {
-    let (badge, info, r) = syscall(SYS_RECV, cap, 0, [0; 4]);
+    let (badge, info, r) = syscall(Syscall::Recv, cap, 0, [0; 4]);
     msg(badge, info, r)
 }
 
@@ -179,20 +163,20 @@ pub fn recv(cap: u64) -> Msg {
 /// waits for the next message.
 pub fn reply_recv(cap: u64, label: u64, mrs: &[u64]) -> Msg {
     let (regs, info) = stage(label, mrs, &[]);
-    let (badge, info, r) = syscall(SYS_REPLY_RECV, cap, info, regs);
+    let (badge, info, r) = syscall(Syscall::ReplyRecv, cap, info, regs);
     msg(badge, info, r)
 }
 
 /// `seL4_Reply(MessageInfo(label, 0, length), mrs)`: answers the last caller.
 pub fn reply(label: u64, mrs: &[u64]) {
     let (regs, info) = stage(label, mrs, &[]);
-    syscall(SYS_REPLY, 0, info, regs);
+    syscall(Syscall::Reply, 0, info, regs);
 }
 
 /// `seL4_Call` on an endpoint: the reply with the badge register (0 for a reply).
 pub fn call_ep(cap: u64, label: u64, mrs: &[u64]) -> Msg {
     let (regs, info) = stage(label, mrs, &[]);
-    let (badge, info, r) = syscall(SYS_CALL, cap, info, regs);
+    let (badge, info, r) = syscall(Syscall::Call, cap, info, regs);
     msg(badge, info, r)
 }
 
@@ -204,8 +188,13 @@ pub fn wait(cap: u64) -> u64 {
 /// `seL4_Call(cap, MessageInfo(label, extra caps, length), mrs)` with extra caps.
 pub fn call(cap: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Reply {
     let (regs, info) = stage(label, mrs, extra);
-    let (_, info, r) = syscall(SYS_CALL, cap, info, regs);
-    Reply { label: info >> 12, length: info & 0x7f, mrs: [r[0], r[1], r[2], r[3], ipc_read(5), ipc_read(6)] }
+    let (_, info, r) = syscall(Syscall::Call, cap, info, regs);
+    let info = MessageInfo::from_word(info);
+    Reply {
+        label: info.label(),
+        length: info.length(),
+        mrs: [r[0], r[1], r[2], r[3], ipc_read(IpcBuffer::msg(4)), ipc_read(IpcBuffer::msg(5))],
+    }
 }
 
 /// Writes text to the kernel console, a character per call (`seL4_DebugPutChar`).
@@ -214,7 +203,7 @@ pub struct Console;
 impl fmt::Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for b in s.bytes() {
-            syscall(SYS_DEBUG_PUT_CHAR, u64::from(b), 0, [0; 4]);
+            syscall(Syscall::DebugPutChar, u64::from(b), 0, [0; 4]);
         }
         Ok(())
     }
@@ -223,17 +212,17 @@ impl fmt::Write for Console {
 /// Benchmark call: the kernel starts measuring interrupt latency, with its preemption points
 /// on or off (a `latency-bench` kernel).
 pub fn bench_begin(preemption: u64) {
-    syscall(SYS_BENCH_BEGIN, preemption, 0, [0; 4]);
+    syscall(Syscall::GearsBenchBegin, preemption, 0, [0; 4]);
 }
 
 /// Benchmark call: the kernel prints the figures for a revoke of `caps` caps.
 pub fn bench_end(caps: u64) {
-    syscall(SYS_BENCH_END, caps, 0, [0; 4]);
+    syscall(Syscall::GearsBenchEnd, caps, 0, [0; 4]);
 }
 
 /// Ends the root task with a verdict (`seL4_DebugHalt`).
 pub fn halt(ok: bool) -> ! {
     loop {
-        syscall(SYS_DEBUG_HALT, u64::from(ok), 0, [0; 4]);
+        syscall(Syscall::DebugHalt, u64::from(ok), 0, [0; 4]);
     }
 }

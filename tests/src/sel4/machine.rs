@@ -7,6 +7,7 @@
 //! restarted instead (its IPC cancelled: `Restart`) runs the same system call again, as seL4
 //! re-executes the syscall instruction.
 
+use abi::{MessageInfo, Syscall, label};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::String;
@@ -14,9 +15,9 @@ use alloc::vec::Vec;
 
 use codegears::fault::Fault;
 use codegears::interrupt::{HANDLE_INTERRUPT, IRQ_TIMER};
-use codegears::kernel::{Done, label};
+use codegears::kernel::Done;
 use codegears::object::ThreadState;
-use codegears::syscall::{MessageInfo, sys};
+
 use codegears::{ObjPtr, Request, SyscallError};
 use gears::{Dispatcher, Outcome};
 use metagears::Invariant;
@@ -220,16 +221,16 @@ fn info(len: usize) -> MessageInfo {
 /// Runs one system call as the current thread of `s`.
 pub fn run_op(s: &mut Sel4, op: &Op) -> Result<Done, SyscallError> {
     match op {
-        Op::Send(c, m) => s.sys(sys::SEND, *c, info(m.len()), m, &[]),
-        Op::NbSend(c, m) => s.sys(sys::NB_SEND, *c, info(m.len()), m, &[]),
-        Op::Call(c, m) => s.sys(sys::CALL, *c, info(m.len()), m, &[]),
-        Op::Recv(c) => s.sys(sys::RECV, *c, info(0), &[], &[]),
-        Op::NbRecv(c) => s.sys(sys::NB_RECV, *c, info(0), &[], &[]),
-        Op::Reply(m) => s.sys(sys::REPLY, 0, info(m.len()), m, &[]),
-        Op::ReplyRecv(c, m) => s.sys(sys::REPLY_RECV, *c, info(m.len()), m, &[]),
-        Op::Signal(c) => s.sys(sys::SEND, *c, info(0), &[], &[]),
-        Op::Yield => s.sys(sys::YIELD, 0, info(0), &[], &[]),
-        Op::Ack(h) => s.sys(sys::CALL, *h, MessageInfo::new(label::IRQ_ACK_IRQ, 0, 0, 0), &[], &[]),
+        Op::Send(c, m) => s.sys(Syscall::Send, *c, info(m.len()), m, &[]),
+        Op::NbSend(c, m) => s.sys(Syscall::NBSend, *c, info(m.len()), m, &[]),
+        Op::Call(c, m) => s.sys(Syscall::Call, *c, info(m.len()), m, &[]),
+        Op::Recv(c) => s.sys(Syscall::Recv, *c, info(0), &[], &[]),
+        Op::NbRecv(c) => s.sys(Syscall::NBRecv, *c, info(0), &[], &[]),
+        Op::Reply(m) => s.sys(Syscall::Reply, 0, info(m.len()), m, &[]),
+        Op::ReplyRecv(c, m) => s.sys(Syscall::ReplyRecv, *c, info(m.len()), m, &[]),
+        Op::Signal(c) => s.sys(Syscall::Send, *c, info(0), &[], &[]),
+        Op::Yield => s.sys(Syscall::Yield, 0, info(0), &[], &[]),
+        Op::Ack(h) => s.sys(Syscall::Call, *h, MessageInfo::new(label::irq_handler::ACK, 0, 0, 0), &[], &[]),
         Op::Fault(f) => s.fault(*f),
     }
 }

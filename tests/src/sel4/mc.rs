@@ -3,14 +3,15 @@
 //! thread may go next, whatever the priorities, so every interleaving of the scripts is explored.
 //! A thread whose call blocked is Blocked until woken; one the kernel restarted re-runs its call.
 
+use abi::{MessageInfo, Syscall, label};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use codegears::fault::HANDLE_FAULT;
-use codegears::kernel::{Done, Kernel, label};
+use codegears::kernel::{Done, Kernel};
 use codegears::object::ThreadState;
-use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
+use codegears::syscall::HANDLE_SYSCALL;
 use codegears::{ObjPtr, Request, SyscallError};
 use gears::{Gear, ProcessId};
 use metagears::mc::{GearSystem, Status};
@@ -65,20 +66,20 @@ impl IpcSystem {
 
 /// The request a scripted op makes (a fault's is for [`HANDLE_FAULT`]).
 pub fn request(thread: ObjPtr, op: &Op) -> Request {
-    let (syscall, cptr, info, mrs): (i64, u64, MessageInfo, Vec<u64>) = match op {
-        Op::Send(c, m) => (sys::SEND, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
-        Op::NbSend(c, m) => (sys::NB_SEND, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
-        Op::Call(c, m) => (sys::CALL, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
-        Op::Recv(c) => (sys::RECV, *c, MessageInfo::default(), Vec::new()),
-        Op::NbRecv(c) => (sys::NB_RECV, *c, MessageInfo::default(), Vec::new()),
-        Op::Reply(m) => (sys::REPLY, 0, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
-        Op::ReplyRecv(c, m) => (sys::REPLY_RECV, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
-        Op::Signal(c) => (sys::SEND, *c, MessageInfo::default(), Vec::new()),
-        Op::Yield => (sys::YIELD, 0, MessageInfo::default(), Vec::new()),
-        Op::Ack(h) => (sys::CALL, *h, MessageInfo::new(label::IRQ_ACK_IRQ, 0, 0, 0), Vec::new()),
+    let (syscall, cptr, info, mrs): (Syscall, u64, MessageInfo, Vec<u64>) = match op {
+        Op::Send(c, m) => (Syscall::Send, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
+        Op::NbSend(c, m) => (Syscall::NBSend, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
+        Op::Call(c, m) => (Syscall::Call, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
+        Op::Recv(c) => (Syscall::Recv, *c, MessageInfo::default(), Vec::new()),
+        Op::NbRecv(c) => (Syscall::NBRecv, *c, MessageInfo::default(), Vec::new()),
+        Op::Reply(m) => (Syscall::Reply, 0, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
+        Op::ReplyRecv(c, m) => (Syscall::ReplyRecv, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
+        Op::Signal(c) => (Syscall::Send, *c, MessageInfo::default(), Vec::new()),
+        Op::Yield => (Syscall::Yield, 0, MessageInfo::default(), Vec::new()),
+        Op::Ack(h) => (Syscall::Call, *h, MessageInfo::new(label::irq_handler::ACK, 0, 0, 0), Vec::new()),
         Op::Fault(f) => return Request { thread, fault: Some(*f), ..Request::default() },
     };
-    Request { thread, syscall, cptr, info: info.to_word(), mrs, ..Request::default() }
+    Request { thread, syscall: Some(syscall), cptr, info: info.word(), mrs, ..Request::default() }
 }
 
 impl GearSystem for IpcSystem {

@@ -6,17 +6,18 @@ pub mod machine;
 pub mod mc;
 pub mod plain;
 
+use abi::{MessageInfo, Syscall, label};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use codegears::MachineOp;
-use codegears::kernel::{BootConfig, BootInfo, Kernel, KernelState, Request, label, root_slot};
+use codegears::kernel::{BootConfig, BootInfo, Kernel, KernelState, Request};
 use codegears::lookup::{HANDLE_INVOCATION, LOOKUP_SLOT};
 use codegears::object::{Tcb, ThreadState};
-use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
-use codegears::untyped::object_type;
+use codegears::syscall::HANDLE_SYSCALL;
+
 use codegears::{Cap, CapRights, Done, ObjPtr, SlotRef, SyscallError, check_invariants};
 use gears::{Dispatcher, MetaGear, Mode, Outcome};
 use metagears::Invariant;
@@ -83,7 +84,7 @@ impl Sel4 {
 
     /// The root CNode's cptr (`seL4_CapInitThreadCNode`).
     pub fn root(&self) -> u64 {
-        root_slot::CNODE
+        abi::bootinfo::CAP_INIT_THREAD_CNODE
     }
 
     /// The cptr of the `i`-th boot untyped.
@@ -165,13 +166,13 @@ impl Sel4 {
     /// word, run from `handle_syscall` with the invariant checker; returns how it ended.
     pub fn syscall(
         &mut self,
-        syscall: i64,
+        syscall: Syscall,
         cptr: u64,
         info: u64,
         mrs: &[u64],
         extra: &[u64],
     ) -> Result<(), SyscallError> {
-        let req = Request { syscall, info, ..self.request(cptr, 0, mrs, extra) };
+        let req = Request { syscall: Some(syscall), info, ..self.request(cptr, 0, mrs, extra) };
         self.k.set_request(req);
         let mut d = Dispatcher::new(Invariant::new(invariants));
         let out = d.run(&mut self.k, &codegears::syscall::HANDLE_SYSCALL);
@@ -241,7 +242,7 @@ impl Sel4 {
         offset: u64,
         num: u64,
     ) -> Result<(), SyscallError> {
-        self.invoke(ut, label::UNTYPED_RETYPE, &[ty, size, index, depth, offset, num], &[root])
+        self.invoke(ut, label::untyped::RETYPE, &[ty, size, index, depth, offset, num], &[root])
     }
 
     /// Retypes one object of `ty` from untyped `ut` into a fresh root slot; returns its cptr.
@@ -254,17 +255,17 @@ impl Sel4 {
 
     /// A new TCB (`vka_alloc_tcb`) from untyped 0.
     pub fn alloc_tcb(&mut self) -> u64 {
-        self.alloc(self.untyped(0), object_type::TCB, 0)
+        self.alloc(self.untyped(0), abi::object::TCB, 0)
     }
 
     /// A new endpoint from untyped 0.
     pub fn alloc_endpoint(&mut self) -> u64 {
-        self.alloc(self.untyped(0), object_type::ENDPOINT, 0)
+        self.alloc(self.untyped(0), abi::object::ENDPOINT, 0)
     }
 
     /// A new CNode of `2^radix` slots from untyped 0.
     pub fn alloc_cnode(&mut self, radix: u64) -> u64 {
-        self.alloc(self.untyped(0), object_type::CAP_TABLE, radix)
+        self.alloc(self.untyped(0), abi::object::CAP_TABLE, radix)
     }
 
     /// `seL4_CNode_Copy(root, dest, depth, src_root, src, src_depth, rights)`.
@@ -279,7 +280,7 @@ impl Sel4 {
         src_depth: u64,
         rights: CapRights,
     ) -> Result<(), SyscallError> {
-        self.invoke(root, label::CNODE_COPY, &[dest, depth, src, src_depth, rights.to_word()], &[src_root])
+        self.invoke(root, label::cnode::COPY, &[dest, depth, src, src_depth, rights.word()], &[src_root])
     }
 
     /// `seL4_CNode_Mint`.
@@ -297,8 +298,8 @@ impl Sel4 {
     ) -> Result<(), SyscallError> {
         self.invoke(
             root,
-            label::CNODE_MINT,
-            &[dest, depth, src, src_depth, rights.to_word(), data],
+            label::cnode::MINT,
+            &[dest, depth, src, src_depth, rights.word(), data],
             &[src_root],
         )
     }
@@ -313,7 +314,7 @@ impl Sel4 {
         src: u64,
         src_depth: u64,
     ) -> Result<(), SyscallError> {
-        self.invoke(root, label::CNODE_MOVE, &[dest, depth, src, src_depth], &[src_root])
+        self.invoke(root, label::cnode::MOVE, &[dest, depth, src, src_depth], &[src_root])
     }
 
     /// `seL4_CNode_Mutate`.
@@ -328,7 +329,7 @@ impl Sel4 {
         src_depth: u64,
         data: u64,
     ) -> Result<(), SyscallError> {
-        self.invoke(root, label::CNODE_MUTATE, &[dest, depth, src, src_depth, data], &[src_root])
+        self.invoke(root, label::cnode::MUTATE, &[dest, depth, src, src_depth, data], &[src_root])
     }
 
     /// `seL4_CNode_Rotate` (all in the root CNode at depth 64, no new data).
@@ -336,7 +337,7 @@ impl Sel4 {
         let r = self.root();
         self.invoke(
             r,
-            label::CNODE_ROTATE,
+            label::cnode::ROTATE,
             &[dest, WORD_BITS, 0, pivot, WORD_BITS, 0, src, WORD_BITS],
             &[r, r],
         )
@@ -344,17 +345,17 @@ impl Sel4 {
 
     /// `seL4_CNode_Delete`.
     pub fn cnode_delete(&mut self, root: u64, index: u64, depth: u64) -> Result<(), SyscallError> {
-        self.invoke(root, label::CNODE_DELETE, &[index, depth], &[])
+        self.invoke(root, label::cnode::DELETE, &[index, depth], &[])
     }
 
     /// `seL4_CNode_Revoke`.
     pub fn cnode_revoke(&mut self, root: u64, index: u64, depth: u64) -> Result<(), SyscallError> {
-        self.invoke(root, label::CNODE_REVOKE, &[index, depth], &[])
+        self.invoke(root, label::cnode::REVOKE, &[index, depth], &[])
     }
 
     /// `seL4_CNode_SaveCaller`.
     pub fn cnode_save_caller(&mut self, root: u64, index: u64, depth: u64) -> Result<(), SyscallError> {
-        self.invoke(root, label::CNODE_SAVE_CALLER, &[index, depth], &[])
+        self.invoke(root, label::cnode::SAVE_CALLER, &[index, depth], &[])
     }
 
     /// `seL4_CNode_CancelBadgedSends`.
@@ -364,7 +365,7 @@ impl Sel4 {
         index: u64,
         depth: u64,
     ) -> Result<(), SyscallError> {
-        self.invoke(root, label::CNODE_CANCEL_BADGED_SENDS, &[index, depth], &[])
+        self.invoke(root, label::cnode::CANCEL_BADGED_SENDS, &[index, depth], &[])
     }
 
     /// Copy within the root CNode with all rights.
@@ -401,13 +402,13 @@ impl Sel4 {
     /// now waits.
     pub fn sys(
         &mut self,
-        syscall: i64,
+        syscall: Syscall,
         cptr: u64,
         info: MessageInfo,
         mrs: &[u64],
         extra: &[u64],
     ) -> Result<Done, SyscallError> {
-        let req = Request { syscall, info: info.to_word(), ..self.request(cptr, 0, mrs, extra) };
+        let req = Request { syscall: Some(syscall), info: info.word(), ..self.request(cptr, 0, mrs, extra) };
         self.k.set_request(req);
         self.calls += 1;
         let out = if self.checked {
@@ -429,6 +430,22 @@ impl Sel4 {
         }
     }
 
+    /// A system call by the number a thread's register holds: a number that names no system
+    /// call is an UnknownSyscall fault (seL4's `handleUnknownSyscall`).
+    pub fn sys_number(
+        &mut self,
+        number: i64,
+        cptr: u64,
+        info: MessageInfo,
+        mrs: &[u64],
+        extra: &[u64],
+    ) -> Result<Done, SyscallError> {
+        match Syscall::decode(number, self.k.state.arch) {
+            Some(syscall) => self.sys(syscall, cptr, info, mrs, extra),
+            None => self.fault(codegears::fault::Fault::UnknownSyscall { syscall_number: number as u64 }),
+        }
+    }
+
     /// Runs `f` as thread `t`, then switches back to the thread that was current.
     pub fn as_thread<R>(&mut self, t: ObjPtr, f: impl FnOnce(&mut Sel4) -> R) -> R {
         let before = self.thread;
@@ -440,17 +457,17 @@ impl Sel4 {
 
     /// `seL4_Send(ep, info)` with `mrs` as message registers.
     pub fn send(&mut self, ep: u64, label: u64, mrs: &[u64]) -> Result<Done, SyscallError> {
-        self.sys(sys::SEND, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
+        self.sys(Syscall::Send, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
     }
 
     /// `seL4_NBSend`.
     pub fn nb_send(&mut self, ep: u64, label: u64, mrs: &[u64]) -> Result<Done, SyscallError> {
-        self.sys(sys::NB_SEND, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
+        self.sys(Syscall::NBSend, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
     }
 
     /// `seL4_Call`.
     pub fn call(&mut self, ep: u64, label: u64, mrs: &[u64]) -> Result<Done, SyscallError> {
-        self.sys(sys::CALL, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
+        self.sys(Syscall::Call, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
     }
 
     /// `seL4_Send` with extra caps (cptrs in the sender's CSpace).
@@ -462,32 +479,32 @@ impl Sel4 {
         caps: &[u64],
     ) -> Result<Done, SyscallError> {
         let info = MessageInfo::new(label, 0, caps.len() as u64, mrs.len() as u64);
-        self.sys(sys::SEND, ep, info, mrs, caps)
+        self.sys(Syscall::Send, ep, info, mrs, caps)
     }
 
     /// `seL4_Recv(ep)`.
     pub fn recv(&mut self, ep: u64) -> Result<Done, SyscallError> {
-        self.sys(sys::RECV, ep, MessageInfo::default(), &[], &[])
+        self.sys(Syscall::Recv, ep, MessageInfo::default(), &[], &[])
     }
 
     /// `seL4_NBRecv(ep)` (also `seL4_Poll` on a notification).
     pub fn nb_recv(&mut self, ep: u64) -> Result<Done, SyscallError> {
-        self.sys(sys::NB_RECV, ep, MessageInfo::default(), &[], &[])
+        self.sys(Syscall::NBRecv, ep, MessageInfo::default(), &[], &[])
     }
 
     /// `seL4_Reply(info)`.
     pub fn reply(&mut self, label: u64, mrs: &[u64]) -> Result<Done, SyscallError> {
-        self.sys(sys::REPLY, 0, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
+        self.sys(Syscall::Reply, 0, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
     }
 
     /// `seL4_ReplyRecv(ep, info)`.
     pub fn reply_recv(&mut self, ep: u64, label: u64, mrs: &[u64]) -> Result<Done, SyscallError> {
-        self.sys(sys::REPLY_RECV, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
+        self.sys(Syscall::ReplyRecv, ep, MessageInfo::new(label, 0, 0, mrs.len() as u64), mrs, &[])
     }
 
     /// `seL4_Signal(ntfn)`.
     pub fn signal(&mut self, ntfn: u64) -> Result<Done, SyscallError> {
-        self.sys(sys::SEND, ntfn, MessageInfo::default(), &[], &[])
+        self.sys(Syscall::Send, ntfn, MessageInfo::default(), &[], &[])
     }
 
     /// `seL4_Wait(ntfn)`.
@@ -497,7 +514,7 @@ impl Sel4 {
 
     /// `seL4_Yield()`.
     pub fn yield_now(&mut self) -> Result<Done, SyscallError> {
-        self.sys(sys::YIELD, 0, MessageInfo::default(), &[], &[])
+        self.sys(Syscall::Yield, 0, MessageInfo::default(), &[], &[])
     }
 
     /// The TCB a Thread cap at `cptr` names.
@@ -547,7 +564,7 @@ impl Sel4 {
 
     /// A new notification from untyped 0.
     pub fn alloc_notification(&mut self) -> u64 {
-        self.alloc(self.untyped(0), object_type::NOTIFICATION, 0)
+        self.alloc(self.untyped(0), abi::object::NOTIFICATION, 0)
     }
 
     /// Mints `src` into a fresh root slot with `rights` and `badge`; returns its cptr.
@@ -567,32 +584,32 @@ impl Sel4 {
         extra: &[u64],
     ) -> Result<Done, SyscallError> {
         let info = MessageInfo::new(label, 0, extra.len() as u64, mrs.len() as u64);
-        self.sys(sys::CALL, tcb, info, mrs, extra)
+        self.sys(Syscall::Call, tcb, info, mrs, extra)
     }
 
     /// `seL4_TCB_SetPriority(tcb, authority = the root TCB, prio)`.
     pub fn set_priority(&mut self, tcb: u64, prio: u64) -> Result<Done, SyscallError> {
-        self.tcb_invoke(tcb, label::TCB_SET_PRIORITY, &[prio], &[root_slot::TCB])
+        self.tcb_invoke(tcb, label::tcb::SET_PRIORITY, &[prio], &[abi::bootinfo::CAP_INIT_THREAD_TCB])
     }
 
     /// `seL4_TCB_Resume`.
     pub fn resume(&mut self, tcb: u64) -> Result<Done, SyscallError> {
-        self.tcb_invoke(tcb, label::TCB_RESUME, &[], &[])
+        self.tcb_invoke(tcb, label::tcb::RESUME, &[], &[])
     }
 
     /// `seL4_TCB_Suspend`.
     pub fn suspend(&mut self, tcb: u64) -> Result<Done, SyscallError> {
-        self.tcb_invoke(tcb, label::TCB_SUSPEND, &[], &[])
+        self.tcb_invoke(tcb, label::tcb::SUSPEND, &[], &[])
     }
 
     /// `seL4_TCB_BindNotification`.
     pub fn bind_notification(&mut self, tcb: u64, ntfn: u64) -> Result<Done, SyscallError> {
-        self.tcb_invoke(tcb, label::TCB_BIND_NOTIFICATION, &[], &[ntfn])
+        self.tcb_invoke(tcb, label::tcb::BIND_NOTIFICATION, &[], &[ntfn])
     }
 
     /// `seL4_TCB_UnbindNotification`.
     pub fn unbind_notification(&mut self, tcb: u64) -> Result<Done, SyscallError> {
-        self.tcb_invoke(tcb, label::TCB_UNBIND_NOTIFICATION, &[], &[])
+        self.tcb_invoke(tcb, label::tcb::UNBIND_NOTIFICATION, &[], &[])
     }
 
     /// A helper thread as sel4test makes one: a new TCB sharing the root CSpace (SetSpace), at
@@ -601,10 +618,11 @@ impl Sel4 {
         let me = self.thread;
         self.thread = self.info.root_tcb;
         let ut = if self.info.untyped.len() > 1 { self.untyped(1) } else { self.untyped(0) };
-        let t = self.alloc(ut, object_type::TCB, 0);
+        let t = self.alloc(ut, abi::object::TCB, 0);
         let r = self.root();
-        let info = MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
-        self.sys(sys::CALL, t, info, &[0, 0, 0], &[r, root_slot::VSPACE]).expect("SetSpace");
+        let info = MessageInfo::new(label::tcb::SET_SPACE, 0, 2, 3);
+        self.sys(Syscall::Call, t, info, &[0, 0, 0], &[r, abi::bootinfo::CAP_INIT_THREAD_VSPACE])
+            .expect("SetSpace");
         self.set_priority(t, prio as u64).expect("SetPriority");
         self.resume(t).expect("Resume");
         self.thread = me;
@@ -669,8 +687,8 @@ impl Sel4 {
     /// thread shares the root CSpace and VSpace and has `fault_ep` as its fault handler cptr.
     pub fn set_fault_handler(&mut self, tcb: u64, fault_ep: u64) {
         let r = self.root();
-        let info = MessageInfo::new(label::TCB_SET_SPACE, 0, 2, 3);
-        let vspace = codegears::kernel::root_slot::VSPACE;
-        assert_eq!(self.sys(sys::CALL, tcb, info, &[fault_ep, 0, 0], &[r, vspace]), Ok(Done::Ok));
+        let info = MessageInfo::new(label::tcb::SET_SPACE, 0, 2, 3);
+        let vspace = abi::bootinfo::CAP_INIT_THREAD_VSPACE;
+        assert_eq!(self.sys(Syscall::Call, tcb, info, &[fault_ep, 0, 0], &[r, vspace]), Ok(Done::Ok));
     }
 }
