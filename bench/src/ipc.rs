@@ -1,15 +1,15 @@
 //! The IPC round trip on the host model: a client's `seL4_Call` to a server waiting in `Recv`,
-//! and the server's `seL4_ReplyRecv` that answers it and waits again, each one system call run
-//! from `handle_syscall` by the dispatcher. Only the round trips are counted (callgrind
+//! and the server's `seL4_ReplyRecv` that answers it and waits again, each one kernel entry
+//! (`codegears::entry::handle`, as the bare-metal kernel runs it). Only the round trips are counted (callgrind
 //! `--toggle-collect` on [`measured_round_trips`]); each workload prints the gears per round trip.
 
 use abi::{MessageInfo, Syscall};
 use std::hint::black_box;
 
+use codegears::ObjPtr;
+use codegears::entry::{self, End, Event};
 use codegears::kernel::{Done, Kernel};
-use codegears::syscall::HANDLE_SYSCALL;
-use codegears::{ObjPtr, Request};
-use gears::{Dispatcher, MetaGear, Mode, Outcome};
+use gears::{Dispatcher, MetaGear, Mode};
 use gears_tests::sel4::Sel4;
 use metagears::WorkBudget;
 
@@ -32,24 +32,26 @@ fn setup() -> (Sel4, u64, ObjPtr, ObjPtr) {
     (s, ep, server, client)
 }
 
-/// One system call of `thread` with one message word, run to its end.
+/// One system call of `thread` with one message word, through the kernel entry: the thread's
+/// registers are set as it would set them (number, cap, MessageInfo, MR0), then it is
+/// activated and enters the kernel.
 fn syscall<M: MetaGear<Kernel>>(
-    k: &mut Kernel,
+    s: &mut Sel4,
     d: &mut Dispatcher<Kernel, M>,
     thread: ObjPtr,
     call: Syscall,
     ep: u64,
 ) {
-    k.set_request(Request {
-        thread,
-        syscall: Some(call),
-        cptr: ep,
-        info: MessageInfo::new(0, 0, 0, 1).word(),
-        mrs: vec![7],
-        ..Request::default()
-    });
-    match d.run(k, &HANDLE_SYSCALL) {
-        Outcome::Exited(_) => {}
+    let regs = s.k.state.arch.syscall_registers();
+    if let Some(t) = s.k.state.objects.tcb_mut(thread) {
+        t.registers[regs.number] = call.word();
+        t.registers[regs.cap] = ep;
+        t.registers[regs.info] = MessageInfo::new(0, 0, 0, 1).word();
+        t.registers[regs.msg[0]] = 7;
+    }
+    entry::activate_thread(&mut s.k, thread);
+    match entry::handle(&mut s.k, d, &mut s.machine, Event::Syscall) {
+        Ok(End::Done(_)) => {}
         other => panic!("the round trip's system call did not finish: {other:?}"),
     }
 }
@@ -64,8 +66,8 @@ fn measured_round_trips<M: MetaGear<Kernel>>(
 ) {
     let (ep, server, client) = ids;
     for _ in 0..n {
-        syscall(&mut s.k, d, client, Syscall::Call, ep);
-        syscall(&mut s.k, d, server, Syscall::ReplyRecv, ep);
+        syscall(s, d, client, Syscall::Call, ep);
+        syscall(s, d, server, Syscall::ReplyRecv, ep);
     }
 }
 

@@ -15,7 +15,6 @@ use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
 use crate::machine::{MachineOp, MachineOps};
 use crate::object::{Object, ObjectStore};
 use crate::page_table::failed_lookup;
-use crate::tcb::mr;
 use crate::vspace::{AsidTable, asid_high, asid_low};
 
 gears::code_gear! {
@@ -98,7 +97,7 @@ gears::code_gear! {
             return Next::Fail(e);
         }
         let root = invocation.extra_caps[1].0;
-        match lookup_slot_for_cnode_op(lookup, false, root, mr(request, 0), mr(request, 1), Some(&DECODE_ASID_CONTROL_DEST_FOUND)) {
+        match lookup_slot_for_cnode_op(lookup, false, root, request.mr(0), request.mr(1), Some(&DECODE_ASID_CONTROL_DEST_FOUND)) {
             Ok(()) => Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS),
             Err(e) => Next::Fail(e),
         }

@@ -61,14 +61,29 @@ pub struct BootConfig<'a> {
     /// Where the initial ASID pool lives (4 KiB, outside every untyped; the machine never sees
     /// it).
     pub asid_pool: u64,
+    /// The root task's IPC buffer: a 4 KiB frame outside every untyped (its physical address)
+    /// and the address the root task sees it at. Its cap goes in the root CNode's slot 10
+    /// (`seL4_CapInitThreadIPCBuffer`) and the root TCB's buffer slot.
+    pub ipc_buffer: Option<(u64, u64)>,
 }
 
-/// Where the legacy [`KernelState::boot`] places the root TCB and root CNode (outside all
-/// untypeds), the root VSpace and the initial ASID pool.
-const BOOT_TCB: u64 = 0x0010_0000;
-const BOOT_ASID_POOL: u64 = 0x0010_1000;
+/// Where boot places the root task's objects that are the kernel's own data rather than memory
+/// the machine sees (the root TCB, the root CNode, the initial ASID pool): above any physical
+/// memory of the machines Gears runs on (1 TiB), so no untyped, frame or page table can overlap
+/// them. The bare-metal kernel and [`KernelState::boot`] both use them, so a thread's name in a
+/// trace (from its TCB's address) is the same on the host as on the machine.
+pub const ROOT_TCB: u64 = 0x0100_0000_0000;
+/// The initial ASID pool (see [`ROOT_TCB`]).
+pub const ROOT_ASID_POOL: u64 = 0x0100_0000_1000;
+/// The root CNode (see [`ROOT_TCB`]; room for a radix of up to 20).
+pub const ROOT_CNODE: u64 = 0x0100_0100_0000;
+
+/// Where [`KernelState::boot`] places the root VSpace and the root task's IPC buffer: frames
+/// outside all untypeds.
 const BOOT_VSPACE: u64 = 0x0010_2000;
-const BOOT_CNODE: u64 = 0x0100_0000;
+const BOOT_IPC_BUFFER: u64 = 0x0010_3000;
+/// The address the root task of [`KernelState::boot`] sees its IPC buffer at.
+pub const BOOT_IPC_BUFFER_VADDR: u64 = 0x7000_0000;
 /// Untyped memory starts here; each untyped is aligned to its size.
 const UNTYPED_BASE: u64 = 0x1_0000_0000;
 
@@ -88,12 +103,13 @@ impl KernelState {
         KernelState::boot_with(&BootConfig {
             arch: Arch::X86_64,
             root_radix,
-            root_tcb: BOOT_TCB,
-            root_cnode: BOOT_CNODE,
+            root_tcb: ROOT_TCB,
+            root_cnode: ROOT_CNODE,
             untypeds: &untypeds,
             vspace_root: BOOT_VSPACE,
             boot_entries: &[],
-            asid_pool: BOOT_ASID_POOL,
+            asid_pool: ROOT_ASID_POOL,
+            ipc_buffer: Some((BOOT_IPC_BUFFER, BOOT_IPC_BUFFER_VADDR)),
         })
     }
 
@@ -143,6 +159,27 @@ impl KernelState {
             SlotRef::of(cn, abi::bootinfo::CAP_INIT_THREAD_VSPACE),
             SlotRef::of(tcb, tcb_slot::VTABLE),
         );
+        if let Some((paddr, vaddr)) = cfg.ipc_buffer {
+            let frame = ObjPtr(paddr);
+            st.objects.insert(frame, Object::Frame { size_bits: crate::cap::PAGE_BITS });
+            let cap = Cap::Frame {
+                ptr: frame,
+                size_bits: crate::cap::PAGE_BITS,
+                rights: abi::CapRights::READ_WRITE,
+                is_device: false,
+                mapped: None,
+            };
+            put(&mut st, abi::bootinfo::CAP_INIT_THREAD_IPC_BUFFER, cap);
+            crate::cdt::cte_insert(
+                &mut st.cspace,
+                cap,
+                SlotRef::of(cn, abi::bootinfo::CAP_INIT_THREAD_IPC_BUFFER),
+                SlotRef::of(tcb, tcb_slot::BUFFER),
+            );
+            if let Some(t) = st.objects.tcb_mut(tcb) {
+                t.ipc_buffer_ptr = vaddr;
+            }
+        }
         let mut untyped = Vec::new();
         let mut i = FIRST_UNTYPED_SLOT;
         for &(base, bits, is_device) in cfg.untypeds.iter().take(1 << (root_radix - 1)) {

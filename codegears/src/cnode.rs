@@ -14,10 +14,6 @@ use crate::kernel::{
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
 use crate::object::ObjectStore;
 
-fn mr(request: &Request, i: usize) -> u64 {
-    request.mrs.get(i).copied().unwrap_or(0)
-}
-
 gears::code_gear! {
     /// `decodeCNodeInvocation`: check the label and length, then look up the target slot
     /// (`index`, `depth` in MR0, MR1).
@@ -29,7 +25,7 @@ gears::code_gear! {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
         let Some((root, _)) = invocation.invoked else { return Next::Fail(SyscallError::InvalidCapability { cap: 0 }) };
-        match lookup_slot_for_cnode_op(lookup, false, root, mr(request, 0), mr(request, 1), Some(&DECODE_CNODE_TARGET_FOUND)) {
+        match lookup_slot_for_cnode_op(lookup, false, root, request.mr(0), request.mr(1), Some(&DECODE_CNODE_TARGET_FOUND)) {
             Ok(()) => Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS),
             Err(e) => Next::Fail(e),
         }
@@ -55,7 +51,7 @@ gears::code_gear! {
                 if let Err(e) = ensure_empty_slot(cspace, dest) {
                     return Next::Fail(e);
                 }
-                match lookup_slot_for_cnode_op(lookup, true, src_root, mr(request, 2), mr(request, 3), Some(&DECODE_CNODE_SOURCE_FOUND)) {
+                match lookup_slot_for_cnode_op(lookup, true, src_root, request.mr(2), request.mr(3), Some(&DECODE_CNODE_SOURCE_FOUND)) {
                     Ok(()) => Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS),
                     Err(e) => Next::Fail(e),
                 }
@@ -82,7 +78,7 @@ gears::code_gear! {
                 let Some(&(src_root, _)) = invocation.extra_caps.get(1) else {
                     return Next::Fail(SyscallError::TruncatedMessage);
                 };
-                match lookup_slot_for_cnode_op(lookup, true, src_root, mr(request, 6), mr(request, 7), Some(&DECODE_CNODE_ROTATE_SOURCE_FOUND)) {
+                match lookup_slot_for_cnode_op(lookup, true, src_root, request.mr(6), request.mr(7), Some(&DECODE_CNODE_ROTATE_SOURCE_FOUND)) {
                     Ok(()) => Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS),
                     Err(e) => Next::Fail(e),
                 }
@@ -102,7 +98,7 @@ gears::code_gear! {
         };
         let src_cap = cspace.cap(src);
         if src_cap.is_null() {
-            let fault = LookupFault::MissingCapability { bits_left: mr(request, 3) };
+            let fault = LookupFault::MissingCapability { bits_left: request.mr(3) };
             return Next::Fail(SyscallError::FailedLookup { source: true, fault });
         }
         let (new_cap, is_move) = match request.label {
@@ -110,7 +106,7 @@ gears::code_gear! {
                 if request.mrs.len() < 5 {
                     return Next::Fail(SyscallError::TruncatedMessage);
                 }
-                let masked = mask_cap_rights(CapRights::from_word(mr(request, 4)), &src_cap);
+                let masked = mask_cap_rights(CapRights::from_word(request.mr(4)), &src_cap);
                 match derive_cap(cspace, src, &masked) {
                     Ok(c) => (c, false),
                     Err(e) => return Next::Fail(e),
@@ -120,8 +116,8 @@ gears::code_gear! {
                 if request.mrs.len() < 6 {
                     return Next::Fail(SyscallError::TruncatedMessage);
                 }
-                let masked = mask_cap_rights(CapRights::from_word(mr(request, 4)), &src_cap);
-                let updated = update_cap_data(false, mr(request, 5), &masked);
+                let masked = mask_cap_rights(CapRights::from_word(request.mr(4)), &src_cap);
+                let updated = update_cap_data(false, request.mr(5), &masked);
                 match derive_cap(cspace, src, &updated) {
                     Ok(c) => (c, false),
                     Err(e) => return Next::Fail(e),
@@ -132,7 +128,7 @@ gears::code_gear! {
                 if request.mrs.len() < 5 {
                     return Next::Fail(SyscallError::TruncatedMessage);
                 }
-                (update_cap_data(true, mr(request, 4), &src_cap), true)
+                (update_cap_data(true, request.mr(4), &src_cap), true)
             }
         };
         if new_cap.is_null() {
@@ -155,7 +151,7 @@ gears::code_gear! {
         let Some(&(pivot_root, _)) = invocation.extra_caps.first() else {
             return Next::Fail(SyscallError::TruncatedMessage);
         };
-        match lookup_slot_for_cnode_op(lookup, true, pivot_root, mr(request, 3), mr(request, 4), Some(&DECODE_CNODE_ROTATE_PIVOT_FOUND)) {
+        match lookup_slot_for_cnode_op(lookup, true, pivot_root, request.mr(3), request.mr(4), Some(&DECODE_CNODE_ROTATE_PIVOT_FOUND)) {
             Ok(()) => Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS),
             Err(e) => Next::Fail(e),
         }
@@ -182,15 +178,15 @@ gears::code_gear! {
         }
         let (src_cap, pivot_cap) = (cspace.cap(src), cspace.cap(pivot));
         if src_cap.is_null() {
-            let fault = LookupFault::MissingCapability { bits_left: mr(request, 7) };
+            let fault = LookupFault::MissingCapability { bits_left: request.mr(7) };
             return Next::Fail(SyscallError::FailedLookup { source: true, fault });
         }
         if pivot_cap.is_null() {
-            let fault = LookupFault::MissingCapability { bits_left: mr(request, 4) };
+            let fault = LookupFault::MissingCapability { bits_left: request.mr(4) };
             return Next::Fail(SyscallError::FailedLookup { source: false, fault });
         }
-        let new_src = update_cap_data(true, mr(request, 5), &src_cap);
-        let new_pivot = update_cap_data(true, mr(request, 2), &pivot_cap);
+        let new_src = update_cap_data(true, request.mr(5), &src_cap);
+        let new_pivot = update_cap_data(true, request.mr(2), &pivot_cap);
         if new_src.is_null() || new_pivot.is_null() {
             return Next::Fail(SyscallError::IllegalOperation);
         }

@@ -7,9 +7,8 @@
 //! most 64 levels (the extra caps and the receive slot of a transfer): bounded, whatever the
 //! queue lengths.
 
-use abi::{MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH, MessageInfo, Syscall};
-use alloc::vec::Vec;
-
+use abi::{Arch, IpcBuffer, MSG_MAX_EXTRA_CAPS, MessageInfo, Syscall};
+use arrayvec::ArrayVec;
 use gears::Next;
 
 use crate::cap::{Cap, ObjPtr, SlotRef, WORD_BITS};
@@ -17,8 +16,9 @@ use crate::cdt::{cte_insert, derive_cap};
 use crate::cspace::CSpace;
 use crate::kernel::{CancelCursor, Kernel, Request, tcb_slot};
 use crate::lookup::{resolve_address_bits_now, set_restart};
+use crate::mem::PhysMem;
+use crate::message::{buffer_word, copy_mrs, lookup_ipc_buffer};
 use crate::object::{EpState, ObjectStore, ThreadState};
-
 use crate::thread::{
     QueueKind, Scheduler, delete_reply_cap, queue_append, queue_remove, set_thread_state, setup_reply_master,
 };
@@ -65,34 +65,41 @@ pub struct EpCap {
     pub can_grant_reply: bool,
 }
 
+/// The kernel state a message transfer reaches: slots (caps sent, reply caps), threads and
+/// their registers, the ready queues, and memory (IPC buffers).
+pub struct Ipc<'a> {
+    /// Every slot.
+    pub cspace: &'a mut CSpace,
+    /// Every object.
+    pub objects: &'a mut ObjectStore,
+    /// The ready queues.
+    pub sched: &'a mut Scheduler,
+    /// Physical memory.
+    pub mem: &'a mut PhysMem,
+    /// Whose registers carry a message where.
+    pub arch: Arch,
+}
+
 /// `sendIPC`: deliver to the first waiting receiver, or queue `thread` as a sender (`blocking`),
 /// or drop the message (NBSend). A Call whose cap may grant (or grant-reply) leaves the caller
 /// waiting for the reply with a reply cap in the receiver's caller slot; without either right it
 /// leaves the caller Inactive, as seL4 does.
-pub fn send_ipc(
-    cspace: &mut CSpace,
-    objects: &mut ObjectStore,
-    sched: &mut Scheduler,
-    blocking: bool,
-    do_call: bool,
-    cap: EpCap,
-    thread: ObjPtr,
-) {
-    let Some(e) = objects.endpoint(cap.ep).copied() else { return };
+pub fn send_ipc(ipc: &mut Ipc<'_>, blocking: bool, do_call: bool, cap: EpCap, thread: ObjPtr) {
+    let Some(e) = ipc.objects.endpoint(cap.ep).copied() else { return };
     match (e.state, e.queue.head) {
         (EpState::Recv, Some(dest)) => {
-            ep_dequeue(objects, cap.ep, dest);
-            do_ipc_transfer(cspace, objects, thread, Some(cap.ep), cap.badge, cap.can_grant, dest);
+            ep_dequeue(ipc.objects, cap.ep, dest);
+            do_ipc_transfer(ipc, thread, Some(cap.ep), cap.badge, cap.can_grant, dest);
             let reply_can_grant = matches!(
-                objects.tcb(dest).map(|t| t.state),
+                ipc.objects.tcb(dest).map(|t| t.state),
                 Some(ThreadState::BlockedOnReceive { can_grant: true, .. })
             );
-            set_thread_state(objects, sched, dest, ThreadState::Running);
+            set_thread_state(ipc.objects, ipc.sched, dest, ThreadState::Running);
             if do_call {
                 if cap.can_grant || cap.can_grant_reply {
-                    setup_caller_cap(cspace, objects, sched, thread, dest, reply_can_grant);
+                    setup_caller_cap(ipc.cspace, ipc.objects, ipc.sched, thread, dest, reply_can_grant);
                 } else {
-                    set_thread_state(objects, sched, thread, ThreadState::Inactive);
+                    set_thread_state(ipc.objects, ipc.sched, thread, ThreadState::Inactive);
                 }
             }
         }
@@ -104,8 +111,8 @@ pub fn send_ipc(
                 can_grant_reply: cap.can_grant_reply,
                 is_call: do_call,
             };
-            set_thread_state(objects, sched, thread, state);
-            ep_append(objects, cap.ep, thread, EpState::Send);
+            set_thread_state(ipc.objects, ipc.sched, thread, state);
+            ep_append(ipc.objects, cap.ep, thread, EpState::Send);
         }
         _ => {}
     }
@@ -113,48 +120,41 @@ pub fn send_ipc(
 
 /// `receiveIPC`: a pending signal on the bound notification wins; else take the first waiting
 /// sender's message, or wait (`blocking`), or leave with badge 0 (NBRecv, `doNBRecvFailedTransfer`).
-pub fn receive_ipc(
-    cspace: &mut CSpace,
-    objects: &mut ObjectStore,
-    sched: &mut Scheduler,
-    thread: ObjPtr,
-    cap: EpCap,
-    blocking: bool,
-) {
-    let bound = objects.tcb(thread).and_then(|t| t.bound_notification);
+pub fn receive_ipc(ipc: &mut Ipc<'_>, thread: ObjPtr, cap: EpCap, blocking: bool) {
+    let bound = ipc.objects.tcb(thread).and_then(|t| t.bound_notification);
     if let Some(n) = bound
-        && crate::notification::complete_signal(objects, n, thread)
+        && crate::notification::complete_signal(ipc.objects, ipc.arch, n, thread)
     {
         return;
     }
-    let Some(e) = objects.endpoint(cap.ep).copied() else { return };
+    let Some(e) = ipc.objects.endpoint(cap.ep).copied() else { return };
     match (e.state, e.queue.head) {
         (EpState::Send, Some(sender)) => {
-            ep_dequeue(objects, cap.ep, sender);
+            ep_dequeue(ipc.objects, cap.ep, sender);
             let Some(ThreadState::BlockedOnSend { badge, can_grant, can_grant_reply, is_call, .. }) =
-                objects.tcb(sender).map(|t| t.state)
+                ipc.objects.tcb(sender).map(|t| t.state)
             else {
                 return;
             };
-            do_ipc_transfer(cspace, objects, sender, Some(cap.ep), badge, can_grant, thread);
+            do_ipc_transfer(ipc, sender, Some(cap.ep), badge, can_grant, thread);
             if is_call {
                 if can_grant || can_grant_reply {
-                    setup_caller_cap(cspace, objects, sched, sender, thread, cap.can_grant);
+                    setup_caller_cap(ipc.cspace, ipc.objects, ipc.sched, sender, thread, cap.can_grant);
                 } else {
-                    set_thread_state(objects, sched, sender, ThreadState::Inactive);
+                    set_thread_state(ipc.objects, ipc.sched, sender, ThreadState::Inactive);
                 }
             } else {
-                set_thread_state(objects, sched, sender, ThreadState::Running);
+                set_thread_state(ipc.objects, ipc.sched, sender, ThreadState::Running);
             }
         }
         _ if blocking => {
             let state = ThreadState::BlockedOnReceive { ep: cap.ep, can_grant: cap.can_grant };
-            set_thread_state(objects, sched, thread, state);
-            ep_append(objects, cap.ep, thread, EpState::Recv);
+            set_thread_state(ipc.objects, ipc.sched, thread, state);
+            ep_append(ipc.objects, cap.ep, thread, EpState::Recv);
         }
         _ => {
-            if let Some(t) = objects.tcb_mut(thread) {
-                t.badge = 0;
+            if let Some(t) = ipc.objects.tcb_mut(thread) {
+                t.set_badge(ipc.arch, 0);
             }
         }
     }
@@ -188,28 +188,20 @@ pub fn delete_caller_cap(cspace: &mut CSpace, thread: ObjPtr) {
 /// `doReplyTransfer`: the reply cap in `slot` is deleted and the waiting caller runs again with
 /// the reply's message; a caller waiting on a fault instead gets `handleFaultReply` (its
 /// registers may be set from the reply) and restarts, or stops if the reply says so.
-pub fn do_reply_transfer(
-    cspace: &mut CSpace,
-    objects: &mut ObjectStore,
-    sched: &mut Scheduler,
-    sender: ObjPtr,
-    receiver: ObjPtr,
-    slot: SlotRef,
-    grant: bool,
-) {
-    let Some(r) = objects.tcb(receiver).filter(|t| t.state == ThreadState::BlockedOnReply) else {
+pub fn do_reply_transfer(ipc: &mut Ipc<'_>, sender: ObjPtr, receiver: ObjPtr, slot: SlotRef, grant: bool) {
+    let Some(r) = ipc.objects.tcb(receiver).filter(|t| t.state == ThreadState::BlockedOnReply) else {
         return;
     };
     if r.fault.is_some() {
-        delete_reply_cap(cspace, slot);
-        let restart = crate::fault::handle_fault_reply(objects, receiver, sender);
+        delete_reply_cap(ipc.cspace, slot);
+        let restart = crate::fault::handle_fault_reply(ipc, receiver, sender);
         let state = if restart { ThreadState::Restart } else { ThreadState::Inactive };
-        set_thread_state(objects, sched, receiver, state);
+        set_thread_state(ipc.objects, ipc.sched, receiver, state);
         return;
     }
-    do_ipc_transfer(cspace, objects, sender, None, 0, grant, receiver);
-    delete_reply_cap(cspace, slot);
-    set_thread_state(objects, sched, receiver, ThreadState::Running);
+    do_ipc_transfer(ipc, sender, None, 0, grant, receiver);
+    delete_reply_cap(ipc.cspace, slot);
+    set_thread_state(ipc.objects, ipc.sched, receiver, ThreadState::Running);
 }
 
 /// `lookupCap` of a thread: the cap a 64-bit cptr names in its CSpace (Null if the lookup fails).
@@ -219,99 +211,108 @@ fn lookup_cap(cspace: &CSpace, thread: ObjPtr, cptr: u64) -> Option<(Cap, SlotRe
     Some((cspace.cap(slot), slot))
 }
 
-/// `lookupExtraCaps` of a (possibly blocked) sender: its extra caps' slots, or `None` if any
-/// lookup fails.
+/// `lookupExtraCaps` of a (possibly blocked) sender: the slots of the extra caps its IPC
+/// buffer names, or none if any lookup fails (or it has no buffer).
 fn lookup_extra_caps(
     cspace: &CSpace,
-    objects: &ObjectStore,
+    mem: &PhysMem,
     sender: ObjPtr,
+    buffer: Option<u64>,
     count: u64,
-) -> Option<Vec<SlotRef>> {
-    let tcb = objects.tcb(sender)?;
-    let mut slots = Vec::new();
+) -> ArrayVec<SlotRef, { MSG_MAX_EXTRA_CAPS as usize }> {
+    let mut slots = ArrayVec::new();
+    let Some(b) = buffer else { return slots };
     for i in 0..count.min(MSG_MAX_EXTRA_CAPS) as usize {
-        let cptr = tcb.ipc_buffer.caps_or_badges.get(i).copied().unwrap_or(0);
-        let (_, slot) = lookup_cap(cspace, sender, cptr)?;
-        slots.push(slot);
+        let cptr = mem.read(buffer_word(b, IpcBuffer::cap(i)));
+        match lookup_cap(cspace, sender, cptr) {
+            Some((_, slot)) => slots.push(slot),
+            None => return ArrayVec::new(),
+        }
     }
-    Some(slots)
+    slots
 }
 
-/// `getReceiveSlots`: the empty slot the receiver named in its IPC buffer, if there is one.
-fn get_receive_slot(cspace: &CSpace, objects: &ObjectStore, receiver: ObjPtr) -> Option<SlotRef> {
-    let buf = &objects.tcb(receiver)?.ipc_buffer;
-    let (cnode, _) = lookup_cap(cspace, receiver, buf.receive_cnode)?;
-    if !matches!(cnode, Cap::CNode { .. }) || !(1..=WORD_BITS).contains(&buf.receive_depth) {
+/// `getReceiveSlots`: the empty slot the receiver names in its IPC buffer, if there is one.
+fn get_receive_slot(cspace: &CSpace, mem: &PhysMem, receiver: ObjPtr, buffer: u64) -> Option<SlotRef> {
+    let word = |i| mem.read(buffer_word(buffer, i));
+    let (cnode_cptr, index, depth) =
+        (word(IpcBuffer::RECEIVE_CNODE), word(IpcBuffer::RECEIVE_INDEX), word(IpcBuffer::RECEIVE_DEPTH));
+    let (cnode, _) = lookup_cap(cspace, receiver, cnode_cptr)?;
+    if !matches!(cnode, Cap::CNode { .. }) || !(1..=WORD_BITS).contains(&depth) {
         return None;
     }
-    let (slot, rest) = resolve_address_bits_now(cspace, cnode, buf.receive_index, buf.receive_depth).ok()?;
+    let (slot, rest) = resolve_address_bits_now(cspace, cnode, index, depth).ok()?;
     (rest == 0 && cspace.cap(slot).is_null()).then_some(slot)
 }
 
 /// `doIPCTransfer` / `doNormalTransfer`: a sender with a fault sends its fault message instead
-/// (`doFaultTransfer`); otherwise copy the sender's message words (at most 120) into the
-/// receiver's buffer, transfer caps if the sender may grant, and set the receiver's MessageInfo
-/// and badge registers.
+/// (`doFaultTransfer`); otherwise copy the sender's message words (`copyMRs`), transfer caps if
+/// the sender may grant, and set the receiver's MessageInfo and badge registers.
 pub fn do_ipc_transfer(
-    cspace: &mut CSpace,
-    objects: &mut ObjectStore,
+    ipc: &mut Ipc<'_>,
     sender: ObjPtr,
     ep: Option<ObjPtr>,
     badge: u64,
     can_grant: bool,
     receiver: ObjPtr,
 ) {
-    let Some(stcb) = objects.tcb(sender) else { return };
+    let recv_buffer = lookup_ipc_buffer(ipc.cspace, ipc.objects, receiver, true);
+    let Some(stcb) = ipc.objects.tcb(sender) else { return };
     if stcb.fault.is_some() {
-        crate::fault::do_fault_transfer(objects, badge, sender, receiver);
+        crate::fault::do_fault_transfer(ipc, badge, sender, receiver, recv_buffer);
         return;
     }
-    let tag = MessageInfo::from_word(stcb.msg_info);
-    let len = tag.length().min(MSG_MAX_LENGTH) as usize;
-    let mut msg: Vec<u64> = stcb.ipc_buffer.msg.iter().copied().take(len).collect();
-    msg.resize(len, 0);
-    let caps = if can_grant { lookup_extra_caps(cspace, objects, sender, tag.extra_caps()) } else { None };
-    let (extra, unwrapped, badges) = transfer_caps(cspace, objects, ep, receiver, caps.unwrap_or_default());
-    if let Some(r) = objects.tcb_mut(receiver) {
-        r.msg_info = MessageInfo::new(tag.label(), unwrapped, extra, len as u64).word();
-        r.badge = badge;
-        r.ipc_buffer.msg = msg;
-        if !badges.is_empty() {
-            r.ipc_buffer.caps_or_badges = badges;
-        }
+    let tag = stcb.msg_info(ipc.arch);
+    let send_buffer = lookup_ipc_buffer(ipc.cspace, ipc.objects, sender, false);
+    let caps = if can_grant {
+        lookup_extra_caps(ipc.cspace, ipc.mem, sender, send_buffer, tag.extra_caps())
+    } else {
+        ArrayVec::new()
+    };
+    let len = copy_mrs(
+        ipc.objects,
+        ipc.mem,
+        ipc.arch,
+        sender,
+        send_buffer,
+        receiver,
+        recv_buffer,
+        tag.length() as usize,
+    );
+    let (extra, unwrapped) = transfer_caps(ipc, ep, receiver, recv_buffer, &caps);
+    if let Some(r) = ipc.objects.tcb_mut(receiver) {
+        r.set_msg_info(ipc.arch, MessageInfo::new(tag.label(), unwrapped, extra, len as u64));
+        r.set_badge(ipc.arch, badge);
     }
 }
 
 /// `transferCaps`: each extra cap in turn; a cap to the endpoint the message came through is
-/// unwrapped (only its badge goes, in `caps_or_badges`); at most one other cap is derived into the
-/// receive slot; the first cap that cannot go stops the transfer. Returns the number of caps
-/// transferred, the unwrapped mask, and the receiver's `caps_or_badges`.
+/// unwrapped (only its badge goes, into the receiver's `caps_or_badges`); at most one other cap
+/// is derived into the receive slot; the first cap that cannot go stops the transfer. A receiver
+/// without an IPC buffer gets none. Returns the number of caps transferred and the unwrapped
+/// mask.
 fn transfer_caps(
-    cspace: &mut CSpace,
-    objects: &ObjectStore,
+    ipc: &mut Ipc<'_>,
     ep: Option<ObjPtr>,
     receiver: ObjPtr,
-    caps: Vec<SlotRef>,
-) -> (u64, u64, Vec<u64>) {
-    if caps.is_empty() {
-        return (0, 0, Vec::new());
-    }
-    let mut dest = get_receive_slot(cspace, objects, receiver);
-    let mut badges = objects.tcb(receiver).map(|t| t.ipc_buffer.caps_or_badges.clone()).unwrap_or_default();
-    badges.resize(MSG_MAX_EXTRA_CAPS as usize, 0);
+    buffer: Option<u64>,
+    caps: &[SlotRef],
+) -> (u64, u64) {
+    let Some(buffer) = buffer.filter(|_| !caps.is_empty()) else { return (0, 0) };
+    let mut dest = get_receive_slot(ipc.cspace, ipc.mem, receiver, buffer);
     let (mut i, mut unwrapped) = (0u64, 0u64);
-    for slot in caps {
-        let cap = cspace.cap(slot);
+    for &slot in caps {
+        let cap = ipc.cspace.cap(slot);
         match cap {
             Cap::Endpoint { ptr, badge, .. } if Some(ptr) == ep => {
-                badges[i as usize] = badge;
+                ipc.mem.write(buffer_word(buffer, IpcBuffer::cap(i as usize)), badge);
                 unwrapped |= 1 << i;
             }
             _ => {
                 let Some(d) = dest else { break };
-                match derive_cap(cspace, slot, &cap) {
+                match derive_cap(ipc.cspace, slot, &cap) {
                     Ok(c) if !c.is_null() => {
-                        cte_insert(cspace, c, slot, d);
+                        cte_insert(ipc.cspace, c, slot, d);
                         dest = None;
                     }
                     _ => break,
@@ -320,20 +321,20 @@ fn transfer_caps(
         }
         i += 1;
     }
-    (i, unwrapped, badges)
+    (i, unwrapped)
 }
 
 gears::code_gear! {
     /// `performInvocation_Endpoint`: the caller is `Restart`, then `sendIPC` with the cap's badge
     /// and rights; blocking for Send and Call, not for NBSend. An invocation run directly from
     /// `handle_invocation` (tools and tests; `Request::syscall` 0) never blocks: it is an NBSend.
-    pub fn invoke_endpoint(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &crate::kernel::Invocation) {
+    pub fn invoke_endpoint(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, mem: &mut PhysMem, arch: &Arch, request: &Request, invocation: &crate::kernel::Invocation) {
         set_restart(objects, request.thread);
-        crate::syscall::save_message(objects, request);
         if let Some((Cap::Endpoint { ptr, badge, rights }, _)) = invocation.invoked {
             let cap = EpCap { ep: ptr, badge, can_grant: rights.grant, can_grant_reply: rights.grant_reply };
             let blocking = matches!(request.syscall, Some(Syscall::Send | Syscall::Call));
-            send_ipc(cspace, objects, sched, blocking, request.is_call, cap, request.thread);
+            let mut ipc = Ipc { cspace, objects, sched, mem, arch: *arch };
+            send_ipc(&mut ipc, blocking, request.is_call, cap, request.thread);
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }
@@ -341,11 +342,11 @@ gears::code_gear! {
 
 gears::code_gear! {
     /// `performInvocation_Reply`: a saved reply cap invoked with Send or Call replies through it.
-    pub fn invoke_reply(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &crate::kernel::Invocation) {
+    pub fn invoke_reply(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, mem: &mut PhysMem, arch: &Arch, request: &Request, invocation: &crate::kernel::Invocation) {
         set_restart(objects, request.thread);
-        crate::syscall::save_message(objects, request);
         if let Some((Cap::Reply { tcb, can_grant, .. }, slot)) = invocation.invoked {
-            do_reply_transfer(cspace, objects, sched, request.thread, tcb, slot, can_grant);
+            let mut ipc = Ipc { cspace, objects, sched, mem, arch: *arch };
+            do_reply_transfer(&mut ipc, request.thread, tcb, slot, can_grant);
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }

@@ -29,6 +29,27 @@ pub enum LookupFault {
     },
 }
 
+impl LookupFault {
+    /// `setMRs_lookup_failure`'s words: the failure type, then its details.
+    pub fn words(&self) -> arrayvec::ArrayVec<u64, 4> {
+        use abi::LookupFailureType as T;
+        let mut w = arrayvec::ArrayVec::new();
+        match *self {
+            LookupFault::InvalidRoot => w.push(T::InvalidRoot.word()),
+            LookupFault::MissingCapability { bits_left } => {
+                w.extend([T::MissingCapability.word(), bits_left]);
+            }
+            LookupFault::DepthMismatch { bits_left, bits_found } => {
+                w.extend([T::DepthMismatch.word(), bits_left, bits_found]);
+            }
+            LookupFault::GuardMismatch { bits_left, guard_found, guard_size } => {
+                w.extend([T::GuardMismatch.word(), bits_left, guard_found, guard_size]);
+            }
+        }
+        w
+    }
+}
+
 /// Why an invocation failed: an seL4 error with the details seL4 puts in the reply, or a fault.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum SyscallError {

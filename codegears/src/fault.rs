@@ -10,33 +10,28 @@
 //! `handle_fault` → `resolve_address_bits`* → `send_fault_ipc` → exit `Blocked`, or →
 //! `handle_double_fault` → exit `Blocked` when there is no usable handler.
 //!
-//! The message layouts are seL4's for x86_64 (fault labels of `seL4_FaultType`, the CapFault
-//! words of `seL4_CapFault_Msg`, which are the same on every architecture, and x86_64's
-//! `seL4_VMFault_Msg`, `seL4_UnknownSyscall_Msg`, `seL4_UserException_Msg`). The model keeps one
-//! register file, x86_64's `seL4_UserContext`, on both architectures, so riscv64 gets the
-//! x86_64 layouts too (seL4's riscv64 UnknownSyscall and UserException messages list other
-//! registers: FaultIP, SP, RA, A0–A7 and FaultIP, SP, Number, Code).
+//! The message layouts are each arch's (`seL4_FaultType` labels; the CapFault and VMFault words
+//! the same on both; the registers an UnknownSyscall or UserException message carries are
+//! x86_64's `SYSCALL_MESSAGE` / `EXCEPTION_MESSAGE` or riscv64's), read from the faulting
+//! thread's TCB when the message is sent, as seL4 reads its saved context. A receiver without an
+//! IPC buffer gets the words that fit its four message registers, as in seL4.
 //!
-//! Other deviations: the registers an UnknownSyscall or UserException message carries and the
-//! IP of a cap fault or VM fault are read from the faulting thread's TCB when the message is
-//! sent (as seL4 reads its saved context), so the caller saves the user registers into the TCB
-//! before it runs the fault; message words past seL4's four message registers are never dropped
-//! for want of an IPC buffer (the model's message is one vector); a fault IPC that is cancelled
-//! drops the fault (see [`set_thread_state`]); and the "no fault handler" report seL4 prints
-//! is not made (no console in this crate).
+//! Deviations: a fault IPC that is cancelled drops the fault (see [`set_thread_state`]); and the
+//! "no fault handler" report seL4 prints is not made (no console in this crate).
 
-use abi::{MessageInfo, Syscall};
-use alloc::vec::Vec;
+use abi::{Arch, Syscall};
+use arrayvec::ArrayVec;
 
 use gears::Next;
 
 use crate::cap::{Cap, ObjPtr, SlotRef, WORD_BITS};
 use crate::cspace::CSpace;
-use crate::endpoint::{EpCap, send_ipc};
+use crate::endpoint::{EpCap, Ipc, send_ipc};
 use crate::error::{LookupFault, SyscallError};
 use crate::kernel::{Done, Kernel, LookupCursor, LookupPurpose, Request, tcb_slot};
+use crate::mem::PhysMem;
+use crate::message::{MSG_REGISTERS, get_mr, lookup_ipc_buffer, set_message};
 use crate::object::{ObjectStore, Tcb, ThreadState};
-use crate::syscall::lookup_fault_words;
 use crate::thread::{Scheduler, set_thread_state};
 
 /// A fault (`seL4_Fault_t`, non-MCS, no debug exceptions), as the kernel keeps it in the TCB of
@@ -78,23 +73,6 @@ pub enum Fault {
     },
 }
 
-/// Indices into [`Tcb::registers`] (`seL4_UserContext` order on x86_64).
-pub use abi::x86_64::reg;
-
-/// `SYSCALL_MESSAGE` (x86_64): the registers of an UnknownSyscall message, in
-/// `seL4_UnknownSyscall_Msg` order (RAX … R15, FaultIP, SP, FLAGS); the number follows them.
-pub const SYSCALL_MESSAGE: [usize; 18] = abi::x86_64::fault::UNKNOWN_SYSCALL_REGISTERS;
-
-/// `EXCEPTION_MESSAGE` (x86_64): FaultIP, SP, FLAGS; the number and the code follow them.
-pub const EXCEPTION_MESSAGE: [usize; 3] = abi::x86_64::fault::USER_EXCEPTION_REGISTERS;
-
-/// `seL4_UnknownSyscall_Length`.
-pub const UNKNOWN_SYSCALL_LENGTH: u64 = abi::x86_64::fault::UNKNOWN_SYSCALL_LENGTH as u64;
-/// `seL4_UserException_Length`.
-pub const USER_EXCEPTION_LENGTH: u64 = abi::x86_64::fault::USER_EXCEPTION_LENGTH as u64;
-/// `seL4_VMFault_Length`.
-pub const VM_FAULT_LENGTH: u64 = abi::fault::vm_fault::LENGTH as u64;
-
 impl Fault {
     /// The message label a handler receives (`seL4_Fault_get_seL4_FaultType`).
     pub const fn label(&self) -> u64 {
@@ -122,51 +100,60 @@ impl Fault {
 }
 
 /// `setMRs_fault`: the message words of `fault` taken by `sender` (its registers as its TCB
-/// holds them now).
-pub fn set_mrs_fault(sender: &Tcb, fault: &Fault) -> Vec<u64> {
+/// holds them now), in `arch`'s layout.
+pub fn set_mrs_fault(sender: &Tcb, arch: Arch, fault: &Fault) -> ArrayVec<u64, 32> {
     let regs = &sender.registers;
-    let mut words = Vec::new();
+    let ip = regs[arch.ip_register()];
+    let mut words = ArrayVec::new();
     match *fault {
         Fault::CapFault { address, in_receive_phase, lookup_failure } => {
-            words.extend([regs[reg::RIP], address, in_receive_phase as u64]);
-            words.extend(lookup_fault_words(&lookup_failure));
+            words.extend([ip, address, in_receive_phase as u64]);
+            words.extend(lookup_failure.words());
         }
         Fault::UnknownSyscall { syscall_number } => {
-            words.extend(SYSCALL_MESSAGE.iter().map(|&r| regs[r]));
+            words.extend(arch.unknown_syscall_registers().iter().map(|&r| regs[r]));
             words.push(syscall_number);
         }
         Fault::UserException { number, code } => {
-            words.extend(EXCEPTION_MESSAGE.iter().map(|&r| regs[r]));
+            words.extend(arch.user_exception_registers().iter().map(|&r| regs[r]));
             words.extend([number, code]);
         }
         Fault::VMFault { address, fsr, instruction_fault } => {
-            words.extend([regs[reg::RIP], address, instruction_fault as u64, fsr]);
+            words.extend([ip, address, instruction_fault as u64, fsr]);
         }
     }
     words
 }
 
-/// `doFaultTransfer`: the receiver gets the sender's fault message, the fault's label, and the
-/// badge of the cap the fault was sent through.
-pub fn do_fault_transfer(objects: &mut ObjectStore, badge: u64, sender: ObjPtr, receiver: ObjPtr) {
-    let Some(s) = objects.tcb(sender) else { return };
+/// `doFaultTransfer`: the receiver gets the sender's fault message (words past the four
+/// message registers only if it has an IPC buffer), the fault's label, and the badge of the cap
+/// the fault was sent through.
+pub fn do_fault_transfer(
+    ipc: &mut Ipc<'_>,
+    badge: u64,
+    sender: ObjPtr,
+    receiver: ObjPtr,
+    buffer: Option<u64>,
+) {
+    let Some(s) = ipc.objects.tcb(sender) else { return };
     let Some(fault) = s.fault else { return };
-    let words = set_mrs_fault(s, &fault);
-    if let Some(r) = objects.tcb_mut(receiver) {
-        r.msg_info = MessageInfo::new(fault.label(), 0, 0, words.len() as u64).word();
-        r.badge = badge;
-        r.ipc_buffer.msg = words;
-    }
+    let words = set_mrs_fault(s, ipc.arch, &fault);
+    set_message(ipc.objects, ipc.mem, ipc.arch, receiver, buffer, fault.label(), badge, &words);
 }
 
-/// `sanitiseRegister` (x86_64): instruction and segment-base addresses must be canonical (else
-/// 0), and FLAGS keeps only what a user may set (IF on, TF off, the fixed bits, 12 bits).
-pub fn sanitise_register(r: usize, v: u64) -> u64 {
+/// `sanitiseRegister`: x86_64 instruction and segment-base addresses must be canonical (else
+/// 0), and FLAGS keeps only what a user may set (IF on, TF off, the fixed bits, 12 bits);
+/// riscv64 takes every value as it is.
+pub fn sanitise_register(arch: Arch, r: usize, v: u64) -> u64 {
+    use abi::x86_64::reg;
     const FLAGS_TF: u64 = 1 << 8;
     const FLAGS_IF: u64 = 1 << 9;
     const FLAGS_HIGH: u64 = 1 << 1;
     const FLAGS_LOW: u64 = (1 << 3) | (1 << 5);
     const FLAGS_MASK: u64 = (1 << 12) - 1;
+    if arch == Arch::Riscv64 {
+        return v;
+    }
     match r {
         reg::RIP | reg::FS_BASE | reg::GS_BASE if v > 0x0000_7fff_ffff_ffff && v < 0xffff_8000_0000_0000 => 0,
         reg::RFLAGS => ((v | FLAGS_HIGH | FLAGS_IF) & !FLAGS_LOW & !FLAGS_TF) & FLAGS_MASK,
@@ -175,22 +162,27 @@ pub fn sanitise_register(r: usize, v: u64) -> u64 {
 }
 
 /// `handleFaultReply`: the reply to a fault. A cap fault or VM fault reply just restarts the
-/// thread; an UnknownSyscall or UserException reply writes its first message words (at most 18
-/// or 3) into the registers of `SYSCALL_MESSAGE` / `EXCEPTION_MESSAGE`, sanitised, and restarts
-/// the thread only if its label is 0. Returns whether the thread restarts.
-pub fn handle_fault_reply(objects: &mut ObjectStore, receiver: ObjPtr, sender: ObjPtr) -> bool {
-    let Some(s) = objects.tcb(sender) else { return false };
-    let tag = MessageInfo::from_word(s.msg_info);
-    let words: Vec<u64> = s.ipc_buffer.msg.iter().copied().take(tag.length() as usize).collect();
-    let Some(r) = objects.tcb_mut(receiver) else { return false };
-    let layout: &[usize] = match r.fault {
-        Some(Fault::UnknownSyscall { .. }) => &SYSCALL_MESSAGE,
-        Some(Fault::UserException { .. }) => &EXCEPTION_MESSAGE,
+/// thread; an UnknownSyscall or UserException reply writes its first message words into the
+/// registers its fault message carried (`copyMRsFaultReply`, sanitised; words past the message
+/// registers only from the replier's IPC buffer) and restarts the thread only if its label is 0.
+/// Returns whether the thread restarts.
+pub fn handle_fault_reply(ipc: &mut Ipc<'_>, receiver: ObjPtr, sender: ObjPtr) -> bool {
+    let arch = ipc.arch;
+    let send_buffer = lookup_ipc_buffer(ipc.cspace, ipc.objects, sender, false);
+    let Some(s) = ipc.objects.tcb(sender) else { return false };
+    let tag = s.msg_info(arch);
+    let layout: &[usize] = match ipc.objects.tcb(receiver).and_then(|r| r.fault) {
+        Some(Fault::UnknownSyscall { .. }) => arch.unknown_syscall_registers(),
+        Some(Fault::UserException { .. }) => arch.user_exception_registers(),
         _ => return true,
     };
-    for (i, &reg) in layout.iter().enumerate().take(tag.length() as usize) {
-        let v = words.get(i).copied().unwrap_or(0);
-        r.registers[reg] = sanitise_register(reg, v);
+    let n = (tag.length() as usize).min(layout.len());
+    let words: ArrayVec<u64, 32> =
+        (0..n).map(|i| get_mr(s, arch, ipc.mem, send_buffer, i).unwrap_or(0)).collect();
+    let Some(r) = ipc.objects.tcb_mut(receiver) else { return false };
+    let available = if send_buffer.is_some() { n } else { n.min(MSG_REGISTERS) };
+    for (&reg, &v) in layout.iter().zip(&words).take(available) {
+        r.registers[reg] = sanitise_register(arch, reg, v);
     }
     tag.label() == 0
 }
@@ -218,7 +210,7 @@ gears::code_gear! {
     /// or grant-reply right; the fault is kept in the thread's TCB and sent as a blocking Call
     /// with the cap's badge (grant-reply always, as seL4 does), so the thread waits to send or
     /// waits for the reply. Anything else (a failed lookup included) is a double fault.
-    pub fn send_fault_ipc(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, lookup: &LookupCursor) {
+    pub fn send_fault_ipc(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, mem: &mut PhysMem, arch: &Arch, request: &Request, lookup: &LookupCursor) {
         let handler = lookup.slot.map(|s| cspace.cap(s)).unwrap_or_default();
         let (Cap::Endpoint { ptr, badge, rights }, Some(fault)) = (handler, request.fault) else {
             return Next::Goto(&HANDLE_DOUBLE_FAULT);
@@ -231,7 +223,7 @@ gears::code_gear! {
             t.fault = Some(fault);
         }
         let cap = EpCap { ep: ptr, badge, can_grant: rights.grant, can_grant_reply: true };
-        send_ipc(cspace, objects, sched, true, true, cap, thread);
+        send_ipc(&mut Ipc { cspace, objects, sched, mem, arch: *arch }, true, true, cap, thread);
         Next::Exit(Done::Blocked)
     }
 }
@@ -250,7 +242,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn message_layouts_match_sel4_x86_64() {
+    fn message_layouts_match_sel4() {
         let mut t = Tcb::default();
         for (i, r) in t.registers.iter_mut().enumerate() {
             *r = 100 + i as u64;
@@ -260,25 +252,36 @@ mod tests {
             in_receive_phase: true,
             lookup_failure: LookupFault::GuardMismatch { bits_left: 64, guard_found: 3, guard_size: 2 },
         };
-        assert_eq!(set_mrs_fault(&t, &cap), [100, 7, 1, 4, 64, 3, 2]);
         let vm = Fault::VMFault { address: 0xdead, fsr: 6, instruction_fault: false };
-        assert_eq!(set_mrs_fault(&t, &vm), [100, 0xdead, 0, 6]);
         let ue = Fault::UserException { number: 6, code: 0 };
-        assert_eq!(set_mrs_fault(&t, &ue), [100, 101, 102, 6, 0]);
-        let us = set_mrs_fault(&t, &Fault::UnknownSyscall { syscall_number: 42 });
-        assert_eq!(us.len() as u64, UNKNOWN_SYSCALL_LENGTH);
+        let un = Fault::UnknownSyscall { syscall_number: 42 };
+        for arch in [Arch::X86_64, Arch::Riscv64] {
+            assert_eq!(set_mrs_fault(&t, arch, &cap).as_slice(), [100, 7, 1, 4, 64, 3, 2]);
+            assert_eq!(set_mrs_fault(&t, arch, &vm).as_slice(), [100, 0xdead, 0, 6]);
+        }
+        // x86_64: FaultIP, SP, FLAGS; RAX … R15, FaultIP, SP, FLAGS, number.
+        assert_eq!(set_mrs_fault(&t, Arch::X86_64, &ue).as_slice(), [100, 101, 102, 6, 0]);
+        let us = set_mrs_fault(&t, Arch::X86_64, &un);
+        assert_eq!(us.len(), abi::x86_64::fault::UNKNOWN_SYSCALL_LENGTH);
         assert_eq!((us[0], us[1], us[15], us[16], us[17], us[18]), (103, 104, 100, 101, 102, 42));
-        assert_eq!((cap.label(), us.len()), (1, 19));
-        assert_eq!(vm.label(), 5);
+        // riscv64: FaultIP, SP; FaultIP, SP, RA, A0 … A6, number.
+        assert_eq!(set_mrs_fault(&t, Arch::Riscv64, &ue).as_slice(), [100, 102, 6, 0]);
+        let us = set_mrs_fault(&t, Arch::Riscv64, &un);
+        assert_eq!(us.len(), abi::riscv64::fault::UNKNOWN_SYSCALL_LENGTH);
+        assert_eq!(us.as_slice(), [100, 102, 101, 116, 117, 118, 119, 120, 121, 122, 42]);
+        assert_eq!((cap.label(), vm.label()), (abi::fault::CAP_FAULT, abi::fault::VM_FAULT));
     }
 
     #[test]
     fn sanitised_registers() {
-        assert_eq!(sanitise_register(reg::RIP, 0x0000_8000_0000_0000), 0);
-        assert_eq!(sanitise_register(reg::RIP, 0x40_1000), 0x40_1000);
-        assert_eq!(sanitise_register(reg::RFLAGS, u64::MAX), 0xfff & !(1 << 8) & !0x28);
-        assert_eq!(sanitise_register(reg::RFLAGS, 0), 0x202);
-        assert_eq!(sanitise_register(reg::RAX, u64::MAX), u64::MAX);
+        use abi::x86_64::reg;
+        let x = Arch::X86_64;
+        assert_eq!(sanitise_register(x, reg::RIP, 0x0000_8000_0000_0000), 0);
+        assert_eq!(sanitise_register(x, reg::RIP, 0x40_1000), 0x40_1000);
+        assert_eq!(sanitise_register(x, reg::RFLAGS, u64::MAX), 0xfff & !(1 << 8) & !0x28);
+        assert_eq!(sanitise_register(x, reg::RFLAGS, 0), 0x202);
+        assert_eq!(sanitise_register(x, reg::RAX, u64::MAX), u64::MAX);
+        assert_eq!(sanitise_register(Arch::Riscv64, 0, 0x0000_8000_0000_0000), 0x0000_8000_0000_0000);
     }
 
     #[test]

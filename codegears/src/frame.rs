@@ -2,7 +2,6 @@
 //! `decodeRISCVFrameInvocation` (riscv64): Map, Unmap, GetAddress.
 
 use abi::{CapRights, MessageInfo};
-use alloc::vec;
 
 use gears::Next;
 
@@ -11,13 +10,12 @@ use crate::arch::{Arch, level_bits, level_index, page_level};
 use crate::cap::{Cap, Mapping, ObjPtr, mask, mask_vm_rights};
 use crate::cspace::CSpace;
 use crate::error::{LookupFault, SyscallError};
-use crate::kernel::{Invocation, Kernel, MapPlan, ReplyMsg, Request};
+use crate::kernel::{Invocation, Kernel, MapPlan, Request};
 use crate::lookup::set_restart;
 use crate::machine::{MachineOp, MachineOps};
 use crate::object::ObjectStore;
 use crate::page_table::{check_vspace, failed_lookup, user_range_ok, vspace_of};
 
-use crate::tcb::mr;
 use crate::vspace::{AsidTable, Entry, entry_at, lookup_pt_slot, lookup_table, store_entry, unmap_page};
 
 /// The frame cap being mapped, as decode reads it.
@@ -135,7 +133,7 @@ gears::code_gear! {
         if request.mrs.len() < 3 {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
-        let f = FrameMap { ptr, size_bits, mapped, vaddr: mr(request, 0) };
+        let f = FrameMap { ptr, size_bits, mapped, vaddr: request.mr(0) };
         let planned = match arch {
             Arch::X86_64 => plan_x86(*arch, asids, objects, &vcap, &f),
             Arch::Riscv64 => plan_riscv(*arch, asids, objects, &vcap, &f),
@@ -144,9 +142,9 @@ gears::code_gear! {
             Ok(p) => p,
             Err(e) => return Next::Fail(e),
         };
-        let vm = mask_vm_rights(rights, CapRights::from_word(mr(request, 1)));
+        let vm = mask_vm_rights(rights, CapRights::from_word(request.mr(1)));
         // x86_64 mappings are executable; riscv64's attribute bit 0 is `riscvExecuteNever`.
-        let exec = *arch == Arch::X86_64 || mr(request, 2) & 1 == 0;
+        let exec = *arch == Arch::X86_64 || request.mr(2) & 1 == 0;
         let entry = Entry::Page { frame: ptr, size_bits, rights: vm, exec };
         invocation.map = Some(MapPlan { root, table, index, entry, vaddr: f.vaddr });
         invocation.new_cap = Cap::Frame { ptr, size_bits, rights, is_device, mapped: Some(Mapping { asid, vaddr: f.vaddr }) };
@@ -185,10 +183,17 @@ gears::code_gear! {
 }
 
 gears::code_gear! {
-    /// `performPageGetAddress`: a `seL4_Call` gets the frame's physical address in MR0.
-    pub fn invoke_page_get_address(ctx: Kernel; request: &Request, invocation: &Invocation, reply: &mut ReplyMsg) {
-        if let (true, Some((cap, _))) = (request.is_call, invocation.invoked) {
-            *reply = ReplyMsg { info: MessageInfo::new(0, 0, 0, 1).word(), mrs: vec![cap.ptr()] };
+    /// `performPageGetAddress`: a `seL4_Call` gets the frame's physical address in MR0 (the
+    /// badge register as it was); the caller runs on.
+    pub fn invoke_page_get_address(ctx: Kernel; objects: &mut ObjectStore, arch: &Arch, request: &Request, invocation: &Invocation) {
+        if let Some(t) = objects.tcb_mut(request.thread) {
+            if let (true, Some((cap, _))) = (request.is_call, invocation.invoked) {
+                t.registers[arch.syscall_registers().msg[0]] = cap.ptr();
+                t.set_msg_info(*arch, MessageInfo::new(0, 0, 0, 1));
+            }
+            if t.state == crate::object::ThreadState::Restart {
+                t.state = crate::object::ThreadState::Running;
+            }
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }

@@ -7,6 +7,7 @@
 //! Deviation: the notification cap an IRQ signals is kept in [`IrqTable`] as plain data rather
 //! than in an IRQ-node slot of the CDT; deleting the notification (its last cap) clears it.
 
+use abi::Arch;
 use abi::label;
 use gears::Next;
 
@@ -24,10 +25,6 @@ use crate::thread::{Scheduler, yield_thread};
 /// The largest IRQ (`maxIRQ`; here the RISC-V PLIC of QEMU `virt`, sources 1..=127).
 pub const MAX_IRQ: u64 = 127;
 
-fn mr(request: &Request, i: usize) -> u64 {
-    request.mrs.get(i).copied().unwrap_or(0)
-}
-
 gears::code_gear! {
     /// `decodeIRQControlInvocation`: IssueIRQHandler(irq, index, depth) with the destination
     /// CNode as extra cap: message length, IRQ range, not yet active; then the target slot.
@@ -41,7 +38,7 @@ gears::code_gear! {
         if request.mrs.len() < 3 {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
-        let irq = mr(request, 0);
+        let irq = request.mr(0);
         // Arch_checkIRQ: 0..=maxIRQ (0 is the kernel's timer, shared with one user driver).
         if irq > MAX_IRQ {
             return Next::Fail(SyscallError::RangeError { min: 0, max: MAX_IRQ });
@@ -49,7 +46,7 @@ gears::code_gear! {
         if irqs.active.contains(&(irq as u16)) {
             return Next::Fail(SyscallError::RevokeFirst);
         }
-        match lookup_slot_for_cnode_op(lookup, false, root, mr(request, 1), mr(request, 2), Some(&DECODE_IRQ_CONTROL_TARGET_FOUND)) {
+        match lookup_slot_for_cnode_op(lookup, false, root, request.mr(1), request.mr(2), Some(&DECODE_IRQ_CONTROL_TARGET_FOUND)) {
             Ok(()) => Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS),
             Err(e) => Next::Fail(e),
         }
@@ -73,7 +70,7 @@ gears::code_gear! {
     /// as a child of IRQControl.
     pub fn invoke_irq_control(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, request: &Request, invocation: &Invocation, machine: &mut MachineOps) {
         set_restart(objects, request.thread);
-        let irq = mr(request, 0) as u16;
+        let irq = request.mr(0) as u16;
         if let (Some((_, control)), Some(dest)) = (invocation.invoked, invocation.dest) {
             irqs.active.insert(irq);
             // setIRQState(IRQSignal) unmasks the line.
@@ -158,10 +155,10 @@ gears::code_gear! {
     /// (at its end the thread goes to the back of its ready queue); an active, unmasked IRQ with a
     /// notification (the timer's too) signals it with the cap's badge and is masked until
     /// acknowledged; anything else is spurious and ignored.
-    pub fn handle_interrupt(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, sched: &mut Scheduler, request: &Request, machine: &mut MachineOps) {
+    pub fn handle_interrupt(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, sched: &mut Scheduler, arch: &Arch, request: &Request, machine: &mut MachineOps) {
         let irq = request.irq;
         if irq == IRQ_TIMER
-            && let Some(cur) = sched.choose_thread()
+            && let Some(cur) = sched.current
             && let Some(t) = objects.tcb_mut(cur)
         {
             t.ticks += 1;
@@ -174,7 +171,7 @@ gears::code_gear! {
             if let Some(Cap::Notification { ptr, badge, rights }) = irqs.notification.get(&irq).copied()
                 && rights.write
             {
-                crate::notification::send_signal(cspace, objects, sched, ptr, badge);
+                crate::notification::send_signal(cspace, objects, sched, *arch, ptr, badge);
             }
             irqs.masked.insert(irq);
             machine.push(MachineOp::MaskIrq { irq, masked: true });

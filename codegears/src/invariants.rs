@@ -591,7 +591,7 @@ mod tests {
         let (mut st, _, a, _) = state();
         let base = 0x1_0000_0000u64;
         // A second untyped straddling the first one's end.
-        let s = SlotRef::of(ObjPtr(0x0100_0000), 50);
+        let s = SlotRef::of(ObjPtr(crate::boot::ROOT_CNODE), 50);
         st.cspace.set(
             s,
             crate::cspace::Cte {

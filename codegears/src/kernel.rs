@@ -1,17 +1,20 @@
 //! The kernel context: global kernel state plus the DataGears of the invocation in progress.
 
-use alloc::vec::Vec;
+use alloc::collections::BTreeMap;
 use core::fmt;
+
+use arrayvec::ArrayVec;
 
 use gears::{Context, ContextMeta, Gear, ProcessId};
 
-use abi::Syscall;
+use abi::{MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH, MessageInfo, Syscall};
 
 use crate::arch::Arch;
 use crate::cap::{Cap, ObjPtr, SlotRef, TCB_CNODE_ENTRIES};
 use crate::cspace::CSpace;
 use crate::error::SyscallError;
 use crate::machine::MachineOps;
+use crate::mem::PhysMem;
 use crate::object::ObjectStore;
 use crate::thread::Scheduler;
 use crate::vspace::{AsidTable, Entry};
@@ -36,6 +39,8 @@ pub struct KernelState {
     pub arch: Arch,
     /// The ASID table.
     pub asids: AsidTable,
+    /// Physical memory, where threads' IPC buffers are.
+    pub mem: PhysMem,
 }
 
 /// The IRQ state table (`intStateIRQTable`), as the set of IRQs in state `IRQSignal`.
@@ -64,27 +69,32 @@ pub mod tcb_slot {
     pub const BUFFER: u64 = 4;
 }
 
-/// What a thread asked of the kernel: invoke the cap at `cptr` with a label, message registers and
-/// extra caps (seL4_Call's arguments after MessageInfo decoding).
+/// The message words of a request (`seL4_MsgMaxLength` at most).
+pub type MessageWords = ArrayVec<u64, { MSG_MAX_LENGTH as usize }>;
+/// The extra caps' cptrs of a request (`seL4_MsgMaxExtraCaps` at most).
+pub type ExtraCptrs = ArrayVec<u64, { MSG_MAX_EXTRA_CAPS as usize }>;
+
+/// What entered the kernel, as [`entry::handle`](crate::entry::handle) read it from the entering
+/// thread's registers and IPC buffer: a system call's cap, invocation label, message words and
+/// extra caps; an interrupt; a fault.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Request {
-    /// The calling thread; its CTable slot is the CSpace root of every lookup.
+    /// The entering thread; its CTable slot is the CSpace root of every lookup.
     pub thread: ObjPtr,
     /// The invoked cap's address.
     pub cptr: u64,
-    /// The invocation label.
+    /// The invocation label (the MessageInfo's).
     pub label: u64,
-    /// The message registers (their number is the message length).
-    pub mrs: Vec<u64>,
-    /// The extra caps' addresses (seL4 uses at most 3).
-    pub extra_cptrs: Vec<u64>,
-    /// The system call (`None`: not a system call, but an interrupt, a fault, or an invocation
-    /// run directly), read by `handle_syscall`.
+    /// The MessageInfo word as the thread passed it.
+    pub info: MessageInfo,
+    /// The message words: the MessageInfo's length, cut to the four message registers when the
+    /// thread has no IPC buffer (`handleInvocation`).
+    pub mrs: MessageWords,
+    /// The extra caps' cptrs, from the thread's IPC buffer (none without one).
+    pub extra_cptrs: ExtraCptrs,
+    /// The system call (`None`: an interrupt or a fault entered the kernel).
     pub syscall: Option<Syscall>,
-    /// The MessageInfo word, read by `handle_syscall` (which sets `label`, and cuts `mrs` and
-    /// `extra_cptrs` to its length and extra-cap count).
-    pub info: u64,
-    /// Whether the caller waits for a reply (`seL4_Call`); set by `handle_syscall`.
+    /// Whether the caller waits for a reply (`seL4_Call`).
     pub is_call: bool,
     /// The interrupt to handle, for [`HANDLE_INTERRUPT`](crate::interrupt::HANDLE_INTERRUPT)
     /// ([`IRQ_TIMER`](crate::interrupt::IRQ_TIMER) is the kernel's timer).
@@ -93,13 +103,12 @@ pub struct Request {
     pub fault: Option<crate::fault::Fault>,
 }
 
-/// The reply the kernel writes for the caller (`replyFromKernel`): MessageInfo and message words.
-#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
-pub struct ReplyMsg {
-    /// The MessageInfo word of the reply.
-    pub info: u64,
-    /// The message words (registers, then IPC buffer).
-    pub mrs: Vec<u64>,
+impl Request {
+    /// `getSyscallArg`: message word `i` (0 past the message: decode checks the length it
+    /// needs first).
+    pub fn mr(&self, i: usize) -> u64 {
+        self.mrs.get(i).copied().unwrap_or(0)
+    }
 }
 
 /// How an operation succeeded.
@@ -127,7 +136,7 @@ pub struct Invocation {
     /// The invoked cap and its slot.
     pub invoked: Option<(Cap, SlotRef)>,
     /// The extra caps and their slots, as looked up.
-    pub extra_caps: Vec<(Cap, SlotRef)>,
+    pub extra_caps: ArrayVec<(Cap, SlotRef), { MSG_MAX_EXTRA_CAPS as usize }>,
     /// The destination (or target) slot of a CNode operation.
     pub dest: Option<SlotRef>,
     /// The source slot.
@@ -142,6 +151,8 @@ pub struct Invocation {
     pub map: Option<MapPlan>,
     /// The new VSpace root cap and its source slot (TCB SetSpace, Configure).
     pub vroot: Option<(Cap, SlotRef)>,
+    /// The new IPC buffer frame cap and its source slot (TCB Configure).
+    pub buffer: Option<(Cap, SlotRef)>,
 }
 
 /// Where a Map invocation writes, and what: decided by decode, done by invoke.
@@ -269,16 +280,37 @@ pub struct RetypeCursor {
     pub is_device: bool,
 }
 
-/// The kernel's context: global state, the current request and the DataGears of its invocation.
+/// The kernel's context: the global state, and the context of the thread whose kernel entry
+/// runs.
 ///
-/// DataGears: `cspace`, `objects`, `irqs`, `sched` (global), `request`, `invocation`, `lookup`, `delete`,
-/// `revoke`, `retype`, `cancel`, `reply` (per invocation). Under `Mode::Resume` the cursors are kept across a preemption; the
-/// gears they resume re-read every cap from its slot, so they stay valid as long as only this
-/// context ran in between (one kernel, one invocation at a time, as in seL4).
+/// DataGears: `cspace`, `objects`, `irqs`, `sched`, `arch`, `asids`, `mem` (global), `request`,
+/// `invocation`, `lookup`, `delete`, `revoke`, `retype`, `cancel` (the entering thread's, in
+/// [`ThreadContext`]), `machine` (the machine effects of this entry).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct Kernel {
     /// The global kernel state.
     pub state: KernelState,
+    /// The context of the thread whose kernel entry runs.
+    pub thread: ThreadContext,
+    /// The machine effects of this invocation, for the arch layer to apply.
+    pub machine: MachineOps,
+    /// Meta state: the entering thread (its process id) and, under `Mode::Resume`, the
+    /// continuation of its preempted invocation.
+    pub meta: ContextMeta<Kernel>,
+    /// The contexts of other threads' invocations preempted under `Mode::Resume`, kept until
+    /// their thread enters the kernel again (always empty under `Mode::Restart`, seL4's).
+    pub suspended: BTreeMap<ObjPtr, Suspended>,
+}
+
+/// The DataGears of one thread's kernel entry: the request it made (its system call and
+/// message), the invocation being decoded, and the cursors of the loops the invocation runs.
+///
+/// Under `Mode::Restart` (seL4's) a preempted entry's context is dropped and the thread makes
+/// its call again, finding its progress in the kernel objects. Under `Mode::Resume` it is kept
+/// across the preemption; the gears it resumes re-read every cap from its slot, so it stays
+/// valid as long as only this context ran in between.
+#[derive(Clone, Default, PartialEq, Eq, Hash, Debug)]
+pub struct ThreadContext {
     /// The request being served.
     pub request: Request,
     /// The invocation being decoded.
@@ -293,12 +325,16 @@ pub struct Kernel {
     pub retype: RetypeCursor,
     /// The cancel-IPC cursor.
     pub cancel: CancelCursor,
-    /// The reply to the caller.
-    pub reply: ReplyMsg,
-    /// The machine effects of this invocation, for the arch layer to apply.
-    pub machine: MachineOps,
-    /// Meta state.
-    pub meta: ContextMeta<Kernel>,
+}
+
+/// A thread's invocation preempted under `Mode::Resume` while another thread entered the kernel:
+/// its context and its continuation.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Suspended {
+    /// Its context.
+    pub context: ThreadContext,
+    /// Where it goes on.
+    pub continuation: &'static Gear<Kernel>,
 }
 
 /// One `&mut` per DataGear of [`Kernel`], handed to stubs.
@@ -315,7 +351,7 @@ pub struct KernelDataGears<'a> {
     pub revoke: &'a mut RevokeCursor,
     pub retype: &'a mut RetypeCursor,
     pub cancel: &'a mut CancelCursor,
-    pub reply: &'a mut ReplyMsg,
+    pub mem: &'a mut PhysMem,
     pub arch: &'a mut Arch,
     pub asids: &'a mut AsidTable,
     pub machine: &'a mut MachineOps,
@@ -333,14 +369,14 @@ impl Context for Kernel {
             objects: &mut self.state.objects,
             irqs: &mut self.state.irqs,
             sched: &mut self.state.sched,
-            request: &mut self.request,
-            invocation: &mut self.invocation,
-            lookup: &mut self.lookup,
-            delete: &mut self.delete,
-            revoke: &mut self.revoke,
-            retype: &mut self.retype,
-            cancel: &mut self.cancel,
-            reply: &mut self.reply,
+            request: &mut self.thread.request,
+            invocation: &mut self.thread.invocation,
+            lookup: &mut self.thread.lookup,
+            delete: &mut self.thread.delete,
+            revoke: &mut self.thread.revoke,
+            retype: &mut self.thread.retype,
+            cancel: &mut self.thread.cancel,
+            mem: &mut self.state.mem,
             arch: &mut self.state.arch,
             asids: &mut self.state.asids,
             machine: &mut self.machine,
@@ -361,14 +397,14 @@ impl Context for Kernel {
             "objects" => &self.state.objects,
             "irqs" => &self.state.irqs,
             "sched" => &self.state.sched,
-            "request" => &self.request,
-            "invocation" => &self.invocation,
-            "lookup" => &self.lookup,
-            "delete" => &self.delete,
-            "revoke" => &self.revoke,
-            "retype" => &self.retype,
-            "cancel" => &self.cancel,
-            "reply" => &self.reply,
+            "request" => &self.thread.request,
+            "invocation" => &self.thread.invocation,
+            "lookup" => &self.thread.lookup,
+            "delete" => &self.thread.delete,
+            "revoke" => &self.thread.revoke,
+            "retype" => &self.thread.retype,
+            "cancel" => &self.thread.cancel,
+            "mem" => &self.state.mem,
             "arch" => &self.state.arch,
             "asids" => &self.state.asids,
             "machine" => &self.machine,
@@ -389,34 +425,23 @@ impl Kernel {
     pub fn new(state: KernelState) -> Self {
         Kernel {
             state,
-            request: Request::default(),
-            invocation: Invocation::default(),
-            lookup: LookupCursor::default(),
-            delete: DeleteCursor::default(),
-            revoke: RevokeCursor::default(),
-            retype: RetypeCursor::default(),
-            cancel: CancelCursor::default(),
-            reply: ReplyMsg::default(),
+            thread: ThreadContext::default(),
             machine: MachineOps::default(),
             meta: ContextMeta::new(ProcessId(0)),
+            suspended: BTreeMap::new(),
         }
     }
 
     /// Sets the request to serve next and clears the per-invocation DataGears.
     pub fn set_request(&mut self, request: Request) {
-        self.request = request;
+        self.thread.request = request;
         self.clear_invocation();
     }
 
     /// Clears the per-invocation DataGears (the state left by a finished or abandoned invocation).
     pub fn clear_invocation(&mut self) {
-        self.invocation = Invocation::default();
-        self.lookup = LookupCursor::default();
-        self.delete = DeleteCursor::default();
-        self.revoke = RevokeCursor::default();
-        self.retype = RetypeCursor::default();
-        self.cancel = CancelCursor::default();
-        self.reply = ReplyMsg::default();
+        let request = core::mem::take(&mut self.thread.request);
+        self.thread = ThreadContext { request, ..ThreadContext::default() };
         self.machine = MachineOps::default();
     }
 }

@@ -6,7 +6,7 @@ use gears::Next;
 use crate::cap::{Cap, SlotRef, WORD_BITS, mask};
 use crate::cspace::CSpace;
 use crate::error::{LookupFault, SyscallError};
-use crate::kernel::{Done, Invocation, Kernel, LookupCursor, LookupPurpose, ReplyMsg, Request, Ret};
+use crate::kernel::{Done, Invocation, Kernel, LookupCursor, LookupPurpose, Request, Ret};
 use crate::object::{ObjectStore, ThreadState};
 
 /// The most extra caps a message carries (`seL4_MsgMaxExtraCaps`).
@@ -193,17 +193,7 @@ gears::code_gear! {
 
 gears::code_gear! {
     /// `handleInvocation`'s entry: look up the invoked cap in the caller's CSpace.
-    ///
-    /// A caller still in `Restart` is re-executing a call that was preempted: seL4's
-    /// `activateThread` made it `Running` when it was scheduled again, before the call re-entered,
-    /// so it is made `Running` here (else a re-executed call that now fails in decode, say because
-    /// its target went away meanwhile, would leave its caller in `Restart`).
-    pub fn handle_invocation(ctx: Kernel; cspace: &CSpace, objects: &mut ObjectStore, request: &Request, invocation: &mut Invocation, lookup: &mut LookupCursor) {
-        if let Some(t) = objects.tcb_mut(request.thread)
-            && t.state == ThreadState::Restart
-        {
-            t.state = ThreadState::Running;
-        }
+    pub fn handle_invocation(ctx: Kernel; cspace: &CSpace, request: &Request, invocation: &mut Invocation, lookup: &mut LookupCursor) {
         *invocation = Invocation::default();
         let root = cspace.cap(SlotRef::of(request.thread, crate::kernel::tcb_slot::CTABLE));
         lookup.start(root, request.cptr, WORD_BITS, LookupPurpose::Invoked, Some(&LOOKUP_EXTRA_CAPS));
@@ -281,18 +271,10 @@ gears::code_gear! {
 }
 
 gears::code_gear! {
-    /// The end of a successful invocation (`handleInvocation`'s tail): a caller still `Restart`
-    /// runs again, and a `seL4_Call` gets the empty success reply (`replyFromKernel_success_empty`).
-    /// A caller the invocation left blocked (or stopped) ends with [`Done::Blocked`].
-    pub fn invocation_done(ctx: Kernel; objects: &mut ObjectStore, request: &Request, reply: &mut ReplyMsg) {
-        if let Some(t) = objects.tcb_mut(request.thread)
-            && t.state == ThreadState::Restart
-        {
-            if request.is_call {
-                *reply = ReplyMsg::default();
-            }
-            t.state = ThreadState::Running;
-        }
+    /// The end of a successful invocation: the caller ran on ([`Done::Ok`]; the kernel entry's
+    /// epilogue gives a `seL4_Call` still `Restart` its empty reply and makes it `Running`), or
+    /// the invocation left it blocked or stopped ([`Done::Blocked`]).
+    pub fn invocation_done(ctx: Kernel; objects: &ObjectStore, request: &Request) {
         match objects.tcb(request.thread) {
             Some(t) if !t.state.is_runnable() => Next::Exit(Done::Blocked),
             _ => Next::Exit(Done::Ok),

@@ -2,6 +2,7 @@
 //! one waits), `receiveSignal` (Wait, Poll), `completeSignal`, `cancelSignal`, and binding to a
 //! TCB, whose bound notification wakes it from a receive on an endpoint.
 
+use abi::Arch;
 use gears::Next;
 
 use crate::cap::{Cap, ObjPtr};
@@ -40,6 +41,7 @@ pub fn send_signal(
     cspace: &mut CSpace,
     objects: &mut ObjectStore,
     sched: &mut Scheduler,
+    arch: Arch,
     ntfn: ObjPtr,
     badge: u64,
 ) {
@@ -49,7 +51,7 @@ pub fn send_signal(
             ntfn_dequeue(objects, ntfn, dest);
             set_thread_state(objects, sched, dest, ThreadState::Running);
             if let Some(t) = objects.tcb_mut(dest) {
-                t.badge = badge;
+                t.set_badge(arch, badge);
             }
         }
         (NtfnState::Active, _) => {
@@ -65,7 +67,7 @@ pub fn send_signal(
                 cancel_ipc(cspace, objects, sched, t);
                 set_thread_state(objects, sched, t, ThreadState::Running);
                 if let Some(x) = objects.tcb_mut(t) {
-                    x.badge = badge;
+                    x.set_badge(arch, badge);
                 }
             } else if let Some(n) = objects.notification_mut(ntfn) {
                 n.state = NtfnState::Active;
@@ -79,30 +81,31 @@ pub fn send_signal(
 pub fn receive_signal(
     objects: &mut ObjectStore,
     sched: &mut Scheduler,
+    arch: Arch,
     thread: ObjPtr,
     ntfn: ObjPtr,
     blocking: bool,
 ) {
-    if complete_signal(objects, ntfn, thread) {
+    if complete_signal(objects, arch, ntfn, thread) {
         return;
     }
     if blocking {
         set_thread_state(objects, sched, thread, ThreadState::BlockedOnNotification { ntfn });
         ntfn_append(objects, ntfn, thread);
     } else if let Some(t) = objects.tcb_mut(thread) {
-        t.badge = 0;
+        t.set_badge(arch, 0);
     }
 }
 
 /// `completeSignal`: if `ntfn` is Active, its word goes to the thread's badge register and it is
 /// Idle again. Returns whether it was Active.
-pub fn complete_signal(objects: &mut ObjectStore, ntfn: ObjPtr, thread: ObjPtr) -> bool {
+pub fn complete_signal(objects: &mut ObjectStore, arch: Arch, ntfn: ObjPtr, thread: ObjPtr) -> bool {
     let Some(n) = objects.notification(ntfn).copied() else { return false };
     if n.state != NtfnState::Active {
         return false;
     }
     if let Some(t) = objects.tcb_mut(thread) {
-        t.badge = n.msg_identifier;
+        t.set_badge(arch, n.msg_identifier);
     }
     if let Some(n) = objects.notification_mut(ntfn) {
         n.state = NtfnState::Idle;
@@ -148,10 +151,10 @@ pub fn unbind_maybe_notification(objects: &mut ObjectStore, ntfn: ObjPtr) {
 gears::code_gear! {
     /// `performInvocation_Notification`: Send (or NBSend, or Call) on a notification cap signals
     /// it with the cap's badge.
-    pub fn invoke_notification(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
+    pub fn invoke_notification(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, arch: &Arch, request: &Request, invocation: &Invocation) {
         set_restart(objects, request.thread);
         if let Some((Cap::Notification { ptr, badge, .. }, _)) = invocation.invoked {
-            send_signal(cspace, objects, sched, ptr, badge);
+            send_signal(cspace, objects, sched, *arch, ptr, badge);
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }

@@ -5,7 +5,6 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use core::fmt;
 use core::hash::{BuildHasher, Hash, Hasher};
 
-use alloc::vec::Vec;
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
@@ -101,32 +100,24 @@ impl TcbQueue {
     }
 }
 
-/// The part of a thread's IPC buffer (and message registers) the kernel reads and writes.
-#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
-pub struct IpcBuffer {
-    /// The message registers (`seL4_GetMR`/`seL4_SetMR`), at most [`MSG_MAX_LENGTH`](crate::syscall::MSG_MAX_LENGTH).
-    pub msg: Vec<u64>,
-    /// `caps_or_badges`: the extra caps' cptrs on send, the unwrapped badges on receive.
-    pub caps_or_badges: Vec<u64>,
-    /// `receiveCNode`: the CNode (cptr in the receiver's CSpace) where a received cap goes.
-    pub receive_cnode: u64,
-    /// `receiveIndex`.
-    pub receive_index: u64,
-    /// `receiveDepth`.
-    pub receive_depth: u64,
-}
-
-/// Registers a TCB saves: seL4's x86_64 `frameRegisters` (18) then `gpRegisters` (2).
-pub const N_REGISTERS: usize = 20;
+/// The most registers a TCB keeps: the larger arch's `seL4_UserContext` (riscv64's 32 words;
+/// x86_64 uses the first 20).
+pub const N_REGISTERS: usize = abi::riscv64::REGISTER_COUNT;
+const _: () = assert!(abi::x86_64::REGISTER_COUNT <= N_REGISTERS);
 
 /// A TCB's object state (its CNode part lives in the [`CSpace`](crate::CSpace) slots).
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Tcb {
     /// The scheduling state.
     pub state: ThreadState,
-    /// The saved user context, in `seL4_UserContext` order: rip, rsp, rflags, rax, rbx, rcx, rdx,
-    /// rsi, rdi, rbp, r8 … r15, fs_base, gs_base.
+    /// The user registers, in the arch's `seL4_UserContext` order ([`abi::x86_64::reg`],
+    /// [`abi::riscv64::reg`]); the instruction pointer there is seL4's FaultIP: the instruction
+    /// that last entered the kernel, where a `Restart` thread goes back to.
     pub registers: [u64; N_REGISTERS],
+    /// seL4's NextIP: where the thread goes on when it runs next (after a system call, the
+    /// instruction after it). [`activate_thread`](crate::entry::activate_thread) sets it to
+    /// FaultIP for a `Restart` thread, which so makes its call again.
+    pub next_ip: u64,
     /// `tcbPriority` (0..=255).
     pub priority: u8,
     /// `tcbMCP`: the highest priority it may give a thread.
@@ -135,12 +126,6 @@ pub struct Tcb {
     pub bound_notification: Option<ObjPtr>,
     /// `tcbFaultHandler`: a cptr in its own CSpace.
     pub fault_handler: u64,
-    /// The message-info register (`msgInfoRegister`): what it sent, or what it received.
-    pub msg_info: u64,
-    /// The badge register (`badgeRegister`): the badge of what it received.
-    pub badge: u64,
-    /// Its IPC buffer's contents.
-    pub ipc_buffer: IpcBuffer,
     /// Its IPC buffer's user address (`tcbIPCBuffer`), set by SetIPCBuffer.
     pub ipc_buffer_ptr: u64,
     /// Its links in an endpoint's or notification's queue (`tcbEPNext`/`tcbEPPrev`).

@@ -15,7 +15,6 @@ use crate::kernel::{Invocation, Kernel, MapPlan, Request};
 use crate::lookup::set_restart;
 use crate::machine::{MachineOp, MachineOps};
 use crate::object::ObjectStore;
-use crate::tcb::mr;
 use crate::vspace::{
     AsidTable, Entry, clear_page_table, entry_at, find_vspace_for_asid, lookup_pt_slot, lookup_table,
     store_entry, unmap_page_table,
@@ -159,10 +158,10 @@ gears::code_gear! {
         }
         let planned = match kind.x86_level() {
             Some(level) => {
-                let vaddr = mr(request, 0) & !mask(level_bits(level + 1));
+                let vaddr = request.mr(0) & !mask(level_bits(level + 1));
                 plan_x86(*arch, asids, objects, &vcap, vaddr, level, ptr)
             }
-            None => plan_riscv(*arch, asids, objects, &vcap, mr(request, 0), ptr),
+            None => plan_riscv(*arch, asids, objects, &vcap, request.mr(0), ptr),
         };
         let (plan, asid) = match planned {
             Ok(p) => p,

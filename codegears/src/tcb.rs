@@ -1,7 +1,7 @@
 //! TCB invocations as gears, after seL4's `src/object/tcb.c`: ReadRegisters and WriteRegisters
 //! (the call path `seL4_TCB_ReadRegisters` takes through the kernel).
 
-use abi::{MessageInfo, label};
+use abi::label;
 use gears::Next;
 
 use crate::arch::Arch;
@@ -11,21 +11,13 @@ use crate::cdt::{cte_insert, derive_cap};
 use crate::cspace::CSpace;
 use crate::error::SyscallError;
 use crate::kernel::{DeleteCursor, tcb_slot};
-use crate::kernel::{Invocation, Kernel, ReplyMsg, Request};
+use crate::kernel::{Invocation, Kernel, Request};
 use crate::lookup::set_restart;
+use crate::mem::PhysMem;
+use crate::message::{lookup_ipc_buffer, set_message};
 use crate::object::{N_REGISTERS, ObjectStore, ThreadState};
 
 use crate::thread::{Scheduler, restart, set_priority, suspend};
-
-/// `n_frameRegisters` (x86_64).
-pub const N_FRAME_REGISTERS: u64 = abi::x86_64::FRAME_REGISTERS as u64;
-/// `n_gpRegisters` (x86_64).
-pub const N_GP_REGISTERS: u64 = abi::x86_64::GP_REGISTERS as u64;
-
-/// Message word `i` of the request (0 past its end: decode checked the length it needs).
-pub(crate) fn mr(request: &Request, i: usize) -> u64 {
-    request.mrs.get(i).copied().unwrap_or(0)
-}
 
 /// The TCB the invocation names, if the invoked cap is a thread cap.
 pub(crate) fn target(invocation: &Invocation) -> Option<ObjPtr> {
@@ -75,13 +67,14 @@ gears::code_gear! {
 
 gears::code_gear! {
     /// `decodeReadRegisters`: length, count range, not our own registers.
-    pub fn decode_read_registers(ctx: Kernel; request: &Request, invocation: &Invocation) {
+    pub fn decode_read_registers(ctx: Kernel; arch: &Arch, request: &Request, invocation: &Invocation) {
         if request.mrs.len() < 2 {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
-        let n = mr(request, 1);
-        if !(1..=N_FRAME_REGISTERS + N_GP_REGISTERS).contains(&n) {
-            return Next::Fail(SyscallError::RangeError { min: 1, max: N_FRAME_REGISTERS + N_GP_REGISTERS });
+        let n = request.mr(1);
+        let max = arch.register_count() as u64;
+        if !(1..=max).contains(&n) {
+            return Next::Fail(SyscallError::RangeError { min: 1, max });
         }
         if target(invocation) == Some(request.thread) {
             return Next::Fail(SyscallError::IllegalOperation);
@@ -91,18 +84,20 @@ gears::code_gear! {
 }
 
 gears::code_gear! {
-    /// `invokeTCB_ReadRegisters`: optionally suspend the source, then reply with its first `n`
-    /// registers (frame registers, then general-purpose ones) if the caller waits.
-    pub fn invoke_tcb_read_registers(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation, reply: &mut ReplyMsg) {
+    /// `invokeTCB_ReadRegisters`: optionally suspend the source, then, if the caller waits,
+    /// reply with its first `n` registers in `seL4_UserContext` order (the words past the
+    /// message registers only if the caller has an IPC buffer); the caller runs on.
+    pub fn invoke_tcb_read_registers(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, mem: &mut PhysMem, arch: &Arch, request: &Request, invocation: &Invocation) {
         set_restart(objects, request.thread);
-        let n = (mr(request, 1) as usize).min(N_REGISTERS);
+        let n = (request.mr(1) as usize).min(arch.register_count());
         let Some(src) = target(invocation) else { return Next::Fail(SyscallError::InvalidCapability { cap: 0 }) };
-        if mr(request, 0) & abi::tcb::READ_REGISTERS_SUSPEND != 0 {
+        if request.mr(0) & abi::tcb::READ_REGISTERS_SUSPEND != 0 {
             suspend(cspace, objects, sched, src);
         }
         if request.is_call {
-            let regs = objects.tcb_mut(src).map(|t| t.registers).unwrap_or([0; N_REGISTERS]);
-            *reply = ReplyMsg { info: MessageInfo::new(0, 0, 0, n as u64).word(), mrs: regs[..n].to_vec() };
+            let regs = objects.tcb(src).map(|t| t.registers).unwrap_or([0; N_REGISTERS]);
+            let buffer = lookup_ipc_buffer(cspace, objects, request.thread, true);
+            set_message(objects, mem, *arch, request.thread, buffer, 0, 0, &regs[..n]);
         }
         if let Some(t) = objects.tcb_mut(request.thread)
             && t.state == ThreadState::Restart
@@ -119,7 +114,7 @@ gears::code_gear! {
         if request.mrs.len() < 2 {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
-        let w = mr(request, 1);
+        let w = request.mr(1);
         if (request.mrs.len() as u64 - 2) < w {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
@@ -131,18 +126,20 @@ gears::code_gear! {
 }
 
 gears::code_gear! {
-    /// `invokeTCB_WriteRegisters`: write the first `min(w, 20)` registers, optionally restart the
-    /// target. (seL4's `sanitiseRegister` on rflags and the segment bases is not modelled.)
-    pub fn invoke_tcb_write_registers(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
+    /// `invokeTCB_WriteRegisters`: write the first `min(w, registers)` registers in
+    /// `seL4_UserContext` order, sanitised; the target goes on from the instruction pointer
+    /// written (NextIP = FaultIP, `setNextPC(getRestartPC)`); optionally restart it.
+    pub fn invoke_tcb_write_registers(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, arch: &Arch, request: &Request, invocation: &Invocation) {
         set_restart(objects, request.thread);
-        let n = (mr(request, 1) as usize).min(N_REGISTERS);
-        let resume = mr(request, 0) & abi::tcb::WRITE_REGISTERS_RESUME != 0;
+        let n = (request.mr(1) as usize).min(arch.register_count());
+        let resume = request.mr(0) & abi::tcb::WRITE_REGISTERS_RESUME != 0;
         if let Some(dest) = target(invocation)
             && let Some(t) = objects.tcb_mut(dest)
         {
             for (i, r) in t.registers.iter_mut().enumerate().take(n) {
-                *r = mr(request, i + 2);
+                *r = crate::fault::sanitise_register(*arch, i, request.mr(i + 2));
             }
+            t.next_ip = t.registers[arch.ip_register()];
             if resume {
                 restart(cspace, objects, sched, dest);
             }
@@ -165,7 +162,7 @@ gears::code_gear! {
             return Next::Fail(SyscallError::InvalidCapability { cap: 1 });
         };
         let mcp = objects.tcb(auth).map(|t| t.mcp as u64).unwrap_or(0);
-        if mr(request, 0) > mcp {
+        if request.mr(0) > mcp {
             return Next::Fail(SyscallError::RangeError { min: 0, max: mcp });
         }
         Next::Goto(&INVOKE_TCB_SET_PRIORITY)
@@ -176,7 +173,7 @@ gears::code_gear! {
     /// `invokeTCB_ThreadControl` for the priority or the MCP.
     pub fn invoke_tcb_set_priority(ctx: Kernel; objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
         set_restart(objects, request.thread);
-        let value = mr(request, 0) as u8;
+        let value = request.mr(0) as u8;
         if let Some(t) = target(invocation) {
             if request.label == label::tcb::SET_PRIORITY {
                 set_priority(objects, sched, t, value);
@@ -213,7 +210,7 @@ gears::code_gear! {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
         let (root_cap, root_slot) = invocation.extra_caps[0];
-        let data = mr(request, 1);
+        let data = request.mr(1);
         let cap = if data != 0 { update_cap_data(false, data, &root_cap) } else { root_cap };
         let derived = match derive_cap(cspace, root_slot, &cap) {
             Ok(c) => c,
@@ -222,7 +219,7 @@ gears::code_gear! {
         if !matches!(derived, Cap::CNode { .. }) {
             return Next::Fail(SyscallError::IllegalOperation);
         }
-        let vroot = match decode_vroot(cspace, *arch, mr(request, 2), invocation.extra_caps[1]) {
+        let vroot = match decode_vroot(cspace, *arch, request.mr(2), invocation.extra_caps[1]) {
             Ok(v) => v,
             Err(e) => return Next::Fail(e),
         };
@@ -240,7 +237,7 @@ gears::code_gear! {
         set_restart(objects, request.thread);
         let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
         if let Some(tcb) = objects.tcb_mut(t) {
-            tcb.fault_handler = mr(request, 0);
+            tcb.fault_handler = request.mr(0);
         }
         *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::CTABLE)), inner: None, ret: Some(&TCB_SET_SPACE_INSERT) };
         Next::Goto(&crate::delete::CTE_DELETE)

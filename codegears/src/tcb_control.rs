@@ -13,7 +13,7 @@ use crate::error::SyscallError;
 use crate::kernel::{DeleteCursor, Invocation, Kernel, Request, tcb_slot};
 use crate::lookup::set_restart;
 use crate::object::{N_REGISTERS, ObjectStore};
-use crate::tcb::{N_FRAME_REGISTERS, check_cap_at_and_insert, mr, target};
+use crate::tcb::{check_cap_at_and_insert, target};
 use crate::thread::{Scheduler, restart, set_priority, suspend};
 
 /// `seL4_IPCBufferSizeBits`: the IPC buffer's alignment.
@@ -30,7 +30,7 @@ gears::code_gear! {
             return Next::Fail(SyscallError::InvalidCapability { cap: 1 });
         };
         let mcp = objects.tcb(auth).map(|t| t.mcp as u64).unwrap_or(0);
-        if mr(request, 0) > mcp || mr(request, 1) > mcp {
+        if request.mr(0) > mcp || request.mr(1) > mcp {
             return Next::Fail(SyscallError::RangeError { min: 0, max: mcp });
         }
         Next::Goto(&INVOKE_TCB_SET_SCHED_PARAMS)
@@ -43,9 +43,9 @@ gears::code_gear! {
         set_restart(objects, request.thread);
         if let Some(t) = target(invocation) {
             if let Some(tcb) = objects.tcb_mut(t) {
-                tcb.mcp = mr(request, 0) as u8;
+                tcb.mcp = request.mr(0) as u8;
             }
-            set_priority(objects, sched, t, mr(request, 1) as u8);
+            set_priority(objects, sched, t, request.mr(1) as u8);
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }
@@ -67,9 +67,9 @@ gears::code_gear! {
 gears::code_gear! {
     /// `invokeTCB_CopyRegisters`: optionally suspend the source and restart the target; copy the
     /// frame and/or integer registers.
-    pub fn invoke_tcb_copy_registers(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
+    pub fn invoke_tcb_copy_registers(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, arch: &Arch, request: &Request, invocation: &Invocation) {
         set_restart(objects, request.thread);
-        let flags = mr(request, 0);
+        let flags = request.mr(0);
         let (Some(dest), Some(&(Cap::Thread { ptr: src }, _))) = (target(invocation), invocation.extra_caps.first()) else {
             return Next::Goto(&crate::lookup::INVOCATION_DONE);
         };
@@ -81,12 +81,13 @@ gears::code_gear! {
         }
         let from = objects.tcb(src).map(|t| t.registers).unwrap_or([0; N_REGISTERS]);
         if let Some(t) = objects.tcb_mut(dest) {
-            let frame = N_FRAME_REGISTERS as usize;
+            let (frame, all) = (arch.frame_registers(), arch.register_count());
             if flags & abi::tcb::COPY_TRANSFER_FRAME != 0 {
                 t.registers[..frame].copy_from_slice(&from[..frame]);
+                t.next_ip = t.registers[arch.ip_register()];
             }
             if flags & abi::tcb::COPY_TRANSFER_INTEGER != 0 {
-                t.registers[frame..].copy_from_slice(&from[frame..]);
+                t.registers[frame..all].copy_from_slice(&from[frame..all]);
             }
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
@@ -101,7 +102,7 @@ gears::code_gear! {
         if request.mrs.is_empty() || invocation.extra_caps.is_empty() {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
-        let addr = mr(request, 0);
+        let addr = request.mr(0);
         let (cap, slot) = invocation.extra_caps[0];
         if addr == 0 {
             invocation.new_cap = Cap::Null;
@@ -140,7 +141,7 @@ gears::code_gear! {
         set_restart(objects, request.thread);
         let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
         if let Some(tcb) = objects.tcb_mut(t) {
-            tcb.ipc_buffer_ptr = mr(request, 0);
+            tcb.ipc_buffer_ptr = request.mr(0);
         }
         *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::BUFFER)), inner: None, ret: Some(&TCB_SET_IPC_BUFFER_INSERT) };
         Next::Goto(&crate::delete::CTE_DELETE)
@@ -162,13 +163,13 @@ gears::code_gear! {
     /// IPC buffer address in MR0..3; the CSpace root, the VSpace root and the buffer frame as extra
     /// caps 0..2. The CSpace and VSpace roots are checked as SetSpace checks them, the buffer as
     /// SetIPCBuffer does. The new CSpace root goes in the invocation's `new_cap`/`src`, the
-    /// VSpace root in `vroot`, the buffer frame in `new_pivot_cap`/`pivot`.
+    /// VSpace root in `vroot`, the buffer frame in `buffer`.
     pub fn decode_tcb_configure(ctx: Kernel; cspace: &CSpace, arch: &Arch, request: &Request, invocation: &mut Invocation) {
         if request.mrs.len() < 4 || invocation.extra_caps.len() < 3 {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
         let (root_cap, root_slot) = invocation.extra_caps[0];
-        let data = mr(request, 1);
+        let data = request.mr(1);
         let root = if data != 0 { crate::cap::update_cap_data(false, data, &root_cap) } else { root_cap };
         let root = match derive_cap(cspace, root_slot, &root) {
             Ok(c) => c,
@@ -177,11 +178,11 @@ gears::code_gear! {
         if !matches!(root, Cap::CNode { .. }) {
             return Next::Fail(SyscallError::IllegalOperation);
         }
-        let vroot = match crate::tcb::decode_vroot(cspace, *arch, mr(request, 2), invocation.extra_caps[1]) {
+        let vroot = match crate::tcb::decode_vroot(cspace, *arch, request.mr(2), invocation.extra_caps[1]) {
             Ok(v) => v,
             Err(e) => return Next::Fail(e),
         };
-        let addr = mr(request, 3);
+        let addr = request.mr(3);
         let (frame_cap, frame_slot) = invocation.extra_caps[2];
         let frame = if addr == 0 {
             None
@@ -194,8 +195,7 @@ gears::code_gear! {
         invocation.new_cap = root;
         invocation.src = Some(root_slot);
         invocation.vroot = Some(vroot);
-        invocation.new_pivot_cap = frame.map(|f| f.0).unwrap_or_default();
-        invocation.pivot = frame.map(|f| f.1);
+        invocation.buffer = frame;
         Next::Goto(&INVOKE_TCB_CONFIGURE)
     }
 }
@@ -209,8 +209,8 @@ gears::code_gear! {
         set_restart(objects, request.thread);
         let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
         if let Some(tcb) = objects.tcb_mut(t) {
-            tcb.fault_handler = mr(request, 0);
-            tcb.ipc_buffer_ptr = mr(request, 3);
+            tcb.fault_handler = request.mr(0);
+            tcb.ipc_buffer_ptr = request.mr(3);
         }
         *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::CTABLE)), inner: None, ret: Some(&TCB_CONFIGURE_CSPACE_INSERT) };
         Next::Goto(&crate::delete::CTE_DELETE)
@@ -245,8 +245,8 @@ gears::code_gear! {
     /// Configure: the old buffer cap is gone; insert the new frame cap (if any, and its source
     /// still holds it).
     pub fn tcb_configure_buffer_insert(ctx: Kernel; cspace: &mut CSpace, invocation: &Invocation) {
-        if let Some(t) = target(invocation) {
-            check_cap_at_and_insert(cspace, invocation.new_pivot_cap, invocation.pivot, SlotRef::of(t, tcb_slot::BUFFER));
+        if let (Some(t), Some((cap, src))) = (target(invocation), invocation.buffer) {
+            check_cap_at_and_insert(cspace, cap, Some(src), SlotRef::of(t, tcb_slot::BUFFER));
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }

@@ -87,6 +87,8 @@ pub fn queue_remove(objects: &mut ObjectStore, q: TcbQueue, t: ObjPtr, kind: Que
 pub struct Scheduler {
     /// The non-empty ready queues by priority.
     pub ready: BTreeMap<u8, TcbQueue>,
+    /// The thread running now, the last one activated (`ksCurThread`; `None`: idle).
+    pub current: Option<ObjPtr>,
 }
 
 impl Scheduler {

@@ -42,10 +42,6 @@ fn is_frame_type(arch: Arch, ty: u64) -> bool {
     matches!(arch.object_kind(ty), Some(ObjectKind::Frame(_)))
 }
 
-fn mr(request: &Request, i: usize) -> u64 {
-    request.mrs.get(i).copied().unwrap_or(0)
-}
-
 /// `FREE_INDEX_TO_OFFSET`.
 pub const fn free_index_to_offset(i: u64) -> u64 {
     i << MIN_UNTYPED_BITS
@@ -64,7 +60,7 @@ gears::code_gear! {
         if request.mrs.len() < 6 {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
-        let (ty, user_size, node_index, node_depth) = (mr(request, 0), mr(request, 1), mr(request, 2), mr(request, 3));
+        let (ty, user_size, node_index, node_depth) = (request.mr(0), request.mr(1), request.mr(2), request.mr(3));
         if ty >= arch.object_type_count() {
             return Next::Fail(SyscallError::InvalidArgument { arg: 0 });
         }
@@ -99,10 +95,10 @@ gears::code_gear! {
             Err(e) => return Next::Fail(e),
         };
         let Cap::CNode { ptr: dest_cnode, radix, .. } = cspace.cap(node_slot) else {
-            let fault = LookupFault::MissingCapability { bits_left: mr(request, 3) };
+            let fault = LookupFault::MissingCapability { bits_left: request.mr(3) };
             return Next::Fail(SyscallError::FailedLookup { source: false, fault });
         };
-        let (ty, user_size, node_offset, node_window) = (mr(request, 0), mr(request, 1), mr(request, 4), mr(request, 5));
+        let (ty, user_size, node_offset, node_window) = (request.mr(0), request.mr(1), request.mr(4), request.mr(5));
         let node_size = 1u64 << radix;
         if node_offset > node_size - 1 {
             return Next::Fail(SyscallError::RangeError { min: 0, max: node_size - 1 });

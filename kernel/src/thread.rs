@@ -1,8 +1,10 @@
-//! User threads: a program loaded into its own address space, run until the next kernel entry.
+//! User images: a program or an ELF loaded into an address space, with the frames it owns.
 
 use alloc::vec::Vec;
 
-use crate::arch::{self, AddressSpace, MapError, PAGE_SIZE, Trap, USER_BASE, UserContext};
+use crate::arch::{self, AddressSpace, MapError, PAGE_SIZE, USER_BASE};
+#[cfg(feature = "qemu-test")]
+use crate::arch::{Trap, UserContext};
 use crate::memory::frames;
 
 /// Where a thread's code is mapped.
@@ -12,8 +14,10 @@ pub const STACK_TOP: u64 = USER_BASE + 0x10_0000;
 /// The root task's IPC buffer (seL4's layout: tag, then message words 0–119, user data, caps).
 pub const IPC_BUFFER_VA: u64 = USER_BASE + 0x20_0000;
 /// The root task's result records (written by the script runner, read by the kernel's checks).
+#[cfg(feature = "qemu-test")]
 pub const RESULTS_VA: u64 = USER_BASE + 0x30_0000;
 /// The root task's script (written by the kernel before the thread starts, read-only to it).
+#[cfg(feature = "qemu-test")]
 pub const SCRIPT_VA: u64 = USER_BASE + 0x40_0000;
 
 /// Why a program could not be loaded.
@@ -27,6 +31,8 @@ pub enum LoadError {
     Map(MapError),
     /// Not a statically linked ELF64 executable for this machine.
     BadElf,
+    /// The root task's address space holds an image already.
+    AlreadyLoaded,
 }
 
 /// Just enough of ELF64 to load a statically linked executable (no `unsafe`: byte parsing).
@@ -104,62 +110,63 @@ mod elf {
     }
 }
 
-/// A user thread: its address space, saved registers and the frames it owns.
+/// A user image: its address space, where it starts, and the frames it owns (the root page
+/// table, code, data, stack, and the page tables mapping them), freed when it is dropped.
 pub struct UserThread {
     space: AddressSpace,
-    /// The saved registers.
-    pub ctx: UserContext,
+    /// Where it starts.
+    pub entry: u64,
+    /// Its stack pointer at the start.
+    pub stack_top: u64,
     frames: Vec<u64>,
 }
 
 impl UserThread {
-    /// Loads `program` (position-independent code, at most a page) with a one-page stack.
+    /// Loads `program` (position-independent code, at most a page) with a one-page stack into
+    /// an address space of its own.
+    #[cfg(feature = "qemu-test")]
     pub fn load(program: &[u8]) -> Result<UserThread, LoadError> {
+        let root = frames::alloc_zeroed().ok_or(LoadError::OutOfFrames)?;
+        UserThread::load_into(program, root)
+    }
+
+    /// Loads `program` (position-independent code, at most a page) at [`CODE_VA`] with a one-page
+    /// stack under [`STACK_TOP`], into the address space rooted at `root`: a fresh zeroed frame
+    /// the thread now owns (the root task's, whose address the capability kernel's boot named as
+    /// its VSpace root).
+    #[cfg(feature = "qemu-test")]
+    pub fn load_into(program: &[u8], root: u64) -> Result<UserThread, LoadError> {
+        let mut thread = UserThread {
+            space: AddressSpace::new_user(root),
+            entry: CODE_VA,
+            stack_top: STACK_TOP,
+            frames: Vec::from([root]),
+        };
         if program.len() > PAGE_SIZE as usize {
             return Err(LoadError::TooBig);
         }
-        let mut owned = Vec::new();
-        let take = |owned: &mut Vec<u64>| -> Result<u64, LoadError> {
-            let f = frames::alloc_zeroed().ok_or(LoadError::OutOfFrames)?;
-            owned.push(f);
-            Ok(f)
-        };
-        let root = take(&mut owned)?;
-        let code = take(&mut owned)?;
-        let stack = take(&mut owned)?;
+        let code = frames::alloc_zeroed().ok_or(LoadError::OutOfFrames)?;
+        thread.frames.push(code);
         arch::copy_to_frame(code, 0, program);
-        let mut space = AddressSpace::new_user(root);
-        let mut tables = Vec::new();
-        let mut alloc = || {
-            let f = frames::alloc();
-            if let Some(f) = f {
-                tables.push(f);
-            }
-            f
-        };
-        let mapped = space
-            .map_user(CODE_VA, code, false, true, &mut alloc)
-            .and_then(|()| space.map_user(STACK_TOP - PAGE_SIZE, stack, true, false, &mut alloc));
-        owned.extend(tables);
-        let thread = UserThread { space, ctx: UserContext::new(CODE_VA, STACK_TOP), frames: owned };
-        mapped.map_err(LoadError::Map)?;
+        thread.map_frame(CODE_VA, code, false, true)?;
+        thread.map_page(STACK_TOP - PAGE_SIZE, true)?;
         Ok(thread)
     }
 
     /// Loads a statically linked ELF64 executable (its `PT_LOAD` segments at their addresses,
-    /// pages shared by two segments mapped once with both's rights) with a one-page stack;
-    /// the thread starts at the ELF's entry point.
-    /// Loads a statically linked ELF64 executable with its root page table in `root`, a fresh
-    /// zeroed frame the thread now owns (the root task's, whose address the capability kernel's
-    /// boot already named as its VSpace root).
+    /// pages shared by two segments mapped once with both's rights) with a one-page stack into
+    /// the address space rooted at `root`, a fresh zeroed frame the thread now owns; the thread
+    /// starts at the ELF's entry point.
     pub fn load_elf_into(elf: &[u8], root: u64) -> Result<UserThread, LoadError> {
         let header = elf::parse(elf).ok_or_else(|| {
             frames::free(root);
             LoadError::BadElf
         })?;
+        let stack_top = STACK_TOP - arch::ENTRY_STACK_BIAS;
         let mut thread = UserThread {
             space: AddressSpace::new_user(root),
-            ctx: UserContext::new(header.entry, STACK_TOP - arch::ENTRY_STACK_BIAS),
+            entry: header.entry,
+            stack_top,
             frames: Vec::from([root]),
         };
         // (page, frame, writable, executable), gathered over all segments first.
@@ -199,12 +206,18 @@ impl UserThread {
         for (page, frame, writable, executable) in pages {
             thread.map_frame(page, frame, writable, executable)?;
         }
-        let stack = thread.map_page(STACK_TOP - PAGE_SIZE, true)?;
-        let _ = stack;
+        thread.map_page(STACK_TOP - PAGE_SIZE, true)?;
         Ok(thread)
     }
 
-    fn map_frame(&mut self, va: u64, frame: u64, writable: bool, executable: bool) -> Result<(), LoadError> {
+    /// Maps `frame` (which the caller keeps owning) at `va`.
+    pub fn map_frame(
+        &mut self,
+        va: u64,
+        frame: u64,
+        writable: bool,
+        executable: bool,
+    ) -> Result<(), LoadError> {
         let mut tables = Vec::new();
         let mut alloc = || {
             let f = frames::alloc();
@@ -237,13 +250,15 @@ impl UserThread {
         Ok(frame)
     }
 
-    /// Runs the thread in its address space until the next kernel entry.
+    /// Runs `ctx` in this address space until the next kernel entry.
     ///
     /// Must be called with interrupts disabled; the kernel's page tables are active again when
     /// it returns.
-    pub fn run(&mut self) -> Trap {
-        self.space.activate();
-        let trap = arch::run_user(&mut self.ctx);
+    #[cfg(feature = "qemu-test")]
+    pub fn run(&self, ctx: &mut UserContext) -> Trap {
+        // Both constructors own the root table first.
+        AddressSpace::activate_root(self.frames[0]);
+        let trap = arch::run_user(ctx);
         AddressSpace::activate_kernel();
         trap
     }

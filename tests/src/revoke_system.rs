@@ -7,7 +7,7 @@
 //! [`Variant::BrokenRevoke`] runs revokes on a copy of the revoke loop whose child step empties
 //! the child's slot in place, without relinking its CDT neighbours, before its preemption point.
 
-use abi::label;
+use abi::{MessageInfo, Syscall, label};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -15,13 +15,14 @@ use core::fmt::Write as _;
 
 use codegears::cap::SLOT_BITS;
 use codegears::cdt::is_mdb_parent_of;
+use codegears::entry::{self, Event, Start};
 use codegears::kernel::{Done, Kernel, RevokeCursor};
-use codegears::lookup::{HANDLE_INVOCATION, INVOCATION_DONE};
+use codegears::lookup::INVOCATION_DONE;
 use codegears::{CSpace, CapRights, Cte, ObjPtr, Request, SlotRef, SyscallError};
-use gears::{Gear, Next, ProcessId};
+use gears::{Dispatcher, Gear, Next, Outcome, ProcessId};
 use metagears::mc::{GearSystem, Status};
 
-use crate::sel4::WORD_BITS;
+use crate::sel4::{HostMachine, WORD_BITS, load_call};
 
 /// One invocation of a thread's script, on root-CNode cptrs.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -124,7 +125,8 @@ impl RevokeSystem {
         s.pc.iter().zip(&self.scripts).all(|(&pc, script)| pc >= script.len())
     }
 
-    fn request(&self, i: usize, op: Op) -> Request {
+    /// Puts the `seL4_Call` of `op` in thread `i`'s registers and IPC buffer.
+    fn load(&self, k: &mut Kernel, i: usize, op: Op) {
         let root = abi::bootinfo::CAP_INIT_THREAD_CNODE;
         let (label, mrs, extra) = match op {
             Op::Revoke(c) => (label::cnode::REVOKE, Vec::from([c, WORD_BITS]), Vec::new()),
@@ -139,7 +141,8 @@ impl RevokeSystem {
                 Vec::from([root]),
             ),
         };
-        Request { thread: self.threads[i], cptr: root, label, mrs, extra_cptrs: extra, ..Request::default() }
+        let info = MessageInfo::new(label, 0, extra.len() as u64, mrs.len() as u64);
+        load_call(k, self.threads[i], Syscall::Call, root, info, &mrs, &extra);
     }
 }
 
@@ -169,18 +172,28 @@ impl GearSystem for RevokeSystem {
     fn begin(&self, s: &mut RevokeState, p: ProcessId) -> &'static Gear<Kernel> {
         let i = p.0 as usize;
         let op = self.op(s, i).unwrap_or(Op::Revoke(0));
-        s.k.set_request(self.request(i, op));
+        entry::activate_thread(&mut s.k, self.threads[i]);
+        self.load(&mut s.k, i, op);
+        let gear = match entry::start(&mut s.k, &mut HostMachine::default(), Event::Syscall) {
+            Ok(Start::Run(gear)) => gear,
+            other => panic!("a CNode invocation entered the kernel as {other:?}"),
+        };
         match (self.variant, op) {
             (Variant::BrokenRevoke, Op::Revoke(c)) => {
-                s.k.revoke = RevokeCursor { slot: Some(self.slot(c)), deleted: 0 };
+                s.k.thread.revoke = RevokeCursor { slot: Some(self.slot(c)), deleted: 0 };
                 &REVOKE_CHECK_BROKEN
             }
-            _ => &HANDLE_INVOCATION,
+            _ => gear,
         }
     }
 
     fn finish(&self, s: &mut RevokeState, p: ProcessId, result: Result<Done, SyscallError>) {
         let i = p.0 as usize;
+        let outcome = match result {
+            Ok(d) => Outcome::Exited(d),
+            Err(e) => Outcome::Failed(e),
+        };
+        let _ = entry::finish(&mut s.k, &mut Dispatcher::new(()), &mut HostMachine::default(), outcome);
         s.pc[i] += 1;
         if let Err(e) = result {
             s.errors.push((i, e));
@@ -190,6 +203,7 @@ impl GearSystem for RevokeSystem {
     fn normalize(&self, s: &mut RevokeState) {
         s.k.meta.process = ProcessId(0);
         s.k.set_request(Request::default());
+        crate::sel4::forget_between_steps(&mut s.k, &self.threads);
     }
 
     fn describe(&self, s: &RevokeState) -> String {

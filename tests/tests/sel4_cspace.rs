@@ -35,6 +35,7 @@ fn full_cspace() -> (Sel4, u64, u64) {
     let src = s.slot(cnode[0]);
     let cap = s.k.state.cspace.cap(src);
     cte_insert(&mut s.k.state.cspace, cap, src, SlotRef::of(ptr, tcb_slot::CTABLE));
+    assert_eq!(s.resume(tcb), Ok(codegears::Done::Ok), "only a runnable thread makes system calls");
     s.thread = ptr;
     (s, ep_pos, ep)
 }
@@ -48,7 +49,7 @@ fn cspace0001_full_cspace_resolution() {
     let (slot, bits) = s.lookup(ep_pos).expect("resolves");
     assert_eq!(bits, 0);
     assert!(matches!(s.k.state.cspace.cap(slot), Cap::Endpoint { .. }));
-    assert_eq!(s.k.lookup.levels, 64);
+    assert_eq!(s.k.thread.lookup.levels, 64);
 
     // None of the small cptrs is a valid cap.
     for i in 0..WORD_BITS {
@@ -152,8 +153,8 @@ fn cspace0001_stepped_level_by_level() {
         let declared: Vec<&str> = st.data_gears().map(|(n, _)| n).collect();
         assert_eq!(declared, ["cspace", "lookup"]);
         assert!(st.data_gear("objects").is_none(), "not declared");
-        assert_eq!(st.ctx().lookup.n_bits, 64 - level);
-        assert_eq!(st.ctx().lookup.levels, level as u32);
+        assert_eq!(st.ctx().thread.lookup.n_bits, 64 - level);
+        assert_eq!(st.ctx().thread.lookup.levels, level as u32);
         let _ = st.step();
     }
     assert!(st.current().is_none(), "the last level left the kernel");

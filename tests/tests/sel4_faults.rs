@@ -7,8 +7,13 @@
 //! model, model checker, property test) are in `sel4_faults_threads.rs`. Every fault and system
 //! call runs with the invariant checker after every gear.
 
+use abi::x86_64::reg;
 use abi::{CapRights, MessageInfo, Syscall, label};
-use codegears::fault::{Fault, UNKNOWN_SYSCALL_LENGTH, USER_EXCEPTION_LENGTH, VM_FAULT_LENGTH, reg};
+use codegears::fault::Fault;
+
+const UNKNOWN_SYSCALL_LENGTH: u64 = abi::x86_64::fault::UNKNOWN_SYSCALL_LENGTH as u64;
+const USER_EXCEPTION_LENGTH: u64 = abi::x86_64::fault::USER_EXCEPTION_LENGTH as u64;
+const VM_FAULT_LENGTH: u64 = abi::fault::vm_fault::LENGTH as u64;
 use codegears::kernel::{Done, tcb_slot};
 use codegears::object::{N_REGISTERS, ThreadState};
 
@@ -104,21 +109,21 @@ fn the_gears_of_a_fault_and_of_a_double_fault() {
         d.meta().trace().to_string()
     };
     let ue = Fault::UserException { number: INVALID_OPCODE, code: 0 };
-    insta::assert_snapshot!(trace(&mut s, ue), @r"
-         . p0 start handle_fault
-         0 p0 handle_fault -> resolve_address_bits
-         1 p0 resolve_address_bits -> send_fault_ipc
-         2 p0 send_fault_ipc -> exit Blocked
+    insta::assert_snapshot!(trace(&mut s, ue), @"
+    . p2099200 start handle_fault
+    0 p2099200 handle_fault -> resolve_address_bits
+    1 p2099200 resolve_address_bits -> send_fault_ipc
+    2 p2099200 send_fault_ipc -> exit Blocked
     ");
     assert_eq!(s.as_thread(h, |s| s.reply(0, &[])), Ok(Done::Ok));
     // Now without a handler (cptr 0 names the root CNode's empty slot 0).
     s.set_fault_handler(faulter_cap, 0);
-    insta::assert_snapshot!(trace(&mut s, ue), @r"
-         . p0 start handle_fault
-         0 p0 handle_fault -> resolve_address_bits
-         1 p0 resolve_address_bits -> send_fault_ipc
-         2 p0 send_fault_ipc -> handle_double_fault
-         3 p0 handle_double_fault -> exit Blocked
+    insta::assert_snapshot!(trace(&mut s, ue), @"
+    . p536870912 start handle_fault
+    0 p536870912 handle_fault -> resolve_address_bits
+    1 p536870912 resolve_address_bits -> send_fault_ipc
+    2 p536870912 send_fault_ipc -> handle_double_fault
+    3 p536870912 handle_double_fault -> exit Blocked
     ");
     assert_eq!(s.state(f), ThreadState::Inactive);
 }
@@ -182,8 +187,10 @@ fn unknown_syscall_number_is_a_fault_with_the_registers() {
     assert_waits_for_reply(&s, f, h, fault);
     let (info, _, mrs) = s.received(h);
     assert_eq!((info.label(), info.length()), (abi::fault::UNKNOWN_SYSCALL, UNKNOWN_SYSCALL_LENGTH));
-    // RAX, RBX, RCX, RDX, RSI, RDI, RBP, R8 … R15, FaultIP, SP, FLAGS, Syscall.
+    // RAX, RBX, RCX, RDX, RSI, RDI, RBP, R8 … R15, FaultIP, SP, FLAGS, Syscall: RDX holds the
+    // number, RSI the MessageInfo (0), RDI the cap (0), as the thread put them.
     let mut expected: Vec<u64> = (3..18).map(|i| 0x100 + i).collect();
+    expected[3..6].copy_from_slice(&[bad as u64, 0, 0]);
     expected.extend([0x100, 0x101, 0x102, bad as u64]);
     assert_eq!(mrs, expected);
     // The handler emulates the call: a result in RAX, FaultIP past the syscall instruction.
@@ -201,15 +208,13 @@ fn unknown_syscall_number_is_a_fault_with_the_registers() {
 fn cap_faults_of_a_call_and_of_a_recv() {
     let Scene { mut s, ep, handler: h, faulter: f, .. } = scene(CapRights::ALL, 0);
     // A cptr outside the root CNode's guard: the invoked cap's lookup fails.
+    // The kernel sends the fault to the handler as the call fails.
     let missing = (1u64 << 40) | 5;
+    assert_eq!(s.as_thread(h, |s| s.recv(ep)), Ok(Done::Blocked));
     let e = s.as_thread(f, |s| s.call(missing, 0, &[1, 2])).unwrap_err();
     let guard = LookupFault::GuardMismatch { bits_left: 64, guard_found: 0, guard_size: 54 };
     assert_eq!(e, SyscallError::CapFault { cptr: missing, fault: guard });
-    assert_eq!(s.state(f), ThreadState::Running, "the failed call changed nothing");
-    // The kernel then sends the fault: handle_fault with it.
     let fault = Fault::from_syscall_error(&e, Syscall::Call).expect("a cap fault");
-    assert_eq!(s.as_thread(h, |s| s.recv(ep)), Ok(Done::Blocked));
-    assert_eq!(s.as_thread(f, |s| s.fault(fault)), Ok(Done::Blocked));
     assert_waits_for_reply(&s, f, h, fault);
     let (info, _, mrs) = s.received(h);
     assert_eq!(info.label(), abi::fault::CAP_FAULT);
@@ -222,11 +227,11 @@ fn cap_faults_of_a_call_and_of_a_recv() {
 
     // Recv on an empty slot: a missing capability in the receive phase.
     let empty = s.free_slot();
+    assert_eq!(s.as_thread(h, |s| s.recv(ep)), Ok(Done::Blocked));
     let e = s.as_thread(f, |s| s.recv(empty)).unwrap_err();
     let fault = Fault::from_syscall_error(&e, Syscall::Recv).expect("a cap fault");
     assert!(matches!(fault, Fault::CapFault { in_receive_phase: true, .. }));
-    assert_eq!(s.as_thread(h, |s| s.recv(ep)), Ok(Done::Blocked));
-    assert_eq!(s.as_thread(f, |s| s.fault(fault)), Ok(Done::Blocked));
+    assert_waits_for_reply(&s, f, h, fault);
     let (info, _, mrs) = s.received(h);
     assert_eq!((info.label(), info.length()), (abi::fault::CAP_FAULT, 5));
     assert_eq!(mrs, [0x40_1000, empty, 1, 2, 0]);
@@ -334,6 +339,8 @@ fn a_fault_of_a_thread_that_cannot_fault_changes_nothing() {
     s.k.set_request(Request { thread: f, ..Request::default() });
     let out = Dispatcher::new(()).run(&mut s.k, &codegears::fault::HANDLE_FAULT);
     assert_eq!(out, Outcome::Failed(SyscallError::IllegalOperation), "no fault given");
+    // Which thread is current is the harness's doing (it entered the kernel as each).
+    s.k.state.sched.current = before.sched.current;
     assert!(s.k.state == before);
 }
 
@@ -462,9 +469,9 @@ fn cause_fault(s: &mut Sel4, kind: FaultKind) {
 
 /// `set_good_magic_and_set_pc`: ReadRegisters then WriteRegisters on the faulter's TCB.
 fn set_good_magic_and_set_pc(s: &mut Sel4, tcb: u64, pc: u64) {
-    let n = N_REGISTERS as u64;
+    let n = abi::x86_64::REGISTER_COUNT as u64;
     assert_eq!(s.tcb_invoke(tcb, label::tcb::READ_REGISTERS, &[0, n], &[]), Ok(Done::Ok));
-    let mut ctx = s.k.reply.mrs.clone();
+    let mut ctx = s.received(s.thread).2;
     assert_eq!(ctx[reg::RAX], BAD_MAGIC);
     ctx[reg::RAX] = GOOD_MAGIC;
     ctx[reg::RIP] = pc;

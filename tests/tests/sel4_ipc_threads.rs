@@ -4,10 +4,10 @@
 //! after every gear.
 
 use abi::{CapRights, MessageInfo, Syscall};
+use codegears::entry::{End, Event};
 use codegears::kernel::{Done, tcb_slot};
 use codegears::object::ThreadState;
-use codegears::syscall::HANDLE_SYSCALL;
-use codegears::{ObjPtr, Request, SlotRef, SyscallError};
+use codegears::{ObjPtr, SlotRef, SyscallError};
 use gears::Dispatcher;
 use gears_tests::sel4::{Sel4, WORD_BITS};
 use metagears::Tracer;
@@ -50,41 +50,35 @@ fn call_reply_recv_round_trip_gears() {
     let (_, client) = s.spawn(100);
     assert_eq!(s.as_thread(server, |s| s.recv(ep)), Ok(Done::Blocked));
     let trace = |s: &mut Sel4, t: ObjPtr, syscall: Syscall| {
-        let req = Request {
-            thread: t,
-            syscall: Some(syscall),
-            cptr: ep,
-            info: MessageInfo::new(0, 0, 0, 1).word(),
-            mrs: vec![7],
-            ..Request::default()
-        };
-        s.k.set_request(req);
-        let mut d = Dispatcher::new(Tracer::new());
-        let out = d.run(&mut s.k, &HANDLE_SYSCALL);
-        assert!(out.is_finished());
-        (d.meta().trace().to_string(), d.steps())
+        s.as_thread(t, |s| {
+            s.load_call(syscall, ep, MessageInfo::new(0, 0, 0, 1), &[7], &[]);
+            let mut d = Dispatcher::new(Tracer::new());
+            let end = s.enter(&mut d, Event::Syscall);
+            assert!(matches!(end, Ok(End::Done(_))), "{end:?}");
+            (d.meta().trace().to_string(), d.steps())
+        })
     };
     let (call, call_steps) = trace(&mut s, client, Syscall::Call);
-    insta::assert_snapshot!(call, @r"
-         . p0 start handle_syscall
-         0 p0 handle_syscall -> handle_invocation
-         1 p0 handle_invocation -> resolve_address_bits
-         2 p0 resolve_address_bits -> lookup_extra_caps
-         3 p0 lookup_extra_caps -> decode_invocation
-         4 p0 decode_invocation -> invoke_endpoint
-         5 p0 invoke_endpoint -> invocation_done
-         6 p0 invocation_done -> exit Blocked
+    insta::assert_snapshot!(call, @"
+    . p2099204 start handle_syscall
+    0 p2099204 handle_syscall -> handle_invocation
+    1 p2099204 handle_invocation -> resolve_address_bits
+    2 p2099204 resolve_address_bits -> lookup_extra_caps
+    3 p2099204 lookup_extra_caps -> decode_invocation
+    4 p2099204 decode_invocation -> invoke_endpoint
+    5 p2099204 invoke_endpoint -> invocation_done
+    6 p2099204 invocation_done -> exit Blocked
     ");
     assert_eq!(s.state(client), ThreadState::BlockedOnReply);
     assert_eq!(s.state(server), ThreadState::Running, "the call woke the server");
     let (reply_recv, rr_steps) = trace(&mut s, server, Syscall::ReplyRecv);
-    insta::assert_snapshot!(reply_recv, @r"
-         . p0 start handle_syscall
-         0 p0 handle_syscall -> handle_reply
-         1 p0 handle_reply -> handle_recv
-         2 p0 handle_recv -> resolve_address_bits
-         3 p0 resolve_address_bits -> handle_recv_cap_found
-         4 p0 handle_recv_cap_found -> exit Blocked
+    insta::assert_snapshot!(reply_recv, @"
+    . p2099200 start handle_syscall
+    0 p2099200 handle_syscall -> handle_reply
+    1 p2099200 handle_reply -> handle_recv
+    2 p2099200 handle_recv -> resolve_address_bits
+    3 p2099200 resolve_address_bits -> handle_recv_cap_found
+    4 p2099200 handle_recv_cap_found -> exit Blocked
     ");
     assert_eq!(s.state(client), ThreadState::Running);
     assert_eq!(s.received(client).2, vec![7]);

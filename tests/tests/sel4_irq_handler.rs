@@ -4,20 +4,16 @@
 //! ticks rotate the threads of one priority (time slices).
 
 use abi::{CapRights, label};
-use codegears::interrupt::{HANDLE_INTERRUPT, IRQ_TIMER, TIME_SLICE};
+use codegears::SyscallError;
+use codegears::entry::Event;
+use codegears::interrupt::{IRQ_TIMER, TIME_SLICE};
 use codegears::kernel::Done;
 use codegears::object::ThreadState;
-use codegears::{Request, SyscallError};
-use gears::{Dispatcher, Outcome};
-use gears_tests::sel4::{Sel4, WORD_BITS, invariants};
-use metagears::Invariant;
+use gears_tests::sel4::{Sel4, WORD_BITS};
 
 /// Raises `irq` on the kernel: the `handle_interrupt` gear with the invariant checker.
 fn interrupt(s: &mut Sel4, irq: u16) {
-    s.k.set_request(Request { irq, ..Request::default() });
-    let mut d = Dispatcher::new(Invariant::new(invariants));
-    assert_eq!(d.run(&mut s.k, &HANDLE_INTERRUPT), Outcome::Exited(Done::Ok));
-    assert!(d.meta().violation().is_none());
+    assert_eq!(s.enter_checked(Event::Interrupt(irq)), Ok(Done::Ok));
 }
 
 fn handler(s: &mut Sel4, irq: u64) -> u64 {
@@ -122,7 +118,7 @@ fn a_user_driver_gets_the_timer_tick_through_its_notification() {
     assert_eq!(s.as_thread(driver, |s| s.wait(ntfn)), Ok(Done::Blocked));
     interrupt(&mut s, IRQ_TIMER);
     assert_eq!(s.state(driver), ThreadState::Running, "the tick woke the driver");
-    assert_eq!(s.k.state.objects.tcb(driver).map(|t| t.badge), Some(0x40));
+    assert_eq!(s.k.state.objects.tcb(driver).map(|t| t.badge(s.k.state.arch)), Some(0x40));
     // Masked until the driver acknowledges: the next tick still counts time slices, but
     // signals nothing.
     assert_eq!(s.as_thread(driver, |s| s.wait(ntfn)), Ok(Done::Blocked));
@@ -143,16 +139,15 @@ fn irq_lines_are_unmasked_at_issue_and_ack_and_masked_on_delivery_and_delete() {
     let mask = |masked| MachineOp::MaskIrq { irq: 7, masked };
     assert_eq!(s.machine_ops, [mask(false)], "IssueIRQHandler unmasks the line");
     s.machine_ops.clear();
-    s.k.set_request(Request { irq: 7, ..Request::default() });
-    assert_eq!(Dispatcher::new(()).run(&mut s.k, &HANDLE_INTERRUPT), Outcome::Exited(Done::Ok));
-    assert_eq!(s.k.machine.drain(), [mask(true)], "delivered: masked until acknowledged");
+    interrupt(&mut s, 7);
+    assert_eq!(s.machine_ops, [mask(true)], "delivered: masked until acknowledged");
+    s.machine_ops.clear();
     assert_eq!(irq_call(&mut s, h, label::irq_handler::ACK, &[]), Ok(Done::Ok));
     assert_eq!(s.machine_ops, [mask(false)], "Ack unmasks it");
     s.machine_ops.clear();
     // An interrupt on a line nobody handles changes no line.
-    s.k.set_request(Request { irq: 9, ..Request::default() });
-    assert_eq!(Dispatcher::new(()).run(&mut s.k, &HANDLE_INTERRUPT), Outcome::Exited(Done::Ok));
-    assert!(s.k.machine.drain().is_empty());
+    interrupt(&mut s, 9);
+    assert!(s.machine_ops.is_empty());
     let r = s.root();
     assert_eq!(s.cnode_delete(r, h, WORD_BITS), Ok(()));
     assert_eq!(s.machine_ops, [mask(true)], "deleting the handler masks the line");

@@ -5,6 +5,7 @@
 
 use abi::label;
 use codegears::cap::Cap;
+use codegears::entry::{End, Event};
 use codegears::kernel::Kernel;
 
 use gears::{Context, Dispatcher, MetaGear, Mode, PointDecision, Step};
@@ -48,7 +49,7 @@ impl MetaGear<Kernel> for SampledInvariant {
         k: &Kernel,
     ) -> PointDecision {
         self.seen += 1;
-        if let Some(slot) = k.revoke.slot {
+        if let Some(slot) = k.thread.revoke.slot {
             self.local_checks += 1;
             let next = k.state.cspace.mdb(slot).next;
             if let Err(e) =
@@ -116,9 +117,10 @@ fn preempt_revoke(
         Mode::Restart => preemptions + 1,
         Mode::Resume => 1,
     };
-    // Per child: cte_revoke_check, cte_revoke_delete_child, cte_delete, finalise_slot,
-    // cte_delete_done, cte_revoke_child_deleted; at the end the last check and invocation_done.
-    assert_eq!(d.steps(), 8 * runs + 6 * copies + 2, "gears per child are constant");
+    // Per run: handle_syscall through decode to the first check (9 gears). Per child:
+    // cte_revoke_check, cte_revoke_delete_child, cte_delete, finalise_slot, cte_delete_done,
+    // cte_revoke_child_deleted; at the end the last check and invocation_done.
+    assert_eq!(d.steps(), 9 * runs + 6 * copies + 2, "gears per child are constant");
     (preemptions, gap.max_gap(), gap.points())
 }
 
@@ -131,15 +133,16 @@ fn preempt_revoke_65536_copies_restart() {
     // The gears between two preemption chances do not grow with the number of caps.
     let (_, small_gap, _) = preempt_revoke(0, Mode::Restart, 4096, 1 << 20);
     assert_eq!(max_gap, small_gap, "gap grows with N");
-    // 14: a run's lookup-decode-invoke prefix (8 gears) plus one child (6 gears).
-    assert_eq!(max_gap, 14, "max gap {max_gap}");
+    // 15: a run's entry-lookup-decode-invoke prefix (9 gears, from handle_syscall) plus one
+    // child (6 gears).
+    assert_eq!(max_gap, 15, "max gap {max_gap}");
 }
 
 #[test]
 fn preempt_revoke_65536_copies_resume() {
     let (preemptions, max_gap, _) = preempt_revoke(4, Mode::Resume, 4096, 8192);
     assert_eq!(preemptions, 16);
-    assert_eq!(max_gap, 14, "the first run decodes too; resumed runs do not");
+    assert_eq!(max_gap, 15, "the first run decodes too; resumed runs do not");
 }
 
 /// Full invariant check at every single preemption point, with preemption at every third.
@@ -210,7 +213,11 @@ fn delete_cnode_through_zombies_preempted_everywhere() {
         let (res, _) = s.run(&mut d, req);
         assert_eq!(res, Ok(()));
         assert!(d.meta().1.violation().is_none());
-        assert_eq!(s.k.state.objects.len(), 4, "only the boot TCB, CNode, VSpace root and ASID pool remain");
+        assert_eq!(
+            s.k.state.objects.len(),
+            5,
+            "only the boot TCB, CNode, VSpace root, ASID pool and IPC buffer frame remain"
+        );
         assert!(s.descendants(ut).is_empty());
         // And the untyped can be used again from the start.
         let e = s.alloc(ut, abi::object::ENDPOINT, 0);
@@ -227,7 +234,7 @@ fn delete_of_a_tcb_goes_through_a_zombie() {
     assert_eq!(s.copy(t, c), Ok(()));
     // Not final: the copy is simply removed.
     assert_eq!(s.cnode_delete(r, c, WORD_BITS), Ok(()));
-    assert_eq!(s.k.state.objects.len(), 5);
+    assert_eq!(s.k.state.objects.len(), 6, "the boot objects and the TCB");
     let req = s.request(r, label::cnode::DELETE, &[t, WORD_BITS], &[]);
     let mut d = Dispatcher::new(metagears::Tracer::new());
     let (res, _) = s.run(&mut d, req);
@@ -237,7 +244,7 @@ fn delete_of_a_tcb_goes_through_a_zombie() {
     // One pass makes the zombie and starts on slot 4; per TCB slot an inner pass; an outer pass
     // after each of slots 4..1; the last outer pass finds the zombie empty and removes it.
     assert_eq!(reductions, 1 + 5 + 4 + 1, "{names:?}");
-    assert_eq!(s.k.state.objects.len(), 4);
+    assert_eq!(s.k.state.objects.len(), 5, "the boot objects");
     let _ = s.k.data_gear("delete");
 }
 
@@ -246,7 +253,6 @@ fn delete_of_a_tcb_goes_through_a_zombie() {
 #[test]
 fn preempted_caller_stays_restart_until_the_rerun_finishes() {
     use codegears::object::{Object, ThreadState};
-    use gears::Outcome;
     let mut s = Sel4::boot(10, &[20]);
     let r = s.root();
     let ep = s.alloc_endpoint();
@@ -254,25 +260,29 @@ fn preempted_caller_stays_restart_until_the_rerun_finishes() {
         let d = s.free_slot();
         assert_eq!(s.copy(ep, d), Ok(()));
     }
-    let req = s.request(r, label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
-    s.k.set_request(req);
+    s.load_call(
+        abi::Syscall::Call,
+        r,
+        abi::MessageInfo::new(label::cnode::REVOKE, 0, 0, 2),
+        &[ep, WORD_BITS],
+        &[],
+    );
     let mut d = Dispatcher::new(InjectAt::points([1], Mode::Restart));
     let state = |s: &Sel4| match s.k.state.objects.get(s.info.root_tcb) {
         Some(Object::Tcb(t)) => t.state,
         _ => panic!("no root TCB"),
     };
-    assert!(matches!(d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION), Outcome::Preempted { .. }));
+    assert_eq!(s.enter(&mut d, Event::Syscall), Ok(End::Preempted(Mode::Restart)));
     assert_eq!(state(&s), ThreadState::Restart);
     assert_eq!(s.descendants(ep).len(), 2, "two children deleted before the second point");
-    let req = s.request(r, label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
-    s.k.set_request(req);
-    assert!(matches!(d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION), Outcome::Exited(_)));
+    // Activated again, it makes the same call (its registers say so), which finishes.
+    assert_eq!(s.enter(&mut d, Event::Syscall), Ok(End::Done(codegears::Done::Ok)));
     assert_eq!(state(&s), ThreadState::Running);
     assert!(s.descendants(ep).is_empty());
 }
 
 /// The revoke of two copies, preempted at every point, as traces: under Restart each run starts
-/// over from `handle_invocation` (lookups and decode again) and finds its progress in the CDT;
+/// over from `handle_syscall` (lookups and decode again) and finds its progress in the CDT;
 /// under Resume each run continues at the saved gear.
 #[test]
 fn revoke_traces_restart_vs_resume() {
@@ -290,79 +300,83 @@ fn revoke_traces_restart_vs_resume() {
         assert_eq!((res, preemptions), (Ok(()), 2));
         d.meta().1.trace().to_string()
     };
-    insta::assert_snapshot!(trace(Mode::Restart), @r"
-         . p0 start handle_invocation
-         0 p0 handle_invocation -> resolve_address_bits
-         1 p0 resolve_address_bits -> lookup_extra_caps
-         2 p0 lookup_extra_caps -> decode_invocation
-         3 p0 decode_invocation -> decode_cnode_invocation
-         4 p0 decode_cnode_invocation -> resolve_address_bits
-         5 p0 resolve_address_bits -> decode_cnode_target_found
-         6 p0 decode_cnode_target_found -> invoke_cnode_revoke
-         7 p0 invoke_cnode_revoke -> cte_revoke_check
-         8 p0 cte_revoke_check -> cte_revoke_delete_child
-         9 p0 cte_revoke_delete_child -> cte_delete
-        10 p0 cte_delete -> finalise_slot
-        11 p0 finalise_slot -> cte_delete_done
-        12 p0 cte_delete_done -> cte_revoke_child_deleted
-        13 p0 cte_revoke_child_deleted -> cte_revoke_check [pp]
-         . p0 preempted before cte_revoke_check (restart)
-         . p0 start handle_invocation
-        14 p0 handle_invocation -> resolve_address_bits
-        15 p0 resolve_address_bits -> lookup_extra_caps
-        16 p0 lookup_extra_caps -> decode_invocation
-        17 p0 decode_invocation -> decode_cnode_invocation
-        18 p0 decode_cnode_invocation -> resolve_address_bits
-        19 p0 resolve_address_bits -> decode_cnode_target_found
-        20 p0 decode_cnode_target_found -> invoke_cnode_revoke
-        21 p0 invoke_cnode_revoke -> cte_revoke_check
-        22 p0 cte_revoke_check -> cte_revoke_delete_child
-        23 p0 cte_revoke_delete_child -> cte_delete
-        24 p0 cte_delete -> finalise_slot
-        25 p0 finalise_slot -> cte_delete_done
-        26 p0 cte_delete_done -> cte_revoke_child_deleted
-        27 p0 cte_revoke_child_deleted -> cte_revoke_check [pp]
-         . p0 preempted before cte_revoke_check (restart)
-         . p0 start handle_invocation
-        28 p0 handle_invocation -> resolve_address_bits
-        29 p0 resolve_address_bits -> lookup_extra_caps
-        30 p0 lookup_extra_caps -> decode_invocation
-        31 p0 decode_invocation -> decode_cnode_invocation
-        32 p0 decode_cnode_invocation -> resolve_address_bits
-        33 p0 resolve_address_bits -> decode_cnode_target_found
-        34 p0 decode_cnode_target_found -> invoke_cnode_revoke
-        35 p0 invoke_cnode_revoke -> cte_revoke_check
-        36 p0 cte_revoke_check -> invocation_done
-        37 p0 invocation_done -> exit Ok
+    insta::assert_snapshot!(trace(Mode::Restart), @"
+     . p536870912 start handle_syscall
+     0 p536870912 handle_syscall -> handle_invocation
+     1 p536870912 handle_invocation -> resolve_address_bits
+     2 p536870912 resolve_address_bits -> lookup_extra_caps
+     3 p536870912 lookup_extra_caps -> decode_invocation
+     4 p536870912 decode_invocation -> decode_cnode_invocation
+     5 p536870912 decode_cnode_invocation -> resolve_address_bits
+     6 p536870912 resolve_address_bits -> decode_cnode_target_found
+     7 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
+     8 p536870912 invoke_cnode_revoke -> cte_revoke_check
+     9 p536870912 cte_revoke_check -> cte_revoke_delete_child
+    10 p536870912 cte_revoke_delete_child -> cte_delete
+    11 p536870912 cte_delete -> finalise_slot
+    12 p536870912 finalise_slot -> cte_delete_done
+    13 p536870912 cte_delete_done -> cte_revoke_child_deleted
+    14 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
+     . p536870912 preempted before cte_revoke_check (restart)
+     . p536870912 start handle_syscall
+    15 p536870912 handle_syscall -> handle_invocation
+    16 p536870912 handle_invocation -> resolve_address_bits
+    17 p536870912 resolve_address_bits -> lookup_extra_caps
+    18 p536870912 lookup_extra_caps -> decode_invocation
+    19 p536870912 decode_invocation -> decode_cnode_invocation
+    20 p536870912 decode_cnode_invocation -> resolve_address_bits
+    21 p536870912 resolve_address_bits -> decode_cnode_target_found
+    22 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
+    23 p536870912 invoke_cnode_revoke -> cte_revoke_check
+    24 p536870912 cte_revoke_check -> cte_revoke_delete_child
+    25 p536870912 cte_revoke_delete_child -> cte_delete
+    26 p536870912 cte_delete -> finalise_slot
+    27 p536870912 finalise_slot -> cte_delete_done
+    28 p536870912 cte_delete_done -> cte_revoke_child_deleted
+    29 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
+     . p536870912 preempted before cte_revoke_check (restart)
+     . p536870912 start handle_syscall
+    30 p536870912 handle_syscall -> handle_invocation
+    31 p536870912 handle_invocation -> resolve_address_bits
+    32 p536870912 resolve_address_bits -> lookup_extra_caps
+    33 p536870912 lookup_extra_caps -> decode_invocation
+    34 p536870912 decode_invocation -> decode_cnode_invocation
+    35 p536870912 decode_cnode_invocation -> resolve_address_bits
+    36 p536870912 resolve_address_bits -> decode_cnode_target_found
+    37 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
+    38 p536870912 invoke_cnode_revoke -> cte_revoke_check
+    39 p536870912 cte_revoke_check -> invocation_done
+    40 p536870912 invocation_done -> exit Ok
     ");
-    insta::assert_snapshot!(trace(Mode::Resume), @r"
-         . p0 start handle_invocation
-         0 p0 handle_invocation -> resolve_address_bits
-         1 p0 resolve_address_bits -> lookup_extra_caps
-         2 p0 lookup_extra_caps -> decode_invocation
-         3 p0 decode_invocation -> decode_cnode_invocation
-         4 p0 decode_cnode_invocation -> resolve_address_bits
-         5 p0 resolve_address_bits -> decode_cnode_target_found
-         6 p0 decode_cnode_target_found -> invoke_cnode_revoke
-         7 p0 invoke_cnode_revoke -> cte_revoke_check
-         8 p0 cte_revoke_check -> cte_revoke_delete_child
-         9 p0 cte_revoke_delete_child -> cte_delete
-        10 p0 cte_delete -> finalise_slot
-        11 p0 finalise_slot -> cte_delete_done
-        12 p0 cte_delete_done -> cte_revoke_child_deleted
-        13 p0 cte_revoke_child_deleted -> cte_revoke_check [pp]
-         . p0 preempted before cte_revoke_check (resume)
-         . p0 resume cte_revoke_check
-        14 p0 cte_revoke_check -> cte_revoke_delete_child
-        15 p0 cte_revoke_delete_child -> cte_delete
-        16 p0 cte_delete -> finalise_slot
-        17 p0 finalise_slot -> cte_delete_done
-        18 p0 cte_delete_done -> cte_revoke_child_deleted
-        19 p0 cte_revoke_child_deleted -> cte_revoke_check [pp]
-         . p0 preempted before cte_revoke_check (resume)
-         . p0 resume cte_revoke_check
-        20 p0 cte_revoke_check -> invocation_done
-        21 p0 invocation_done -> exit Ok
+    insta::assert_snapshot!(trace(Mode::Resume), @"
+     . p536870912 start handle_syscall
+     0 p536870912 handle_syscall -> handle_invocation
+     1 p536870912 handle_invocation -> resolve_address_bits
+     2 p536870912 resolve_address_bits -> lookup_extra_caps
+     3 p536870912 lookup_extra_caps -> decode_invocation
+     4 p536870912 decode_invocation -> decode_cnode_invocation
+     5 p536870912 decode_cnode_invocation -> resolve_address_bits
+     6 p536870912 resolve_address_bits -> decode_cnode_target_found
+     7 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
+     8 p536870912 invoke_cnode_revoke -> cte_revoke_check
+     9 p536870912 cte_revoke_check -> cte_revoke_delete_child
+    10 p536870912 cte_revoke_delete_child -> cte_delete
+    11 p536870912 cte_delete -> finalise_slot
+    12 p536870912 finalise_slot -> cte_delete_done
+    13 p536870912 cte_delete_done -> cte_revoke_child_deleted
+    14 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
+     . p536870912 preempted before cte_revoke_check (resume)
+     . p536870912 resume cte_revoke_check
+    15 p536870912 cte_revoke_check -> cte_revoke_delete_child
+    16 p536870912 cte_revoke_delete_child -> cte_delete
+    17 p536870912 cte_delete -> finalise_slot
+    18 p536870912 finalise_slot -> cte_delete_done
+    19 p536870912 cte_delete_done -> cte_revoke_child_deleted
+    20 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
+     . p536870912 preempted before cte_revoke_check (resume)
+     . p536870912 resume cte_revoke_check
+    21 p536870912 cte_revoke_check -> invocation_done
+    22 p536870912 invocation_done -> exit Ok
     ");
 }
 
@@ -373,7 +387,6 @@ fn revoke_traces_restart_vs_resume() {
 fn a_restarted_call_that_now_fails_leaves_its_caller_running() {
     use codegears::object::ThreadState;
     use codegears::{CapRights, SyscallError};
-    use gears::Outcome;
     let mut s = Sel4::boot(10, &[20, 22]);
     let ep = s.alloc_endpoint();
     let root = s.root();
@@ -386,16 +399,16 @@ fn a_restarted_call_that_now_fails_leaves_its_caller_running() {
     assert_eq!(s.cnode_copy(root, via, WORD_BITS, root, root, WORD_BITS, CapRights::ALL), Ok(()));
     let (_, other) = s.spawn(100);
     let me = s.info.root_tcb;
-    let req = s.request(via, label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
-    s.k.set_request(req.clone());
+    let info = abi::MessageInfo::new(label::cnode::REVOKE, 0, 0, 2);
+    s.load_call(abi::Syscall::Call, via, info, &[ep, WORD_BITS], &[]);
     let mut d = Dispatcher::new(InjectAt::points([0], Mode::Restart));
-    assert!(matches!(d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION), Outcome::Preempted { .. }));
+    assert_eq!(s.enter(&mut d, Event::Syscall), Ok(End::Preempted(Mode::Restart)));
     assert_eq!(s.state(me), ThreadState::Restart, "preempted: the caller will re-execute its call");
     // Another thread deletes the invoked cap in between.
     assert_eq!(s.as_thread(other, |s| s.cnode_delete(root, via, WORD_BITS)), Ok(()));
-    s.k.set_request(req);
-    let out = d.run(&mut s.k, &codegears::lookup::HANDLE_INVOCATION);
-    assert!(matches!(out, Outcome::Failed(SyscallError::InvalidCapability { .. })), "{out:?}");
+    // The caller is activated (Running again) and makes its call again, which now fails.
+    let out = s.enter(&mut d, Event::Syscall);
+    assert!(matches!(out, Ok(End::Failed(SyscallError::InvalidCapability { .. }))), "{out:?}");
     assert_eq!(s.state(me), ThreadState::Running, "the caller runs again, with the error");
     invariants(&s.k).unwrap();
 }

@@ -10,7 +10,7 @@ use std::cell::Cell;
 
 use codegears::{CapRights, SyscallError};
 use gears::{Dispatcher, Mode};
-use gears_tests::sel4::{Sel4, WORD_BITS, invariants};
+use gears_tests::sel4::{Sel4, WORD_BITS, invariants, without_reply};
 use metagears::{InjectAt, Invariant};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -168,7 +168,8 @@ fn differential(s: &mut Sel4, every: u64, mode: Mode) -> Result<(), TestCaseErro
         let req = s.request(2, lbl, &[cptr, WORD_BITS], &[]);
         let mut d = Dispatcher::new(InjectAt::every_nth(every, mode));
         if let (Ok(()), _) = s.run(&mut d, req) {
-            prop_assert!(s.k.state == expected, "gear and plain {lbl} of {cptr} differ");
+            let same = without_reply(&s.k.state, &expected, s.thread) == expected;
+            prop_assert!(same, "gear and plain {lbl} of {cptr} differ");
         }
     }
     Ok(())
@@ -207,8 +208,16 @@ fn run_case(calls: &[Call], every: u64, mode: Mode) -> Result<(), TestCaseError>
                     e.error().is_some() || matches!(e, SyscallError::CapFault { .. }),
                     "not an error code: {e:?}"
                 );
-                if preemptions == 0 {
-                    prop_assert!(s.k.state == before, "{c:?} failed with {e:?} and changed the state");
+                // An error changes nothing but the caller's reply; a cap fault (sent to a fault
+                // handler, or stopping the thread) changes no cap.
+                if preemptions == 0 && e.error().is_some() {
+                    let unchanged = without_reply(&s.k.state, &before, s.thread) == before;
+                    prop_assert!(unchanged, "{c:?} failed with {e:?} and changed the state");
+                } else if preemptions == 0 {
+                    prop_assert!(
+                        s.k.state.cspace == before.cspace,
+                        "{c:?} failed with {e:?} and changed a cap"
+                    );
                 }
             }
         }

@@ -89,7 +89,7 @@ fn copy_registers() {
     assert_eq!(s.state(a), ThreadState::Inactive, "the source was suspended");
     assert_eq!(s.state(b), ThreadState::Restart, "the target was restarted");
     assert_eq!(s.tcb(b).registers[..18], s.tcb(a).registers[..18]);
-    assert_eq!(s.tcb(b).registers[18..], [0, 0], "integer registers not copied");
+    assert_eq!(s.tcb(b).registers[18..20], [0, 0], "integer registers not copied");
     assert_eq!(s.tcb_invoke(bc, label::tcb::COPY_REGISTERS, &[COPY_TRANSFER_INTEGER], &[ac]), Ok(Done::Ok));
     assert_eq!(s.tcb(b).registers, s.tcb(a).registers);
     assert_eq!(s.tcb_invoke(bc, label::tcb::COPY_REGISTERS, &[0], &[]), Err(SyscallError::TruncatedMessage));

@@ -8,14 +8,14 @@ use abi::{Syscall, label};
 use codegears::arch::Arch;
 use codegears::kernel::{BootConfig, ROOT_ASID, tcb_slot};
 use codegears::{Cap, CapRights, LookupFault, MachineOp, Mapping, ObjPtr, Pte, SlotRef, SyscallError};
-use gears_tests::sel4::{Sel4, WORD_BITS};
+use gears_tests::sel4::{Sel4, WORD_BITS, without_reply};
 
 const UT_BASE: u64 = 0x1_0000_0000;
 const DEV_BASE: u64 = 0x2_0000_0000;
 /// The top-level entry the kernel used for the root task's boot mappings.
 const X86_BOOT_ENTRY: u16 = 1;
 const RV_BOOT_ENTRY: u16 = 4;
-const RW: u64 = 3;
+const RW: u64 = abi::CapRights::READ_WRITE.word();
 
 fn boot(arch: Arch) -> Sel4 {
     let boot_entries: &[u16] = match arch {
@@ -25,12 +25,13 @@ fn boot(arch: Arch) -> Sel4 {
     let s = Sel4::boot_with(&BootConfig {
         arch,
         root_radix: 8,
-        root_tcb: 0x10_0000,
-        root_cnode: 0x100_0000,
+        root_tcb: codegears::boot::ROOT_TCB,
+        root_cnode: codegears::boot::ROOT_CNODE,
         untypeds: &[(UT_BASE, 24, false), (UT_BASE + (1 << 24), 22, false), (DEV_BASE, 22, true)],
         vspace_root: 0x10_2000,
         boot_entries,
-        asid_pool: 0x10_1000,
+        asid_pool: codegears::boot::ROOT_ASID_POOL,
+        ipc_buffer: Some((0x10_3000, 0x7000_0000)),
     });
     assert_eq!(s.k.state.arch, arch);
     s
@@ -141,7 +142,7 @@ fn x86_64_map_a_page_through_a_full_hierarchy() {
     // GetAddress answers a Call with the physical address.
     let info = abi::MessageInfo::new(xl::PAGE_GET_ADDRESS, 0, 0, 0);
     assert!(s.sys(Syscall::Call, frame, info, &[], &[]).is_ok());
-    assert_eq!(s.k.reply.mrs, [f]);
+    assert_eq!(s.received(s.thread).2, [f]);
     // Unmap.
     assert_eq!(s.invoke(frame, xl::PAGE_UNMAP, &[], &[]), Ok(()));
     assert_eq!(ops(&mut s), [write(r1, 3, Pte::Invalid), MachineOp::Flush { root: r4, vaddr: Some(V) }]);
@@ -307,7 +308,7 @@ fn x86_64_delete_and_revoke_unmap() {
         "nothing writes the root task's VSpace"
     );
     assert!(
-        s.k.state.objects.asid_pool(ObjPtr(0x10_1000)).unwrap().get(&2).is_none(),
+        s.k.state.objects.asid_pool(ObjPtr(codegears::boot::ROOT_ASID_POOL)).unwrap().get(&2).is_none(),
         "ASID 2 is free again"
     );
 }
@@ -328,7 +329,7 @@ fn x86_64_set_space_wants_a_vspace_root_with_an_asid() {
             "{:?} is no VSpace root",
             s.cap(bad)
         );
-        assert_eq!(s.k.state, before);
+        assert_eq!(without_reply(&s.k.state, &before, s.thread), before, "changed nothing but the reply");
     }
     assert!(s.sys(Syscall::Call, tc, info, &[0, 0, 0], &[r, pml4]).is_ok());
     assert_eq!(s.k.state.cspace.cap(SlotRef::of(t, tcb_slot::VTABLE)), s.cap(pml4));
@@ -336,11 +337,11 @@ fn x86_64_set_space_wants_a_vspace_root_with_an_asid() {
     // by SetSpace back to the root task's VSpace: then the ASID is deleted.
     let r4 = ptr(&mut s, pml4);
     assert_eq!(s.cnode_delete(r, pml4, WORD_BITS), Ok(()));
-    assert!(s.k.state.objects.asid_pool(ObjPtr(0x10_1000)).unwrap().get(&2).is_some());
+    assert!(s.k.state.objects.asid_pool(ObjPtr(codegears::boot::ROOT_ASID_POOL)).unwrap().get(&2).is_some());
     ops(&mut s);
     assert!(s.sys(Syscall::Call, tc, info, &[0, 0, 0], &[r, abi::bootinfo::CAP_INIT_THREAD_VSPACE]).is_ok());
     assert_eq!(ops(&mut s), [MachineOp::Flush { root: r4, vaddr: None }]);
-    assert!(s.k.state.objects.asid_pool(ObjPtr(0x10_1000)).unwrap().get(&2).is_none());
+    assert!(s.k.state.objects.asid_pool(ObjPtr(codegears::boot::ROOT_ASID_POOL)).unwrap().get(&2).is_none());
     assert!(s.k.state.objects.get(ObjPtr(r4)).is_none());
 }
 
@@ -382,7 +383,7 @@ fn riscv64_map_a_page_through_a_full_hierarchy() {
     );
     let info = abi::MessageInfo::new(rv::PAGE_GET_ADDRESS, 0, 0, 0);
     assert!(s.sys(Syscall::Call, frame, info, &[], &[]).is_ok());
-    assert_eq!(s.k.reply.mrs, [f]);
+    assert_eq!(s.received(s.thread).2, [f]);
     // Refused, changing nothing.
     let other = s.alloc(ut, rvt::SMALL_PAGE, 0);
     let pt2 = s.alloc(ut, rvt::PAGE_TABLE, 0);
@@ -451,7 +452,7 @@ fn riscv64_map_a_page_through_a_full_hierarchy() {
     // Deleting the root deletes its ASID.
     assert_eq!(s.cnode_delete(r, root, WORD_BITS), Ok(()));
     assert_eq!(ops(&mut s), [MachineOp::Flush { root: p2, vaddr: None }]);
-    assert!(s.k.state.objects.asid_pool(ObjPtr(0x10_1000)).unwrap().get(&2).is_none());
+    assert!(s.k.state.objects.asid_pool(ObjPtr(codegears::boot::ROOT_ASID_POOL)).unwrap().get(&2).is_none());
 }
 
 #[test]
@@ -475,7 +476,7 @@ fn riscv64_set_space_and_revoke() {
         Err(SyscallError::IllegalOperation),
         "a table without an ASID is no VSpace root"
     );
-    assert_eq!(s.k.state, before);
+    assert_eq!(without_reply(&s.k.state, &before, s.thread), before, "changed nothing but the reply");
     // seL4's riscv64 isValidVTableRoot accepts any mapped PageTable cap, a non-root one too
     // (setVMRoot then finds it is not its ASID's root and runs the thread in the kernel's
     // VSpace).
@@ -499,7 +500,7 @@ fn riscv64_set_space_and_revoke() {
     assert_eq!(s.cnode_revoke(r, ut, WORD_BITS), Ok(()));
     let machine = ops(&mut s);
     assert!(machine.contains(&MachineOp::Flush { root: p2, vaddr: None }), "{machine:?}");
-    assert!(s.k.state.objects.asid_pool(ObjPtr(0x10_1000)).unwrap().get(&2).is_none());
+    assert!(s.k.state.objects.asid_pool(ObjPtr(codegears::boot::ROOT_ASID_POOL)).unwrap().get(&2).is_none());
 }
 
 #[test]

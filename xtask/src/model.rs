@@ -1,66 +1,61 @@
-//! The host model of the QEMU suite's traced scenario: the same system calls, run by the same
-//! gears on the host, traced by `metagears::Tracer`. The xtask compares its trace with the ones
-//! the kernels streamed (issue 6: the same trace on x86_64, riscv64 and the host model).
+//! The host model of the QEMU suite's traced scenario: the same system calls, made by the root
+//! thread through the same kernel entry (`codegears::entry`) on the host, traced by
+//! `metagears::Tracer`. The xtask compares its trace with the ones the kernels streamed (the same
+//! trace on x86_64, riscv64 and the host model).
 
-use abi::{MessageInfo, Syscall, label};
-use codegears::kernel::{Kernel, KernelState, Request};
-use codegears::syscall::HANDLE_SYSCALL;
-
-use codegears::{Cap, CapRights};
-use gears::{Dispatcher, Outcome};
+use abi::{CapRights, MessageInfo, Syscall, label};
+use codegears::Cap;
+use codegears::entry::{End, Event};
+use codegears::kernel::KernelState;
+use gears::Dispatcher;
+use gears_tests::sel4::Sel4;
 use metagears::Tracer;
 
-/// The root CNode's radix in the kernel's boot (`kernel/src/roottask.rs`, `ROOT_RADIX`).
+/// The root CNode's radix in the kernel's boot (`kernel/src/driver/boot.rs`, `ROOT_RADIX`).
 const ROOT_RADIX: u8 = 12;
 
-fn call(thread: codegears::ObjPtr, cptr: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Request {
-    Request {
-        thread,
-        cptr,
-        mrs: mrs.to_vec(),
-        extra_cptrs: extra.to_vec(),
-        syscall: Some(Syscall::Call),
-        info: MessageInfo::new(label, 0, extra.len() as u64, mrs.len() as u64).word(),
-        ..Request::default()
-    }
-}
-
-fn yield_call(thread: codegears::ObjPtr) -> Request {
-    Request { thread, syscall: Some(Syscall::Yield), ..Request::default() }
-}
-
-/// The trace lines of `kernel/src/scenarios.rs`'s `traced_syscall`, run on the host: a retype
-/// of an endpoint and the runner's Yield (untraced), then a Copy, a Copy onto the now occupied
-/// slot and the Yield (traced), each from `HANDLE_SYSCALL` on one dispatcher, as the kernel does.
+/// The trace lines of `kernel/src/testing/scenarios.rs`'s `traced_syscall`, run on the host: a
+/// retype of an endpoint and the script runner's `seL4_DebugHalt` (untraced), then a Copy, a
+/// Copy onto the now occupied slot and the `seL4_DebugHalt` (traced), each a kernel entry on one
+/// dispatcher, as the kernel does.
 pub fn traced_syscall_trace() -> Vec<String> {
     traced_syscall().events.iter().map(|e| e.to_string()).collect()
 }
 
 /// The trace of [`traced_syscall_trace`]'s scenario, as events.
 pub fn traced_syscall() -> metagears::Trace {
-    let (state, info) = KernelState::boot(ROOT_RADIX, &[24]);
-    let ut = info.untyped[0].0;
-    let ep = info.first_free;
-    let thread = info.root_tcb;
+    let mut s = Sel4::boot_from(KernelState::boot(ROOT_RADIX, &[24]));
+    let ut = s.untyped(0);
+    let ep = s.info.first_free;
     let root = abi::bootinfo::CAP_INIT_THREAD_CNODE;
-    let mut k = Kernel::new(state);
     let mut d = Dispatcher::new((None::<Tracer>,));
-    let serve = |k: &mut Kernel, d: &mut Dispatcher<Kernel, (Option<Tracer>,)>, r: Request| {
-        k.set_request(r);
-        let out = d.run(k, &HANDLE_SYSCALL);
-        assert!(out.is_finished(), "the host model's call did not finish: {out:?}");
-        out
+    let call = |s: &mut Sel4,
+                d: &mut Dispatcher<_, _>,
+                syscall: Syscall,
+                cptr,
+                label,
+                mrs: &[u64],
+                extra: &[u64]| {
+        let info = MessageInfo::new(label, 0, extra.len() as u64, mrs.len() as u64);
+        s.load_call(syscall, cptr, info, mrs, extra);
+        s.enter(d, Event::Syscall).expect("the host model's call ran to its end")
     };
-    let retype = call(thread, ut, label::untyped::RETYPE, &[abi::object::ENDPOINT, 0, 0, 0, ep, 1], &[root]);
-    serve(&mut k, &mut d, retype);
-    serve(&mut k, &mut d, yield_call(thread));
+    let retype = [abi::object::ENDPOINT, 0, 0, 0, ep, 1];
+    call(&mut s, &mut d, Syscall::Call, ut, label::untyped::RETYPE, &retype, &[root]);
+    assert_eq!(call(&mut s, &mut d, Syscall::DebugHalt, 1, 0, &[], &[]), End::DebugHalt);
     d.meta_mut().0 = Some(Tracer::new());
-    let copy = call(thread, root, label::cnode::COPY, &[ep + 1, 64, ep, 64, CapRights::ALL.word()], &[root]);
-    assert!(matches!(serve(&mut k, &mut d, copy.clone()), Outcome::Exited(_)));
-    assert!(matches!(serve(&mut k, &mut d, copy), Outcome::Failed(_)));
-    serve(&mut k, &mut d, yield_call(thread));
+    let copy = [ep + 1, 64, ep, 64, CapRights::ALL.word()];
     assert!(matches!(
-        k.state.cspace.cap(codegears::SlotRef::of(info.root_cnode, ep + 1)),
+        call(&mut s, &mut d, Syscall::Call, root, label::cnode::COPY, &copy, &[root]),
+        End::Done(_)
+    ));
+    assert!(matches!(
+        call(&mut s, &mut d, Syscall::Call, root, label::cnode::COPY, &copy, &[root]),
+        End::Failed(_)
+    ));
+    assert_eq!(call(&mut s, &mut d, Syscall::DebugHalt, 1, 0, &[], &[]), End::DebugHalt);
+    assert!(matches!(
+        s.k.state.cspace.cap(codegears::SlotRef::of(s.info.root_cnode, ep + 1)),
         Cap::Endpoint { .. }
     ));
     let tracer = d.meta().0.as_ref().expect("plugged in above");

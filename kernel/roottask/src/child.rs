@@ -9,10 +9,12 @@
 //! message to its fault handler.
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 use core::fmt::Write as _;
 
 #[allow(dead_code, reason = "the child makes only a few of the calls")]
+#[allow(unsafe_code, reason = "the system calls, the IPC buffer and the entry point")]
 mod sel4;
 
 use sel4::Console;
@@ -23,10 +25,8 @@ const ROOT_CNODE: u64 = abi::bootinfo::CAP_INIT_THREAD_CNODE;
 /// An address no page of this program's address space maps (a user address on both arches).
 const UNMAPPED: u64 = 0x30_0000_0000;
 
-/// The entry point: the root task set the stack and the argument.
-#[unsafe(no_mangle)]
-#[unsafe(link_section = ".text.entry")]
-pub extern "C" fn _start(ep: u64, slot: u64) -> ! {
+/// Where the program starts: the root task set the stack, the endpoint and the free slot.
+fn start([ep, slot, ..]: [u64; 4]) -> ! {
     let _ = writeln!(Console, "child: hello from my own address space; calling the root task on cap {ep}");
     let r = sel4::call_ep(ep, 1, &[0x11, 0x22, 0x33, 0x44, 0x55, 0x66]);
     let _ = writeln!(Console, "child: the root task replied label {} with {:#x}", r.label, r.mrs[0]);
@@ -37,13 +37,8 @@ pub extern "C" fn _start(ep: u64, slot: u64) -> ! {
     sel4::set_receive_path(ROOT_CNODE, slot + 1, 64);
     let b = sel4::recv(ep);
     sel4::call_ep(ep, 3, &[a.label, a.extra_caps, b.label, b.extra_caps]);
-    let p = core::hint::black_box(UNMAPPED) as *const u64;
-    // SAFETY: deliberately unsound: nothing is mapped there, so the read faults; the kernel sends
-    // the fault to this thread's fault handler (the root task), which is the point.
-    let v = unsafe { p.read_volatile() };
-    loop {
-        core::hint::black_box(v);
-    }
+    // The kernel sends the fault to this thread's fault handler (the root task).
+    sel4::fault_at(UNMAPPED)
 }
 
 #[panic_handler]

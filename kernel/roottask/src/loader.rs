@@ -80,7 +80,7 @@ fn tables(ut: u64, s: &mut Slots, vspace: u64, vaddr: u64, from: usize) -> bool 
     for &(ty, map) in &vm::LEVELS[from..] {
         let t = s.next();
         ok &= retype(ut, ty, 0, t, 1) == 0;
-        ok &= call(t, map, &[vaddr, ATTR], &[vspace]).label == 0;
+        ok &= call(t, map, &[vaddr, ATTR], &[vspace]).ok();
     }
     ok
 }
@@ -112,11 +112,10 @@ fn segments(elf: &[u8]) -> Option<(u64, [Segment; 4], usize)> {
 
 /// Writes `bytes` at `offset` into the page mapped at the scratch address.
 fn fill_scratch(offset: u64, bytes: &[u8]) {
+    // The root task mapped a fresh 4 KiB frame, writable, at SCRATCH just before (callers check
+    // the Map succeeded), and offset + len stays inside it.
     for (i, &b) in bytes.iter().enumerate() {
-        let p = (vm::SCRATCH + offset + i as u64) as *mut u8;
-        // SAFETY: the root task mapped a fresh 4 KiB frame, writable, at SCRATCH just before
-        // (callers check the Map succeeded), and offset + len stays inside it.
-        unsafe { p.write_volatile(b) };
+        crate::sel4::write_u8(vm::SCRATCH + offset + i as u64, b);
     }
 }
 
@@ -125,7 +124,7 @@ fn fill_scratch(offset: u64, bytes: &[u8]) {
 #[cfg(target_arch = "riscv64")]
 pub fn map_scratch(frame: u64, offset: u64) -> Option<u64> {
     let at = vm::SCRATCH + offset;
-    (call(frame, vm::PAGE_MAP, &[at, RW, ATTR], &[VSPACE]).label == 0).then_some(at)
+    (call(frame, vm::PAGE_MAP, &[at, RW, ATTR], &[VSPACE]).ok()).then_some(at)
 }
 
 /// The 4 KiB frame object type (`seL4_X86_4K` / `seL4_RISCV_4K_Page`).
@@ -173,7 +172,7 @@ pub fn load(ut: u64, s: &mut Slots, elf: &[u8]) -> Option<Child> {
     while page < end {
         let frame = s.next();
         let mut ok = retype(ut, vm::PAGE_TYPE, 0, frame, 1) == 0;
-        ok &= call(frame, vm::PAGE_MAP, &[vm::SCRATCH, RW, ATTR], &[VSPACE]).label == 0;
+        ok &= call(frame, vm::PAGE_MAP, &[vm::SCRATCH, RW, ATTR], &[VSPACE]).ok();
         if !ok {
             crate::say!("root task: loading the child: could not make or map the frame for {page:#x}");
             return None;
@@ -185,8 +184,8 @@ pub fn load(ut: u64, s: &mut Slots, elf: &[u8]) -> Option<Child> {
                 fill_scratch(from - page, elf.get(at..at + (to - from) as usize)?);
             }
         }
-        ok &= call(frame, vm::PAGE_UNMAP, &[], &[]).label == 0;
-        ok &= call(frame, vm::PAGE_MAP, &[page, RW, ATTR], &[vspace]).label == 0;
+        ok &= call(frame, vm::PAGE_UNMAP, &[], &[]).ok();
+        ok &= call(frame, vm::PAGE_MAP, &[page, RW, ATTR], &[vspace]).ok();
         if !ok {
             crate::say!("root task: loading the child: could not move the frame to {page:#x}");
             return None;
@@ -196,8 +195,8 @@ pub fn load(ut: u64, s: &mut Slots, elf: &[u8]) -> Option<Child> {
     }
     let (stack, ipc_frame) = (s.next(), s.next());
     let mut ok = retype(ut, vm::PAGE_TYPE, 0, stack, 2) == 0;
-    ok &= call(stack, vm::PAGE_MAP, &[STACK_TOP - PAGE, RW, ATTR], &[vspace]).label == 0;
-    ok &= call(ipc_frame, vm::PAGE_MAP, &[IPC_BUFFER, RW, ATTR], &[vspace]).label == 0;
+    ok &= call(stack, vm::PAGE_MAP, &[STACK_TOP - PAGE, RW, ATTR], &[vspace]).ok();
+    ok &= call(ipc_frame, vm::PAGE_MAP, &[IPC_BUFFER, RW, ATTR], &[vspace]).ok();
     crate::say!(
         "root task: loaded the child ({} bytes of ELF) into {pages} pages of its own address space, \
          plus a stack page and an IPC buffer; entry {entry:#x}",

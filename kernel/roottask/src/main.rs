@@ -6,10 +6,12 @@
 //! It runs sel4test-style scenarios, printing what it sees, then halts with its verdict.
 #![no_std]
 #![no_main]
+#![deny(unsafe_code)]
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 mod loader;
+#[allow(unsafe_code, reason = "the system calls, the IPC buffer, raw memory and the entry point")]
 mod sel4;
 
 use sel4::call;
@@ -18,7 +20,10 @@ use abi::bootinfo::{
     CAP_INIT_THREAD_CNODE as ROOT, CAP_INIT_THREAD_TCB as TCB, CAP_INIT_THREAD_VSPACE as VSPACE,
     CAP_IRQ_CONTROL as IRQ_CONTROL,
 };
-use abi::label::cnode::{COPY as CNODE_COPY, DELETE as CNODE_DELETE, MINT as CNODE_MINT, MOVE as CNODE_MOVE, REVOKE as CNODE_REVOKE};
+use abi::label::cnode::{
+    COPY as CNODE_COPY, DELETE as CNODE_DELETE, MINT as CNODE_MINT, MOVE as CNODE_MOVE,
+    REVOKE as CNODE_REVOKE,
+};
 use abi::label::irq_control::ISSUE_IRQ_HANDLER as IRQ_ISSUE_IRQ_HANDLER;
 use abi::label::irq_handler::{ACK as IRQ_ACK_IRQ, SET_NOTIFICATION as IRQ_SET_IRQ_HANDLER};
 use abi::label::tcb::{
@@ -313,13 +318,8 @@ fn timer_driver_thread(ut: u64, free: u64) -> bool {
 /// A thread that dereferences null: the kernel stops it (it has no fault handler) and the root
 /// task goes on; its TCB still says where it stopped.
 extern "C" fn faulter(_: u64) -> ! {
-    let p = core::hint::black_box(0usize) as *const u64;
-    // SAFETY: deliberately unsound: the null page is unmapped, so this read faults and the
-    // kernel stops this thread; that is what the scenario shows.
-    let v = unsafe { p.read_volatile() };
-    loop {
-        core::hint::black_box(v);
-    }
+    // The null page is unmapped.
+    sel4::fault_at(0)
 }
 
 use abi::fault::VM_FAULT;
@@ -367,7 +367,7 @@ fn latency_bench(ut: u64, free: u64) -> bool {
             for round in 0..rounds {
                 for k in 0..n {
                     for j in 0..4096 {
-                        if call(cnodes + k, CNODE_COPY, &[j, 12, ep, DEPTH, ALL_RIGHTS], &[ROOT]).label != 0 {
+                        if !call(cnodes + k, CNODE_COPY, &[j, 12, ep, DEPTH, ALL_RIGHTS], &[ROOT]).ok() {
                             say!("root task: bench: copy {j} into CNode {k} failed");
                             return false;
                         }
@@ -474,10 +474,9 @@ static UART_REGS: AtomicU64 = AtomicU64::new(0);
 
 #[cfg(target_arch = "riscv64")]
 fn uart_ier(value: u8) {
-    let p = (UART_REGS.load(Ordering::Relaxed) + UART_IER) as *mut u8;
-    // SAFETY: UART_REGS is where the root task mapped the UART's register page (a device frame
-    // from the device untyped), read-write, before any thread calls this; IER is a byte register.
-    unsafe { p.write_volatile(value) };
+    // UART_REGS is where the root task mapped the UART's register page (a device frame from
+    // the device untyped), read-write, before any thread calls this; IER is a byte register.
+    sel4::write_u8(UART_REGS.load(Ordering::Relaxed) + UART_IER, value);
 }
 
 /// A user-level UART driver: acknowledges its IRQ, waits on the notification the kernel signals
@@ -527,12 +526,10 @@ fn uart_driver_thread(ut: u64, device_ut: u64, free: u64) -> bool {
     ok
 }
 
-/// The entry point: the stack is set up by the kernel; `free` is the first free slot, `ut` the
-/// untyped cap, `bench` non-zero in a kernel built for the latency bench, `device_ut` the device
-/// untyped (the UART's page on riscv64).
-#[unsafe(no_mangle)]
-#[unsafe(link_section = ".text.entry")]
-pub extern "C" fn _start(free: u64, ut: u64, bench: u64, device_ut: u64) -> ! {
+/// Where the root task starts: the stack is set up by the kernel; `free` is the first free slot,
+/// `ut` the untyped cap, `bench` non-zero in a kernel built for the latency bench, `device_ut`
+/// the device untyped (the UART's page on riscv64).
+fn start([free, ut, bench, device_ut]: [u64; 4]) -> ! {
     say!("root task: Rust in user mode; first free slot {free}, untyped cap {ut}");
     if bench != 0 {
         let ok = timer_driver_thread(ut, free) && latency_bench(ut, free + 8);

@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use abi::{IpcBuffer, MessageInfo, Syscall};
+use abi::{IpcBuffer, MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH, MessageInfo, Syscall};
 
 #[cfg(target_arch = "x86_64")]
 const USER_BASE: u64 = 0x0000_0080_0000_0000;
@@ -79,6 +79,35 @@ fn ipc_read(word: usize) -> u64 {
     unsafe { p.read_volatile() }
 }
 
+/// Writes the byte `value` at `addr`, in memory outside the program's image that this thread
+/// mapped writable through system calls (a device's register page, a scratch frame).
+pub fn write_u8(addr: u64, value: u8) {
+    // SAFETY: the address is in a page mapped by system calls, outside the program's image (its
+    // code, data and stack), so no Rust object lives there; a volatile byte write has no
+    // alignment needs. Were it unmapped, the kernel would fault the thread, not corrupt memory.
+    unsafe { (addr as *mut u8).write_volatile(value) };
+}
+
+/// Reads the word at `addr`, which no page of this address space maps: the thread faults, and
+/// the kernel sends the fault to its fault handler, or stops it without one.
+pub fn fault_at(addr: u64) -> ! {
+    let p = core::hint::black_box(addr) as *const u64;
+    // SAFETY: nothing is mapped at `addr` (the caller's contract), so the read does not return:
+    // the thread faults there; no Rust object is read.
+    let v = unsafe { p.read_volatile() };
+    loop {
+        core::hint::black_box(v);
+    }
+}
+
+/// The entry point the program is started at (by the kernel, or by the root task for the
+/// child): its first four argument registers go to the program's `start`.
+#[unsafe(no_mangle)]
+#[unsafe(link_section = ".text.entry")]
+extern "C" fn _start(a0: u64, a1: u64, a2: u64, a3: u64) -> ! {
+    crate::start([a0, a1, a2, a3])
+}
+
 /// A reply: its label (0, or the `seL4_Error` code), length and first message words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Reply {
@@ -88,6 +117,13 @@ pub struct Reply {
     pub length: u64,
     /// MR0–3, then the IPC buffer's words.
     pub mrs: [u64; 6],
+}
+
+impl Reply {
+    /// Whether the call succeeded (`seL4_NoError`).
+    pub fn ok(&self) -> bool {
+        self.label == abi::Error::NoError.code()
+    }
 }
 
 /// A received message: the sender's badge, its label and length, MR0–3 and two IPC-buffer words.
@@ -108,14 +144,14 @@ pub struct Msg {
 /// Puts the message words past MR3 in the IPC buffer; returns MR0–3 and the MessageInfo.
 fn stage(label: u64, mrs: &[u64], extra: &[u64]) -> ([u64; 4], u64) {
     let mut regs = [0u64; 4];
-    for (i, &w) in mrs.iter().enumerate().take(120) {
+    for (i, &w) in mrs.iter().enumerate().take(MSG_MAX_LENGTH as usize) {
         if i < 4 {
             regs[i] = w;
         } else {
             ipc_write(IpcBuffer::msg(i), w);
         }
     }
-    for (j, &c) in extra.iter().enumerate().take(3) {
+    for (j, &c) in extra.iter().enumerate().take(MSG_MAX_EXTRA_CAPS as usize) {
         ipc_write(IpcBuffer::cap(j), c);
     }
     (regs, MessageInfo::new(label, 0, extra.len() as u64, mrs.len() as u64).word())

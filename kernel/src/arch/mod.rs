@@ -22,14 +22,16 @@
 //!   `console_tx_empty_interrupt(on)` give tests a device interrupt without host input;
 //! - kernel stack guard: `kernel_stack_guard_touch`, `kernel_stack_overflow_probe` (each
 //!   `Result<GuardTrap, &'static str>`; real on riscv64, `Err` on x86_64);
-//! - user mode: `UserContext` (`new`, `ip`, `set_ip`, `SYSCALL_INSN_LEN`, `syscall_args`,
-//!   `set_syscall_reply`), `run_user` (returns a [`Trap`] at every kernel entry), `fault_name`,
+//! - user mode: `UserContext` (`new`, `ip`, `set_ip`, `sel4_registers` and
+//!   `set_sel4_registers` in `seL4_UserContext` order, `set_entry_args`), `run_user` (returns a [`Trap`] at every kernel entry), `fault_name`,
 //!   and `programs` (the test programs, `PRIVILEGED_FAULT`, `spin_counter`).
 
 mod console;
 mod phys;
 
-pub use phys::{copy_from_frame, copy_to_frame, zero_frame, zero_phys};
+#[cfg(feature = "qemu-test")]
+pub use phys::copy_from_frame;
+pub use phys::{claim_ram, copy_to_frame, ram_window, zero_frame};
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
@@ -149,17 +151,4 @@ pub enum UserPte {
         /// Executable.
         exec: bool,
     },
-}
-
-/// The seL4 system-call arguments as the user passed them in registers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SyscallArgs {
-    /// The syscall number (seL4 non-MCS: Call -1 … NBRecv -8, debug calls below).
-    pub number: i64,
-    /// The capability pointer (seL4 `dest`/`src`).
-    pub cap: u64,
-    /// The raw MessageInfo word.
-    pub info: u64,
-    /// The four message registers passed in registers.
-    pub mrs: [u64; 4],
 }

@@ -4,14 +4,18 @@
 
 use super::{PAGE_SIZE, phys_to_virt};
 
-/// Fills `2^bits` bytes of physical memory at `paddr` with zeros (a frame or paging structure
-/// the capability kernel just made from untyped memory).
-pub fn zero_phys(paddr: u64, bits: u8) {
-    assert!(paddr.is_multiple_of(1 << bits.min(30)), "unaligned object {paddr:#x}");
-    // SAFETY: the capability kernel hands out untyped memory the kernel's allocators never touch
-    // (the untyped pool), mapped by `phys_to_virt`; the object is `2^bits` bytes inside it, used
-    // by nothing else while it is being made.
-    unsafe { core::ptr::write_bytes(phys_to_virt(paddr), 0, 1usize << bits) };
+/// The `len` bytes of RAM at physical address `paddr`, for an owner that holds them for the
+/// kernel's lifetime (the heap).
+///
+/// Panics if called twice: boot carves out one such region, which nothing else owns, and
+/// handing it out twice would alias it.
+pub fn claim_ram(paddr: u64, len: u64) -> &'static mut [core::mem::MaybeUninit<u8>] {
+    static CLAIMED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    assert!(!CLAIMED.swap(true, core::sync::atomic::Ordering::AcqRel), "RAM claimed twice");
+    // SAFETY: the region is RAM boot carved out before the frame allocator saw it, mapped at
+    // `phys_to_virt` for the kernel's lifetime; it is handed out once (checked above), so the
+    // mutable slice aliases nothing; `MaybeUninit<u8>` takes any contents.
+    unsafe { core::slice::from_raw_parts_mut(phys_to_virt(paddr).cast(), len as usize) }
 }
 
 /// Fills the physical frame `frame` with zeros.
@@ -33,6 +37,7 @@ pub fn copy_to_frame(frame: u64, offset: usize, bytes: &[u8]) {
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), phys_to_virt(frame).add(offset), bytes.len()) };
 }
 
+#[cfg(feature = "qemu-test")]
 /// Copies bytes out of the physical frame `frame` at `offset` into `out`.
 pub fn copy_from_frame(frame: u64, offset: usize, out: &mut [u8]) {
     assert!(
@@ -42,4 +47,18 @@ pub fn copy_from_frame(frame: u64, offset: usize, out: &mut [u8]) {
     // SAFETY: the frame is one the caller owns (a user thread's), mapped by `phys_to_virt`; the
     // range is inside it (checked above) and cannot overlap `out`, which is kernel memory.
     unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(frame).add(offset), out.as_mut_ptr(), out.len()) };
+}
+
+/// The kernel's view of `len` bytes of RAM at physical address `paddr` (8-byte aligned) as
+/// words, for the capability kernel's `PhysMem` (IPC buffers and the memory it clears).
+pub fn ram_window(paddr: u64, len: u64) -> codegears::mem::RamWindow {
+    assert!(paddr.is_multiple_of(8) && len.is_multiple_of(8), "unaligned RAM window {paddr:#x}+{len:#x}");
+    let words = phys_to_virt(paddr) as *const core::sync::atomic::AtomicU64;
+    // SAFETY: `paddr..paddr + len` is RAM the kernel maps at `phys_to_virt` for its whole
+    // lifetime (the untyped pool, the root task's frames), so the slice stays valid; AtomicU64
+    // has u64's size and alignment (8, checked above) and every bit pattern is one; shared
+    // atomic access allows the other writers of this memory (user threads, which do not run
+    // while the kernel does, and the kernel's frame copies) without a data race.
+    let words = unsafe { core::slice::from_raw_parts(words, (len / 8) as usize) };
+    codegears::mem::RamWindow { base: paddr, words }
 }

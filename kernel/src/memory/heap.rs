@@ -6,12 +6,11 @@ use linked_list_allocator::LockedHeap;
 static HEAP: LockedHeap = LockedHeap::empty();
 
 /// Hands `size` bytes of physical memory at `phys` to the heap (once, at boot).
+///
+/// `phys..phys + size` must have been carved out of a usable region before the frame allocator
+/// saw it, so nothing else owns it.
 pub fn init(phys: u64, size: u64) {
-    let start = crate::arch::phys_to_virt(phys);
-    // SAFETY: `phys..phys + size` was carved out of a usable region before the frame allocator
-    // saw it, so nothing else owns it; it is mapped at `start` by the physical-memory window, and
-    // this runs once, before the first allocation.
-    unsafe { HEAP.lock().init(start, size as usize) };
+    HEAP.lock().init_from_slice(crate::arch::claim_ram(phys, size));
 }
 
 /// Bytes in use and free in the heap.

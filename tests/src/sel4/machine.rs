@@ -14,15 +14,13 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use codegears::fault::Fault;
-use codegears::interrupt::{HANDLE_INTERRUPT, IRQ_TIMER};
+use codegears::interrupt::IRQ_TIMER;
 use codegears::kernel::Done;
 use codegears::object::ThreadState;
 
-use codegears::{ObjPtr, Request, SyscallError};
-use gears::{Dispatcher, Outcome};
-use metagears::Invariant;
+use codegears::{ObjPtr, SyscallError};
 
-use super::{Sel4, invariants};
+use super::Sel4;
 
 /// One system call of a scripted thread (cptrs in the thread's CSpace).
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -55,10 +53,12 @@ pub enum Op {
 /// What happened at one step of the machine.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Event {
-    /// Thread `thread` (index) ran `op`; how it ended; what its badge and message were then.
+    /// Thread `thread` (index) ran `op`; how it ended.
     Syscall {
         /// The thread's index.
         thread: usize,
+        /// Its badge register before the call: the badge of what it last received.
+        badge_before: u64,
         /// The system call.
         op: Op,
         /// How it ended.
@@ -123,15 +123,10 @@ impl Machine {
         self.devices.entry(step).or_default().push(irq);
     }
 
-    /// Runs the interrupt gear for `irq` under the invariant checker.
+    /// Raises `irq`: the kernel entry's `handleInterrupt`, under the invariant checker.
     pub fn interrupt(&mut self, irq: u16) {
-        self.sel4.k.set_request(Request { irq, ..Request::default() });
-        let mut d = Dispatcher::new(Invariant::new(invariants));
-        let out = d.run(&mut self.sel4.k, &HANDLE_INTERRUPT);
-        if let Some(v) = d.meta().violation() {
-            panic!("{v}");
-        }
-        assert!(matches!(out, Outcome::Exited(_)), "{out:?}");
+        let end = self.sel4.enter_checked(codegears::entry::Event::Interrupt(irq));
+        assert_eq!(end, Ok(Done::Ok));
         self.events.push(Event::Interrupt(irq));
     }
 
@@ -186,9 +181,11 @@ impl Machine {
         } else {
             self.threads[i].script.pop_front().unwrap_or(Op::Yield)
         };
+        let arch = self.sel4.k.state.arch;
+        let badge_before = self.sel4.k.state.objects.tcb(tcb).map_or(0, |t| t.badge(arch));
         let result = self.sel4.as_thread(tcb, |s| run_op(s, &op));
         self.threads[i].last = Some((op.clone(), result == Ok(Done::Blocked)));
-        self.events.push(Event::Syscall { thread: i, op, result, rerun: restarted });
+        self.events.push(Event::Syscall { thread: i, badge_before, op, result, rerun: restarted });
         true
     }
 

@@ -8,14 +8,14 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use codegears::fault::HANDLE_FAULT;
+use codegears::entry::{self, End, Event, Start};
 use codegears::kernel::{Done, Kernel};
 use codegears::object::ThreadState;
-use codegears::syscall::HANDLE_SYSCALL;
 use codegears::{ObjPtr, Request, SyscallError};
-use gears::{Gear, ProcessId};
+use gears::{Dispatcher, Gear, Outcome, ProcessId};
 use metagears::mc::{GearSystem, Status};
 
+use super::HostMachine;
 use super::machine::Op;
 
 /// A whole system state: the kernel, and each thread's place in its script.
@@ -64,22 +64,25 @@ impl IpcSystem {
     }
 }
 
-/// The request a scripted op makes (a fault's is for [`HANDLE_FAULT`]).
-pub fn request(thread: ObjPtr, op: &Op) -> Request {
-    let (syscall, cptr, info, mrs): (Syscall, u64, MessageInfo, Vec<u64>) = match op {
-        Op::Send(c, m) => (Syscall::Send, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
-        Op::NbSend(c, m) => (Syscall::NBSend, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
-        Op::Call(c, m) => (Syscall::Call, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
-        Op::Recv(c) => (Syscall::Recv, *c, MessageInfo::default(), Vec::new()),
-        Op::NbRecv(c) => (Syscall::NBRecv, *c, MessageInfo::default(), Vec::new()),
-        Op::Reply(m) => (Syscall::Reply, 0, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
-        Op::ReplyRecv(c, m) => (Syscall::ReplyRecv, *c, MessageInfo::new(0, 0, 0, m.len() as u64), m.clone()),
-        Op::Signal(c) => (Syscall::Send, *c, MessageInfo::default(), Vec::new()),
-        Op::Yield => (Syscall::Yield, 0, MessageInfo::default(), Vec::new()),
-        Op::Ack(h) => (Syscall::Call, *h, MessageInfo::new(label::irq_handler::ACK, 0, 0, 0), Vec::new()),
-        Op::Fault(f) => return Request { thread, fault: Some(*f), ..Request::default() },
+/// Puts the system call of a scripted op in `thread`'s registers and IPC buffer, and says what
+/// enters the kernel (a fault op is the fault, not a call).
+pub fn load_op(k: &mut Kernel, thread: ObjPtr, op: &Op) -> Event {
+    let (syscall, cptr, label, mrs): (Syscall, u64, u64, &[u64]) = match op {
+        Op::Send(c, m) => (Syscall::Send, *c, 0, m),
+        Op::NbSend(c, m) => (Syscall::NBSend, *c, 0, m),
+        Op::Call(c, m) => (Syscall::Call, *c, 0, m),
+        Op::Recv(c) => (Syscall::Recv, *c, 0, &[]),
+        Op::NbRecv(c) => (Syscall::NBRecv, *c, 0, &[]),
+        Op::Reply(m) => (Syscall::Reply, 0, 0, m),
+        Op::ReplyRecv(c, m) => (Syscall::ReplyRecv, *c, 0, m),
+        Op::Signal(c) => (Syscall::Send, *c, 0, &[]),
+        Op::Yield => (Syscall::Yield, 0, 0, &[]),
+        Op::Ack(h) => (Syscall::Call, *h, label::irq_handler::ACK, &[]),
+        Op::Fault(f) => return Event::UserFault(*f),
     };
-    Request { thread, syscall: Some(syscall), cptr, info: info.word(), mrs, ..Request::default() }
+    let info = MessageInfo::new(label, 0, 0, mrs.len() as u64);
+    super::load_call(k, thread, syscall, cptr, info, mrs, &[]);
+    Event::Syscall
 }
 
 impl GearSystem for IpcSystem {
@@ -126,17 +129,27 @@ impl GearSystem for IpcSystem {
         let restarted = self.restarted(s, i);
         let op = self.op(s, i).unwrap_or(Op::Yield);
         s.rerun[i] = restarted;
-        s.k.set_request(request(self.threads[i], &op));
-        if matches!(op, Op::Fault(_)) { &HANDLE_FAULT } else { &HANDLE_SYSCALL }
+        let thread = self.threads[i];
+        entry::activate_thread(&mut s.k, thread);
+        let event = load_op(&mut s.k, thread, &op);
+        match entry::start(&mut s.k, &mut HostMachine::default(), event) {
+            Ok(Start::Run(gear)) => gear,
+            other => panic!("a scripted op entered the kernel as {other:?}"),
+        }
     }
 
     fn finish(&self, s: &mut IpcState, p: ProcessId, result: Result<Done, SyscallError>) {
         let i = p.0 as usize;
+        let outcome = match result {
+            Ok(d) => Outcome::Exited(d),
+            Err(e) => Outcome::Failed(e),
+        };
+        let end = entry::finish(&mut s.k, &mut Dispatcher::new(()), &mut HostMachine::default(), outcome);
         if !s.rerun[i] {
             s.pc[i] += 1;
         }
         s.rerun[i] = false;
-        s.blocked[i] = result == Ok(Done::Blocked);
+        s.blocked[i] = matches!(end, Ok(End::Done(Done::Blocked) | End::Faulted));
         if let Err(e) = result {
             s.errors.push((i, e));
         }
@@ -145,6 +158,7 @@ impl GearSystem for IpcSystem {
     fn normalize(&self, s: &mut IpcState) {
         s.k.meta.process = ProcessId(0);
         s.k.set_request(Request::default());
+        crate::sel4::forget_between_steps(&mut s.k, &self.threads);
     }
 
     fn describe(&self, s: &IpcState) -> String {

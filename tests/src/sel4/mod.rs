@@ -1,6 +1,12 @@
 //! Scenario support for the seL4-derived tests: a booted kernel, a root task's view of it (cptrs
-//! into a root CNode whose guard makes every cptr resolve at depth 64), and libsel4-like calls
-//! that run the invocation gears under the dispatcher with the invariant checker plugged in.
+//! into a root CNode whose guard makes every cptr resolve at depth 64), and libsel4-like calls.
+//!
+//! Each call is made the way a thread makes it: the harness writes the system-call number, cap,
+//! MessageInfo and message registers into the calling thread's TCB and the rest of the message
+//! and the extra caps into its IPC buffer, activates it, and runs the kernel entry
+//! ([`codegears::entry::handle`], the one the bare-metal kernel runs) against [`HostMachine`],
+//! with the invariant checker plugged in. What the call got back is read from the thread's
+//! registers and IPC buffer.
 
 pub mod machine;
 pub mod mc;
@@ -12,14 +18,18 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use alloc::collections::VecDeque;
+
+use abi::IpcBuffer;
 use codegears::MachineOp;
+use codegears::entry::{self, End, EntryError, Event, Machine};
 use codegears::kernel::{BootConfig, BootInfo, Kernel, KernelState, Request};
-use codegears::lookup::{HANDLE_INVOCATION, LOOKUP_SLOT};
+use codegears::lookup::LOOKUP_SLOT;
+use codegears::message::{buffer_word, get_mr, lookup_ipc_buffer, set_mr};
 use codegears::object::{Tcb, ThreadState};
-use codegears::syscall::HANDLE_SYSCALL;
 
 use codegears::{Cap, CapRights, Done, ObjPtr, SlotRef, SyscallError, check_invariants};
-use gears::{Dispatcher, MetaGear, Mode, Outcome};
+use gears::{Dispatcher, MetaGear, Outcome};
 use metagears::Invariant;
 
 /// `seL4_WordBits`: the depth at which a root-CNode cptr resolves.
@@ -30,7 +40,105 @@ pub fn invariants(k: &Kernel) -> Result<(), String> {
     check_invariants(&k.state).map_err(|v| format!("{v}"))
 }
 
+/// The host model's machine: it records the machine ops the gears asked for (tests assert on
+/// them), keeps the interrupts raised and not yet taken, and the debug console's bytes.
+#[derive(Clone, Debug, Default)]
+pub struct HostMachine {
+    /// Every machine op applied, oldest first.
+    pub ops: Vec<MachineOp>,
+    /// Interrupts raised and not taken, oldest first (`getActiveIRQ` takes the first).
+    pub pending: VecDeque<u16>,
+    /// What `seL4_DebugPutChar` printed.
+    pub console: Vec<u8>,
+}
+
+impl Machine for HostMachine {
+    fn apply(&mut self, op: MachineOp) {
+        self.ops.push(op);
+    }
+
+    fn active_irq(&mut self) -> Option<u16> {
+        self.pending.pop_front()
+    }
+
+    fn debug_put_char(&mut self, c: u8) {
+        self.console.push(c);
+    }
+}
+
+/// Puts a system call in `t`'s registers and IPC buffer, as the thread would before its
+/// system-call instruction: number, cap, MessageInfo and the first four message words in
+/// registers, the rest of the words and the extra caps' cptrs in its IPC buffer (lost without
+/// one, as for a real thread). Its instruction pointer is where the system-call instruction is
+/// (seL4's FaultIP); NextIP is past it.
+pub fn load_call(
+    k: &mut Kernel,
+    t: ObjPtr,
+    syscall: Syscall,
+    cptr: u64,
+    info: MessageInfo,
+    mrs: &[u64],
+    extra: &[u64],
+) {
+    let s = &mut k.state;
+    let arch = s.arch;
+    let regs = arch.syscall_registers();
+    let buffer = lookup_ipc_buffer(&s.cspace, &s.objects, t, false);
+    let Some(tcb) = s.objects.tcb_mut(t) else { return };
+    tcb.registers[regs.number] = syscall.word();
+    // What libsel4 puts in registers for each call: Yield only its number, Recv and NBRecv their
+    // cap, Reply its message, the sending calls their cap and message. The rest keep what they
+    // held (the cap register is also the badge register of the last message received).
+    let (has_cap, has_message) = match syscall {
+        Syscall::Yield => (false, false),
+        Syscall::Recv | Syscall::NBRecv => (true, false),
+        Syscall::Reply => (false, true),
+        _ => (true, true),
+    };
+    if has_cap {
+        tcb.registers[regs.cap] = cptr;
+    }
+    if has_message {
+        tcb.registers[regs.info] = info.word();
+        for (i, &w) in mrs.iter().enumerate().take(abi::MSG_MAX_LENGTH as usize) {
+            set_mr(tcb, arch, &mut s.mem, buffer, i, w);
+        }
+        if let Some(b) = buffer {
+            for (j, &c) in extra.iter().enumerate().take(abi::MSG_MAX_EXTRA_CAPS as usize) {
+                s.mem.write(buffer_word(b, IpcBuffer::cap(j)), c);
+            }
+        }
+    }
+    tcb.next_ip = tcb.registers[arch.ip_register()] + regs.instruction_len;
+}
+
+/// What the model checker's states leave out between two steps, as no step reads it: which
+/// thread ran last (any runnable thread may go next) and the system-call number each thread
+/// passed (every call puts its own). States that differ only there are one state.
+pub fn forget_between_steps(k: &mut Kernel, threads: &[ObjPtr]) {
+    k.state.sched.current = None;
+    let number = k.state.arch.syscall_registers().number;
+    for &t in threads {
+        if let Some(tcb) = k.state.objects.tcb_mut(t) {
+            tcb.registers[number] = 0;
+        }
+    }
+}
+
+/// What `t` last received: its MessageInfo, badge and message words, from its registers and
+/// IPC buffer.
+pub fn received(k: &Kernel, t: ObjPtr) -> (MessageInfo, u64, Vec<u64>) {
+    let s = &k.state;
+    let tcb = s.objects.tcb(t).expect("a live TCB");
+    let info = tcb.msg_info(s.arch);
+    let buffer = lookup_ipc_buffer(&s.cspace, &s.objects, t, false);
+    let words =
+        (0..info.length() as usize).map(|i| get_mr(tcb, s.arch, &s.mem, buffer, i).unwrap_or(0)).collect();
+    (info, tcb.badge(s.arch), words)
+}
+
 /// A booted kernel and the root task's bookkeeping.
+#[derive(Clone)]
 pub struct Sel4 {
     /// The kernel context.
     pub k: Kernel,
@@ -48,23 +156,27 @@ pub struct Sel4 {
     pub checked: bool,
     /// Why the last run was halted by a metagear, if it was (`run` then returns `Ok`).
     pub halted: Option<String>,
-    /// The machine ops the invocations recorded, in order, drained after each dispatcher run
-    /// as the real kernel's arch layer does.
+    /// The machine ops the invocations recorded, in order, as the kernel entry applied them.
     pub machine_ops: Vec<MachineOp>,
+    /// The host machine the kernel entry runs against.
+    pub machine: HostMachine,
+    /// Threads spawned so far (each gets an IPC buffer of its own).
+    spawned: u64,
 }
 
 impl Sel4 {
     /// Boots with a root CNode of `2^root_radix` slots and untypeds of the given sizes.
     pub fn boot(root_radix: u8, untyped_bits: &[u8]) -> Sel4 {
-        Sel4::from_boot(KernelState::boot(root_radix, untyped_bits))
+        Sel4::boot_from(KernelState::boot(root_radix, untyped_bits))
     }
 
     /// Boots from a configuration (arch, real memory map, root VSpace).
     pub fn boot_with(cfg: &BootConfig<'_>) -> Sel4 {
-        Sel4::from_boot(KernelState::boot_with(cfg))
+        Sel4::boot_from(KernelState::boot_with(cfg))
     }
 
-    fn from_boot((state, info): (KernelState, BootInfo)) -> Sel4 {
+    /// Around a kernel state boot made.
+    pub fn boot_from((state, info): (KernelState, BootInfo)) -> Sel4 {
         let next_free = info.first_free;
         let thread = info.root_tcb;
         let s = Sel4 {
@@ -77,6 +189,8 @@ impl Sel4 {
             checked: true,
             halted: None,
             machine_ops: Vec::new(),
+            machine: HostMachine::default(),
+            spawned: 0,
         };
         invariants(&s.k).expect("boot state satisfies the invariants");
         s
@@ -99,48 +213,109 @@ impl Sel4 {
         s
     }
 
-    /// Runs one invocation to its end under `d`, re-running it after every preemption (seL4's
-    /// Restart, or the saved continuation under Resume). Returns how it ended and how many times
-    /// it was preempted. Panics if a metagear halts it (an invariant broke).
+    /// Puts a system call in the current thread's registers and IPC buffer ([`load_call`]).
+    pub fn load_call(&mut self, syscall: Syscall, cptr: u64, info: MessageInfo, mrs: &[u64], extra: &[u64]) {
+        load_call(&mut self.k, self.thread, syscall, cptr, info, mrs, extra);
+    }
+
+    /// Runs one kernel entry of the current thread (activated first, as the kernel does before
+    /// it returns to a thread) under `d`; the machine ops it applied are added to
+    /// [`machine_ops`](Self::machine_ops).
+    pub fn enter<M: MetaGear<Kernel>>(
+        &mut self,
+        d: &mut Dispatcher<Kernel, M>,
+        event: Event,
+    ) -> Result<End, EntryError> {
+        match event {
+            // The thread an interrupt finds running is the one the scheduler would run.
+            Event::Interrupt(_) => self.k.state.sched.current = self.k.state.sched.choose_thread(),
+            _ => entry::activate_thread(&mut self.k, self.thread),
+        }
+        let applied = self.machine.ops.len();
+        let end = entry::handle(&mut self.k, d, &mut self.machine, event);
+        self.machine_ops.extend_from_slice(&self.machine.ops[applied..]);
+        end
+    }
+
+    /// Runs the system call of `req` (the thread, syscall, cap, label, message words and extra
+    /// caps; with no syscall, `seL4_Call`, or `seL4_NBSend` on an IPC cap) to its end under `d`, making it again after every preemption (the
+    /// thread is `Restart` under seL4's `Mode::Restart`; under `Mode::Resume` it goes on from
+    /// its kept continuation). Returns how it ended and how many times it was preempted. A
+    /// metagear's halt is kept in [`halted`](Self::halted) and ends the run with `Ok`.
+    ///
+    /// With [`checked`](Self::checked) on, a call that fails with an seL4 error before any
+    /// preemption must have changed nothing but its own reply, and must have recorded no
+    /// machine op. A cap fault of a thread without a fault handler stops it, as in seL4; the
+    /// harness then plays the handler that steps the thread past the failed call and restarts
+    /// it, so a test goes on with it.
     pub fn run<M: MetaGear<Kernel>>(
         &mut self,
         d: &mut Dispatcher<Kernel, M>,
         req: Request,
     ) -> (Result<(), SyscallError>, u64) {
-        self.k.set_request(req);
+        let before = self.thread;
+        self.thread = req.thread;
+        // Without a system call named, a kernel object is invoked with seL4_Call; a cap to an
+        // endpoint, notification or reply with seL4_NBSend, so the caller never blocks.
+        let syscall = req.syscall.unwrap_or_else(|| match self.cap(req.cptr) {
+            Cap::Endpoint { .. } | Cap::Notification { .. } | Cap::Reply { .. } => Syscall::NBSend,
+            _ => Syscall::Call,
+        });
+        let info = MessageInfo::new(req.label, 0, req.extra_cptrs.len() as u64, req.mrs.len() as u64);
+        self.load_call(syscall, req.cptr, info, &req.mrs, &req.extra_cptrs);
+        let r = self.run_loaded(d);
+        self.thread = before;
+        r
+    }
+
+    /// [`run`](Self::run) of the call already in the current thread's registers.
+    fn run_loaded<M: MetaGear<Kernel>>(
+        &mut self,
+        d: &mut Dispatcher<Kernel, M>,
+    ) -> (Result<(), SyscallError>, u64) {
+        let thread = self.thread;
+        entry::activate_thread(&mut self.k, thread);
         let before = self.checked.then(|| self.k.state.clone());
+        let ops_before = self.machine_ops.len();
         let mut preemptions = 0;
         self.calls += 1;
         loop {
-            let out = d.run(&mut self.k, &HANDLE_INVOCATION);
-            let ops = self.k.machine.drain();
-            if let (Outcome::Failed(e), 0) = (&out, preemptions) {
-                assert!(ops.is_empty(), "a failed invocation ({e:?}) recorded machine ops {ops:?}");
-            }
-            self.machine_ops.extend(ops);
-            match out {
-                Outcome::Exited(_) => return (Ok(()), preemptions),
-                Outcome::Failed(e) => {
+            match self.enter(d, Event::Syscall) {
+                Ok(End::Preempted(_)) => preemptions += 1,
+                Ok(End::Failed(e)) => {
                     if let (0, Some(before)) = (preemptions, &before) {
-                        assert!(
-                            self.k.state == *before,
-                            "a failed invocation ({e:?}) changed the kernel state"
-                        );
+                        let ops = &self.machine_ops[ops_before..];
+                        assert!(ops.is_empty(), "a failed invocation ({e:?}) recorded machine ops {ops:?}");
+                        if e.error().is_some() {
+                            assert!(
+                                without_reply(&self.k.state, before, thread) == *before,
+                                "a failed invocation ({e:?}) changed the kernel state"
+                            );
+                        }
                     }
+                    self.skip_faulted_call(thread, &e);
                     return (Err(e), preemptions);
                 }
-                Outcome::Preempted { mode, .. } => {
-                    preemptions += 1;
-                    if mode == Mode::Restart {
-                        let req = self.k.request.clone();
-                        self.k.set_request(req);
-                    }
-                }
-                Outcome::Halted { by, step } => {
+                Ok(_) => return (Ok(()), preemptions),
+                Err(EntryError::Halted { by, step }) => {
                     self.halted = Some(format!("halted by {by} at step {step}"));
                     return (Ok(()), preemptions);
                 }
+                // The calling thread is gone (a test's call deleted it): no entry can happen.
+                Err(EntryError::NoCurrentThread) => {
+                    return (Err(SyscallError::IllegalOperation), preemptions);
+                }
             }
+        }
+    }
+
+    /// A cap fault stopped `thread` (it has no fault handler): restart it past the call, as a
+    /// handler that advanced its instruction pointer and replied would.
+    fn skip_faulted_call(&mut self, thread: ObjPtr, e: &SyscallError) {
+        let stopped = self.k.state.objects.tcb(thread).is_some_and(|t| t.state == ThreadState::Inactive);
+        if matches!(e, SyscallError::CapFault { .. }) && stopped {
+            let s = &mut self.k.state;
+            codegears::thread::set_thread_state(&mut s.objects, &mut s.sched, thread, ThreadState::Running);
         }
     }
 
@@ -163,7 +338,7 @@ impl Sel4 {
     }
 
     /// A system call from the current thread: `seL4_Call` (or Send, …) with a MessageInfo
-    /// word, run from `handle_syscall` with the invariant checker; returns how it ended.
+    /// word, with the invariant checker; returns how it ended.
     pub fn syscall(
         &mut self,
         syscall: Syscall,
@@ -172,19 +347,7 @@ impl Sel4 {
         mrs: &[u64],
         extra: &[u64],
     ) -> Result<(), SyscallError> {
-        let req = Request { syscall: Some(syscall), info, ..self.request(cptr, 0, mrs, extra) };
-        self.k.set_request(req);
-        let mut d = Dispatcher::new(Invariant::new(invariants));
-        let out = d.run(&mut self.k, &codegears::syscall::HANDLE_SYSCALL);
-        self.machine_ops.extend(self.k.machine.drain());
-        if let Some(v) = d.meta().violation() {
-            panic!("{v}");
-        }
-        match out {
-            Outcome::Exited(_) => Ok(()),
-            Outcome::Failed(e) => Err(e),
-            other => panic!("syscall ended with {other:?}"),
-        }
+        self.sys(syscall, cptr, MessageInfo::from_raw(info), mrs, extra).map(|_| ())
     }
 
     /// The slot and remaining bits a cptr resolves to (the `lookup_slot` gears). It runs on the
@@ -218,8 +381,8 @@ impl Sel4 {
             thread: self.thread,
             cptr,
             label,
-            mrs: mrs.to_vec(),
-            extra_cptrs: extra.to_vec(),
+            mrs: mrs.iter().copied().take(abi::MSG_MAX_LENGTH as usize).collect(),
+            extra_cptrs: extra.iter().copied().take(abi::MSG_MAX_EXTRA_CAPS as usize).collect(),
             ..Request::default()
         }
     }
@@ -397,9 +560,9 @@ impl Sel4 {
 pub type ThreadStep = Box<dyn FnOnce(&mut Sel4)>;
 
 impl Sel4 {
-    /// A system call from the current thread, from `handle_syscall`, with the invariant checker
-    /// (unless [`checked`](Self::checked) is off): how it ended, `Done::Blocked` when the thread
-    /// now waits.
+    /// A system call from the current thread through the kernel entry, with the invariant
+    /// checker (unless [`checked`](Self::checked) is off): how it ended, `Done::Blocked` when
+    /// the thread now waits (or its fault went to its handler).
     pub fn sys(
         &mut self,
         syscall: Syscall,
@@ -408,30 +571,39 @@ impl Sel4 {
         mrs: &[u64],
         extra: &[u64],
     ) -> Result<Done, SyscallError> {
-        let req = Request { syscall: Some(syscall), info: info.word(), ..self.request(cptr, 0, mrs, extra) };
-        self.k.set_request(req);
+        self.load_call(syscall, cptr, info, mrs, extra);
+        self.enter_checked(Event::Syscall)
+    }
+
+    /// One kernel entry of the current thread with the invariant checker (unless
+    /// [`checked`](Self::checked) is off), as a test sees it.
+    pub fn enter_checked(&mut self, event: Event) -> Result<Done, SyscallError> {
         self.calls += 1;
-        let out = if self.checked {
+        let end = if self.checked {
             let mut d = Dispatcher::new(Invariant::new(invariants));
-            let out = d.run(&mut self.k, &HANDLE_SYSCALL);
+            let end = self.enter(&mut d, event);
             self.checks += d.meta().checks();
             if let Some(v) = d.meta().violation() {
                 panic!("{v}");
             }
-            out
+            end
         } else {
-            Dispatcher::new(()).run(&mut self.k, &HANDLE_SYSCALL)
+            self.enter(&mut Dispatcher::new(()), event)
         };
-        self.machine_ops.extend(self.k.machine.drain());
-        match out {
-            Outcome::Exited(d) => Ok(d),
-            Outcome::Failed(e) => Err(e),
-            other => panic!("syscall ended with {other:?}"),
+        match end {
+            Ok(End::Done(d)) => Ok(d),
+            Ok(End::Failed(e)) => Err(e),
+            Ok(End::Faulted) => Ok(Done::Blocked),
+            Ok(End::DebugPutChar | End::DebugHalt | End::Bench(..)) => Ok(Done::Ok),
+            // A test may make a call as a thread that is gone (deleted): no kernel entry could
+            // happen; the harness answers as the gears would for a thread that cannot run.
+            Err(EntryError::NoCurrentThread) => Err(SyscallError::IllegalOperation),
+            other => panic!("the kernel entry ended with {other:?}"),
         }
     }
 
-    /// A system call by the number a thread's register holds: a number that names no system
-    /// call is an UnknownSyscall fault (seL4's `handleUnknownSyscall`).
+    /// A system call by the number a thread's register holds (a number that names no system
+    /// call is an UnknownSyscall fault, seL4's `handleUnknownSyscall`).
     pub fn sys_number(
         &mut self,
         number: i64,
@@ -440,10 +612,12 @@ impl Sel4 {
         mrs: &[u64],
         extra: &[u64],
     ) -> Result<Done, SyscallError> {
-        match Syscall::decode(number, self.k.state.arch) {
-            Some(syscall) => self.sys(syscall, cptr, info, mrs, extra),
-            None => self.fault(codegears::fault::Fault::UnknownSyscall { syscall_number: number as u64 }),
+        self.load_call(Syscall::Call, cptr, info, mrs, extra);
+        let regs = self.k.state.arch.syscall_registers();
+        if let Some(t) = self.k.state.objects.tcb_mut(self.thread) {
+            t.registers[regs.number] = number as u64;
         }
+        self.enter_checked(Event::Syscall)
     }
 
     /// Runs `f` as thread `t`, then switches back to the thread that was current.
@@ -543,18 +717,25 @@ impl Sel4 {
         self.tcb(t).state
     }
 
-    /// What `t` last received: its MessageInfo, badge and message words.
+    /// What `t` last received: its MessageInfo, badge and message words ([`received`]).
     pub fn received(&self, t: ObjPtr) -> (MessageInfo, u64, Vec<u64>) {
-        let tcb = self.tcb(t);
-        (MessageInfo::from_word(tcb.msg_info), tcb.badge, tcb.ipc_buffer.msg.clone())
+        received(&self.k, t)
+    }
+
+    /// The unwrapped badges (`caps_or_badges`) in `t`'s IPC buffer.
+    pub fn received_badges(&self, t: ObjPtr) -> [u64; 3] {
+        let s = &self.k.state;
+        let buffer = lookup_ipc_buffer(&s.cspace, &s.objects, t, false).expect("an IPC buffer");
+        [0, 1, 2].map(|j| s.mem.read(buffer_word(buffer, IpcBuffer::cap(j))))
     }
 
     /// `seL4_SetCapReceivePath`: where `t` accepts a cap (it writes its own IPC buffer).
     pub fn set_cap_receive_path(&mut self, t: ObjPtr, cnode: u64, index: u64, depth: u64) {
-        let b = &mut self.k.state.objects.tcb_mut(t).expect("a live TCB").ipc_buffer;
-        b.receive_cnode = cnode;
-        b.receive_index = index;
-        b.receive_depth = depth;
+        let s = &mut self.k.state;
+        let buffer = lookup_ipc_buffer(&s.cspace, &s.objects, t, false).expect("an IPC buffer");
+        s.mem.write(buffer_word(buffer, IpcBuffer::RECEIVE_CNODE), cnode);
+        s.mem.write(buffer_word(buffer, IpcBuffer::RECEIVE_INDEX), index);
+        s.mem.write(buffer_word(buffer, IpcBuffer::RECEIVE_DEPTH), depth);
     }
 
     /// The thread the scheduler would run now (`chooseThread`).
@@ -623,11 +804,22 @@ impl Sel4 {
         let info = MessageInfo::new(label::tcb::SET_SPACE, 0, 2, 3);
         self.sys(Syscall::Call, t, info, &[0, 0, 0], &[r, abi::bootinfo::CAP_INIT_THREAD_VSPACE])
             .expect("SetSpace");
+        self.give_ipc_buffer(t, ut);
         self.set_priority(t, prio as u64).expect("SetPriority");
         self.resume(t).expect("Resume");
         self.thread = me;
         let ptr = self.tcb_ptr(t);
         (t, ptr)
+    }
+
+    /// Gives the thread whose TCB cap is `tcb` an IPC buffer of its own: a frame retyped from
+    /// `ut`, at an address of its own (`seL4_TCB_SetIPCBuffer`). Runs as the current thread.
+    pub fn give_ipc_buffer(&mut self, tcb: u64, ut: u64) {
+        let frame_type = self.k.state.arch.frame_type(abi::object::bits::PAGE);
+        let frame = self.alloc(ut, frame_type, 0);
+        self.spawned += 1;
+        let vaddr = codegears::boot::BOOT_IPC_BUFFER_VADDR + (self.spawned << abi::object::bits::PAGE);
+        self.tcb_invoke(tcb, label::tcb::SET_IPC_BUFFER, &[vaddr], &[frame]).expect("SetIPCBuffer");
     }
 
     /// Runs scripted threads as the scheduler picks them: the highest-priority runnable thread
@@ -663,24 +855,10 @@ impl Sel4 {
 }
 
 impl Sel4 {
-    /// The current thread takes `fault` (`handleFault`, as the kernel runs it when the thread
-    /// takes an exception or a VM fault, or its system call ended in a cap fault): runs
-    /// [`HANDLE_FAULT`](codegears::fault::HANDLE_FAULT) with the invariant checker at every gear.
+    /// The current thread takes `fault` (as the kernel enters when the thread takes an
+    /// exception or a VM fault): the kernel entry's `handleFault`, with the invariant checker.
     pub fn fault(&mut self, fault: codegears::fault::Fault) -> Result<Done, SyscallError> {
-        let req = Request { thread: self.thread, fault: Some(fault), ..Request::default() };
-        self.k.set_request(req);
-        self.calls += 1;
-        let mut d = Dispatcher::new(Invariant::new(invariants));
-        let out = d.run(&mut self.k, &codegears::fault::HANDLE_FAULT);
-        self.checks += d.meta().checks();
-        if let Some(v) = d.meta().violation() {
-            panic!("{v}");
-        }
-        match out {
-            Outcome::Exited(d) => Ok(d),
-            Outcome::Failed(e) => Err(e),
-            other => panic!("fault ended with {other:?}"),
-        }
+        self.enter_checked(Event::UserFault(fault))
     }
 
     /// `seL4_TCB_SetSpace(tcb, fault_ep, root CNode, root VSpace)` from the current thread: the
@@ -691,4 +869,17 @@ impl Sel4 {
         let vspace = abi::bootinfo::CAP_INIT_THREAD_VSPACE;
         assert_eq!(self.sys(Syscall::Call, tcb, info, &[fault_ep, 0, 0], &[r, vspace]), Ok(Done::Ok));
     }
+}
+
+/// `after` with `thread`'s registers and the memory (its IPC buffer) as they were in `before`:
+/// what must equal `before` after a call that failed with an error reply.
+pub fn without_reply(after: &KernelState, before: &KernelState, thread: ObjPtr) -> KernelState {
+    let mut s = after.clone();
+    if let (Some(t), Some(b)) = (s.objects.tcb_mut(thread), before.objects.tcb(thread)) {
+        t.registers = b.registers;
+        t.next_ip = b.next_ip;
+    }
+    s.mem = before.mem.clone();
+    s.sched.current = before.sched.current;
+    s
 }

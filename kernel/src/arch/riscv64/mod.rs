@@ -13,6 +13,7 @@ mod paging;
     allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
 )]
 mod plic;
+#[cfg(feature = "qemu-test")]
 pub mod programs;
 mod sbi;
 mod serial;
@@ -59,11 +60,6 @@ pub const DEVICE_UNTYPED: (u64, u8) = (0x1000_0000, 12);
 /// How far below its stack top a thread starts with an ELF entry point (the RISC-V ABI wants sp
 /// aligned to 16 at every call: none).
 pub const ENTRY_STACK_BIAS: u64 = 0;
-
-/// A user context's stack pointer (x2).
-pub fn user_sp(ctx: &UserContext) -> u64 {
-    ctx.regs[1]
-}
 
 /// The top-level page-table entry the kernel uses for the root task's own mappings (its image,
 /// stack, IPC buffer, script pages: all in the first table's span from [`USER_BASE`]), which the

@@ -176,17 +176,9 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Switches to this address space (the kernel stays mapped 1:1).
-    pub fn activate(&self) {
-        let satp = SATP_SV39 | (self.root >> 12);
-        // SAFETY: the root shares the kernel's entries for the first 4 GiB, so the code, stack
-        // and data in use keep their addresses; the fence drops stale translations.
-        unsafe { asm!("csrw satp, {0}", "sfence.vma", in(reg) satp, options(nostack)) };
-    }
-
-    /// Switches to the address space whose root page table is at physical address `root`: a
-    /// VSpace the capability kernel built from seL4 objects, with the kernel's entries copied in
-    /// when it got an ASID (`copyGlobalMappings`).
+    /// Switches to the address space whose root page table is at physical address `root`: one
+    /// [`AddressSpace::new_user`] made, or a VSpace the capability kernel built from seL4
+    /// objects, with the kernel's entries copied in when it got an ASID (`copyGlobalMappings`).
     pub fn activate_root(root: u64) {
         let satp = SATP_SV39 | (root >> 12);
         // SAFETY: such a root shares the kernel's entries for the first 4 GiB, so the code, stack

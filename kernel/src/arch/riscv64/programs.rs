@@ -20,18 +20,18 @@ global_asm!(
     ".global gears_user_call_end",
     "gears_user_call_start:",
     "li a0, 0x42",
-    "li a1, 0x7004",
+    "li a1, {info}",
     "li a2, 0x1111",
     "li a3, 0x2222",
     "li a4, 0x3333",
     "li a5, 0x4444",
-    "li a7, -1",
+    "li a7, {call}",
     "ecall",
     "li a0, 0x43",
-    "li a7, -3",
+    "li a7, {send}",
     "ecall",
     "2:",
-    "li a7, -7",
+    "li a7, {yield_}",
     "ecall",
     "j 2b",
     "gears_user_call_end:",
@@ -62,7 +62,7 @@ global_asm!(
     "addi a0, a0, 1",
     "j 4b",
     "5:",
-    "li a7, -99",
+    "li a7, {unknown}",
     "ecall",
     "unimp",
     ".option pop",
@@ -89,14 +89,20 @@ global_asm!(
     "unimp",
     "gears_user_gp_end:",
     ".popsection",
+    call = const abi::Syscall::Call.number(),
+    send = const abi::Syscall::Send.number(),
+    yield_ = const abi::Syscall::Yield.number(),
+    // A number that names no system call: an UnknownSyscall fault.
+    unknown = const -99,
+    info = const abi::MessageInfo::new(7, 0, 0, 4).word(),
 );
 
 // The root task's script runner (as on x86_64): for each 16-word record of the script at
 // `SCRIPT_VA` (number, cap, MessageInfo, MR0-3, MR4-7, three extra-cap cptrs, repeat count, MR0
-// stride) it copies MR4-7 and the extra caps into its IPC buffer (msg[i] at word 1+i, caps at
-// word 122), loads seL4's registers and makes the call `repeat` times, adding the stride to MR0
+// stride) it copies MR4-7 and the extra caps into its IPC buffer (`abi::IpcBuffer`'s layout), loads seL4's registers and makes the call `repeat` times, adding the stride to MR0
 // each time; after each call it stores the reply registers (MessageInfo, MR0-3, badge) and a call
-// count into its 8-word result record at `RESULTS_VA`. Repeat 0 ends the script: it then yields.
+// count into its 8-word result record at `RESULTS_VA`. Repeat 0 ends the script: it then halts
+// (`seL4_DebugHalt` with 1 in the cap register).
 global_asm!(
     ".pushsection .rodata.gears_user_programs, \"a\"",
     ".p2align 2",
@@ -112,19 +118,19 @@ global_asm!(
     "ld s5, 24(s1)",
     "6:",
     "ld t0, 56(s1)",
-    "sd t0, 40(s3)",
+    "sd t0, {mr4}(s3)",
     "ld t0, 64(s1)",
-    "sd t0, 48(s3)",
+    "sd t0, {mr5}(s3)",
     "ld t0, 72(s1)",
-    "sd t0, 56(s3)",
+    "sd t0, {mr6}(s3)",
     "ld t0, 80(s1)",
-    "sd t0, 64(s3)",
+    "sd t0, {mr7}(s3)",
     "ld t0, 88(s1)",
-    "sd t0, 976(s3)",
+    "sd t0, {cap0}(s3)",
     "ld t0, 96(s1)",
-    "sd t0, 984(s3)",
+    "sd t0, {cap1}(s3)",
     "ld t0, 104(s1)",
-    "sd t0, 992(s3)",
+    "sd t0, {cap2}(s3)",
     "ld a7, 0(s1)",
     "ld a0, 8(s1)",
     "ld a1, 16(s1)",
@@ -150,7 +156,8 @@ global_asm!(
     "addi s2, s2, 64",
     "j 5b",
     "7:",
-    "li a7, -7",
+    "li a7, {halt}",
+    "li a0, 1",
     "ecall",
     "j 7b",
     "gears_user_script_end:",
@@ -158,6 +165,14 @@ global_asm!(
     script = const crate::thread::SCRIPT_VA,
     results = const crate::thread::RESULTS_VA,
     ipc = const crate::thread::IPC_BUFFER_VA,
+    halt = const abi::Syscall::DebugHalt.number(),
+    mr4 = const abi::IpcBuffer::msg(4) * 8,
+    mr5 = const abi::IpcBuffer::msg(5) * 8,
+    mr6 = const abi::IpcBuffer::msg(6) * 8,
+    mr7 = const abi::IpcBuffer::msg(7) * 8,
+    cap0 = const abi::IpcBuffer::cap(0) * 8,
+    cap1 = const abi::IpcBuffer::cap(1) * 8,
+    cap2 = const abi::IpcBuffer::cap(2) * 8,
 );
 
 unsafe extern "C" {

@@ -9,7 +9,9 @@ use core::arch::{asm, global_asm};
 
 use super::paging::USER_END;
 use super::trap::{IRQ_S_EXTERNAL, IRQ_S_TIMER, SCAUSE_INTERRUPT, cause_name};
-use crate::arch::{FaultKind, Irq, SyscallArgs, Trap, UserFault};
+use codegears::object::N_REGISTERS;
+
+use crate::arch::{FaultKind, Irq, Trap, UserFault};
 
 /// A user thread's saved registers: x1–x31, the pc, and what the trap entry records.
 #[repr(C)]
@@ -54,9 +56,16 @@ const _: () = assert!(core::mem::offset_of!(UserContext, kernel_sp) == CTX_KERNE
 const _: () = assert!(core::mem::offset_of!(UserContext, scause) == CTX_SCAUSE);
 const _: () = assert!(core::mem::offset_of!(UserContext, stval) == CTX_STVAL);
 
+/// The `x` register behind each `seL4_UserContext` word after pc: ra, sp, gp, s0, s1,
+/// s2 … s11, a0 … a7, t0 … t2, t3 … t6, tp.
+const SEL4_ORDER: [usize; 31] = [
+    1, 2, 3, 8, 9, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 10, 11, 12, 13, 14, 15, 16, 17, 5, 6, 7, 28, 29,
+    30, 31, 4,
+];
+const _: () = assert!(abi::riscv64::REGISTER_COUNT == SEL4_ORDER.len() + 1);
+
 const SP: usize = 1; // x2
 const A0: usize = 9; // x10
-const A7: usize = 16; // x17
 
 impl UserContext {
     /// A context that starts at `entry` with stack pointer `stack_top`.
@@ -76,69 +85,28 @@ impl UserContext {
         self.pc = ip;
     }
 
-    /// The length of the system-call instruction (`ecall`), for restarts.
-    pub const SYSCALL_INSN_LEN: u64 = 4;
-
-    /// The seL4 system-call arguments.
-    pub fn syscall_args(&self) -> SyscallArgs {
-        let r = &self.regs;
-        SyscallArgs {
-            number: r[A7] as i64,
-            cap: r[A0],
-            info: r[A0 + 1],
-            mrs: [r[A0 + 2], r[A0 + 3], r[A0 + 4], r[A0 + 5]],
+    /// The registers in `seL4_UserContext` order (`abi::riscv64::UserContext`: pc, ra, sp, gp,
+    /// s0 … s11, a0 … a7, t0 … t6, tp), as the capability kernel's TCB keeps them.
+    pub fn sel4_registers(&self) -> [u64; N_REGISTERS] {
+        let mut out = [0; N_REGISTERS];
+        out[0] = self.pc;
+        for (i, &x) in SEL4_ORDER.iter().enumerate() {
+            out[i + 1] = self.regs[x - 1];
         }
+        out
     }
 
-    /// The first 20 registers of `seL4_UserContext` for RISC-V (pc, ra, sp, gp, s0–s11, a0–a3),
-    /// as the capability kernel's TCB keeps them (it holds x86_64's 20; the rest stay in the
-    /// context).
-    pub fn sel4_registers(&self) -> [u64; 20] {
-        let x = |n: usize| self.regs[n - 1];
-        [
-            self.pc,
-            x(1),
-            x(2),
-            x(3),
-            x(8),
-            x(9),
-            x(18),
-            x(19),
-            x(20),
-            x(21),
-            x(22),
-            x(23),
-            x(24),
-            x(25),
-            x(26),
-            x(27),
-            x(10),
-            x(11),
-            x(12),
-            x(13),
-        ]
-    }
-
-    /// Sets the registers [`Self::sel4_registers`] names.
-    pub fn set_sel4_registers(&mut self, r: &[u64; 20]) {
-        self.pc = r[0];
-        for (i, n) in
-            [1, 2, 3, 8, 9, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 10, 11, 12, 13].into_iter().enumerate()
-        {
-            self.regs[n - 1] = r[i + 1];
+    /// Sets the registers from `seL4_UserContext` order (see [`Self::sel4_registers`]).
+    pub fn set_sel4_registers(&mut self, v: &[u64; N_REGISTERS]) {
+        self.pc = v[0];
+        for (i, &x) in SEL4_ORDER.iter().enumerate() {
+            self.regs[x - 1] = v[i + 1];
         }
     }
 
     /// Sets a thread's first four arguments at its entry point (the C calling convention).
     pub fn set_entry_args(&mut self, args: [u64; 4]) {
         self.regs[A0..A0 + 4].copy_from_slice(&args);
-    }
-
-    /// Sets the seL4 reply registers: badge, MessageInfo and message registers 0–3.
-    pub fn set_syscall_reply(&mut self, badge: u64, info: u64, mrs: [u64; 4]) {
-        self.regs[A0] = badge;
-        self.regs[A0 + 1] = info;
-        self.regs[A0 + 2..A0 + 6].copy_from_slice(&mrs);
     }
 }
 
@@ -298,8 +266,8 @@ fn classify(ctx: &mut UserContext) -> Option<Trap> {
         return Some(Trap::Interrupt(Irq::Other(code as u32)));
     }
     if cause == 8 {
-        // Resume after the ecall; a restart moves the pc back by SYSCALL_INSN_LEN.
-        ctx.pc += UserContext::SYSCALL_INSN_LEN;
+        // Resume after the ecall (seL4's NextIP); a restart moves the pc back to it.
+        ctx.pc += abi::riscv64::syscall::INSTRUCTION_LEN;
         return Some(Trap::Syscall);
     }
     let kind = match cause {

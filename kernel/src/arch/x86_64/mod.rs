@@ -10,6 +10,7 @@ mod idt;
 )]
 mod irq;
 mod paging;
+#[cfg(feature = "qemu-test")]
 pub mod programs;
 mod serial;
 mod timer;
@@ -46,11 +47,6 @@ pub const DEVICE_UNTYPED: (u64, u8) = (0xa_0000, 17);
 /// How far below its stack top a thread starts with an ELF entry point: the System V ABI wants
 /// RSP + 8 aligned to 16 at a function's entry, as after a call.
 pub const ENTRY_STACK_BIAS: u64 = 8;
-
-/// A user context's stack pointer.
-pub fn user_sp(ctx: &UserContext) -> u64 {
-    ctx.frame.rsp
-}
 
 /// The top-level page-table entry the kernel uses for the root task's own mappings (its image,
 /// stack, IPC buffer, script pages: all in the first table's span from [`USER_BASE`]), which the

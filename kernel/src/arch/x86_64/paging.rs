@@ -137,19 +137,9 @@ impl AddressSpace {
         Cr3::read().0.start_address().as_u64() == self.root
     }
 
-    /// Switches to this address space (the kernel stays mapped).
-    pub fn activate(&self) {
-        if !self.is_active() {
-            let frame = PhysFrame::containing_address(PhysAddr::new(self.root));
-            // SAFETY: the PML4 holds all of the kernel's top-level entries, so the code, stack
-            // and data in use stay mapped at the same addresses.
-            unsafe { Cr3::write(frame, Cr3Flags::empty()) };
-        }
-    }
-
-    /// Switches to the address space whose PML4 is at physical address `root`: a VSpace the
-    /// capability kernel built from seL4 objects, whose global entries it copied from the
-    /// kernel's (`copyGlobalMappings`).
+    /// Switches to the address space whose PML4 is at physical address `root`: one
+    /// [`AddressSpace::new_user`] made, or a VSpace the capability kernel built from seL4
+    /// objects, whose global entries it copied from the kernel's (`copyGlobalMappings`).
     pub fn activate_root(root: u64) {
         let frame = PhysFrame::containing_address(PhysAddr::new(root));
         if Cr3::read().0 != frame {

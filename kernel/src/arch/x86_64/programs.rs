@@ -21,18 +21,18 @@ global_asm!(
     ".global gears_user_call_end",
     "gears_user_call_start:",
     "mov rdi, 0x42",
-    "mov rsi, 0x7004",
+    "mov rsi, {info}",
     "mov r10, 0x1111",
     "mov r8, 0x2222",
     "mov r9, 0x3333",
     "mov r15, 0x4444",
-    "mov rdx, -1",
+    "mov rdx, {call}",
     "syscall",
     "mov rdi, 0x43",
-    "mov rdx, -3",
+    "mov rdx, {send}",
     "syscall",
     "2:",
-    "mov rdx, -7",
+    "mov rdx, {yield_}",
     "syscall",
     "jmp 2b",
     "gears_user_call_end:",
@@ -75,7 +75,7 @@ global_asm!(
     "inc rax",
     "jmp 4b",
     "5:",
-    "mov rdx, -99",
+    "mov rdx, {unknown}",
     "syscall",
     "ud2",
     "gears_user_fpu_end:",
@@ -87,15 +87,20 @@ global_asm!(
     "ud2",
     "gears_user_gp_end:",
     ".popsection",
+    call = const abi::Syscall::Call.number(),
+    send = const abi::Syscall::Send.number(),
+    yield_ = const abi::Syscall::Yield.number(),
+    // A number that names no system call: an UnknownSyscall fault.
+    unknown = const -99,
+    info = const abi::MessageInfo::new(7, 0, 0, 4).word(),
 );
 
 // The root task's script runner: for each 16-word record of the script at `SCRIPT_VA` (number,
 // cap, MessageInfo, MR0-3, MR4-7, three extra-cap cptrs, repeat count, MR0 stride) it copies
-// MR4-7 and the extra caps into its IPC buffer (seL4's layout: msg[i] at word 1+i, caps at word
-// 122), loads seL4's registers and makes the system call `repeat` times, adding the stride to
+// MR4-7 and the extra caps into its IPC buffer (`abi::IpcBuffer`'s layout), loads seL4's registers and makes the system call `repeat` times, adding the stride to
 // MR0 each time; after each call it stores the reply registers (MessageInfo, MR0-3, badge) and
 // a call count into its 8-word result record at `RESULTS_VA`. A record with repeat 0 ends the
-// script: the runner then yields forever.
+// script: the runner then halts (`seL4_DebugHalt` with 1 in the cap register).
 global_asm!(
     ".pushsection .rodata.gears_user_programs, \"a\"",
     ".global gears_user_script_start",
@@ -111,19 +116,19 @@ global_asm!(
     "mov r13, qword ptr [rbx + 24]",
     "6:",
     "mov rax, qword ptr [rbx + 56]",
-    "mov qword ptr [r14 + 40], rax",
+    "mov qword ptr [r14 + {mr4}], rax",
     "mov rax, qword ptr [rbx + 64]",
-    "mov qword ptr [r14 + 48], rax",
+    "mov qword ptr [r14 + {mr5}], rax",
     "mov rax, qword ptr [rbx + 72]",
-    "mov qword ptr [r14 + 56], rax",
+    "mov qword ptr [r14 + {mr6}], rax",
     "mov rax, qword ptr [rbx + 80]",
-    "mov qword ptr [r14 + 64], rax",
+    "mov qword ptr [r14 + {mr7}], rax",
     "mov rax, qword ptr [rbx + 88]",
-    "mov qword ptr [r14 + 976], rax",
+    "mov qword ptr [r14 + {cap0}], rax",
     "mov rax, qword ptr [rbx + 96]",
-    "mov qword ptr [r14 + 984], rax",
+    "mov qword ptr [r14 + {cap1}], rax",
     "mov rax, qword ptr [rbx + 104]",
-    "mov qword ptr [r14 + 992], rax",
+    "mov qword ptr [r14 + {cap2}], rax",
     "mov rdx, qword ptr [rbx]",
     "mov rdi, qword ptr [rbx + 8]",
     "mov rsi, qword ptr [rbx + 16]",
@@ -146,7 +151,8 @@ global_asm!(
     "add rbp, 64",
     "jmp 5b",
     "7:",
-    "mov rdx, -7",
+    "mov rdx, {halt}",
+    "mov rdi, 1",
     "syscall",
     "jmp 7b",
     "gears_user_script_end:",
@@ -154,6 +160,14 @@ global_asm!(
     script = const crate::thread::SCRIPT_VA,
     results = const crate::thread::RESULTS_VA,
     ipc = const crate::thread::IPC_BUFFER_VA,
+    halt = const abi::Syscall::DebugHalt.number(),
+    mr4 = const abi::IpcBuffer::msg(4) * 8,
+    mr5 = const abi::IpcBuffer::msg(5) * 8,
+    mr6 = const abi::IpcBuffer::msg(6) * 8,
+    mr7 = const abi::IpcBuffer::msg(7) * 8,
+    cap0 = const abi::IpcBuffer::cap(0) * 8,
+    cap1 = const abi::IpcBuffer::cap(1) * 8,
+    cap2 = const abi::IpcBuffer::cap(2) * 8,
 );
 
 unsafe extern "C" {

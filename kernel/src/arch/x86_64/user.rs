@@ -19,7 +19,9 @@ use ::x86_64::registers::rflags::RFlags;
 
 use super::gdt;
 use super::trap::{FRAME_VECTOR, SYSCALL_VECTOR, TrapFrame, vector_name};
-use crate::arch::{FaultKind, Irq, SyscallArgs, Trap, UserFault};
+use codegears::object::N_REGISTERS;
+
+use crate::arch::{FaultKind, Irq, Trap, UserFault};
 
 /// A user thread's saved registers.
 #[repr(C)]
@@ -77,47 +79,63 @@ impl UserContext {
         self.frame.rip = ip;
     }
 
-    /// The length of the system-call instruction (`syscall` is 0f 05), for restarts.
-    pub const SYSCALL_INSN_LEN: u64 = 2;
-
-    /// The seL4 system-call arguments.
-    pub fn syscall_args(&self) -> SyscallArgs {
+    /// The registers in `seL4_UserContext` order (`abi::x86_64::UserContext`: rip … r15,
+    /// fs_base, gs_base), as the capability kernel's TCB keeps them; the words past x86_64's 20
+    /// are 0. The segment bases are not kept: user threads run with the kernel's.
+    pub fn sel4_registers(&self) -> [u64; N_REGISTERS] {
+        use abi::x86_64::reg as r;
         let f = &self.frame;
-        SyscallArgs { number: f.rdx as i64, cap: f.rdi, info: f.rsi, mrs: [f.r10, f.r8, f.r9, f.r15] }
+        let mut out = [0; N_REGISTERS];
+        for (i, v) in [
+            (r::RIP, f.rip),
+            (r::RSP, f.rsp),
+            (r::RFLAGS, f.rflags),
+            (r::RAX, f.rax),
+            (r::RBX, f.rbx),
+            (r::RCX, f.rcx),
+            (r::RDX, f.rdx),
+            (r::RSI, f.rsi),
+            (r::RDI, f.rdi),
+            (r::RBP, f.rbp),
+            (r::R8, f.r8),
+            (r::R9, f.r9),
+            (r::R10, f.r10),
+            (r::R11, f.r11),
+            (r::R12, f.r12),
+            (r::R13, f.r13),
+            (r::R14, f.r14),
+            (r::R15, f.r15),
+        ] {
+            out[i] = v;
+        }
+        out
     }
 
-    /// The registers in `seL4_UserContext` order (rip, rsp, rflags, rax, rbx, rcx, rdx, rsi,
-    /// rdi, rbp, r8–r15, fs_base, gs_base), as the capability kernel's TCB keeps them.
-    pub fn sel4_registers(&self) -> [u64; 20] {
-        let f = &self.frame;
-        [
-            f.rip, f.rsp, f.rflags, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp, f.r8, f.r9, f.r10,
-            f.r11, f.r12, f.r13, f.r14, f.r15, 0, 0,
-        ]
-    }
-
-    /// Sets the registers from `seL4_UserContext` order (see [`Self::sel4_registers`]; the
-    /// segment bases are not kept, and `run_user` keeps only the user's arithmetic flags).
-    pub fn set_sel4_registers(&mut self, r: &[u64; 20]) {
+    /// Sets the registers from `seL4_UserContext` order (see [`Self::sel4_registers`];
+    /// `run_user` keeps only the user's arithmetic flags).
+    pub fn set_sel4_registers(&mut self, v: &[u64; N_REGISTERS]) {
+        use abi::x86_64::reg as r;
         let f = &mut self.frame;
-        [f.rip, f.rsp, f.rflags, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp] =
-            [r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]];
+        [f.rip, f.rsp, f.rflags, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp] = [
+            v[r::RIP],
+            v[r::RSP],
+            v[r::RFLAGS],
+            v[r::RAX],
+            v[r::RBX],
+            v[r::RCX],
+            v[r::RDX],
+            v[r::RSI],
+            v[r::RDI],
+            v[r::RBP],
+        ];
         [f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15] =
-            [r[10], r[11], r[12], r[13], r[14], r[15], r[16], r[17]];
+            [v[r::R8], v[r::R9], v[r::R10], v[r::R11], v[r::R12], v[r::R13], v[r::R14], v[r::R15]];
     }
 
     /// Sets a thread's first four arguments at its entry point (the C calling convention).
     pub fn set_entry_args(&mut self, args: [u64; 4]) {
         let f = &mut self.frame;
         [f.rdi, f.rsi, f.rdx, f.rcx] = args;
-    }
-
-    /// Sets the seL4 reply registers: badge, MessageInfo and message registers 0–3.
-    pub fn set_syscall_reply(&mut self, badge: u64, info: u64, mrs: [u64; 4]) {
-        let f = &mut self.frame;
-        f.rdi = badge;
-        f.rsi = info;
-        [f.r10, f.r8, f.r9, f.r15] = mrs;
     }
 }
 

@@ -3,16 +3,17 @@
 //! task, narrates on the console, and checks the replies the root task stored and the kernel
 //! state.
 
-use abi::{CapRights, label};
+use abi::{CapRights, Error, label};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use codegears::cap::Cap;
 
+use super::checks::Program;
+use super::script::{Call, Reply, RootTask};
 use crate::arch::{self, Irq, Trap};
-use crate::roottask::{Call, Reply, RootTask, ScriptEnd};
-use crate::thread::UserThread;
+use crate::driver::Driver;
 
 /// A failed scenario, with why.
 pub type Outcome = Result<(), String>;
@@ -21,13 +22,6 @@ pub type Outcome = Result<(), String>;
 const ROOT: u64 = abi::bootinfo::CAP_INIT_THREAD_CNODE;
 /// Resolve a root-CNode slot with all 64 bits (the root cap's guard covers the rest).
 const DEPTH: u64 = 64;
-
-/// seL4 error codes the scenarios expect.
-mod err {
-    pub const ILLEGAL_OPERATION: u64 = 3;
-    pub const FAILED_LOOKUP: u64 = 6;
-    pub const DELETE_FIRST: u64 = 8;
-}
 
 fn retype(ut: u64, ty: u64, size: u64, offset: u64, num: u64) -> Call {
     Call::new(ut, label::untyped::RETYPE, &[ty, size, 0, 0, offset, num], &[ROOT])
@@ -41,39 +35,23 @@ fn mint(dest: u64, src: u64, badge: u64) -> Call {
     Call::new(ROOT, label::cnode::MINT, &[dest, DEPTH, src, DEPTH, CapRights::ALL.word(), badge], &[ROOT])
 }
 
-fn run(rt: &mut RootTask, script: &[Call]) -> Result<Vec<Reply>, String> {
-    match rt.run_script(script) {
-        Ok(ScriptEnd::Done(replies)) => Ok(replies),
-        Ok(ScriptEnd::Stopped(why)) => Err(format!("the root task was stopped: {why}")),
-        Err(e) => Err(format!("could not load the root task: {e:?}")),
-    }
-}
-
-fn expect(replies: &[Reply], i: usize, what: &str, label: u64) -> Outcome {
+fn expect(replies: &[Reply], i: usize, what: &str, error: Error) -> Outcome {
     let got = replies[i].label;
-    if got == label { Ok(()) } else { Err(format!("{what}: reply label {got}, expected {label}")) }
+    if got == error.code() {
+        Ok(())
+    } else {
+        Err(format!("{what}: reply {}, expected {}", error_name(got), error.name()))
+    }
 }
 
+/// The name of the `seL4_Error` a reply's label holds.
 fn error_name(code: u64) -> &'static str {
-    match code {
-        0 => "ok",
-        1 => "InvalidArgument",
-        2 => "InvalidCapability",
-        3 => "IllegalOperation",
-        4 => "RangeError",
-        5 => "AlignmentError",
-        6 => "FailedLookup",
-        7 => "TruncatedMessage",
-        8 => "DeleteFirst",
-        9 => "RevokeFirst",
-        10 => "NotEnoughMemory",
-        _ => "?",
-    }
+    Error::from_code(code).map_or("(not an seL4 error)", Error::name)
 }
 
 /// Boots the capability kernel and narrates what boot gave the root task.
 pub fn boot_info() -> Outcome {
-    let rt = RootTask::boot();
+    let rt = RootTask::boot()?;
     kprintln!(
         "root task: boot info: root CNode {:#x} (radix {}), TCB {:#x}, first free slot {}",
         rt.info.root_cnode.0,
@@ -101,22 +79,19 @@ pub fn boot_info() -> Outcome {
 /// Untyped Retype through real syscalls: an endpoint and a TCB, the watermark moves, a retype
 /// into an occupied slot fails with DeleteFirst.
 pub fn retype_objects() -> Outcome {
-    let mut rt = RootTask::boot();
+    let mut rt = RootTask::boot()?;
     let ut = rt.untypeds[0].cptr;
     let s = rt.info.first_free;
-    let replies = run(
-        &mut rt,
-        &[
-            retype(ut, abi::object::ENDPOINT, 0, s, 1),
-            retype(ut, abi::object::TCB, 0, s + 1, 1),
-            retype(ut, abi::object::CAP_TABLE, 4, s + 2, 2),
-            retype(ut, abi::object::ENDPOINT, 0, s, 1),
-        ],
-    )?;
-    expect(&replies, 0, "retype endpoint", 0)?;
-    expect(&replies, 1, "retype TCB", 0)?;
-    expect(&replies, 2, "retype two CNodes", 0)?;
-    expect(&replies, 3, "retype into an occupied slot", err::DELETE_FIRST)?;
+    let replies = rt.run(&[
+        retype(ut, abi::object::ENDPOINT, 0, s, 1),
+        retype(ut, abi::object::TCB, 0, s + 1, 1),
+        retype(ut, abi::object::CAP_TABLE, 4, s + 2, 2),
+        retype(ut, abi::object::ENDPOINT, 0, s, 1),
+    ])?;
+    expect(&replies, 0, "retype endpoint", Error::NoError)?;
+    expect(&replies, 1, "retype TCB", Error::NoError)?;
+    expect(&replies, 2, "retype two CNodes", Error::NoError)?;
+    expect(&replies, 3, "retype into an occupied slot", Error::DeleteFirst)?;
     let Cap::Untyped { free_index, .. } = rt.cap(ut) else { return Err("untyped cap gone".into()) };
     kprintln!(
         "retype: untyped {ut} -> endpoint in slot {s}, TCB in {}, 2 CNodes in {}..{}; watermark now {} bytes; \
@@ -139,7 +114,7 @@ pub fn retype_objects() -> Outcome {
 /// CNode operations through real syscalls (after sel4test's CNODEOP0001–0009): copy, mint with a
 /// badge, move, delete, and the error codes DeleteFirst, FailedLookup and IllegalOperation.
 pub fn cnode_ops() -> Outcome {
-    let mut rt = RootTask::boot();
+    let mut rt = RootTask::boot()?;
     let ut = rt.untypeds[0].cptr;
     let ep = rt.info.first_free;
     let (b, c, d, e, f) = (ep + 1, ep + 2, ep + 3, ep + 4, ep + 5);
@@ -154,21 +129,21 @@ pub fn cnode_ops() -> Outcome {
         mint(f, c, 0x77),
         Call::new(ROOT, label::cnode::DELETE, &[e, DEPTH], &[]),
     ];
-    let replies = run(&mut rt, &script)?;
+    let replies = rt.run(&script)?;
     let expected = [
-        ("retype endpoint", 0),
-        ("copy", 0),
-        ("mint badge 0x5a", 0),
-        ("copy onto an occupied slot", err::DELETE_FIRST),
-        ("copy from an empty slot", err::FAILED_LOOKUP),
-        ("move", 0),
-        ("delete", 0),
-        ("re-badge a badged cap", err::ILLEGAL_OPERATION),
-        ("delete an empty slot", 0),
+        ("retype endpoint", Error::NoError),
+        ("copy", Error::NoError),
+        ("mint badge 0x5a", Error::NoError),
+        ("copy onto an occupied slot", Error::DeleteFirst),
+        ("copy from an empty slot", Error::FailedLookup),
+        ("move", Error::NoError),
+        ("delete", Error::NoError),
+        ("re-badge a badged cap", Error::IllegalOperation),
+        ("delete an empty slot", Error::NoError),
     ];
-    for (i, (what, label)) in expected.iter().enumerate() {
+    for (i, (what, error)) in expected.iter().enumerate() {
         kprintln!("cnode: {what}: {}", error_name(replies[i].label));
-        expect(&replies, i, what, *label)?;
+        expect(&replies, i, what, *error)?;
     }
     if replies[4].mrs[0] != 1 {
         return Err(format!("FailedLookup did not say it was the source: MR0 {}", replies[4].mrs[0]));
@@ -186,43 +161,40 @@ pub fn cnode_ops() -> Outcome {
 /// TCB ReadRegisters on another thread: a real user thread spins until the timer stops it; its
 /// registers are copied into a TCB object the root task made; the root task reads them back.
 pub fn tcb_read_registers() -> Outcome {
-    let mut rt = RootTask::boot();
+    let mut rt = RootTask::boot()?;
     let ut = rt.untypeds[0].cptr;
     let tcb = rt.info.first_free;
-    run(&mut rt, &[retype(ut, abi::object::TCB, 0, tcb, 1)])?;
+    rt.run(&[retype(ut, abi::object::TCB, 0, tcb, 1)])?;
     let ptr = rt.object_of(tcb).ok_or("no TCB after retype")?;
-    let mut other = UserThread::load(arch::programs::spin()).map_err(|e| format!("{e:?}"))?;
+    let mut other = Program::load(arch::programs::spin()).map_err(|e| format!("{e:?}"))?;
     if other.run() != Trap::Interrupt(Irq::Timer) {
         return Err("the spinning thread stopped for something other than the timer".into());
     }
-    rt.sync_tcb_registers(ptr, &other.ctx);
-    let (ip, sp) = (other.ctx.ip(), arch::user_sp(&other.ctx));
+    // The thread's registers as the kernel's trap entry would have saved them into its TCB.
+    let registers = other.ctx.sel4_registers();
     drop(other);
-    let replies = run(
-        &mut rt,
-        &[
-            Call::new(tcb, label::tcb::READ_REGISTERS, &[0, 2], &[]),
-            Call::new(abi::bootinfo::CAP_INIT_THREAD_TCB, label::tcb::READ_REGISTERS, &[0, 2], &[]),
-        ],
-    )?;
-    expect(&replies, 0, "ReadRegisters", 0)?;
-    expect(&replies, 1, "ReadRegisters on the caller itself", err::ILLEGAL_OPERATION)?;
+    rt.kernel.state.objects.tcb_mut(ptr).ok_or("the retyped TCB is not a TCB")?.registers = registers;
+    let replies = rt.run(&[
+        Call::new(tcb, label::tcb::READ_REGISTERS, &[0, 4], &[]),
+        Call::new(abi::bootinfo::CAP_INIT_THREAD_TCB, label::tcb::READ_REGISTERS, &[0, 4], &[]),
+    ])?;
+    expect(&replies, 0, "ReadRegisters", Error::NoError)?;
+    expect(&replies, 1, "ReadRegisters on the caller itself", Error::IllegalOperation)?;
     let r = replies[0];
     kprintln!(
-        "tcb: ReadRegisters on the other thread's TCB: length {}, IP {:#x}, SP {:#x} (it was stopped at IP {ip:#x})",
+        "tcb: ReadRegisters on the other thread's TCB: length {}, registers {:#x?} (it was stopped at IP {:#x})",
         r.length,
-        r.mrs[0],
-        r.mrs[1]
+        r.mrs,
+        registers[0]
     );
-    if r.length != 2 || r.mrs[0] != ip || r.mrs[1] != sp {
-        return Err("ReadRegisters did not return the thread's registers".into());
+    if r.length != 4 || r.mrs[..] != registers[..4] {
+        return Err(format!("ReadRegisters gave {:#x?}; the thread holds {:#x?}", r.mrs, &registers[..4]));
     }
     Ok(())
 }
 
 /// What PREEMPT_REVOKE measured.
 #[derive(Clone, Copy, Debug, Default)]
-#[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
 pub struct RevokeFigures {
     /// Copies in the tree.
     pub copies: u64,
@@ -244,7 +216,6 @@ pub struct RevokeFigures {
 /// an endpoint (65,536 Copy calls), then one Revoke with the real timer running. It must be
 /// preempted at least twice, restart, converge (every copy gone), and the invariants must hold
 /// at every preemption point checked. `cnodes` CNodes of 4096 slots each.
-#[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
 pub fn preempt_revoke(cnodes: u64) -> Result<RevokeFigures, String> {
     let fig = revoke_tree(cnodes)?;
     if fig.preemptions < 2 {
@@ -257,9 +228,8 @@ pub fn preempt_revoke(cnodes: u64) -> Result<RevokeFigures, String> {
 }
 
 /// Builds `cnodes` CNodes of 4096 copies and revokes them with the real timer running.
-#[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
 fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
-    let mut rt = RootTask::boot();
+    let mut rt = RootTask::boot()?;
     let ut = rt.untypeds[0].cptr;
     let ep = rt.info.first_free;
     let first_cnode = ep + 1;
@@ -280,9 +250,9 @@ fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
     }
     rt.set_tracing(false);
     let t0 = arch::ticks();
-    let replies = run(&mut rt, &script)?;
+    let replies = rt.run(&script)?;
     for (i, r) in replies.iter().enumerate() {
-        if r.label != 0 {
+        if r.label != Error::NoError.code() {
             return Err(format!("building the tree: record {i} failed with {}", error_name(r.label)));
         }
     }
@@ -304,7 +274,7 @@ fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
     // Take a tick left pending by the checks above (the kernel masks interrupts), so it is not
     // charged to the revoke, then measure.
     arch::wait_for_interrupt();
-    let replies = run(&mut rt, &[Call::new(ROOT, label::cnode::REVOKE, &[ep, DEPTH], &[])])?;
+    let replies = rt.run(&[Call::new(ROOT, label::cnode::REVOKE, &[ep, DEPTH], &[])])?;
     let ticks = arch::ticks() - t1;
     let fig = RevokeFigures {
         copies,
@@ -327,7 +297,7 @@ fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
         fig.full_checks,
         rt.checks().local
     );
-    expect(&replies, 0, "revoke", 0)?;
+    expect(&replies, 0, "revoke", Error::NoError)?;
     if let Some(v) = rt.checks().violation.clone() {
         return Err(format!("invariant violated: {v}"));
     }
@@ -348,103 +318,47 @@ fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
     Ok(fig)
 }
 
-#[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
 /// The console line before a traced scenario's frames (the xtask checks what lies between).
 pub const TRACE_BEGIN: &str = "trace: begin";
-#[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
 /// The console line after them.
 pub const TRACE_END: &str = "trace: end";
 
-#[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
 /// A Copy and a failing Copy with the wire tracer on: the frames go out on the serial line
 /// between two marker lines; the xtask decodes them and checks the gear names.
 pub fn traced_syscall() -> Outcome {
-    let mut rt = RootTask::boot();
+    let mut rt = RootTask::boot()?;
     let ut = rt.untypeds[0].cptr;
     let ep = rt.info.first_free;
-    run(&mut rt, &[retype(ut, abi::object::ENDPOINT, 0, ep, 1)])?;
+    rt.run(&[retype(ut, abi::object::ENDPOINT, 0, ep, 1)])?;
     kprintln!("{TRACE_BEGIN}");
     rt.set_tracing(true);
-    let replies = run(&mut rt, &[copy(ep + 1, ep), copy(ep + 1, ep)]);
+    let replies = rt.run(&[copy(ep + 1, ep), copy(ep + 1, ep)]);
     let (frames, bytes) = rt.trace_written();
     rt.set_tracing(false);
     kprintln!("");
     kprintln!("{TRACE_END}: {frames} frames, {bytes} bytes");
     let replies = replies?;
-    expect(&replies, 0, "traced copy", 0)?;
-    expect(&replies, 1, "traced copy onto an occupied slot", err::DELETE_FIRST)?;
+    expect(&replies, 0, "traced copy", Error::NoError)?;
+    expect(&replies, 1, "traced copy onto an occupied slot", Error::DeleteFirst)?;
     if frames == 0 { Err("the tracer wrote no frames".into()) } else { Ok(()) }
-}
-
-/// `cargo xtask bench irq-latency` (kernel feature `latency-bench`, QEMU `-icount shift=0`): the
-/// Rust root task in its bench mode starts its user-level timer driver, then revokes 2^12 caps (8
-/// rounds at different phases of the timer) and 2^16 caps, with seL4's preemption points and
-/// without; around each revoke it asks the kernel to measure the largest time from a timer tick
-/// being raised to the driver it wakes running, and the kernel prints one line per revoke.
-#[cfg(feature = "latency-bench")]
-pub fn latency_bench() -> Outcome {
-    let elf = crate::roottask::ROOT_TASK_ELF;
-    if elf.is_empty() {
-        return Err("the kernel was built without the root task (build it with `cargo xtask`)".into());
-    }
-    let mut rt = RootTask::boot();
-    rt.set_tracing(false);
-    // Measure the kernel, not the invariant checker: no full checks (each is linear in the caps
-    // and runs with interrupts masked), only the constant-time local one.
-    rt.checks().every = 0;
-    rt.checks().where_preempted = false;
-    if !rt.run_elf(elf)? {
-        return Err("the root task's bench failed".into());
-    }
-    Ok(())
 }
 
 /// The Rust root task (`kernel/roottask`): real Rust code in user mode runs CNode operations and
 /// PREEMPT_REVOKE (65,536 Copy calls and a Revoke) through real system calls; the kernel checks
 /// its verdict and that the revoke was preempted by the timer, restarted and checked.
 pub fn rust_root_task() -> Outcome {
-    let elf = crate::roottask::ROOT_TASK_ELF;
-    if elf.is_empty() {
-        return Err("the kernel was built without the root task (build it with `cargo xtask`)".into());
-    }
-    let mut rt = RootTask::boot();
-    rt.set_tracing(false);
-    // The test suite checks the invariants wherever an operation is preempted and every 16,384th
-    // preemption point (each full check is linear in the caps and runs with interrupts masked);
-    // the demo runs the kernel alone, so its latency figure is the kernel's.
-    let checked = cfg!(feature = "qemu-test");
-    rt.checks().every = if checked { 16_384 } else { 0 };
-    rt.checks().where_preempted = checked;
+    let mut d = Driver::boot();
+    // Full invariant checks wherever an operation is preempted and every 16,384th preemption
+    // point (each is linear in the caps and runs with interrupts masked).
+    d.checks().every = 16_384;
+    d.checks().where_preempted = true;
     let t0 = arch::ticks();
-    let verdict = rt.run_elf(elf)?;
-    let s = rt.stats;
-    let (full, local) = (rt.checks().full, rt.checks().local);
-    kprintln!(
-        "rust root task: {} system calls in {} ticks; preempted {} times by the timer, restarted {} times; \
-         {} full invariant checks, {} local checks",
-        s.syscalls,
-        arch::ticks() - t0,
-        s.preemptions,
-        s.restarts,
-        full,
-        local
-    );
-    if let Some(v) = rt.checks().violation.clone() {
+    let verdict = d.run_root_task()?;
+    d.report(arch::ticks() - t0);
+    if let Some(v) = d.checks().violation.clone() {
         return Err(format!("invariant violated: {v}"));
     }
-    kprintln!(
-        "rust root task: {} thread switches; the user-level timer driver ran {} times; {} user faults",
-        s.switches,
-        s.driver_wakeups,
-        s.faults
-    );
-    kprintln!(
-        "rust root task: interrupt latency: the largest time from a timer tick being raised to the \
-         user-level driver it woke running was {} us (QEMU time: wall clock under TCG; \
-         `cargo xtask bench irq-latency` counts guest instructions under -icount, with and without \
-         preemption points)",
-        s.user_latency_max_ns / 1000
-    );
+    let s = d.stats;
     if !verdict {
         return Err("the root task reported a failed scenario".into());
     }

@@ -2,9 +2,9 @@
 //! transmitter-holding-register-empty interrupt (no host input needed): with the transmitter
 //! idle, setting IER bit 1 raises the UART's line at once and keeps it up.
 
+use super::checks::Check;
+use super::checks::Program;
 use crate::arch::{self, Irq, Trap};
-use crate::demo::Check;
-use crate::thread::UserThread;
 
 /// Idles in `wait_for_interrupt` until a device line is taken in kernel mode, at most `ticks`
 /// timer ticks; returns it.
@@ -73,7 +73,7 @@ pub fn uart_interrupt_taken_masked_and_completed() -> Check {
 /// `Trap::Interrupt(Irq::Other(line))`.
 pub fn device_interrupt_in_user_mode() -> Check {
     let line = arch::CONSOLE_IRQ;
-    let mut t = UserThread::load(arch::programs::spin())?;
+    let mut t = Program::load(arch::programs::spin())?;
     quiesce(line);
     arch::irq_enable(line).map_err(|_| "irq_enable refused the UART's line")?;
     arch::console_tx_empty_interrupt(true);

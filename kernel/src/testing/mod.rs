@@ -3,9 +3,12 @@
 //! pass or fail.
 
 use crate::ExitCode;
-use crate::demo::{self, Check};
+use checks::Check;
 
+mod checks;
 mod device_irq;
+mod scenarios;
+mod script;
 #[cfg(target_arch = "riscv64")]
 mod stack_guard;
 
@@ -15,44 +18,50 @@ fn serial_works() -> Check {
 }
 
 fn user_null_dereference() -> Check {
-    demo::user_fault(crate::arch::programs::null_deref(), crate::arch::FaultKind::PageFault)
+    checks::user_fault(crate::arch::programs::null_deref(), crate::arch::FaultKind::PageFault)
 }
 
 fn user_illegal_instruction() -> Check {
-    demo::user_fault(crate::arch::programs::illegal_instruction(), crate::arch::FaultKind::IllegalInstruction)
+    checks::user_fault(
+        crate::arch::programs::illegal_instruction(),
+        crate::arch::FaultKind::IllegalInstruction,
+    )
 }
 
 fn user_privileged_instruction() -> Check {
-    demo::user_fault(crate::arch::programs::privileged_instruction(), crate::arch::programs::PRIVILEGED_FAULT)
+    checks::user_fault(
+        crate::arch::programs::privileged_instruction(),
+        crate::arch::programs::PRIVILEGED_FAULT,
+    )
 }
 
 fn user_threads_return_their_frames() -> Check {
     let before = crate::memory::frames::allocated();
-    demo::syscall_round_trip()?;
-    demo::user_fault(crate::arch::programs::null_deref(), crate::arch::FaultKind::PageFault)?;
+    checks::syscall_round_trip()?;
+    checks::user_fault(crate::arch::programs::null_deref(), crate::arch::FaultKind::PageFault)?;
     let after = crate::memory::frames::allocated();
     kprintln!("frames: {before} allocated before two user threads, {after} after they were retired");
     if after != before { Err("a retired user thread kept frames") } else { Ok(()) }
 }
 
 fn capability_boot_info() -> Check {
-    crate::scenarios::boot_info().map_err(leak)
+    scenarios::boot_info().map_err(leak)
 }
 
 fn root_task_retype() -> Check {
-    crate::scenarios::retype_objects().map_err(leak)
+    scenarios::retype_objects().map_err(leak)
 }
 
 fn root_task_cnode_ops() -> Check {
-    crate::scenarios::cnode_ops().map_err(leak)
+    scenarios::cnode_ops().map_err(leak)
 }
 
 fn root_task_tcb_read_registers() -> Check {
-    crate::scenarios::tcb_read_registers().map_err(leak)
+    scenarios::tcb_read_registers().map_err(leak)
 }
 
 fn root_task_preempt_revoke_65536() -> Check {
-    let f = crate::scenarios::preempt_revoke(16).map_err(leak)?;
+    let f = scenarios::preempt_revoke(16).map_err(leak)?;
     kprintln!(
         "revoke: revoked {} caps; the timer preempted the revoke {} times ({} ticks), and it converged",
         f.copies,
@@ -63,11 +72,11 @@ fn root_task_preempt_revoke_65536() -> Check {
 }
 
 fn rust_root_task() -> Check {
-    crate::scenarios::rust_root_task().map_err(leak)
+    scenarios::rust_root_task().map_err(leak)
 }
 
 fn root_task_traced_syscall() -> Check {
-    crate::scenarios::traced_syscall().map_err(leak)
+    scenarios::traced_syscall().map_err(leak)
 }
 
 /// A check's message outlives the test (the suite runs once; the kernel then exits).
@@ -80,16 +89,16 @@ type Test = (&'static str, fn() -> Check);
 
 const TESTS: &[Test] = &[
     ("serial_works", serial_works),
-    ("heap_alloc_free", demo::heap_alloc_free),
-    ("timer_ticks_arrive", demo::timer_ticks),
-    ("user_syscall_round_trip", demo::syscall_round_trip),
-    ("user_syscall_restart", demo::syscall_restart),
-    ("timer_preempts_user_mode", demo::timer_preempts_user),
-    ("user_fpu_state_is_per_thread", demo::fpu_state_is_per_thread),
+    ("heap_alloc_free", checks::heap_alloc_free),
+    ("timer_ticks_arrive", checks::timer_ticks),
+    ("user_syscall_round_trip", checks::syscall_round_trip),
+    ("user_syscall_restart", checks::syscall_restart),
+    ("timer_preempts_user_mode", checks::timer_preempts_user),
+    ("user_fpu_state_is_per_thread", checks::fpu_state_is_per_thread),
     ("user_null_dereference_stops_only_the_thread", user_null_dereference),
     ("user_illegal_instruction_stops_only_the_thread", user_illegal_instruction),
     ("user_privileged_instruction_stops_only_the_thread", user_privileged_instruction),
-    ("kernel_survives_user_faults", demo::user_faults_stop_only_the_thread),
+    ("kernel_survives_user_faults", checks::user_faults_stop_only_the_thread),
     ("user_threads_return_their_frames", user_threads_return_their_frames),
     ("capability_kernel_boot_info", capability_boot_info),
     ("root_task_retype", root_task_retype),

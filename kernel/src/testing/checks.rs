@@ -1,11 +1,12 @@
-//! The boot demo and the user-mode scenarios (also run as checks by the QEMU test suite).
+//! Checks of the machine under the capability kernel: heap and frames, timer, user mode,
+//! system-call entry and restart, preemption, the FPU, faults (run by the QEMU test suite).
 //!
 //! Each scenario narrates on the console and returns `Err` with what went wrong.
 
-use crate::arch::{self, FaultKind, Irq, Trap};
+use crate::arch::{self, FaultKind, Irq, Trap, UserContext};
+use crate::memory;
 use crate::thread::{LoadError, UserThread};
-use crate::{ExitCode, memory};
-use abi::{MessageInfo, Syscall};
+use abi::{Arch, MessageInfo, Syscall};
 
 /// Message registers for the console: `[0x1111, 0x2222, …]` on one line.
 struct Words<'a>(&'a [u64]);
@@ -23,6 +24,28 @@ impl core::fmt::Display for Words<'_> {
 /// A failed check.
 pub type Check = Result<(), &'static str>;
 
+/// A test program in an address space of its own, with its registers: user mode without the
+/// capability kernel.
+pub struct Program {
+    image: UserThread,
+    /// Its registers.
+    pub ctx: UserContext,
+}
+
+impl Program {
+    /// Loads `code` (position-independent, at most a page) with a one-page stack.
+    pub fn load(code: &[u8]) -> Result<Program, LoadError> {
+        let image = UserThread::load(code)?;
+        let ctx = UserContext::new(image.entry, image.stack_top);
+        Ok(Program { image, ctx })
+    }
+
+    /// Runs it until its next kernel entry.
+    pub fn run(&mut self) -> Trap {
+        self.image.run(&mut self.ctx)
+    }
+}
+
 impl From<LoadError> for &'static str {
     fn from(e: LoadError) -> Self {
         match e {
@@ -30,57 +53,8 @@ impl From<LoadError> for &'static str {
             LoadError::OutOfFrames => "out of frames loading a user program",
             LoadError::Map(_) => "mapping a user program failed",
             LoadError::BadElf => "not an ELF executable for this machine",
+            LoadError::AlreadyLoaded => "the root VSpace holds an image already",
         }
-    }
-}
-
-/// Runs the narrated demo; returns the exit code for QEMU.
-#[cfg_attr(
-    any(feature = "qemu-test", feature = "latency-bench"),
-    allow(dead_code, reason = "the test and bench builds run something else")
-)]
-pub fn run() -> ExitCode {
-    let mut failed = 0;
-    for (name, check) in [
-        ("heap", heap_alloc_free as fn() -> Check),
-        ("timer", timer_ticks),
-        ("syscall", syscall_round_trip),
-        ("restart", syscall_restart),
-        ("preemption", timer_preempts_user),
-        ("faults", user_faults_stop_only_the_thread),
-    ] {
-        if let Err(e) = check() {
-            kprintln!("demo: {name}: FAILED: {e}");
-            failed += 1;
-        }
-    }
-    kprintln!("demo: the root task, served by the capability kernel's gears through real system calls");
-    type Step = fn() -> crate::scenarios::Outcome;
-    let tour: [(&str, Step); 4] = [
-        ("boot info", crate::scenarios::boot_info),
-        ("retype", crate::scenarios::retype_objects),
-        ("CSpace and badged caps", crate::scenarios::cnode_ops),
-        ("ReadRegisters", crate::scenarios::tcb_read_registers),
-    ];
-    for (name, step) in tour {
-        kprintln!("demo: -- {name} --");
-        if let Err(e) = step() {
-            kprintln!("demo: {name}: FAILED: {e}");
-            failed += 1;
-        }
-    }
-    kprintln!(
-        "demo: -- the Rust root task: CSpaces, IPC, IPC rights, a timer driver, a child in its own address space, faults, PREEMPT_REVOKE --"
-    );
-    if let Err(e) = crate::scenarios::rust_root_task() {
-        kprintln!("demo: Rust root task: FAILED: {e}");
-        failed += 1;
-    }
-    if failed == 0 {
-        kprintln!("demo: done; leaving QEMU");
-        ExitCode::Success
-    } else {
-        ExitCode::Failure
     }
 }
 
@@ -133,7 +107,7 @@ pub fn timer_ticks() -> Check {
 }
 
 /// Runs `t` until an entry that is not a timer interrupt (those are only counted).
-fn run_to_event(t: &mut UserThread) -> Trap {
+fn run_to_event(t: &mut Program) -> Trap {
     loop {
         match t.run() {
             Trap::Interrupt(Irq::Timer) => continue,
@@ -142,13 +116,44 @@ fn run_to_event(t: &mut UserThread) -> Trap {
     }
 }
 
+/// The seL4 system-call arguments as the user passed them in registers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SyscallArgs {
+    number: i64,
+    cap: u64,
+    info: u64,
+    mrs: [u64; 4],
+}
+
+/// The length of this machine's system-call instruction.
+const SYSCALL_INSN_LEN: u64 = Arch::native().syscall_registers().instruction_len;
+
+/// The system-call arguments in `ctx`, where seL4's ABI puts them.
+fn syscall_args(ctx: &UserContext) -> SyscallArgs {
+    let r = Arch::native().syscall_registers();
+    let v = ctx.sel4_registers();
+    SyscallArgs { number: v[r.number] as i64, cap: v[r.cap], info: v[r.info], mrs: r.msg.map(|i| v[i]) }
+}
+
+/// Writes a reply into `ctx` where seL4's ABI puts it: badge, MessageInfo, MR0–3.
+fn set_syscall_reply(ctx: &mut UserContext, badge: u64, info: u64, mrs: [u64; 4]) {
+    let r = Arch::native().syscall_registers();
+    let mut v = ctx.sel4_registers();
+    v[r.badge] = badge;
+    v[r.info] = info;
+    for (&i, m) in r.msg.iter().zip(mrs) {
+        v[i] = m;
+    }
+    ctx.set_sel4_registers(&v);
+}
+
 /// A user thread calls the kernel with seL4's register convention and gets a reply.
 pub fn syscall_round_trip() -> Check {
-    let mut t = UserThread::load(arch::programs::call_echo())?;
+    let mut t = Program::load(arch::programs::call_echo())?;
     if run_to_event(&mut t) != Trap::Syscall {
         return Err("first entry is not a syscall");
     }
-    let args = t.ctx.syscall_args();
+    let args = syscall_args(&t.ctx);
     let info = MessageInfo::from_word(args.info);
     let (label, length) = (info.label(), info.length());
     kprintln!(
@@ -168,13 +173,13 @@ pub fn syscall_round_trip() -> Check {
     }
     let reply_info = MessageInfo::new(0, 0, 0, 4).word();
     let reply_mrs = args.mrs.map(|m| m + 0x10_0000);
-    t.ctx.set_syscall_reply(0xbad6e, reply_info, reply_mrs);
+    set_syscall_reply(&mut t.ctx, 0xbad6e, reply_info, reply_mrs);
     kprintln!("syscall: kernel -> user: reply badge 0xbad6e length 4 MR0-3 {}", Words(&reply_mrs));
 
     if run_to_event(&mut t) != Trap::Syscall {
         return Err("second entry is not a syscall");
     }
-    let echo = t.ctx.syscall_args();
+    let echo = syscall_args(&t.ctx);
     kprintln!(
         "syscall: user -> kernel: {} cap {:#x} echoing MessageInfo {:#x} MR0-3 {}",
         syscall_name(echo.number),
@@ -189,7 +194,7 @@ pub fn syscall_round_trip() -> Check {
     {
         return Err("the user did not get the reply registers back");
     }
-    if run_to_event(&mut t) != Trap::Syscall || t.ctx.syscall_args().number != Syscall::Yield.number() {
+    if run_to_event(&mut t) != Trap::Syscall || syscall_args(&t.ctx).number != Syscall::Yield.number() {
         return Err("third entry is not Yield");
     }
     kprintln!("syscall: round trip ok (Call, reply, Send echo, Yield); thread retired");
@@ -199,22 +204,22 @@ pub fn syscall_round_trip() -> Check {
 /// A syscall restarted the seL4 way (the ip moved back over the syscall instruction, as for a
 /// preempted operation) enters the kernel again with the same arguments.
 pub fn syscall_restart() -> Check {
-    let mut t = UserThread::load(arch::programs::call_echo())?;
+    let mut t = Program::load(arch::programs::call_echo())?;
     if run_to_event(&mut t) != Trap::Syscall {
         return Err("first entry is not a syscall");
     }
-    let first = t.ctx.syscall_args();
+    let first = syscall_args(&t.ctx);
     let next_ip = t.ctx.ip();
-    t.ctx.set_ip(next_ip - arch::UserContext::SYSCALL_INSN_LEN);
+    t.ctx.set_ip(next_ip - SYSCALL_INSN_LEN);
     if run_to_event(&mut t) != Trap::Syscall {
         return Err("the restarted syscall did not enter the kernel");
     }
-    if t.ctx.syscall_args() != first || t.ctx.ip() != next_ip {
+    if syscall_args(&t.ctx) != first || t.ctx.ip() != next_ip {
         return Err("the restarted syscall came back with different arguments or ip");
     }
     kprintln!(
         "restart: ip moved back from {next_ip:#x} by {} bytes; the same {} entered again",
-        arch::UserContext::SYSCALL_INSN_LEN,
+        SYSCALL_INSN_LEN,
         syscall_name(first.number)
     );
     Ok(())
@@ -222,7 +227,7 @@ pub fn syscall_restart() -> Check {
 
 /// A user thread that never enters the kernel is interrupted by the timer and resumed.
 pub fn timer_preempts_user() -> Check {
-    let mut t = UserThread::load(arch::programs::spin())?;
+    let mut t = Program::load(arch::programs::spin())?;
     let mut progress = [0u64; 3];
     for p in progress.iter_mut() {
         match t.run() {
@@ -247,8 +252,8 @@ pub fn timer_preempts_user() -> Check {
 /// state); a thread that finds the other's says so with the unknown system call -99.
 #[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
 pub fn fpu_state_is_per_thread() -> Check {
-    let mut a = UserThread::load(arch::programs::fpu_keeper())?;
-    let mut b = UserThread::load(arch::programs::fpu_keeper())?;
+    let mut a = Program::load(arch::programs::fpu_keeper())?;
+    let mut b = Program::load(arch::programs::fpu_keeper())?;
     a.ctx.set_entry_args([0xaaaa_5555_aaaa_5555, 0, 0, 0]);
     b.ctx.set_entry_args([0x1234_5678_9abc_def0, 0, 0, 0]);
     for _ in 0..3 {
@@ -270,7 +275,7 @@ pub fn fpu_state_is_per_thread() -> Check {
 
 /// Runs a faulting program; checks it stops with `kind` and that the kernel goes on.
 pub fn user_fault(program: &[u8], kind: FaultKind) -> Check {
-    let mut t = UserThread::load(program)?;
+    let mut t = Program::load(program)?;
     match run_to_event(&mut t) {
         Trap::Fault(f) if f.kind == kind => {
             kprintln!(

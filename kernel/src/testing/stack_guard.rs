@@ -1,8 +1,8 @@
 //! The kernel stack's guard page (riscv64): touched on purpose, then overflowed on purpose, each
 //! time recovered by the arch layer so that the suite goes on.
 
+use super::checks::Check;
 use crate::arch::{self, GuardTrap};
-use crate::demo::Check;
 
 fn show(what: &str, t: &GuardTrap) {
     kprintln!(

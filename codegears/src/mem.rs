@@ -1,0 +1,229 @@
+//! Physical memory as the kernel reaches it, a word at a time: the kernel window seL4 reads and
+//! writes IPC buffers through (`lookupIPCBuffer` gives a kernel pointer into the buffer's frame).
+//!
+//! The gears that move a message (`copyMRs`, `setMR`, `transferCaps`, the fault messages) read
+//! and write the words of threads' IPC buffers here, at the physical addresses their buffer
+//! frames give. Two backings: the host model's [`PhysMem::new`] keeps the pages written so far
+//! (plain data: cloned, compared and hashed with the rest of the kernel state, a page of zeros
+//! equal to one never written), and the bare-metal kernel's [`PhysMem::window`] reaches its RAM
+//! through the slices its arch layer hands over once at boot.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use core::fmt;
+use core::hash::{Hash, Hasher};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Words in a 4 KiB page.
+const PAGE_WORDS: usize = 512;
+/// log2 of a page's size.
+const PAGE_SHIFT: u32 = 12;
+
+/// A run of RAM the kernel maps: physical address `base` is `words[0]`.
+#[derive(Clone, Copy, Debug)]
+pub struct RamWindow {
+    /// The physical address of the first word.
+    pub base: u64,
+    /// The words, as the kernel reaches them.
+    pub words: &'static [AtomicU64],
+}
+
+#[derive(Clone)]
+enum Backing {
+    /// The pages written so far, by page number; every other word reads as zero.
+    Pages(BTreeMap<u64, Arc<[u64; PAGE_WORDS]>>),
+    /// The machine's RAM (a word outside every window reads as zero, and a write there is
+    /// dropped: device memory is no place for an IPC buffer).
+    Windows(&'static [RamWindow]),
+}
+
+/// Physical memory, word-addressed (8-byte aligned physical addresses; the low three bits of an
+/// address are ignored).
+#[derive(Clone)]
+pub struct PhysMem {
+    backing: Backing,
+}
+
+impl Default for PhysMem {
+    fn default() -> Self {
+        PhysMem::new()
+    }
+}
+
+impl PhysMem {
+    /// Memory that reads as zero everywhere until written (the host model).
+    pub fn new() -> PhysMem {
+        PhysMem { backing: Backing::Pages(BTreeMap::new()) }
+    }
+
+    /// The machine's RAM, as the windows the kernel maps (the bare-metal kernel).
+    pub fn window(windows: &'static [RamWindow]) -> PhysMem {
+        PhysMem { backing: Backing::Windows(windows) }
+    }
+
+    /// The word at physical address `paddr`.
+    #[inline]
+    pub fn read(&self, paddr: u64) -> u64 {
+        match &self.backing {
+            Backing::Pages(pages) => {
+                pages.get(&(paddr >> PAGE_SHIFT)).map_or(0, |p| p[((paddr >> 3) as usize) & (PAGE_WORDS - 1)])
+            }
+            Backing::Windows(w) => find(w, paddr).map_or(0, |a| a.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Writes the word at physical address `paddr`.
+    #[inline]
+    pub fn write(&mut self, paddr: u64, value: u64) {
+        match &mut self.backing {
+            Backing::Pages(pages) => {
+                let page = pages.entry(paddr >> PAGE_SHIFT);
+                if value == 0 && matches!(page, alloc::collections::btree_map::Entry::Vacant(_)) {
+                    return;
+                }
+                let p = page.or_insert_with(|| Arc::new([0; PAGE_WORDS]));
+                Arc::make_mut(p)[((paddr >> 3) as usize) & (PAGE_WORDS - 1)] = value;
+            }
+            Backing::Windows(w) => {
+                if let Some(a) = find(w, paddr) {
+                    a.store(value, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Sets the 2^`bits` bytes at `paddr` (aligned to their size) to zero.
+    pub fn zero(&mut self, paddr: u64, bits: u8) {
+        if let Backing::Windows(w) = &self.backing {
+            let end = paddr.saturating_add(1u64 << bits.min(63));
+            for win in w.iter() {
+                let top = win.base + (win.words.len() as u64) * 8;
+                let (from, to) = (paddr.max(win.base), end.min(top));
+                if from < to {
+                    let (i, j) = (((from - win.base) >> 3) as usize, ((to - win.base) >> 3) as usize);
+                    win.words[i..j].iter().for_each(|a| a.store(0, Ordering::Relaxed));
+                }
+            }
+        }
+        if let Backing::Pages(pages) = &mut self.backing {
+            let (first, count) = if u32::from(bits) >= PAGE_SHIFT {
+                (paddr >> PAGE_SHIFT, 1u64 << (u32::from(bits) - PAGE_SHIFT))
+            } else {
+                let words = 1usize << bits.saturating_sub(3);
+                let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
+                if let Some(p) = pages.get_mut(&(paddr >> PAGE_SHIFT)) {
+                    Arc::make_mut(p)[at..(at + words).min(PAGE_WORDS)].fill(0);
+                }
+                return;
+            };
+            let keys: alloc::vec::Vec<u64> =
+                pages.range(first..first.saturating_add(count)).map(|(k, _)| *k).collect();
+            for k in keys {
+                pages.remove(&k);
+            }
+        }
+    }
+
+    /// The non-zero pages of a host-model memory, by page number.
+    fn nonzero_pages(&self) -> impl Iterator<Item = (u64, &[u64; PAGE_WORDS])> + '_ {
+        let pages = match &self.backing {
+            Backing::Pages(p) => Some(p),
+            Backing::Windows(_) => None,
+        };
+        pages
+            .into_iter()
+            .flat_map(|p| p.iter())
+            .filter(|(_, w)| w.iter().any(|&x| x != 0))
+            .map(|(k, w)| (*k, &**w))
+    }
+}
+
+fn find(windows: &[RamWindow], paddr: u64) -> Option<&AtomicU64> {
+    windows.iter().find_map(|w| {
+        let off = paddr.checked_sub(w.base)? >> 3;
+        w.words.get(usize::try_from(off).ok()?)
+    })
+}
+
+/// Two memories are equal when every word reads the same (a host-model memory); the kernel's
+/// RAM windows are equal when they are the same windows (they are never compared by content).
+impl PartialEq for PhysMem {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.backing, &other.backing) {
+            (Backing::Windows(a), Backing::Windows(b)) => core::ptr::eq(*a, *b),
+            (Backing::Pages(_), Backing::Pages(_)) => self.nonzero_pages().eq(other.nonzero_pages()),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for PhysMem {}
+
+impl Hash for PhysMem {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match &self.backing {
+            Backing::Pages(_) => {
+                for (k, w) in self.nonzero_pages() {
+                    k.hash(state);
+                    w.hash(state);
+                }
+            }
+            Backing::Windows(w) => w.iter().for_each(|w| w.base.hash(state)),
+        }
+    }
+}
+
+impl fmt::Debug for PhysMem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.backing {
+            Backing::Pages(_) => {
+                let mut m = f.debug_map();
+                for (k, w) in self.nonzero_pages() {
+                    for (i, &x) in w.iter().enumerate().filter(|(_, x)| **x != 0) {
+                        m.entry(
+                            &format_args!("{:#x}", (k << PAGE_SHIFT) + (i as u64) * 8),
+                            &format_args!("{x:#x}"),
+                        );
+                    }
+                }
+                m.finish()
+            }
+            Backing::Windows(w) => write!(f, "PhysMem({} RAM windows)", w.len()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_read_back_and_zero_pages_are_absent() {
+        let mut m = PhysMem::new();
+        assert_eq!(m.read(0x1000), 0);
+        m.write(0x1008, 7);
+        assert_eq!((m.read(0x1008), m.read(0x1000)), (7, 0));
+        let mut n = PhysMem::new();
+        n.write(0x5000, 0);
+        assert_eq!(n, PhysMem::new(), "writing zero where nothing was makes no page");
+        m.write(0x1008, 0);
+        assert_eq!(m, PhysMem::new(), "a page of zeros equals no page");
+        m.write(0x2010, 3);
+        m.zero(0x2000, 12);
+        assert_eq!(m.read(0x2010), 0);
+        m.write(0x3010, 3);
+        m.write(0x3408, 4);
+        m.zero(0x3000, 10);
+        assert_eq!((m.read(0x3010), m.read(0x3408)), (0, 4));
+    }
+
+    #[test]
+    fn windows_reach_only_their_words() {
+        static WORDS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+        static W: [RamWindow; 1] = [RamWindow { base: 0x8000, words: &WORDS }];
+        let mut m = PhysMem::window(&W);
+        m.write(0x8008, 9);
+        m.write(0x9000, 9);
+        assert_eq!((m.read(0x8008), m.read(0x9000), m.read(0x7ff8)), (9, 0, 0));
+    }
+}

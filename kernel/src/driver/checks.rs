@@ -1,0 +1,97 @@
+//! The invariant metagear as the kernel plugs it in.
+
+use alloc::format;
+use alloc::string::String;
+
+use codegears::Kernel;
+use gears::{Gear, MetaGear, Mode, PointDecision, Step};
+use metagears::Invariant;
+
+/// The invariant metagear as the kernel plugs it in: `metagears::Invariant` over
+/// `codegears::check_invariants` at every `every`-th preemption point (1: every one) and
+/// wherever an operation is preempted, plus a constant-time check of the CDT links around the
+/// slot a revoke works on at every point. A full check is linear in the number of caps, so a
+/// revoke of 65,536 caps samples it (the host tests do the same, `tests/tests/sel4_preempt_revoke.rs`).
+pub struct Checks {
+    invariant: Invariant<CheckFn>,
+    /// Full check every this many points (0: none at points).
+    pub every: u64,
+    /// Full check wherever an operation is preempted.
+    pub where_preempted: bool,
+    /// Preemption points seen.
+    pub points: u64,
+    /// Full checks run (at points and where preempted).
+    pub full: u64,
+    /// Local CDT checks run.
+    pub local: u64,
+    /// The first violation.
+    pub violation: Option<String>,
+}
+
+/// The predicate the invariant metagear runs.
+type CheckFn = fn(&Kernel) -> Result<(), String>;
+
+fn full_check(k: &Kernel) -> Result<(), String> {
+    codegears::check_invariants(&k.state).map_err(|e| format!("{e}"))
+}
+
+impl Checks {
+    /// Checks at every preemption point.
+    pub fn new() -> Checks {
+        Checks {
+            invariant: Invariant::new(full_check as CheckFn).only_at_preemption_points(),
+            every: 1,
+            where_preempted: true,
+            points: 0,
+            full: 0,
+            local: 0,
+            violation: None,
+        }
+    }
+}
+
+impl Default for Checks {
+    fn default() -> Self {
+        Checks::new()
+    }
+}
+
+impl MetaGear<Kernel> for Checks {
+    fn preemption_point(
+        &mut self,
+        at: &Step<Kernel>,
+        next: &'static Gear<Kernel>,
+        k: &Kernel,
+    ) -> PointDecision {
+        self.points += 1;
+        if let Some(slot) = k.thread.revoke.slot {
+            self.local += 1;
+            let cs = &k.state.cspace;
+            if let Some(n) = cs.mdb(slot).next
+                && cs.mdb(n).prev != Some(slot)
+            {
+                self.violation.get_or_insert_with(|| format!("CDT links broken after {slot:?}"));
+                return PointDecision::Halt("local CDT check failed");
+            }
+        }
+        if self.every != 0 && self.points.is_multiple_of(self.every) {
+            self.full += 1;
+            let d = self.invariant.preemption_point(at, next, k);
+            if let (PointDecision::Halt(_), Some(v)) = (d, self.invariant.violation()) {
+                self.violation.get_or_insert_with(|| format!("{}: {}", v.gear, v.message));
+            }
+            return d;
+        }
+        PointDecision::Continue
+    }
+
+    fn preempted(&mut self, _at: &Step<Kernel>, next: &'static Gear<Kernel>, _mode: Mode, k: &Kernel) {
+        if !self.where_preempted {
+            return;
+        }
+        self.full += 1;
+        if let Err(e) = full_check(k) {
+            self.violation.get_or_insert_with(|| format!("where preempted before {}: {e}", next.name()));
+        }
+    }
+}

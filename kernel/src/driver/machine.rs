@@ -1,0 +1,97 @@
+//! The machine under the capability kernel: what `codegears::entry` asks of the hardware.
+
+use codegears::entry::Machine;
+use codegears::interrupt::{IRQ_TIMER, MAX_IRQ};
+use codegears::machine::{MachineOp, Pte};
+
+use crate::arch;
+
+/// The hardware as the kernel entry sees it: machine ops carried out by the arch layer, the
+/// interrupts taken and not yet handled (at most one pending per line: a bit each), and the
+/// console for `seL4_DebugPutChar`.
+#[derive(Debug, Default)]
+pub struct HwMachine {
+    /// Lines 0..=`MAX_IRQ` taken and not yet handled (bit `irq`; the timer is line 0).
+    pending: u128,
+}
+
+const _: () = assert!(MAX_IRQ < 128);
+
+impl HwMachine {
+    /// Waits with interrupts open until one is taken (at once if one is pending), then notes
+    /// what came: a tick of the kernel's timer, and every device line taken in the kernel.
+    pub fn wait(&mut self) {
+        let ticks = arch::ticks();
+        arch::wait_for_interrupt();
+        if arch::ticks() != ticks {
+            self.note(IRQ_TIMER);
+        }
+        self.note_kernel_lines();
+    }
+
+    /// Notes the device lines the arch layer took while the kernel ran.
+    pub fn note_kernel_lines(&mut self) {
+        while let Some(line) = arch::take_kernel_irq() {
+            if u64::from(line) <= MAX_IRQ {
+                self.note(line as u16);
+            }
+        }
+    }
+
+    /// Notes that `irq` was taken.
+    pub fn note(&mut self, irq: u16) {
+        self.pending |= 1 << irq;
+    }
+
+    /// The next interrupt taken and not handled (the timer first), now handled.
+    pub fn take(&mut self) -> Option<u16> {
+        if self.pending == 0 {
+            return None;
+        }
+        let irq = self.pending.trailing_zeros() as u16;
+        self.pending &= !(1 << irq);
+        Some(irq)
+    }
+}
+
+impl Machine for HwMachine {
+    fn apply(&mut self, op: MachineOp) {
+        match op {
+            // Cleared already through the capability kernel's `PhysMem`, which is this RAM.
+            MachineOp::Zero { .. } => {}
+            MachineOp::CopyGlobalMappings { root } => arch::copy_global_mappings(root),
+            MachineOp::WriteEntry { table, index, entry } => {
+                let pte = match entry {
+                    Pte::Invalid => arch::UserPte::Invalid,
+                    Pte::Table { paddr } => arch::UserPte::Table(paddr),
+                    Pte::Page { paddr, size_bits, write, exec } => {
+                        arch::UserPte::Page { paddr, size_bits, write, exec }
+                    }
+                };
+                arch::write_user_pte(table, index, pte);
+            }
+            MachineOp::Flush { root, vaddr } => arch::flush_user(root, vaddr),
+            // The timer is the kernel's own line (shared with a driver through its notification
+            // only): it is never masked. A line the controller does not have (BadLine) has
+            // nothing to mask.
+            MachineOp::MaskIrq { irq, .. } if irq == IRQ_TIMER => {}
+            MachineOp::MaskIrq { irq, masked: true } => {
+                let _ = arch::irq_mask(u32::from(irq));
+            }
+            MachineOp::MaskIrq { irq, masked: false } => {
+                let _ = arch::irq_enable(u32::from(irq));
+            }
+        }
+    }
+
+    fn active_irq(&mut self) -> Option<u16> {
+        if self.pending == 0 {
+            self.wait();
+        }
+        self.take()
+    }
+
+    fn debug_put_char(&mut self, c: u8) {
+        arch::console_write_bytes(&[c]);
+    }
+}

@@ -1,0 +1,235 @@
+//! The kernel's main loop: choose a thread, run it to its next kernel entry, enter the kernel.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use codegears::SyscallError;
+use codegears::cap::{Cap, ObjPtr, SlotRef};
+use codegears::entry::{self, End, EntryError, Event};
+use codegears::fault::Fault;
+use codegears::interrupt::IRQ_TIMER;
+use codegears::kernel::tcb_slot;
+use codegears::object::ThreadState;
+
+use super::{Driver, Halt};
+use crate::arch::{self, Trap};
+
+impl Driver {
+    /// Runs the threads the capability kernel schedules until one calls `seL4_DebugHalt`, or
+    /// until no thread can ever run again (every thread inactive or blocked, and no interrupt
+    /// signals a notification): `Ok(None)` then.
+    ///
+    /// Each turn is seL4's return to user and next kernel entry: `schedule` picks the thread and
+    /// activates it (a `Restart` thread goes back to its system-call instruction), its registers
+    /// go from its TCB into the hardware context, it runs in the VSpace its TCB's VTable slot
+    /// names until it enters the kernel, its registers go back into its TCB (FaultIP at the
+    /// instruction that entered, NextIP where it goes on), and the entry runs. With no thread to
+    /// run the kernel idles until an interrupt.
+    pub fn run(&mut self) -> Result<Option<Halt>, String> {
+        let mut last = None;
+        loop {
+            self.handle_taken_interrupts()?;
+            let Some(cur) = entry::schedule(&mut self.kernel) else {
+                if self.kernel.state.irqs.notification.is_empty() {
+                    kprintln!("kernel: no thread can run again: every one is inactive or blocked");
+                    return Ok(None);
+                }
+                self.machine.wait();
+                continue;
+            };
+            if last.is_some_and(|l| l != cur) {
+                self.stats.switches += 1;
+            }
+            last = Some(cur);
+            let event = match self.run_thread(cur)? {
+                Trap::Syscall => {
+                    self.stats.syscalls += 1;
+                    Event::Syscall
+                }
+                Trap::Interrupt(arch::Irq::Timer) => Event::Interrupt(IRQ_TIMER),
+                Trap::Interrupt(arch::Irq::Other(line)) => Event::Interrupt(line as u16),
+                Trap::Fault(f) => {
+                    let why = format!("{} at ip {:#x}, address {:#x}", arch::fault_name(&f), f.ip, f.addr);
+                    kprintln!("kernel: thread {:#x} faulted: {why}", cur.0);
+                    Event::UserFault(match f.kind {
+                        arch::FaultKind::PageFault => Fault::VMFault {
+                            address: f.addr,
+                            fsr: f.code,
+                            instruction_fault: arch::fault_is_fetch(&f),
+                        },
+                        _ => Fault::UserException { number: f.vector, code: f.code },
+                    })
+                }
+            };
+            match self.enter(event)? {
+                End::DebugHalt => {
+                    let arg =
+                        self.kernel.state.objects.tcb(cur).map_or(0, |t| t.registers[self.cap_register()]);
+                    return Ok(Some(Halt { thread: cur, arg }));
+                }
+                End::Bench(call, arg) => self.bench_call(call, arg),
+                End::Faulted | End::Failed(SyscallError::CapFault { .. })
+                    if self
+                        .kernel
+                        .state
+                        .objects
+                        .tcb(cur)
+                        .is_some_and(|t| t.state == ThreadState::Inactive) =>
+                {
+                    kprintln!("kernel: thread {:#x} has no fault handler: stopped", cur.0);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// One kernel entry, counted.
+    fn enter(&mut self, event: Event) -> Result<End, String> {
+        let waiting = matches!(event, Event::Interrupt(_)).then(|| self.waiting_threads());
+        if matches!(event, Event::Interrupt(_)) {
+            self.stats.interrupts += 1;
+        }
+        let end =
+            entry::handle(&mut self.kernel, &mut self.dispatcher, &mut self.machine, event).map_err(|e| {
+                let why = self.dispatcher.meta().2.violation.clone().unwrap_or_default();
+                match e {
+                    EntryError::Halted { by, step } => format!("{by} at step {step}: {why}"),
+                    EntryError::NoCurrentThread => String::from("a kernel entry with no current thread"),
+                }
+            })?;
+        match end {
+            End::Preempted(_) => {
+                self.stats.preemptions += 1;
+                self.stats.restarts += 1;
+            }
+            End::Faulted => self.stats.faults += 1,
+            End::Failed(SyscallError::CapFault { .. }) => self.stats.faults += 1,
+            _ => {}
+        }
+        if let Some(waiting) = waiting {
+            self.note_woken(&waiting);
+        }
+        Ok(end)
+    }
+
+    /// Handles the interrupts the machine noted and the kernel has not handled yet.
+    fn handle_taken_interrupts(&mut self) -> Result<(), String> {
+        self.machine.note_kernel_lines();
+        while let Some(irq) = self.machine.take() {
+            self.enter(Event::Interrupt(irq))?;
+        }
+        Ok(())
+    }
+
+    /// The threads that are not runnable, before an interrupt (which may wake some of them).
+    fn waiting_threads(&self) -> Vec<ObjPtr> {
+        let objects = &self.kernel.state.objects;
+        self.contexts
+            .keys()
+            .copied()
+            .filter(|&t| objects.tcb(t).is_some_and(|x| !x.state.is_runnable()))
+            .collect()
+    }
+
+    /// Remembers, for the latency figure, when the tick that woke each of `waiting` was raised.
+    fn note_woken(&mut self, waiting: &[ObjPtr]) {
+        let raised = arch::timer_last_raised_ns();
+        for &t in waiting {
+            if self.kernel.state.objects.tcb(t).is_some_and(|x| x.state == ThreadState::Running) {
+                self.woken.insert(t, raised);
+            }
+        }
+    }
+
+    fn cap_register(&self) -> usize {
+        self.kernel.state.arch.syscall_registers().cap
+    }
+
+    /// Runs `cur` (activated by `schedule`) in user mode until its next kernel entry: its
+    /// registers from its TCB into its hardware context, and back.
+    fn run_thread(&mut self, cur: ObjPtr) -> Result<Trap, String> {
+        let Some(tcb) = self.kernel.state.objects.tcb(cur) else {
+            return Err(format!("the scheduler chose {:#x}, which is not a TCB", cur.0));
+        };
+        let (registers, next_ip) = (tcb.registers, tcb.next_ip);
+        let space = self.vspace_of(cur);
+        let ctx = self.contexts.entry(cur).or_default();
+        ctx.set_sel4_registers(&registers);
+        ctx.set_ip(next_ip);
+        let Some(root) = space else {
+            // No VSpace: the thread cannot fetch its first instruction.
+            let ip = ctx.ip();
+            return Ok(Trap::Fault(arch::UserFault {
+                kind: arch::FaultKind::PageFault,
+                ip,
+                addr: ip,
+                vector: 0,
+                code: 0,
+            }));
+        };
+        arch::AddressSpace::activate_root(root);
+        if let Some(raised) = self.woken.remove(&cur) {
+            let latency = arch::now_ns().saturating_sub(raised);
+            self.stats.user_latency_max_ns = self.stats.user_latency_max_ns.max(latency);
+            self.stats.driver_wakeups += 1;
+        }
+        let trap = arch::run_user(ctx);
+        arch::AddressSpace::activate_kernel();
+        let next_ip = ctx.ip();
+        let mut registers = ctx.sel4_registers();
+        // seL4's FaultIP: a system call's instruction (the thread makes it again if the kernel
+        // leaves it Restart); for an interrupt or a fault, where it stopped.
+        let arch = self.kernel.state.arch;
+        let fault_ip =
+            if trap == Trap::Syscall { next_ip - arch.syscall_registers().instruction_len } else { next_ip };
+        registers[arch.ip_register()] = fault_ip;
+        if let Some(t) = self.kernel.state.objects.tcb_mut(cur) {
+            t.registers = registers;
+            t.next_ip = next_ip;
+        }
+        Ok(trap)
+    }
+
+    /// The physical address of the VSpace root `t` runs in: the one in its TCB's VTable slot;
+    /// none without one.
+    fn vspace_of(&self, t: ObjPtr) -> Option<u64> {
+        match self.kernel.state.cspace.cap(SlotRef::of(t, tcb_slot::VTABLE)) {
+            Cap::PageTable { ptr, mapped: Some(_), .. } => Some(ptr.0),
+            _ => None,
+        }
+    }
+
+    /// Gears' benchmark calls (the `latency-bench` kernel): begin a latency measurement with
+    /// the preemption points on (1) or off (0), or end it and report for a revoke of `arg` caps.
+    #[cfg(feature = "latency-bench")]
+    fn bench_call(&mut self, call: abi::Syscall, arg: u64) {
+        match call {
+            abi::Syscall::GearsBenchBegin => {
+                self.set_preemption(arg != 0);
+                self.bench = Some((arg != 0, self.stats));
+                self.stats.user_latency_max_ns = 0;
+                arch::timer_latency_reset();
+            }
+            _ => {
+                if let Some((on, s0)) = self.bench.take() {
+                    let s = self.stats;
+                    kprintln!(
+                        "bench: irq-latency caps={} preemption={} max_latency_insns={} \
+                         kernel_latency_insns={} preemptions={} driver_runs={}",
+                        arg,
+                        if on { "on" } else { "off" },
+                        s.user_latency_max_ns,
+                        arch::timer_latency_max_ns(),
+                        s.preemptions - s0.preemptions,
+                        s.driver_wakeups - s0.driver_wakeups
+                    );
+                }
+            }
+        }
+    }
+
+    /// Gears' benchmark calls do nothing in a kernel built without the `latency-bench` feature.
+    #[cfg(not(feature = "latency-bench"))]
+    fn bench_call(&mut self, _call: abi::Syscall, _arg: u64) {}
+}
