@@ -186,7 +186,10 @@ mod tests {
         assert_eq!(name(cnode::COPY, Arch::X86_64), Some("CNodeCopy"));
         assert_eq!(name(domain_set::SCHEDULE_SET_START, Arch::Riscv64), Some("DomainScheduleSetStart"));
         assert_eq!(name(crate::x86_64::label::PAGE_MAP, Arch::X86_64), Some("X86PageMap"));
-        assert_eq!(name(crate::x86_64::label::IRQ_ISSUE_IRQ_HANDLER_MSI, Arch::X86_64), Some("X86IRQIssueIRQHandlerMSI"));
+        assert_eq!(
+            name(crate::x86_64::label::IRQ_ISSUE_IRQ_HANDLER_MSI, Arch::X86_64),
+            Some("X86IRQIssueIRQHandlerMSI")
+        );
         assert_eq!(name(crate::riscv64::label::PAGE_MAP, Arch::Riscv64), Some("RISCVPageMap"));
         assert_eq!(name(crate::riscv64::label::COUNT, Arch::Riscv64), None);
         assert_eq!(name(crate::x86_64::label::COUNT, Arch::X86_64), None);

@@ -136,7 +136,10 @@ impl CapRights {
 
     /// The word encoding.
     pub const fn to_word(self) -> u64 {
-        self.write as u64 | (self.read as u64) << 1 | (self.grant as u64) << 2 | (self.grant_reply as u64) << 3
+        self.write as u64
+            | (self.read as u64) << 1
+            | (self.grant as u64) << 2
+            | (self.grant_reply as u64) << 3
     }
 
     /// Rights present in both.
