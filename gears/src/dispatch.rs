@@ -6,6 +6,7 @@ use core::marker::PhantomData;
 use crate::{Context, Control, Gear, MetaGear, Mode, Next, PointDecision, Step};
 
 /// How a run of the dispatcher ended.
+#[must_use = "an `Outcome` says whether the operation finished, was preempted or was halted"]
 pub enum Outcome<C: Context> {
     /// The operation left the kernel with a result ([`Next::Exit`]).
     Exited(C::Output),
@@ -208,6 +209,7 @@ impl<C: Context, M: MetaGear<C>> Stepper<'_, C, M> {
     }
 
     /// Runs the next gear. Returns the outcome if that ended the run, `None` if there is more.
+    #[must_use = "a step can end the run (exit, failure, preemption or halt); check for `None`"]
     pub fn step(&mut self) -> Option<&Outcome<C>> {
         let gear = self.current.take()?;
         match self.dispatcher.transition(self.ctx, gear) {
@@ -230,7 +232,9 @@ impl<C: Context, M: MetaGear<C>> Stepper<'_, C, M> {
             match self.current {
                 Some(g) if g.name() == name => return true,
                 Some(_) => {
-                    self.step();
+                    if self.step().is_some() {
+                        return false;
+                    }
                 }
                 None => return false,
             }

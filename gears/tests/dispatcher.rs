@@ -177,8 +177,11 @@ fn a_stepper_shows_each_gear_before_it_runs_and_stops_at_halts() {
     let mut names = vec![];
     while let Some(name) = s.current_name() {
         names.push((name, s.ctx().pos));
-        s.step();
+        if s.step().is_some() {
+            break;
+        }
     }
+    assert_eq!(s.current_name(), None, "the run ended");
     assert_eq!(names, [("walk_start", 0), ("walk_step", 0), ("walk_step", 1), ("walk_step", 2)]);
     assert_eq!(s.outcome(), Some(&Outcome::Halted { by: "probe after", step: 3 }));
     assert!(s.step().is_none(), "nothing runs after the end");

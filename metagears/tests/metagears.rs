@@ -66,7 +66,7 @@ fn a_limited_tracer_keeps_the_latest_events() {
 fn gap_meter_counts_gears_between_chances() {
     let mut ctx = Count::new(ProcessId(0), 0, 5);
     let mut d = Dispatcher::new(GapMeter::new());
-    d.run(&mut ctx, &COUNT_STEP);
+    assert_eq!(d.run(&mut ctx, &COUNT_STEP), Outcome::Exited(5));
     assert_eq!((d.meta().points(), d.meta().max_gap()), (5, 1));
 }
 
