@@ -197,3 +197,55 @@ fn gear_descriptors_name_their_data_gears() {
     assert_eq!(format!("{:?}", ctx.data_gear("goal").unwrap()), "9");
     assert!(ctx.data_gear("meta").is_none(), "the meta state is not a DataGear");
 }
+
+/// Two gears named alike, one in each of two modules.
+mod left {
+    use gears::Next;
+
+    gears::code_gear! {
+        /// Exits with 1.
+        pub fn finish(ctx: super::Walk; pos: &mut u32) {
+            *pos = 1;
+            Next::Exit(*pos)
+        }
+    }
+}
+
+mod right {
+    use gears::Next;
+
+    gears::code_gear! {
+        /// Exits with 2.
+        pub fn finish(ctx: super::Walk; pos: &mut u32) {
+            *pos = 2;
+            Next::Exit(*pos)
+        }
+    }
+}
+
+#[test]
+fn gears_named_alike_in_two_modules_are_two_gears() {
+    use std::collections::HashSet;
+
+    use gears::GearId;
+
+    let (l, r) = (&left::FINISH, &right::FINISH);
+    assert_eq!((l.name(), r.name()), ("finish", "finish"), "traces show the short name");
+    assert_eq!(l.path(), concat!(module_path!(), "::left::finish"));
+    assert_eq!(r.path(), concat!(module_path!(), "::right::finish"));
+    assert_eq!((l.id(), r.id()), (GearId::of(l.path()), GearId::of(r.path())));
+    assert_ne!(l.id(), r.id());
+    assert_ne!(l, r);
+    assert_eq!(HashSet::from([l, r, l]).len(), 2);
+    // A continuation saved at one is not the other.
+    let mut a = walk(0);
+    a.meta.continuation = Some(l);
+    let mut b = walk(0);
+    b.meta.continuation = Some(r);
+    assert_ne!(a, b);
+    let mut d = Dispatcher::new(());
+    assert_eq!(
+        (d.run(&mut a, &WALK_START), d.run(&mut b, &WALK_START)),
+        (Outcome::Exited(1), Outcome::Exited(2))
+    );
+}

@@ -292,7 +292,8 @@ fn gear_ids_are_stable_and_distinct() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), gears.len());
-    assert_eq!(IALLOC.id(), gears::GearId::of("ialloc"));
+    assert_eq!(IALLOC.path(), "gears_tests::ialloc::ialloc");
+    assert_eq!(IALLOC.id(), gears::GearId::of("gears_tests::ialloc::ialloc"));
 }
 
 #[test]
