@@ -30,6 +30,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use codegears::InvariantViolation;
 use codegears::arch::Arch;
 use codegears::cap::{Cap, ObjPtr, SlotRef};
 use codegears::fault::{Fault, HANDLE_FAULT};
@@ -38,7 +39,7 @@ use codegears::kernel::{BootConfig, BootInfo, Done, Kernel, KernelState, ReplyMs
 use codegears::machine::{MachineOp, Pte};
 use codegears::object::ThreadState;
 use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, reply_from_kernel_error, sys};
-use gears::{Dispatcher, Gear, MetaGear, Mode, Outcome, PointDecision, Step};
+use gears::{Dispatcher, Gear, Halt, HaltReason, MetaGear, Mode, Outcome, PointDecision, Step};
 use metagears::wire::WireTracer;
 use metagears::{DEFAULT_WORK_UNITS, Invariant, WorkBudget};
 
@@ -187,7 +188,7 @@ pub struct Reply {
 /// slot a revoke works on at every point. A full check is linear in the number of caps, so a
 /// revoke of 65,536 caps samples it (the host tests do the same, `tests/tests/sel4_preempt_revoke.rs`).
 pub struct Checks {
-    invariant: Invariant<CheckFn>,
+    invariant: Invariant<CheckFn, InvariantViolation>,
     /// Full check every this many points (0: none at points).
     pub every: u64,
     /// Full check wherever an operation is preempted.
@@ -203,10 +204,10 @@ pub struct Checks {
 }
 
 /// The predicate the invariant metagear runs.
-type CheckFn = fn(&Kernel) -> Result<(), String>;
+type CheckFn = fn(&Kernel) -> Result<(), InvariantViolation>;
 
-fn full_check(k: &Kernel) -> Result<(), String> {
-    codegears::check_invariants(&k.state).map_err(|e| format!("{e}"))
+fn full_check(k: &Kernel) -> Result<(), InvariantViolation> {
+    codegears::check_invariants(&k.state)
 }
 
 impl Checks {
@@ -239,14 +240,14 @@ impl MetaGear<Kernel> for Checks {
                 && cs.mdb(n).prev != Some(slot)
             {
                 self.violation.get_or_insert_with(|| format!("CDT links broken after {slot:?}"));
-                return PointDecision::Halt("local CDT check failed");
+                return PointDecision::Halt(Halt::new("Checks", HaltReason::Invariant));
             }
         }
         if self.every != 0 && self.points.is_multiple_of(self.every) {
             self.full += 1;
             let d = self.invariant.preemption_point(at, next, k);
             if let (PointDecision::Halt(_), Some(v)) = (d, self.invariant.violation()) {
-                self.violation.get_or_insert_with(|| format!("{}: {}", v.gear, v.message));
+                self.violation.get_or_insert_with(|| format!("{}: {}", v.gear, v.error));
             }
             return d;
         }
@@ -758,9 +759,9 @@ impl RootTask {
                 self.take_interrupts()?;
                 Deliver::Nothing
             }
-            Outcome::Halted { by, step } => {
+            Outcome::Halted { halt, step } => {
                 let why = self.dispatcher.meta().2.violation.clone().unwrap_or_default();
-                return Err(format!("{by} at step {step}: {why}"));
+                return Err(format!("{halt} at step {step}: {why}"));
             }
         };
         self.thread(cur).deliver = deliver;
@@ -905,9 +906,9 @@ impl RootTask {
                 arch::wait_for_interrupt();
                 Ok(true)
             }
-            Outcome::Halted { by, step } => {
+            Outcome::Halted { halt, step } => {
                 let why = self.dispatcher.meta().2.violation.clone().unwrap_or_default();
-                Err(format!("{by} at step {step}: {why}"))
+                Err(format!("{halt} at step {step}: {why}"))
             }
         }
     }

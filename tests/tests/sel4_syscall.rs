@@ -152,6 +152,6 @@ proptest::proptest! {
                 proptest::prop_assert!(s.k.state == before, "{e:?} changed the state");
             }
         }
-        gears_tests::sel4::invariants(&s.k).map_err(proptest::test_runner::TestCaseError::fail)?;
+        gears_tests::sel4::invariants(&s.k).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
     }
 }

@@ -2,6 +2,7 @@
 
 use core::fmt;
 use std::boxed::Box;
+use std::format;
 use std::string::String;
 use std::time::{Duration, Instant};
 use std::vec::Vec;
@@ -182,13 +183,15 @@ impl<'a, M: Model> Checker<'a, M> {
         &self.model
     }
 
-    /// Checks `check` in every state reached; `Err(why)` is a violation.
-    pub fn invariant(
+    /// Checks `check` in every state reached; `Err(why)` is a violation, `why` of any type the
+    /// finding prints (by its `Display`: a `String`, a kernel's own violation type).
+    pub fn invariant<E: fmt::Display>(
         mut self,
         name: &str,
-        check: impl Fn(&M::State) -> Result<(), String> + Send + Sync + 'a,
+        check: impl Fn(&M::State) -> Result<(), E> + Send + Sync + 'a,
     ) -> Self {
-        self.invariants.push((name.into(), Box::new(check)));
+        self.invariants
+            .push((name.into(), Box::new(move |s: &M::State| check(s).map_err(|e| format!("{e}")))));
         self
     }
 

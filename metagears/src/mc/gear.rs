@@ -3,11 +3,15 @@
 
 use core::fmt;
 use core::hash::Hash;
+use std::boxed::Box;
 use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use gears::{Context, Control, Dispatcher, Gear, MetaGear, Mode, Outcome, PointDecision, ProcessId, Step};
+use gears::{
+    Context, Control, Dispatcher, Gear, Halt, HaltReason, MetaGear, Mode, Outcome, PointDecision, ProcessId,
+    Step,
+};
 
 use crate::invariant::Invariant;
 use crate::mc::model::Model;
@@ -127,8 +131,8 @@ impl<E: fmt::Debug> fmt::Debug for GearAction<E> {
     }
 }
 
-/// The reason a step halts when it runs more gears than its budget without a preemption point.
-pub const STEP_BUDGET_EXCEEDED: &str = "mc: more gears than the budget between two preemption chances";
+/// How [`StepPolicy`] halts a step that runs more gears than its budget without a preemption point.
+pub const STEP_BUDGET_EXCEEDED: Halt = Halt::new("StepPolicy", HaltReason::Budget);
 
 /// The metagear that makes one model-checker step: it preempts (in its mode) at the first
 /// preemption point reached, or at the first one where `when` says so (an interrupt is pending),
@@ -180,8 +184,9 @@ pub struct GearModel<Y: GearSystem> {
     point_check: Option<PointCheck<Y::Ctx>>,
 }
 
-/// An invariant on the context, checked at every preemption point a step reaches.
-type PointCheck<C> = fn(&C) -> Result<(), String>;
+/// An invariant on the context, checked at every preemption point a step reaches; what it says
+/// when it fails is the step's failure, as text.
+type PointCheck<C> = Box<dyn Fn(&C) -> Result<(), String> + Send + Sync>;
 
 impl<Y: GearSystem> GearModel<Y> {
     /// The model of `system`: preempting at every preemption point under [`Mode::Resume`], at
@@ -208,10 +213,10 @@ impl<Y: GearSystem> GearModel<Y> {
     /// Checks `check` with the [`Invariant`] metagear inside every step: at each preemption point
     /// reached and at each operation's end, also the points a step goes on through (under
     /// [`preempt_when`](Self::preempt_when)), where the checker sees no state. A violation fails
-    /// the step ([`Finding::StepFailed`](crate::mc::Finding::StepFailed), with the gear and the
-    /// trace).
-    pub fn point_invariant(mut self, check: fn(&Y::Ctx) -> Result<(), String>) -> Self {
-        self.point_check = Some(check);
+    /// the step ([`Finding::StepFailed`](crate::mc::Finding::StepFailed), with the gear and what
+    /// `check` said, by its `Display`).
+    pub fn point_invariant<E: fmt::Display + 'static>(mut self, check: fn(&Y::Ctx) -> Result<(), E>) -> Self {
+        self.point_check = Some(Box::new(move |ctx| check(ctx).map_err(|e| format!("{e}"))));
         self
     }
 
@@ -239,7 +244,7 @@ impl<Y: GearSystem> GearModel<Y> {
         if let Some(when) = self.when {
             policy = policy.when(when);
         }
-        let invariant = self.point_check.map(|check| Invariant::new(check).with_trace_limit(1));
+        let invariant = self.point_check.as_deref().map(|check| Invariant::new(check).with_trace_limit(1));
         let mut d = Dispatcher::new((policy, tracer, invariant));
         let outcome = d.run(sys.context(state, p), entry);
         if let (Some(trace), Some(tracer)) = (trace, d.meta_mut().1.as_mut()) {
@@ -249,15 +254,15 @@ impl<Y: GearSystem> GearModel<Y> {
             Outcome::Exited(v) => sys.finish(state, p, Ok(v)),
             Outcome::Failed(e) => sys.finish(state, p, Err(e)),
             Outcome::Preempted { .. } => sys.preempted(state, p),
-            Outcome::Halted { by, step } => {
+            Outcome::Halted { halt, step } => {
                 return Err(match d.meta().2.as_ref().and_then(|i| i.violation()) {
                     Some(v) => format!(
                         "{p}: invariant violated at a preemption point, after `{}` before {}: {}",
                         v.gear,
                         v.next.unwrap_or("the end of the operation"),
-                        v.message
+                        v.error
                     ),
-                    None => format!("{p} halted by `{by}` at its gear #{step}"),
+                    None => format!("{p} halted at its gear #{step}: {halt}"),
                 });
             }
         }

@@ -216,7 +216,7 @@ fn a_step_without_preemption_point_is_halted_and_reported() {
     let report = Checker::new(model).bfs();
     let cex = report.counterexample.expect("the runaway step is reported");
     let Finding::StepFailed { message } = &cex.finding else { panic!("{}", cex.finding) };
-    assert!(message.contains(STEP_BUDGET_EXCEEDED), "{message}");
+    assert!(message.ends_with(&format!("halted at its gear #5: {STEP_BUDGET_EXCEEDED}")), "{message}");
     // The shortest path: the runaway step itself, from the initial state.
     assert_eq!(cex.len(), 1);
     assert_eq!(cex.steps[0].action, GearAction::Run(ProcessId(0)));

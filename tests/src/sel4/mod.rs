@@ -7,8 +7,6 @@ pub mod mc;
 pub mod plain;
 
 use alloc::boxed::Box;
-use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use codegears::MachineOp;
@@ -17,16 +15,16 @@ use codegears::lookup::{HANDLE_INVOCATION, LOOKUP_SLOT};
 use codegears::object::{Tcb, ThreadState};
 use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
 use codegears::untyped::object_type;
-use codegears::{Cap, CapRights, Done, ObjPtr, SlotRef, SyscallError, check_invariants};
-use gears::{Dispatcher, MetaGear, Mode, Outcome};
+use codegears::{Cap, CapRights, Done, InvariantViolation, ObjPtr, SlotRef, SyscallError, check_invariants};
+use gears::{Dispatcher, Halt, MetaGear, Mode, Outcome};
 use metagears::Invariant;
 
 /// `seL4_WordBits`: the depth at which a root-CNode cptr resolves.
 pub const WORD_BITS: u64 = 64;
 
-/// The invariant predicate, as the invariant metagear wants it.
-pub fn invariants(k: &Kernel) -> Result<(), String> {
-    check_invariants(&k.state).map_err(|v| format!("{v}"))
+/// The invariant predicate on the kernel context, for the invariant metagear and the model checker.
+pub fn invariants(k: &Kernel) -> Result<(), InvariantViolation> {
+    check_invariants(&k.state)
 }
 
 /// A booted kernel and the root task's bookkeeping.
@@ -45,8 +43,9 @@ pub struct Sel4 {
     /// Whether [`invoke`](Self::invoke) runs the invariant checker and the failure-changes-nothing
     /// check (turned off only to set up very large scenarios quickly; they check at the end).
     pub checked: bool,
-    /// Why the last run was halted by a metagear, if it was (`run` then returns `Ok`).
-    pub halted: Option<String>,
+    /// Which metagear halted the last run, why, and at which step, if one did (`run` then
+    /// returns `Ok`).
+    pub halted: Option<(Halt, u64)>,
     /// The machine ops the invocations recorded, in order, drained after each dispatcher run
     /// as the real kernel's arch layer does.
     pub machine_ops: Vec<MachineOp>,
@@ -135,8 +134,8 @@ impl Sel4 {
                         self.k.set_request(req);
                     }
                 }
-                Outcome::Halted { by, step } => {
-                    self.halted = Some(format!("halted by {by} at step {step}"));
+                Outcome::Halted { halt, step } => {
+                    self.halted = Some((halt, step));
                     return (Ok(()), preemptions);
                 }
             }
@@ -155,8 +154,8 @@ impl Sel4 {
         if let Some(v) = d.meta().violation() {
             panic!("{v}");
         }
-        if let Some(h) = self.halted.take() {
-            panic!("{h}");
+        if let Some((halt, step)) = self.halted.take() {
+            panic!("halted at step {step}: {halt}");
         }
         r
     }
