@@ -336,6 +336,7 @@ struct Contracted {
 impl Model for Contracted {
     type State = Xv6State;
     type Action = GearAction<()>;
+    type Failure = String;
 
     fn init_states(&self) -> Vec<Xv6State> {
         self.system.initial()
@@ -441,7 +442,7 @@ fn under_resume_the_model_checker_finds_ialloc_failing_while_an_inode_is_free() 
     // Resume keeps the cursor: p0's scan passed inode 1 before p1 freed it, and panics.
     let resume = Checker::new(Contracted { system: stale_cursor(), mode: Mode::Resume }).bfs();
     let cex = resume.counterexample.as_ref().expect("a counterexample");
-    let Finding::StepFailed { message } = &cex.finding else { panic!("{cex}") };
+    let Finding::StepFailed(message) = &cex.finding else { panic!("{cex}") };
     assert!(message.starts_with("p0: contract `ialloc fails only on a full table` violated: precondition"));
     assert!(message.contains("no inode at or above the hint is free: inode 1 is free (ihint 1)"));
     assert_eq!(cex.len(), 4, "p1 allocates, p0 passes inode 1, p1 frees it, p0 panics");

@@ -134,6 +134,50 @@ impl<E: fmt::Debug> fmt::Debug for GearAction<E> {
 /// How [`StepPolicy`] halts a step that runs more gears than its budget without a preemption point.
 pub const STEP_BUDGET_EXCEEDED: Halt = Halt::new("StepPolicy", HaltReason::Budget);
 
+/// Why a step of a [`GearModel`] failed: what the checker reports as
+/// [`Finding::StepFailed`](crate::mc::Finding::StepFailed).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum StepFailure {
+    /// The point invariant ([`GearModel::point_invariant`]) did not hold inside the step.
+    PointInvariant {
+        /// The process whose step it was.
+        process: ProcessId,
+        /// The gear that ran last before the check failed.
+        gear: &'static str,
+        /// The gear the step was about to go to (`None` at the end of an operation).
+        next: Option<&'static str>,
+        /// What the invariant said, by its `Display`.
+        message: String,
+    },
+    /// A metagear halted the step ([`STEP_BUDGET_EXCEEDED`], or one the system plugged in).
+    Halted {
+        /// The process whose step it was.
+        process: ProcessId,
+        /// Which metagear, and why.
+        halt: Halt,
+        /// The step, counted in the gears this step ran, at which it halted.
+        step: u64,
+    },
+    /// An environment event could not happen: what [`GearSystem::on_event`] said.
+    Event(String),
+}
+
+impl fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepFailure::PointInvariant { process, gear, next, message } => write!(
+                f,
+                "{process}: invariant violated at a preemption point, after `{gear}` before {}: {message}",
+                next.unwrap_or("the end of the operation")
+            ),
+            StepFailure::Halted { process, halt, step } => {
+                write!(f, "{process} halted at its gear #{step}: {halt}")
+            }
+            StepFailure::Event(message) => f.write_str(message),
+        }
+    }
+}
+
 /// The metagear that makes one model-checker step: it preempts (in its mode) at the first
 /// preemption point reached, or at the first one where `when` says so (an interrupt is pending),
 /// and halts a step that runs more than `budget` gears between two preemption chances (DESIGN
@@ -232,7 +276,12 @@ impl<Y: GearSystem> GearModel<Y> {
     }
 
     /// Runs process `p` of `state` for one step, in place; appends the gears it ran to `trace`.
-    pub fn run(&self, state: &mut Y::State, p: ProcessId, trace: Option<&mut Trace>) -> Result<(), String> {
+    pub fn run(
+        &self,
+        state: &mut Y::State,
+        p: ProcessId,
+        trace: Option<&mut Trace>,
+    ) -> Result<(), StepFailure> {
         let sys = &self.system;
         let saved = sys.context(state, p).meta().continuation;
         let entry = match saved {
@@ -256,13 +305,13 @@ impl<Y: GearSystem> GearModel<Y> {
             Outcome::Preempted { .. } => sys.preempted(state, p),
             Outcome::Halted { halt, step } => {
                 return Err(match d.meta().2.as_ref().and_then(|i| i.violation()) {
-                    Some(v) => format!(
-                        "{p}: invariant violated at a preemption point, after `{}` before {}: {}",
-                        v.gear,
-                        v.next.unwrap_or("the end of the operation"),
-                        v.error
-                    ),
-                    None => format!("{p} halted at its gear #{step}: {halt}"),
+                    Some(v) => StepFailure::PointInvariant {
+                        process: p,
+                        gear: v.gear,
+                        next: v.next,
+                        message: v.error.clone(),
+                    },
+                    None => StepFailure::Halted { process: p, halt, step },
                 });
             }
         }
@@ -274,6 +323,7 @@ impl<Y: GearSystem> GearModel<Y> {
 impl<Y: GearSystem> Model for GearModel<Y> {
     type State = Y::State;
     type Action = GearAction<Y::Event>;
+    type Failure = StepFailure;
 
     fn init_states(&self) -> Vec<Self::State> {
         self.system.initial()
@@ -295,11 +345,11 @@ impl<Y: GearSystem> Model for GearModel<Y> {
         state: &Self::State,
         action: &Self::Action,
         trace: Option<&mut Trace>,
-    ) -> Result<Self::State, String> {
+    ) -> Result<Self::State, StepFailure> {
         let mut next = state.clone();
         match action {
             GearAction::Run(p) => self.run(&mut next, *p, trace)?,
-            GearAction::Event(e) => self.system.on_event(&mut next, e)?,
+            GearAction::Event(e) => self.system.on_event(&mut next, e).map_err(StepFailure::Event)?,
         }
         self.system.normalize(&mut next);
         Ok(next)
