@@ -95,8 +95,8 @@ pub enum End {
 pub enum EntryError {
     /// A metagear halted the dispatcher (an invariant broke, a contract failed …).
     Halted {
-        /// The metagear's reason.
-        by: &'static str,
+        /// Which metagear, and why.
+        halt: gears::Halt,
         /// The dispatcher step at which it stopped.
         step: u64,
     },
@@ -233,7 +233,7 @@ pub fn finish<G: MetaGear<Kernel>, M: Machine>(
     apply_machine_ops(k, machine);
     let (thread, syscall) = (k.thread.request.thread, k.thread.request.syscall);
     let end = match outcome {
-        Outcome::Halted { by, step } => return Err(EntryError::Halted { by, step }),
+        Outcome::Halted { halt, step } => return Err(EntryError::Halted { halt, step }),
         Outcome::Preempted { mode, .. } => {
             if let Some(irq) = machine.active_irq() {
                 handle(k, d, machine, Event::Interrupt(irq))?;

@@ -3,9 +3,10 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use crate::{Context, Control, Gear, MetaGear, Mode, Next, PointDecision, Step};
+use crate::{Context, Control, Gear, Halt, MetaGear, Mode, Next, PointDecision, Step};
 
 /// How a run of the dispatcher ended.
+#[must_use = "an `Outcome` says whether the operation finished, was preempted or was halted"]
 pub enum Outcome<C: Context> {
     /// The operation left the kernel with a result ([`Next::Exit`]).
     Exited(C::Output),
@@ -21,8 +22,8 @@ pub enum Outcome<C: Context> {
     },
     /// A metagear stopped the run (an invariant failed, a model checker cut the path…).
     Halted {
-        /// The metagear's reason.
-        by: &'static str,
+        /// Which metagear stopped the run, and why.
+        halt: Halt,
         /// The step at which it stopped the run.
         step: u64,
     },
@@ -41,7 +42,7 @@ impl<C: Context> fmt::Debug for Outcome<C> {
             Outcome::Exited(v) => write!(f, "Exited({v:?})"),
             Outcome::Failed(e) => write!(f, "Failed({e:?})"),
             Outcome::Preempted { next, mode } => write!(f, "Preempted({mode} at {})", next.name()),
-            Outcome::Halted { by, step } => write!(f, "Halted(by {by} at step {step})"),
+            Outcome::Halted { halt, step } => write!(f, "Halted({halt} at step {step})"),
         }
     }
 }
@@ -58,7 +59,7 @@ where
             (Outcome::Preempted { next: a, mode: m }, Outcome::Preempted { next: b, mode: n }) => {
                 a == b && m == n
             }
-            (Outcome::Halted { by: a, step: s }, Outcome::Halted { by: b, step: t }) => a == b && s == t,
+            (Outcome::Halted { halt: a, step: s }, Outcome::Halted { halt: b, step: t }) => a == b && s == t,
             _ => false,
         }
     }
@@ -133,13 +134,13 @@ impl<C: Context, M: MetaGear<C>> Dispatcher<C, M> {
     #[inline(always)]
     fn transition(&mut self, ctx: &mut C, gear: &'static Gear<C>) -> Result<&'static Gear<C>, Outcome<C>> {
         let at = Step { step: self.step, process: ctx.process(), gear };
-        if let Control::Halt(by) = self.meta.before(&at, ctx) {
-            return Err(Outcome::Halted { by, step: at.step });
+        if let Control::Halt(halt) = self.meta.before(&at, ctx) {
+            return Err(Outcome::Halted { halt, step: at.step });
         }
         let next = gear.run(ctx);
         self.step += 1;
-        if let Control::Halt(by) = self.meta.after(&at, &next, ctx) {
-            return Err(Outcome::Halted { by, step: at.step });
+        if let Control::Halt(halt) = self.meta.after(&at, &next, ctx) {
+            return Err(Outcome::Halted { halt, step: at.step });
         }
         match next {
             Next::Goto(g) => Ok(g),
@@ -153,7 +154,7 @@ impl<C: Context, M: MetaGear<C>> Dispatcher<C, M> {
                     self.meta.preempted(&at, g, mode, ctx);
                     Err(Outcome::Preempted { next: g, mode })
                 }
-                PointDecision::Halt(by) => Err(Outcome::Halted { by, step: at.step }),
+                PointDecision::Halt(halt) => Err(Outcome::Halted { halt, step: at.step }),
             },
             Next::Exit(v) => Err(Outcome::Exited(v)),
             Next::Fail(e) => Err(Outcome::Failed(e)),
@@ -208,6 +209,7 @@ impl<C: Context, M: MetaGear<C>> Stepper<'_, C, M> {
     }
 
     /// Runs the next gear. Returns the outcome if that ended the run, `None` if there is more.
+    #[must_use = "a step can end the run (exit, failure, preemption or halt); check for `None`"]
     pub fn step(&mut self) -> Option<&Outcome<C>> {
         let gear = self.current.take()?;
         match self.dispatcher.transition(self.ctx, gear) {
@@ -230,7 +232,9 @@ impl<C: Context, M: MetaGear<C>> Stepper<'_, C, M> {
             match self.current {
                 Some(g) if g.name() == name => return true,
                 Some(_) => {
-                    self.step();
+                    if self.step().is_some() {
+                        return false;
+                    }
                 }
                 None => return false,
             }

@@ -58,7 +58,7 @@ mod next;
 pub use context::{Context, ContextMeta, DataGear, ProcessId};
 pub use dispatch::{Dispatcher, Outcome, Stepper};
 pub use gear::{Gear, GearId, Stub};
-pub use meta::{Control, MetaGear, Mode, PointDecision, Step};
+pub use meta::{Control, Halt, HaltReason, MetaGear, Mode, PointDecision, Step};
 pub use next::Next;
 
 #[doc(hidden)]

@@ -127,6 +127,7 @@ macro_rules! context {
 /// }
 ///
 /// assert_eq!(COUNT_STEP.name(), "count_step");
+/// assert_eq!(COUNT_STEP.path(), concat!(module_path!(), "::count_step"));
 /// assert_eq!(COUNT_STEP.data_gears(), &["count", "limit"]);
 /// let mut ctx = CountCtx::new(gears::ProcessId(0), 0, 1);
 /// assert!(matches!(COUNT_STEP.run(&mut ctx), Next::Preempt(_)));
@@ -135,7 +136,8 @@ macro_rules! context {
 ///
 /// It generates `pub fn count_step(count: &mut u64, limit: &u64) -> Next<CountCtx>` (callable
 /// directly in unit tests), a hidden stub `count_step_stub(&mut CountCtx)`, and the descriptor
-/// `pub static COUNT_STEP: Gear<CountCtx>`.
+/// `pub static COUNT_STEP: Gear<CountCtx>`, whose path (its identity) is the module path where the
+/// macro is invoked, `::`, and the gear's name.
 ///
 /// A gear cannot reach a DataGear it did not declare: the body has no context in scope.
 ///
@@ -190,7 +192,7 @@ macro_rules! code_gear {
 
             #[doc = "The descriptor of the CodeGear [`" $name "`]."]
             $vis static [<$name:upper>]: $crate::Gear<$ctx> = $crate::Gear::new(
-                stringify!($name),
+                concat!(module_path!(), "::", stringify!($name)),
                 &[ $( stringify!($arg) ),* ],
                 [<$name _stub>],
             );

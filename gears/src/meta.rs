@@ -28,13 +28,66 @@ impl<C: Context> fmt::Debug for Step<C> {
     }
 }
 
+/// Why a metagear stopped a run.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum HaltReason {
+    /// A state invariant does not hold.
+    Invariant,
+    /// A gear's precondition does not hold: the gear did not run.
+    Precondition,
+    /// A gear's postcondition does not hold: the gear ran.
+    Postcondition,
+    /// More gears ran between two preemption chances than the metagear allows.
+    Budget,
+    /// The metagear was set to stop the run there (a breakpoint, a test's probe).
+    Breakpoint,
+}
+
+impl fmt::Display for HaltReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HaltReason::Invariant => "an invariant does not hold",
+            HaltReason::Precondition => "a precondition does not hold",
+            HaltReason::Postcondition => "a postcondition does not hold",
+            HaltReason::Budget => "more gears than the budget between two preemption chances",
+            HaltReason::Breakpoint => "stopped at a breakpoint",
+        })
+    }
+}
+
+/// A metagear stopping a run: which metagear, and why.
+///
+/// The details (which invariant, which clause, the trace so far) stay in the metagear, which keeps
+/// its report for the caller to read after the run.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Halt {
+    /// The metagear that stopped the run, by its type's name (`Invariant`, `Contracts`, …).
+    pub by: &'static str,
+    /// Why it stopped the run.
+    pub reason: HaltReason,
+}
+
+impl Halt {
+    /// The metagear `by` stops the run for `reason`.
+    pub const fn new(by: &'static str, reason: HaltReason) -> Halt {
+        Halt { by, reason }
+    }
+}
+
+impl fmt::Display for Halt {
+    /// `by: reason`, as in `Invariant: an invariant does not hold`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.by, self.reason)
+    }
+}
+
 /// What a metagear tells the dispatcher after seeing a transition.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Control {
     /// Carry on.
     Continue,
-    /// Stop the run now; the string names the metagear and why (details stay in the metagear).
-    Halt(&'static str),
+    /// Stop the run now: which metagear and why (the details stay in the metagear).
+    Halt(Halt),
 }
 
 impl Control {
@@ -75,8 +128,8 @@ pub enum PointDecision {
     Continue,
     /// Stop the operation here, in this mode.
     Preempt(Mode),
-    /// Stop the run: the string names the metagear and why.
-    Halt(&'static str),
+    /// Stop the run: which metagear and why (the details stay in the metagear).
+    Halt(Halt),
 }
 
 impl PointDecision {

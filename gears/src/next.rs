@@ -8,6 +8,7 @@ use crate::{Context, Gear};
 ///
 /// A CodeGear never returns to a caller: it names the next gear, possibly across a declared
 /// preemption point, or it leaves the kernel with a result or an error.
+#[must_use = "a `Next` says where control goes; a gear returns it, the dispatcher acts on it"]
 pub enum Next<C: Context> {
     /// Go straight to the gear; no preemption is possible here.
     Goto(&'static Gear<C>),

@@ -2,7 +2,8 @@
 #![allow(missing_docs)]
 
 use gears::{
-    Context, Control, Dispatcher, Gear, MetaGear, Mode, Next, Outcome, PointDecision, ProcessId, Step,
+    Context, Control, Dispatcher, Gear, Halt, HaltReason, MetaGear, Mode, Next, Outcome, PointDecision,
+    ProcessId, Step,
 };
 
 gears::context! {
@@ -42,6 +43,9 @@ fn walk(goal: u32) -> Walk {
     Walk::new(ProcessId(7), 0, goal, Vec::new())
 }
 
+/// How the probe stops a run.
+const PROBE: Halt = Halt::new("Probe", HaltReason::Breakpoint);
+
 /// A metagear that halts or preempts where told, and records what it saw.
 #[derive(Default)]
 struct Probe {
@@ -57,11 +61,11 @@ impl MetaGear<Walk> for Probe {
     }
     fn before(&mut self, at: &Step<Walk>, _ctx: &Walk) -> Control {
         self.seen.push(format!("before {} {}", at.step, at.gear.name()));
-        if self.halt_before_step == Some(at.step) { Control::Halt("probe before") } else { Control::Continue }
+        if self.halt_before_step == Some(at.step) { Control::Halt(PROBE) } else { Control::Continue }
     }
     fn after(&mut self, at: &Step<Walk>, next: &Next<Walk>, _ctx: &Walk) -> Control {
         self.seen.push(format!("after {} {} {next:?}", at.step, at.gear.name()));
-        if self.halt_after_step == Some(at.step) { Control::Halt("probe after") } else { Control::Continue }
+        if self.halt_after_step == Some(at.step) { Control::Halt(PROBE) } else { Control::Continue }
     }
     fn preemption_point(&mut self, at: &Step<Walk>, next: &'static Gear<Walk>, _ctx: &Walk) -> PointDecision {
         self.seen.push(format!("point {} {}", at.step, next.name()));
@@ -99,7 +103,7 @@ fn metagears_see_every_transition_in_order() {
 fn a_halt_before_a_gear_stops_the_run_without_running_it() {
     let mut ctx = walk(5);
     let mut d = Dispatcher::new(Probe { halt_before_step: Some(2), ..Probe::default() });
-    assert_eq!(d.run(&mut ctx, &WALK_START), Outcome::Halted { by: "probe before", step: 2 });
+    assert_eq!(d.run(&mut ctx, &WALK_START), Outcome::Halted { halt: PROBE, step: 2 });
     assert_eq!(ctx.log, ["walk_start", "walk_step"], "the gear at step 2 did not run");
     assert_eq!(d.steps(), 2);
 }
@@ -108,7 +112,7 @@ fn a_halt_before_a_gear_stops_the_run_without_running_it() {
 fn a_halt_after_a_gear_keeps_its_effect_and_stops_before_the_point() {
     let mut ctx = walk(5);
     let mut d = Dispatcher::new(Probe { halt_after_step: Some(1), ..Probe::default() });
-    assert_eq!(d.run(&mut ctx, &WALK_START), Outcome::Halted { by: "probe after", step: 1 });
+    assert_eq!(d.run(&mut ctx, &WALK_START), Outcome::Halted { halt: PROBE, step: 1 });
     assert_eq!(ctx.pos, 1);
     assert!(!d.meta().seen.iter().any(|s| s.starts_with("point")), "no point after a halt");
 }
@@ -145,9 +149,8 @@ fn restart_keeps_nothing_and_the_next_run_starts_at_the_entry() {
 #[test]
 fn a_halt_at_a_preemption_point_is_reported_with_its_step() {
     let mut ctx = walk(3);
-    let mut d =
-        Dispatcher::new(Probe { point: Some((1, PointDecision::Halt("probe point"))), ..Probe::default() });
-    assert_eq!(d.run(&mut ctx, &WALK_START), Outcome::Halted { by: "probe point", step: 1 });
+    let mut d = Dispatcher::new(Probe { point: Some((1, PointDecision::Halt(PROBE))), ..Probe::default() });
+    assert_eq!(d.run(&mut ctx, &WALK_START), Outcome::Halted { halt: PROBE, step: 1 });
     assert_eq!(ctx.meta.continuation, None, "a halt saves no continuation");
 }
 
@@ -177,10 +180,13 @@ fn a_stepper_shows_each_gear_before_it_runs_and_stops_at_halts() {
     let mut names = vec![];
     while let Some(name) = s.current_name() {
         names.push((name, s.ctx().pos));
-        s.step();
+        if s.step().is_some() {
+            break;
+        }
     }
+    assert_eq!(s.current_name(), None, "the run ended");
     assert_eq!(names, [("walk_start", 0), ("walk_step", 0), ("walk_step", 1), ("walk_step", 2)]);
-    assert_eq!(s.outcome(), Some(&Outcome::Halted { by: "probe after", step: 3 }));
+    assert_eq!(s.outcome(), Some(&Outcome::Halted { halt: PROBE, step: 3 }));
     assert!(s.step().is_none(), "nothing runs after the end");
 }
 
@@ -193,4 +199,56 @@ fn gear_descriptors_name_their_data_gears() {
     let ctx = walk(9);
     assert_eq!(format!("{:?}", ctx.data_gear("goal").unwrap()), "9");
     assert!(ctx.data_gear("meta").is_none(), "the meta state is not a DataGear");
+}
+
+/// Two gears named alike, one in each of two modules.
+mod left {
+    use gears::Next;
+
+    gears::code_gear! {
+        /// Exits with 1.
+        pub fn finish(ctx: super::Walk; pos: &mut u32) {
+            *pos = 1;
+            Next::Exit(*pos)
+        }
+    }
+}
+
+mod right {
+    use gears::Next;
+
+    gears::code_gear! {
+        /// Exits with 2.
+        pub fn finish(ctx: super::Walk; pos: &mut u32) {
+            *pos = 2;
+            Next::Exit(*pos)
+        }
+    }
+}
+
+#[test]
+fn gears_named_alike_in_two_modules_are_two_gears() {
+    use std::collections::HashSet;
+
+    use gears::GearId;
+
+    let (l, r) = (&left::FINISH, &right::FINISH);
+    assert_eq!((l.name(), r.name()), ("finish", "finish"), "traces show the short name");
+    assert_eq!(l.path(), concat!(module_path!(), "::left::finish"));
+    assert_eq!(r.path(), concat!(module_path!(), "::right::finish"));
+    assert_eq!((l.id(), r.id()), (GearId::of(l.path()), GearId::of(r.path())));
+    assert_ne!(l.id(), r.id());
+    assert_ne!(l, r);
+    assert_eq!(HashSet::from([l, r, l]).len(), 2);
+    // A continuation saved at one is not the other.
+    let mut a = walk(0);
+    a.meta.continuation = Some(l);
+    let mut b = walk(0);
+    b.meta.continuation = Some(r);
+    assert_ne!(a, b);
+    let mut d = Dispatcher::new(());
+    assert_eq!(
+        (d.run(&mut a, &WALK_START), d.run(&mut b, &WALK_START)),
+        (Outcome::Exited(1), Outcome::Exited(2))
+    );
 }

@@ -11,9 +11,9 @@
 //!
 //! The [`Contracts`] metagear holds the contracts of any number of gears. Before a gear runs it
 //! checks that gear's preconditions and takes its snapshots; after, it checks the postconditions.
-//! The first failed clause halts the run with [`HALT_REASON`] and leaves a [`Breach`] report: the
-//! contract, the clause, the gear, the step, the gear's DataGears (names and `Debug` values), the
-//! old values, and the trace so far.
+//! The first failed clause halts the run ([`HALT_PRE`] before the gear runs, [`HALT_POST`] after)
+//! and leaves a [`Breach`] report: the contract, the clause, the gear, the step, the gear's
+//! DataGears (names and `Debug` values), the old values, and the trace so far.
 //!
 //! ```
 //! use gears::{Dispatcher, Next, Outcome, ProcessId};
@@ -57,16 +57,21 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use gears::{Context, Control, Gear, MetaGear, Mode, Next, ProcessId, Step};
+use gears::{Context, Control, Gear, Halt, HaltReason, MetaGear, Mode, Next, ProcessId, Step};
 
 use crate::trace::{Trace, Tracer, tracer_tail};
 
-/// The reason string the dispatcher reports when the contract metagear halts a run.
-pub const HALT_REASON: &str = "contract violated";
+/// How the contract metagear stops a run at a broken precondition (the gear did not run).
+pub const HALT_PRE: Halt = Halt::new("Contracts", HaltReason::Precondition);
 
-/// What a contract clause may return: `bool`, or `Result<(), String>` to say why it failed.
+/// How the contract metagear stops a run at a broken postcondition (the gear ran).
+pub const HALT_POST: Halt = Halt::new("Contracts", HaltReason::Postcondition);
+
+/// What a contract clause may return: `bool`, or `Result<(), E>` whose error says why it failed
+/// (any `E: Display`: a `String`, a checker's own violation type).
 pub trait Verdict {
-    /// `Ok(())` if the clause holds, else `Err` with the details (empty if there are none).
+    /// `Ok(())` if the clause holds, else `Err` with the details as text (empty if there are none):
+    /// the report of [`Breach::message`].
     fn verdict(self) -> Result<(), String>;
 }
 
@@ -76,9 +81,9 @@ impl Verdict for bool {
     }
 }
 
-impl Verdict for Result<(), String> {
+impl<E: fmt::Display> Verdict for Result<(), E> {
     fn verdict(self) -> Result<(), String> {
-        self
+        self.map_err(|e| format!("{e}"))
     }
 }
 
@@ -186,7 +191,8 @@ pub struct Breach {
     pub condition: Condition,
     /// The label of the clause that failed.
     pub clause: &'static str,
-    /// What the clause said about why (empty for a clause that returns `bool`).
+    /// What the clause said about why, as text (its error's `Display`; empty for a clause that
+    /// returns `bool`). Text, because the clauses of one metagear may have different error types.
     pub message: String,
     /// The gear whose contract it is.
     pub gear: &'static str,
@@ -288,7 +294,7 @@ impl<C: Context + 'static, O: fmt::Debug + 'static> Clause<C> for Armed<C, O> {
 }
 
 /// The contract metagear: checks the contracts of the gears it was given, around every run of
-/// each, and halts the run at the first broken clause ([`HALT_REASON`]).
+/// each, and halts the run at the first broken clause ([`HALT_PRE`] or [`HALT_POST`]).
 ///
 /// Gears without a contract run unchecked. It never preempts and changes nothing, so plugging it
 /// into a run that keeps its contracts leaves the run as it was. Compose it with other metagears
@@ -433,7 +439,7 @@ impl<C: Context + 'static> MetaGear<C> for Contracts<C> {
             trace: tracer_tail(&self.tracer),
         };
         self.report(breach);
-        Control::Halt(HALT_REASON)
+        Control::Halt(HALT_PRE)
     }
 
     fn after(&mut self, at: &Step<C>, next: &Next<C>, ctx: &C) -> Control {
@@ -466,7 +472,7 @@ impl<C: Context + 'static> MetaGear<C> for Contracts<C> {
             trace: tracer_tail(&self.tracer),
         };
         self.report(breach);
-        Control::Halt(HALT_REASON)
+        Control::Halt(HALT_POST)
     }
 
     fn preempted(&mut self, at: &Step<C>, next: &'static Gear<C>, mode: Mode, ctx: &C) {
@@ -480,7 +486,7 @@ mod tests {
 
     use gears::{Dispatcher, Next, Outcome, ProcessId};
 
-    use super::{Condition, Contract, Contracts, HALT_REASON};
+    use super::{Condition, Contract, Contracts, HALT_POST, HALT_PRE};
     use crate::Tracer;
 
     gears::context! {
@@ -537,7 +543,7 @@ mod tests {
         assert!(c.covers(&SHIFT) && !c.covers(&IDLE));
         let mut ctx = Pair::new(ProcessId(3), 5, 0);
         let mut d = Dispatcher::new(c);
-        assert_eq!(d.run(&mut ctx, &SHIFT), Outcome::Halted { by: HALT_REASON, step: 2 });
+        assert_eq!(d.run(&mut ctx, &SHIFT), Outcome::Halted { halt: HALT_PRE, step: 2 });
         assert_eq!((ctx.a, ctx.b), (3, 2));
         let b = d.meta().breach().unwrap().clone();
         assert_eq!((b.contract, b.condition, b.clause), ("b stays small", Condition::Pre, "b < 2"));
@@ -550,5 +556,28 @@ mod tests {
         );
         d.meta_mut().clear();
         assert_eq!(d.meta().breach(), None);
+    }
+
+    /// A clause's own error type, reported by its `Display`.
+    struct Unbalanced(u32, u32);
+
+    impl core::fmt::Display for Unbalanced {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            write!(f, "a = {} > b = {}", self.0, self.1)
+        }
+    }
+
+    #[test]
+    fn a_clause_may_return_any_displayable_error_and_a_postcondition_halts_after_the_gear() {
+        let balanced = Contract::new("a never exceeds b after a shift", &SHIFT).ensures(
+            "a <= b",
+            |_: &(), c: &Pair, _: &Next<Pair>| if c.a <= c.b { Ok(()) } else { Err(Unbalanced(c.a, c.b)) },
+        );
+        let mut ctx = Pair::new(ProcessId(0), 5, 0);
+        let mut d = Dispatcher::new(Contracts::new().with(balanced));
+        assert_eq!(d.run(&mut ctx, &SHIFT), Outcome::Halted { halt: HALT_POST, step: 0 });
+        assert_eq!((ctx.a, ctx.b), (4, 1), "the gear ran");
+        let b = d.meta().breach().unwrap();
+        assert_eq!((b.condition, b.clause, b.message.as_str()), (Condition::Post, "a <= b", "a = 4 > b = 1"));
     }
 }

@@ -3,7 +3,8 @@
 //! Gear names are the labels of a state-transition diagram (STYLE.md): a [`GearGraph`] gathers
 //! the transitions of one or more traces into nodes (gears, plus `start`, `exit`, `fail` and
 //! `preempted`) and edges counted by kind, and writes them out. Plain transitions are solid
-//! edges, transitions across a preemption point are dashed and marked `pp`.
+//! edges, transitions across a preemption point are dashed and marked `pp`. Nodes are gear names,
+//! so gears named alike in two modules share a node.
 
 use alloc::collections::BTreeMap;
 use alloc::format;

@@ -39,9 +39,10 @@ pub struct TraceEvent {
     pub step: u64,
     /// The process whose context the gear ran on.
     pub process: ProcessId,
-    /// The gear's name.
+    /// The gear's name (its short name, as written in its definition).
     pub gear: Name,
-    /// The gear's stable id.
+    /// The gear's stable id, the hash of its path: two gears named alike in two modules share a
+    /// name here and differ in id.
     pub id: GearId,
     /// What happened.
     pub kind: EventKind,

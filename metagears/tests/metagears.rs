@@ -1,8 +1,8 @@
 //! Unit scenarios for the metagears on a tiny counting context.
 #![allow(missing_docs)]
 
-use gears::{Control, Dispatcher, Mode, Next, Outcome, PointDecision, ProcessId};
-use metagears::{EventKind, GapMeter, InjectAt, Tracer};
+use gears::{Control, Dispatcher, HaltReason, Mode, Next, Outcome, PointDecision, ProcessId};
+use metagears::{EventKind, GapMeter, InjectAt, Invariant, Tracer};
 
 gears::context! {
     /// Counts to a limit, one preemption point per count.
@@ -66,18 +66,22 @@ fn a_limited_tracer_keeps_the_latest_events() {
 fn gap_meter_counts_gears_between_chances() {
     let mut ctx = Count::new(ProcessId(0), 0, 5);
     let mut d = Dispatcher::new(GapMeter::new());
-    d.run(&mut ctx, &COUNT_STEP);
+    assert_eq!(d.run(&mut ctx, &COUNT_STEP), Outcome::Exited(5));
     assert_eq!((d.meta().points(), d.meta().max_gap()), (5, 1));
 }
 
 #[test]
 fn halts_beat_preemptions_beat_going_on() {
     use PointDecision::*;
+    let (x, y) =
+        (gears::Halt::new("X", HaltReason::Breakpoint), gears::Halt::new("Y", HaltReason::Invariant));
     assert_eq!(Continue.and(Preempt(Mode::Restart)), Preempt(Mode::Restart));
     assert_eq!(Preempt(Mode::Resume).and(Preempt(Mode::Restart)), Preempt(Mode::Resume));
-    assert_eq!(Preempt(Mode::Resume).and(Halt("x")), Halt("x"));
-    assert_eq!(Control::Continue.and(Control::Halt("y")), Control::Halt("y"));
-    assert_eq!(Control::Halt("a").and(Control::Halt("b")), Control::Halt("a"));
+    assert_eq!(Preempt(Mode::Resume).and(Halt(x)), Halt(x));
+    assert_eq!(Halt(x).and(Halt(y)), Halt(x));
+    assert_eq!(Control::Continue.and(Control::Halt(y)), Control::Halt(y));
+    assert_eq!(Control::Halt(x).and(Control::Halt(y)), Control::Halt(x));
+    assert_eq!(x.to_string(), "X: stopped at a breakpoint");
 }
 
 #[test]
@@ -95,4 +99,35 @@ fn a_trace_counts_each_preemption_point_once() {
     run_to_end(&mut d, &mut ctx);
     let trace = d.meta().1.trace();
     assert_eq!((trace.preemption_points(), trace.preemptions()), (6, 3));
+}
+
+/// A predicate's own error type: the invariant metagear keeps it as it was returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct TooFar {
+    count: u32,
+}
+
+impl std::fmt::Display for TooFar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "count {} is past 2", self.count)
+    }
+}
+
+#[test]
+fn an_invariant_keeps_its_predicates_typed_error_and_halts_with_its_halt() {
+    let at_most_two = |c: &Count| if c.count <= 2 { Ok(()) } else { Err(TooFar { count: c.count }) };
+    let mut ctx = Count::new(ProcessId(0), 0, 5);
+    let mut d = Dispatcher::new(Invariant::new(at_most_two));
+    let out = d.run(&mut ctx, &COUNT_STEP);
+    assert_eq!(out, Outcome::Halted { halt: metagears::invariant::HALT, step: 2 });
+    assert_eq!(metagears::invariant::HALT.reason, HaltReason::Invariant);
+    let v = d.meta().violation().expect("a violation is reported");
+    assert_eq!(
+        (v.gear, v.next, v.step, &v.error),
+        ("count_step", Some("count_step"), 2, &TooFar { count: 3 })
+    );
+    assert!(v.to_string().starts_with(
+        "invariant violated after `count_step` at step 2, before count_step: count 3 is past 2\n"
+    ));
+    assert_eq!(format!("{out:?}"), "Halted(Invariant: an invariant does not hold at step 2)");
 }

@@ -119,3 +119,47 @@ fn a_stream_cut_inside_a_frame_says_so() {
     let decoded = Decoder::decode_all(&wire[..wire.len() - 3]);
     assert!(matches!(decoded.last(), Some(Decoded::Damaged(m)) if m.contains("ended inside a frame")));
 }
+
+/// Two gears named `hop`, one in each of two modules: the first goes to the second.
+mod first {
+    use gears::Next;
+
+    gears::code_gear! {
+        pub fn hop(ctx: super::Count; count: &mut u32) {
+            *count += 1;
+            Next::Goto(&super::second::HOP)
+        }
+    }
+}
+
+mod second {
+    use gears::Next;
+
+    gears::code_gear! {
+        pub fn hop(ctx: super::Count; count: &u32) {
+            Next::Exit(format!("hopped {count}"))
+        }
+    }
+}
+
+#[test]
+fn gears_named_alike_in_two_modules_travel_as_two_gears_with_their_short_names() {
+    let wire = RefCell::new(Vec::new());
+    let mut d =
+        Dispatcher::new((Tracer::new(), WireTracer::new(|b: &[u8]| wire.borrow_mut().extend_from_slice(b))));
+    let out = d.run(&mut Count::new(ProcessId(0), 0, 0), &first::HOP);
+    assert_eq!(out, Outcome::Exited("hopped 1".to_string()));
+    let host = d.meta().0.trace().clone();
+    drop(d);
+    let decoded: Vec<_> = Decoder::decode_all(&wire.into_inner())
+        .into_iter()
+        .filter_map(|d| if let Decoded::Event(e) = d { Some(e) } else { None })
+        .collect();
+    assert_eq!(decoded, host.events, "names and ids decode as the host tracer recorded them");
+    assert_eq!(
+        host.to_string(),
+        "     . p0 start hop\n     0 p0 hop -> hop\n     1 p0 hop -> exit \"hopped 1\"\n"
+    );
+    assert_eq!((decoded[1].id, decoded[2].id), (first::HOP.id(), second::HOP.id()));
+    assert_ne!(first::HOP.id(), second::HOP.id());
+}

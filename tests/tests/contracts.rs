@@ -11,7 +11,7 @@ use gears_tests::ialloc_contracts::{self, contracts};
 use gears_tests::xv6_system::{
     Op, Variant, Xv6State, Xv6System, describe_xv6, fs_invariant, no_shared_inodes,
 };
-use metagears::contract::HALT_REASON;
+use metagears::contract::{HALT_POST, HALT_PRE};
 use metagears::mc::{Checker, Finding, GearAction, GearModel, GearSystem, Model, Status, StepPolicy};
 use metagears::{Condition, Contract, Contracts, InjectAt, Invariant, Trace, Tracer, WorkBudget};
 
@@ -218,7 +218,7 @@ fn a_broken_gear_breaks_the_postcondition_of_the_gear_it_replaces() {
     // p0 restarts, and the copy starts its scan at its stale cursor 4, past the free inode 2.
     fs.current = 0;
     let out = d.run(&mut fs, &IALLOC_KEEPS_CURSOR);
-    assert_eq!(out, Outcome::Halted { by: HALT_REASON, step: 8 });
+    assert_eq!(out, Outcome::Halted { halt: HALT_POST, step: 8 });
 
     let b = d.meta().1.breach().expect("a breach is reported");
     assert_eq!(
@@ -245,7 +245,7 @@ fn a_precondition_stops_the_gear_before_it_runs() {
     fs.procs[0].inum = 2;
     let before = fs.clone();
     let mut d = Dispatcher::new(contracts());
-    assert_eq!(d.run(&mut fs, &ALLOCINODE_LOOPEXIT), Outcome::Halted { by: HALT_REASON, step: 0 });
+    assert_eq!(d.run(&mut fs, &ALLOCINODE_LOOPEXIT), Outcome::Halted { halt: HALT_PRE, step: 0 });
     assert_eq!(fs, before, "the gear did not run");
     let b = d.meta().breach().unwrap();
     assert_eq!(
@@ -299,7 +299,7 @@ fn a_contract_written_in_place_catches_a_broken_loop_variant_and_a_missing_preem
     fs.request(0, 1, 2);
     fs.procs[0].inum = 1;
     let mut d = Dispatcher::new(Contracts::new().with(variant));
-    assert_eq!(d.run(&mut fs, &LOOPCHECK_STRIDES), Outcome::Halted { by: HALT_REASON, step: 7 });
+    assert_eq!(d.run(&mut fs, &LOOPCHECK_STRIDES), Outcome::Halted { halt: HALT_POST, step: 7 });
     let b = d.meta().breach().unwrap();
     assert_eq!(
         (b.gear, b.condition, b.old.as_deref()),
@@ -314,7 +314,7 @@ fn a_contract_written_in_place_catches_a_broken_loop_variant_and_a_missing_preem
     let mut d = Dispatcher::new(
         Contracts::new().with(ialloc_contracts::allocinode_loop().on(&ALLOCINODE_LOOP_STRIDES)),
     );
-    assert_eq!(d.run(&mut fs, &LOOPCHECK_STRIDES), Outcome::Halted { by: HALT_REASON, step: 1 });
+    assert_eq!(d.run(&mut fs, &LOOPCHECK_STRIDES), Outcome::Halted { halt: HALT_POST, step: 1 });
     let b = d.meta().breach().unwrap();
     assert_eq!(b.clause, "a used inode takes the back edge across a preemption point");
     assert_eq!(b.next.as_deref(), Some("goto loopcheck_strides"));
@@ -336,6 +336,7 @@ struct Contracted {
 impl Model for Contracted {
     type State = Xv6State;
     type Action = GearAction<()>;
+    type Failure = String;
 
     fn init_states(&self) -> Vec<Xv6State> {
         self.system.initial()
@@ -370,10 +371,10 @@ impl Model for Contracted {
             Outcome::Exited(v) => sys.finish(&mut next, p, Ok(v)),
             Outcome::Failed(e) => sys.finish(&mut next, p, Err(e)),
             Outcome::Preempted { .. } => sys.preempted(&mut next, p),
-            Outcome::Halted { by, step } => {
+            Outcome::Halted { halt, step } => {
                 return Err(match d.meta().2.breach() {
                     Some(b) => format!("{p}: {b}"),
-                    None => format!("{p} halted by `{by}` at its gear #{step}"),
+                    None => format!("{p} halted at its gear #{step}: {halt}"),
                 });
             }
         }
@@ -441,7 +442,7 @@ fn under_resume_the_model_checker_finds_ialloc_failing_while_an_inode_is_free() 
     // Resume keeps the cursor: p0's scan passed inode 1 before p1 freed it, and panics.
     let resume = Checker::new(Contracted { system: stale_cursor(), mode: Mode::Resume }).bfs();
     let cex = resume.counterexample.as_ref().expect("a counterexample");
-    let Finding::StepFailed { message } = &cex.finding else { panic!("{cex}") };
+    let Finding::StepFailed(message) = &cex.finding else { panic!("{cex}") };
     assert!(message.starts_with("p0: contract `ialloc fails only on a full table` violated: precondition"));
     assert!(message.contains("no inode at or above the hint is free: inode 1 is free (ihint 1)"));
     assert_eq!(cex.len(), 4, "p1 allocates, p0 passes inode 1, p1 frees it, p0 panics");

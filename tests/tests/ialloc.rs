@@ -243,10 +243,10 @@ fn the_invariant_metagear_catches_a_broken_gear_at_its_preemption_point() {
     let mut fs = small_fs();
     let mut d = Dispatcher::new(Invariant::new(check_invariants));
     let out = d.run(&mut fs, &IALLOC_CLAIMS_EVERYTHING);
-    assert_eq!(out, Outcome::Halted { by: metagears::invariant::HALT_REASON, step: 0 });
+    assert_eq!(out, Outcome::Halted { halt: metagears::invariant::HALT, step: 0 });
     let v = d.meta().violation().expect("a violation is reported");
     assert_eq!((v.gear, v.next, v.step), ("ialloc_claims_everything", Some("allocinode_loopcheck"), 0));
-    assert_eq!(v.message, "inode 4 is free but below ihint 6");
+    assert_eq!(v.error, "inode 4 is free but below ihint 6");
     insta::assert_snapshot!("ialloc_broken_gear_report", v.to_string());
 }
 
@@ -292,7 +292,8 @@ fn gear_ids_are_stable_and_distinct() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), gears.len());
-    assert_eq!(IALLOC.id(), gears::GearId::of("ialloc"));
+    assert_eq!(IALLOC.path(), "gears_tests::ialloc::ialloc");
+    assert_eq!(IALLOC.id(), gears::GearId::of("gears_tests::ialloc::ialloc"));
 }
 
 #[test]

@@ -341,6 +341,7 @@ fn stateright_counts_the_same_states() {
 impl Model for AbstractPhilosophers {
     type State = Abs;
     type Action = usize;
+    type Failure = String;
 
     fn init_states(&self) -> Vec<Abs> {
         SrModel::init_states(self)

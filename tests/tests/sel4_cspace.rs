@@ -155,7 +155,7 @@ fn cspace0001_stepped_level_by_level() {
         assert!(st.data_gear("objects").is_none(), "not declared");
         assert_eq!(st.ctx().thread.lookup.n_bits, 64 - level);
         assert_eq!(st.ctx().thread.lookup.levels, level as u32);
-        let _ = st.step();
+        assert_eq!(st.step().is_some(), level == 63, "only the last level ends the lookup");
     }
     assert!(st.current().is_none(), "the last level left the kernel");
     assert!(matches!(

@@ -217,6 +217,6 @@ proptest! {
                 prop_assert!(s.state(t).is_runnable());
             }
         }
-        gears_tests::sel4::invariants(&s.k).map_err(TestCaseError::fail)?;
+        gears_tests::sel4::invariants(&s.k).map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
 }

@@ -224,6 +224,6 @@ proptest! {
             }
         }
         let _ = blocked;
-        gears_tests::sel4::invariants(&s.k).map_err(TestCaseError::fail)?;
+        gears_tests::sel4::invariants(&s.k).map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
 }

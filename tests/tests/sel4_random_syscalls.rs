@@ -197,9 +197,9 @@ fn run_case(calls: &[Call], every: u64, mode: Mode) -> Result<(), TestCaseError>
         let req = s.request(c.cptr, c.label, &c.mrs, &c.extra);
         let before = s.k.state.clone();
         let (res, preemptions) = s.run(&mut d, req);
-        if let Some(h) = s.halted.take() {
+        if let Some((halt, step)) = s.halted.take() {
             let v = d.meta().1.violation().map(|v| v.to_string()).unwrap_or_default();
-            return Err(TestCaseError::fail(format!("{h} after {c:?}: {v}")));
+            return Err(TestCaseError::fail(format!("halted at step {step} by {halt} after {c:?}: {v}")));
         }
         match res {
             Ok(()) => ok += 1,

@@ -171,6 +171,6 @@ proptest::proptest! {
                 }
             }
         }
-        gears_tests::sel4::invariants(&s.k).map_err(proptest::test_runner::TestCaseError::fail)?;
+        gears_tests::sel4::invariants(&s.k).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
     }
 }

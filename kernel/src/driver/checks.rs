@@ -1,11 +1,49 @@
 //! The invariant metagear as the kernel plugs it in.
 
-use alloc::format;
-use alloc::string::String;
+use core::fmt;
 
-use codegears::Kernel;
-use gears::{Gear, MetaGear, Mode, PointDecision, Step};
+use codegears::{InvariantViolation, Kernel, SlotRef};
+use gears::{Gear, Halt, HaltReason, MetaGear, Mode, PointDecision, Step};
 use metagears::Invariant;
+
+/// What the checks found broken first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckFailure {
+    /// The CDT links around the slot a revoke works on do not agree (the local check).
+    CdtLinks {
+        /// The slot whose next's `prev` does not point back.
+        after: SlotRef,
+    },
+    /// A full check at a preemption point.
+    AtPoint {
+        /// The gear that ran last.
+        gear: &'static str,
+        /// What broke.
+        error: InvariantViolation,
+    },
+    /// A full check where an operation was preempted.
+    WherePreempted {
+        /// The gear the operation would have gone on with.
+        before: &'static str,
+        /// What broke.
+        error: InvariantViolation,
+    },
+}
+
+impl fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckFailure::CdtLinks { after } => write!(f, "CDT links broken after {after:?}"),
+            CheckFailure::AtPoint { gear, error } => write!(f, "after {gear}: {error}"),
+            CheckFailure::WherePreempted { before, error } => {
+                write!(f, "where preempted before {before}: {error}")
+            }
+        }
+    }
+}
+
+/// How the local CDT check halts a run.
+const LOCAL_HALT: Halt = Halt::new("Checks", HaltReason::Invariant);
 
 /// The invariant metagear as the kernel plugs it in: `metagears::Invariant` over
 /// `codegears::check_invariants` at every `every`-th preemption point (1: every one) and
@@ -13,7 +51,7 @@ use metagears::Invariant;
 /// slot a revoke works on at every point. A full check is linear in the number of caps, so a
 /// revoke of 65,536 caps samples it (the host tests do the same, `tests/tests/sel4_preempt_revoke.rs`).
 pub struct Checks {
-    invariant: Invariant<CheckFn>,
+    invariant: Invariant<CheckFn, InvariantViolation>,
     /// Full check every this many points (0: none at points).
     pub every: u64,
     /// Full check wherever an operation is preempted.
@@ -25,14 +63,14 @@ pub struct Checks {
     /// Local CDT checks run.
     pub local: u64,
     /// The first violation.
-    pub violation: Option<String>,
+    pub violation: Option<CheckFailure>,
 }
 
 /// The predicate the invariant metagear runs.
-type CheckFn = fn(&Kernel) -> Result<(), String>;
+type CheckFn = fn(&Kernel) -> Result<(), InvariantViolation>;
 
-fn full_check(k: &Kernel) -> Result<(), String> {
-    codegears::check_invariants(&k.state).map_err(|e| format!("{e}"))
+fn full_check(k: &Kernel) -> Result<(), InvariantViolation> {
+    codegears::check_invariants(&k.state)
 }
 
 impl Checks {
@@ -70,15 +108,16 @@ impl MetaGear<Kernel> for Checks {
             if let Some(n) = cs.mdb(slot).next
                 && cs.mdb(n).prev != Some(slot)
             {
-                self.violation.get_or_insert_with(|| format!("CDT links broken after {slot:?}"));
-                return PointDecision::Halt("local CDT check failed");
+                self.violation.get_or_insert(CheckFailure::CdtLinks { after: slot });
+                return PointDecision::Halt(LOCAL_HALT);
             }
         }
         if self.every != 0 && self.points.is_multiple_of(self.every) {
             self.full += 1;
             let d = self.invariant.preemption_point(at, next, k);
             if let (PointDecision::Halt(_), Some(v)) = (d, self.invariant.violation()) {
-                self.violation.get_or_insert_with(|| format!("{}: {}", v.gear, v.message));
+                self.violation
+                    .get_or_insert_with(|| CheckFailure::AtPoint { gear: v.gear, error: v.error.clone() });
             }
             return d;
         }
@@ -91,7 +130,7 @@ impl MetaGear<Kernel> for Checks {
         }
         self.full += 1;
         if let Err(e) = full_check(k) {
-            self.violation.get_or_insert_with(|| format!("where preempted before {}: {e}", next.name()));
+            self.violation.get_or_insert(CheckFailure::WherePreempted { before: next.name(), error: e });
         }
     }
 }

@@ -92,9 +92,10 @@ impl Driver {
         }
         let end =
             entry::handle(&mut self.kernel, &mut self.dispatcher, &mut self.machine, event).map_err(|e| {
-                let why = self.dispatcher.meta().2.violation.clone().unwrap_or_default();
+                let found = &self.dispatcher.meta().2.violation;
+                let why = found.as_ref().map(|v| format!(": {v}")).unwrap_or_default();
                 match e {
-                    EntryError::Halted { by, step } => format!("{by} at step {step}: {why}"),
+                    EntryError::Halted { halt, step } => format!("{halt} at step {step}{why}"),
                     EntryError::NoCurrentThread => String::from("a kernel entry with no current thread"),
                 }
             })?;

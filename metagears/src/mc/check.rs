@@ -2,6 +2,7 @@
 
 use core::fmt;
 use std::boxed::Box;
+use std::format;
 use std::string::String;
 use std::time::{Duration, Instant};
 use std::vec::Vec;
@@ -26,6 +27,13 @@ pub enum Visited {
 }
 
 type InvariantFn<'a, S> = Box<dyn Fn(&S) -> Result<(), String> + Send + Sync + 'a>;
+
+/// What breadth-first search found wrong: the state's node, the finding, the step out of it that
+/// failed (if one did).
+type BfsFound<M> = (u32, Finding<<M as Model>::Failure>, Option<<M as Model>::Action>);
+
+/// What depth-first search found wrong: the initial state's index, the actions from it, the finding.
+type DfsFound<M> = (usize, Vec<<M as Model>::Action>, Finding<<M as Model>::Failure>);
 
 /// What an exploration counted. Speed figures are for printing, never for asserting.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
@@ -79,19 +87,19 @@ impl fmt::Display for Stats {
     }
 }
 
-/// The outcome of an exploration.
-pub struct Report<S, A> {
+/// The outcome of an exploration; `F` is why a step can fail ([`Model::Failure`]).
+pub struct Report<S, A, F> {
     /// What it counted.
     pub stats: Stats,
     /// The first thing found wrong (shortest under BFS), with the path to it.
-    pub counterexample: Option<Counterexample<S, A>>,
+    pub counterexample: Option<Counterexample<S, A, F>>,
     /// Whether every reachable state was explored (no counterexample stopped it, no bound cut it).
     pub complete: bool,
     /// The gear transitions of every explored step, if asked for ([`Checker::gear_graph`]).
     pub gear_graph: Option<GearGraph>,
 }
 
-impl<S, A> Report<S, A> {
+impl<S, A, F> Report<S, A, F> {
     /// Whether nothing was found wrong.
     pub fn is_ok(&self) -> bool {
         self.counterexample.is_none()
@@ -105,7 +113,7 @@ enum Workers {
     Pool(rayon::ThreadPool),
 }
 
-impl<S, A: fmt::Debug> fmt::Display for Report<S, A> {
+impl<S, A: fmt::Debug, F: fmt::Display> fmt::Display for Report<S, A, F> {
     /// The verdict and the figures, then the counterexample if there is one.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.counterexample, self.complete) {
@@ -130,14 +138,14 @@ struct Succ<S, A> {
 }
 
 /// The result of visiting one state of a BFS level: its invariants, then its successors.
-struct Expansion<S, A> {
-    violation: Option<Finding>,
+struct Expansion<S, A, F> {
+    violation: Option<Finding<F>>,
     expanded: bool,
     succs: Vec<Succ<S, A>>,
     transitions: u64,
     stutters: u64,
     progressed: bool,
-    failed: Option<(A, String)>,
+    failed: Option<(A, F)>,
     graph: Option<GearGraph>,
 }
 
@@ -182,13 +190,15 @@ impl<'a, M: Model> Checker<'a, M> {
         &self.model
     }
 
-    /// Checks `check` in every state reached; `Err(why)` is a violation.
-    pub fn invariant(
+    /// Checks `check` in every state reached; `Err(why)` is a violation, `why` of any type the
+    /// finding prints (by its `Display`: a `String`, a kernel's own violation type).
+    pub fn invariant<E: fmt::Display>(
         mut self,
         name: &str,
-        check: impl Fn(&M::State) -> Result<(), String> + Send + Sync + 'a,
+        check: impl Fn(&M::State) -> Result<(), E> + Send + Sync + 'a,
     ) -> Self {
-        self.invariants.push((name.into(), Box::new(check)));
+        self.invariants
+            .push((name.into(), Box::new(move |s: &M::State| check(s).map_err(|e| format!("{e}")))));
         self
     }
 
@@ -231,7 +241,7 @@ impl<'a, M: Model> Checker<'a, M> {
         self
     }
 
-    fn check(&self, state: &M::State) -> Option<Finding> {
+    fn check(&self, state: &M::State) -> Option<Finding<M::Failure>> {
         self.invariants.iter().find_map(|(name, check)| {
             check(state).err().map(|message| Finding::Invariant { name: name.clone(), message })
         })
@@ -239,7 +249,12 @@ impl<'a, M: Model> Checker<'a, M> {
 
     /// Checks the invariants of `state` and, if they hold and `expand`, computes its successors;
     /// those `seen` already has are counted, not returned.
-    fn visit(&self, state: &M::State, expand: bool, seen: &Seen<M::State>) -> Expansion<M::State, M::Action> {
+    fn visit(
+        &self,
+        state: &M::State,
+        expand: bool,
+        seen: &Seen<M::State>,
+    ) -> Expansion<M::State, M::Action, M::Failure> {
         let mut exp = Expansion {
             violation: self.check(state),
             expanded: false,
@@ -265,8 +280,8 @@ impl<'a, M: Model> Checker<'a, M> {
             }
             let next = match result {
                 Ok(next) => next,
-                Err(message) => {
-                    exp.failed = Some((action, message));
+                Err(why) => {
+                    exp.failed = Some((action, why));
                     break;
                 }
             };
@@ -284,7 +299,7 @@ impl<'a, M: Model> Checker<'a, M> {
         exp
     }
 
-    fn is_deadlock(&self, state: &M::State, exp: &Expansion<M::State, M::Action>) -> bool {
+    fn is_deadlock(&self, state: &M::State, exp: &Expansion<M::State, M::Action, M::Failure>) -> bool {
         self.deadlocks
             && exp.expanded
             && !exp.progressed
@@ -313,7 +328,7 @@ impl<'a, M: Model> Checker<'a, M> {
     /// (invariants checked, successors computed), then, in the level's order, the first state found
     /// wrong ends the search, and otherwise the new successors are numbered and become the next
     /// level. So the counts and the (shortest) counterexample do not depend on the thread count.
-    pub fn bfs(&self) -> Report<M::State, M::Action> {
+    pub fn bfs(&self) -> Report<M::State, M::Action, M::Failure> {
         let start = Instant::now();
         let workers = self.workers();
         let threads = match &workers {
@@ -326,7 +341,7 @@ impl<'a, M: Model> Checker<'a, M> {
         let mut links: Vec<Link<M::Action>> = Vec::new();
         let mut graph = self.gear_graph.then(GearGraph::default);
         let mut level: Vec<(u32, M::State)> = Vec::new();
-        let mut found: Option<(u32, Finding, Option<M::Action>)> = None;
+        let mut found: Option<BfsFound<M>> = None;
 
         let inits = self.model.init_states();
         for (i, s) in inits.iter().enumerate() {
@@ -344,7 +359,7 @@ impl<'a, M: Model> Checker<'a, M> {
             // Past a bound the states of the level are still checked, but not expanded.
             let expand =
                 self.max_depth.is_none_or(|d| depth < d) && self.max_states.is_none_or(|n| seen.len() < n);
-            let visits: Vec<Expansion<M::State, M::Action>> = {
+            let visits: Vec<Expansion<M::State, M::Action, M::Failure>> = {
                 let seen = &seen;
                 let visit = |(_, s): &(u32, M::State)| self.visit(s, expand, seen);
                 match &workers {
@@ -380,8 +395,8 @@ impl<'a, M: Model> Checker<'a, M> {
                 if let (Some(g), Some(vg)) = (graph.as_mut(), v.graph.as_ref()) {
                     g.merge(vg);
                 }
-                if let Some((action, message)) = v.failed {
-                    found = Some((*parent, Finding::StepFailed { message }, Some(action)));
+                if let Some((action, why)) = v.failed {
+                    found = Some((*parent, Finding::StepFailed(why), Some(action)));
                     break;
                 }
                 for succ in v.succs {
@@ -431,8 +446,8 @@ impl<'a, M: Model> Checker<'a, M> {
         &self,
         init: &M::State,
         path: Vec<M::Action>,
-        finding: Finding,
-    ) -> Counterexample<M::State, M::Action> {
+        finding: Finding<M::Failure>,
+    ) -> Counterexample<M::State, M::Action, M::Failure> {
         let mut state = init.clone();
         let mut steps = Vec::new();
         let mut offset = 0;
@@ -448,8 +463,9 @@ impl<'a, M: Model> Checker<'a, M> {
                     state = next.clone();
                     steps.push(CexStep { action, process, trace, state: Some(next), described });
                 }
-                Err(message) => {
-                    steps.push(CexStep { action, process, trace, state: None, described: message });
+                Err(why) => {
+                    let described = format!("{why}");
+                    steps.push(CexStep { action, process, trace, state: None, described });
                     break;
                 }
             }
@@ -460,7 +476,7 @@ impl<'a, M: Model> Checker<'a, M> {
     /// Explores depth-first in the caller's thread, to `max_depth` steps if set. With a bound, a
     /// state reached again by a shorter path is explored again (so nothing within the bound is
     /// missed); the counterexample is the first path found, not the shortest.
-    pub fn dfs(&self) -> Report<M::State, M::Action> {
+    pub fn dfs(&self) -> Report<M::State, M::Action, M::Failure> {
         struct Frame<S, A> {
             state: S,
             actions: Vec<A>,
@@ -474,7 +490,7 @@ impl<'a, M: Model> Checker<'a, M> {
         let mut graph = self.gear_graph.then(GearGraph::default);
         let mut complete = true;
         let inits = self.model.init_states();
-        let mut found: Option<(usize, Vec<M::Action>, Finding)> = None;
+        let mut found: Option<DfsFound<M>> = None;
 
         'inits: for (i, s0) in inits.iter().enumerate() {
             if !seen.insert_new(s0, fingerprint(s0), 0) {
@@ -509,8 +525,8 @@ impl<'a, M: Model> Checker<'a, M> {
                     }
                     let next = match result {
                         Ok(next) => next,
-                        Err(message) => {
-                            found = Some((i, path(&stack, Some(action)), Finding::StepFailed { message }));
+                        Err(why) => {
+                            found = Some((i, path(&stack, Some(action)), Finding::StepFailed(why)));
                             break 'inits;
                         }
                     };

@@ -3,11 +3,15 @@
 
 use core::fmt;
 use core::hash::Hash;
+use std::boxed::Box;
 use std::format;
 use std::string::String;
 use std::vec::Vec;
 
-use gears::{Context, Control, Dispatcher, Gear, MetaGear, Mode, Outcome, PointDecision, ProcessId, Step};
+use gears::{
+    Context, Control, Dispatcher, Gear, Halt, HaltReason, MetaGear, Mode, Outcome, PointDecision, ProcessId,
+    Step,
+};
 
 use crate::invariant::Invariant;
 use crate::mc::model::Model;
@@ -127,8 +131,52 @@ impl<E: fmt::Debug> fmt::Debug for GearAction<E> {
     }
 }
 
-/// The reason a step halts when it runs more gears than its budget without a preemption point.
-pub const STEP_BUDGET_EXCEEDED: &str = "mc: more gears than the budget between two preemption chances";
+/// How [`StepPolicy`] halts a step that runs more gears than its budget without a preemption point.
+pub const STEP_BUDGET_EXCEEDED: Halt = Halt::new("StepPolicy", HaltReason::Budget);
+
+/// Why a step of a [`GearModel`] failed: what the checker reports as
+/// [`Finding::StepFailed`](crate::mc::Finding::StepFailed).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum StepFailure {
+    /// The point invariant ([`GearModel::point_invariant`]) did not hold inside the step.
+    PointInvariant {
+        /// The process whose step it was.
+        process: ProcessId,
+        /// The gear that ran last before the check failed.
+        gear: &'static str,
+        /// The gear the step was about to go to (`None` at the end of an operation).
+        next: Option<&'static str>,
+        /// What the invariant said, by its `Display`.
+        message: String,
+    },
+    /// A metagear halted the step ([`STEP_BUDGET_EXCEEDED`], or one the system plugged in).
+    Halted {
+        /// The process whose step it was.
+        process: ProcessId,
+        /// Which metagear, and why.
+        halt: Halt,
+        /// The step, counted in the gears this step ran, at which it halted.
+        step: u64,
+    },
+    /// An environment event could not happen: what [`GearSystem::on_event`] said.
+    Event(String),
+}
+
+impl fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepFailure::PointInvariant { process, gear, next, message } => write!(
+                f,
+                "{process}: invariant violated at a preemption point, after `{gear}` before {}: {message}",
+                next.unwrap_or("the end of the operation")
+            ),
+            StepFailure::Halted { process, halt, step } => {
+                write!(f, "{process} halted at its gear #{step}: {halt}")
+            }
+            StepFailure::Event(message) => f.write_str(message),
+        }
+    }
+}
 
 /// The metagear that makes one model-checker step: it preempts (in its mode) at the first
 /// preemption point reached, or at the first one where `when` says so (an interrupt is pending),
@@ -180,8 +228,9 @@ pub struct GearModel<Y: GearSystem> {
     point_check: Option<PointCheck<Y::Ctx>>,
 }
 
-/// An invariant on the context, checked at every preemption point a step reaches.
-type PointCheck<C> = fn(&C) -> Result<(), String>;
+/// An invariant on the context, checked at every preemption point a step reaches; what it says
+/// when it fails is the step's failure, as text.
+type PointCheck<C> = Box<dyn Fn(&C) -> Result<(), String> + Send + Sync>;
 
 impl<Y: GearSystem> GearModel<Y> {
     /// The model of `system`: preempting at every preemption point under [`Mode::Resume`], at
@@ -208,10 +257,10 @@ impl<Y: GearSystem> GearModel<Y> {
     /// Checks `check` with the [`Invariant`] metagear inside every step: at each preemption point
     /// reached and at each operation's end, also the points a step goes on through (under
     /// [`preempt_when`](Self::preempt_when)), where the checker sees no state. A violation fails
-    /// the step ([`Finding::StepFailed`](crate::mc::Finding::StepFailed), with the gear and the
-    /// trace).
-    pub fn point_invariant(mut self, check: fn(&Y::Ctx) -> Result<(), String>) -> Self {
-        self.point_check = Some(check);
+    /// the step ([`Finding::StepFailed`](crate::mc::Finding::StepFailed), with the gear and what
+    /// `check` said, by its `Display`).
+    pub fn point_invariant<E: fmt::Display + 'static>(mut self, check: fn(&Y::Ctx) -> Result<(), E>) -> Self {
+        self.point_check = Some(Box::new(move |ctx| check(ctx).map_err(|e| format!("{e}"))));
         self
     }
 
@@ -227,7 +276,12 @@ impl<Y: GearSystem> GearModel<Y> {
     }
 
     /// Runs process `p` of `state` for one step, in place; appends the gears it ran to `trace`.
-    pub fn run(&self, state: &mut Y::State, p: ProcessId, trace: Option<&mut Trace>) -> Result<(), String> {
+    pub fn run(
+        &self,
+        state: &mut Y::State,
+        p: ProcessId,
+        trace: Option<&mut Trace>,
+    ) -> Result<(), StepFailure> {
         let sys = &self.system;
         let saved = sys.context(state, p).meta().continuation;
         let entry = match saved {
@@ -239,7 +293,7 @@ impl<Y: GearSystem> GearModel<Y> {
         if let Some(when) = self.when {
             policy = policy.when(when);
         }
-        let invariant = self.point_check.map(|check| Invariant::new(check).with_trace_limit(1));
+        let invariant = self.point_check.as_deref().map(|check| Invariant::new(check).with_trace_limit(1));
         let mut d = Dispatcher::new((policy, tracer, invariant));
         let outcome = d.run(sys.context(state, p), entry);
         if let (Some(trace), Some(tracer)) = (trace, d.meta_mut().1.as_mut()) {
@@ -249,15 +303,15 @@ impl<Y: GearSystem> GearModel<Y> {
             Outcome::Exited(v) => sys.finish(state, p, Ok(v)),
             Outcome::Failed(e) => sys.finish(state, p, Err(e)),
             Outcome::Preempted { .. } => sys.preempted(state, p),
-            Outcome::Halted { by, step } => {
+            Outcome::Halted { halt, step } => {
                 return Err(match d.meta().2.as_ref().and_then(|i| i.violation()) {
-                    Some(v) => format!(
-                        "{p}: invariant violated at a preemption point, after `{}` before {}: {}",
-                        v.gear,
-                        v.next.unwrap_or("the end of the operation"),
-                        v.message
-                    ),
-                    None => format!("{p} halted by `{by}` at its gear #{step}"),
+                    Some(v) => StepFailure::PointInvariant {
+                        process: p,
+                        gear: v.gear,
+                        next: v.next,
+                        message: v.error.clone(),
+                    },
+                    None => StepFailure::Halted { process: p, halt, step },
                 });
             }
         }
@@ -269,6 +323,7 @@ impl<Y: GearSystem> GearModel<Y> {
 impl<Y: GearSystem> Model for GearModel<Y> {
     type State = Y::State;
     type Action = GearAction<Y::Event>;
+    type Failure = StepFailure;
 
     fn init_states(&self) -> Vec<Self::State> {
         self.system.initial()
@@ -290,11 +345,11 @@ impl<Y: GearSystem> Model for GearModel<Y> {
         state: &Self::State,
         action: &Self::Action,
         trace: Option<&mut Trace>,
-    ) -> Result<Self::State, String> {
+    ) -> Result<Self::State, StepFailure> {
         let mut next = state.clone();
         match action {
             GearAction::Run(p) => self.run(&mut next, *p, trace)?,
-            GearAction::Event(e) => self.system.on_event(&mut next, e)?,
+            GearAction::Event(e) => self.system.on_event(&mut next, e).map_err(StepFailure::Event)?,
         }
         self.system.normalize(&mut next);
         Ok(next)

@@ -104,7 +104,7 @@ mod model;
 mod store;
 
 pub use check::{Checker, Report, Stats, Visited};
-pub use gear::{GearAction, GearModel, GearSystem, STEP_BUDGET_EXCEEDED, Status, StepPolicy};
+pub use gear::{GearAction, GearModel, GearSystem, STEP_BUDGET_EXCEEDED, Status, StepFailure, StepPolicy};
 pub use model::{CexStep, Counterexample, Finding, Model};
 pub use store::fingerprint;
 

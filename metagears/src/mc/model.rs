@@ -21,6 +21,9 @@ pub trait Model: Sync {
     type State: Clone + Eq + Hash + fmt::Debug + Send + Sync;
     /// A step the system can take (a process running, an environment event).
     type Action: Clone + fmt::Debug + Send + Sync;
+    /// Why a step went wrong ([`StepFailure`](crate::mc::StepFailure) for a
+    /// [`GearModel`](crate::mc::GearModel)).
+    type Failure: Clone + fmt::Debug + fmt::Display + Send + Sync;
 
     /// The states exploration starts from.
     fn init_states(&self) -> Vec<Self::State>;
@@ -39,7 +42,7 @@ pub trait Model: Sync {
         state: &Self::State,
         action: &Self::Action,
         trace: Option<&mut Trace>,
-    ) -> Result<Self::State, String>;
+    ) -> Result<Self::State, Self::Failure>;
 
     /// Whether `state` is terminal: every process has finished. A state that is not, and in which
     /// nothing can progress, is a deadlock.
@@ -57,31 +60,28 @@ pub trait Model: Sync {
     }
 }
 
-/// What the checker found wrong.
+/// What the checker found wrong; `F` is why a step can fail ([`Model::Failure`]).
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub enum Finding {
+pub enum Finding<F> {
     /// A named invariant does not hold in the last state of the counterexample.
     Invariant {
         /// The invariant's name.
         name: String,
-        /// What it said.
+        /// What it said, by its `Display` (the invariants of one checker have different types).
         message: String,
     },
     /// In the last state nothing can progress, yet not every process has finished.
     Deadlock,
     /// The last step went wrong (see [`Model::next_state`]); the counterexample's last step is it.
-    StepFailed {
-        /// Why.
-        message: String,
-    },
+    StepFailed(F),
 }
 
-impl fmt::Display for Finding {
+impl<F: fmt::Display> fmt::Display for Finding<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Finding::Invariant { name, message } => write!(f, "invariant `{name}` violated: {message}"),
             Finding::Deadlock => f.write_str("deadlock: some process has not finished and none can step"),
-            Finding::StepFailed { message } => write!(f, "a step failed: {message}"),
+            Finding::StepFailed(why) => write!(f, "a step failed: {why}"),
         }
     }
 }
@@ -97,15 +97,16 @@ pub struct CexStep<S, A> {
     pub trace: Trace,
     /// The state it led to (`None` for a step that failed).
     pub state: Option<S>,
-    /// That state as [`Model::describe`] prints it.
+    /// That state as [`Model::describe`] prints it; for a step that failed, why (by its `Display`).
     pub described: String,
 }
 
-/// A path from an initial state to a state where something is wrong, replayed with tracing.
+/// A path from an initial state to a state where something is wrong, replayed with tracing; `F`
+/// is why a step can fail ([`Model::Failure`]).
 #[derive(Clone, Debug)]
-pub struct Counterexample<S, A> {
+pub struct Counterexample<S, A, F> {
     /// What is wrong at the end of the path.
-    pub finding: Finding,
+    pub finding: Finding<F>,
     /// The initial state the path starts from.
     pub init: S,
     /// The initial state as [`Model::describe`] prints it.
@@ -114,7 +115,7 @@ pub struct Counterexample<S, A> {
     pub steps: Vec<CexStep<S, A>>,
 }
 
-impl<S, A> Counterexample<S, A> {
+impl<S, A, F> Counterexample<S, A, F> {
     /// The number of steps from the initial state.
     pub fn len(&self) -> usize {
         self.steps.len()
@@ -137,7 +138,7 @@ impl<S, A> Counterexample<S, A> {
     }
 }
 
-impl<S, A: fmt::Debug> fmt::Display for Counterexample<S, A> {
+impl<S, A: fmt::Debug, F: fmt::Display> fmt::Display for Counterexample<S, A, F> {
     /// The finding, then the initial state, then per step: its action, its gear trace, the state.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.finding)?;

@@ -7,7 +7,7 @@ use std::vec::Vec;
 
 use gears::{Context, ContextMeta, Gear, Next, ProcessId};
 
-use super::{Checker, Finding, GearAction, GearModel, GearSystem, STEP_BUDGET_EXCEEDED, Status};
+use super::{Checker, Finding, GearAction, GearModel, GearSystem, STEP_BUDGET_EXCEEDED, Status, StepFailure};
 
 /// A counter shared by every process, and each process's register.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -215,8 +215,19 @@ fn a_step_without_preemption_point_is_halted_and_reported() {
     let model = GearModel::new(System { procs: 1, entry: &SPIN, ticks: 1, irqs: 0 }).with_step_budget(5);
     let report = Checker::new(model).bfs();
     let cex = report.counterexample.expect("the runaway step is reported");
-    let Finding::StepFailed { message } = &cex.finding else { panic!("{}", cex.finding) };
-    assert!(message.contains(STEP_BUDGET_EXCEEDED), "{message}");
+    assert_eq!(
+        cex.finding,
+        Finding::StepFailed(StepFailure::Halted {
+            process: ProcessId(0),
+            halt: STEP_BUDGET_EXCEEDED,
+            step: 5
+        })
+    );
+    assert_eq!(
+        cex.finding.to_string(),
+        "a step failed: p0 halted at its gear #5: StepPolicy: more gears than the budget between two \
+         preemption chances"
+    );
     // The shortest path: the runaway step itself, from the initial state.
     assert_eq!(cex.len(), 1);
     assert_eq!(cex.steps[0].action, GearAction::Run(ProcessId(0)));
@@ -401,11 +412,17 @@ fn point_invariants_are_checked_at_the_points_a_step_goes_through() {
     let cex = report.counterexample.expect("the odd counter at the preemption point is caught");
     assert_eq!(
         cex.finding,
-        Finding::StepFailed {
-            message: "p0: invariant violated at a preemption point, after `bump_odd` before bump_even: \
-                      counter 1 is odd"
-                .into()
-        }
+        Finding::StepFailed(StepFailure::PointInvariant {
+            process: ProcessId(0),
+            gear: "bump_odd",
+            next: Some("bump_even"),
+            message: "counter 1 is odd".into()
+        })
+    );
+    assert_eq!(
+        cex.finding.to_string(),
+        "a step failed: p0: invariant violated at a preemption point, after `bump_odd` before bump_even: \
+         counter 1 is odd"
     );
     assert_eq!(cex.len(), 1);
     assert!(cex.to_string().contains("     0 p0 bump_odd -> bump_even [pp]\n  (the step failed)"), "{cex}");

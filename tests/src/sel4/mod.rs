@@ -14,8 +14,6 @@ pub mod plain;
 
 use abi::{MessageInfo, Syscall, label};
 use alloc::boxed::Box;
-use alloc::format;
-use alloc::string::String;
 use alloc::vec::Vec;
 
 use alloc::collections::VecDeque;
@@ -28,16 +26,16 @@ use codegears::lookup::LOOKUP_SLOT;
 use codegears::message::{buffer_word, get_mr, lookup_ipc_buffer, set_mr};
 use codegears::object::{Tcb, ThreadState};
 
-use codegears::{Cap, CapRights, Done, ObjPtr, SlotRef, SyscallError, check_invariants};
-use gears::{Dispatcher, MetaGear, Outcome};
+use codegears::{Cap, CapRights, Done, InvariantViolation, ObjPtr, SlotRef, SyscallError, check_invariants};
+use gears::{Dispatcher, Halt, MetaGear, Outcome};
 use metagears::Invariant;
 
 /// `seL4_WordBits`: the depth at which a root-CNode cptr resolves.
 pub const WORD_BITS: u64 = 64;
 
 /// The invariant predicate, as the invariant metagear wants it.
-pub fn invariants(k: &Kernel) -> Result<(), String> {
-    check_invariants(&k.state).map_err(|v| format!("{v}"))
+pub fn invariants(k: &Kernel) -> Result<(), InvariantViolation> {
+    check_invariants(&k.state)
 }
 
 /// The host model's machine: it records the machine ops the gears asked for (tests assert on
@@ -154,8 +152,9 @@ pub struct Sel4 {
     /// Whether [`invoke`](Self::invoke) runs the invariant checker and the failure-changes-nothing
     /// check (turned off only to set up very large scenarios quickly; they check at the end).
     pub checked: bool,
-    /// Why the last run was halted by a metagear, if it was (`run` then returns `Ok`).
-    pub halted: Option<String>,
+    /// Which metagear halted the last run, why, and at which step, if one did (`run` then
+    /// returns `Ok`).
+    pub halted: Option<(Halt, u64)>,
     /// The machine ops the invocations recorded, in order, as the kernel entry applied them.
     pub machine_ops: Vec<MachineOp>,
     /// The host machine the kernel entry runs against.
@@ -297,8 +296,8 @@ impl Sel4 {
                     return (Err(e), preemptions);
                 }
                 Ok(_) => return (Ok(()), preemptions),
-                Err(EntryError::Halted { by, step }) => {
-                    self.halted = Some(format!("halted by {by} at step {step}"));
+                Err(EntryError::Halted { halt, step }) => {
+                    self.halted = Some((halt, step));
                     return (Ok(()), preemptions);
                 }
                 // The calling thread is gone (a test's call deleted it): no entry can happen.
@@ -331,8 +330,8 @@ impl Sel4 {
         if let Some(v) = d.meta().violation() {
             panic!("{v}");
         }
-        if let Some(h) = self.halted.take() {
-            panic!("{h}");
+        if let Some((halt, step)) = self.halted.take() {
+            panic!("halted at step {step}: {halt}");
         }
         r
     }
