@@ -1,6 +1,6 @@
 //! The host model of the QEMU suite's traced scenario: the same system calls, run by the same
 //! gears on the host, traced by `metagears::Tracer`. The xtask compares its trace with the ones
-//! the kernels streamed (issue 6: the same trace on x86_64, riscv64 and the host model).
+//! the kernels streamed: the same trace on x86_64, riscv64 and the host model.
 
 use codegears::kernel::{Kernel, KernelState, Request, label, root_slot};
 use codegears::syscall::{HANDLE_SYSCALL, MessageInfo, sys};
