@@ -10,11 +10,6 @@ use super::command::qemu_command;
 use super::runner::{Outcome, run_qemu};
 use crate::Arch;
 
-/// The bench group that boots the kernel: timer-interrupt latency during large revokes.
-pub const IRQ_LATENCY_GROUP: &str = "irq-latency";
-/// Its title for `--list`.
-pub const IRQ_LATENCY_TITLE: &str = "largest guest instructions from a timer interrupt raised to handled during \
-     revokes of 2^12 and 2^16 caps, with and without preemption points (QEMU -icount shift=0, both arches)";
 /// How long the bench kernel may take.
 const BENCH_TIMEOUT: Duration = Duration::from_secs(300);
 

@@ -20,7 +20,7 @@ mod runner;
 mod suite;
 mod traced;
 
-pub use latency::{IRQ_LATENCY_GROUP, IRQ_LATENCY_TITLE, irq_latency_bench};
+pub use latency::irq_latency_bench;
 pub use suite::test_suites;
 pub use traced::streamed_trace;
 
