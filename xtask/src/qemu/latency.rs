@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use metagears::wire::{IrqLatency, Report};
 
 use super::build::{Build, build_image};
 use super::command::qemu_command;
@@ -13,56 +14,21 @@ use crate::Arch;
 /// How long the bench kernel may take.
 const BENCH_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// One line of the bench kernel: `bench: irq-latency caps=N preemption=on|off max_latency_insns=L …`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LatencyFigure {
-    /// Caps revoked.
-    pub caps: u64,
-    /// Whether the preemption points were on.
-    pub preemption: bool,
-    /// The largest latency to the user-level driver, in guest instructions.
-    pub max_insns: u64,
-    /// The largest latency to the kernel's interrupt handler, in guest instructions.
-    pub kernel_insns: u64,
-    /// How many times the revokes were preempted.
-    pub preemptions: u64,
-    /// How many times the driver ran.
-    pub driver_runs: u64,
-}
-
-impl LatencyFigure {
-    /// Parses a bench line; `None` for any other line.
-    pub fn parse(line: &str) -> Option<LatencyFigure> {
-        let rest = line.trim().strip_prefix("bench: irq-latency ")?;
-        let field = |key: &str| {
-            rest.split_whitespace().find_map(|kv| kv.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
-        };
-        Some(LatencyFigure {
-            caps: field("caps")?.parse().ok()?,
-            preemption: field("preemption")? == "on",
-            max_insns: field("max_latency_insns")?.parse().ok()?,
-            kernel_insns: field("kernel_latency_insns")?.parse().ok()?,
-            preemptions: field("preemptions")?.parse().ok()?,
-            driver_runs: field("driver_runs")?.parse().ok()?,
-        })
-    }
-
-    /// Folds the rounds of one (caps, preemption) measurement: the largest latencies, the sums.
-    pub fn merge(figures: &[LatencyFigure]) -> Vec<LatencyFigure> {
-        let mut out: Vec<LatencyFigure> = Vec::new();
-        for f in figures {
-            match out.iter_mut().find(|o| o.caps == f.caps && o.preemption == f.preemption) {
-                Some(o) => {
-                    o.max_insns = o.max_insns.max(f.max_insns);
-                    o.kernel_insns = o.kernel_insns.max(f.kernel_insns);
-                    o.preemptions += f.preemptions;
-                    o.driver_runs += f.driver_runs;
-                }
-                None => out.push(f.clone()),
+/// Folds the rounds of one (caps, preemption) measurement: the largest latencies, the sums.
+pub fn merge(figures: &[IrqLatency]) -> Vec<IrqLatency> {
+    let mut out: Vec<IrqLatency> = Vec::new();
+    for f in figures {
+        match out.iter_mut().find(|o| o.caps == f.caps && o.preemption == f.preemption) {
+            Some(o) => {
+                o.max_latency_insns = o.max_latency_insns.max(f.max_latency_insns);
+                o.kernel_latency_insns = o.kernel_latency_insns.max(f.kernel_latency_insns);
+                o.preemptions += f.preemptions;
+                o.driver_runs += f.driver_runs;
             }
+            None => out.push(*f),
         }
-        out
     }
+    out
 }
 
 /// Boots the release kernel with the `latency-bench` feature under `-icount shift=0` (one guest
@@ -86,7 +52,11 @@ pub fn irq_latency_bench() -> anyhow::Result<String> {
             arch,
             &mut cmd,
             Some(BENCH_TIMEOUT),
-            |line| figures.extend(LatencyFigure::parse(line)),
+            |report| {
+                if let Report::IrqLatency(figure) = report {
+                    figures.push(*figure);
+                }
+            },
             |_| {},
         )?;
         if run.outcome != Outcome::Passed {
@@ -95,13 +65,13 @@ pub fn irq_latency_bench() -> anyhow::Result<String> {
         if figures.is_empty() {
             bail!("the {arch} latency bench printed no figures");
         }
-        for f in LatencyFigure::merge(&figures) {
+        for f in merge(&figures) {
             t.push_str(&format!(
                 "| {arch} | {} | {} | {} | {} | {} | {} |\n",
                 f.caps,
                 if f.preemption { "on" } else { "off" },
-                f.max_insns,
-                f.kernel_insns,
+                f.max_latency_insns,
+                f.kernel_latency_insns,
                 f.preemptions,
                 f.driver_runs
             ));
@@ -121,31 +91,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn latency_lines_parse_and_merge() {
-        let line = |caps: u64, on: &str, l: u64, k: u64| {
-            format!(
-                "bench: irq-latency caps={caps} preemption={on} max_latency_insns={l} kernel_latency_insns={k} \
-                 preemptions=3 driver_runs=5"
-            )
-        };
-        let f = LatencyFigure::parse(&line(65536, "on", 207800, 1000)).unwrap();
-        let want = LatencyFigure {
-            caps: 65536,
-            preemption: true,
-            max_insns: 207800,
-            kernel_insns: 1000,
+    fn rounds_merge_into_the_largest_latencies_and_the_sums() {
+        let round = |caps, preemption, max_latency_insns, kernel_latency_insns| IrqLatency {
+            caps,
+            preemption,
+            max_latency_insns,
+            kernel_latency_insns,
             preemptions: 3,
             driver_runs: 5,
         };
-        assert_eq!(f, want);
-        assert_eq!(LatencyFigure::parse("test a ... ok"), None);
-        let rounds: Vec<_> = [line(4096, "on", 10, 7), line(4096, "on", 30, 2), line(4096, "off", 99, 9)]
-            .iter()
-            .map(|l| LatencyFigure::parse(l).unwrap())
-            .collect();
-        let merged = LatencyFigure::merge(&rounds);
+        let merged = merge(&[round(4096, true, 10, 7), round(4096, true, 30, 2), round(4096, false, 99, 9)]);
         assert_eq!(merged.len(), 2);
-        assert_eq!((merged[0].max_insns, merged[0].kernel_insns, merged[0].preemptions), (30, 7, 6));
-        assert_eq!((merged[1].max_insns, merged[1].preemption), (99, false));
+        assert_eq!(
+            (merged[0].max_latency_insns, merged[0].kernel_latency_insns, merged[0].preemptions),
+            (30, 7, 6)
+        );
+        assert_eq!((merged[1].max_latency_insns, merged[1].preemption), (99, false));
     }
 }

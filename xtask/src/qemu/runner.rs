@@ -1,5 +1,6 @@
-//! Running QEMU under a timeout and following its serial output: console lines and trace frames
-//! (`metagears::wire`) are decoded as they arrive, echoed, and handed to the caller.
+//! Running QEMU under a timeout and following its serial output: console lines, trace frames and
+//! report frames (`metagears::wire`) are decoded as they arrive, echoed, and handed to the caller
+//! as trace events and reports (console lines that stand for a report count as one).
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -7,10 +8,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use metagears::wire::{Decoded, Decoder};
+use metagears::wire::{Decoded, Decoder, ExitCode, Report};
 
 use super::command::{EXIT_FAILURE, EXIT_SUCCESS, RISCV_EXIT_FAILURE};
-use super::console::{EXIT_MARKER, KERNEL_BANNER, ROOT_TASK_PREFIX};
+use super::console::parse_line;
 use crate::{Arch, util};
 
 /// How long a normal run may take before QEMU is killed.
@@ -30,13 +31,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Reads QEMU's exit status for `arch`; `marker` says whether the kernel printed
-    /// [`EXIT_MARKER`].
-    pub fn from_status(arch: Arch, code: Option<i32>, marker: bool) -> Outcome {
+    /// Reads QEMU's exit status for `arch`; `reported` says whether the kernel reported its exit
+    /// with success (`Report::Exit`).
+    pub fn from_status(arch: Arch, code: Option<i32>, reported: bool) -> Outcome {
         match (arch, code) {
             (Arch::X86_64, Some(EXIT_SUCCESS)) => Outcome::Passed,
             (Arch::X86_64, Some(EXIT_FAILURE)) => Outcome::KernelFailed,
-            (Arch::Riscv64, Some(0)) if marker => Outcome::Passed,
+            (Arch::Riscv64, Some(0)) if reported => Outcome::Passed,
             (Arch::Riscv64, Some(RISCV_EXIT_FAILURE)) => Outcome::KernelFailed,
             (_, other) => Outcome::Other(other),
         }
@@ -61,9 +62,9 @@ impl Outcome {
 pub struct QemuRun {
     /// How it ended.
     pub outcome: Outcome,
-    /// From starting QEMU to the kernel's first console line (its banner).
+    /// From starting QEMU to the kernel's first report (`KernelStarted`, or its banner line).
     pub first_line: Option<Duration>,
-    /// From starting QEMU to the Rust root task's first line.
+    /// From starting QEMU to the Rust root task's start (`RootTaskStarted`, or its first line).
     pub root_task: Option<Duration>,
     /// From starting QEMU to its end.
     pub total: Duration,
@@ -75,14 +76,16 @@ pub struct QemuRun {
     pub damaged: usize,
 }
 
-/// Runs QEMU, decoding its serial output (console lines and trace frames, `metagears::wire`):
-/// lines are echoed to stdout and given to `on_line`, trace events are printed as the host
-/// tracer's text and given to `on_event`; QEMU is killed after `timeout`.
+/// Runs QEMU, decoding its serial output (`metagears::wire`): console lines are echoed to stdout;
+/// reports, sent as records or printed as lines, are given to `on_report` (a record is echoed as
+/// its console line, except `TestStarted`, which `TestPassed` or `TestFailed` completes); trace
+/// events are printed as the host tracer's text and given to `on_event`. QEMU is killed after
+/// `timeout`.
 pub fn run_qemu(
     arch: Arch,
     cmd: &mut Command,
     timeout: Option<Duration>,
-    mut on_line: impl FnMut(&str),
+    mut on_report: impl FnMut(&Report<'_>),
     mut on_event: impl FnMut(&metagears::TraceEvent),
 ) -> anyhow::Result<QemuRun> {
     let shown = util::show(cmd);
@@ -116,33 +119,46 @@ pub fn run_qemu(
         events: 0,
         damaged: 0,
     };
-    let mut marker = false;
-    let mut handle = |decoded: &mut Vec<Decoded>, run: &mut QemuRun, marker: &mut bool| {
+    let mut exit_reported = false;
+    let mut handle = |decoded: &mut Vec<Decoded>, run: &mut QemuRun, exit_reported: &mut bool| {
         for d in decoded.drain(..) {
-            match d {
+            let report = match d {
                 Decoded::Text(line) => {
+                    println!("{line}");
                     // Firmware output may carry escape sequences: match on the printable text.
                     let clean: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
-                    if run.first_line.is_none() && clean.contains(KERNEL_BANNER) {
-                        run.first_line = Some(start.elapsed());
+                    parse_line(&clean)
+                }
+                Decoded::Report(report) => {
+                    if !matches!(report, Report::TestStarted { .. }) {
+                        println!("{report}");
                     }
-                    if run.root_task.is_none() && clean.starts_with(ROOT_TASK_PREFIX) {
-                        run.root_task = Some(start.elapsed());
-                    }
-                    *marker |= clean.trim() == EXIT_MARKER;
-                    println!("{line}");
-                    on_line(&clean);
+                    Some(report)
                 }
                 Decoded::Event(e) => {
                     run.events += 1;
                     println!("{e}");
                     on_event(&e);
+                    None
                 }
                 Decoded::Damaged(why) => {
                     run.damaged += 1;
-                    println!("xtask: damaged trace frame: {why}");
+                    println!("xtask: damaged frame: {why}");
+                    None
                 }
+            };
+            let Some(report) = report else { continue };
+            match report {
+                Report::KernelStarted { .. } => {
+                    run.first_line.get_or_insert(start.elapsed());
+                }
+                Report::RootTaskStarted => {
+                    run.root_task.get_or_insert(start.elapsed());
+                }
+                Report::Exit { code: ExitCode::Success } => *exit_reported = true,
+                _ => {}
             }
+            on_report(&report);
         }
     };
     let mut timed_out = false;
@@ -151,7 +167,7 @@ pub fn run_qemu(
             Ok(bytes) => {
                 run.bytes += bytes.len();
                 decoder.feed(&bytes, &mut decoded);
-                handle(&mut decoded, &mut run, &mut marker);
+                handle(&mut decoded, &mut run, &mut exit_reported);
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -173,9 +189,9 @@ pub fn run_qemu(
         decoder.feed(&bytes, &mut decoded);
     }
     decoder.finish(&mut decoded);
-    handle(&mut decoded, &mut run, &mut marker);
+    handle(&mut decoded, &mut run, &mut exit_reported);
     run.outcome =
-        if timed_out { Outcome::TimedOut } else { Outcome::from_status(arch, status.code(), marker) };
+        if timed_out { Outcome::TimedOut } else { Outcome::from_status(arch, status.code(), exit_reported) };
     run.total = start.elapsed();
     Ok(run)
 }
@@ -192,7 +208,7 @@ pub fn report_timing(run: &QemuRun) {
             run.outcome.describe()
         ),
         None => eprintln!(
-            "xtask: no kernel banner on the serial line; QEMU ran {:.2} s; {}",
+            "xtask: the kernel never reported its start; QEMU ran {:.2} s; {}",
             run.total.as_secs_f64(),
             run.outcome.describe()
         ),
@@ -215,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn riscv_exit_zero_passes_only_with_the_marker() {
+    fn riscv_exit_zero_passes_only_with_the_exit_report() {
         assert_eq!(Outcome::from_status(Arch::Riscv64, Some(0), true), Outcome::Passed);
         assert_eq!(Outcome::from_status(Arch::Riscv64, Some(0), false), Outcome::Other(Some(0)));
         assert_eq!(Outcome::from_status(Arch::Riscv64, Some(1), false), Outcome::KernelFailed);

@@ -70,9 +70,9 @@ fn test_suite(arch: Arch) -> anyhow::Result<(usize, usize, Option<String>, Vec<S
         arch,
         &mut cmd,
         Some(TEST_TIMEOUT),
-        |line| {
-            results.borrow_mut().record(line);
-            traced.borrow_mut().line(line);
+        |report| {
+            results.borrow_mut().record(report);
+            traced.borrow_mut().report(report);
         },
         |event| traced.borrow_mut().event(event),
     )?;

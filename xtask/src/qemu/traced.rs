@@ -2,10 +2,10 @@
 //! trace qemu-*`, and the test kernel's traced scenario the QEMU suites check.
 
 use anyhow::bail;
+use metagears::wire::Report;
 
 use super::build::{Build, build_image};
 use super::command::qemu_command;
-use super::console::{TRACE_BEGIN, TRACE_END};
 use super::runner::{Outcome, RUN_TIMEOUT, run_qemu};
 use crate::{Arch, util};
 
@@ -27,8 +27,8 @@ pub fn streamed_trace(arch: Arch) -> anyhow::Result<metagears::Trace> {
     }
 }
 
-/// The decoded trace of the test kernel's traced scenario (between [`TRACE_BEGIN`] and
-/// [`TRACE_END`]).
+/// The decoded trace of the test kernel's traced scenario (between its `TraceBegin` and
+/// `TraceEnd` reports).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TracedScenario {
     inside: bool,
@@ -40,14 +40,15 @@ pub struct TracedScenario {
 }
 
 impl TracedScenario {
-    /// Notes a console line.
-    pub fn line(&mut self, line: &str) {
-        let line = line.trim();
-        if line == TRACE_BEGIN {
-            self.inside = true;
-        } else if line.starts_with(TRACE_END) {
-            self.inside = false;
-            self.seen_end = true;
+    /// Follows a report.
+    pub fn report(&mut self, report: &Report<'_>) {
+        match report {
+            Report::TraceBegin => self.inside = true,
+            Report::TraceEnd { .. } => {
+                self.inside = false;
+                self.seen_end = true;
+            }
+            _ => {}
         }
     }
 
