@@ -1,16 +1,19 @@
-//! The compact, framed trace encoding: how a kernel streams its gear trace over a serial line.
+//! The compact, framed encoding: how a kernel streams its gear trace and its reports over a serial
+//! line.
 //!
-//! A traced kernel shares one serial line between its console text and its trace. Each trace
-//! record is a frame: the start byte [`FRAME_START`] (an ASCII control character console text never
-//! contains), then the record encoded with postcard followed by its CRC-16, COBS-encoded so it
-//! contains no zero byte, then a zero byte. Outside a frame every byte is console text; inside
-//! one, only the zero byte ends it. A gear's name and stable id travel once, in a `Name` frame that
-//! gives it a small index, the first time it appears; events carry indices (one byte for the first
-//! 128 gears), so an event costs about a dozen bytes and a decoder needs no symbol table.
+//! A kernel shares one serial line between its console text, its trace and its [`Report`]s (what
+//! a test, a bench or the kernel itself has to tell the host). Each record is a frame: the start
+//! byte [`FRAME_START`] (an ASCII control character console text never contains), then the record
+//! encoded with postcard followed by its CRC-16, COBS-encoded so it contains no zero byte, then a
+//! zero byte. Outside a frame every byte is console text; inside one, only the zero byte ends it.
+//! A gear's name and stable id travel once, in a `Name` frame that gives it a small index, the
+//! first time it appears; events carry indices (one byte for the first 128 gears), so an event
+//! costs about a dozen bytes and a decoder needs no symbol table.
 //!
-//! [`WireTracer`] is the encoding metagear (no_std, for the kernel); [`Decoder`] turns a byte
-//! stream back into console lines and [`TraceEvent`]s whose text is the host tracer's, line for
-//! line. A damaged frame is reported and skipped: the decoder resumes at the next frame end.
+//! [`WireTracer`] is the encoding metagear and [`send_report`] the encoder of reports (both
+//! no_std, for the kernel); [`Decoder`] turns a byte stream back into console lines,
+//! [`TraceEvent`]s whose text is the host tracer's, line for line, and [`Report`]s. A damaged
+//! frame is reported and skipped: the decoder resumes at the next frame end.
 
 use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
@@ -23,6 +26,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::trace::{EventKind, TraceEvent};
 
+mod report;
+
+pub use report::{ExitCode, IrqLatency, Report, ShortText, encode_report, send_report};
+
 /// The byte that starts every frame (ASCII RS, "record separator").
 pub const FRAME_START: u8 = 0x1e;
 /// The byte that ends every frame (COBS's sentinel).
@@ -34,13 +41,16 @@ pub const MAX_FRAME: usize = 256;
 
 const CRC: crc::Crc<u16> = crc::Crc::<u16>::new(&crc::CRC_16_IBM_3740);
 
-/// One record on the wire.
+/// One record on the wire. Variants are only ever added at the end, so that a decoder reads
+/// the records of an older encoder.
 #[derive(Serialize, Deserialize, PartialEq, Eq, Debug)]
 enum Record<'a> {
     /// The gear known from now on by `index`: its stable id and its name.
     Name { index: u32, id: u32, name: &'a str },
     /// One event; gears are given by index.
     Event { step: u64, process: u32, gear: u32, kind: WireKind<'a> },
+    /// A report to the host.
+    Report(Report<'a>),
 }
 
 #[derive(Serialize, Deserialize, PartialEq, Eq, Debug)]
@@ -81,8 +91,12 @@ struct TextBuf {
 }
 
 impl TextBuf {
+    fn empty() -> TextBuf {
+        TextBuf { buf: [0; MAX_TEXT], len: 0, cut: false }
+    }
+
     fn of(value: &dyn fmt::Debug) -> TextBuf {
-        let mut t = TextBuf { buf: [0; MAX_TEXT], len: 0, cut: false };
+        let mut t = TextBuf::empty();
         let _ = write!(t, "{value:?}");
         t
     }
@@ -204,11 +218,13 @@ pub enum Decoded {
     Text(String),
     /// A trace event.
     Event(TraceEvent),
+    /// A report.
+    Report(Report<'static>),
     /// A frame that could not be read (damaged, cut short, or naming an unknown gear).
     Damaged(String),
 }
 
-/// Turns a byte stream of console text and trace frames back into lines and events.
+/// Turns a byte stream of console text and frames back into lines, events and reports.
 #[derive(Clone, Debug, Default)]
 pub struct Decoder {
     names: BTreeMap<u32, (GearId, String)>,
@@ -290,6 +306,7 @@ impl Decoder {
                 self.names.insert(index, (GearId(id), name.to_string()));
                 None
             }
+            Record::Report(report) => Some(Decoded::Report(report.into_owned())),
             Record::Event { step, process, gear, kind } => {
                 Some(match self.event(step, process, gear, kind) {
                     Ok(e) => Decoded::Event(e),

@@ -4,7 +4,10 @@
 use std::cell::RefCell;
 
 use gears::{Dispatcher, Mode, Next, Outcome, ProcessId};
-use metagears::wire::{Decoded, Decoder, FRAME_START, WireTracer};
+use metagears::wire::{
+    Decoded, Decoder, ExitCode, FRAME_END, FRAME_START, MAX_FRAME, MAX_TEXT, Report, ShortText, WireTracer,
+    encode_report, send_report,
+};
 use metagears::{InjectAt, Tracer};
 
 gears::context! {
@@ -162,4 +165,125 @@ fn gears_named_alike_in_two_modules_travel_as_two_gears_with_their_short_names()
     );
     assert_eq!((decoded[1].id, decoded[2].id), (first::HOP.id(), second::HOP.id()));
     assert_ne!(first::HOP.id(), second::HOP.id());
+}
+
+/// Which kind a report is: a new kind fails the tests until `Report::examples` has one.
+fn kind(report: &Report<'_>) -> usize {
+    match report {
+        Report::KernelStarted { .. } => 0,
+        Report::SuiteStarted { .. } => 1,
+        Report::TestStarted { .. } => 2,
+        Report::TestPassed { .. } => 3,
+        Report::TestFailed { .. } => 4,
+        Report::SuiteFinished { .. } => 5,
+        Report::TraceBegin => 6,
+        Report::TraceEnd { .. } => 7,
+        Report::IrqLatency(_) => 8,
+        Report::BenchFailed { .. } => 9,
+        Report::RootTaskStarted => 10,
+        Report::Panic { .. } => 11,
+        Report::Exit { .. } => 12,
+    }
+}
+
+fn frame_of(report: Report<'_>) -> Vec<u8> {
+    let mut frame = Vec::new();
+    send_report(report, |b: &[u8]| frame.extend_from_slice(b));
+    frame
+}
+
+#[test]
+fn every_report_round_trips_through_one_frame() {
+    let reports = Report::examples();
+    let mut kinds: Vec<usize> = reports.iter().map(kind).collect();
+    kinds.dedup();
+    assert_eq!(kinds, (0..=12).collect::<Vec<_>>(), "one example of each kind, in order");
+    for r in reports {
+        let frame = frame_of(r.clone());
+        assert_eq!((frame[0], frame[frame.len() - 1]), (FRAME_START, FRAME_END), "{r:?}");
+        assert!(frame.len() <= MAX_FRAME, "{r:?}");
+        assert!(!frame[1..frame.len() - 1].contains(&FRAME_END), "{r:?}");
+        assert_eq!(Decoder::decode_all(&frame), [Decoded::Report(r.clone())]);
+    }
+}
+
+#[test]
+fn a_report_encodes_from_borrowed_texts() {
+    let name = String::from("device_irq_uart_taken_masked_and_completed");
+    let mut frame = [0u8; MAX_FRAME];
+    let n = encode_report(Report::TestPassed { name: name.as_str().into() }, &mut frame);
+    assert_eq!(Decoder::decode_all(&frame[..n]), [Decoded::Report(Report::TestPassed { name: name.into() })]);
+}
+
+#[test]
+fn reports_text_and_trace_frames_interleave_on_one_stream() {
+    let (_, trace) = traced_run(Mode::Resume, 7);
+    let traced = Decoder::decode_all(&trace);
+    let started = Report::KernelStarted { version: "0.1.0".into(), arch: "x86_64".into() };
+    let test = Report::TestStarted { name: "traced".into() };
+    let exit = Report::Exit { code: ExitCode::Success };
+    let mut stream = b"firmware\r\n".to_vec();
+    stream.extend(frame_of(started.clone()));
+    stream.extend(&trace);
+    // A report in the middle of a line: it comes out before the line it interrupted.
+    stream.extend(b"half a ");
+    stream.extend(frame_of(test.clone()));
+    stream.extend(b"line\n");
+    stream.extend(frame_of(exit.clone()));
+    let mut want = vec![Decoded::Text("firmware".into()), Decoded::Report(started)];
+    want.extend(traced);
+    want.extend([Decoded::Report(test), Decoded::Text("half a line".into()), Decoded::Report(exit)]);
+    for piece in [1, 3, 64, stream.len()] {
+        let mut d = Decoder::new();
+        let mut out = Vec::new();
+        for chunk in stream.chunks(piece) {
+            d.feed(chunk, &mut out);
+        }
+        d.finish(&mut out);
+        assert_eq!(out, want, "pieces of {piece} bytes");
+    }
+}
+
+#[test]
+fn long_texts_are_cut_to_fit_one_frame() {
+    let name: String = "é".repeat(200);
+    let why: String = "x".repeat(1000);
+    let frame = frame_of(Report::TestFailed { name: name.as_str().into(), why: why.as_str().into() });
+    assert!(frame.len() <= MAX_FRAME);
+    let [Decoded::Report(Report::TestFailed { name: got_name, why: got_why })] =
+        &Decoder::decode_all(&frame)[..]
+    else {
+        panic!("not one TestFailed");
+    };
+    for (got, full) in [(got_name, &name), (got_why, &why)] {
+        assert!(got.len() <= MAX_TEXT && got.ends_with('…'), "{got}");
+        assert!(full.starts_with(got.trim_end_matches('…')), "{got}");
+    }
+    let short = ShortText::of(&format_args!("panicked: {}", "y".repeat(500)));
+    assert!(short.as_str().len() <= MAX_TEXT && short.as_str().starts_with("panicked: yyy"));
+}
+
+#[test]
+fn reports_read_as_the_kernels_console_lines() {
+    let lines: Vec<String> = Report::examples().iter().map(|r| r.to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            "Gears kernel 0.1.0 on riscv64: serial console up",
+            "qemu-test: running 23 tests",
+            "test root_task_retype ...",
+            "test root_task_retype ... ok",
+            "test timer_ticks ... FAILED: no ticks in 100 ms",
+            "qemu-test: 22 passed, 1 failed",
+            "trace: begin",
+            "trace: end: 35 frames, 412 bytes",
+            "bench: irq-latency caps=65536 preemption=on max_latency_insns=207800 kernel_latency_insns=1000 \
+             preemptions=3 driver_runs=5",
+            "bench: FAILED: the root task's bench failed",
+            "root task: started",
+            "KERNEL PANIC: panicked at kernel/src/main.rs:9:5: oops",
+            "gears: exit Success",
+            "gears: exit Failure",
+        ]
+    );
 }

@@ -1,0 +1,93 @@
+//! Traced kernels: the gear trace the kernel streams over its serial line, for `cargo xtask
+//! trace qemu-*`, and the test kernel's traced scenario the QEMU suites check.
+
+use anyhow::bail;
+use metagears::wire::Report;
+
+use super::build::{Build, build_image};
+use super::command::qemu_command;
+use super::runner::{Outcome, RUN_TIMEOUT, run_qemu};
+use crate::{Arch, util};
+
+/// Gears a traced CNode Copy must pass through (the seL4 call path as gears).
+pub const TRACED_GEARS: &[&str] =
+    &["handle_syscall", "handle_invocation", "resolve_address_bits", "decode_invocation", "invocation_done"];
+
+/// Boots the traced kernel of `arch` (release, the demo) and returns the gear trace it streamed.
+pub fn streamed_trace(arch: Arch) -> anyhow::Result<metagears::Trace> {
+    let build = Build { arch, release: true, test: false, trace: true, bench: false };
+    let image = build_image(build, false)?;
+    let mut cmd = qemu_command(arch, &image, false)?;
+    let mut trace = metagears::Trace::default();
+    let run = run_qemu(arch, &mut cmd, Some(RUN_TIMEOUT), |_| {}, |e| trace.events.push(e.clone()))?;
+    match run.outcome {
+        Outcome::Passed if run.damaged == 0 => Ok(trace),
+        Outcome::Passed => bail!("{} damaged trace frames in the serial output", run.damaged),
+        other => bail!("the traced kernel {} ({})", other.describe(), util::show(&cmd)),
+    }
+}
+
+/// The decoded trace of the test kernel's traced scenario (between its `TraceBegin` and
+/// `TraceEnd` reports).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TracedScenario {
+    inside: bool,
+    seen_end: bool,
+    /// The events' gear names, in order.
+    pub events: Vec<String>,
+    /// The events as the host tracer's text lines.
+    pub lines: Vec<String>,
+}
+
+impl TracedScenario {
+    /// Follows a report.
+    pub fn report(&mut self, report: &Report<'_>) {
+        match report {
+            Report::TraceBegin => self.inside = true,
+            Report::TraceEnd { .. } => {
+                self.inside = false;
+                self.seen_end = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Notes a decoded trace event.
+    pub fn event(&mut self, event: &metagears::TraceEvent) {
+        if self.inside {
+            self.events.push(event.gear.to_string());
+            self.lines.push(event.to_string());
+        }
+    }
+
+    /// Whether the traced scenario streamed undamaged frames through the expected gears.
+    pub fn check(&self, damaged: usize) -> Result<(), String> {
+        if !self.seen_end {
+            return Err("the kernel never ended its traced scenario".to_string());
+        }
+        if damaged > 0 {
+            return Err(format!("{damaged} damaged trace frames"));
+        }
+        let missing: Vec<&str> =
+            TRACED_GEARS.iter().copied().filter(|g| !self.events.iter().any(|e| e == g)).collect();
+        if missing.is_empty() { Ok(()) } else { Err(format!("the trace lacks the gears {missing:?}")) }
+    }
+}
+
+/// Whether every (name, trace) has the same lines as the first.
+pub fn same_traces(traces: &[(&str, Vec<String>)]) -> Result<(), String> {
+    let Some((first, reference)) = traces.first() else { return Ok(()) };
+    if reference.is_empty() {
+        return Err(format!("the {first} trace is empty"));
+    }
+    for (name, t) in &traces[1..] {
+        if let Some(i) = (0..reference.len().max(t.len())).find(|&i| reference.get(i) != t.get(i)) {
+            return Err(format!(
+                "the traces of {first} and {name} differ at event {i}: {:?} vs {:?}",
+                reference.get(i),
+                t.get(i)
+            ));
+        }
+    }
+    Ok(())
+}
