@@ -36,24 +36,23 @@ mod thread;
 #[cfg(target_os = "none")]
 pub use kernel_main_impl::kernel_main;
 
-/// How the kernel leaves QEMU.
+/// How the kernel leaves QEMU (the host reads it from the exit device and from the last report).
 #[cfg(target_os = "none")]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitCode {
-    /// Everything ran as expected (QEMU exit status 33 on x86_64).
-    Success,
-    /// A test failed, the kernel panicked or took an exception (QEMU exit status 35 on x86_64).
-    Failure,
-}
+pub use metagears::wire::ExitCode;
 
 #[cfg(target_os = "none")]
 mod kernel_main_impl {
+    use metagears::wire::Report;
+
     use crate::boot::BootMemory;
     use crate::{ExitCode, arch, memory};
 
     /// The arch-independent kernel entry, called by the arch's boot code with the console up.
     pub fn kernel_main(boot: &BootMemory) -> ! {
-        kprintln!("Gears kernel {} on {}: serial console up", env!("CARGO_PKG_VERSION"), arch::NAME);
+        crate::console::report(Report::KernelStarted {
+            version: env!("CARGO_PKG_VERSION").into(),
+            arch: arch::NAME.into(),
+        });
         kprintln!("cpu: {}", arch::init_cpu());
         memory::init(boot);
         arch::timer_init();
@@ -68,7 +67,7 @@ mod kernel_main_impl {
 
     /// Boots the capability kernel and runs the embedded root task to its verdict (the demo of
     /// `cargo xtask run`; with `latency-bench`, the root task's bench mode, which measures the
-    /// interrupt latency during large revokes and prints a line per revoke).
+    /// interrupt latency during large revokes and reports a figure per revoke).
     #[cfg(not(feature = "qemu-test"))]
     fn root_task() -> ExitCode {
         let mut d = crate::driver::Driver::boot();
@@ -79,30 +78,27 @@ mod kernel_main_impl {
         let t0 = arch::ticks();
         let verdict = d.run_root_task();
         d.report(arch::ticks() - t0);
-        match verdict {
-            Ok(true) => ExitCode::Success,
-            Ok(false) => {
-                kprintln!("kernel: the root task reported a failure");
-                ExitCode::Failure
-            }
-            Err(e) => {
-                kprintln!("kernel: {e}");
-                ExitCode::Failure
-            }
+        let why = match verdict {
+            Ok(true) => return ExitCode::Success,
+            Ok(false) => alloc::string::String::from("the root task reported a failure"),
+            Err(e) => e,
+        };
+        if cfg!(feature = "latency-bench") {
+            crate::console::report(Report::BenchFailed { why: why.into() });
+        } else {
+            kprintln!("kernel: {why}");
         }
+        ExitCode::Failure
     }
 
-    /// Prints the exit marker the xtask looks for, then leaves QEMU.
+    /// Tells the host how the run ended, then leaves QEMU.
     pub fn exit(code: ExitCode) -> ! {
-        kprintln!("gears: exit {code:?}");
+        crate::console::report(Report::Exit { code });
         arch::exit_qemu(code)
     }
 
     #[panic_handler]
     fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-        arch::interrupts_disable();
-        let mut buf = crate::console::Raw;
-        let _ = core::fmt::Write::write_fmt(&mut buf, format_args!("KERNEL PANIC: {info}\n"));
-        arch::exit_qemu(ExitCode::Failure)
+        crate::console::fatal(format_args!("{info}"))
     }
 }

@@ -55,20 +55,15 @@ impl<B: Backend> Console<B> {
         }
     }
 
-    /// Writes `s` without waiting for the lock: for the panic handler, which may have interrupted
-    /// a holder of the lock. Falls back to `raw_byte`, translating `\n` to `\r\n`.
-    pub fn write_raw(&self, s: &str, raw_byte: fn(u8)) {
+    /// Writes `bytes` as they are without waiting for the lock: for a fatal report, which may
+    /// have interrupted a holder of the lock. Falls back to `raw_byte` when the lock is held.
+    pub fn write_bytes_raw(&self, bytes: &[u8], raw_byte: fn(u8)) {
         if let Some(mut guard) = self.uart.try_lock()
             && let Some(uart) = guard.as_mut()
         {
-            let _ = uart.write_str(s);
+            uart.inner_mut().send_bytes_exact(bytes);
             return;
         }
-        for b in s.bytes() {
-            if b == b'\n' {
-                raw_byte(b'\r');
-            }
-            raw_byte(b);
-        }
+        bytes.iter().for_each(|&b| raw_byte(b));
     }
 }

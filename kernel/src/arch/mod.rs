@@ -7,7 +7,8 @@
 //! The names every architecture provides:
 //! - boot: the entry point, which starts the console and calls [`crate::kernel_main`] with a
 //!   [`crate::boot::BootMemory`]; `NAME`;
-//! - console: `console_write`, `console_write_raw` (lock-free, for panics);
+//! - console: `console_write`, `console_write_bytes`, `console_write_raw` (bytes, lock-free,
+//!   for fatal reports);
 //! - cpu: `init_cpu` (trap vectors; returns a line for the console), `interrupts_enable`,
 //!   `interrupts_disable`, `wait_for_interrupt`, `exit_qemu`;
 //! - memory: `PAGE_SIZE`, `phys_to_virt`, `AddressSpace` (`new_user`, `map_user`, `activate`,

@@ -125,6 +125,7 @@ impl Driver {
         }
         self.load_root_elf(ROOT_TASK_ELF).map_err(|e| format!("could not load the root task: {e:?}"))?;
         let root = self.info.root_tcb;
+        crate::console::report(metagears::wire::Report::RootTaskStarted);
         match self.run()? {
             Some(Halt { thread, arg }) if thread == root => Ok(arg == 1),
             Some(Halt { thread, arg }) => {

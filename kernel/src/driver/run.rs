@@ -215,16 +215,16 @@ impl Driver {
             _ => {
                 if let Some((on, s0)) = self.bench.take() {
                     let s = self.stats;
-                    kprintln!(
-                        "bench: irq-latency caps={} preemption={} max_latency_insns={} \
-                         kernel_latency_insns={} preemptions={} driver_runs={}",
-                        arg,
-                        if on { "on" } else { "off" },
-                        s.user_latency_max_ns,
-                        arch::timer_latency_max_ns(),
-                        s.preemptions - s0.preemptions,
-                        s.driver_wakeups - s0.driver_wakeups
-                    );
+                    crate::console::report(metagears::wire::Report::IrqLatency(
+                        metagears::wire::IrqLatency {
+                            caps: arg,
+                            preemption: on,
+                            max_latency_insns: s.user_latency_max_ns,
+                            kernel_latency_insns: arch::timer_latency_max_ns(),
+                            preemptions: s.preemptions - s0.preemptions,
+                            driver_runs: s.driver_wakeups - s0.driver_wakeups,
+                        },
+                    ));
                 }
             }
         }

@@ -1,9 +1,12 @@
-//! The in-kernel QEMU test suite (`--features qemu-test`): every check runs, each prints
-//! `test <name> ... ok|FAILED`, then a summary line the xtask parses, and the exit device says
-//! pass or fail.
+//! The in-kernel QEMU test suite (`--features qemu-test`): every check runs, each reported to
+//! the host as it starts and as it ends (`metagears::wire::Report`), then a summary, and the exit
+//! device says pass or fail.
+
+use checks::Check;
+use metagears::wire::Report;
 
 use crate::ExitCode;
-use checks::Check;
+use crate::console::report;
 
 mod checks;
 mod device_irq;
@@ -117,17 +120,18 @@ const TESTS: &[Test] = &[
 
 /// Runs every test; the exit code is success only if all passed.
 pub fn run_all() -> ExitCode {
-    kprintln!("qemu-test: running {} tests", TESTS.len());
+    report(Report::SuiteStarted { tests: TESTS.len() as u32 });
     let mut failed = 0;
-    for (name, test) in TESTS {
+    for &(name, test) in TESTS {
+        report(Report::TestStarted { name: name.into() });
         match test() {
-            Ok(()) => kprintln!("test {name} ... ok"),
-            Err(e) => {
-                kprintln!("test {name} ... FAILED: {e}");
+            Ok(()) => report(Report::TestPassed { name: name.into() }),
+            Err(why) => {
+                report(Report::TestFailed { name: name.into(), why: why.into() });
                 failed += 1;
             }
         }
     }
-    kprintln!("qemu-test: {} passed, {} failed", TESTS.len() - failed, failed);
+    report(Report::SuiteFinished { passed: (TESTS.len() - failed) as u32, failed: failed as u32 });
     if failed == 0 { ExitCode::Success } else { ExitCode::Failure }
 }

@@ -13,7 +13,9 @@ use codegears::cap::Cap;
 use super::checks::Program;
 use super::script::{Call, Reply, RootTask};
 use crate::arch::{self, Irq, Trap};
+use crate::console::report;
 use crate::driver::Driver;
+use metagears::wire::Report;
 
 /// A failed scenario, with why.
 pub type Outcome = Result<(), String>;
@@ -318,25 +320,20 @@ fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
     Ok(fig)
 }
 
-/// The console line before a traced scenario's frames (the xtask checks what lies between).
-pub const TRACE_BEGIN: &str = "trace: begin";
-/// The console line after them.
-pub const TRACE_END: &str = "trace: end";
-
 /// A Copy and a failing Copy with the wire tracer on: the frames go out on the serial line
-/// between two marker lines; the xtask decodes them and checks the gear names.
+/// between two reports (`TraceBegin`, `TraceEnd`); the xtask decodes them and compares them
+/// with the host model's trace.
 pub fn traced_syscall() -> Outcome {
     let mut rt = RootTask::boot()?;
     let ut = rt.untypeds[0].cptr;
     let ep = rt.info.first_free;
     rt.run(&[retype(ut, abi::object::ENDPOINT, 0, ep, 1)])?;
-    kprintln!("{TRACE_BEGIN}");
+    report(Report::TraceBegin);
     rt.set_tracing(true);
     let replies = rt.run(&[copy(ep + 1, ep), copy(ep + 1, ep)]);
     let (frames, bytes) = rt.trace_written();
     rt.set_tracing(false);
-    kprintln!("");
-    kprintln!("{TRACE_END}: {frames} frames, {bytes} bytes");
+    report(Report::TraceEnd { frames, bytes });
     let replies = replies?;
     expect(&replies, 0, "traced copy", Error::NoError)?;
     expect(&replies, 1, "traced copy onto an occupied slot", Error::DeleteFirst)?;

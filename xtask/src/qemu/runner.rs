@@ -11,7 +11,6 @@ use anyhow::Context as _;
 use metagears::wire::{Decoded, Decoder, ExitCode, Report};
 
 use super::command::{EXIT_FAILURE, EXIT_SUCCESS, RISCV_EXIT_FAILURE};
-use super::console::parse_line;
 use crate::{Arch, util};
 
 /// How long a normal run may take before QEMU is killed.
@@ -125,9 +124,7 @@ pub fn run_qemu(
             let report = match d {
                 Decoded::Text(line) => {
                     println!("{line}");
-                    // Firmware output may carry escape sequences: match on the printable text.
-                    let clean: String = line.chars().filter(|c| !c.is_control() || *c == '\t').collect();
-                    parse_line(&clean)
+                    None
                 }
                 Decoded::Report(report) => {
                     if !matches!(report, Report::TestStarted { .. }) {

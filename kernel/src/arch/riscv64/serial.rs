@@ -49,10 +49,10 @@ pub fn console_tx_empty_interrupt(on: bool) {
     SERIAL.tx_empty_interrupt(on);
 }
 
-/// Writes `s` without taking the console lock: for the panic handler, which may have
-/// interrupted a holder of the lock.
-pub fn console_write_raw(s: &str) {
-    SERIAL.write_raw(s, raw_byte);
+/// Writes `bytes` as they are without taking the console lock: for a fatal report, which may
+/// have interrupted a holder of the lock.
+pub fn console_write_raw(bytes: &[u8]) {
+    SERIAL.write_bytes_raw(bytes, raw_byte);
 }
 
 fn raw_byte(b: u8) {

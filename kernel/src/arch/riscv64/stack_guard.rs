@@ -15,7 +15,6 @@ use core::arch::{asm, global_asm};
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::boot::{STACK_GUARD_SIZE, stack_guard};
-use crate::ExitCode;
 use crate::arch::GuardTrap;
 
 /// The emergency stack the trap entry switches to on an overflow.
@@ -73,16 +72,11 @@ pub fn guard_fault(scause: u64, stval: u64, sepc: u64, sp: u64) -> u64 {
 }
 
 fn report_and_exit(scause: u64, stval: u64, sepc: u64, sp: u64) -> ! {
-    let mut raw = crate::console::Raw;
-    let _ = core::fmt::Write::write_fmt(
-        &mut raw,
-        format_args!(
-            "KERNEL EXCEPTION: kernel stack overflow: {} at {stval:#x} (guard page {:#x}), sepc {sepc:#x}, sp {sp:#x}\n",
-            super::trap::cause_name(scause),
-            stack_guard()
-        ),
-    );
-    super::cpu::exit_qemu(ExitCode::Failure)
+    crate::console::fatal(format_args!(
+        "kernel exception: kernel stack overflow: {} at {stval:#x} (guard page {:#x}), sepc {sepc:#x}, sp {sp:#x}",
+        super::trap::cause_name(scause),
+        stack_guard()
+    ))
 }
 
 /// Touches the guard page once from kernel mode (a store, with a valid stack) and returns what

@@ -10,7 +10,6 @@ use core::arch::{asm, global_asm};
 
 use super::boot::STACK_GUARD_SIZE;
 use super::user::{CTX_KERNEL_SP, CTX_PC, CTX_SCAUSE, CTX_STVAL};
-use crate::ExitCode;
 
 /// scause's interrupt bit.
 pub const SCAUSE_INTERRUPT: u64 = 1 << 63;
@@ -163,12 +162,11 @@ extern "C" fn kernel_trap(scause: u64, stval: u64, sepc: u64, sp: u64) -> u64 {
     if matches!(scause, 12 | 13 | 15) && super::stack_guard::in_guard(stval) {
         return super::stack_guard::guard_fault(scause, stval, sepc, sp);
     }
-    kprintln!(
-        "KERNEL EXCEPTION: scause {:#x} ({}), stval {:#018x}, sepc {:#018x}",
+    crate::console::fatal(format_args!(
+        "kernel exception: scause {:#x} ({}), stval {:#018x}, sepc {:#018x}",
         scause,
         cause_name(scause),
         stval,
         sepc
-    );
-    super::cpu::exit_qemu(ExitCode::Failure);
+    ));
 }

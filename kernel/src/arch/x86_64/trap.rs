@@ -8,8 +8,6 @@
 
 use core::arch::naked_asm;
 
-use crate::ExitCode;
-
 /// The registers of an interrupted context, in the order the entry code pushes them.
 ///
 /// The lowest address is `r15`; `vector` and `error_code` come from the stub, `rip`…`ss` from
@@ -170,8 +168,8 @@ extern "sysv64" fn kernel_trap(frame: &mut TrapFrame) {
         return;
     }
     let cr2 = ::x86_64::registers::control::Cr2::read_raw();
-    kprintln!(
-        "KERNEL EXCEPTION: vector {} ({}), error code {:#x}, RIP {:#018x}, CR2 {:#018x}, RSP {:#018x}, RFLAGS {:#x}, CS {:#x}",
+    crate::console::fatal(format_args!(
+        "kernel exception: vector {} ({}), error code {:#x}, RIP {:#018x}, CR2 {:#018x}, RSP {:#018x}, RFLAGS {:#x}, CS {:#x}",
         frame.vector,
         vector_name(frame.vector),
         frame.error_code,
@@ -180,6 +178,5 @@ extern "sysv64" fn kernel_trap(frame: &mut TrapFrame) {
         frame.rsp,
         frame.rflags,
         frame.cs
-    );
-    super::cpu::exit_qemu(ExitCode::Failure);
+    ));
 }
