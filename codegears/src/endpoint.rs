@@ -17,7 +17,7 @@ use crate::cspace::CSpace;
 use crate::kernel::{CancelCursor, Kernel, Request, tcb_slot};
 use crate::lookup::{resolve_address_bits_now, set_restart};
 use crate::mem::PhysMem;
-use crate::message::{buffer_word, copy_mrs, lookup_ipc_buffer};
+use crate::message::{MSG_REGISTERS, buffer_word, copy_mrs, lookup_ipc_buffer};
 use crate::object::{EpState, ObjectStore, ThreadState};
 use crate::thread::{
     QueueKind, Scheduler, delete_reply_cap, queue_append, queue_remove, set_thread_state, setup_reply_master,
@@ -256,14 +256,24 @@ pub fn do_ipc_transfer(
     can_grant: bool,
     receiver: ObjPtr,
 ) {
-    let recv_buffer = lookup_ipc_buffer(ipc.cspace, ipc.objects, receiver, true);
     let Some(stcb) = ipc.objects.tcb(sender) else { return };
     if stcb.fault.is_some() {
+        let recv_buffer = lookup_ipc_buffer(ipc.cspace, ipc.objects, receiver, true);
         crate::fault::do_fault_transfer(ipc, badge, sender, receiver, recv_buffer);
         return;
     }
     let tag = stcb.msg_info(ipc.arch);
-    let send_buffer = lookup_ipc_buffer(ipc.cspace, ipc.objects, sender, false);
+    // The IPC buffers hold the message words past the registers and the caps: a message that
+    // fits in the registers and carries no caps never reads them (seL4 looks both up anyway;
+    // the result is the same).
+    let (send_buffer, recv_buffer) = if tag.length() > MSG_REGISTERS as u64 || tag.extra_caps() > 0 {
+        (
+            lookup_ipc_buffer(ipc.cspace, ipc.objects, sender, false),
+            lookup_ipc_buffer(ipc.cspace, ipc.objects, receiver, true),
+        )
+    } else {
+        (None, None)
+    };
     let caps = if can_grant {
         lookup_extra_caps(ipc.cspace, ipc.mem, sender, send_buffer, tag.extra_caps())
     } else {

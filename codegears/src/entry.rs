@@ -32,7 +32,7 @@ use crate::cap::{ObjPtr, TCB_BITS};
 use crate::error::SyscallError;
 use crate::fault::{Fault, HANDLE_FAULT};
 use crate::interrupt::HANDLE_INTERRUPT;
-use crate::kernel::{Done, Kernel, Request, Suspended};
+use crate::kernel::{Done, Kernel, Suspended};
 use crate::machine::MachineOp;
 use crate::message::{MSG_REGISTERS, buffer_word, get_mr, lookup_ipc_buffer, reply_from_kernel_error};
 use crate::object::ThreadState;
@@ -173,7 +173,8 @@ pub fn start<M: Machine>(k: &mut Kernel, machine: &mut M, event: Event) -> Resul
         Event::Interrupt(irq) => {
             let thread = k.state.sched.current.unwrap_or_default();
             put_aside(k);
-            enter(k, thread, Request { thread, irq, ..Request::default() });
+            enter(k, thread);
+            k.thread.request.irq = irq;
             Ok(Start::Run(&HANDLE_INTERRUPT))
         }
         Event::UserFault(fault) => {
@@ -209,8 +210,8 @@ fn start_syscall<M: Machine>(k: &mut Kernel, machine: &mut M, thread: ObjPtr) ->
     }
     put_aside(k);
     if !take_back(k, thread) {
-        let request = read_request(k, thread, syscall, cap);
-        enter(k, thread, request);
+        enter(k, thread);
+        read_request(k, syscall, cap);
     }
     Ok(Start::Run(&HANDLE_SYSCALL))
 }
@@ -218,7 +219,8 @@ fn start_syscall<M: Machine>(k: &mut Kernel, machine: &mut M, thread: ObjPtr) ->
 /// `handleFault`'s start: `fault` of `thread` goes to its fault handler (or stops it).
 fn start_fault(k: &mut Kernel, thread: ObjPtr, fault: Fault) {
     put_aside(k);
-    enter(k, thread, Request { thread, fault: Some(fault), ..Request::default() });
+    enter(k, thread);
+    k.thread.request.fault = Some(fault);
 }
 
 /// The second half of an entry, given how the dispatcher's run from [`start`]'s gear ended: the
@@ -281,42 +283,47 @@ fn restart_to_running(k: &mut Kernel, thread: ObjPtr, is_call: bool) {
     }
 }
 
-/// The request a system call makes: the cap and MessageInfo from the registers; for an
-/// invocation (Call, Send, NBSend), the message words (registers, then the IPC buffer; a thread
-/// without a buffer has four at most) and the extra caps' cptrs from the buffer.
-fn read_request(k: &Kernel, thread: ObjPtr, syscall: Syscall, cap: u64) -> Request {
-    let s = &k.state;
+/// The request a system call makes, read into the entering thread's context: the cap and
+/// MessageInfo from the registers; for an invocation (Call, Send, NBSend), the message words
+/// (registers, then the IPC buffer; a thread without a buffer has four at most) and the extra
+/// caps' cptrs from the buffer.
+fn read_request(k: &mut Kernel, syscall: Syscall, cap: u64) {
+    let (s, request) = (&k.state, &mut k.thread.request);
     let arch = s.arch;
-    let tcb = s.objects.tcb(thread).expect("the entering thread is a TCB");
+    let Some(tcb) = s.objects.tcb(request.thread) else { return };
     let info = tcb.msg_info(arch);
-    let mut request = Request {
-        thread,
-        cptr: cap,
-        label: info.label(),
-        info,
-        syscall: Some(syscall),
-        is_call: syscall == Syscall::Call,
-        ..Request::default()
+    request.cptr = cap;
+    request.label = info.label();
+    request.info = info;
+    request.syscall = Some(syscall);
+    request.is_call = syscall == Syscall::Call;
+    if !matches!(syscall, Syscall::Call | Syscall::Send | Syscall::NBSend) {
+        return;
+    }
+    // The IPC buffer matters only for words past the registers and for caps (seL4 looks it up
+    // anyway; the result is the same).
+    let buffer = if info.length() > MSG_REGISTERS as u64 || info.extra_caps() > 0 {
+        lookup_ipc_buffer(&s.cspace, &s.objects, request.thread, false)
+    } else {
+        None
     };
-    if matches!(syscall, Syscall::Call | Syscall::Send | Syscall::NBSend) {
-        let buffer = lookup_ipc_buffer(&s.cspace, &s.objects, thread, false);
-        let length = if buffer.is_none() { info.length().min(MSG_REGISTERS as u64) } else { info.length() };
-        for i in 0..length as usize {
-            request.mrs.push(get_mr(tcb, arch, &s.mem, buffer, i).unwrap_or(0));
-        }
-        if let Some(b) = buffer {
-            for j in 0..info.extra_caps() as usize {
-                request.extra_cptrs.push(s.mem.read(buffer_word(b, IpcBuffer::cap(j))));
-            }
+    let length = if buffer.is_none() { info.length().min(MSG_REGISTERS as u64) } else { info.length() };
+    for i in 0..length as usize {
+        request.mrs.push(get_mr(tcb, arch, &s.mem, buffer, i).unwrap_or(0));
+    }
+    if let Some(b) = buffer {
+        for j in 0..info.extra_caps() as usize {
+            request.extra_cptrs.push(s.mem.read(buffer_word(b, IpcBuffer::cap(j))));
         }
     }
-    request
 }
 
-/// Makes `thread`'s context the kernel's, with `request` as its new request.
-fn enter(k: &mut Kernel, thread: ObjPtr, request: Request) {
+/// Makes `thread`'s context the kernel's for a new entry: its per-invocation DataGears cleared
+/// and its request the empty one of `thread`, for the entry to fill in.
+fn enter(k: &mut Kernel, thread: ObjPtr) {
     k.meta.process = process_of(thread);
-    k.set_request(request);
+    k.clear_invocation();
+    k.thread.request.reset(thread);
 }
 
 /// Keeps aside the context of an invocation preempted under `Mode::Resume` that is loaded now

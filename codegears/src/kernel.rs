@@ -104,6 +104,22 @@ pub struct Request {
 }
 
 impl Request {
+    /// Makes this the empty request of a new entry of `thread`, in place (the message words
+    /// are a kilobyte: they are cleared, not moved).
+    pub fn reset(&mut self, thread: ObjPtr) {
+        let Request { thread: t, cptr, label, info, mrs, extra_cptrs, syscall, is_call, irq, fault } = self;
+        *t = thread;
+        *cptr = 0;
+        *label = 0;
+        *info = MessageInfo::default();
+        mrs.clear();
+        extra_cptrs.clear();
+        *syscall = None;
+        *is_call = false;
+        *irq = 0;
+        *fault = None;
+    }
+
     /// `getSyscallArg`: message word `i` (0 past the message: decode checks the length it
     /// needs first).
     pub fn mr(&self, i: usize) -> u64 {
@@ -440,8 +456,14 @@ impl Kernel {
 
     /// Clears the per-invocation DataGears (the state left by a finished or abandoned invocation).
     pub fn clear_invocation(&mut self) {
-        let request = core::mem::take(&mut self.thread.request);
-        self.thread = ThreadContext { request, ..ThreadContext::default() };
+        let ThreadContext { request: _, invocation, lookup, delete, revoke, retype, cancel } =
+            &mut self.thread;
+        *invocation = Invocation::default();
+        *lookup = LookupCursor::default();
+        *delete = DeleteCursor::default();
+        *revoke = RevokeCursor::default();
+        *retype = RetypeCursor::default();
+        *cancel = CancelCursor::default();
         self.machine = MachineOps::default();
     }
 }
