@@ -198,7 +198,10 @@ pub const GROUPS: &[Group] = &[
             baselines: &["ipc-round-trip"],
             same_result: true,
             workloads: &[
-                ("ipc-round-trip", "two system calls from handle_syscall, Dispatcher::new(())"),
+                (
+                    "ipc-round-trip",
+                    "two kernel entries through codegears::entry::handle, Dispatcher::new(())",
+                ),
                 ("ipc-round-trip-budget", "the same with seL4's WorkBudget(100), no interrupt pending"),
             ],
             aim: None,
