@@ -1,4 +1,4 @@
-//! The kernel console: `kprint!`/`kprintln!` over the arch's serial port.
+//! The kernel console: `kprintln!` over the arch's serial port.
 
 use core::fmt;
 
@@ -22,15 +22,9 @@ impl fmt::Write for Raw {
     }
 }
 
-/// Formats to the console; used by the macros.
+/// Formats to the console; used by `kprintln!`.
 pub fn print(args: fmt::Arguments<'_>) {
     let _ = fmt::Write::write_fmt(&mut Console, args);
-}
-
-/// Prints to the kernel console.
-#[allow(unused_macros)]
-macro_rules! kprint {
-    ($($arg:tt)*) => { $crate::console::print(format_args!($($arg)*)) };
 }
 
 /// Prints a line to the kernel console.
