@@ -1,5 +1,5 @@
-//! The kernel console: `kprint!`/`kprintln!` over the arch's serial port, and the typed reports
-//! the host reads ([`report`], [`fatal`]): `metagears::wire` frames between the console text.
+//! The kernel console: `kprintln!` over the arch's serial port, and the typed reports the host
+//! reads ([`report`], [`fatal`]): `metagears::wire` frames between the console text.
 
 use core::fmt;
 
@@ -32,15 +32,9 @@ pub fn fatal(why: fmt::Arguments<'_>) -> ! {
     crate::arch::exit_qemu(ExitCode::Failure)
 }
 
-/// Formats to the console; used by the macros.
+/// Formats to the console; used by `kprintln!`.
 pub fn print(args: fmt::Arguments<'_>) {
     let _ = fmt::Write::write_fmt(&mut Console, args);
-}
-
-/// Prints to the kernel console.
-#[allow(unused_macros)]
-macro_rules! kprint {
-    ($($arg:tt)*) => { $crate::console::print(format_args!($($arg)*)) };
 }
 
 /// Prints a line to the kernel console.

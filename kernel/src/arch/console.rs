@@ -7,6 +7,7 @@ use core::fmt::Write as _;
 use spin::Mutex;
 use uart_16550::Uart16550Tty;
 use uart_16550::backend::Backend;
+#[cfg(feature = "qemu-test")]
 use uart_16550::spec::registers::IER;
 
 /// A serial console over a `uart_16550` backend; writes are dropped until a device is installed.
@@ -39,11 +40,9 @@ impl<B: Backend> Console<B> {
         }
     }
 
-    /// Turns the transmitter-holding-register-empty interrupt (IER bit 1) on or off.
-    #[cfg_attr(
-        not(feature = "qemu-test"),
-        allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-    )]
+    /// Turns the transmitter-holding-register-empty interrupt (IER bit 1) on or off (the QEMU
+    /// tests' device interrupt).
+    #[cfg(feature = "qemu-test")]
     pub fn tx_empty_interrupt(&self, on: bool) {
         if let Some(uart) = self.uart.lock().as_mut() {
             let uart = uart.inner_mut();

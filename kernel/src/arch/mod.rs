@@ -9,23 +9,26 @@
 //!   [`crate::boot::BootMemory`]; `NAME`;
 //! - console: `console_write`, `console_write_bytes`, `console_write_raw` (bytes, lock-free,
 //!   for fatal reports);
-//! - cpu: `init_cpu` (trap vectors; returns a line for the console), `interrupts_enable`,
-//!   `interrupts_disable`, `wait_for_interrupt`, `exit_qemu`;
+//! - cpu: `init_cpu` (trap vectors; returns a line for the console), `interrupts_disable`,
+//!   `wait_for_interrupt`, `exit_qemu`;
 //! - memory: `PAGE_SIZE`, `phys_to_virt`, `AddressSpace` (`new_user`, `map_user`, `activate`,
 //!   `activate_root`, `activate_kernel`), `MapError`, `USER_BASE`, `USER_ROOT_ENTRY`, and for the
 //!   capability kernel's machine ops `copy_global_mappings`, `write_user_pte`, `flush_user`
 //!   (zeroing and copying physical memory is shared: `arch/phys.rs`, over `phys_to_virt`);
-//! - time: `timer_init`, `ticks`, `TIMER_HZ`;
-//! - device interrupts: `irq_enable(line)`, `irq_mask(line)`, `irq_unmask(line)` (each
-//!   `Result<(), IrqError>`), `irq_pending()` (any interrupt raised but not yet taken: the
-//!   preemption points' question), `take_kernel_irq()` (a line taken while the kernel ran);
-//!   a taken device line is masked, seL4-style, until `irq_unmask`; `CONSOLE_IRQ` and
-//!   `console_tx_empty_interrupt(on)` give tests a device interrupt without host input;
-//! - kernel stack guard: `kernel_stack_guard_touch`, `kernel_stack_overflow_probe` (each
-//!   `Result<GuardTrap, &'static str>`; real on riscv64, `Err` on x86_64);
+//! - time: `timer_init`, `ticks`, `TIMER_HZ`, `now_ns`, `timer_last_raised_ns`, and with
+//!   `latency-bench` `timer_latency_reset`, `timer_latency_max_ns`;
+//! - device interrupts: `irq_enable(line)`, `irq_mask(line)` (each `Result<(), IrqError>`),
+//!   `irq_pending()` (any interrupt raised but not yet taken: the preemption points' question),
+//!   `take_kernel_irq()` (a line taken while the kernel ran); a taken device line is masked,
+//!   seL4-style, until the kernel unmasks it (`irq_enable`);
 //! - user mode: `UserContext` (`new`, `ip`, `set_ip`, `sel4_registers` and
-//!   `set_sel4_registers` in `seL4_UserContext` order, `set_entry_args`), `run_user` (returns a [`Trap`] at every kernel entry), `fault_name`,
-//!   and `programs` (the test programs, `PRIVILEGED_FAULT`, `spin_counter`).
+//!   `set_sel4_registers` in `seL4_UserContext` order, `set_entry_args`), `run_user` (returns a [`Trap`] at every kernel entry), `fault_name`.
+//!
+//! Only with `qemu-test`, for the QEMU tests: `programs` (the test programs, `PRIVILEGED_FAULT`,
+//! `spin_counter`), `irq_unmask(line)`, and `CONSOLE_IRQ` and `console_tx_empty_interrupt(on)`,
+//! which give them a device interrupt without host input; on riscv64 alone, the kernel stack
+//! guard's probes `kernel_stack_guard_touch` and `kernel_stack_overflow_probe` (each
+//! `Result<GuardTrap, &'static str>`), which x86_64 does not have.
 
 mod console;
 mod phys;
@@ -53,17 +56,13 @@ pub enum Trap {
     /// The user executed the system-call instruction; the arguments are in the context.
     Syscall,
     /// A device interrupt arrived while the user ran (already acknowledged by the arch layer; a
-    /// device line other than the timer's is masked until `irq_unmask`).
+    /// device line other than the timer's is masked until the kernel unmasks it).
     Interrupt(Irq),
     /// The user program faulted; the context still holds the faulting state.
     Fault(UserFault),
 }
 
 /// Why the arch layer refused a device-interrupt operation.
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IrqError {
     /// The interrupt controller has no such line (or it is the timer's).
@@ -80,16 +79,21 @@ pub enum Irq {
 }
 
 /// What a user program did wrong, in arch-independent terms.
-#[allow(dead_code, reason = "each architecture raises only some of these")]
+///
+/// Only x86_64 raises `GeneralProtection` and `Arithmetic`, so only it has them: RISC-V reports
+/// a privileged instruction in U-mode as an illegal instruction and has no arithmetic exceptions
+/// (division by zero does not trap). Arch-independent code tells only `PageFault` apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultKind {
     /// A load, store or fetch to an address the program may not touch.
     PageFault,
     /// An instruction the CPU does not know.
     IllegalInstruction,
-    /// A privileged or otherwise protected operation.
+    /// A privileged or otherwise protected operation (#GP, #TS, #NP, #SS).
+    #[cfg(target_arch = "x86_64")]
     GeneralProtection,
-    /// An arithmetic fault (division by zero, overflow).
+    /// An arithmetic fault (#DE, #OF, #MF, #XM).
+    #[cfg(target_arch = "x86_64")]
     Arithmetic,
     /// A breakpoint or single-step trap.
     Debug,
@@ -113,11 +117,8 @@ pub struct UserFault {
 }
 
 /// What a deliberate touch of the kernel stack's guard page trapped with (the QEMU tests'
-/// `kernel_stack_guard_touch` and `kernel_stack_overflow_probe`).
-#[cfg_attr(
-    not(all(feature = "qemu-test", target_arch = "riscv64")),
-    allow(dead_code, reason = "only riscv64's stack-guard tests use it")
-)]
+/// `kernel_stack_guard_touch` and `kernel_stack_overflow_probe`, which riscv64 alone has).
+#[cfg(all(feature = "qemu-test", target_arch = "riscv64"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GuardTrap {
     /// The guard page's address.
@@ -134,7 +135,6 @@ pub struct GuardTrap {
 
 /// A user page-table entry the capability kernel asks the arch layer to write (its
 /// `MachineOp::WriteEntry`), in arch-independent terms.
-#[allow(dead_code, reason = "written by the capability kernel's paging invocations")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserPte {
     /// No mapping.
@@ -145,7 +145,10 @@ pub enum UserPte {
     Page {
         /// Its physical address.
         paddr: u64,
-        /// log2 of its size (12, 21 or 30).
+        /// log2 of its size (12, 21 or 30), which x86_64 marks in a 2 MiB or 1 GiB entry (PS);
+        /// a riscv64 entry has no size of its own (the level it is written at decides), so
+        /// riscv64 has no such field.
+        #[cfg(target_arch = "x86_64")]
         size_bits: u8,
         /// Writable.
         write: bool,

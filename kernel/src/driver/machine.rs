@@ -64,9 +64,13 @@ impl Machine for HwMachine {
                 let pte = match entry {
                     Pte::Invalid => arch::UserPte::Invalid,
                     Pte::Table { paddr } => arch::UserPte::Table(paddr),
+                    #[cfg(target_arch = "x86_64")]
                     Pte::Page { paddr, size_bits, write, exec } => {
                         arch::UserPte::Page { paddr, size_bits, write, exec }
                     }
+                    // The level the entry is written at decides a riscv64 page's size.
+                    #[cfg(target_arch = "riscv64")]
+                    Pte::Page { paddr, write, exec, .. } => arch::UserPte::Page { paddr, write, exec },
                 };
                 arch::write_user_pte(table, index, pte);
             }

@@ -250,7 +250,6 @@ pub fn timer_preempts_user() -> Check {
 /// Two user threads keep different values in a floating-point/SSE register while the timer
 /// interrupts them in turn: each must still find its own (the kernel keeps each thread's FPU
 /// state); a thread that finds the other's says so with the unknown system call -99.
-#[cfg_attr(not(feature = "qemu-test"), allow(dead_code, reason = "run by the QEMU test suite"))]
 pub fn fpu_state_is_per_thread() -> Check {
     let mut a = Program::load(arch::programs::fpu_keeper())?;
     let mut b = Program::load(arch::programs::fpu_keeper())?;

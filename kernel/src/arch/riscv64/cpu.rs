@@ -7,13 +7,6 @@ use crate::ExitCode;
 /// sstatus.SIE: interrupts enabled in S-mode.
 const SSTATUS_SIE: u64 = 1 << 1;
 
-/// Enables interrupts in S-mode (sstatus.SIE).
-#[allow(dead_code, reason = "facade item: the dispatcher glue will use it")]
-pub fn interrupts_enable() {
-    // SAFETY: sets one bit of sstatus; the trap vector is installed before anyone calls this.
-    unsafe { asm!("csrs sstatus, {0}", in(reg) SSTATUS_SIE, options(nomem, nostack)) };
-}
-
 /// Disables interrupts in S-mode; returns whether they were enabled.
 pub fn interrupts_disable() -> bool {
     let old: u64;

@@ -8,45 +8,28 @@
 mod boot;
 mod cpu;
 mod paging;
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-)]
 mod plic;
 #[cfg(feature = "qemu-test")]
 pub mod programs;
 mod sbi;
 mod serial;
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(dead_code, reason = "the probes are facade items only the QEMU tests use")
-)]
 mod stack_guard;
 mod timer;
 mod trap;
 mod user;
 
-#[allow(unused_imports)]
-pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interrupt};
+pub use cpu::{exit_qemu, interrupts_disable, wait_for_interrupt};
 pub use paging::{
     AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt,
     write_user_pte,
 };
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(unused_imports, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-)]
-pub use plic::{irq_enable, irq_mask, irq_pending, irq_unmask, take_kernel_irq};
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(unused_imports, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-)]
+#[cfg(feature = "qemu-test")]
+pub use plic::irq_unmask;
+pub use plic::{irq_enable, irq_mask, irq_pending, take_kernel_irq};
+#[cfg(feature = "qemu-test")]
 pub use serial::{CONSOLE_IRQ, console_tx_empty_interrupt};
 pub use serial::{console_write, console_write_bytes, console_write_raw};
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(unused_imports, reason = "facade items only the QEMU tests use yet")
-)]
+#[cfg(feature = "qemu-test")]
 pub use stack_guard::{kernel_stack_guard_touch, kernel_stack_overflow_probe};
 pub use timer::{TIMER_HZ, last_raised_ns as timer_last_raised_ns, now_ns, ticks};
 #[cfg(feature = "latency-bench")]

@@ -214,7 +214,7 @@ pub fn write_user_pte(table: u64, index: u16, entry: crate::arch::UserPte) {
     let pte = match entry {
         UserPte::Invalid => 0,
         UserPte::Table(paddr) => ((paddr >> 12) << 10) | PTE_V,
-        UserPte::Page { paddr, write, exec, .. } => {
+        UserPte::Page { paddr, write, exec } => {
             let mut f = PTE_V | PTE_R | PTE_U | PTE_A | PTE_D;
             if write {
                 f |= PTE_W;

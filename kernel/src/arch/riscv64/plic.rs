@@ -4,9 +4,10 @@
 //! A line is routed with priority 1 and its enable bit (the context's threshold is 0). When a
 //! line's interrupt is taken, the trap handler claims it, masks it (clears its enable bit) and
 //! completes the claim at once, as seL4 does on other architectures (`maskInterrupt` then
-//! `ackInterrupt` in `handleInterrupt`): the line stays masked until the kernel calls
-//! [`irq_unmask`] after the user driver has acknowledged it, so a level-triggered device that
-//! keeps its line up cannot storm the kernel.
+//! `ackInterrupt` in `handleInterrupt`): the line stays masked until the kernel unmasks it, which
+//! the capability kernel does through [`irq_enable`] (`MachineOp::MaskIrq { masked: false }`)
+//! after the user driver has acknowledged the device, and the QEMU tests through `irq_unmask`;
+//! so a level-triggered device that keeps its line up cannot storm the kernel.
 
 use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -85,7 +86,9 @@ pub fn irq_mask(line: u32) -> Result<(), IrqError> {
     Ok(())
 }
 
-/// Unmasks device line `line`, e.g. after the user driver acknowledged the device.
+/// Unmasks device line `line` (routed by [`irq_enable`] already): the QEMU tests' unmask after a
+/// taken interrupt.
+#[cfg(feature = "qemu-test")]
 pub fn irq_unmask(line: u32) -> Result<(), IrqError> {
     check(line)?;
     set_enabled(line, true);
@@ -125,7 +128,7 @@ pub fn on_kernel_interrupt() {
 }
 
 /// The lowest device line whose interrupt was taken while the kernel ran (e.g. idling in
-/// `wait_for_interrupt`), removed from the record; it stays masked until [`irq_unmask`].
+/// `wait_for_interrupt`), removed from the record; it stays masked until the kernel unmasks it.
 pub fn take_kernel_irq() -> Option<u32> {
     for (i, word) in KERNEL_CLAIMED.iter().enumerate() {
         let bits = word.load(Ordering::Relaxed);

@@ -8,11 +8,8 @@ use uart_16550::backend::MmioBackend;
 use crate::arch::console::Console;
 
 const UART_BASE: usize = 0x1000_0000;
-/// The UART's PLIC source on QEMU virt.
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-)]
+/// The UART's PLIC source on QEMU virt, which the QEMU tests raise.
+#[cfg(feature = "qemu-test")]
 pub const CONSOLE_IRQ: u32 = 10;
 
 static SERIAL: Console<MmioBackend> = Console::new();
@@ -41,10 +38,7 @@ pub fn console_write_bytes(bytes: &[u8]) {
 /// Turns the UART's transmitter-holding-register-empty interrupt (IER bit 1) on or off: with the
 /// transmitter idle it raises [`CONSOLE_IRQ`] at once, which lets tests drive a real device
 /// interrupt without host input.
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-)]
+#[cfg(feature = "qemu-test")]
 pub fn console_tx_empty_interrupt(on: bool) {
     SERIAL.tx_empty_interrupt(on);
 }

@@ -1,20 +1,23 @@
-//! The kernel stack's guard page: what happens when it is touched, and two probes that show it
-//! works without ending the run.
+//! The kernel stack's guard page: what happens when it is touched, and two probes (for the QEMU
+//! tests) that show it works without ending the run.
 //!
 //! The page below the kernel stack is invalid in the kernel's table (see
 //! `paging::init_kernel_space`), so an overflow faults. The trap entry cannot save registers on
 //! an exhausted stack, so when `sp` is within 256 bytes of the stack's bottom (or below it) it
 //! switches to an emergency stack and calls [`stack_overflow`], which reports "kernel stack
 //! overflow" and leaves QEMU with failure. A test can arm a recovery point first
-//! ([`kernel_stack_overflow_probe`]); the handler then resumes there instead, like `longjmp`.
+//! (`kernel_stack_overflow_probe`); the handler then resumes there instead, like `longjmp`.
 //!
 //! Limits: one guard page, and Rust emits no stack probes on riscv64, so a single frame larger
 //! than 4 KiB could step over the guard.
 
-use core::arch::{asm, global_asm};
+#[cfg(feature = "qemu-test")]
+use core::arch::asm;
+use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::boot::{STACK_GUARD_SIZE, stack_guard};
+#[cfg(feature = "qemu-test")]
 use crate::arch::GuardTrap;
 
 /// The emergency stack the trap entry switches to on an overflow.
@@ -27,7 +30,9 @@ pub(super) struct EmergencyStack([u8; EMERGENCY_STACK_SIZE]);
 pub(super) static mut EMERGENCY_STACK: EmergencyStack = EmergencyStack([0; EMERGENCY_STACK_SIZE]);
 
 /// Store/load page fault causes.
+#[cfg(feature = "qemu-test")]
 const LOAD_PAGE_FAULT: u64 = 13;
+#[cfg(feature = "qemu-test")]
 const STORE_PAGE_FAULT: u64 = 15;
 
 /// Whether `addr` is in the guard page.
@@ -36,7 +41,7 @@ pub fn in_guard(addr: u64) -> bool {
     (guard..guard + STACK_GUARD_SIZE as u64).contains(&addr)
 }
 
-/// Set while [`kernel_stack_guard_touch`] touches the guard on purpose.
+/// Set while `kernel_stack_guard_touch` touches the guard on purpose.
 static TOUCH_ARMED: AtomicBool = AtomicBool::new(false);
 /// The last guard fault seen: cause, faulting address, sp.
 static LAST_CAUSE: AtomicU64 = AtomicU64::new(0);
@@ -49,6 +54,7 @@ fn record(scause: u64, stval: u64, sp: u64) {
     LAST_SP.store(sp, Ordering::Relaxed);
 }
 
+#[cfg(feature = "qemu-test")]
 fn last() -> GuardTrap {
     let cause = LAST_CAUSE.load(Ordering::Relaxed);
     GuardTrap {
@@ -61,7 +67,7 @@ fn last() -> GuardTrap {
 }
 
 /// For `kernel_trap`, on a fault at a guard address with a usable stack: the pc to resume at if
-/// [`kernel_stack_guard_touch`] caused it on purpose (the faulting store is 4 bytes long), else
+/// `kernel_stack_guard_touch` caused it on purpose (the faulting store is 4 bytes long), else
 /// a report of the overflow and the end of the run.
 pub fn guard_fault(scause: u64, stval: u64, sepc: u64, sp: u64) -> u64 {
     if TOUCH_ARMED.swap(false, Ordering::Relaxed) {
@@ -81,6 +87,7 @@ fn report_and_exit(scause: u64, stval: u64, sepc: u64, sp: u64) -> ! {
 
 /// Touches the guard page once from kernel mode (a store, with a valid stack) and returns what
 /// the trap recorded: shows the guard is unmapped without overflowing anything.
+#[cfg(feature = "qemu-test")]
 pub fn kernel_stack_guard_touch() -> Result<GuardTrap, &'static str> {
     let target = stack_guard() + 8;
     record(0, 0, 0);
@@ -99,6 +106,7 @@ pub fn kernel_stack_guard_touch() -> Result<GuardTrap, &'static str> {
 }
 
 /// The callee-saved state of `gears_overflow_catch`'s caller: ra, sp, s0–s11.
+#[cfg(feature = "qemu-test")]
 #[repr(C)]
 struct Recovery([u64; 14]);
 
@@ -142,12 +150,13 @@ global_asm!(
     recovery = sym RECOVERY,
 );
 
+#[cfg(feature = "qemu-test")]
 unsafe extern "C" {
     fn gears_overflow_catch(recovery: *mut Recovery, f: extern "C" fn(u64) -> u64, arg: u64) -> u64;
 }
 
 /// Called by the trap entry's overflow path, on the emergency stack: the address of the armed
-/// recovery point to resume at (for [`kernel_stack_overflow_probe`]), or a report and the end of
+/// recovery point to resume at (for `kernel_stack_overflow_probe`), or a report and the end of
 /// the run.
 pub extern "C" fn stack_overflow(scause: u64, stval: u64, sepc: u64, sp: u64) -> u64 {
     record(scause, stval, sp);
@@ -159,6 +168,7 @@ pub extern "C" fn stack_overflow(scause: u64, stval: u64, sepc: u64, sp: u64) ->
 }
 
 /// Recurses with 512 bytes of locals per call until the stack runs out.
+#[cfg(feature = "qemu-test")]
 #[inline(never)]
 extern "C" fn recurse(depth: u64) -> u64 {
     let mut frame = [0u8; 512];
@@ -173,6 +183,7 @@ extern "C" fn recurse(depth: u64) -> u64 {
 /// Overflows the kernel stack on purpose, with a recovery point armed, and returns what the
 /// overflow trapped with: the real overflow path (guard page fault, emergency stack, handler),
 /// resumed instead of ending the run.
+#[cfg(feature = "qemu-test")]
 pub fn kernel_stack_overflow_probe() -> Result<GuardTrap, &'static str> {
     let mut recovery = Recovery([0; 14]);
     record(0, 0, 0);

@@ -259,7 +259,7 @@ fn classify(ctx: &mut UserContext) -> Option<Trap> {
             return Some(Trap::Interrupt(Irq::Timer));
         }
         if code == IRQ_S_EXTERNAL {
-            // Claimed, masked and completed: the line stays masked until `irq_unmask`.
+            // Claimed, masked and completed: the line stays masked until the kernel unmasks it.
             return super::plic::claim().map(|line| Trap::Interrupt(Irq::Other(line)));
         }
         // Software interrupts are never enabled; report any other cause as it is.

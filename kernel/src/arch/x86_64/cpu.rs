@@ -6,12 +6,6 @@ use ::x86_64::registers::model_specific::{Efer, EferFlags};
 
 use crate::ExitCode;
 
-/// Enables interrupts (sets IF).
-#[allow(dead_code, reason = "facade item: the dispatcher glue will use it")]
-pub fn interrupts_enable() {
-    interrupts::enable();
-}
-
 /// Disables interrupts (clears IF); returns whether they were enabled.
 pub fn interrupts_disable() -> bool {
     let was = interrupts::are_enabled();

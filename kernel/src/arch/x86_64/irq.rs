@@ -2,8 +2,9 @@
 //!
 //! A device line whose interrupt is taken is masked in the PIC's interrupt mask register before
 //! its end-of-interrupt (see `timer::acknowledge`), as seL4's `handleInterrupt` does
-//! (`maskInterrupt`, then `ackInterrupt`): it stays masked until [`irq_unmask`], after the user
-//! driver has acknowledged the device.
+//! (`maskInterrupt`, then `ackInterrupt`): it stays masked until the kernel unmasks it, which
+//! the capability kernel does through [`irq_enable`] (`MachineOp::MaskIrq { masked: false }`)
+//! after the user driver has acknowledged the device, and the QEMU tests through `irq_unmask`.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -42,7 +43,9 @@ pub fn irq_mask(line: u32) -> Result<(), IrqError> {
     Ok(())
 }
 
-/// Unmasks device line `line`, e.g. after the user driver acknowledged the device.
+/// Unmasks device line `line` (an [`irq_enable`]d slave line has its cascade unmasked already):
+/// the QEMU tests' unmask after a taken interrupt.
+#[cfg(feature = "qemu-test")]
 pub fn irq_unmask(line: u32) -> Result<(), IrqError> {
     check(line)?;
     set_masked(line, false);
@@ -68,7 +71,7 @@ pub(super) fn record_kernel_irq(line: u32) {
 }
 
 /// The lowest device line whose interrupt was taken while the kernel ran (e.g. idling in
-/// `wait_for_interrupt`), removed from the record; it stays masked until [`irq_unmask`].
+/// `wait_for_interrupt`), removed from the record; it stays masked until the kernel unmasks it.
 pub fn take_kernel_irq() -> Option<u32> {
     let bits = KERNEL_TAKEN.load(Ordering::Relaxed);
     if bits == 0 {

@@ -4,10 +4,6 @@ mod boot;
 mod cpu;
 mod gdt;
 mod idt;
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-)]
 mod irq;
 mod paging;
 #[cfg(feature = "qemu-test")]
@@ -17,21 +13,15 @@ mod timer;
 mod trap;
 mod user;
 
-#[allow(unused_imports)]
-pub use cpu::{exit_qemu, interrupts_disable, interrupts_enable, wait_for_interrupt};
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(unused_imports, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-)]
-pub use irq::{irq_enable, irq_mask, irq_pending, irq_unmask, take_kernel_irq};
+pub use cpu::{exit_qemu, interrupts_disable, wait_for_interrupt};
+#[cfg(feature = "qemu-test")]
+pub use irq::irq_unmask;
+pub use irq::{irq_enable, irq_mask, irq_pending, take_kernel_irq};
 pub use paging::{
     AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt,
     write_user_pte,
 };
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(unused_imports, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-)]
+#[cfg(feature = "qemu-test")]
 pub use serial::{CONSOLE_IRQ, console_tx_empty_interrupt};
 pub use serial::{console_write, console_write_bytes, console_write_raw};
 pub use timer::{TIMER_HZ, last_raised_ns as timer_last_raised_ns, now_ns, ticks};
@@ -71,17 +61,4 @@ pub fn init_cpu() -> &'static str {
 /// Starts the periodic timer (PIT channel 0 through the 8259 PIC) at [`TIMER_HZ`].
 pub fn timer_init() {
     timer::init();
-}
-
-/// Not implemented on x86_64: the bootloader leaves an unmapped page below the kernel stack, but
-/// no probe or test exercises it here (riscv64's are in `riscv64::stack_guard`).
-#[allow(dead_code, reason = "facade twin: the stack-guard tests run on riscv64 only")]
-pub fn kernel_stack_guard_touch() -> Result<crate::arch::GuardTrap, &'static str> {
-    Err("not implemented on x86_64")
-}
-
-/// Not implemented on x86_64 (see [`kernel_stack_guard_touch`]).
-#[allow(dead_code, reason = "facade twin: the stack-guard tests run on riscv64 only")]
-pub fn kernel_stack_overflow_probe() -> Result<crate::arch::GuardTrap, &'static str> {
-    Err("not implemented on x86_64")
 }

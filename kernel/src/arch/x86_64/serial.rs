@@ -6,11 +6,8 @@ use uart_16550::backend::PioBackend;
 use crate::arch::console::Console;
 
 const COM1: u16 = 0x3f8;
-/// COM1's ISA interrupt line (8259 master, IRQ 4).
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-)]
+/// COM1's ISA interrupt line (8259 master, IRQ 4), which the QEMU tests raise.
+#[cfg(feature = "qemu-test")]
 pub const CONSOLE_IRQ: u32 = 4;
 
 static SERIAL: Console<PioBackend> = Console::new();
@@ -38,10 +35,7 @@ pub fn console_write_bytes(bytes: &[u8]) {
 /// Turns COM1's transmitter-holding-register-empty interrupt (IER bit 1) on or off: with the
 /// transmitter idle it raises [`CONSOLE_IRQ`] at once, which lets tests drive a real device
 /// interrupt without host input.
-#[cfg_attr(
-    not(feature = "qemu-test"),
-    allow(dead_code, reason = "facade items only the QEMU tests use yet; the IRQ-handler glue will")
-)]
+#[cfg(feature = "qemu-test")]
 pub fn console_tx_empty_interrupt(on: bool) {
     SERIAL.tx_empty_interrupt(on);
 }

@@ -129,7 +129,8 @@ fn tsc_to_ns(tsc: u64) -> u64 {
 
 /// When the previous tick was handled (ns on the [`now_ns`] clock).
 static LAST_HANDLED: AtomicU64 = AtomicU64::new(0);
-/// The largest latency recorded since [`latency_reset`].
+/// The largest latency recorded since [`latency_reset`] (for the latency bench).
+#[cfg(feature = "latency-bench")]
 static MAX_LATENCY: AtomicU64 = AtomicU64::new(0);
 
 /// Records how long ago the timer interrupt being handled was raised, in nanoseconds on the
@@ -151,6 +152,7 @@ fn record_latency() {
     let missed = if prev != 0 && latest > prev { (latest - prev) / period_ns } else { 0 };
     let raised = latest - missed * period_ns;
     LAST_RAISED.store(raised, Ordering::Relaxed);
+    #[cfg(feature = "latency-bench")]
     MAX_LATENCY.fetch_max(now - raised, Ordering::Relaxed);
 }
 
@@ -170,14 +172,14 @@ pub fn now_ns() -> u64 {
 }
 
 /// Starts a new latency measurement.
-#[cfg_attr(not(feature = "latency-bench"), allow(dead_code, reason = "read by the latency bench"))]
+#[cfg(feature = "latency-bench")]
 pub fn latency_reset() {
     MAX_LATENCY.store(0, Ordering::Relaxed);
 }
 
 /// The largest timer-interrupt latency since [`latency_reset`], in virtual nanoseconds (guest
 /// instructions under `-icount shift=0`).
-#[cfg_attr(not(feature = "latency-bench"), allow(dead_code, reason = "read by the latency bench"))]
+#[cfg(feature = "latency-bench")]
 pub fn latency_max_ns() -> u64 {
     MAX_LATENCY.load(Ordering::Relaxed)
 }
