@@ -13,6 +13,9 @@ use crate::arch;
 pub struct HwMachine {
     /// Lines 0..=`MAX_IRQ` taken and not yet handled (bit `irq`; the timer is line 0).
     pending: u128,
+    /// Interrupts the entry took through [`Machine::active_irq`] (after a preemption) since the
+    /// driver last asked.
+    taken_in_entry: u64,
 }
 
 const _: () = assert!(MAX_IRQ < 128);
@@ -41,6 +44,11 @@ impl HwMachine {
     /// Notes that `irq` was taken.
     pub fn note(&mut self, irq: u16) {
         self.pending |= 1 << irq;
+    }
+
+    /// How many interrupts the entry took itself (after preemptions) since the last call.
+    pub fn take_taken_in_entry(&mut self) -> u64 {
+        core::mem::take(&mut self.taken_in_entry)
     }
 
     /// The next interrupt taken and not handled (the timer first), now handled.
@@ -92,7 +100,9 @@ impl Machine for HwMachine {
         if self.pending == 0 {
             self.wait();
         }
-        self.take()
+        let irq = self.take();
+        self.taken_in_entry += u64::from(irq.is_some());
+        irq
     }
 
     fn debug_put_char(&mut self, c: u8) {

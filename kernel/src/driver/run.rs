@@ -86,10 +86,10 @@ impl Driver {
 
     /// One kernel entry, counted.
     fn enter(&mut self, event: Event) -> Result<End, String> {
-        let waiting = matches!(event, Event::Interrupt(_)).then(|| self.waiting_threads());
-        if matches!(event, Event::Interrupt(_)) {
-            self.stats.interrupts += 1;
-        }
+        // An interrupt entry, or a preempted one (which takes the pending interrupt), may wake a
+        // driver: which threads were waiting before it, for the latency figure.
+        let waiting = self.waiting_threads();
+        let interrupt = matches!(event, Event::Interrupt(_));
         let end =
             entry::handle(&mut self.kernel, &mut self.dispatcher, &mut self.machine, event).map_err(|e| {
                 let found = &self.dispatcher.meta().2.violation;
@@ -108,7 +108,8 @@ impl Driver {
             End::Failed(SyscallError::CapFault { .. }) => self.stats.faults += 1,
             _ => {}
         }
-        if let Some(waiting) = waiting {
+        self.stats.interrupts += u64::from(interrupt) + self.machine.take_taken_in_entry();
+        if interrupt || matches!(end, End::Preempted(_)) {
             self.note_woken(&waiting);
         }
         Ok(end)

@@ -66,6 +66,15 @@ pub fn irq_latency_bench() -> anyhow::Result<String> {
             bail!("the {arch} latency bench printed no figures");
         }
         for f in merge(&figures) {
+            // Each preemption takes the tick that woke the driver: a revoke preempted with no
+            // driver run measured nothing.
+            if f.preemptions > 0 && f.driver_runs == 0 {
+                bail!(
+                    "the {arch} latency bench measured no driver run in a revoke of {} caps preempted {} times",
+                    f.caps,
+                    f.preemptions
+                );
+            }
             t.push_str(&format!(
                 "| {arch} | {} | {} | {} | {} | {} | {} |\n",
                 f.caps,
