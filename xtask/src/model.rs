@@ -17,9 +17,9 @@ const ROOT_RADIX: u8 = 12;
 /// The trace lines of `kernel/src/testing/scenarios.rs`'s `traced_syscall`, run on the host: a
 /// retype of an endpoint and the script runner's `seL4_DebugHalt` (untraced), then a Copy, a
 /// Copy onto the now occupied slot and the `seL4_DebugHalt` (traced), each a kernel entry on one
-/// dispatcher, as the kernel does.
+/// dispatcher, as the kernel does; as the comparison reads it (`qemu::comparable_lines`).
 pub fn traced_syscall_trace() -> Vec<String> {
-    traced_syscall().events.iter().map(|e| e.to_string()).collect()
+    crate::qemu::comparable_lines(&traced_syscall().events)
 }
 
 /// The trace of [`traced_syscall_trace`]'s scenario, as events.

@@ -22,7 +22,7 @@ mod traced;
 
 pub use latency::irq_latency_bench;
 pub use suite::test_suites;
-pub use traced::streamed_trace;
+pub use traced::{comparable_lines, streamed_trace};
 
 use build::{Build, build_image, kernel_elf};
 use command::{qemu_command, wait_for_gdb};

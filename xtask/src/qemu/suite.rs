@@ -9,7 +9,7 @@ use super::build::{Build, build_image};
 use super::command::qemu_command;
 use super::console::TestCounts;
 use super::runner::{report_timing, run_qemu};
-use super::traced::{TracedScenario, same_traces};
+use super::traced::{TracedScenario, comparable_lines, same_traces};
 use crate::Arch;
 
 /// How long the test kernel may take.
@@ -91,5 +91,5 @@ fn test_suite(arch: Arch) -> anyhow::Result<(usize, usize, Option<String>, Vec<S
         }
     }
     let verdict = results.verdict(run.outcome);
-    Ok((results.passed, verdict.failed, verdict.error, traced.lines))
+    Ok((results.passed, verdict.failed, verdict.error, comparable_lines(&traced.events)))
 }

@@ -3,6 +3,7 @@
 
 use anyhow::bail;
 use metagears::wire::Report;
+use metagears::{EventKind, TraceEvent};
 
 use super::build::{Build, build_image};
 use super::command::qemu_command;
@@ -33,10 +34,8 @@ pub fn streamed_trace(arch: Arch) -> anyhow::Result<metagears::Trace> {
 pub struct TracedScenario {
     inside: bool,
     seen_end: bool,
-    /// The events' gear names, in order.
-    pub events: Vec<String>,
-    /// The events as the host tracer's text lines.
-    pub lines: Vec<String>,
+    /// The events, in order.
+    pub events: Vec<TraceEvent>,
 }
 
 impl TracedScenario {
@@ -55,8 +54,7 @@ impl TracedScenario {
     /// Notes a decoded trace event.
     pub fn event(&mut self, event: &metagears::TraceEvent) {
         if self.inside {
-            self.events.push(event.gear.to_string());
-            self.lines.push(event.to_string());
+            self.events.push(event.clone());
         }
     }
 
@@ -69,9 +67,34 @@ impl TracedScenario {
             return Err(format!("{damaged} damaged trace frames"));
         }
         let missing: Vec<&str> =
-            TRACED_GEARS.iter().copied().filter(|g| !self.events.iter().any(|e| e == g)).collect();
+            TRACED_GEARS.iter().copied().filter(|g| !self.events.iter().any(|e| e.gear == *g)).collect();
         if missing.is_empty() { Ok(()) } else { Err(format!("the trace lacks the gears {missing:?}")) }
     }
+}
+
+/// The lines the traced scenario's traces are compared by, as the host tracer prints them: the
+/// runs started at `handle_interrupt` left out (the kernel's timer ticks, which may land anywhere
+/// in the scenario; the host model has none), and the steps counted from 0 over the rest (the
+/// dispatcher's step counter also counts the gears before the trace began).
+pub fn comparable_lines(events: &[TraceEvent]) -> Vec<String> {
+    let mut in_interrupt = false;
+    let mut step = 0;
+    let mut lines = Vec::new();
+    for event in events {
+        if let EventKind::Start { .. } = event.kind {
+            in_interrupt = event.gear == "handle_interrupt";
+        }
+        if in_interrupt {
+            continue;
+        }
+        let mut event = event.clone();
+        if event.is_transition() {
+            event.step = step;
+            step += 1;
+        }
+        lines.push(event.to_string());
+    }
+    lines
 }
 
 /// Whether every (name, trace) has the same lines as the first.
@@ -90,4 +113,42 @@ pub fn same_traces(traces: &[(&str, Vec<String>)]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use gears::{GearId, ProcessId};
+    use metagears::{EventKind, TraceEvent};
+
+    use super::comparable_lines;
+
+    fn event(step: u64, gear: &'static str, kind: EventKind) -> TraceEvent {
+        TraceEvent { step, process: ProcessId(7), gear: gear.into(), id: GearId::of(gear), kind }
+    }
+
+    #[test]
+    fn timer_ticks_are_left_out_and_steps_counted_from_zero() {
+        let start = || EventKind::Start { resumed: false };
+        let with_tick = [
+            event(40, "handle_syscall", start()),
+            event(40, "handle_syscall", EventKind::Goto("invocation_done".into())),
+            event(41, "invocation_done", EventKind::Exit("Ok".into())),
+            event(42, "handle_interrupt", start()),
+            event(42, "handle_interrupt", EventKind::Exit("Ok".into())),
+            event(43, "handle_syscall", start()),
+            event(43, "handle_syscall", EventKind::Exit("Ok".into())),
+        ];
+        let without = [
+            event(9, "handle_syscall", start()),
+            event(9, "handle_syscall", EventKind::Goto("invocation_done".into())),
+            event(10, "invocation_done", EventKind::Exit("Ok".into())),
+            event(11, "handle_syscall", start()),
+            event(11, "handle_syscall", EventKind::Exit("Ok".into())),
+        ];
+        let lines = comparable_lines(&with_tick);
+        assert_eq!(lines, comparable_lines(&without));
+        assert_eq!(lines.len(), 5);
+        assert!(lines[1].starts_with("     0 p7 handle_syscall -> invocation_done"), "{lines:?}");
+        assert!(lines[4].starts_with("     2 p7 handle_syscall -> exit"), "{lines:?}");
+    }
 }
