@@ -81,6 +81,23 @@ pub fn is_valid_vtable_root(arch: Arch, cap: &Cap) -> bool {
     matches!(*cap, Cap::PageTable { kind, mapped: Some(_), .. } if kind == arch.root_kind())
 }
 
+/// `setVMRoot`'s choice: the VSpace root `thread` runs on, or `None` for the kernel's own page
+/// table, where a thread has no user mappings and faults at its first access.
+///
+/// The rule it keeps: the hardware address space a thread runs on is exactly what the capability
+/// state says. Its VTable slot must hold a valid root cap of this arch whose ASID still names that
+/// very root (`findVSpaceForASID`): a root whose ASID or pool was deleted, or (on riscv64, where
+/// every level is a `PageTable`) a mapped table that is not a root, is never loaded, so entries
+/// left in it by an unmap that could not find its VSpace are unreachable.
+pub fn thread_vspace_root(state: &crate::kernel::KernelState, thread: ObjPtr) -> Option<ObjPtr> {
+    let cap = state.cspace.cap(crate::cap::SlotRef::of(thread, crate::kernel::tcb_slot::VTABLE));
+    if !is_valid_vtable_root(state.arch, &cap) {
+        return None;
+    }
+    let Cap::PageTable { ptr, mapped: Some(Mapping { asid, .. }), .. } = cap else { return None };
+    (find_vspace_for_asid(&state.asids, &state.objects, asid) == Some(ptr)).then_some(ptr)
+}
+
 /// The entry at `index` of the structure at `table` (`None`: not present).
 pub fn entry_at(objects: &ObjectStore, table: ObjPtr, index: u16) -> Option<Entry> {
     objects.page_table(table).and_then(|(_, e)| e.get(&index).copied())

@@ -14,6 +14,12 @@
 //! tables may keep entries to objects deleted since (no hardware walks them again, and their caps
 //! say mapped, so they are cleared before any reuse).
 //!
+//! [`check_hardware_tables`] checks the other side: the hardware page tables agree with this
+//! model wherever a thread can reach them (every index of every table of every assigned VSpace,
+//! but the kernel's own root entries and the root task's opaque boot entries). Together with
+//! `thread_vspace_root` (a thread runs only on a root its ASID names, else on the kernel's table),
+//! that makes every user mapping any thread can use one that a live frame cap claims.
+//!
 //! Stale caps are allowed, as in seL4: a frame or table cap under an unmapped (and cleared)
 //! table, or in a VSpace whose ASID (or pool) was deleted, still says mapped; its later unmap
 //! finds nothing, or, if the ASID was given to another VSpace that maps the same object at the
@@ -30,6 +36,7 @@ use crate::arch::{PtKind, level_bits};
 use crate::cap::{Cap, ObjPtr, mask};
 use crate::invariants::InvariantViolation;
 use crate::kernel::KernelState;
+use crate::machine::{MachineOp, Pte};
 use crate::object::Object;
 use crate::vspace::Entry;
 
@@ -128,6 +135,92 @@ pub fn check_vspace_invariants(state: &KernelState) -> Result<(), InvariantViola
                             }
                         }
                         Entry::Boot => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hardware page tables, as the machine holds them.
+pub trait HardwareTables {
+    /// Entry `index` of the structure at physical address `table`, a structure of `level`
+    /// (0: the level that maps 4 KiB pages), as the hardware would read it.
+    fn entry(&self, table: u64, index: u16, level: u8) -> Pte;
+}
+
+/// The hardware as it will be once `pending` ops are applied (for a check in the middle of an
+/// operation, whose machine ops are carried out at its end): the last op that writes an entry
+/// or clears its table wins over what `hardware` holds.
+pub struct WithPending<'a, H> {
+    /// The hardware.
+    pub hardware: &'a H,
+    /// The machine ops recorded and not applied yet, oldest first.
+    pub pending: &'a [MachineOp],
+}
+
+impl<H: HardwareTables> HardwareTables for WithPending<'_, H> {
+    fn entry(&self, table: u64, index: u16, level: u8) -> Pte {
+        for op in self.pending.iter().rev() {
+            match *op {
+                MachineOp::WriteEntry { table: t, index: i, entry } if t == table && i == index => {
+                    return entry;
+                }
+                MachineOp::Zero { paddr, bits } if table >= paddr && table - paddr < (1u64 << bits) => {
+                    return Pte::Invalid;
+                }
+                _ => {}
+            }
+        }
+        self.hardware.entry(table, index, level)
+    }
+}
+
+/// Whether entry `index` of a VSpace root is the kernel's own (its global mappings, copied into
+/// every root): x86_64's upper half, riscv64's gigapages below the user base.
+fn kernel_root_index(arch: crate::arch::Arch, index: u16) -> bool {
+    match arch {
+        crate::arch::Arch::X86_64 => index >= 256,
+        crate::arch::Arch::Riscv64 => (index as u64) < arch.user_base() >> level_bits(arch.root_level()),
+    }
+}
+
+/// The hardware page tables agree with the capability state wherever a thread can reach them:
+/// every index of every table reached from a VSpace root its ASID names holds exactly what the
+/// model's entry there says ([`Entry::pte`]; nothing where the model has none), but the
+/// kernel's global root entries and the root task's boot entries (opaque to the model).
+pub fn check_hardware_tables(
+    state: &KernelState,
+    hw: &impl HardwareTables,
+) -> Result<(), InvariantViolation> {
+    let arch = state.arch;
+    let objects = &state.objects;
+    for (high, pool) in &state.asids.pools {
+        let Some(entries) = objects.asid_pool(*pool) else { continue };
+        for (low, root) in entries {
+            let asid = ((*high as u64) << crate::arch::ASID_LOW_BITS) | *low as u64;
+            let mut stack: Vec<(ObjPtr, u8)> = alloc::vec![(*root, arch.root_level())];
+            while let Some((table, level)) = stack.pop() {
+                let Some((_, model)) = objects.page_table(table) else { continue };
+                let is_root = table == *root;
+                for index in 0..(1u16 << crate::arch::PT_INDEX_BITS) {
+                    let entry = model.get(&index);
+                    if matches!(entry, Some(Entry::Boot)) || is_root && kernel_root_index(arch, index) {
+                        continue;
+                    }
+                    let want = entry.map_or(Pte::Invalid, Entry::pte);
+                    let got = hw.entry(table.0, index, level);
+                    if got != want {
+                        return fail(
+                            "hardware_matches_caps",
+                            format!(
+                                "ASID {asid}: {table:?}[{index}] (level {level}) holds {got:?}; the caps say {want:?}"
+                            ),
+                        );
+                    }
+                    if let (Some(Entry::Table(next)), true) = (entry, level > 0) {
+                        stack.push((*next, level - 1));
                     }
                 }
             }

@@ -6,35 +6,14 @@ use abi::riscv64::{label as rv, object as rvt};
 use abi::x86_64::{label as xl, object as xt};
 use abi::{Syscall, label};
 use codegears::arch::Arch;
-use codegears::kernel::{BootConfig, ROOT_ASID, tcb_slot};
+use codegears::kernel::{ROOT_ASID, tcb_slot};
 use codegears::{Cap, CapRights, LookupFault, MachineOp, Mapping, ObjPtr, Pte, SlotRef, SyscallError};
 use gears_tests::sel4::{Sel4, WORD_BITS, without_reply};
 
-const UT_BASE: u64 = 0x1_0000_0000;
-const DEV_BASE: u64 = 0x2_0000_0000;
-/// The top-level entry the kernel used for the root task's boot mappings.
-const X86_BOOT_ENTRY: u16 = 1;
-const RV_BOOT_ENTRY: u16 = 4;
 const RW: u64 = abi::CapRights::READ_WRITE.word();
 
 fn boot(arch: Arch) -> Sel4 {
-    let boot_entries: &[u16] = match arch {
-        Arch::X86_64 => &[X86_BOOT_ENTRY],
-        Arch::Riscv64 => &[RV_BOOT_ENTRY],
-    };
-    let s = Sel4::boot_with(&BootConfig {
-        arch,
-        root_radix: 8,
-        root_tcb: codegears::boot::ROOT_TCB,
-        root_cnode: codegears::boot::ROOT_CNODE,
-        untypeds: &[(UT_BASE, 24, false), (UT_BASE + (1 << 24), 22, false), (DEV_BASE, 22, true)],
-        vspace_root: 0x10_2000,
-        boot_entries,
-        asid_pool: codegears::boot::ROOT_ASID_POOL,
-        ipc_buffer: Some((0x10_3000, 0x7000_0000)),
-    });
-    assert_eq!(s.k.state.arch, arch);
-    s
+    Sel4::boot_arch(arch)
 }
 
 fn ops(s: &mut Sel4) -> Vec<MachineOp> {
@@ -231,7 +210,7 @@ fn x86_64_refused_maps_change_nothing() {
     assert_eq!(e(&mut s, other, xl::PAGE_MAP, &[V, RW], &[pml4]), Err(SyscallError::TruncatedMessage));
     assert_eq!(e(&mut s, other, xl::PAGE_MAP, &[V, RW, 0], &[]), Err(SyscallError::TruncatedMessage));
     // The boot mappings' entry: occupied, and not walked.
-    let boot_v = (X86_BOOT_ENTRY as u64) << 39;
+    let boot_v = (Sel4::boot_entry(Arch::X86_64) as u64) << 39;
     assert_eq!(
         e(&mut s, pdpt2, xl::PDPT_MAP, &[boot_v, 0], &[abi::bootinfo::CAP_INIT_THREAD_VSPACE]),
         Err(SyscallError::DeleteFirst)
@@ -426,7 +405,7 @@ fn riscv64_map_a_page_through_a_full_hierarchy() {
         s.invoke(frame, rv::PAGE_MAP, &[RV + 0x1000, RW, 0], &[root]),
         Err(SyscallError::InvalidArgument { arg: 0 })
     );
-    let boot_v = (RV_BOOT_ENTRY as u64) << 30;
+    let boot_v = (Sel4::boot_entry(Arch::Riscv64) as u64) << 30;
     assert_eq!(
         s.invoke(pt2, rv::PAGE_TABLE_MAP, &[boot_v, 0], &[abi::bootinfo::CAP_INIT_THREAD_VSPACE]),
         Err(SyscallError::DeleteFirst)

@@ -21,6 +21,15 @@ pub enum CheckFailure {
         /// What broke.
         error: InvariantViolation,
     },
+    /// The hardware page tables do not agree with the caps (the QEMU test kernel's check, with
+    /// the machine ops the operation recorded and has not carried out yet).
+    #[cfg(feature = "qemu-test")]
+    Hardware {
+        /// The gear that ran last.
+        gear: &'static str,
+        /// What disagrees.
+        error: InvariantViolation,
+    },
     /// A full check where an operation was preempted.
     WherePreempted {
         /// The gear the operation would have gone on with.
@@ -35,6 +44,8 @@ impl fmt::Display for CheckFailure {
         match self {
             CheckFailure::CdtLinks { after } => write!(f, "CDT links broken after {after:?}"),
             CheckFailure::AtPoint { gear, error } => write!(f, "after {gear}: {error}"),
+            #[cfg(feature = "qemu-test")]
+            CheckFailure::Hardware { gear, error } => write!(f, "after {gear}, in the hardware: {error}"),
             CheckFailure::WherePreempted { before, error } => {
                 write!(f, "where preempted before {before}: {error}")
             }
@@ -71,6 +82,15 @@ type CheckFn = fn(&Kernel) -> Result<(), InvariantViolation>;
 
 fn full_check(k: &Kernel) -> Result<(), InvariantViolation> {
     codegears::check_invariants(&k.state)
+}
+
+/// The hardware page tables agree with the caps wherever a thread can reach them, counting the
+/// machine ops the operation in progress recorded and has not carried out yet.
+#[cfg(feature = "qemu-test")]
+pub fn hardware_check(k: &Kernel) -> Result<(), InvariantViolation> {
+    use codegears::vspace_invariants::{WithPending, check_hardware_tables};
+    let hw = WithPending { hardware: &super::machine::HwTables, pending: &k.machine.ops };
+    check_hardware_tables(&k.state, &hw)
 }
 
 impl Checks {
@@ -118,6 +138,13 @@ impl MetaGear<Kernel> for Checks {
             if let (PointDecision::Halt(_), Some(v)) = (d, self.invariant.violation()) {
                 self.violation
                     .get_or_insert_with(|| CheckFailure::AtPoint { gear: v.gear, error: v.error.clone() });
+            }
+            #[cfg(feature = "qemu-test")]
+            if d == PointDecision::Continue
+                && let Err(error) = hardware_check(k)
+            {
+                self.violation.get_or_insert(CheckFailure::Hardware { gear: at.gear.name(), error });
+                return PointDecision::Halt(LOCAL_HALT);
             }
             return d;
         }

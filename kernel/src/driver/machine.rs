@@ -16,6 +16,8 @@ pub struct HwMachine {
     /// Interrupts the entry took through [`Machine::active_irq`] (after a preemption) since the
     /// driver last asked.
     taken_in_entry: u64,
+    /// Machine ops applied since the driver last asked.
+    applied: u64,
 }
 
 const _: () = assert!(MAX_IRQ < 128);
@@ -51,6 +53,11 @@ impl HwMachine {
         core::mem::take(&mut self.taken_in_entry)
     }
 
+    /// How many machine ops were applied since the last call.
+    pub fn take_applied(&mut self) -> u64 {
+        core::mem::take(&mut self.applied)
+    }
+
     /// The next interrupt taken and not handled (the timer first), now handled.
     pub fn take(&mut self) -> Option<u16> {
         if self.pending == 0 {
@@ -64,6 +71,7 @@ impl HwMachine {
 
 impl Machine for HwMachine {
     fn apply(&mut self, op: MachineOp) {
+        self.applied += 1;
         match op {
             // Cleared already through the capability kernel's `PhysMem`, which is this RAM.
             MachineOp::Zero { .. } => {}
@@ -107,5 +115,22 @@ impl Machine for HwMachine {
 
     fn debug_put_char(&mut self, c: u8) {
         arch::console_write_bytes(&[c]);
+    }
+}
+
+/// The hardware page tables as the mapping invariant reads them (the QEMU test kernel checks it).
+#[cfg(feature = "qemu-test")]
+pub struct HwTables;
+
+#[cfg(feature = "qemu-test")]
+impl codegears::vspace_invariants::HardwareTables for HwTables {
+    fn entry(&self, table: u64, index: u16, level: u8) -> Pte {
+        match arch::read_user_pte(table, index, level) {
+            arch::UserPte::Invalid => Pte::Invalid,
+            arch::UserPte::Table(paddr) => Pte::Table { paddr },
+            arch::UserPte::Page { paddr, write, exec, .. } => {
+                Pte::Page { paddr, size_bits: codegears::arch::level_bits(level) as u8, write, exec }
+            }
+        }
     }
 }

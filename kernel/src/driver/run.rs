@@ -5,11 +5,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use codegears::SyscallError;
-use codegears::cap::{Cap, ObjPtr, SlotRef};
+use codegears::cap::ObjPtr;
 use codegears::entry::{self, End, EntryError, Event};
 use codegears::fault::Fault;
 use codegears::interrupt::IRQ_TIMER;
-use codegears::kernel::tcb_slot;
 use codegears::object::ThreadState;
 
 use super::{Driver, Halt};
@@ -109,6 +108,18 @@ impl Driver {
             _ => {}
         }
         self.stats.interrupts += u64::from(interrupt) + self.machine.take_taken_in_entry();
+        // The test kernel checks the hardware page tables against the caps after every entry
+        // that changed them.
+        let applied = self.machine.take_applied();
+        #[cfg(feature = "qemu-test")]
+        if applied > 0
+            && self.dispatcher.meta().2.every != 0
+            && let Err(v) = super::checks::hardware_check(&self.kernel)
+        {
+            return Err(format!("after a kernel entry, the hardware page tables: {v}"));
+        }
+        #[cfg(not(feature = "qemu-test"))]
+        let _ = applied;
         if interrupt || matches!(end, End::Preempted(_)) {
             self.note_woken(&waiting);
         }
@@ -159,18 +170,12 @@ impl Driver {
         let ctx = self.contexts.entry(cur).or_default();
         ctx.set_sel4_registers(&registers);
         ctx.set_ip(next_ip);
-        let Some(root) = space else {
-            // No VSpace: the thread cannot fetch its first instruction.
-            let ip = ctx.ip();
-            return Ok(Trap::Fault(arch::UserFault {
-                kind: arch::FaultKind::PageFault,
-                ip,
-                addr: ip,
-                vector: 0,
-                code: 0,
-            }));
-        };
-        arch::AddressSpace::activate_root(root);
+        // Without a valid VSpace the thread runs on the kernel's own page table, as in seL4: it
+        // has no user mappings there and faults at its first instruction.
+        match space {
+            Some(root) => arch::AddressSpace::activate_root(root),
+            None => arch::AddressSpace::activate_kernel(),
+        }
         if let Some(raised) = self.woken.remove(&cur) {
             let latency = arch::now_ns().saturating_sub(raised);
             self.stats.user_latency_max_ns = self.stats.user_latency_max_ns.max(latency);
@@ -193,13 +198,10 @@ impl Driver {
         Ok(trap)
     }
 
-    /// The physical address of the VSpace root `t` runs in: the one in its TCB's VTable slot;
-    /// none without one.
+    /// The physical address of the VSpace root `t` runs in (seL4's `setVMRoot`); none: the
+    /// kernel's own page table.
     fn vspace_of(&self, t: ObjPtr) -> Option<u64> {
-        match self.kernel.state.cspace.cap(SlotRef::of(t, tcb_slot::VTABLE)) {
-            Cap::PageTable { ptr, mapped: Some(_), .. } => Some(ptr.0),
-            _ => None,
-        }
+        codegears::vspace::thread_vspace_root(&self.kernel.state, t).map(|r| r.0)
     }
 
     /// Gears' benchmark calls (the `latency-bench` kernel): begin a latency measurement with

@@ -19,12 +19,15 @@ use alloc::vec::Vec;
 use alloc::collections::VecDeque;
 
 use abi::IpcBuffer;
+use alloc::collections::BTreeMap;
 use codegears::MachineOp;
 use codegears::entry::{self, End, EntryError, Event, Machine};
 use codegears::kernel::{BootConfig, BootInfo, Kernel, KernelState, Request};
 use codegears::lookup::LOOKUP_SLOT;
+use codegears::machine::Pte;
 use codegears::message::{buffer_word, get_mr, lookup_ipc_buffer, set_mr};
 use codegears::object::{Tcb, ThreadState};
+use codegears::vspace_invariants::{HardwareTables, check_hardware_tables};
 
 use codegears::{Cap, CapRights, Done, InvariantViolation, ObjPtr, SlotRef, SyscallError, check_invariants};
 use gears::{Dispatcher, Halt, MetaGear, Outcome};
@@ -39,19 +42,47 @@ pub fn invariants(k: &Kernel) -> Result<(), InvariantViolation> {
 }
 
 /// The host model's machine: it records the machine ops the gears asked for (tests assert on
-/// them), keeps the interrupts raised and not yet taken, and the debug console's bytes.
+/// them), holds the hardware page tables they wrote, keeps the interrupts raised and not yet
+/// taken, and the debug console's bytes.
 #[derive(Clone, Debug, Default)]
 pub struct HostMachine {
     /// Every machine op applied, oldest first.
     pub ops: Vec<MachineOp>,
+    /// The hardware page tables' present entries, by (table, index): what the machine ops wrote
+    /// and did not clear since.
+    pub tables: BTreeMap<(u64, u16), Pte>,
     /// Interrupts raised and not taken, oldest first (`getActiveIRQ` takes the first).
     pub pending: VecDeque<u16>,
     /// What `seL4_DebugPutChar` printed.
     pub console: Vec<u8>,
 }
 
+impl HardwareTables for HostMachine {
+    fn entry(&self, table: u64, index: u16, _level: u8) -> Pte {
+        self.tables.get(&(table, index)).copied().unwrap_or(Pte::Invalid)
+    }
+}
+
 impl Machine for HostMachine {
     fn apply(&mut self, op: MachineOp) {
+        match op {
+            MachineOp::WriteEntry { table, index, entry: Pte::Invalid } => {
+                self.tables.remove(&(table, index));
+            }
+            MachineOp::WriteEntry { table, index, entry } => {
+                self.tables.insert((table, index), entry);
+            }
+            MachineOp::Zero { paddr, bits } => {
+                let end = paddr.saturating_add(1u64 << bits);
+                let cleared: Vec<(u64, u16)> =
+                    self.tables.range((paddr, 0)..(end, 0)).map(|(k, _)| *k).collect();
+                for k in cleared {
+                    self.tables.remove(&k);
+                }
+            }
+            // The kernel's global entries: never compared (the check skips them).
+            MachineOp::CopyGlobalMappings { .. } | MachineOp::Flush { .. } | MachineOp::MaskIrq { .. } => {}
+        }
         self.ops.push(op);
     }
 
@@ -169,6 +200,34 @@ impl Sel4 {
         Sel4::boot_from(KernelState::boot(root_radix, untyped_bits))
     }
 
+    /// Boots `arch` with a root CNode of radix 8, untypeds of 2^24 and 2^22 bytes at 4 GiB and
+    /// a device untyped of 2^22 at 8 GiB, and the root task's boot mappings in the top-level
+    /// entry the kernel uses for them on that arch (x86_64: 1, riscv64: 4).
+    pub fn boot_arch(arch: abi::Arch) -> Sel4 {
+        const UT_BASE: u64 = 0x1_0000_0000;
+        const DEV_BASE: u64 = 0x2_0000_0000;
+        let boot_entries: &[u16] = &[Sel4::boot_entry(arch)];
+        Sel4::boot_with(&BootConfig {
+            arch,
+            root_radix: 8,
+            root_tcb: codegears::boot::ROOT_TCB,
+            root_cnode: codegears::boot::ROOT_CNODE,
+            untypeds: &[(UT_BASE, 24, false), (UT_BASE + (1 << 24), 22, false), (DEV_BASE, 22, true)],
+            vspace_root: 0x10_2000,
+            boot_entries,
+            asid_pool: codegears::boot::ROOT_ASID_POOL,
+            ipc_buffer: Some((0x10_3000, 0x7000_0000)),
+        })
+    }
+
+    /// The top-level entry [`boot_arch`](Self::boot_arch) gives the root task's boot mappings.
+    pub const fn boot_entry(arch: abi::Arch) -> u16 {
+        match arch {
+            abi::Arch::X86_64 => 1,
+            abi::Arch::Riscv64 => 4,
+        }
+    }
+
     /// Boots from a configuration (arch, real memory map, root VSpace).
     pub fn boot_with(cfg: &BootConfig<'_>) -> Sel4 {
         Sel4::boot_from(KernelState::boot_with(cfg))
@@ -233,6 +292,11 @@ impl Sel4 {
         let applied = self.machine.ops.len();
         let end = entry::handle(&mut self.k, d, &mut self.machine, event);
         self.machine_ops.extend_from_slice(&self.machine.ops[applied..]);
+        if self.checked
+            && let Err(v) = check_hardware_tables(&self.k.state, &self.machine)
+        {
+            panic!("after a kernel entry: {v}");
+        }
         end
     }
 

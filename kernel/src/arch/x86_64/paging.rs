@@ -68,19 +68,13 @@ pub struct AddressSpace {
 }
 
 impl AddressSpace {
-    /// A new address space sharing the kernel's mappings, with an empty user area.
+    /// A new address space sharing the kernel's mappings (its upper half, as every VSpace root
+    /// of the capability kernel gets them), with an empty lower half for the user.
     ///
     /// `frame` is a fresh, exclusively owned 4 KiB frame for the PML4.
     pub fn new_user(frame: u64) -> Self {
-        let kernel = KERNEL_ROOT.load(Ordering::Relaxed);
-        let src = phys_to_virt(kernel) as *const PageTable;
-        let dst = phys_to_virt(frame) as *mut PageTable;
-        // SAFETY: both are 4 KiB page tables reached through the physical-memory window: the
-        // kernel's live PML4 (only read) and the caller's fresh frame (exclusively ours).
-        unsafe {
-            dst.write((*src).clone());
-            (&mut *dst)[USER_SLOT].set_unused();
-        }
+        crate::arch::zero_frame(frame);
+        copy_global_mappings(frame);
         AddressSpace { root: frame }
     }
 
@@ -213,6 +207,31 @@ pub fn write_user_pte(table: u64, index: u16, entry: crate::arch::UserPte) {
         } else {
             e.set_addr(PhysAddr::new(addr), flags);
         }
+    }
+}
+
+/// Reads entry `index` of the user paging structure at physical address `table`, a structure of
+/// `level` (0: a page table), back as [`write_user_pte`] writes it.
+#[cfg(feature = "qemu-test")]
+pub fn read_user_pte(table: u64, index: u16, level: u8) -> crate::arch::UserPte {
+    use crate::arch::UserPte;
+    let t = phys_to_virt(table) as *const PageTable;
+    // SAFETY: as in `write_user_pte`: a 4 KiB paging-structure object reached through the
+    // physical-memory window, `index` < 512 (checked by the indexing); only read.
+    let e = unsafe { &(&*t)[usize::from(index)] };
+    let flags = e.flags();
+    if !flags.contains(PageTableFlags::PRESENT) {
+        return UserPte::Invalid;
+    }
+    let paddr = e.addr().as_u64();
+    if level > 0 && !flags.contains(PageTableFlags::HUGE_PAGE) {
+        return UserPte::Table(paddr);
+    }
+    UserPte::Page {
+        paddr,
+        size_bits: 12 + 9 * level,
+        write: flags.contains(PageTableFlags::WRITABLE),
+        exec: !flags.contains(PageTableFlags::NO_EXECUTE),
     }
 }
 
