@@ -50,6 +50,18 @@ pub enum MachineOp {
     },
 }
 
+impl MachineOp {
+    /// Whether the op changes a paging structure (clears memory that may be one, copies the
+    /// kernel's entries into a root, or writes an entry): the ops after which the hardware
+    /// tables are worth checking against the caps.
+    pub const fn changes_tables(&self) -> bool {
+        matches!(
+            self,
+            MachineOp::Zero { .. } | MachineOp::CopyGlobalMappings { .. } | MachineOp::WriteEntry { .. }
+        )
+    }
+}
+
 /// A paging-structure entry, arch-neutral: the arch layer encodes it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Pte {

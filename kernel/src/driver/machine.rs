@@ -16,8 +16,9 @@ pub struct HwMachine {
     /// Interrupts the entry took through [`Machine::active_irq`] (after a preemption) since the
     /// driver last asked.
     taken_in_entry: u64,
-    /// Machine ops applied since the driver last asked.
-    applied: u64,
+    /// Machine ops that changed a paging structure (cleared it, copied the kernel's entries
+    /// into it, wrote an entry) since the driver last asked.
+    tables_changed: u64,
 }
 
 const _: () = assert!(MAX_IRQ < 128);
@@ -53,9 +54,9 @@ impl HwMachine {
         core::mem::take(&mut self.taken_in_entry)
     }
 
-    /// How many machine ops were applied since the last call.
-    pub fn take_applied(&mut self) -> u64 {
-        core::mem::take(&mut self.applied)
+    /// How many machine ops changed a paging structure since the last call.
+    pub fn take_tables_changed(&mut self) -> u64 {
+        core::mem::take(&mut self.tables_changed)
     }
 
     /// The next interrupt taken and not handled (the timer first), now handled.
@@ -71,7 +72,7 @@ impl HwMachine {
 
 impl Machine for HwMachine {
     fn apply(&mut self, op: MachineOp) {
-        self.applied += 1;
+        self.tables_changed += u64::from(op.changes_tables());
         match op {
             // Cleared already through the capability kernel's `PhysMem`, which is this RAM.
             MachineOp::Zero { .. } => {}

@@ -108,22 +108,34 @@ impl Driver {
             _ => {}
         }
         self.stats.interrupts += u64::from(interrupt) + self.machine.take_taken_in_entry();
+        self.forget_dead_threads();
         // The test kernel checks the hardware page tables against the caps after every entry
         // that changed them.
-        let applied = self.machine.take_applied();
+        let tables_changed = self.machine.take_tables_changed();
         #[cfg(feature = "qemu-test")]
-        if applied > 0
+        if tables_changed > 0
             && self.dispatcher.meta().2.every != 0
             && let Err(v) = super::checks::hardware_check(&self.kernel)
         {
             return Err(format!("after a kernel entry, the hardware page tables: {v}"));
         }
         #[cfg(not(feature = "qemu-test"))]
-        let _ = applied;
+        let _ = tables_changed;
         if interrupt || matches!(end, End::Preempted(_)) {
             self.note_woken(&waiting);
         }
         Ok(end)
+    }
+
+    /// Drops the hardware state of threads whose TCB is gone (the FPU registers, which the TCB
+    /// does not hold), so a TCB retyped where a deleted one was starts from a fresh state and
+    /// learns nothing of its predecessor. A TCB can only be deleted and made again in two
+    /// different entries (the retype that reuses its memory finds the untyped without children
+    /// only after the delete), so checking after every entry is enough.
+    fn forget_dead_threads(&mut self) {
+        let objects = &self.kernel.state.objects;
+        self.contexts.retain(|t, _| objects.tcb(*t).is_some());
+        self.woken.retain(|t, _| objects.tcb(*t).is_some());
     }
 
     /// Handles the interrupts the machine noted and the kernel has not handled yet.
