@@ -35,6 +35,8 @@ use metagears::{DEFAULT_WORK_UNITS, WorkBudget};
 
 pub use boot::UntypedDesc;
 pub use checks::Checks;
+#[cfg(feature = "qemu-test")]
+pub use checks::hardware_check;
 pub use machine::HwMachine;
 
 use crate::arch::{self, UserContext};
@@ -208,6 +210,18 @@ impl Driver {
     pub fn budget(&self) -> (u64, u64) {
         let b = &self.dispatcher.meta().1;
         (b.checks(), b.preemptions())
+    }
+
+    /// The hardware context kept for thread `t`, if it has run (for the QEMU tests).
+    #[cfg(feature = "qemu-test")]
+    pub fn context_mut(&mut self, t: ObjPtr) -> Option<&mut UserContext> {
+        self.contexts.get_mut(&t)
+    }
+
+    /// Gives thread `t` a hardware context as if it had run (for the QEMU tests).
+    #[cfg(feature = "qemu-test")]
+    pub fn insert_context(&mut self, t: ObjPtr, ctx: UserContext) {
+        self.contexts.insert(t, ctx);
     }
 
     fn work_budget() -> WorkBudget<fn() -> bool> {

@@ -8,6 +8,7 @@ use metagears::wire::Report;
 use crate::ExitCode;
 use crate::console::report;
 
+mod attacks;
 mod checks;
 mod device_irq;
 mod scenarios;
@@ -110,6 +111,14 @@ const TESTS: &[Test] = &[
     ("root_task_traced_syscall", root_task_traced_syscall),
     ("root_task_preempt_revoke_65536_caps", root_task_preempt_revoke_65536),
     ("rust_root_task_cnodeop_ipc_ipcrights_vspace_faults_timer_driver_preempt_revoke", rust_root_task),
+    ("attack_deleting_the_initial_asid_pool_stops_only_the_root_task", || {
+        attacks::deleting_the_initial_asid_pool().map_err(leak)
+    }),
+    ("attack_a_lower_table_as_vspace_faults_the_thread", || attacks::a_lower_table_as_vspace().map_err(leak)),
+    ("attack_a_new_tcb_inherits_no_hardware_state", || attacks::a_new_tcb_inherits_nothing().map_err(leak)),
+    ("attack_debug_put_char_grows_no_kernel_buffer", || {
+        attacks::debug_put_char_is_unbuffered().map_err(leak)
+    }),
     ("device_irq_uart_taken_masked_and_completed", device_irq::uart_interrupt_taken_masked_and_completed),
     ("device_irq_in_user_mode_is_trap_interrupt_other", device_irq::device_interrupt_in_user_mode),
     #[cfg(target_arch = "riscv64")]
