@@ -75,7 +75,7 @@ fn run<M: MetaGear<Kernel>>(n: u64, meta: M) -> u64 {
     let (mut s, ep, server, client) = setup();
     let mut d = Dispatcher::new(meta);
     measured_round_trips(&mut s, &mut d, n, (ep, server, client));
-    black_box(s.k.state.cspace.len());
+    black_box(&s.k.state.cspace);
     d.steps() / n.max(1)
 }
 

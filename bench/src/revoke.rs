@@ -77,7 +77,7 @@ fn revoke_gears(n: u64) -> u64 {
     measured_revoke(&mut || {
         gear_revoke(&mut s, ep, &mut d);
     });
-    black_box(s.k.state.cspace.len());
+    black_box(&s.k.state.cspace);
     gap
 }
 
@@ -88,7 +88,7 @@ fn revoke_gears_budget(n: u64) -> u64 {
     measured_revoke(&mut || {
         gear_revoke(&mut s, ep, &mut d);
     });
-    black_box(s.k.state.cspace.len());
+    black_box(&s.k.state.cspace);
     gap
 }
 
@@ -139,7 +139,7 @@ fn revoke_gaps(n: u64) -> u64 {
     measured_revoke(&mut || {
         gear_revoke(&mut s, ep, &mut d);
     });
-    black_box(s.k.state.cspace.len());
+    black_box(&s.k.state.cspace);
     gap
 }
 
@@ -147,7 +147,7 @@ fn revoke_plain(n: u64) -> u64 {
     let (mut s, ep) = tree(n);
     let slot = s.slot(ep);
     measured_revoke(&mut || plain::cte_revoke(&mut s.k.state, slot));
-    black_box(s.k.state.cspace.len());
+    black_box(&s.k.state.cspace);
     0
 }
 

@@ -40,7 +40,7 @@ pub const FIRST_UNTYPED_SLOT: u64 = abi::bootinfo::NUM_INITIAL_CAPS;
 
 /// What boot builds from: the arch, the root CNode's size, where the root task's kernel objects
 /// live, and the untypeds of the real memory map.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct BootConfig<'a> {
     /// The arch flavour.
     pub arch: Arch,
@@ -61,6 +61,10 @@ pub struct BootConfig<'a> {
     /// Where the initial ASID pool lives (4 KiB, outside every untyped; the machine never sees
     /// it).
     pub asid_pool: u64,
+    /// The machine's RAM, as the kernel maps it (every untyped that is not device memory, the
+    /// root objects, the IPC buffer): the memory the CSpace and the IPC buffers live in.
+    /// `None`: the host model's memory.
+    pub memory: Option<&'static [crate::mem::RamWindow]>,
     /// The root task's IPC buffer: a 4 KiB frame outside every untyped (its physical address)
     /// and the address the root task sees it at. Its cap goes in the root CNode's slot 10
     /// (`seL4_CapInitThreadIPCBuffer`) and the root TCB's buffer slot.
@@ -109,6 +113,7 @@ impl KernelState {
             vspace_root: BOOT_VSPACE,
             boot_entries: &[],
             asid_pool: ROOT_ASID_POOL,
+            memory: None,
             ipc_buffer: Some((BOOT_IPC_BUFFER, BOOT_IPC_BUFFER_VADDR)),
         })
     }
@@ -119,6 +124,10 @@ impl KernelState {
     pub fn boot_with(cfg: &BootConfig<'_>) -> (KernelState, BootInfo) {
         let root_radix = cfg.root_radix.clamp(4, 20);
         let mut st = KernelState { arch: cfg.arch, ..KernelState::default() };
+        if let Some(windows) = cfg.memory {
+            st.mem = crate::mem::PhysMem::window(windows);
+            st.cspace = crate::cspace::CSpace::window(windows);
+        }
         let tcb = ObjPtr(cfg.root_tcb);
         let cn = ObjPtr(cfg.root_cnode);
         let root = Tcb { state: ThreadState::Running, priority: MAX_PRIO, mcp: MAX_PRIO, ..Tcb::default() };

@@ -1,13 +1,9 @@
-//! Slots: a cap plus its MDB node, kept sparsely by slot address (an absent slot is empty).
+//! Slots: a cap plus its MDB node, in the memory of the CNode or TCB that holds it.
 
-use alloc::vec::Vec;
 use core::fmt;
-use core::hash::{BuildHasher, Hash, Hasher};
 
-use foldhash::fast::FixedState;
-use hashbrown::HashMap;
-
-use crate::cap::{Cap, SLOT_BITS, SlotRef};
+use crate::cap::{Cap, ObjPtr, SLOT_BITS, SlotRef};
+use crate::mem::{PhysMem, RamWindow};
 
 /// A slot's node in the capability derivation tree: seL4's `mdb_node_t`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
@@ -38,76 +34,85 @@ pub struct Cte {
     pub mdb: MdbNode,
 }
 
-/// Every non-empty slot of the kernel, by address: the CSpaces' contents and the CDT links.
+/// Every slot of the kernel, in the memory of the CNodes and TCBs that hold them: a slot is the
+/// four words at its address ([`Cap::to_words`], [`MdbNode::to_words`]), so a cap costs the
+/// kernel only the memory of the untyped its CNode was made from.
 ///
-/// Slots are the memory of CNode and TCB objects; an address absent from the map is an empty slot
-/// (null cap, null MDB node), so creating a CNode of any radix costs nothing. The map is a hash
-/// table with a fixed-seed hasher, so reaching one slot costs the same however many slots there
-/// are (a revoke of 2^20 caps costs per cap what one of 2^10 does) and runs are deterministic.
-/// Its `Hash` adds up its entries' hashes, so equal CSpaces hash alike whatever order their slots
-/// were written in; `iter`, `range` and `Debug` go in address order.
-#[derive(Clone, PartialEq, Eq, Default)]
+/// Two backings, as [`PhysMem`]'s: the host model keeps the pages written so far (so an empty
+/// CNode of any radix costs nothing, and equal CSpaces compare and hash alike whatever order
+/// their slots were written in), the bare-metal kernel reaches its RAM. Memory that becomes a
+/// CNode or TCB is cleared by the retype ([`CSpace::clear`]); a deleted one is left all null
+/// by its finalisation.
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
 pub struct CSpace {
-    slots: HashMap<SlotRef, Cte, FixedState>,
-}
-
-impl Hash for CSpace {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        let fixed = FixedState::default();
-        let sum = self.slots.iter().fold(0u64, |acc, (s, c)| acc.wrapping_add(fixed.hash_one((s, c))));
-        state.write_u64(sum);
-        state.write_usize(self.slots.len());
-    }
+    mem: PhysMem,
 }
 
 impl fmt::Debug for CSpace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+        if self.mem.is_window() {
+            return write!(f, "CSpace({:?})", self.mem);
+        }
+        f.debug_map().entries(self.range(SlotRef(0), SlotRef(u64::MAX))).finish()
     }
 }
 
+/// A slot's words: cap, then MDB node.
+const CAP_WORD: u64 = 0;
+const MDB_WORD: u64 = 16;
+
 impl CSpace {
-    /// No slot holds anything.
+    /// No slot holds anything (the host model's memory).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The slots in the machine's RAM, as the kernel maps it.
+    pub fn window(windows: &'static [RamWindow]) -> Self {
+        CSpace { mem: PhysMem::window(windows) }
+    }
+
+    fn pair(&self, at: u64) -> [u64; 2] {
+        [self.mem.read(at), self.mem.read(at.wrapping_add(8))]
+    }
+
+    fn put(&mut self, at: u64, [w, x]: [u64; 2]) {
+        self.mem.write(at, w);
+        self.mem.write(at.wrapping_add(8), x);
+    }
+
     /// The slot at `slot` (empty if never written).
+    #[inline]
     pub fn get(&self, slot: SlotRef) -> Cte {
-        self.slots.get(&slot).copied().unwrap_or_default()
+        Cte { cap: self.cap(slot), mdb: self.mdb(slot) }
     }
 
     /// The cap in `slot`.
+    #[inline]
     pub fn cap(&self, slot: SlotRef) -> Cap {
-        self.slots.get(&slot).map(|c| c.cap).unwrap_or_default()
+        Cap::from_words(self.pair(slot.0 + CAP_WORD))
     }
 
     /// The MDB node of `slot`.
+    #[inline]
     pub fn mdb(&self, slot: SlotRef) -> MdbNode {
-        self.slots.get(&slot).map(|c| c.mdb).unwrap_or_default()
+        MdbNode::from_words(self.pair(slot.0 + MDB_WORD))
     }
 
     /// Writes a whole slot.
     pub fn set(&mut self, slot: SlotRef, cte: Cte) {
-        if cte == Cte::default() {
-            self.slots.remove(&slot);
-        } else {
-            self.slots.insert(slot, cte);
-        }
+        self.set_cap(slot, cte.cap);
+        self.set_mdb(slot, cte.mdb);
     }
 
     /// Writes the cap of `slot`, keeping its MDB node.
     pub fn set_cap(&mut self, slot: SlotRef, cap: Cap) {
-        let mut c = self.get(slot);
-        c.cap = cap;
-        self.set(slot, c);
+        self.put(slot.0 + CAP_WORD, cap.to_words());
     }
 
     /// Writes the MDB node of `slot`, keeping its cap.
     pub fn set_mdb(&mut self, slot: SlotRef, mdb: MdbNode) {
-        let mut c = self.get(slot);
-        c.mdb = mdb;
-        self.set(slot, c);
+        self.put(slot.0 + MDB_WORD, mdb.to_words());
     }
 
     /// Changes the MDB node of `slot`.
@@ -117,44 +122,44 @@ impl CSpace {
         self.set_mdb(slot, m);
     }
 
-    /// Every non-empty slot, in address order (O(n log n): for checks, not for gears).
-    pub fn iter(&self) -> impl Iterator<Item = (SlotRef, &Cte)> + '_ {
-        let mut all: Vec<(SlotRef, &Cte)> = self.slots.iter().map(|(s, c)| (*s, c)).collect();
-        all.sort_unstable_by_key(|(s, _)| *s);
-        all.into_iter()
+    /// Empties every slot of the 2^`bits` bytes at `ptr` (a new CNode or TCB: its memory may
+    /// hold whatever it was before, a frame's contents or an older object).
+    pub fn clear(&mut self, ptr: ObjPtr, bits: u8) {
+        self.mem.zero(ptr.0, bits);
     }
 
-    /// Non-empty slots with addresses in `[from, to)`, in address order.
-    ///
-    /// A window of k slot addresses costs O(k) when k is at most the number of non-empty slots
-    /// (a gear's window, e.g. a retype's destination slots, is bounded by the fan-out limit), and
-    /// a scan of every slot otherwise.
-    pub fn range(&self, from: SlotRef, to: SlotRef) -> impl Iterator<Item = (SlotRef, &Cte)> + '_ {
+    /// Non-empty slots with addresses in `[from, to)`, in address order. It reads the slots of
+    /// the pages that may hold one: those written so far in the host model, every one in the
+    /// range on the machine (so a check that walks the machine's slots goes CNode by CNode).
+    pub fn range(&self, from: SlotRef, to: SlotRef) -> impl Iterator<Item = (SlotRef, Cte)> + '_ {
         let step = 1u64 << SLOT_BITS;
         let first = from.0.div_ceil(step).saturating_mul(step);
-        let window = to.0.saturating_sub(first).div_ceil(step);
-        let mut found: Vec<(SlotRef, &Cte)> = if window <= self.slots.len() as u64 {
-            (0..window)
-                .map(|i| SlotRef(first + i * step))
-                .filter_map(|s| self.slots.get(&s).map(|c| (s, c)))
-                .collect()
-        } else {
-            let mut v: Vec<_> =
-                self.slots.iter().filter(|(s, _)| from <= **s && **s < to).map(|(s, c)| (*s, c)).collect();
-            v.sort_unstable_by_key(|(s, _)| *s);
-            v
-        };
-        found.retain(|(s, _)| from <= *s && *s < to);
-        found.into_iter()
-    }
-
-    /// How many slots are non-empty.
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// Whether every slot is empty.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        let pages = self.mem.pages_in(first, to.0);
+        pages.into_iter().flat_map(move |page| {
+            let base = page << 12;
+            let lo = base.max(first);
+            let hi = (base + 4096).min(to.0);
+            let words = self.mem.page_words(page);
+            (0..hi.saturating_sub(lo).div_ceil(step)).filter_map(move |i| {
+                let s = SlotRef(lo + i * step);
+                let cte = match words {
+                    // The host model's page, read in place: most slots of a sparse CNode are
+                    // empty, and skipped without decoding.
+                    Some(w) => {
+                        let at = ((s.0 & 0xfff) >> 3) as usize;
+                        let slot = [w[at], w[at + 1], w[at + 2], w[at + 3]];
+                        if slot == [0; 4] {
+                            return None;
+                        }
+                        Cte {
+                            cap: Cap::from_words([slot[0], slot[1]]),
+                            mdb: MdbNode::from_words([slot[2], slot[3]]),
+                        }
+                    }
+                    None => self.get(s),
+                };
+                (cte != Cte::default()).then_some((s, cte))
+            })
+        })
     }
 }

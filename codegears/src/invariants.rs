@@ -64,7 +64,7 @@ pub fn check_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
 /// deletion of the last handler cap deactivates it).
 fn check_irqs(state: &KernelState) -> Result<(), InvariantViolation> {
     let mut handled = BTreeSet::new();
-    for (s, cte) in state.cspace.iter() {
+    for (s, cte) in state.slots() {
         if let Cap::IrqHandler { irq } = cte.cap {
             if !state.irqs.active.contains(&irq) {
                 return fail("irq_handlers_active", format!("{s:?} holds a handler for inactive IRQ {irq}"));
@@ -155,8 +155,9 @@ pub fn check_local_invariants(
 
 fn check_cdt_lists(state: &KernelState) -> Result<(), InvariantViolation> {
     let cs = &state.cspace;
+    let slots = state.slots();
     let mut heads = Vec::new();
-    for (s, cte) in cs.iter() {
+    for &(s, cte) in &slots {
         if cte.cap.is_null() {
             return fail("cdt_well_formed", format!("{s:?} holds a null cap with MDB links {:?}", cte.mdb));
         }
@@ -188,14 +189,14 @@ fn check_cdt_lists(state: &KernelState) -> Result<(), InvariantViolation> {
         let mut s = Some(h);
         while let Some(x) = s {
             seen += 1;
-            if seen > cs.len() {
+            if seen > slots.len() {
                 return fail("cdt_acyclic", format!("the list from {h:?} does not end"));
             }
             s = cs.mdb(x).next;
         }
     }
-    if seen != cs.len() {
-        return fail("cdt_acyclic", format!("{} slots lie on a cycle, not on a list", cs.len() - seen));
+    if seen != slots.len() {
+        return fail("cdt_acyclic", format!("{} slots lie on a cycle, not on a list", slots.len() - seen));
     }
     Ok(())
 }
@@ -226,7 +227,7 @@ fn check_slots_and_objects(state: &KernelState) -> Result<(), InvariantViolation
         }
         end = p.0 + (1u64 << o.size_bits());
     }
-    for (s, cte) in state.cspace.iter() {
+    for (s, cte) in state.slots() {
         let inside = state.objects.at_or_below(s.0).is_some_and(|(p, o)| {
             let n = o.slot_count();
             s.0 < p.0 + (n << SLOT_BITS) && (s.0 - p.0).is_multiple_of(1 << SLOT_BITS)
@@ -258,8 +259,8 @@ fn check_slots_and_objects(state: &KernelState) -> Result<(), InvariantViolation
 /// The untyped regions named by caps, with their tightest watermark.
 fn untyped_caps(state: &KernelState) -> Vec<(SlotRef, u64, u8, u64)> {
     state
-        .cspace
-        .iter()
+        .slots()
+        .into_iter()
         .filter_map(|(s, c)| match c.cap {
             Cap::Untyped { ptr, size_bits, free_index, .. } => Some((s, ptr, size_bits, free_index)),
             _ => None,
@@ -346,7 +347,7 @@ fn check_cdt_order(state: &KernelState) -> Result<(), InvariantViolation> {
                 && !(matches!(cap, Cap::Untyped { ptr: p, size_bits: b, .. } if *p == ptr && *b == bits))
         })
     };
-    for (h, _) in cs.iter().filter(|(_, c)| c.mdb.prev.is_none()) {
+    for (h, _) in state.slots().into_iter().filter(|(_, c)| c.mdb.prev.is_none()) {
         let mut stack: Vec<Cte> = Vec::new();
         let mut s = Some(h);
         while let Some(x) = s {
@@ -397,7 +398,7 @@ fn chunk_key(cap: &Cap) -> Option<(u8, u64)> {
 /// seL4's `mdb_chunked`: in each CDT list the caps naming one object are contiguous.
 fn check_cdt_chunked(state: &KernelState) -> Result<(), InvariantViolation> {
     let cs = &state.cspace;
-    for (h, _) in cs.iter().filter(|(_, c)| c.mdb.prev.is_none()) {
+    for (h, _) in state.slots().into_iter().filter(|(_, c)| c.mdb.prev.is_none()) {
         let mut last: alloc::collections::BTreeMap<(u8, u64), usize> = alloc::collections::BTreeMap::new();
         let mut s = Some(h);
         let mut i = 0usize;
@@ -425,7 +426,7 @@ fn check_cdt_chunked(state: &KernelState) -> Result<(), InvariantViolation> {
 /// object with another badge, it starts its badge's subtree (`first_badged`).
 fn check_badges(state: &KernelState) -> Result<(), InvariantViolation> {
     let cs = &state.cspace;
-    for (p, cte) in cs.iter() {
+    for (p, cte) in state.slots() {
         let Some(n) = cte.mdb.next else { continue };
         let next = cs.get(n);
         let badged_pair = matches!(
@@ -454,7 +455,7 @@ fn check_badges(state: &KernelState) -> Result<(), InvariantViolation> {
 
 fn check_zombies(state: &KernelState) -> Result<(), InvariantViolation> {
     let mut zombies = BTreeSet::new();
-    for (s, cte) in state.cspace.iter() {
+    for (s, cte) in state.slots() {
         if let Cap::Zombie { ptr, number, .. } = cte.cap {
             if !zombies.insert(ptr) {
                 return fail("zombies_consistent", format!("two zombies for {ptr:?}"));
@@ -473,7 +474,7 @@ fn check_zombies(state: &KernelState) -> Result<(), InvariantViolation> {
             }
         }
     }
-    for (s, cte) in state.cspace.iter() {
+    for (s, cte) in state.slots() {
         if let Cap::CNode { ptr, .. } | Cap::Thread { ptr } = cte.cap
             && zombies.contains(&ptr)
         {
@@ -525,7 +526,7 @@ mod tests {
         let (mut st, _, a2, b2) = state();
         st.cspace.update_mdb(a2, |m| m.prev = Some(b2));
         st.cspace.update_mdb(b2, |m| m.next = Some(a2));
-        let ut_slot = st.cspace.iter().find(|(_, c)| matches!(c.cap, Cap::Untyped { .. })).unwrap().0;
+        let ut_slot = st.slots().into_iter().find(|(_, c)| matches!(c.cap, Cap::Untyped { .. })).unwrap().0;
         st.cspace.update_mdb(ut_slot, |m| m.next = None);
         assert_eq!(broken(&st), "cdt_acyclic");
         let _ = a;

@@ -373,6 +373,23 @@ pub struct KernelDataGears<'a> {
     pub machine: &'a mut MachineOps,
 }
 
+impl KernelState {
+    /// Every non-empty slot, in address order (for checks: it reads memory, not an index). On
+    /// the host model it reads every page the CSpace wrote, so a slot outside every live CNode
+    /// and TCB shows up; on the machine it reads CNode by CNode and TCB by TCB (all of RAM would
+    /// take too long), which finds only slots inside live objects.
+    pub fn slots(&self) -> alloc::vec::Vec<(SlotRef, crate::cspace::Cte)> {
+        if !self.mem.is_window() {
+            return self.cspace.range(SlotRef(0), SlotRef(u64::MAX)).collect();
+        }
+        self.objects
+            .iter()
+            .filter(|(_, o)| o.slot_count() > 0)
+            .flat_map(|(p, o)| self.cspace.range(SlotRef::of(p, 0), SlotRef::of(p, o.slot_count())))
+            .collect()
+    }
+}
+
 impl Context for Kernel {
     type Output = Done;
     type Error = SyscallError;

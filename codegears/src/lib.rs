@@ -83,6 +83,7 @@ pub mod arch;
 pub mod asid;
 pub mod boot;
 pub mod cap;
+pub mod cap_words;
 pub mod cdt;
 pub mod cnode;
 pub mod cspace;

@@ -15,7 +15,7 @@ use core::hash::{Hash, Hasher};
 use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Words in a 4 KiB page.
-const PAGE_WORDS: usize = 512;
+pub const PAGE_WORDS: usize = 512;
 /// log2 of a page's size.
 const PAGE_SHIFT: u32 = 12;
 
@@ -122,6 +122,46 @@ impl PhysMem {
                 pages.remove(&k);
             }
         }
+    }
+
+    /// The page numbers of `[from, to)` that may hold a non-zero word, in order: the pages
+    /// written so far (the host model), or every page of a RAM window (the machine).
+    pub fn pages_in(&self, from: u64, to: u64) -> alloc::vec::Vec<u64> {
+        if from >= to {
+            return alloc::vec::Vec::new();
+        }
+        let (first, last) = (from >> PAGE_SHIFT, (to - 1) >> PAGE_SHIFT);
+        match &self.backing {
+            Backing::Pages(pages) => pages.range(first..=last).map(|(k, _)| *k).collect(),
+            Backing::Windows(w) => {
+                let mut v: alloc::vec::Vec<u64> = w
+                    .iter()
+                    .flat_map(|win| {
+                        let top = win.base + (win.words.len() as u64) * 8;
+                        let lo = first.max(win.base >> PAGE_SHIFT);
+                        let hi = last.min(top.saturating_sub(1) >> PAGE_SHIFT);
+                        if top > win.base { lo..hi.saturating_add(1) } else { 0..0 }
+                    })
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            }
+        }
+    }
+
+    /// The words of page `page` as the host model keeps them (`None`: never written, or the
+    /// machine's RAM, read a word at a time).
+    pub fn page_words(&self, page: u64) -> Option<&[u64; PAGE_WORDS]> {
+        match &self.backing {
+            Backing::Pages(pages) => pages.get(&page).map(|p| &**p),
+            Backing::Windows(_) => None,
+        }
+    }
+
+    /// Whether this is the machine's RAM (as opposed to the host model's memory).
+    pub fn is_window(&self) -> bool {
+        matches!(self.backing, Backing::Windows(_))
     }
 
     /// The non-zero pages of a host-model memory, by page number.

@@ -199,7 +199,7 @@ pub fn check_thread_invariants(state: &KernelState) -> Result<(), InvariantViola
 
 fn check_reply_caps(state: &KernelState) -> Result<(), InvariantViolation> {
     let mut replies: BTreeSet<ObjPtr> = BTreeSet::new();
-    for (s, cte) in state.cspace.iter() {
+    for (s, cte) in state.slots() {
         let Cap::Reply { tcb, master, .. } = cte.cap else { continue };
         let own = SlotRef::of(tcb, tcb_slot::REPLY);
         if master {

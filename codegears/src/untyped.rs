@@ -246,6 +246,7 @@ gears::code_gear! {
                 Cap::Untyped { ptr: addr, size_bits: user, free_index: 0, is_device: retype.is_device }
             }
             abi::object::TCB => {
+                cspace.clear(ptr, crate::cap::TCB_BITS);
                 objects.insert(ptr, Object::Tcb(Tcb::default()));
                 Cap::Thread { ptr }
             }
@@ -259,6 +260,7 @@ gears::code_gear! {
             }
             _ => {
                 // seL4_CapTableObject.
+                cspace.clear(ptr, user + crate::cap::SLOT_BITS);
                 objects.insert(ptr, Object::CNode { radix: user });
                 Cap::cnode(ptr, user)
             }

@@ -50,7 +50,7 @@ pub fn check_vspace_invariants(state: &KernelState) -> Result<(), InvariantViola
     let objects = &state.objects;
     // Caps, by what they claim: (object, asid, vaddr) -> how many caps.
     let mut claims: BTreeMap<(ObjPtr, u64, u64), u32> = BTreeMap::new();
-    for (s, cte) in state.cspace.iter() {
+    for (s, cte) in state.slots() {
         match cte.cap {
             Cap::Frame { ptr, size_bits, mapped: Some(at), .. } => {
                 if at.vaddr & mask(size_bits as u64) != 0 {

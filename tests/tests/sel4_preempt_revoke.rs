@@ -201,8 +201,8 @@ fn delete_cnode_through_zombies_preempted_everywhere() {
         assert_eq!(objs.len(), before - 1, "{mode}: {objs:?}");
         let cyclic =
             s.k.state
-                .cspace
-                .iter()
+                .slots()
+                .into_iter()
                 .filter(|(sl, c)| matches!(c.cap, Cap::Zombie { ptr, .. } if ptr.0 == sl.0))
                 .count();
         assert_eq!(cyclic, 2);

@@ -5,9 +5,8 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use abi::Arch;
-use codegears::boot::{ROOT_ASID_POOL, ROOT_CNODE, ROOT_TCB};
 use codegears::kernel::{BootConfig, FIRST_UNTYPED_SLOT, Kernel, KernelState};
-use codegears::mem::{PhysMem, RamWindow};
+use codegears::mem::RamWindow;
 use gears::Dispatcher;
 
 use super::{Checks, Driver, HwMachine, Stats};
@@ -17,6 +16,11 @@ use crate::thread::{IPC_BUFFER_VA, LoadError, UserThread};
 /// The root CNode's radix (4096 slots).
 pub const ROOT_RADIX: u8 = 12;
 const _: () = assert!(FIRST_UNTYPED_SLOT < (1 << ROOT_RADIX));
+
+/// log2 of the root CNode's bytes (32-byte slots). It fills the first half of the root
+/// objects' block; the root TCB and the initial ASID pool, a page each, the second.
+const ROOT_CNODE_BITS: u8 = ROOT_RADIX + codegears::cap::SLOT_BITS;
+const _: () = assert!(ROOT_CNODE_BITS < crate::memory::ROOT_OBJECTS_BITS);
 
 /// An untyped handed to the root task: cptr, physical base, size, device memory or not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,26 +53,36 @@ impl Driver {
             crate::memory::frames::alloc_zeroed().expect("a frame for the root task's VSpace root");
         let ipc_frame =
             crate::memory::frames::alloc_zeroed().expect("a frame for the root task's IPC buffer");
-        let (mut state, info) = KernelState::boot_with(&BootConfig {
-            arch: Arch::native(),
-            root_radix: ROOT_RADIX,
-            root_tcb: ROOT_TCB,
-            root_cnode: ROOT_CNODE,
-            untypeds: &regions,
-            vspace_root: root_vspace,
-            boot_entries: &[arch::USER_ROOT_ENTRY],
-            asid_pool: ROOT_ASID_POOL,
-            ipc_buffer: Some((ipc_frame, IPC_BUFFER_VA)),
-        });
+        // The root CNode, TCB and ASID pool, in a block of their own, cleared (the test suite
+        // boots the kernel more than once).
+        let root_objects = crate::memory::root_objects();
+        let root_cnode = root_objects;
+        let root_tcb = root_objects + (1 << ROOT_CNODE_BITS);
+        let asid_pool = root_tcb + PAGE_SIZE;
+        let root_window = arch::ram_window(root_objects, 1 << crate::memory::ROOT_OBJECTS_BITS);
+        root_window.words.iter().for_each(|w| w.store(0, core::sync::atomic::Ordering::Relaxed));
+        // The capability kernel's memory: the untyped pool, the IPC buffer and the root
+        // objects' block. Boot happens once per kernel (the test suite boots a few): the
+        // windows live as long as the kernel.
         let mut windows: Vec<RamWindow> = regions
             .iter()
             .filter(|r| !r.2)
             .map(|&(base, bits, _)| arch::ram_window(base, 1 << bits))
             .collect();
         windows.push(arch::ram_window(ipc_frame, PAGE_SIZE));
-        // Boot happens once per kernel (the test suite boots a few): the windows live as long
-        // as the kernel.
-        state.mem = PhysMem::window(Box::leak(windows.into_boxed_slice()));
+        windows.push(root_window);
+        let (state, info) = KernelState::boot_with(&BootConfig {
+            arch: Arch::native(),
+            root_radix: ROOT_RADIX,
+            root_tcb,
+            root_cnode,
+            untypeds: &regions,
+            vspace_root: root_vspace,
+            boot_entries: &[arch::USER_ROOT_ENTRY],
+            asid_pool,
+            memory: Some(Box::leak(windows.into_boxed_slice())),
+            ipc_buffer: Some((ipc_frame, IPC_BUFFER_VA)),
+        });
         let untypeds = info
             .untyped
             .iter()

@@ -20,6 +20,19 @@ pub const UNTYPED_POOL_MIN: u64 = 0x0200_0000;
 
 static UNTYPED_POOL: Once<u64> = Once::new();
 
+/// log2 of the block boot places the root task's kernel objects in (as seL4's boot carves them
+/// out of free memory): the root CNode in its first half, the root TCB and the initial ASID pool
+/// after it (the driver's boot lays them out).
+pub const ROOT_OBJECTS_BITS: u8 = 18;
+
+static ROOT_OBJECTS: Once<u64> = Once::new();
+
+/// The physical base of the root objects' block (`2^ROOT_OBJECTS_BITS` bytes, aligned to its
+/// size), carved out of usable memory at boot and never touched by the kernel's allocators.
+pub fn root_objects() -> u64 {
+    *ROOT_OBJECTS.get().expect("memory::init carved the root objects' block")
+}
+
 /// The physical base of the root task's untyped pool (`2^UNTYPED_POOL_BITS` bytes), carved out
 /// of usable memory at boot and never touched by the kernel's allocators.
 pub fn untyped_pool() -> Option<u64> {
@@ -36,6 +49,10 @@ pub fn init(boot: &BootMemory) {
     if let Some(pool) = frames::carve_aligned(&mut boot, UNTYPED_POOL_BITS, UNTYPED_POOL_MIN) {
         UNTYPED_POOL.call_once(|| pool);
     }
+    let root = frames::carve_aligned(&mut boot, ROOT_OBJECTS_BITS, 0).unwrap_or_else(|| {
+        panic!("no usable region holds the root task's {}-byte objects", 1u64 << ROOT_OBJECTS_BITS)
+    });
+    ROOT_OBJECTS.call_once(|| root);
     frames::init(&boot);
     kprintln!(
         "memory: {} usable regions, {} KiB usable; heap {} KiB at phys {:#x}; {} free frames",

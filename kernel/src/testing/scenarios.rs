@@ -313,7 +313,7 @@ fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
         return Err(format!("copy {j} in CNode {k} survived the revoke"));
     }
     codegears::check_invariants(&rt.kernel.state).map_err(|e| format!("after the revoke: {e}"))?;
-    let slots = rt.kernel.state.cspace.len();
+    let slots = rt.kernel.state.slots().len();
     if slots > 64 {
         return Err(format!("{slots} slots still hold caps after the revoke"));
     }

@@ -216,6 +216,7 @@ impl Sel4 {
             vspace_root: 0x10_2000,
             boot_entries,
             asid_pool: codegears::boot::ROOT_ASID_POOL,
+            memory: None,
             ipc_buffer: Some((0x10_3000, 0x7000_0000)),
         })
     }

@@ -2,6 +2,7 @@
 //! trace qemu-*`, and the test kernel's traced scenario the QEMU suites check.
 
 use anyhow::bail;
+use gears::ProcessId;
 use metagears::wire::Report;
 use metagears::{EventKind, TraceEvent};
 
@@ -74,11 +75,14 @@ impl TracedScenario {
 
 /// The lines the traced scenario's traces are compared by, as the host tracer prints them: the
 /// runs started at `handle_interrupt` left out (the kernel's timer ticks, which may land anywhere
-/// in the scenario; the host model has none), and the steps counted from 0 over the rest (the
-/// dispatcher's step counter also counts the gears before the trace began).
+/// in the scenario; the host model has none), the steps counted from 0 over the rest (the
+/// dispatcher's step counter also counts the gears before the trace began), and the threads
+/// numbered in the order they appear (a thread is named by its TCB's address, which is where
+/// each machine's boot found memory for it).
 pub fn comparable_lines(events: &[TraceEvent]) -> Vec<String> {
     let mut in_interrupt = false;
     let mut step = 0;
+    let mut threads: Vec<ProcessId> = Vec::new();
     let mut lines = Vec::new();
     for event in events {
         if let EventKind::Start { .. } = event.kind {
@@ -92,6 +96,11 @@ pub fn comparable_lines(events: &[TraceEvent]) -> Vec<String> {
             event.step = step;
             step += 1;
         }
+        let n = threads.iter().position(|&p| p == event.process).unwrap_or_else(|| {
+            threads.push(event.process);
+            threads.len() - 1
+        });
+        event.process = ProcessId(n as u32);
         lines.push(event.to_string());
     }
     lines
@@ -123,7 +132,11 @@ mod tests {
     use super::comparable_lines;
 
     fn event(step: u64, gear: &'static str, kind: EventKind) -> TraceEvent {
-        TraceEvent { step, process: ProcessId(7), gear: gear.into(), id: GearId::of(gear), kind }
+        on(7, step, gear, kind)
+    }
+
+    fn on(process: u32, step: u64, gear: &'static str, kind: EventKind) -> TraceEvent {
+        TraceEvent { step, process: ProcessId(process), gear: gear.into(), id: GearId::of(gear), kind }
     }
 
     #[test]
@@ -148,7 +161,21 @@ mod tests {
         let lines = comparable_lines(&with_tick);
         assert_eq!(lines, comparable_lines(&without));
         assert_eq!(lines.len(), 5);
-        assert!(lines[1].starts_with("     0 p7 handle_syscall -> invocation_done"), "{lines:?}");
-        assert!(lines[4].starts_with("     2 p7 handle_syscall -> exit"), "{lines:?}");
+        assert!(lines[1].starts_with("     0 p0 handle_syscall -> invocation_done"), "{lines:?}");
+        assert!(lines[4].starts_with("     2 p0 handle_syscall -> exit"), "{lines:?}");
+    }
+
+    #[test]
+    fn threads_are_numbered_in_the_order_they_appear() {
+        let run = |a: u32, b: u32| {
+            comparable_lines(&[
+                on(a, 1, "handle_syscall", EventKind::Goto("invocation_done".into())),
+                on(b, 2, "handle_syscall", EventKind::Goto("invocation_done".into())),
+                on(a, 3, "handle_syscall", EventKind::Exit("Ok".into())),
+            ])
+        };
+        assert_eq!(run(536_870_912, 49_153), run(65_600, 65_601));
+        assert_ne!(run(5, 6), run(5, 5), "two threads stay two");
+        assert!(run(9, 8)[1].contains(" p1 "), "{:?}", run(9, 8));
     }
 }
