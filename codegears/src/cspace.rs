@@ -73,18 +73,18 @@ impl CSpace {
     }
 
     fn pair(&self, at: u64) -> [u64; 2] {
-        [self.mem.read(at), self.mem.read(at.wrapping_add(8))]
+        self.mem.read_words(at & !0xf)
     }
 
-    fn put(&mut self, at: u64, [w, x]: [u64; 2]) {
-        self.mem.write(at, w);
-        self.mem.write(at.wrapping_add(8), x);
+    fn put(&mut self, at: u64, words: [u64; 2]) {
+        self.mem.write_words(at & !0xf, words);
     }
 
     /// The slot at `slot` (empty if never written).
     #[inline]
     pub fn get(&self, slot: SlotRef) -> Cte {
-        Cte { cap: self.cap(slot), mdb: self.mdb(slot) }
+        let [c0, c1, m0, m1] = self.mem.read_words(slot.0 & !0x1f);
+        Cte { cap: Cap::from_words([c0, c1]), mdb: MdbNode::from_words([m0, m1]) }
     }
 
     /// The cap in `slot`.
@@ -101,8 +101,8 @@ impl CSpace {
 
     /// Writes a whole slot.
     pub fn set(&mut self, slot: SlotRef, cte: Cte) {
-        self.set_cap(slot, cte.cap);
-        self.set_mdb(slot, cte.mdb);
+        let ([c0, c1], [m0, m1]) = (cte.cap.to_words(), cte.mdb.to_words());
+        self.mem.write_words(slot.0 & !0x1f, [c0, c1, m0, m1]);
     }
 
     /// Writes the cap of `slot`, keeping its MDB node.

@@ -8,11 +8,14 @@
 //! equal to one never written), and the bare-metal kernel's [`PhysMem::window`] reaches its RAM
 //! through the slices its arch layer hands over once at boot.
 
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
-use core::hash::{Hash, Hasher};
+use core::hash::{BuildHasher, Hash, Hasher};
 use core::sync::atomic::{AtomicU64, Ordering};
+
+use foldhash::fast::FixedState;
+use hashbrown::HashMap;
 
 /// Words in a 4 KiB page.
 pub const PAGE_WORDS: usize = 512;
@@ -30,8 +33,9 @@ pub struct RamWindow {
 
 #[derive(Clone)]
 enum Backing {
-    /// The pages written so far, by page number; every other word reads as zero.
-    Pages(BTreeMap<u64, Arc<[u64; PAGE_WORDS]>>),
+    /// The pages written so far, by page number, in a hash table with a fixed seed (a word is
+    /// reached in constant time however many pages there are); every other word reads as zero.
+    Pages(HashMap<u64, Arc<[u64; PAGE_WORDS]>, FixedState>),
     /// The machine's RAM (a word outside every window reads as zero, and a write there is
     /// dropped: device memory is no place for an IPC buffer).
     Windows(&'static [RamWindow]),
@@ -53,7 +57,7 @@ impl Default for PhysMem {
 impl PhysMem {
     /// Memory that reads as zero everywhere until written (the host model).
     pub fn new() -> PhysMem {
-        PhysMem { backing: Backing::Pages(BTreeMap::new()) }
+        PhysMem { backing: Backing::Pages(HashMap::with_hasher(FixedState::default())) }
     }
 
     /// The machine's RAM, as the windows the kernel maps (the bare-metal kernel).
@@ -77,12 +81,16 @@ impl PhysMem {
     pub fn write(&mut self, paddr: u64, value: u64) {
         match &mut self.backing {
             Backing::Pages(pages) => {
-                let page = pages.entry(paddr >> PAGE_SHIFT);
-                if value == 0 && matches!(page, alloc::collections::btree_map::Entry::Vacant(_)) {
-                    return;
+                let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
+                match pages.get_mut(&(paddr >> PAGE_SHIFT)) {
+                    Some(p) => Arc::make_mut(p)[at] = value,
+                    None if value == 0 => {}
+                    None => {
+                        let mut p = Arc::new([0; PAGE_WORDS]);
+                        Arc::make_mut(&mut p)[at] = value;
+                        pages.insert(paddr >> PAGE_SHIFT, p);
+                    }
                 }
-                let p = page.or_insert_with(|| Arc::new([0; PAGE_WORDS]));
-                Arc::make_mut(p)[((paddr >> 3) as usize) & (PAGE_WORDS - 1)] = value;
             }
             Backing::Windows(w) => {
                 if let Some(a) = find(w, paddr) {
@@ -116,25 +124,36 @@ impl PhysMem {
                 }
                 return;
             };
-            let keys: alloc::vec::Vec<u64> =
-                pages.range(first..first.saturating_add(count)).map(|(k, _)| *k).collect();
-            for k in keys {
-                pages.remove(&k);
+            let end = first.saturating_add(count);
+            if count <= pages.len() as u64 {
+                (first..end).for_each(|k| {
+                    pages.remove(&k);
+                });
+            } else {
+                pages.retain(|k, _| !(first..end).contains(k));
             }
         }
     }
 
     /// The page numbers of `[from, to)` that may hold a non-zero word, in order: the pages
     /// written so far (the host model), or every page of a RAM window (the machine).
-    pub fn pages_in(&self, from: u64, to: u64) -> alloc::vec::Vec<u64> {
+    pub fn pages_in(&self, from: u64, to: u64) -> Vec<u64> {
         if from >= to {
-            return alloc::vec::Vec::new();
+            return Vec::new();
         }
         let (first, last) = (from >> PAGE_SHIFT, (to - 1) >> PAGE_SHIFT);
         match &self.backing {
-            Backing::Pages(pages) => pages.range(first..=last).map(|(k, _)| *k).collect(),
+            Backing::Pages(pages) => {
+                let mut v: Vec<u64> = if last - first < pages.len() as u64 {
+                    (first..=last).filter(|k| pages.contains_key(k)).collect()
+                } else {
+                    pages.keys().copied().filter(|k| (first..=last).contains(k)).collect()
+                };
+                v.sort_unstable();
+                v
+            }
             Backing::Windows(w) => {
-                let mut v: alloc::vec::Vec<u64> = w
+                let mut v: Vec<u64> = w
                     .iter()
                     .flat_map(|win| {
                         let top = win.base + (win.words.len() as u64) * 8;
@@ -164,17 +183,47 @@ impl PhysMem {
         matches!(self.backing, Backing::Windows(_))
     }
 
-    /// The non-zero pages of a host-model memory, by page number.
-    fn nonzero_pages(&self) -> impl Iterator<Item = (u64, &[u64; PAGE_WORDS])> + '_ {
-        let pages = match &self.backing {
-            Backing::Pages(p) => Some(p),
-            Backing::Windows(_) => None,
-        };
-        pages
-            .into_iter()
-            .flat_map(|p| p.iter())
-            .filter(|(_, w)| w.iter().any(|&x| x != 0))
-            .map(|(k, w)| (*k, &**w))
+    /// The non-zero pages of a host-model memory, by page number, in order.
+    fn nonzero_pages(&self) -> Vec<(u64, &[u64; PAGE_WORDS])> {
+        let Backing::Pages(pages) = &self.backing else { return Vec::new() };
+        let mut v: Vec<(u64, &[u64; PAGE_WORDS])> =
+            pages.iter().filter(|(_, w)| w.iter().any(|&x| x != 0)).map(|(k, w)| (*k, &**w)).collect();
+        v.sort_unstable_by_key(|(k, _)| *k);
+        v
+    }
+
+    /// The `N` words at `paddr`, which lie in one page (`paddr` aligned to `8 * N`, `N` a power
+    /// of two): one look-up for them all.
+    #[inline]
+    pub fn read_words<const N: usize>(&self, paddr: u64) -> [u64; N] {
+        match &self.backing {
+            Backing::Pages(pages) => {
+                let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
+                pages.get(&(paddr >> PAGE_SHIFT)).map_or([0; N], |p| core::array::from_fn(|i| p[at + i]))
+            }
+            Backing::Windows(_) => core::array::from_fn(|i| self.read(paddr + 8 * i as u64)),
+        }
+    }
+
+    /// Writes the `N` words at `paddr`, which lie in one page (as [`read_words`](Self::read_words)).
+    #[inline]
+    pub fn write_words<const N: usize>(&mut self, paddr: u64, words: [u64; N]) {
+        if let Backing::Pages(pages) = &mut self.backing {
+            let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
+            match pages.get_mut(&(paddr >> PAGE_SHIFT)) {
+                Some(p) => Arc::make_mut(p)[at..at + N].copy_from_slice(&words),
+                None if words == [0; N] => {}
+                None => {
+                    let mut p = Arc::new([0; PAGE_WORDS]);
+                    Arc::make_mut(&mut p)[at..at + N].copy_from_slice(&words);
+                    pages.insert(paddr >> PAGE_SHIFT, p);
+                }
+            }
+            return;
+        }
+        for (i, w) in words.into_iter().enumerate() {
+            self.write(paddr + 8 * i as u64, w);
+        }
     }
 }
 
@@ -191,7 +240,7 @@ impl PartialEq for PhysMem {
     fn eq(&self, other: &Self) -> bool {
         match (&self.backing, &other.backing) {
             (Backing::Windows(a), Backing::Windows(b)) => core::ptr::eq(*a, *b),
-            (Backing::Pages(_), Backing::Pages(_)) => self.nonzero_pages().eq(other.nonzero_pages()),
+            (Backing::Pages(_), Backing::Pages(_)) => self.nonzero_pages() == other.nonzero_pages(),
             _ => false,
         }
     }
@@ -202,11 +251,14 @@ impl Eq for PhysMem {}
 impl Hash for PhysMem {
     fn hash<H: Hasher>(&self, state: &mut H) {
         match &self.backing {
-            Backing::Pages(_) => {
-                for (k, w) in self.nonzero_pages() {
-                    k.hash(state);
-                    w.hash(state);
-                }
+            // The pages' hashes added up: no sort, the same for equal memories.
+            Backing::Pages(pages) => {
+                let fixed = FixedState::default();
+                let sum = pages
+                    .iter()
+                    .filter(|(_, w)| w.iter().any(|&x| x != 0))
+                    .fold(0u64, |acc, (k, w)| acc.wrapping_add(fixed.hash_one((k, &**w))));
+                state.write_u64(sum);
             }
             Backing::Windows(w) => w.iter().for_each(|w| w.base.hash(state)),
         }
