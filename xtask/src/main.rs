@@ -79,7 +79,7 @@ enum Command {
     /// Install what is missing (rustup targets and components) and nothing else.
     Setup,
     /// Run the host tests (`cargo test --workspace --no-fail-fast`), then the QEMU suites.
-    Test,
+    Test(TestArgs),
     /// Measure instructions per unit of work under valgrind's callgrind and print tables.
     Bench(BenchArgs),
     /// Build the kernel and boot it under QEMU.
@@ -91,6 +91,16 @@ enum Command {
         /// The subcommand to describe.
         subcommand: Option<String>,
     },
+}
+
+#[derive(clap::Args, Debug, PartialEq, Eq)]
+struct TestArgs {
+    /// Boot only this architecture's QEMU suite (default: both, then compare their traces).
+    #[arg(long, value_enum)]
+    arch: Option<Arch>,
+    /// Skip the host tests.
+    #[arg(long)]
+    qemu_only: bool,
 }
 
 #[derive(clap::Args, Debug, PartialEq, Eq)]
@@ -205,7 +215,7 @@ fn run(command: Command) -> anyhow::Result<String> {
             setup::report_tools();
             "set-up complete".to_string()
         }
-        Command::Test => test()?,
+        Command::Test(args) => test(&args)?,
         Command::Bench(args) => bench::run(&args.groups, args.list)?,
         Command::Run(args) => {
             let opts = args.options()?;
@@ -231,11 +241,21 @@ fn help(subcommand: Option<&str>) -> anyhow::Result<String> {
     Ok("help printed".to_string())
 }
 
-/// `cargo xtask test`: the host tests, then the QEMU suites.
-fn test() -> anyhow::Result<String> {
-    let host = util::cargo_test(&["test", "--workspace", "--no-fail-fast"])?;
-    qemu::test_suites()?;
-    Ok(format!("host tests ({} passed, {} ignored), then the QEMU suites", host.passed, host.ignored))
+/// `cargo xtask test`: the host tests, then the QEMU suites (of one arch with `--arch`).
+fn test(args: &TestArgs) -> anyhow::Result<String> {
+    let host = if args.qemu_only {
+        String::new()
+    } else {
+        let host = util::cargo_test(&["test", "--workspace", "--no-fail-fast"])?;
+        format!("host tests ({} passed, {} ignored), then ", host.passed, host.ignored)
+    };
+    let arches = match args.arch {
+        Some(arch) => vec![arch],
+        None => vec![Arch::X86_64, Arch::Riscv64],
+    };
+    qemu::test_suites(&arches)?;
+    let names: Vec<&str> = arches.iter().map(|a| a.name()).collect();
+    Ok(format!("{host}the QEMU suites ({})", names.join(", ")))
 }
 
 #[cfg(test)]
