@@ -9,7 +9,9 @@
 //! it blocked, stopped or lowered its own priority (a stall). Either way the supervisor counts
 //! it and restarts the worker at its entry on a fresh stack; the worker goes on with the next
 //! call of the stream. Every `EPOCH` calls the worker parks and the supervisor revokes the
-//! pool and builds the world again, so a worker that wrecked its CSpace wrecks one epoch.
+//! pool and builds the world again, so a worker that wrecked its CSpace wrecks one epoch. A
+//! worker that never stops (it can make one call forever) is suspended by a [`watchdog`] on
+//! the timer's ticks.
 //!
 //! Seed, number of calls and the call to trace from are set at build time (`GEARS_FUZZ_SEED`,
 //! `GEARS_FUZZ_CALLS`, `GEARS_FUZZ_TRACE_FROM`; the xtask sets them). The program prints a
@@ -37,6 +39,7 @@ mod templates;
 #[allow(dead_code, reason = "the fuzzer uses only some of the paging objects")]
 #[path = "../vm.rs"]
 mod vm;
+mod watchdog;
 mod worker;
 mod world;
 
@@ -72,6 +75,9 @@ const WORKER_PRIORITY: u64 = 200;
 /// Restarts in a row without a call made before the supervisor gives up (a restart always
 /// lets the worker make at least one call, unless the restart itself is broken).
 const STUCK_LIMIT: u64 = 100;
+
+/// Where the watchdog's caps go in the root CNode (after the world's).
+const WATCHDOG_SLOTS: u64 = 64;
 
 /// The worker's stack.
 const STACK_WORDS: usize = 4096;
@@ -111,8 +117,9 @@ impl Supervisor {
         check("set the worker's priorities", call(w.tcb, SET_SCHED_PARAMS, &params, &[TCB]).label);
     }
 
-    /// Starts the worker at its entry on a fresh stack.
+    /// Starts the worker at its entry on a fresh stack, and waits for it to stop.
     fn resume(&self) {
+        watchdog::HANDED_OVER.store(true, Relaxed);
         let top = &raw const WORKER_STACK as u64 + (STACK_WORDS * 8) as u64;
         check(
             "start the worker",
@@ -143,6 +150,7 @@ impl Supervisor {
     fn run(&mut self) -> ! {
         self.new_epoch();
         loop {
+            watchdog::HANDED_OVER.store(false, Relaxed);
             let m = sel4::nb_recv(self.world.fault_ep);
             if PARKED.load(Relaxed) {
                 let calls = NEXT.load(Relaxed);
@@ -181,6 +189,9 @@ fn start([free, ut, ..]: [u64; 4]) -> ! {
     say!("fuzz: seed {SEED}, {CALLS} calls, a new world every {EPOCH} calls");
     check("lower the supervisor's priority", call(TCB, SET_PRIORITY, &[SUPERVISOR_PRIORITY], &[TCB]).label);
     let Some(world) = World::new(ut, free) else { fail("setting up the pool and the worker's IPC buffer") };
+    if !watchdog::start(ut, &mut vm::Slots(free + WATCHDOG_SLOTS), world.tcb) {
+        fail("starting the watchdog");
+    }
     Supervisor { world, last_next: 0, stuck: 0 }.run()
 }
 

@@ -34,6 +34,8 @@ const FAULT_NAMES: [&str; 5] = ["cap", "unknown syscall", "user exception", "vm"
 static STALLS: AtomicU64 = AtomicU64::new(0);
 static RESTARTS: AtomicU64 = AtomicU64::new(0);
 static WORLDS: AtomicU64 = AtomicU64::new(0);
+/// Workers the watchdog suspended (they had the processor and made no call for seconds).
+static LIVELOCKS: AtomicU64 = AtomicU64::new(0);
 
 fn add(counter: &AtomicU64) {
     counter.fetch_add(1, Relaxed);
@@ -64,6 +66,11 @@ pub fn stopped(stop: Stop) {
         Stop::Stall => add(&STALLS),
     }
     add(&RESTARTS);
+}
+
+/// Counts a worker the watchdog suspended.
+pub fn livelock() {
+    add(&LIVELOCKS);
 }
 
 /// Counts a world built.
@@ -97,8 +104,9 @@ pub fn summary(calls: u64, world_errors: u64) {
     }
     let _ = writeln!(
         out,
-        "stalls {}; restarts {}; worlds {} ({world_errors} failed steps); templated calls {}",
+        "stalls {} ({} suspended by the watchdog); restarts {}; worlds {} ({world_errors} failed steps); templated calls {}",
         get(&STALLS),
+        get(&LIVELOCKS),
         get(&RESTARTS),
         get(&WORLDS),
         get(&TEMPLATED)
