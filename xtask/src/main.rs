@@ -86,6 +86,8 @@ enum Command {
     Run(RunArgs),
     /// Write a scenario's gear trace and its state-transition diagram (DOT, SVG, Mermaid).
     Trace(TraceArgs),
+    /// Boot the system-call fuzzer: random and templated calls from a supervised worker thread.
+    Fuzz(FuzzArgs),
     /// Print this help, or the help of a subcommand.
     Help {
         /// The subcommand to describe.
@@ -101,6 +103,32 @@ struct TestArgs {
     /// Skip the host tests.
     #[arg(long)]
     qemu_only: bool,
+}
+
+#[derive(clap::Args, Debug, PartialEq, Eq)]
+struct FuzzArgs {
+    /// The architecture to fuzz.
+    #[arg(long, value_enum, default_value_t)]
+    arch: Arch,
+    /// How many system calls the worker makes.
+    #[arg(long, default_value_t = 100_000)]
+    calls: u64,
+    /// The seed of the call stream (the same seed replays the same calls).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print every call from this one on (to see what a replayed run did last).
+    #[arg(long, value_name = "CALL")]
+    trace_from: Option<u64>,
+    /// Fuzz a release kernel (default: debug, with overflow checks and debug assertions).
+    #[arg(long)]
+    release: bool,
+}
+
+impl FuzzArgs {
+    fn options(&self) -> qemu::FuzzOptions {
+        let program = qemu::FuzzProgram { seed: self.seed, calls: self.calls, trace_from: self.trace_from };
+        qemu::FuzzOptions { arch: self.arch, program, release: self.release }
+    }
 }
 
 #[derive(clap::Args, Debug, PartialEq, Eq)]
@@ -217,6 +245,7 @@ fn run(command: Command) -> anyhow::Result<String> {
         }
         Command::Test(args) => test(&args)?,
         Command::Bench(args) => bench::run(&args.groups, args.list)?,
+        Command::Fuzz(args) => qemu::fuzz(&args.options())?,
         Command::Run(args) => {
             let opts = args.options()?;
             qemu::run(&opts)?;
@@ -330,6 +359,25 @@ mod tests {
             parse(args("help run")).unwrap().command,
             Command::Help { subcommand: Some("run".into()) }
         );
+    }
+
+    #[test]
+    fn fuzz_defaults_to_x86_64_seed_1_and_100000_calls() {
+        let cli = parse(args("fuzz")).unwrap();
+        let Command::Fuzz(fuzz) = cli.command else { panic!("not fuzz") };
+        let program = qemu::FuzzProgram { seed: 1, calls: 100_000, trace_from: None };
+        assert_eq!(fuzz.options(), qemu::FuzzOptions { arch: Arch::X86_64, program, release: false });
+    }
+
+    #[test]
+    fn fuzz_takes_every_flag() {
+        let cli = parse(args("fuzz --arch riscv64 --calls 1000000 --seed 42 --trace-from 685000 --release"))
+            .unwrap();
+        let Command::Fuzz(fuzz) = cli.command else { panic!("not fuzz") };
+        let program = qemu::FuzzProgram { seed: 42, calls: 1_000_000, trace_from: Some(685_000) };
+        assert_eq!(fuzz.options(), qemu::FuzzOptions { arch: Arch::Riscv64, program, release: true });
+        assert!(parse(args("fuzz --calls many")).is_err());
+        assert!(parse(args("fuzz --seed -1")).is_err());
     }
 
     #[test]

@@ -4,86 +4,16 @@
 //! mapping in the root task's own VSpace (seL4 maps a frame cap in one place at a time: map it
 //! here, copy, unmap, map it there), as sel4utils' ELF loader does.
 
+use crate::vm::{self, ATTR, PAGE, Slots, USER_BASE, tables};
 use crate::{VSPACE, call, expect, retype};
 
 use abi::bootinfo::CAP_INIT_THREAD_ASID_POOL as ASID_POOL;
 /// Read and write rights for a mapping.
 const RW: u64 = abi::CapRights::READ_WRITE.word();
-/// Default VM attributes (cached, executable).
-const ATTR: u64 = 0;
-const PAGE: u64 = 4096;
-
-/// seL4's x86_64 paging objects and labels (non-MCS, no IOMMU, no VT-x).
-#[cfg(target_arch = "x86_64")]
-mod vm {
-    use abi::x86_64::{label, object};
-
-    /// `seL4_X64_PML4Object`.
-    pub const ROOT_TYPE: u64 = object::PML4;
-    /// The structures below the root, top down: (object type, its Map label): PDPT, PageDirectory,
-    /// PageTable.
-    pub const LEVELS: [(u64, u64); 3] = [
-        (object::PDPT, label::PDPT_MAP),
-        (object::PAGE_DIRECTORY, label::PAGE_DIRECTORY_MAP),
-        (object::PAGE_TABLE, label::PAGE_TABLE_MAP),
-    ];
-    /// `seL4_X86_4K`, `X86PageMap`, `X86PageUnmap`, `X86ASIDPoolAssign`.
-    pub const PAGE_TYPE: u64 = object::SMALL_PAGE;
-    pub const PAGE_MAP: u64 = label::PAGE_MAP;
-    pub const PAGE_UNMAP: u64 = label::PAGE_UNMAP;
-    pub const ASID_POOL_ASSIGN: u64 = label::ASID_POOL_ASSIGN;
-    /// The user base (PML4 slot 1), and where the root task maps pages it fills (slot 2).
-    pub const USER_BASE: u64 = 0x0000_0080_0000_0000;
-    pub const SCRATCH: u64 = 0x0000_0100_0000_0000;
-}
-
-/// seL4's RISC-V (Sv39) paging objects and labels (non-MCS).
-#[cfg(target_arch = "riscv64")]
-mod vm {
-    use abi::riscv64::{label, object};
-
-    /// `seL4_RISCV_PageTableObject` (the root is a page table too).
-    pub const ROOT_TYPE: u64 = object::PAGE_TABLE;
-    /// The page tables below the root, top down: (object type, `RISCVPageTableMap`).
-    pub const LEVELS: [(u64, u64); 2] =
-        [(object::PAGE_TABLE, label::PAGE_TABLE_MAP), (object::PAGE_TABLE, label::PAGE_TABLE_MAP)];
-    /// `seL4_RISCV_4K_Page`, `RISCVPageMap`, `RISCVPageUnmap`, `RISCVASIDPoolAssign`.
-    pub const PAGE_TYPE: u64 = object::SMALL_PAGE;
-    pub const PAGE_MAP: u64 = label::PAGE_MAP;
-    pub const PAGE_UNMAP: u64 = label::PAGE_UNMAP;
-    pub const ASID_POOL_ASSIGN: u64 = label::ASID_POOL_ASSIGN;
-    /// The user base (root entry 64), and where the root task maps pages it fills (entry 65).
-    pub const USER_BASE: u64 = 0x0000_0010_0000_0000;
-    pub const SCRATCH: u64 = 0x0000_0010_4000_0000;
-}
-
-pub use vm::USER_BASE;
 
 /// The child's stack top and IPC buffer (the same layout as the root task's).
 pub const STACK_TOP: u64 = USER_BASE + 0x10_0000;
 pub const IPC_BUFFER: u64 = USER_BASE + 0x20_0000;
-
-/// Hands out root CNode slots.
-pub struct Slots(pub u64);
-
-impl Slots {
-    fn next(&mut self) -> u64 {
-        self.0 += 1;
-        self.0 - 1
-    }
-}
-
-/// Retypes the paging structures from `from` (a level index) down and maps them in `vspace` to
-/// cover `vaddr`.
-fn tables(ut: u64, s: &mut Slots, vspace: u64, vaddr: u64, from: usize) -> bool {
-    let mut ok = true;
-    for &(ty, map) in &vm::LEVELS[from..] {
-        let t = s.next();
-        ok &= retype(ut, ty, 0, t, 1) == 0;
-        ok &= call(t, map, &[vaddr, ATTR], &[vspace]).ok();
-    }
-    ok
-}
 
 /// A `PT_LOAD` segment: file offset, vaddr, file size, memory size.
 type Segment = (u64, u64, u64, u64);

@@ -11,9 +11,12 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 mod loader;
+mod regs;
 #[allow(unsafe_code, reason = "the system calls, the IPC buffer, raw memory and the entry point")]
 mod sel4;
+mod vm;
 
+use regs::resume_at;
 use sel4::call;
 
 use abi::bootinfo::{
@@ -28,7 +31,6 @@ use abi::label::irq_control::ISSUE_IRQ_HANDLER as IRQ_ISSUE_IRQ_HANDLER;
 use abi::label::irq_handler::{ACK as IRQ_ACK_IRQ, SET_NOTIFICATION as IRQ_SET_IRQ_HANDLER};
 use abi::label::tcb::{
     CONFIGURE as TCB_CONFIGURE, READ_REGISTERS as TCB_READ_REGISTERS, SET_PRIORITY as TCB_SET_PRIORITY,
-    WRITE_REGISTERS as TCB_WRITE_REGISTERS,
 };
 use abi::label::untyped::RETYPE as UNTYPED_RETYPE;
 use abi::object::{CAP_TABLE, ENDPOINT, NOTIFICATION, TCB as TCB_OBJECT};
@@ -44,11 +46,6 @@ const DELETE_FIRST: u64 = abi::Error::DeleteFirst.code();
 
 /// The child program (`src/child.rs`), embedded by the build script; empty in its own build.
 static CHILD_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/child.elf"));
-
-#[macro_export]
-macro_rules! say {
-    ($($arg:tt)*) => { let _ = core::fmt::Write::write_fmt(&mut $crate::sel4::Console, format_args!("{}\n", format_args!($($arg)*))); };
-}
 
 /// Checks one reply's label; says what happened.
 fn expect(what: &str, got: u64, want: u64) -> bool {
@@ -111,26 +108,6 @@ fn preempt_revoke(ut: u64, free: u64) -> bool {
 
 /// The timer's IRQ line: the kernel shares its tick with one user-level driver.
 const IRQ_TIMER: u64 = 0;
-/// `seL4_UserContext` indices: the stack pointer (rsp / sp) and a thread's first argument
-/// (rdi / a0); the instruction pointer is index 0 on both.
-#[cfg(target_arch = "x86_64")]
-const SP: usize = 1;
-#[cfg(target_arch = "x86_64")]
-const ARG0: usize = 8;
-#[cfg(target_arch = "x86_64")]
-const ARG1: usize = 7;
-#[cfg(target_arch = "riscv64")]
-const SP: usize = 2;
-#[cfg(target_arch = "riscv64")]
-const ARG0: usize = 16;
-#[cfg(target_arch = "riscv64")]
-const ARG1: usize = 17;
-/// How far below its stack top a thread starts (x86_64: as after a call).
-#[cfg(target_arch = "x86_64")]
-const STACK_BIAS: u64 = 8;
-#[cfg(target_arch = "riscv64")]
-const STACK_BIAS: u64 = 0;
-
 /// Stacks for the threads the root task starts in its own address space.
 const STACK_WORDS: usize = 2048;
 static mut STACKS: [[u64; STACK_WORDS]; 7] = [[0; STACK_WORDS]; 7];
@@ -163,22 +140,6 @@ fn start_thread_with_handler(
     ok &= expect("set its priority", call(tcb, TCB_SET_PRIORITY, &[prio], &[TCB]).label, 0);
     ok &= expect("start it", resume_at(tcb, entry as *const () as u64, stack_top(stack), &[arg]), 0);
     ok
-}
-
-/// TCB WriteRegisters with resume: the thread starts at `entry` with its stack pointer below
-/// `stack_top` (as after a call) and `args` in its first argument registers. Returns the label.
-fn resume_at(tcb: u64, entry: u64, stack_top: u64, args: &[u64]) -> u64 {
-    const ARGS: [usize; 2] = [ARG0, ARG1];
-    let n = ARGS[..args.len()].iter().max().map_or(SP, |&a| a.max(SP)) + 1;
-    let mut regs = [0u64; 2 + 20];
-    regs[0] = 1; // resume it
-    regs[1] = n as u64;
-    regs[2] = entry;
-    regs[2 + SP] = stack_top - STACK_BIAS;
-    for (&reg, &value) in ARGS.iter().zip(args) {
-        regs[2 + reg] = value;
-    }
-    call(tcb, TCB_WRITE_REGISTERS, &regs[..2 + n], &[]).label
 }
 
 /// An echo server: replies to each caller with the badge it called through, the sum of its
@@ -395,7 +356,7 @@ fn child_in_own_address_space(ut: u64, free: u64) -> bool {
         say!("root task: no child program was embedded (build with `cargo xtask`)");
         return false;
     }
-    let mut s = loader::Slots(free);
+    let mut s = vm::Slots(free);
     let (ep, fault_ep, tcb, offered, granting, no_grant, received) =
         (free, free + 1, free + 2, free + 3, free + 4, free + 5, free + 6);
     s.0 += 9;

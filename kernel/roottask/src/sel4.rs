@@ -14,11 +14,17 @@ const USER_BASE: u64 = 0x0000_0080_0000_0000;
 #[cfg(target_arch = "riscv64")]
 const USER_BASE: u64 = 0x0000_0010_0000_0000;
 /// Where the kernel maps the root task's IPC buffer (`kernel/src/thread.rs`, `IPC_BUFFER_VA`).
-const IPC_BUFFER: u64 = USER_BASE + 0x20_0000;
+pub const IPC_BUFFER: u64 = USER_BASE + 0x20_0000;
 
-/// The raw system call: (badge, MessageInfo, MR0–3) back.
-#[cfg(target_arch = "x86_64")]
+/// A system call: (badge, MessageInfo, MR0–3) back.
 fn syscall(number: Syscall, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 4]) {
+    raw_syscall(number.word(), cap, info, mrs)
+}
+
+/// The raw system call with any number in the number register (an unknown one is an
+/// UnknownSyscall fault of the caller): (badge, MessageInfo, MR0–3) back.
+#[cfg(target_arch = "x86_64")]
+pub fn raw_syscall(number: u64, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 4]) {
     let (mut rdi, mut rsi) = (cap, info);
     let [mut r10, mut r8, mut r9, mut r15] = mrs;
     // SAFETY: `syscall` enters the kernel, which saves and restores every register but the reply
@@ -27,7 +33,7 @@ fn syscall(number: Syscall, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u
     unsafe {
         core::arch::asm!(
             "syscall",
-            inout("rdx") number.number() => _,
+            inout("rdx") number => _,
             inout("rdi") rdi,
             inout("rsi") rsi,
             inout("r10") r10,
@@ -42,9 +48,10 @@ fn syscall(number: Syscall, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u
     (rdi, rsi, [r10, r8, r9, r15])
 }
 
-/// The raw system call: (badge, MessageInfo, MR0–3) back.
+/// The raw system call with any number in the number register (an unknown one is an
+/// UnknownSyscall fault of the caller): (badge, MessageInfo, MR0–3) back.
 #[cfg(target_arch = "riscv64")]
-fn syscall(number: Syscall, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 4]) {
+pub fn raw_syscall(number: u64, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 4]) {
     let (mut a0, mut a1) = (cap, info);
     let [mut a2, mut a3, mut a4, mut a5] = mrs;
     // SAFETY: `ecall` enters the kernel, which saves and restores every register but the reply
@@ -53,7 +60,7 @@ fn syscall(number: Syscall, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u
     unsafe {
         core::arch::asm!(
             "ecall",
-            in("a7") number.number(),
+            in("a7") number,
             inout("a0") a0,
             inout("a1") a1,
             inout("a2") a2,
@@ -67,15 +74,31 @@ fn syscall(number: Syscall, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u
 }
 
 fn ipc_write(word: usize, value: u64) {
-    let p = (IPC_BUFFER as *mut u64).wrapping_add(word);
-    // SAFETY: the kernel maps the IPC buffer page, writable, at IPC_BUFFER before the root task
-    // starts; `word` < 512 stays inside it (callers pass `abi::IpcBuffer` word indices).
-    unsafe { p.write_volatile(value) };
+    buffer_write(IPC_BUFFER, word, value);
 }
 
 fn ipc_read(word: usize) -> u64 {
-    let p = (IPC_BUFFER as *const u64).wrapping_add(word);
-    // SAFETY: as for `ipc_write`: a mapped page, an index inside it.
+    buffer_read(IPC_BUFFER, word)
+}
+
+/// Words in an IPC buffer's page: the highest index [`buffer_write`] and [`buffer_read`] take,
+/// plus one.
+pub const BUFFER_PAGE_WORDS: usize = 512;
+
+/// Writes word `word` of the IPC buffer at `buffer`: the root task's ([`IPC_BUFFER`]), or one
+/// the root task mapped for a thread it runs in its own address space.
+pub fn buffer_write(buffer: u64, word: usize, value: u64) {
+    let p = (buffer as *mut u64).wrapping_add(word % BUFFER_PAGE_WORDS);
+    // SAFETY: `buffer` is a page-aligned IPC buffer mapped writable in this address space before
+    // any thread uses it (the kernel maps the root task's; the root task maps the others), and
+    // the index is reduced to the page, so the write stays inside it; no Rust object lives there.
+    unsafe { p.write_volatile(value) };
+}
+
+/// Reads word `word` of the IPC buffer at `buffer` (as [`buffer_write`]).
+pub fn buffer_read(buffer: u64, word: usize) -> u64 {
+    let p = (buffer as *const u64).wrapping_add(word % BUFFER_PAGE_WORDS);
+    // SAFETY: as for `buffer_write`: a mapped page, an index inside it.
     unsafe { p.read_volatile() }
 }
 
@@ -216,6 +239,13 @@ pub fn call_ep(cap: u64, label: u64, mrs: &[u64]) -> Msg {
     msg(badge, info, r)
 }
 
+/// `seL4_NBRecv(cap)`: a message if a sender waits, else at once with badge 0.
+#[allow(dead_code, reason = "the fuzz supervisor polls its fault endpoint; the demo does not")]
+pub fn nb_recv(cap: u64) -> Msg {
+    let (badge, info, r) = syscall(Syscall::NBRecv, cap, 0, [0; 4]);
+    msg(badge, info, r)
+}
+
 /// `seL4_Wait(cap)` on a notification: its word (the OR of the badges signalled).
 pub fn wait(cap: u64) -> u64 {
     recv(cap).badge
@@ -231,6 +261,12 @@ pub fn call(cap: u64, label: u64, mrs: &[u64], extra: &[u64]) -> Reply {
         length: info.length(),
         mrs: [r[0], r[1], r[2], r[3], ipc_read(IpcBuffer::msg(4)), ipc_read(IpcBuffer::msg(5))],
     }
+}
+
+/// Prints a line on the kernel console.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => { let _ = core::fmt::Write::write_fmt(&mut $crate::sel4::Console, format_args!("{}\n", format_args!($($arg)*))); };
 }
 
 /// Writes text to the kernel console, a character per call (`seL4_DebugPutChar`).

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-#[cfg(feature = "qemu-test")]
+#[cfg(feature = "checks")]
 use codegears::machine::MachineOp;
 use codegears::{InvariantViolation, Kernel, SlotRef};
 use gears::{Gear, Halt, HaltReason, MetaGear, Mode, PointDecision, Step};
@@ -23,9 +23,9 @@ pub enum CheckFailure {
         /// What broke.
         error: InvariantViolation,
     },
-    /// The hardware page tables do not agree with the caps (the QEMU test kernel's check, with
+    /// The hardware page tables do not agree with the caps (the checked kernels' check, with
     /// the machine ops the operation recorded and has not carried out yet).
-    #[cfg(feature = "qemu-test")]
+    #[cfg(feature = "checks")]
     Hardware {
         /// The gear that ran last.
         gear: &'static str,
@@ -46,7 +46,7 @@ impl fmt::Display for CheckFailure {
         match self {
             CheckFailure::CdtLinks { after } => write!(f, "CDT links broken after {after:?}"),
             CheckFailure::AtPoint { gear, error } => write!(f, "after {gear}: {error}"),
-            #[cfg(feature = "qemu-test")]
+            #[cfg(feature = "checks")]
             CheckFailure::Hardware { gear, error } => write!(f, "after {gear}, in the hardware: {error}"),
             CheckFailure::WherePreempted { before, error } => {
                 write!(f, "where preempted before {before}: {error}")
@@ -88,7 +88,7 @@ fn full_check(k: &Kernel) -> Result<(), InvariantViolation> {
 
 /// The hardware page tables agree with the caps wherever a thread can reach them, counting the
 /// machine ops the operation in progress recorded and has not carried out yet.
-#[cfg(feature = "qemu-test")]
+#[cfg(feature = "checks")]
 pub fn hardware_check(k: &Kernel) -> Result<(), InvariantViolation> {
     use codegears::vspace_invariants::{WithPending, check_hardware_tables};
     let hw = WithPending { hardware: &super::machine::HwTables, pending: &k.machine.ops };
@@ -144,7 +144,7 @@ impl MetaGear<Kernel> for Checks {
             // The hardware tables change only through machine ops: mid-operation they are
             // checked while an entry has such ops pending (and after every entry that applied
             // some: `Driver::enter`).
-            #[cfg(feature = "qemu-test")]
+            #[cfg(feature = "checks")]
             if d == PointDecision::Continue
                 && k.machine.ops.iter().any(MachineOp::changes_tables)
                 && let Err(error) = hardware_check(k)

@@ -119,11 +119,11 @@ impl Machine for HwMachine {
     }
 }
 
-/// The hardware page tables as the mapping invariant reads them (the QEMU test kernel checks it).
-#[cfg(feature = "qemu-test")]
+/// The hardware page tables as the mapping invariant reads them (the test and fuzz kernels check it).
+#[cfg(feature = "checks")]
 pub struct HwTables;
 
-#[cfg(feature = "qemu-test")]
+#[cfg(feature = "checks")]
 impl codegears::vspace_invariants::HardwareTables for HwTables {
     fn entry(&self, table: u64, index: u16, level: u8) -> Pte {
         match arch::read_user_pte(table, index, level) {

@@ -112,14 +112,14 @@ impl Driver {
         // The test kernel checks the hardware page tables against the caps after every entry
         // that changed them.
         let tables_changed = self.machine.take_tables_changed();
-        #[cfg(feature = "qemu-test")]
+        #[cfg(feature = "checks")]
         if tables_changed > 0
             && self.dispatcher.meta().2.every != 0
             && let Err(v) = super::checks::hardware_check(&self.kernel)
         {
             return Err(format!("after a kernel entry, the hardware page tables: {v}"));
         }
-        #[cfg(not(feature = "qemu-test"))]
+        #[cfg(not(feature = "checks"))]
         let _ = tables_changed;
         if interrupt || matches!(end, End::Preempted(_)) {
             self.note_woken(&waiting);

@@ -27,6 +27,32 @@ pub struct Build {
     pub trace: bool,
     /// The `latency-bench` feature: boot into the interrupt-latency bench.
     pub bench: bool,
+    /// Embed the system-call fuzzer instead of the demo root task (and build the kernel with
+    /// its invariant checks on, the `checks` feature).
+    pub fuzz: Option<FuzzProgram>,
+}
+
+/// The build-time settings of the fuzz program (`kernel/roottask/src/fuzz`), which it reads
+/// from the environment of its build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FuzzProgram {
+    /// The seed of its call stream.
+    pub seed: u64,
+    /// How many calls it makes.
+    pub calls: u64,
+    /// It prints every call from this one on.
+    pub trace_from: Option<u64>,
+}
+
+impl FuzzProgram {
+    /// The environment of its build: (variable, value), each set or removed.
+    fn env(self) -> [(&'static str, Option<String>); 3] {
+        [
+            ("GEARS_FUZZ_SEED", Some(self.seed.to_string())),
+            ("GEARS_FUZZ_CALLS", Some(self.calls.to_string())),
+            ("GEARS_FUZZ_TRACE_FROM", self.trace_from.map(|t| t.to_string())),
+        ]
+    }
 }
 
 impl Build {
@@ -37,23 +63,25 @@ impl Build {
     /// A name for the files of this build: `x86_64-debug`, `x86_64-release-test`, …
     fn stem(self) -> String {
         format!(
-            "{}-{}{}{}{}",
+            "{}-{}{}{}{}{}",
             self.arch.name(),
             self.profile(),
             if self.test { "-test" } else { "" },
             if self.trace { "-trace" } else { "" },
-            if self.bench { "-bench" } else { "" }
+            if self.bench { "-bench" } else { "" },
+            if self.fuzz.is_some() { "-fuzz" } else { "" }
         )
     }
 
     /// Test builds get their own target directory so they do not evict the normal build.
     fn target_dir(self) -> PathBuf {
         let base = util::target_dir();
-        match (self.test, self.trace, self.bench) {
-            (true, _, _) => base.join("qemu-test"),
-            (false, true, _) => base.join("qemu-trace"),
-            (false, false, true) => base.join("qemu-bench"),
-            (false, false, false) => base,
+        match (self.test, self.trace, self.bench, self.fuzz.is_some()) {
+            (true, _, _, _) => base.join("qemu-test"),
+            (false, true, _, _) => base.join("qemu-trace"),
+            (false, false, true, _) => base.join("qemu-bench"),
+            (false, false, false, true) => base.join("qemu-fuzz"),
+            (false, false, false, false) => base,
         }
     }
 }
@@ -86,15 +114,16 @@ pub fn kernel_elf(build: Build) -> PathBuf {
 }
 
 /// Builds the Rust root task (`kernel/roottask`, its own workspace, linked at the user base) for
-/// `arch`, with the child program it embeds; returns the root task's ELF, which the kernel's
-/// build script embeds.
-fn build_root_task(arch: Arch) -> anyhow::Result<PathBuf> {
+/// `arch`, with the child program it embeds, or the fuzz program instead; returns its ELF, which
+/// the kernel's build script embeds.
+fn build_root_task(arch: Arch, fuzz: Option<FuzzProgram>) -> anyhow::Result<PathBuf> {
     let dir = util::root().join("kernel/roottask");
     let target_dir = util::target_dir().join("roottask");
     // The child program first: the root task embeds it (GEARS_CHILD_ELF) and loads it into an
-    // address space of its own.
+    // address space of its own. The fuzz program is built with it too: the package's build
+    // script, which embeds the child, then stays fresh for both.
     let mut built = Vec::new();
-    for bin in ["child", "roottask"] {
+    for bin in ["child", if fuzz.is_some() { "fuzz" } else { "roottask" }] {
         let mut cmd = Command::new(util::cargo_bin());
         cmd.current_dir(&dir)
             .args(["build", "--quiet", "--release", "--bin", bin, "--target", arch.target(), "--target-dir"])
@@ -103,6 +132,12 @@ fn build_root_task(arch: Arch) -> anyhow::Result<PathBuf> {
         clear_cargo_env(&mut cmd);
         if let Some(child) = built.first() {
             cmd.env("GEARS_CHILD_ELF", child);
+        }
+        for (key, value) in fuzz.map(FuzzProgram::env).into_iter().flatten() {
+            match value {
+                Some(v) => cmd.env(key, v),
+                None => cmd.env_remove(key),
+            };
         }
         util::status(&mut cmd)?;
         let elf = target_dir.join(arch.target()).join("release").join(bin);
@@ -125,7 +160,7 @@ fn clear_cargo_env(cmd: &mut Command) {
 }
 
 fn build_kernel(build: Build) -> anyhow::Result<PathBuf> {
-    let root_task = build_root_task(build.arch)?;
+    let root_task = build_root_task(build.arch, build.fuzz)?;
     let target_dir = build.target_dir();
     let mut cmd = Command::new(util::cargo_bin());
     cmd.env("GEARS_ROOTTASK_ELF", &root_task);
@@ -143,6 +178,9 @@ fn build_kernel(build: Build) -> anyhow::Result<PathBuf> {
     }
     if build.bench {
         cmd.args(["--features", "latency-bench"]);
+    }
+    if build.fuzz.is_some() {
+        cmd.args(["--features", "checks"]);
     }
     // The capability kernel's gears run optimised even in a debug kernel (the kernel crate itself
     // stays unoptimised for gdb): a revoke of 65,536 caps takes seconds instead of minutes.
@@ -198,9 +236,23 @@ mod tests {
 
     #[test]
     fn build_names() {
-        let b = Build { arch: Arch::X86_64, release: true, test: true, trace: false, bench: false };
+        let b =
+            Build { arch: Arch::X86_64, release: true, test: true, trace: false, bench: false, fuzz: None };
         assert_eq!(b.stem(), "x86_64-release-test");
         assert!(b.target_dir().ends_with("qemu-test"));
         assert!(kernel_elf(b).ends_with("qemu-test/x86_64-unknown-none/release/kernel"));
+        let fuzz = Some(FuzzProgram { seed: 1, calls: 10, trace_from: None });
+        let b = Build { arch: Arch::Riscv64, release: false, test: false, trace: false, bench: false, fuzz };
+        assert_eq!(b.stem(), "riscv64-debug-fuzz");
+        assert!(b.target_dir().ends_with("qemu-fuzz"));
+    }
+
+    #[test]
+    fn fuzz_settings_reach_the_program_build() {
+        let env = FuzzProgram { seed: 7, calls: 1_000_000, trace_from: None }.env();
+        assert_eq!(env[0], ("GEARS_FUZZ_SEED", Some("7".to_string())));
+        assert_eq!(env[1], ("GEARS_FUZZ_CALLS", Some("1000000".to_string())));
+        // Unset, not empty: the program then traces nothing.
+        assert_eq!(env[2], ("GEARS_FUZZ_TRACE_FROM", None));
     }
 }

@@ -6,7 +6,8 @@
 //! - [`console`]: what the console output means (the lines looked for, test lines, the verdict);
 //! - [`suite`]: the QEMU test suites of `cargo xtask test`;
 //! - [`traced`]: the gear trace a traced kernel streams, and the test kernel's traced scenario;
-//! - [`latency`]: the interrupt-latency bench.
+//! - [`latency`]: the interrupt-latency bench;
+//! - [`fuzz`]: the system-call fuzzer's runs.
 
 use anyhow::bail;
 
@@ -15,11 +16,14 @@ use crate::{RunOptions, util};
 mod build;
 mod command;
 mod console;
+mod fuzz;
 mod latency;
 mod runner;
 mod suite;
 mod traced;
 
+pub use build::FuzzProgram;
+pub use fuzz::{FuzzOptions, fuzz};
 pub use latency::irq_latency_bench;
 pub use suite::test_suites;
 pub use traced::{comparable_lines, streamed_trace};
@@ -31,8 +35,14 @@ use runner::{Outcome, RUN_TIMEOUT, report_timing, run_qemu};
 /// Builds the kernel for `opts.arch` and boots it under QEMU; fails unless the kernel exits
 /// through the exit device with success.
 pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
-    let build =
-        Build { arch: opts.arch, release: opts.release, test: false, trace: opts.trace, bench: false };
+    let build = Build {
+        arch: opts.arch,
+        release: opts.release,
+        test: false,
+        trace: opts.trace,
+        bench: false,
+        fuzz: None,
+    };
     let image = build_image(build, opts.uefi)?;
     let mut cmd = qemu_command(opts.arch, &image, opts.uefi)?;
     if opts.gdb {

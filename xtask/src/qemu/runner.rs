@@ -27,6 +27,8 @@ pub enum Outcome {
     Other(Option<i32>),
     /// Killed after the time limit.
     TimedOut,
+    /// Killed because the caller's [`Follow::keep_going`] said so.
+    Stopped,
 }
 
 impl Outcome {
@@ -53,6 +55,7 @@ impl Outcome {
             Outcome::Other(Some(c)) => format!("QEMU exited {c} without the exit device (QEMU error?)"),
             Outcome::Other(None) => "QEMU was killed by a signal".to_string(),
             Outcome::TimedOut => "timed out".to_string(),
+            Outcome::Stopped => "stopped by the xtask".to_string(),
         }
     }
 }
@@ -75,6 +78,34 @@ pub struct QemuRun {
     pub damaged: usize,
 }
 
+/// What a caller does with a QEMU run's serial output as it comes.
+pub trait Follow {
+    /// A console line; returns whether to echo it.
+    fn line(&mut self, _line: &str) -> bool {
+        true
+    }
+    /// A report (records are echoed as their console line, except `TestStarted`).
+    fn report(&mut self, _report: &Report<'_>) {}
+    /// A trace event (printed as the host tracer's text).
+    fn event(&mut self, _event: &metagears::TraceEvent) {}
+    /// Asked between reads of the output: `false` kills QEMU ([`Outcome::Stopped`]).
+    fn keep_going(&mut self) -> bool {
+        true
+    }
+}
+
+/// [`Follow`] by two closures: one for reports, one for trace events.
+struct Callbacks<R, E>(R, E);
+
+impl<R: FnMut(&Report<'_>), E: FnMut(&metagears::TraceEvent)> Follow for Callbacks<R, E> {
+    fn report(&mut self, report: &Report<'_>) {
+        (self.0)(report)
+    }
+    fn event(&mut self, event: &metagears::TraceEvent) {
+        (self.1)(event)
+    }
+}
+
 /// Runs QEMU, decoding its serial output (`metagears::wire`): console lines are echoed to stdout;
 /// reports, sent as records or printed as lines, are given to `on_report` (a record is echoed as
 /// its console line, except `TestStarted`, which `TestPassed` or `TestFailed` completes); trace
@@ -84,8 +115,19 @@ pub fn run_qemu(
     arch: Arch,
     cmd: &mut Command,
     timeout: Option<Duration>,
-    mut on_report: impl FnMut(&Report<'_>),
-    mut on_event: impl FnMut(&metagears::TraceEvent),
+    on_report: impl FnMut(&Report<'_>),
+    on_event: impl FnMut(&metagears::TraceEvent),
+) -> anyhow::Result<QemuRun> {
+    follow_qemu(arch, cmd, timeout, &mut Callbacks(on_report, on_event))
+}
+
+/// [`run_qemu`] with a [`Follow`], which also sees each console line (and says whether to echo
+/// it) and may stop QEMU.
+pub fn follow_qemu<F: Follow>(
+    arch: Arch,
+    cmd: &mut Command,
+    timeout: Option<Duration>,
+    follow: &mut F,
 ) -> anyhow::Result<QemuRun> {
     let shown = util::show(cmd);
     eprintln!("xtask: $ {shown}");
@@ -119,11 +161,13 @@ pub fn run_qemu(
         damaged: 0,
     };
     let mut exit_reported = false;
-    let mut handle = |decoded: &mut Vec<Decoded>, run: &mut QemuRun, exit_reported: &mut bool| {
+    let handle = |follow: &mut F, decoded: &mut Vec<Decoded>, run: &mut QemuRun, exit_reported: &mut bool| {
         for d in decoded.drain(..) {
             let report = match d {
                 Decoded::Text(line) => {
-                    println!("{line}");
+                    if follow.line(&line) {
+                        println!("{line}");
+                    }
                     None
                 }
                 Decoded::Report(report) => {
@@ -135,7 +179,7 @@ pub fn run_qemu(
                 Decoded::Event(e) => {
                     run.events += 1;
                     println!("{e}");
-                    on_event(&e);
+                    follow.event(&e);
                     None
                 }
                 Decoded::Damaged(why) => {
@@ -155,16 +199,16 @@ pub fn run_qemu(
                 Report::Exit { code: ExitCode::Success } => *exit_reported = true,
                 _ => {}
             }
-            on_report(&report);
+            follow.report(&report);
         }
     };
-    let mut timed_out = false;
+    let mut killed = None;
     let status = loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(bytes) => {
                 run.bytes += bytes.len();
                 decoder.feed(&bytes, &mut decoded);
-                handle(&mut decoded, &mut run, &mut exit_reported);
+                handle(follow, &mut decoded, &mut run, &mut exit_reported);
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -173,8 +217,15 @@ pub fn run_qemu(
         if let Some(st) = child.try_wait()? {
             break st;
         }
-        if timeout.is_some_and(|t| start.elapsed() > t) {
-            timed_out = true;
+        let stop = if timeout.is_some_and(|t| start.elapsed() > t) {
+            Some(Outcome::TimedOut)
+        } else if !follow.keep_going() {
+            Some(Outcome::Stopped)
+        } else {
+            None
+        };
+        if stop.is_some() {
+            killed = stop;
             let _ = child.kill();
             break child.wait()?;
         }
@@ -186,9 +237,8 @@ pub fn run_qemu(
         decoder.feed(&bytes, &mut decoded);
     }
     decoder.finish(&mut decoded);
-    handle(&mut decoded, &mut run, &mut exit_reported);
-    run.outcome =
-        if timed_out { Outcome::TimedOut } else { Outcome::from_status(arch, status.code(), exit_reported) };
+    handle(follow, &mut decoded, &mut run, &mut exit_reported);
+    run.outcome = killed.unwrap_or_else(|| Outcome::from_status(arch, status.code(), exit_reported));
     run.total = start.elapsed();
     Ok(run)
 }

@@ -19,7 +19,7 @@ mod trap;
 mod user;
 
 pub use cpu::{exit_qemu, interrupts_disable, wait_for_interrupt};
-#[cfg(feature = "qemu-test")]
+#[cfg(feature = "checks")]
 pub use paging::read_user_pte;
 pub use paging::{
     AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt,

@@ -230,7 +230,7 @@ pub fn write_user_pte(table: u64, index: u16, entry: crate::arch::UserPte) {
 
 /// Reads entry `index` of the user paging structure at physical address `table` back, as
 /// [`write_user_pte`] writes it (the level is not needed: a leaf has R, W or X set).
-#[cfg(feature = "qemu-test")]
+#[cfg(feature = "checks")]
 pub fn read_user_pte(table: u64, index: u16, _level: u8) -> crate::arch::UserPte {
     use crate::arch::UserPte;
     let pte = read_pte(table, u64::from(index) & 0x1ff);

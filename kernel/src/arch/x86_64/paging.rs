@@ -212,7 +212,7 @@ pub fn write_user_pte(table: u64, index: u16, entry: crate::arch::UserPte) {
 
 /// Reads entry `index` of the user paging structure at physical address `table`, a structure of
 /// `level` (0: a page table), back as [`write_user_pte`] writes it.
-#[cfg(feature = "qemu-test")]
+#[cfg(feature = "checks")]
 pub fn read_user_pte(table: u64, index: u16, level: u8) -> crate::arch::UserPte {
     use crate::arch::UserPte;
     let t = phys_to_virt(table) as *const PageTable;
