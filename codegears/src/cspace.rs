@@ -139,24 +139,19 @@ impl CSpace {
             let base = page << 12;
             let lo = base.max(first);
             let hi = (base + 4096).min(to.0);
-            let words = self.mem.page_words(page);
+            let words = self.mem.page(page);
             (0..hi.saturating_sub(lo).div_ceil(step)).filter_map(move |i| {
                 let s = SlotRef(lo + i * step);
-                let cte = match words {
-                    // The host model's page, read in place: most slots of a sparse CNode are
-                    // empty, and skipped without decoding.
-                    Some(w) => {
-                        let at = ((s.0 & 0xfff) >> 3) as usize;
-                        let slot = [w[at], w[at + 1], w[at + 2], w[at + 3]];
-                        if slot == [0; 4] {
-                            return None;
-                        }
-                        Cte {
-                            cap: Cap::from_words([slot[0], slot[1]]),
-                            mdb: MdbNode::from_words([slot[2], slot[3]]),
-                        }
-                    }
-                    None => self.get(s),
+                // The page found once, its slots read in place: most slots of a sparse CNode
+                // are empty, and skipped without decoding.
+                let at = ((s.0 & 0xfff) >> 3) as usize;
+                let slot = [words.word(at), words.word(at + 1), words.word(at + 2), words.word(at + 3)];
+                if slot == [0; 4] {
+                    return None;
+                }
+                let cte = Cte {
+                    cap: Cap::from_words([slot[0], slot[1]]),
+                    mdb: MdbNode::from_words([slot[2], slot[3]]),
                 };
                 (cte != Cte::default()).then_some((s, cte))
             })

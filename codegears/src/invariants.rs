@@ -48,23 +48,24 @@ fn fail(invariant: &'static str, detail: String) -> Result<(), InvariantViolatio
 ///
 /// Cost: O(n log n) in the number of slots and objects (plus the depth of the CDT stack).
 pub fn check_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
-    check_cdt_lists(state)?;
-    check_slots_and_objects(state)?;
-    check_untyped(state)?;
-    check_cdt_order(state)?;
-    check_cdt_chunked(state)?;
-    check_badges(state)?;
-    check_zombies(state)?;
-    check_irqs(state)?;
-    crate::vspace_invariants::check_vspace_invariants(state)?;
-    crate::thread_invariants::check_thread_invariants(state)
+    let slots = &state.slots()[..];
+    check_cdt_lists(state, slots)?;
+    check_slots_and_objects(state, slots)?;
+    check_untyped(state, slots)?;
+    check_cdt_order(state, slots)?;
+    check_cdt_chunked(state, slots)?;
+    check_badges(state, slots)?;
+    check_zombies(state, slots)?;
+    check_irqs(state, slots)?;
+    crate::vspace_invariants::check_vspace_invariants_in(state, slots)?;
+    crate::thread_invariants::check_thread_invariants_in(state, slots)
 }
 
 /// An IRQ is active exactly when some IRQHandler cap names it (`valid_irq_handlers`, and
 /// deletion of the last handler cap deactivates it).
-fn check_irqs(state: &KernelState) -> Result<(), InvariantViolation> {
+fn check_irqs(state: &KernelState, slots: &[(SlotRef, Cte)]) -> Result<(), InvariantViolation> {
     let mut handled = BTreeSet::new();
-    for (s, cte) in state.slots() {
+    for &(s, cte) in slots {
         if let Cap::IrqHandler { irq } = cte.cap {
             if !state.irqs.active.contains(&irq) {
                 return fail("irq_handlers_active", format!("{s:?} holds a handler for inactive IRQ {irq}"));
@@ -153,11 +154,10 @@ pub fn check_local_invariants(
     Ok(())
 }
 
-fn check_cdt_lists(state: &KernelState) -> Result<(), InvariantViolation> {
+fn check_cdt_lists(state: &KernelState, slots: &[(SlotRef, Cte)]) -> Result<(), InvariantViolation> {
     let cs = &state.cspace;
-    let slots = state.slots();
     let mut heads = Vec::new();
-    for &(s, cte) in &slots {
+    for &(s, cte) in slots {
         if cte.cap.is_null() {
             return fail("cdt_well_formed", format!("{s:?} holds a null cap with MDB links {:?}", cte.mdb));
         }
@@ -216,7 +216,7 @@ fn object_matches(cap: &Cap, obj: &Object) -> bool {
     }
 }
 
-fn check_slots_and_objects(state: &KernelState) -> Result<(), InvariantViolation> {
+fn check_slots_and_objects(state: &KernelState, slots: &[(SlotRef, Cte)]) -> Result<(), InvariantViolation> {
     let mut end = 0u64;
     for (p, o) in state.objects.iter() {
         if p.0 < end {
@@ -227,7 +227,7 @@ fn check_slots_and_objects(state: &KernelState) -> Result<(), InvariantViolation
         }
         end = p.0 + (1u64 << o.size_bits());
     }
-    for (s, cte) in state.slots() {
+    for &(s, cte) in slots {
         let inside = state.objects.at_or_below(s.0).is_some_and(|(p, o)| {
             let n = o.slot_count();
             s.0 < p.0 + (n << SLOT_BITS) && (s.0 - p.0).is_multiple_of(1 << SLOT_BITS)
@@ -257,19 +257,18 @@ fn check_slots_and_objects(state: &KernelState) -> Result<(), InvariantViolation
 }
 
 /// The untyped regions named by caps, with their tightest watermark.
-fn untyped_caps(state: &KernelState) -> Vec<(SlotRef, u64, u8, u64)> {
-    state
-        .slots()
-        .into_iter()
-        .filter_map(|(s, c)| match c.cap {
+fn untyped_caps(slots: &[(SlotRef, Cte)]) -> Vec<(SlotRef, u64, u8, u64)> {
+    slots
+        .iter()
+        .filter_map(|&(s, c)| match c.cap {
             Cap::Untyped { ptr, size_bits, free_index, .. } => Some((s, ptr, size_bits, free_index)),
             _ => None,
         })
         .collect()
 }
 
-fn check_untyped(state: &KernelState) -> Result<(), InvariantViolation> {
-    let uts = untyped_caps(state);
+fn check_untyped(state: &KernelState, slots: &[(SlotRef, Cte)]) -> Result<(), InvariantViolation> {
+    let uts = untyped_caps(slots);
     let mut regions: BTreeSet<(u64, u8)> = BTreeSet::new();
     for &(s, ptr, bits, free_index) in &uts {
         if ptr & crate::cap::mask(bits as u64) != 0 {
@@ -337,9 +336,9 @@ fn check_untyped(state: &KernelState) -> Result<(), InvariantViolation> {
 
 /// Walks each CDT list keeping the stack of ancestors (`is_mdb_parent_of`); every cap to memory
 /// inside an untyped region must have an untyped cap covering it among its ancestors.
-fn check_cdt_order(state: &KernelState) -> Result<(), InvariantViolation> {
+fn check_cdt_order(state: &KernelState, slots: &[(SlotRef, Cte)]) -> Result<(), InvariantViolation> {
     let cs = &state.cspace;
-    let uts = untyped_caps(state);
+    let uts = untyped_caps(slots);
     let covered = |cap: &Cap| {
         uts.iter().any(|&(_, ptr, bits, _)| {
             let u = Cap::Untyped { ptr, size_bits: bits, free_index: 0, is_device: false };
@@ -347,7 +346,7 @@ fn check_cdt_order(state: &KernelState) -> Result<(), InvariantViolation> {
                 && !(matches!(cap, Cap::Untyped { ptr: p, size_bits: b, .. } if *p == ptr && *b == bits))
         })
     };
-    for (h, _) in state.slots().into_iter().filter(|(_, c)| c.mdb.prev.is_none()) {
+    for &(h, _) in slots.iter().filter(|(_, c)| c.mdb.prev.is_none()) {
         let mut stack: Vec<Cte> = Vec::new();
         let mut s = Some(h);
         while let Some(x) = s {
@@ -396,9 +395,9 @@ fn chunk_key(cap: &Cap) -> Option<(u8, u64)> {
 }
 
 /// seL4's `mdb_chunked`: in each CDT list the caps naming one object are contiguous.
-fn check_cdt_chunked(state: &KernelState) -> Result<(), InvariantViolation> {
+fn check_cdt_chunked(state: &KernelState, slots: &[(SlotRef, Cte)]) -> Result<(), InvariantViolation> {
     let cs = &state.cspace;
-    for (h, _) in state.slots().into_iter().filter(|(_, c)| c.mdb.prev.is_none()) {
+    for &(h, _) in slots.iter().filter(|(_, c)| c.mdb.prev.is_none()) {
         let mut last: alloc::collections::BTreeMap<(u8, u64), usize> = alloc::collections::BTreeMap::new();
         let mut s = Some(h);
         let mut i = 0usize;
@@ -424,9 +423,9 @@ fn check_cdt_chunked(state: &KernelState) -> Result<(), InvariantViolation> {
 
 /// seL4's `valid_badges`: where a badged endpoint (notification) cap follows a cap to the same
 /// object with another badge, it starts its badge's subtree (`first_badged`).
-fn check_badges(state: &KernelState) -> Result<(), InvariantViolation> {
+fn check_badges(state: &KernelState, slots: &[(SlotRef, Cte)]) -> Result<(), InvariantViolation> {
     let cs = &state.cspace;
-    for (p, cte) in state.slots() {
+    for &(p, cte) in slots {
         let Some(n) = cte.mdb.next else { continue };
         let next = cs.get(n);
         let badged_pair = matches!(
@@ -453,9 +452,9 @@ fn check_badges(state: &KernelState) -> Result<(), InvariantViolation> {
     Ok(())
 }
 
-fn check_zombies(state: &KernelState) -> Result<(), InvariantViolation> {
+fn check_zombies(state: &KernelState, slots: &[(SlotRef, Cte)]) -> Result<(), InvariantViolation> {
     let mut zombies = BTreeSet::new();
-    for (s, cte) in state.slots() {
+    for &(s, cte) in slots {
         if let Cap::Zombie { ptr, number, .. } = cte.cap {
             if !zombies.insert(ptr) {
                 return fail("zombies_consistent", format!("two zombies for {ptr:?}"));
@@ -474,7 +473,7 @@ fn check_zombies(state: &KernelState) -> Result<(), InvariantViolation> {
             }
         }
     }
-    for (s, cte) in state.slots() {
+    for &(s, cte) in slots {
         if let Cap::CNode { ptr, .. } | Cap::Thread { ptr } = cte.cap
             && zombies.contains(&ptr)
         {

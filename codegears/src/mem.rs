@@ -22,6 +22,29 @@ pub const PAGE_WORDS: usize = 512;
 /// log2 of a page's size.
 const PAGE_SHIFT: u32 = 12;
 
+/// One page of [`PhysMem`], found once and read a word at a time.
+#[derive(Clone, Copy, Debug)]
+pub enum PageRef<'a> {
+    /// A page the host model wrote.
+    Host(&'a [u64; PAGE_WORDS]),
+    /// A page of the machine's RAM.
+    Machine(&'a [AtomicU64]),
+    /// A page that reads as zero (never written, or outside the RAM windows).
+    Zero,
+}
+
+impl PageRef<'_> {
+    /// Word `i` (0..512) of the page.
+    #[inline]
+    pub fn word(&self, i: usize) -> u64 {
+        match self {
+            PageRef::Host(p) => p[i],
+            PageRef::Machine(w) => w[i].load(Ordering::Relaxed),
+            PageRef::Zero => 0,
+        }
+    }
+}
+
 /// A run of RAM the kernel maps: physical address `base` is `words[0]`.
 #[derive(Clone, Copy, Debug)]
 pub struct RamWindow {
@@ -169,12 +192,19 @@ impl PhysMem {
         }
     }
 
-    /// The words of page `page` as the host model keeps them (`None`: never written, or the
-    /// machine's RAM, read a word at a time).
-    pub fn page_words(&self, page: u64) -> Option<&[u64; PAGE_WORDS]> {
+    /// Page `page`, to read many of its words with one look-up.
+    pub fn page(&self, page: u64) -> PageRef<'_> {
         match &self.backing {
-            Backing::Pages(pages) => pages.get(&page).map(|p| &**p),
-            Backing::Windows(_) => None,
+            Backing::Pages(pages) => pages.get(&page).map_or(PageRef::Zero, |p| PageRef::Host(p)),
+            Backing::Windows(w) => {
+                let at = page << PAGE_SHIFT;
+                w.iter()
+                    .find_map(|win| {
+                        let i = usize::try_from(at.checked_sub(win.base)? >> 3).ok()?;
+                        win.words.get(i..i + PAGE_WORDS)
+                    })
+                    .map_or(PageRef::Zero, PageRef::Machine)
+            }
         }
     }
 

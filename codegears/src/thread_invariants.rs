@@ -83,6 +83,14 @@ enum Want {
 
 /// Checks every thread and queue invariant of `state` (O(n log n) in threads, objects and slots).
 pub fn check_thread_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
+    check_thread_invariants_in(state, &state.slots())
+}
+
+/// [`check_thread_invariants`] with the non-empty slots listed once by the caller.
+pub(crate) fn check_thread_invariants_in(
+    state: &KernelState,
+    slots: &[(crate::cap::SlotRef, crate::cspace::Cte)],
+) -> Result<(), InvariantViolation> {
     let objects = &state.objects;
     let n_tcbs = objects.iter().filter(|(_, o)| matches!(o, Object::Tcb(_))).count();
     // Which IPC queue each thread is in.
@@ -194,12 +202,15 @@ pub fn check_thread_invariants(state: &KernelState) -> Result<(), InvariantViola
             return fail("bound_symmetric", format!("{p:?} is bound to {n:?}, which is not bound to it"));
         }
     }
-    check_reply_caps(state)
+    check_reply_caps(state, slots)
 }
 
-fn check_reply_caps(state: &KernelState) -> Result<(), InvariantViolation> {
+fn check_reply_caps(
+    state: &KernelState,
+    slots: &[(crate::cap::SlotRef, crate::cspace::Cte)],
+) -> Result<(), InvariantViolation> {
     let mut replies: BTreeSet<ObjPtr> = BTreeSet::new();
-    for (s, cte) in state.slots() {
+    for &(s, cte) in slots {
         let Cap::Reply { tcb, master, .. } = cte.cap else { continue };
         let own = SlotRef::of(tcb, tcb_slot::REPLY);
         if master {

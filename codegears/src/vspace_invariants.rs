@@ -46,11 +46,19 @@ fn fail(invariant: &'static str, detail: alloc::string::String) -> Result<(), In
 
 /// Checks the address-space invariants of `state`.
 pub fn check_vspace_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
+    check_vspace_invariants_in(state, &state.slots())
+}
+
+/// [`check_vspace_invariants`] with the non-empty slots listed once by the caller.
+pub(crate) fn check_vspace_invariants_in(
+    state: &KernelState,
+    slots: &[(crate::cap::SlotRef, crate::cspace::Cte)],
+) -> Result<(), InvariantViolation> {
     let arch = state.arch;
     let objects = &state.objects;
     // Caps, by what they claim: (object, asid, vaddr) -> how many caps.
     let mut claims: BTreeMap<(ObjPtr, u64, u64), u32> = BTreeMap::new();
-    for (s, cte) in state.slots() {
+    for &(s, cte) in slots {
         match cte.cap {
             Cap::Frame { ptr, size_bits, mapped: Some(at), .. } => {
                 if at.vaddr & mask(size_bits as u64) != 0 {
