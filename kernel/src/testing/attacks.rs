@@ -158,3 +158,43 @@ pub fn debug_put_char_is_unbuffered() -> Outcome {
     }
     Ok(())
 }
+
+/// WriteRegisters on a runnable thread the kernel already keeps a hardware context for: the
+/// thread goes on from the instruction pointer written (the kernel once kept the old one), here
+/// an unmapped page, where it faults.
+pub fn write_registers_moves_a_thread_that_ran() -> Outcome {
+    let mut rt = RootTask::boot()?;
+    let ut = rt.untypeds[0].cptr;
+    let tcb = rt.info.first_free;
+    const _: () = assert!(Arch::native().ip_register() == 0);
+    let write_ip = |ip: u64, resume: u64| Call::new(tcb, label::tcb::WRITE_REGISTERS, &[resume, 1, ip], &[]);
+    // Runnable at priority 0 from 0x5000, under the root task at 255: it does not run yet.
+    let replies = rt.run(&[
+        retype(ut, abi::object::TCB, tcb),
+        Call::new(tcb, label::tcb::SET_SPACE, &[0, 0, 0], &[ROOT, CAP_INIT_THREAD_VSPACE]),
+        write_ip(0x5000, 1),
+    ])?;
+    if let Some(r) = replies.iter().find(|r| r.label != Error::NoError.code()) {
+        return Err(format!("set-up failed: {r:?}"));
+    }
+    let t = rt.object_of(tcb).ok_or("no TCB")?;
+    // As if it had run and been preempted at 0x5000: the kernel keeps its hardware context.
+    rt.insert_context(t, UserContext::new(0x5000, 0x6000));
+    let faults = rt.stats.faults;
+    let replies = rt.run(&[
+        write_ip(0x1000, 0),
+        Call::new(tcb, label::tcb::SET_PRIORITY, &[255], &[CAP_INIT_THREAD_TCB]),
+        Call { syscall: Some(Syscall::Yield), repeat: 1, ..Call::default() },
+    ])?;
+    if replies.iter().take(2).any(|r| r.label != Error::NoError.code()) {
+        return Err(format!("WriteRegisters or SetPriority failed: {replies:?}"));
+    }
+    let ip = rt.kernel.state.objects.tcb(t).map(|x| x.registers[0]);
+    if state(&rt, t) != Some(ThreadState::Inactive) || rt.stats.faults != faults + 1 || ip != Some(0x1000) {
+        return Err(format!("the thread is {:?} with FaultIP {ip:x?}, not stopped at 0x1000", state(&rt, t)));
+    }
+    kprintln!(
+        "attack: WriteRegisters moved a thread the kernel kept a context for to 0x1000, where it faulted"
+    );
+    sound(&rt)
+}

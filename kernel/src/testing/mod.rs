@@ -116,6 +116,9 @@ const TESTS: &[Test] = &[
     }),
     ("attack_a_lower_table_as_vspace_faults_the_thread", || attacks::a_lower_table_as_vspace().map_err(leak)),
     ("attack_a_new_tcb_inherits_no_hardware_state", || attacks::a_new_tcb_inherits_nothing().map_err(leak)),
+    ("attack_write_registers_moves_a_thread_that_ran", || {
+        attacks::write_registers_moves_a_thread_that_ran().map_err(leak)
+    }),
     ("attack_debug_put_char_grows_no_kernel_buffer", || {
         attacks::debug_put_char_is_unbuffered().map_err(leak)
     }),
