@@ -71,11 +71,10 @@ pub struct BootConfig<'a> {
     pub ipc_buffer: Option<(u64, u64)>,
 }
 
-/// Where boot places the root task's objects that are the kernel's own data rather than memory
-/// the machine sees (the root TCB, the root CNode, the initial ASID pool): above any physical
-/// memory of the machines Gears runs on (1 TiB), so no untyped, frame or page table can overlap
-/// them. The bare-metal kernel and [`KernelState::boot`] both use them, so a thread's name in a
-/// trace (from its TCB's address) is the same on the host as on the machine.
+/// Where the host model's boot ([`KernelState::boot`] and the test harness) places the root TCB,
+/// the root CNode and the initial ASID pool: above the model's untypeds (1 TiB), so no untyped,
+/// frame or page table can overlap them. The bare-metal kernel places them in RAM it carves out
+/// at boot, as seL4 does.
 pub const ROOT_TCB: u64 = 0x0100_0000_0000;
 /// The initial ASID pool (see [`ROOT_TCB`]).
 pub const ROOT_ASID_POOL: u64 = 0x0100_0000_1000;
@@ -130,6 +129,10 @@ impl KernelState {
         }
         let tcb = ObjPtr(cfg.root_tcb);
         let cn = ObjPtr(cfg.root_cnode);
+        // The root CNode's and TCB's slots start empty, as a retype leaves them (the machine's
+        // memory may hold anything, an earlier boot's caps included).
+        st.cspace.clear(cn, root_radix + crate::cap::SLOT_BITS);
+        st.cspace.clear(tcb, crate::cap::TCB_BITS);
         let root = Tcb { state: ThreadState::Running, priority: MAX_PRIO, mcp: MAX_PRIO, ..Tcb::default() };
         st.objects.insert(tcb, Object::Tcb(root));
         sched_append(&mut st.objects, &mut st.sched, tcb);

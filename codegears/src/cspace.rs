@@ -50,7 +50,7 @@ pub struct CSpace {
 
 impl fmt::Debug for CSpace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.mem.is_window() {
+        if self.is_window() {
             return write!(f, "CSpace({:?})", self.mem);
         }
         f.debug_map().entries(self.range(SlotRef(0), SlotRef(u64::MAX))).finish()
@@ -65,6 +65,11 @@ impl CSpace {
     /// No slot holds anything (the host model's memory).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether the slots are in the machine's RAM (as opposed to the host model's memory).
+    pub fn is_window(&self) -> bool {
+        self.mem.is_window()
     }
 
     /// The slots in the machine's RAM, as the kernel maps it.

@@ -46,7 +46,9 @@ fn fail(invariant: &'static str, detail: String) -> Result<(), InvariantViolatio
 
 /// Checks every capability invariant of `state`; the first violation found is returned.
 ///
-/// Cost: O(n log n) in the number of slots and objects (plus the depth of the CDT stack).
+/// Cost: O(n log n) in the number of slots and objects (plus the depth of the CDT stack); the
+/// slots are listed once ([`KernelState::slots`]: on the machine, every slot of every live CNode
+/// and TCB is read, empty or not).
 pub fn check_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
     let slots = &state.slots()[..];
     check_cdt_lists(state, slots)?;

@@ -379,7 +379,7 @@ impl KernelState {
     /// and TCB shows up; on the machine it reads CNode by CNode and TCB by TCB (all of RAM would
     /// take too long), which finds only slots inside live objects.
     pub fn slots(&self) -> alloc::vec::Vec<(SlotRef, crate::cspace::Cte)> {
-        if !self.mem.is_window() {
+        if !self.cspace.is_window() {
             return self.cspace.range(SlotRef(0), SlotRef(u64::MAX)).collect();
         }
         self.objects

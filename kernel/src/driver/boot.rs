@@ -53,14 +53,12 @@ impl Driver {
             crate::memory::frames::alloc_zeroed().expect("a frame for the root task's VSpace root");
         let ipc_frame =
             crate::memory::frames::alloc_zeroed().expect("a frame for the root task's IPC buffer");
-        // The root CNode, TCB and ASID pool, in a block of their own, cleared (the test suite
-        // boots the kernel more than once).
+        // The root CNode, TCB and ASID pool, in a block of their own (boot clears their slots).
         let root_objects = crate::memory::root_objects();
         let root_cnode = root_objects;
         let root_tcb = root_objects + (1 << ROOT_CNODE_BITS);
         let asid_pool = root_tcb + PAGE_SIZE;
         let root_window = arch::ram_window(root_objects, 1 << crate::memory::ROOT_OBJECTS_BITS);
-        root_window.words.iter().for_each(|w| w.store(0, core::sync::atomic::Ordering::Relaxed));
         // The capability kernel's memory: the untyped pool, the IPC buffer and the root
         // objects' block. Boot happens once per kernel (the test suite boots a few): the
         // windows live as long as the kernel.
