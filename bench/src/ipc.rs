@@ -43,12 +43,11 @@ fn syscall<M: MetaGear<Kernel>>(
     ep: u64,
 ) {
     let regs = s.k.state.arch.syscall_registers();
-    if let Some(t) = s.k.state.objects.tcb_mut(thread) {
-        t.registers[regs.number] = call.word();
-        t.registers[regs.cap] = ep;
-        t.registers[regs.info] = MessageInfo::new(0, 0, 0, 1).word();
-        t.registers[regs.msg[0]] = 7;
-    }
+    let objects = &mut s.k.state.objects;
+    objects.set_register(thread, regs.number, call.word());
+    objects.set_register(thread, regs.cap, ep);
+    objects.set_register(thread, regs.info, MessageInfo::new(0, 0, 0, 1).word());
+    objects.set_register(thread, regs.msg[0], 7);
     entry::activate_thread(&mut s.k, thread);
     match entry::handle(&mut s.k, d, &mut s.machine, Event::Syscall) {
         Ok(End::Done(_)) => {}

@@ -13,7 +13,7 @@ use crate::error::{LookupFault, SyscallError};
 use crate::kernel::{Invocation, Kernel, LookupCursor, Request};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
 use crate::machine::{MachineOp, MachineOps};
-use crate::object::{Object, ObjectStore};
+use crate::object::{ObjKind, ObjectStore};
 use crate::page_table::failed_lookup;
 use crate::vspace::{AsidTable, asid_high, asid_low};
 
@@ -44,10 +44,9 @@ gears::code_gear! {
         if pool != ptr {
             return Next::Fail(SyscallError::InvalidCapability { cap: 0 });
         }
-        let entries = objects.asid_pool(pool);
         // The first free ASID: at most 512 tests, as seL4's loop.
         let free = (0..1u64 << ASID_LOW_BITS)
-            .find(|&i| asid_base + i != 0 && !entries.is_some_and(|e| e.contains_key(&asid_low(asid_base + i))));
+            .find(|&i| asid_base + i != 0 && objects.asid_pool_entry(pool, asid_low(asid_base + i)).is_none());
         let Some(i) = free else { return Next::Fail(SyscallError::DeleteFirst) };
         invocation.dest = Some(vslot);
         invocation.new_cap = Cap::PageTable { ptr: root, kind, mapped: Some(Mapping { asid: asid_base + i, vaddr: 0 }) };
@@ -64,9 +63,7 @@ gears::code_gear! {
             (invocation.dest, invocation.invoked, invocation.new_cap)
         {
             cspace.set_cap(slot, invocation.new_cap);
-            if let Some(entries) = objects.asid_pool_mut(pool) {
-                entries.insert(asid_low(at.asid), root);
-            }
+            objects.set_asid_pool_entry(pool, asid_low(at.asid), Some(root));
             machine.push(MachineOp::CopyGlobalMappings { root: root.0 });
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
@@ -131,8 +128,7 @@ gears::code_gear! {
         if let Cap::Untyped { ptr, size_bits, is_device, .. } = cspace.cap(ut_slot) {
             let free_index = 1u64 << size_bits.saturating_sub(MIN_UNTYPED_BITS);
             cspace.set_cap(ut_slot, Cap::Untyped { ptr, size_bits, free_index, is_device });
-            machine.push(MachineOp::Zero { paddr: ptr, bits: ASID_POOL_BITS });
-            objects.insert(ObjPtr(ptr), Object::AsidPool { entries: Default::default() });
+            objects.create(ObjPtr(ptr), ObjKind::AsidPool);
             let asid_base = i << ASID_LOW_BITS;
             cte_insert(cspace, Cap::AsidPool { ptr: ObjPtr(ptr), asid_base }, ut_slot, dest);
             asids.pools.insert(i as u16, ObjPtr(ptr));

@@ -8,7 +8,7 @@ use crate::arch::ArchExt;
 use crate::cap::{Cap, ObjPtr, SlotRef};
 use crate::cspace::{Cte, MdbNode};
 use crate::kernel::{KernelState, tcb_slot};
-use crate::object::{Object, Tcb, ThreadState};
+use crate::object::{ObjKind, ThreadState};
 use crate::thread::{MAX_PRIO, sched_append, setup_reply_master};
 use crate::vspace::Entry;
 
@@ -126,6 +126,7 @@ impl KernelState {
         if let Some(windows) = cfg.memory {
             st.mem = crate::mem::PhysMem::window(windows);
             st.cspace = crate::cspace::CSpace::window(windows);
+            st.objects = crate::object::ObjectStore::window(windows);
         }
         let tcb = ObjPtr(cfg.root_tcb);
         let cn = ObjPtr(cfg.root_cnode);
@@ -133,17 +134,21 @@ impl KernelState {
         // memory may hold anything, an earlier boot's caps included).
         st.cspace.clear(cn, root_radix + crate::cap::SLOT_BITS);
         st.cspace.clear(tcb, crate::cap::TCB_BITS);
-        let root = Tcb { state: ThreadState::Running, priority: MAX_PRIO, mcp: MAX_PRIO, ..Tcb::default() };
-        st.objects.insert(tcb, Object::Tcb(root));
+        st.objects.create(tcb, ObjKind::Tcb);
+        st.objects.tcb_mut(tcb).set(|t| {
+            t.state = ThreadState::Running;
+            t.priority = MAX_PRIO;
+            t.mcp = MAX_PRIO;
+        });
         sched_append(&mut st.objects, &mut st.sched, tcb);
         setup_reply_master(&mut st.cspace, tcb);
-        st.objects.insert(cn, Object::CNode { radix: root_radix });
         let vspace = ObjPtr(cfg.vspace_root);
         let entries = cfg.boot_entries.iter().filter(|&&i| i < 512).map(|&i| (i, Entry::Boot)).collect();
-        st.objects.insert(vspace, Object::PageTable { kind: cfg.arch.root_kind(), entries });
+        st.objects.insert_page_table(vspace, cfg.arch.root_kind(), entries);
         let pool = ObjPtr(cfg.asid_pool);
         let low = crate::vspace::asid_low(ROOT_ASID);
-        st.objects.insert(pool, Object::AsidPool { entries: [(low, vspace)].into_iter().collect() });
+        st.objects.create(pool, ObjKind::AsidPool);
+        st.objects.set_asid_pool_entry(pool, low, Some(vspace));
         st.asids.pools.insert(0, pool);
         let root_mdb = MdbNode { revocable: true, first_badged: true, ..MdbNode::default() };
         let cn_cap = Cap::CNode { ptr: cn, radix: root_radix, guard: 0, guard_size: 64 - root_radix };
@@ -173,7 +178,6 @@ impl KernelState {
         );
         if let Some((paddr, vaddr)) = cfg.ipc_buffer {
             let frame = ObjPtr(paddr);
-            st.objects.insert(frame, Object::Frame { size_bits: crate::cap::PAGE_BITS });
             let cap = Cap::Frame {
                 ptr: frame,
                 size_bits: crate::cap::PAGE_BITS,
@@ -188,10 +192,12 @@ impl KernelState {
                 SlotRef::of(cn, abi::bootinfo::CAP_INIT_THREAD_IPC_BUFFER),
                 SlotRef::of(tcb, tcb_slot::BUFFER),
             );
-            if let Some(t) = st.objects.tcb_mut(tcb) {
+            {
+                let mut t = st.objects.tcb_mut(tcb);
                 t.ipc_buffer_ptr = vaddr;
             }
         }
+        st.roots = Some((cn, root_radix, tcb));
         let mut untyped = Vec::new();
         let mut i = FIRST_UNTYPED_SLOT;
         for &(base, bits, is_device) in cfg.untypeds.iter().take(1 << (root_radix - 1)) {

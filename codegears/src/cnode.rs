@@ -251,20 +251,16 @@ gears::code_gear! {
 
 gears::code_gear! {
     /// `invokeCNodeCancelBadgedSends`: with a badge, cancel the queued sends with that badge, one
-    /// thread per gear ([`CANCEL_BADGED_SENDS_STEP`](crate::endpoint::CANCEL_BADGED_SENDS_STEP)).
-    /// The scan's cursor is kept in the endpoint: a restarted invocation with the same badge
-    /// carries on from it, another badge starts a new scan from the head.
+    /// thread per gear ([`CANCEL_BADGED_SENDS_STEP`](crate::endpoint::CANCEL_BADGED_SENDS_STEP)),
+    /// from the head of the queue to its end without a preemption point, as in seL4.
     pub fn invoke_cnode_cancel_badged_sends(ctx: Kernel; cspace: &CSpace, objects: &mut ObjectStore, request: &Request, invocation: &Invocation, cancel: &mut CancelCursor) {
         set_restart(objects, request.thread);
         let cap = invocation.dest.map(|d| cspace.cap(d)).unwrap_or_default();
         if let Cap::Endpoint { ptr, badge, .. } = cap
             && badge != 0
-            && let Some(e) = objects.endpoint_mut(ptr)
         {
-            if !matches!(e.cancel_badged, Some((b, _)) if b == badge) {
-                e.cancel_badged = Some((badge, e.queue.head));
-            }
-            *cancel = CancelCursor { obj: Some(ptr), cancelled: 0 };
+            let head = objects.endpoint(ptr).queue.head;
+            *cancel = CancelCursor { obj: Some(ptr), is_notification: false, badged: Some((badge, head)), cancelled: 0 };
             return Next::Goto(&crate::endpoint::CANCEL_BADGED_SENDS_STEP);
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)

@@ -18,14 +18,13 @@ use crate::vspace::AsidTable;
 
 /// Whether `cap` is the final cap of an endpoint or notification that still has waiting threads:
 /// `finaliseSlot` then first runs the `cancelAllIPC` loop ([`CANCEL_ALL_IPC_STEP`](crate::endpoint::CANCEL_ALL_IPC_STEP)).
-pub fn needs_cancel_all(objects: &ObjectStore, cap: &Cap, is_final: bool) -> Option<ObjPtr> {
-    let ptr = match *cap {
-        Cap::Endpoint { ptr, .. } | Cap::Notification { ptr, .. } if is_final => ptr,
+pub fn needs_cancel_all(objects: &ObjectStore, cap: &Cap, is_final: bool) -> Option<CancelCursor> {
+    let (ptr, waiting, is_notification) = match *cap {
+        Cap::Endpoint { ptr, .. } if is_final => (ptr, !objects.endpoint(ptr).queue.is_empty(), false),
+        Cap::Notification { ptr, .. } if is_final => (ptr, !objects.notification(ptr).queue.is_empty(), true),
         _ => return None,
     };
-    let waiting = objects.endpoint(ptr).map(|e| !e.queue.is_empty()).unwrap_or(false)
-        || objects.notification(ptr).map(|n| !n.queue.is_empty()).unwrap_or(false);
-    waiting.then_some(ptr)
+    waiting.then_some(CancelCursor { obj: Some(ptr), is_notification, badged: None, cancelled: 0 })
 }
 
 /// `finaliseCap`: what is left of `cap` once the object loses it (`Null`, or a Zombie for the
@@ -49,7 +48,7 @@ pub fn finalise_cap(
     if cap.is_arch() {
         crate::vspace::arch_finalise_cap(arch, asids, objects, machine, cap, is_final);
         if is_final && let Some(ptr) = crate::cnode::cap_object(cap) {
-            objects.remove(ptr);
+            objects.destroy(ptr);
         }
         return Cap::Null;
     }
@@ -67,7 +66,7 @@ pub fn finalise_cap(
             if is_final {
                 unbind_maybe_notification(objects, ptr);
                 crate::interrupt::forget_notification(irqs, ptr);
-                objects.remove(ptr);
+                objects.destroy(ptr);
             }
             Cap::Null
         }
@@ -138,15 +137,15 @@ gears::code_gear! {
             return finalise_slot_done(cspace, delete, slot, true);
         }
         let is_final = is_final_capability(cspace, slot);
-        if let Some(obj) = needs_cancel_all(objects, &cap, is_final) {
-            *cancel = CancelCursor { obj: Some(obj), cancelled: 0 };
+        if let Some(c) = needs_cancel_all(objects, &cap, is_final) {
+            *cancel = c;
             return Next::Goto(&crate::endpoint::CANCEL_ALL_IPC_STEP);
         }
         let remainder = finalise_cap(cspace, objects, irqs, sched, (*arch, asids, machine), &cap, is_final);
         if cap_removable(&remainder, slot) {
             if let Some(ptr) = zombie_object(&remainder) {
                 // The zombie's object has no slots left in use: its life ends.
-                objects.remove(ptr);
+                objects.destroy(ptr);
             }
             return finalise_slot_done(cspace, delete, slot, true);
         }

@@ -25,31 +25,22 @@ use crate::thread::{
 
 /// `tcbEPAppend` + the endpoint's new state: `t` waits at the tail of `ep`'s queue.
 pub fn ep_append(objects: &mut ObjectStore, ep: ObjPtr, t: ObjPtr, state: EpState) {
-    let Some(q) = objects.endpoint(ep).map(|e| e.queue) else { return };
-    let q = queue_append(objects, q, t, QueueKind::Ep);
-    if let Some(e) = objects.endpoint_mut(ep) {
+    let q = queue_append(objects, objects.endpoint(ep).queue, t, QueueKind::Ep);
+    objects.endpoint_mut(ep).set(|e| {
         e.queue = q;
         e.state = state;
-    }
+    });
 }
 
-/// `tcbEPDequeue`: `t` leaves `ep`'s queue (Idle when it empties). A `cancelBadgedSends` in
-/// progress whose next thread is `t` moves on to the thread after it.
+/// `tcbEPDequeue`: `t` leaves `ep`'s queue (Idle when it empties).
 pub fn ep_dequeue(objects: &mut ObjectStore, ep: ObjPtr, t: ObjPtr) {
-    let Some(e) = objects.endpoint(ep).copied() else { return };
-    let after = objects.tcb(t).and_then(|tcb| tcb.ep_links.next);
-    let q = queue_remove(objects, e.queue, t, QueueKind::Ep);
-    if let Some(e) = objects.endpoint_mut(ep) {
+    let q = queue_remove(objects, objects.endpoint(ep).queue, t, QueueKind::Ep);
+    objects.endpoint_mut(ep).set(|e| {
         e.queue = q;
         if q.is_empty() {
             e.state = EpState::Idle;
         }
-        if let Some((badge, Some(next))) = e.cancel_badged
-            && next == t
-        {
-            e.cancel_badged = Some((badge, after));
-        }
-    }
+    });
 }
 
 /// The rights and badge of the endpoint cap a send or receive uses.
@@ -85,14 +76,14 @@ pub struct Ipc<'a> {
 /// waiting for the reply with a reply cap in the receiver's caller slot; without either right it
 /// leaves the caller Inactive, as seL4 does.
 pub fn send_ipc(ipc: &mut Ipc<'_>, blocking: bool, do_call: bool, cap: EpCap, thread: ObjPtr) {
-    let Some(e) = ipc.objects.endpoint(cap.ep).copied() else { return };
+    let e = ipc.objects.endpoint(cap.ep);
     match (e.state, e.queue.head) {
         (EpState::Recv, Some(dest)) => {
             ep_dequeue(ipc.objects, cap.ep, dest);
             do_ipc_transfer(ipc, thread, Some(cap.ep), cap.badge, cap.can_grant, dest);
             let reply_can_grant = matches!(
-                ipc.objects.tcb(dest).map(|t| t.state),
-                Some(ThreadState::BlockedOnReceive { can_grant: true, .. })
+                ipc.objects.thread_state(dest),
+                ThreadState::BlockedOnReceive { can_grant: true, .. }
             );
             set_thread_state(ipc.objects, ipc.sched, dest, ThreadState::Running);
             if do_call {
@@ -121,18 +112,18 @@ pub fn send_ipc(ipc: &mut Ipc<'_>, blocking: bool, do_call: bool, cap: EpCap, th
 /// `receiveIPC`: a pending signal on the bound notification wins; else take the first waiting
 /// sender's message, or wait (`blocking`), or leave with badge 0 (NBRecv, `doNBRecvFailedTransfer`).
 pub fn receive_ipc(ipc: &mut Ipc<'_>, thread: ObjPtr, cap: EpCap, blocking: bool) {
-    let bound = ipc.objects.tcb(thread).and_then(|t| t.bound_notification);
+    let bound = ipc.objects.bound_notification(thread);
     if let Some(n) = bound
         && crate::notification::complete_signal(ipc.objects, ipc.arch, n, thread)
     {
         return;
     }
-    let Some(e) = ipc.objects.endpoint(cap.ep).copied() else { return };
+    let e = ipc.objects.endpoint(cap.ep);
     match (e.state, e.queue.head) {
         (EpState::Send, Some(sender)) => {
             ep_dequeue(ipc.objects, cap.ep, sender);
-            let Some(ThreadState::BlockedOnSend { badge, can_grant, can_grant_reply, is_call, .. }) =
-                ipc.objects.tcb(sender).map(|t| t.state)
+            let ThreadState::BlockedOnSend { badge, can_grant, can_grant_reply, is_call, .. } =
+                ipc.objects.thread_state(sender)
             else {
                 return;
             };
@@ -153,9 +144,7 @@ pub fn receive_ipc(ipc: &mut Ipc<'_>, thread: ObjPtr, cap: EpCap, blocking: bool
             ep_append(ipc.objects, cap.ep, thread, EpState::Recv);
         }
         _ => {
-            if let Some(t) = ipc.objects.tcb_mut(thread) {
-                t.set_badge(ipc.arch, 0);
-            }
+            ipc.objects.set_register(thread, ipc.arch.syscall_registers().badge, 0);
         }
     }
 }
@@ -189,10 +178,10 @@ pub fn delete_caller_cap(cspace: &mut CSpace, thread: ObjPtr) {
 /// the reply's message; a caller waiting on a fault instead gets `handleFaultReply` (its
 /// registers may be set from the reply) and restarts, or stops if the reply says so.
 pub fn do_reply_transfer(ipc: &mut Ipc<'_>, sender: ObjPtr, receiver: ObjPtr, slot: SlotRef, grant: bool) {
-    let Some(r) = ipc.objects.tcb(receiver).filter(|t| t.state == ThreadState::BlockedOnReply) else {
+    if ipc.objects.thread_state(receiver) != ThreadState::BlockedOnReply {
         return;
-    };
-    if r.fault.is_some() {
+    }
+    if ipc.objects.has_fault(receiver) {
         delete_reply_cap(ipc.cspace, slot);
         let restart = crate::fault::handle_fault_reply(ipc, receiver, sender);
         let state = if restart { ThreadState::Restart } else { ThreadState::Inactive };
@@ -256,13 +245,13 @@ pub fn do_ipc_transfer(
     can_grant: bool,
     receiver: ObjPtr,
 ) {
-    let Some(stcb) = ipc.objects.tcb(sender) else { return };
-    if stcb.fault.is_some() {
+    if ipc.objects.has_fault(sender) {
         let recv_buffer = lookup_ipc_buffer(ipc.cspace, ipc.objects, receiver, true);
         crate::fault::do_fault_transfer(ipc, badge, sender, receiver, recv_buffer);
         return;
     }
-    let tag = stcb.msg_info(ipc.arch);
+    let regs = ipc.arch.syscall_registers();
+    let tag = MessageInfo::from_word(ipc.objects.register(sender, regs.info));
     // The IPC buffers hold the message words past the registers and the caps: a message that
     // fits in the registers and carries no caps never reads them (seL4 looks both up anyway;
     // the result is the same).
@@ -290,10 +279,12 @@ pub fn do_ipc_transfer(
         tag.length() as usize,
     );
     let (extra, unwrapped) = transfer_caps(ipc, ep, receiver, recv_buffer, &caps);
-    if let Some(r) = ipc.objects.tcb_mut(receiver) {
-        r.set_msg_info(ipc.arch, MessageInfo::new(tag.label(), unwrapped, extra, len as u64));
-        r.set_badge(ipc.arch, badge);
-    }
+    ipc.objects.set_register(
+        receiver,
+        regs.info,
+        MessageInfo::new(tag.label(), unwrapped, extra, len as u64).word(),
+    );
+    ipc.objects.set_register(receiver, regs.badge, badge);
 }
 
 /// `transferCaps`: each extra cap in turn; a cap to the endpoint the message came through is
@@ -369,16 +360,16 @@ gears::code_gear! {
     /// queue itself, so a restarted delete carries on where it stopped.
     pub fn cancel_all_ipc_step(ctx: Kernel; objects: &mut ObjectStore, sched: &mut Scheduler, cancel: &mut CancelCursor) {
         let Some(obj) = cancel.obj else { return Next::Goto(&crate::delete::CANCEL_ALL_IPC_DONE) };
-        let head = match (objects.endpoint(obj), objects.notification(obj)) {
-            (Some(e), _) => e.queue.head,
-            (_, Some(n)) => n.queue.head,
-            _ => None,
+        let head = if cancel.is_notification {
+            objects.notification(obj).queue.head
+        } else {
+            objects.endpoint(obj).queue.head
         };
         let Some(t) = head else { return Next::Goto(&crate::delete::CANCEL_ALL_IPC_DONE) };
-        if objects.endpoint(obj).is_some() {
-            ep_dequeue(objects, obj, t);
-        } else {
+        if cancel.is_notification {
             crate::notification::ntfn_dequeue(objects, obj, t);
+        } else {
+            ep_dequeue(objects, obj, t);
         }
         set_thread_state(objects, sched, t, ThreadState::Restart);
         cancel.cancelled += 1;
@@ -387,34 +378,20 @@ gears::code_gear! {
 }
 
 gears::code_gear! {
-    /// `cancelBadgedSends`, one queued thread per gear: the thread at the endpoint's cursor is
-    /// restarted and dequeued if it sends with the badge, else passed over; a preemption point
-    /// follows each. The cursor lives in the endpoint, so a restarted invocation with the same
-    /// badge carries on from it (a different badge starts from the head).
+    /// `cancelBadgedSends`, one queued thread per gear: the thread at the cursor is restarted and
+    /// dequeued if it sends with the badge, else passed over. No preemption point: as in seL4,
+    /// the scan runs to the end of the queue (it is as long as the threads that wait in it).
     pub fn cancel_badged_sends_step(ctx: Kernel; objects: &mut ObjectStore, sched: &mut Scheduler, cancel: &mut CancelCursor) {
-        let Some(ep) = cancel.obj else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
-        let Some(e) = objects.endpoint(ep).copied() else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
-        let Some((badge, cursor)) = e.cancel_badged else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
-        let Some(t) = cursor else {
-            if let Some(e) = objects.endpoint_mut(ep) {
-                e.cancel_badged = None;
-            }
+        let (Some(ep), Some((badge, Some(t)))) = (cancel.obj, cancel.badged) else {
             return Next::Goto(&crate::lookup::INVOCATION_DONE);
         };
-        let matches = matches!(
-            objects.tcb(t).map(|x| x.state),
-            Some(ThreadState::BlockedOnSend { badge: b, .. }) if b == badge
-        );
-        if matches {
+        let after = objects.links(t, true).next;
+        if matches!(objects.thread_state(t), ThreadState::BlockedOnSend { badge: b, .. } if b == badge) {
             ep_dequeue(objects, ep, t);
             set_thread_state(objects, sched, t, ThreadState::Restart);
             cancel.cancelled += 1;
-        } else {
-            let after = objects.tcb(t).and_then(|x| x.ep_links.next);
-            if let Some(e) = objects.endpoint_mut(ep) {
-                e.cancel_badged = Some((badge, after));
-            }
         }
-        Next::Preempt(&CANCEL_BADGED_SENDS_STEP)
+        cancel.badged = Some((badge, after));
+        Next::Goto(&CANCEL_BADGED_SENDS_STEP)
     }
 }

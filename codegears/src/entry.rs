@@ -34,7 +34,7 @@ use crate::fault::{Fault, HANDLE_FAULT};
 use crate::interrupt::HANDLE_INTERRUPT;
 use crate::kernel::{Done, Kernel, Suspended};
 use crate::machine::MachineOp;
-use crate::message::{MSG_REGISTERS, buffer_word, get_mr, lookup_ipc_buffer, reply_from_kernel_error};
+use crate::message::{MSG_REGISTERS, buffer_word, lookup_ipc_buffer, reply_from_kernel_error};
 use crate::object::ThreadState;
 use crate::syscall::HANDLE_SYSCALL;
 
@@ -124,11 +124,10 @@ pub fn schedule(k: &mut Kernel) -> Option<ObjPtr> {
 /// its FaultIP (it makes its system call again) and is `Running`.
 pub fn activate_thread(k: &mut Kernel, t: ObjPtr) {
     let ip = k.state.arch.ip_register();
-    if let Some(tcb) = k.state.objects.tcb_mut(t)
-        && tcb.state == ThreadState::Restart
-    {
-        tcb.next_ip = tcb.registers[ip];
-        tcb.state = ThreadState::Running;
+    let objects = &mut k.state.objects;
+    if objects.thread_state(t) == ThreadState::Restart {
+        objects.set_next_ip(t, objects.register(t, ip));
+        objects.set_thread_state_words(t, ThreadState::Running, false);
     }
     k.state.sched.current = Some(t);
 }
@@ -190,9 +189,8 @@ pub fn start<M: Machine>(k: &mut Kernel, machine: &mut M, event: Event) -> Resul
 fn start_syscall<M: Machine>(k: &mut Kernel, machine: &mut M, thread: ObjPtr) -> Result<Start, EntryError> {
     let arch = k.state.arch;
     let regs = arch.syscall_registers();
-    let Some(tcb) = k.state.objects.tcb(thread) else { return Err(EntryError::NoCurrentThread) };
-    let number = tcb.registers[regs.number] as i64;
-    let cap = tcb.registers[regs.cap];
+    let number = k.state.objects.register(thread, regs.number) as i64;
+    let cap = k.state.objects.register(thread, regs.cap);
     let Some(syscall) = Syscall::decode(number, arch) else {
         start_fault(k, thread, Fault::UnknownSyscall { syscall_number: number as u64 });
         return Ok(Start::Run(&HANDLE_FAULT));
@@ -271,15 +269,14 @@ pub fn finish<G: MetaGear<Kernel>, M: Machine>(
 /// `handleInvocation`'s tail: a caller still `Restart` after its invocation finished runs on,
 /// and a `seL4_Call` gets the empty reply (`replyFromKernel_success_empty`).
 fn restart_to_running(k: &mut Kernel, thread: ObjPtr, is_call: bool) {
-    let arch = k.state.arch;
-    if let Some(t) = k.state.objects.tcb_mut(thread)
-        && t.state == ThreadState::Restart
-    {
+    let regs = k.state.arch.syscall_registers();
+    let objects = &mut k.state.objects;
+    if objects.thread_state(thread) == ThreadState::Restart {
         if is_call {
-            t.set_badge(arch, 0);
-            t.set_msg_info(arch, MessageInfo::new(0, 0, 0, 0));
+            objects.set_register(thread, regs.badge, 0);
+            objects.set_register(thread, regs.info, MessageInfo::new(0, 0, 0, 0).word());
         }
-        t.state = ThreadState::Running;
+        objects.set_thread_state_words(thread, ThreadState::Running, false);
     }
 }
 
@@ -290,8 +287,7 @@ fn restart_to_running(k: &mut Kernel, thread: ObjPtr, is_call: bool) {
 fn read_request(k: &mut Kernel, syscall: Syscall, cap: u64) {
     let (s, request) = (&k.state, &mut k.thread.request);
     let arch = s.arch;
-    let Some(tcb) = s.objects.tcb(request.thread) else { return };
-    let info = tcb.msg_info(arch);
+    let info = MessageInfo::from_word(s.objects.register(request.thread, arch.syscall_registers().info));
     request.cptr = cap;
     request.label = info.label();
     request.info = info;
@@ -309,7 +305,11 @@ fn read_request(k: &mut Kernel, syscall: Syscall, cap: u64) {
     };
     let length = if buffer.is_none() { info.length().min(MSG_REGISTERS as u64) } else { info.length() };
     for i in 0..length as usize {
-        request.mrs.push(get_mr(tcb, arch, &s.mem, buffer, i).unwrap_or(0));
+        let w = match arch.syscall_registers().msg.get(i) {
+            Some(&r) => Some(s.objects.register(request.thread, r)),
+            None => buffer.map(|b| s.mem.read(buffer_word(b, IpcBuffer::msg(i)))),
+        };
+        request.mrs.push(w.unwrap_or(0));
     }
     if let Some(b) = buffer {
         for j in 0..info.extra_caps() as usize {

@@ -135,9 +135,9 @@ pub fn do_fault_transfer(
     receiver: ObjPtr,
     buffer: Option<u64>,
 ) {
-    let Some(s) = ipc.objects.tcb(sender) else { return };
+    let s = ipc.objects.tcb(sender);
     let Some(fault) = s.fault else { return };
-    let words = set_mrs_fault(s, ipc.arch, &fault);
+    let words = set_mrs_fault(&s, ipc.arch, &fault);
     set_message(ipc.objects, ipc.mem, ipc.arch, receiver, buffer, fault.label(), badge, &words);
 }
 
@@ -169,17 +169,17 @@ pub fn sanitise_register(arch: Arch, r: usize, v: u64) -> u64 {
 pub fn handle_fault_reply(ipc: &mut Ipc<'_>, receiver: ObjPtr, sender: ObjPtr) -> bool {
     let arch = ipc.arch;
     let send_buffer = lookup_ipc_buffer(ipc.cspace, ipc.objects, sender, false);
-    let Some(s) = ipc.objects.tcb(sender) else { return false };
+    let s = ipc.objects.tcb(sender);
     let tag = s.msg_info(arch);
-    let layout: &[usize] = match ipc.objects.tcb(receiver).and_then(|r| r.fault) {
+    let layout: &[usize] = match ipc.objects.tcb(receiver).fault {
         Some(Fault::UnknownSyscall { .. }) => arch.unknown_syscall_registers(),
         Some(Fault::UserException { .. }) => arch.user_exception_registers(),
         _ => return true,
     };
     let n = (tag.length() as usize).min(layout.len());
     let words: ArrayVec<u64, 32> =
-        (0..n).map(|i| get_mr(s, arch, ipc.mem, send_buffer, i).unwrap_or(0)).collect();
-    let Some(r) = ipc.objects.tcb_mut(receiver) else { return false };
+        (0..n).map(|i| get_mr(&s, arch, ipc.mem, send_buffer, i).unwrap_or(0)).collect();
+    let mut r = ipc.objects.tcb_mut(receiver);
     let available = if send_buffer.is_some() { n } else { n.min(MSG_REGISTERS) };
     for (&reg, &v) in layout.iter().zip(&words).take(available) {
         r.registers[reg] = sanitise_register(arch, reg, v);
@@ -193,7 +193,8 @@ gears::code_gear! {
     /// (`sendFaultIPC`'s `lookupCap`). The thread must be runnable and a fault given
     /// (IllegalOperation otherwise: only a running thread faults).
     pub fn handle_fault(ctx: Kernel; cspace: &CSpace, objects: &ObjectStore, request: &Request, lookup: &mut LookupCursor) {
-        let Some(tcb) = objects.tcb(request.thread).filter(|t| t.state.is_runnable()) else {
+        let tcb = objects.tcb(request.thread);
+        let true = tcb.state.is_runnable() else {
             return Next::Fail(SyscallError::IllegalOperation);
         };
         if request.fault.is_none() {
@@ -215,11 +216,11 @@ gears::code_gear! {
         let (Cap::Endpoint { ptr, badge, rights }, Some(fault)) = (handler, request.fault) else {
             return Next::Goto(&HANDLE_DOUBLE_FAULT);
         };
-        if !rights.write || !(rights.grant || rights.grant_reply) || objects.endpoint(ptr).is_none() {
+        if !rights.write || !(rights.grant || rights.grant_reply) {
             return Next::Goto(&HANDLE_DOUBLE_FAULT);
         }
         let thread = request.thread;
-        if let Some(t) = objects.tcb_mut(thread) {
+        { let mut t = objects.tcb_mut(thread);
             t.fault = Some(fault);
         }
         let cap = EpCap { ep: ptr, badge, can_grant: rights.grant, can_grant_reply: true };

@@ -186,7 +186,7 @@ gears::code_gear! {
     /// `performPageGetAddress`: a `seL4_Call` gets the frame's physical address in MR0 (the
     /// badge register as it was); the caller runs on.
     pub fn invoke_page_get_address(ctx: Kernel; objects: &mut ObjectStore, arch: &Arch, request: &Request, invocation: &Invocation) {
-        if let Some(t) = objects.tcb_mut(request.thread) {
+        { let mut t = objects.tcb_mut(request.thread);
             if let (true, Some((cap, _))) = (request.is_call, invocation.invoked) {
                 t.registers[arch.syscall_registers().msg[0]] = cap.ptr();
                 t.set_msg_info(*arch, MessageInfo::new(0, 0, 0, 1));

@@ -159,11 +159,15 @@ gears::code_gear! {
         let irq = request.irq;
         if irq == IRQ_TIMER
             && let Some(cur) = sched.current
-            && let Some(t) = objects.tcb_mut(cur)
         {
+            let mut t = objects.tcb_mut(cur);
             t.ticks += 1;
-            if t.ticks >= TIME_SLICE {
+            let slice_over = t.ticks >= TIME_SLICE;
+            if slice_over {
                 t.ticks = 0;
+            }
+            drop(t);
+            if slice_over {
                 yield_thread(objects, sched, cur);
             }
         }

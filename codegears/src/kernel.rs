@@ -41,6 +41,9 @@ pub struct KernelState {
     pub asids: AsidTable,
     /// Physical memory, where threads' IPC buffers are.
     pub mem: PhysMem,
+    /// The root CNode (and its radix) and root TCB boot made: where [`slots`](Self::slots)
+    /// starts looking on the machine.
+    pub roots: Option<(ObjPtr, u8, ObjPtr)>,
 }
 
 /// The IRQ state table (`intStateIRQTable`), as the set of IRQs in state `IRQSignal`.
@@ -256,11 +259,17 @@ pub struct RevokeCursor {
 }
 
 /// The state of a `cancelAllIPC` or `cancelBadgedSends` loop: the endpoint (or notification)
-/// whose queue it empties; the progress itself is kept in that object's queue.
+/// whose queue it works on. `cancelAllIPC` keeps its progress in the queue itself (it empties
+/// it); `cancelBadgedSends` runs to its end without a preemption point, as in seL4, and keeps
+/// its place here.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct CancelCursor {
     /// The endpoint or notification.
     pub obj: Option<ObjPtr>,
+    /// Whether `obj` is a notification.
+    pub is_notification: bool,
+    /// `cancelBadgedSends`: the badge, and the next thread it examines (`None`: the end).
+    pub badged: Option<(u64, Option<ObjPtr>)>,
     /// Threads released by this run (for tests; not needed for progress).
     pub cancelled: u64,
 }
@@ -374,19 +383,68 @@ pub struct KernelDataGears<'a> {
 }
 
 impl KernelState {
-    /// Every non-empty slot, in address order (for checks: it reads memory, not an index). On
-    /// the host model it reads every page the CSpace wrote, so a slot outside every live CNode
-    /// and TCB shows up; on the machine it reads CNode by CNode and TCB by TCB (all of RAM would
-    /// take too long), which finds only slots inside live objects.
+    /// Every non-empty slot, in address order (for checks: it reads memory, not an index).
+    ///
+    /// On the host model it reads every page the CSpace wrote, so a slot outside every live CNode
+    /// and TCB shows up. On the machine (all of RAM would take too long) it reads the slots of
+    /// the objects the caps lead to: from the root CNode and TCB, every CNode and TCB a cap found
+    /// names, and every slot a found slot's CDT links name. A group of CNodes that only name each
+    /// other, whose caps' CDT lists reach none of these, is not found there.
     pub fn slots(&self) -> alloc::vec::Vec<(SlotRef, crate::cspace::Cte)> {
         if !self.cspace.is_window() {
             return self.cspace.range(SlotRef(0), SlotRef(u64::MAX)).collect();
         }
-        self.objects
-            .iter()
-            .filter(|(_, o)| o.slot_count() > 0)
-            .flat_map(|(p, o)| self.cspace.range(SlotRef::of(p, 0), SlotRef::of(p, o.slot_count())))
-            .collect()
+        // The objects whose slots are read (or queued to be): start -> end of their slots.
+        let mut scanned: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut objects: alloc::vec::Vec<(ObjPtr, u64)> = alloc::vec::Vec::new();
+        fn add(
+            scanned: &mut BTreeMap<u64, u64>,
+            objects: &mut alloc::vec::Vec<(ObjPtr, u64)>,
+            p: ObjPtr,
+            n: u64,
+        ) {
+            if let alloc::collections::btree_map::Entry::Vacant(e) = scanned.entry(p.0) {
+                e.insert(SlotRef::of(p, n).0);
+                objects.push((p, n));
+            }
+        }
+        if let Some((cn, radix, tcb)) = self.roots {
+            add(&mut scanned, &mut objects, cn, 1u64 << radix);
+            add(&mut scanned, &mut objects, tcb, TCB_CNODE_ENTRIES);
+        }
+        let mut out: alloc::vec::Vec<(SlotRef, crate::cspace::Cte)> = alloc::vec::Vec::new();
+        let mut single: alloc::collections::BTreeSet<SlotRef> = alloc::collections::BTreeSet::new();
+        let mut linked: alloc::vec::Vec<SlotRef> = alloc::vec::Vec::new();
+        loop {
+            let from = out.len();
+            if let Some((p, n)) = objects.pop() {
+                out.extend(self.cspace.range(SlotRef::of(p, 0), SlotRef::of(p, n)));
+            } else if let Some(s) = linked.pop() {
+                let cte = self.cspace.get(s);
+                if !cte.cap.is_null() {
+                    out.push((s, cte));
+                }
+            } else {
+                break;
+            }
+            for &(_, cte) in out.iter().skip(from) {
+                if let Some((p, k)) = crate::object::ObjKind::of_cap(&cte.cap)
+                    && k.slot_count() > 0
+                {
+                    add(&mut scanned, &mut objects, p, k.slot_count());
+                }
+                for l in [cte.mdb.prev, cte.mdb.next].into_iter().flatten() {
+                    let inside = scanned.range(..=l.0).next_back().is_some_and(|(_, &end)| l.0 < end);
+                    if !inside && single.insert(l) {
+                        linked.push(l);
+                    }
+                }
+            }
+        }
+        // A slot read through a link may lie in an object found later.
+        out.sort_unstable_by_key(|(s, _)| *s);
+        out.dedup_by_key(|(s, _)| *s);
+        out
     }
 }
 
@@ -488,4 +546,57 @@ impl Kernel {
 /// Slot `i` of the TCB at `tcb`, when `i` is one of its [`TCB_CNODE_ENTRIES`].
 pub fn tcb_cte(tcb: ObjPtr, i: u64) -> Option<SlotRef> {
     (i < TCB_CNODE_ENTRIES).then(|| SlotRef::of(tcb, i))
+}
+
+#[cfg(test)]
+mod tests {
+    use core::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::cdt::{cte_insert, insert_new_cap};
+    use crate::mem::RamWindow;
+
+    /// 1 MiB of "RAM" at 0x10_0000.
+    static WORDS: [AtomicU64; 1 << 17] = [const { AtomicU64::new(0) }; 1 << 17];
+    static RAM: [RamWindow; 1] = [RamWindow { base: 0x10_0000, words: &WORDS }];
+
+    /// On the machine `slots` follows caps and CDT links from the root objects; it must find
+    /// every slot the brute-force scan of all RAM finds, here: caps in a CNode only another
+    /// CNode names, and a CNode whose only cap lives in itself but is a CDT child of a found one.
+    #[test]
+    fn machine_slots_find_every_slot_a_scan_of_ram_finds() {
+        let untypeds = [(0x18_0000, 19, false)];
+        let (mut st, info) = KernelState::boot_with(&BootConfig {
+            arch: crate::arch::Arch::X86_64,
+            root_radix: 8,
+            root_tcb: 0x10_0000,
+            root_cnode: 0x11_0000,
+            untypeds: &untypeds,
+            vspace_root: 0x12_0000,
+            boot_entries: &[],
+            asid_pool: 0x13_0000,
+            memory: Some(&RAM),
+            ipc_buffer: None,
+        });
+        let ut = SlotRef::of(info.root_cnode, info.untyped[0].0);
+        let (a, b) = (ObjPtr(0x18_0000), ObjPtr(0x18_1000));
+        for p in [a, b] {
+            st.cspace.clear(p, 4 + crate::cap::SLOT_BITS);
+        }
+        st.cspace
+            .set_cap(ut, Cap::Untyped { ptr: 0x18_0000, size_bits: 19, free_index: 0x500, is_device: false });
+        // A in the root CNode; B's cap only in A; an endpoint cap only in B.
+        insert_new_cap(&mut st.cspace, ut, SlotRef::of(info.root_cnode, 40), Cap::cnode(a, 4));
+        insert_new_cap(&mut st.cspace, ut, SlotRef::of(a, 1), Cap::cnode(b, 4));
+        insert_new_cap(&mut st.cspace, ut, SlotRef::of(b, 2), Cap::endpoint(ObjPtr(0x18_2000)));
+        // C: its only cap in its own slot 0, reached only through the CDT list.
+        let c = ObjPtr(0x18_4000);
+        st.cspace.clear(c, 4 + crate::cap::SLOT_BITS);
+        insert_new_cap(&mut st.cspace, ut, SlotRef::of(c, 0), Cap::cnode(c, 4));
+        cte_insert(&mut st.cspace, Cap::endpoint(ObjPtr(0x18_2000)), SlotRef::of(b, 2), SlotRef::of(c, 3));
+        let everything: alloc::vec::Vec<_> = st.cspace.range(SlotRef(0), SlotRef(u64::MAX)).collect();
+        assert_eq!(st.slots(), everything);
+        assert!(everything.iter().any(|(s, _)| *s == SlotRef::of(c, 3)));
+        assert_eq!(crate::check_invariants(&st), Ok(()));
+    }
 }

@@ -15,12 +15,14 @@
 //!
 //! # Where this differs from seL4 (non-MCS; x86_64 or riscv64 numbers, see [`arch`])
 //!
-//! - Memory is not modelled byte by byte: objects live in an [`ObjectStore`] keyed by physical
-//!   address, slots in a sparse map keyed by slot address ([`CSpace`]); untyped reset lowers the
-//!   watermark chunk by chunk but clears nothing. Each gear does O(log n) map operations where
-//!   seL4 dereferences a pointer.
-//! - An object leaves the store when its last cap is finalised (endpoints, notifications, frames)
-//!   or when its Zombie is removed (CNodes, TCBs); seL4 leaves the memory as it is.
+//! - Objects live in their own memory, as in seL4, in Gears' own encodings: a slot is four words
+//!   at its address ([`cap_words`], [`CSpace`]), an endpoint, notification, TCB or ASID pool its
+//!   words in its object ([`obj_words`], [`ObjectStore`]); the kernel keeps no record of which
+//!   objects exist (the invariant checker gathers them from the caps). Paging structures keep
+//!   their present entries in a map besides. On the host model memory is a map of the pages
+//!   written so far, one per DataGear (slots, object fields, users' frames), so each word a gear
+//!   reads is a hash-table look-up where seL4 dereferences a pointer; untyped reset lowers the
+//!   watermark chunk by chunk and a retype clears what it makes.
 //! - Boot is modelled: a root TCB and CNode outside all untypeds, boot caps as CDT roots.
 //! - Threads, endpoints and notifications ([`thread`], [`endpoint`], [`notification`]): seL4's
 //!   thread states, 256 ready queues (round robin), Send/NBSend/Recv/NBRecv/Call/Reply/ReplyRecv
@@ -42,9 +44,10 @@
 //!   prints both faults). A fault IPC that is cancelled (suspend, the endpoint deleted)
 //!   drops the fault, where non-MCS seL4 keeps a stale `tcbFault`. Registers are read from
 //!   and written to the TCB; the restart PC is its `rip`.
-//! - `cancelAllIPC` (deleting the last cap of an endpoint or notification) and
-//!   `cancelBadgedSends` release one thread per gear with a preemption point after each (seL4
-//!   runs them unpreempted: its issues 1736 and 1737); their progress is kept in the queue.
+//! - `cancelAllIPC` (deleting the last cap of an endpoint or notification) releases one thread
+//!   per gear with a preemption point after each (seL4 runs it unpreempted: its issues 1736 and
+//!   1737); its progress is kept in the queue. `cancelBadgedSends` examines one thread per gear
+//!   without a preemption point, as seL4 does.
 //! - TCB invocations: ReadRegisters, WriteRegisters, CopyRegisters, Configure, SetPriority,
 //!   SetMCPriority, SetSchedParams, SetIPCBuffer, SetSpace (the VSpace root must pass
 //!   `isValidVTableRoot` and goes in the TCB's VTable slot), Suspend, Resume, BindNotification,
@@ -101,6 +104,7 @@ pub mod machine;
 pub mod mem;
 pub mod message;
 pub mod notification;
+pub mod obj_words;
 pub mod object;
 pub mod page_table;
 pub mod syscall;
@@ -119,5 +123,5 @@ pub use error::{LookupFault, SyscallError};
 pub use invariants::{InvariantViolation, check_invariants, check_local_invariants};
 pub use kernel::{BootConfig, BootInfo, Done, Kernel, KernelState, Request, ThreadContext};
 pub use machine::{MachineOp, MachineOps, Pte};
-pub use object::{Object, ObjectStore};
+pub use object::{ObjKind, ObjectStore};
 pub use thread_invariants::{check_local_queue_invariants, check_thread_invariants};

@@ -275,20 +275,15 @@ gears::code_gear! {
     /// epilogue gives a `seL4_Call` still `Restart` its empty reply and makes it `Running`), or
     /// the invocation left it blocked or stopped ([`Done::Blocked`]).
     pub fn invocation_done(ctx: Kernel; objects: &ObjectStore, request: &Request) {
-        match objects.tcb(request.thread) {
-            Some(t) if !t.state.is_runnable() => Next::Exit(Done::Blocked),
-            _ => Next::Exit(Done::Ok),
-        }
+        if objects.thread_state(request.thread).is_runnable() { Next::Exit(Done::Ok) } else { Next::Exit(Done::Blocked) }
     }
 }
 
 /// Marks a running caller `Restart` (seL4 does this between decode and invoke); a runnable
 /// thread stays in its ready queue either way.
 pub(crate) fn set_restart(objects: &mut ObjectStore, thread: crate::cap::ObjPtr) {
-    if let Some(t) = objects.tcb_mut(thread)
-        && t.state == ThreadState::Running
-    {
-        t.state = ThreadState::Restart;
+    if objects.thread_state(thread) == ThreadState::Running {
+        objects.set_thread_state_words(thread, ThreadState::Restart, false);
     }
 }
 

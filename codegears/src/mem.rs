@@ -222,8 +222,7 @@ impl PhysMem {
         v
     }
 
-    /// The `N` words at `paddr`, which lie in one page (`paddr` aligned to `8 * N`, `N` a power
-    /// of two): one look-up for them all.
+    /// The `N` words at `paddr`, which lie in one page: one look-up for them all.
     #[inline]
     pub fn read_words<const N: usize>(&self, paddr: u64) -> [u64; N] {
         match &self.backing {
@@ -231,7 +230,10 @@ impl PhysMem {
                 let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
                 pages.get(&(paddr >> PAGE_SHIFT)).map_or([0; N], |p| core::array::from_fn(|i| p[at + i]))
             }
-            Backing::Windows(_) => core::array::from_fn(|i| self.read(paddr + 8 * i as u64)),
+            Backing::Windows(w) => match window_words(w, paddr, N) {
+                Some(words) => core::array::from_fn(|i| words[i].load(Ordering::Relaxed)),
+                None => core::array::from_fn(|i| self.read(paddr + 8 * i as u64)),
+            },
         }
     }
 
@@ -251,10 +253,24 @@ impl PhysMem {
             }
             return;
         }
+        if let Backing::Windows(w) = &self.backing
+            && let Some(at) = window_words(w, paddr, N)
+        {
+            at.iter().zip(words).for_each(|(a, x)| a.store(x, Ordering::Relaxed));
+            return;
+        }
         for (i, w) in words.into_iter().enumerate() {
             self.write(paddr + 8 * i as u64, w);
         }
     }
+}
+
+/// The `n` words at `paddr` when one window holds them all.
+fn window_words(windows: &[RamWindow], paddr: u64, n: usize) -> Option<&[AtomicU64]> {
+    windows.iter().find_map(|w| {
+        let off = usize::try_from(paddr.checked_sub(w.base)? >> 3).ok()?;
+        w.words.get(off..off.checked_add(n)?)
+    })
 }
 
 fn find(windows: &[RamWindow], paddr: u64) -> Option<&AtomicU64> {

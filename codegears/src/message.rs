@@ -32,12 +32,11 @@ pub fn lookup_ipc_buffer(
     t: ObjPtr,
     is_receiver: bool,
 ) -> Option<u64> {
-    let tcb = objects.tcb(t)?;
     match cspace.cap(SlotRef::of(t, tcb_slot::BUFFER)) {
         Cap::Frame { ptr, size_bits, rights, is_device: false, .. }
             if rights.read && (rights.write || !is_receiver) =>
         {
-            Some(ptr.0 + (tcb.ipc_buffer_ptr & crate::cap::mask(u64::from(size_bits))))
+            Some(ptr.0 + (objects.ipc_buffer_ptr(t) & crate::cap::mask(u64::from(size_bits))))
         }
         _ => None,
     }
@@ -115,10 +114,10 @@ pub fn set_message(
     badge: u64,
     words: &[u64],
 ) -> usize {
-    let Some(tcb) = objects.tcb_mut(t) else { return 0 };
+    let mut tcb = objects.tcb_mut(t);
     let mut len = 0;
     for (i, &w) in words.iter().enumerate() {
-        len = set_mr(tcb, arch, mem, buffer, i, w);
+        len = set_mr(&mut tcb, arch, mem, buffer, i, w);
     }
     tcb.set_badge(arch, badge);
     tcb.set_msg_info(arch, MessageInfo::new(label, 0, 0, len as u64));
@@ -139,11 +138,10 @@ pub fn copy_mrs(
     n: usize,
 ) -> usize {
     let regs = arch.syscall_registers();
-    let Some(from) = objects.tcb(sender).map(|t| regs.msg.map(|r| t.registers[r])) else { return 0 };
-    let Some(to) = objects.tcb_mut(receiver) else { return 0 };
     let mut i = 0;
     while i < n && i < MSG_REGISTERS {
-        to.registers[regs.msg[i]] = from[i];
+        let w = objects.register(sender, regs.msg[i]);
+        objects.set_register(receiver, regs.msg[i], w);
         i += 1;
     }
     let (Some(s), Some(r)) = (send_buffer, recv_buffer) else { return i };
@@ -173,7 +171,8 @@ pub fn reply_from_kernel_error(
 
 /// `replyFromKernel_success_empty`: label 0, no words, badge 0.
 pub fn reply_from_kernel_success_empty(objects: &mut ObjectStore, arch: Arch, t: ObjPtr) {
-    if let Some(tcb) = objects.tcb_mut(t) {
+    {
+        let mut tcb = objects.tcb_mut(t);
         tcb.set_badge(arch, 0);
         tcb.set_msg_info(arch, MessageInfo::new(0, 0, 0, 0));
     }

@@ -14,9 +14,10 @@ use crate::thread::{QueueKind, Scheduler, cancel_ipc, queue_append, queue_remove
 
 /// `t` waits at the tail of `ntfn`'s queue, which is then Waiting.
 pub fn ntfn_append(objects: &mut ObjectStore, ntfn: ObjPtr, t: ObjPtr) {
-    let Some(q) = objects.notification(ntfn).map(|n| n.queue) else { return };
+    let q = objects.notification(ntfn).queue;
     let q = queue_append(objects, q, t, QueueKind::Ep);
-    if let Some(n) = objects.notification_mut(ntfn) {
+    {
+        let mut n = objects.notification_mut(ntfn);
         n.queue = q;
         n.state = NtfnState::Waiting;
     }
@@ -24,9 +25,10 @@ pub fn ntfn_append(objects: &mut ObjectStore, ntfn: ObjPtr, t: ObjPtr) {
 
 /// `t` leaves `ntfn`'s queue (Idle when it empties).
 pub fn ntfn_dequeue(objects: &mut ObjectStore, ntfn: ObjPtr, t: ObjPtr) {
-    let Some(q) = objects.notification(ntfn).map(|n| n.queue) else { return };
+    let q = objects.notification(ntfn).queue;
     let q = queue_remove(objects, q, t, QueueKind::Ep);
-    if let Some(n) = objects.notification_mut(ntfn) {
+    {
+        let mut n = objects.notification_mut(ntfn);
         n.queue = q;
         if q.is_empty() {
             n.state = NtfnState::Idle;
@@ -45,31 +47,33 @@ pub fn send_signal(
     ntfn: ObjPtr,
     badge: u64,
 ) {
-    let Some(n) = objects.notification(ntfn).copied() else { return };
+    let n = objects.notification(ntfn);
     match (n.state, n.queue.head) {
         (NtfnState::Waiting, Some(dest)) => {
             ntfn_dequeue(objects, ntfn, dest);
             set_thread_state(objects, sched, dest, ThreadState::Running);
-            if let Some(t) = objects.tcb_mut(dest) {
+            {
+                let mut t = objects.tcb_mut(dest);
                 t.set_badge(arch, badge);
             }
         }
         (NtfnState::Active, _) => {
-            if let Some(n) = objects.notification_mut(ntfn) {
-                n.msg_identifier |= badge;
-            }
+            let mut n = objects.notification_mut(ntfn);
+            n.msg_identifier |= badge;
         }
         _ => {
-            let bound_receiving = n.bound_tcb.filter(|&t| {
-                matches!(objects.tcb(t).map(|x| x.state), Some(ThreadState::BlockedOnReceive { .. }))
-            });
+            let bound_receiving = n
+                .bound_tcb
+                .filter(|&t| matches!(objects.thread_state(t), ThreadState::BlockedOnReceive { .. }));
             if let Some(t) = bound_receiving {
                 cancel_ipc(cspace, objects, sched, t);
                 set_thread_state(objects, sched, t, ThreadState::Running);
-                if let Some(x) = objects.tcb_mut(t) {
+                {
+                    let mut x = objects.tcb_mut(t);
                     x.set_badge(arch, badge);
                 }
-            } else if let Some(n) = objects.notification_mut(ntfn) {
+            } else {
+                let mut n = objects.notification_mut(ntfn);
                 n.state = NtfnState::Active;
                 n.msg_identifier = badge;
             }
@@ -92,7 +96,8 @@ pub fn receive_signal(
     if blocking {
         set_thread_state(objects, sched, thread, ThreadState::BlockedOnNotification { ntfn });
         ntfn_append(objects, ntfn, thread);
-    } else if let Some(t) = objects.tcb_mut(thread) {
+    } else {
+        let mut t = objects.tcb_mut(thread);
         t.set_badge(arch, 0);
     }
 }
@@ -100,14 +105,16 @@ pub fn receive_signal(
 /// `completeSignal`: if `ntfn` is Active, its word goes to the thread's badge register and it is
 /// Idle again. Returns whether it was Active.
 pub fn complete_signal(objects: &mut ObjectStore, arch: Arch, ntfn: ObjPtr, thread: ObjPtr) -> bool {
-    let Some(n) = objects.notification(ntfn).copied() else { return false };
+    let n = objects.notification(ntfn);
     if n.state != NtfnState::Active {
         return false;
     }
-    if let Some(t) = objects.tcb_mut(thread) {
+    {
+        let mut t = objects.tcb_mut(thread);
         t.set_badge(arch, n.msg_identifier);
     }
-    if let Some(n) = objects.notification_mut(ntfn) {
+    {
+        let mut n = objects.notification_mut(ntfn);
         n.state = NtfnState::Idle;
         n.msg_identifier = 0;
     }
@@ -122,28 +129,32 @@ pub fn cancel_signal(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr
 
 /// `bindNotification`.
 pub fn bind_notification(objects: &mut ObjectStore, tcb: ObjPtr, ntfn: ObjPtr) {
-    if let Some(n) = objects.notification_mut(ntfn) {
+    {
+        let mut n = objects.notification_mut(ntfn);
         n.bound_tcb = Some(tcb);
     }
-    if let Some(t) = objects.tcb_mut(tcb) {
+    {
+        let mut t = objects.tcb_mut(tcb);
         t.bound_notification = Some(ntfn);
     }
 }
 
 /// `unbindNotification` of a TCB (nothing if it has none).
 pub fn unbind_notification(objects: &mut ObjectStore, tcb: ObjPtr) {
-    let Some(ntfn) = objects.tcb(tcb).and_then(|t| t.bound_notification) else { return };
-    if let Some(n) = objects.notification_mut(ntfn) {
+    let Some(ntfn) = objects.tcb(tcb).bound_notification else { return };
+    {
+        let mut n = objects.notification_mut(ntfn);
         n.bound_tcb = None;
     }
-    if let Some(t) = objects.tcb_mut(tcb) {
+    {
+        let mut t = objects.tcb_mut(tcb);
         t.bound_notification = None;
     }
 }
 
 /// `unbindMaybeNotification`: a notification being deleted lets go of its TCB.
 pub fn unbind_maybe_notification(objects: &mut ObjectStore, ntfn: ObjPtr) {
-    if let Some(t) = objects.notification(ntfn).and_then(|n| n.bound_tcb) {
+    if let Some(t) = objects.notification(ntfn).bound_tcb {
         unbind_notification(objects, t);
     }
 }

@@ -1,15 +1,20 @@
-//! Kernel objects and the object store: objects exist only where untyped memory was retyped (or
-//! where boot put them), keyed by physical address.
+//! Kernel objects and the object store: each object lives in its own memory (the untyped's that
+//! was retyped, or where boot put it), read and written through [`ObjectStore`].
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use core::fmt;
 use core::hash::{BuildHasher, Hash, Hasher};
+use core::ops::{Deref, DerefMut};
 
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
 use crate::arch::{ASID_POOL_BITS, PAGE_TABLE_BITS, PtKind};
 use crate::cap::{ENDPOINT_BITS, NOTIFICATION_BITS, ObjPtr, SLOT_BITS, TCB_BITS, TCB_CNODE_ENTRIES};
+use crate::cap_words::PADDR_LIMIT;
+use crate::mem::PhysMem;
+use crate::obj_words::{TCB_FIELDS_OFFSET, TCB_WORDS};
 use crate::vspace::Entry;
 
 /// A thread's scheduling state (`ThreadState_*`), with the blocking details seL4 keeps in the
@@ -160,9 +165,6 @@ pub struct Endpoint {
     pub state: EpState,
     /// The waiting threads, in order.
     pub queue: TcbQueue,
-    /// A preempted `cancelBadgedSends` in progress: its badge and the next thread it examines
-    /// (`None`: the end of the queue). Kept here so a restarted cancel carries on where it stopped.
-    pub cancel_badged: Option<(u64, Option<ObjPtr>)>,
 }
 
 /// A notification's state (`NtfnState_*`).
@@ -190,224 +192,412 @@ pub struct Notification {
     pub bound_tcb: Option<ObjPtr>,
 }
 
-/// A kernel object. Slots of CNodes and TCBs are kept in the [`CSpace`](crate::CSpace), not here.
-// Objects live in a map and are read in place; boxing the TCB would only add an indirection.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, PartialEq, Eq, Hash, Debug)]
-pub enum Object {
+/// What lives at an address, as its caps say: the kind of object and its size. The kernel itself
+/// never asks (it reaches objects through caps and the links between them); the invariant
+/// checker gathers these from the caps to know which objects are live.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum ObjKind {
     /// An endpoint.
-    Endpoint(Endpoint),
+    Endpoint,
     /// A notification.
-    Notification(Notification),
+    Notification,
     /// A CNode of `2^radix` slots.
     CNode {
         /// log2 of the number of slots.
         radix: u8,
     },
     /// A thread control block.
-    Tcb(Tcb),
+    Tcb,
     /// A frame of memory.
     Frame {
         /// log2 of its size.
         size_bits: u8,
     },
-    /// A paging structure of 512 entries; only the present ones are kept.
+    /// A paging structure of 512 entries.
     PageTable {
         /// Which kind (x86_64: which level).
         kind: PtKind,
-        /// The present entries, by index.
-        entries: BTreeMap<u16, Entry>,
     },
-    /// An ASID pool: the VSpace root of each ASID it has given out, by its low bits.
-    AsidPool {
-        /// The assigned ASIDs' roots, by `ASID_LOW(asid)`.
-        entries: BTreeMap<u16, ObjPtr>,
-    },
+    /// An ASID pool.
+    AsidPool,
 }
 
-impl Object {
+impl ObjKind {
+    /// The object `cap` names and its kind, for caps that name an object (a reply cap names
+    /// its thread's TCB, a Zombie the CNode or TCB being deleted).
+    pub const fn of_cap(cap: &crate::cap::Cap) -> Option<(ObjPtr, ObjKind)> {
+        use crate::cap::{Cap, ZombieType};
+        Some(match *cap {
+            Cap::Endpoint { ptr, .. } => (ptr, ObjKind::Endpoint),
+            Cap::Notification { ptr, .. } => (ptr, ObjKind::Notification),
+            Cap::CNode { ptr, radix, .. } | Cap::Zombie { ptr, kind: ZombieType::CNode(radix), .. } => {
+                (ptr, ObjKind::CNode { radix })
+            }
+            Cap::Thread { ptr }
+            | Cap::Reply { tcb: ptr, .. }
+            | Cap::Zombie { ptr, kind: ZombieType::Tcb, .. } => (ptr, ObjKind::Tcb),
+            Cap::Frame { ptr, size_bits, .. } => (ptr, ObjKind::Frame { size_bits }),
+            Cap::PageTable { ptr, kind, .. } => (ptr, ObjKind::PageTable { kind }),
+            Cap::AsidPool { ptr, .. } => (ptr, ObjKind::AsidPool),
+            _ => return None,
+        })
+    }
+
     /// log2 of the object's size in bytes.
     pub const fn size_bits(&self) -> u64 {
         match self {
-            Object::Endpoint(_) => ENDPOINT_BITS as u64,
-            Object::Notification(_) => NOTIFICATION_BITS as u64,
-            Object::CNode { radix } => *radix as u64 + SLOT_BITS as u64,
-            Object::Tcb(_) => TCB_BITS as u64,
-            Object::Frame { size_bits } => *size_bits as u64,
-            Object::PageTable { .. } => PAGE_TABLE_BITS as u64,
-            Object::AsidPool { .. } => ASID_POOL_BITS as u64,
+            ObjKind::Endpoint => ENDPOINT_BITS as u64,
+            ObjKind::Notification => NOTIFICATION_BITS as u64,
+            ObjKind::CNode { radix } => *radix as u64 + SLOT_BITS as u64,
+            ObjKind::Tcb => TCB_BITS as u64,
+            ObjKind::Frame { size_bits } => *size_bits as u64,
+            ObjKind::PageTable { .. } => PAGE_TABLE_BITS as u64,
+            ObjKind::AsidPool => ASID_POOL_BITS as u64,
         }
     }
 
     /// How many slots the object holds (CNode: 2^radix, TCB: 5, others: 0).
     pub const fn slot_count(&self) -> u64 {
         match self {
-            Object::CNode { radix } => 1u64 << *radix,
-            Object::Tcb(_) => TCB_CNODE_ENTRIES,
+            ObjKind::CNode { radix } => 1u64 << *radix,
+            ObjKind::Tcb => TCB_CNODE_ENTRIES,
             _ => 0,
         }
     }
 }
 
-/// Every live kernel object, by physical address.
+/// An object's fields read from memory, to change and write back: the value is written to its
+/// object's memory when the guard is dropped.
+pub struct ObjMut<'a, T: InMemory> {
+    mem: &'a mut PhysMem,
+    at: ObjPtr,
+    value: T,
+}
+
+impl<T: InMemory> Deref for ObjMut<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: InMemory> DerefMut for ObjMut<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+impl<T: InMemory> ObjMut<'_, T> {
+    /// Changes the object with `f` and writes it back now.
+    #[inline]
+    pub fn set(mut self, f: impl FnOnce(&mut T)) {
+        f(&mut self.value);
+    }
+}
+
+impl<T: InMemory> Drop for ObjMut<'_, T> {
+    fn drop(&mut self) {
+        self.value.store(self.mem, self.at);
+    }
+}
+
+/// An object kept in its own memory ([`crate::obj_words`]).
+pub trait InMemory: Sized {
+    /// The object at `at`, read from `mem`.
+    fn load(mem: &PhysMem, at: ObjPtr) -> Self;
+    /// Writes the object at `at` into `mem`.
+    fn store(&self, mem: &mut PhysMem, at: ObjPtr);
+}
+
+impl InMemory for Tcb {
+    #[inline]
+    fn load(mem: &PhysMem, at: ObjPtr) -> Self {
+        Tcb::from_words(&mem.read_words::<TCB_WORDS>(at.0 + TCB_FIELDS_OFFSET))
+    }
+    #[inline]
+    fn store(&self, mem: &mut PhysMem, at: ObjPtr) {
+        mem.write_words(at.0 + TCB_FIELDS_OFFSET, self.to_words());
+    }
+}
+
+impl InMemory for Endpoint {
+    #[inline]
+    fn load(mem: &PhysMem, at: ObjPtr) -> Self {
+        Endpoint::from_words(mem.read_words(at.0))
+    }
+    #[inline]
+    fn store(&self, mem: &mut PhysMem, at: ObjPtr) {
+        mem.write_words(at.0, self.to_words());
+    }
+}
+
+impl InMemory for Notification {
+    #[inline]
+    fn load(mem: &PhysMem, at: ObjPtr) -> Self {
+        Notification::from_words(mem.read_words(at.0))
+    }
+    #[inline]
+    fn store(&self, mem: &mut PhysMem, at: ObjPtr) {
+        mem.write_words(at.0, self.to_words());
+    }
+}
+
+/// The kernel's objects, each in its own memory: an endpoint's queue in its 16 bytes, a TCB's
+/// fields beside its slots, an ASID pool's roots in its page ([`crate::obj_words`]). The store
+/// holds no record of which objects live where: the kernel reaches an object only through a cap
+/// or a link that names it, as seL4 does, and a pointer it is given is the object's by the
+/// invariants the checker keeps ([`crate::invariants`]).
 ///
-/// The objects live in a hash table with a fixed seed, so a gear reaches one in constant time
-/// however many there are; their addresses are also kept in order, for the ordered questions only
-/// the invariant checker asks (`at_or_below`, `range`, `iter`), at O(log n) on insert and remove.
-/// `Hash` adds up the entries' hashes, so equal stores hash alike whatever their history.
+/// On the host model the memory is this DataGear's own (it holds the objects' fields; the
+/// [`CSpace`](crate::CSpace) holds their slots and [`PhysMem`] DataGear the users' frames, at
+/// disjoint addresses); on the machine all three are the same RAM.
+///
+/// Paging structures still keep their present entries in a map ([`Self::page_table`]), beside the
+/// hardware entries the arch layer writes into their memory.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct ObjectStore {
-    objects: HashMap<ObjPtr, Object, FixedState>,
-    order: BTreeSet<ObjPtr>,
+    mem: PhysMem,
+    tables: HashMap<ObjPtr, (PtKind, BTreeMap<u16, Entry>), FixedState>,
 }
 
 impl Hash for ObjectStore {
     fn hash<H: Hasher>(&self, state: &mut H) {
+        self.mem.hash(state);
         let fixed = FixedState::default();
-        let sum = self.objects.iter().fold(0u64, |acc, (p, o)| acc.wrapping_add(fixed.hash_one((p, o))));
+        let sum = self.tables.iter().fold(0u64, |acc, (p, o)| acc.wrapping_add(fixed.hash_one((p, o))));
         state.write_u64(sum);
-        state.write_usize(self.objects.len());
+        state.write_usize(self.tables.len());
     }
 }
 
 impl fmt::Debug for ObjectStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+        let mut tables: Vec<_> = self.tables.iter().collect();
+        tables.sort_unstable_by_key(|(p, _)| **p);
+        f.debug_struct("ObjectStore").field("mem", &self.mem).field("tables", &tables).finish()
     }
 }
 
 impl ObjectStore {
-    /// An empty store.
+    /// A store whose memory reads as zero everywhere until written (the host model).
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The object at `ptr`, if one lives there.
-    pub fn get(&self, ptr: ObjPtr) -> Option<&Object> {
-        self.objects.get(&ptr)
+    /// A store in the machine's RAM (the bare-metal kernel).
+    pub fn window(windows: &'static [crate::mem::RamWindow]) -> Self {
+        ObjectStore { mem: PhysMem::window(windows), tables: HashMap::default() }
     }
 
-    /// The object at `ptr`, to change.
-    pub fn get_mut(&mut self, ptr: ObjPtr) -> Option<&mut Object> {
-        self.objects.get_mut(&ptr)
+    /// The memory the objects live in.
+    pub fn mem(&self) -> &PhysMem {
+        &self.mem
     }
 
-    /// The TCB at `ptr`, to change, if a TCB lives there.
-    pub fn tcb_mut(&mut self, ptr: ObjPtr) -> Option<&mut Tcb> {
-        match self.objects.get_mut(&ptr) {
-            Some(Object::Tcb(t)) => Some(t),
-            _ => None,
+    /// The TCB at `ptr`.
+    #[inline]
+    pub fn tcb(&self, ptr: ObjPtr) -> Tcb {
+        Tcb::load(&self.mem, ptr)
+    }
+
+    /// The state of the TCB at `ptr` (three words read, not the whole TCB).
+    #[inline]
+    pub fn thread_state(&self, ptr: ObjPtr) -> ThreadState {
+        let at = ptr.0 + TCB_FIELDS_OFFSET + 8 * Tcb::STATE_WORD as u64;
+        Tcb::state_from_words(self.mem.read_words(at))
+    }
+
+    /// Sets the state of the TCB at `ptr` (three words written), and drops its fault when
+    /// `drop_fault`.
+    #[inline]
+    pub fn set_thread_state_words(&mut self, ptr: ObjPtr, state: ThreadState, drop_fault: bool) {
+        let at = ptr.0 + TCB_FIELDS_OFFSET;
+        self.mem.write_words(at + 8 * Tcb::STATE_WORD as u64, Tcb::state_to_words(state));
+        if drop_fault {
+            self.mem.write_words(at + 8 * crate::obj_words::at::FAULT as u64, [0u64; 5]);
         }
     }
 
-    /// The TCB at `ptr`, if a TCB lives there.
-    pub fn tcb(&self, ptr: ObjPtr) -> Option<&Tcb> {
-        match self.objects.get(&ptr) {
-            Some(Object::Tcb(t)) => Some(t),
-            _ => None,
-        }
+    /// The TCB at `ptr`'s priority and whether it is in a ready queue (one word read).
+    #[inline]
+    pub fn sched_fields(&self, ptr: ObjPtr) -> (u8, bool) {
+        let w = self.mem.read(ptr.0 + TCB_FIELDS_OFFSET + 8 * crate::obj_words::at::PRIO as u64);
+        (w as u8, (w >> 16) & 1 != 0)
     }
 
-    /// The endpoint at `ptr`, if one lives there.
-    pub fn endpoint(&self, ptr: ObjPtr) -> Option<&Endpoint> {
-        match self.objects.get(&ptr) {
-            Some(Object::Endpoint(e)) => Some(e),
-            _ => None,
-        }
+    /// Sets whether the TCB at `ptr` is in a ready queue.
+    #[inline]
+    pub fn set_queued(&mut self, ptr: ObjPtr, queued: bool) {
+        let at = ptr.0 + TCB_FIELDS_OFFSET + 8 * crate::obj_words::at::PRIO as u64;
+        let w = self.mem.read(at);
+        self.mem.write(at, (w & !(1 << 16)) | u64::from(queued) << 16);
+    }
+
+    /// Register `i` (in `seL4_UserContext` order) of the TCB at `ptr`.
+    #[inline]
+    pub fn register(&self, ptr: ObjPtr, i: usize) -> u64 {
+        self.mem.read(ptr.0 + TCB_FIELDS_OFFSET + 8 * (crate::obj_words::at::REGISTERS + i) as u64)
+    }
+
+    /// Sets register `i` of the TCB at `ptr`.
+    #[inline]
+    pub fn set_register(&mut self, ptr: ObjPtr, i: usize, v: u64) {
+        self.mem.write(ptr.0 + TCB_FIELDS_OFFSET + 8 * (crate::obj_words::at::REGISTERS + i) as u64, v);
+    }
+
+    /// One word of the TCB at `ptr`'s fields (an [`obj_words::at`](crate::obj_words) index).
+    #[inline]
+    fn tcb_word(&self, ptr: ObjPtr, i: usize) -> u64 {
+        self.mem.read(ptr.0 + TCB_FIELDS_OFFSET + 8 * i as u64)
+    }
+
+    /// The TCB at `ptr`'s NextIP.
+    #[inline]
+    pub fn next_ip(&self, ptr: ObjPtr) -> u64 {
+        self.tcb_word(ptr, crate::obj_words::at::NEXT_IP)
+    }
+
+    /// Sets the TCB at `ptr`'s NextIP.
+    #[inline]
+    pub fn set_next_ip(&mut self, ptr: ObjPtr, ip: u64) {
+        self.mem.write(ptr.0 + TCB_FIELDS_OFFSET + 8 * crate::obj_words::at::NEXT_IP as u64, ip);
+    }
+
+    /// Whether the TCB at `ptr` holds a fault.
+    #[inline]
+    pub fn has_fault(&self, ptr: ObjPtr) -> bool {
+        self.tcb_word(ptr, crate::obj_words::at::FAULT) & 0xff != 0
+    }
+
+    /// The TCB at `ptr`'s IPC buffer address (`tcbIPCBuffer`).
+    #[inline]
+    pub fn ipc_buffer_ptr(&self, ptr: ObjPtr) -> u64 {
+        self.tcb_word(ptr, crate::obj_words::at::IPC_BUFFER)
+    }
+
+    /// The TCB at `ptr`'s bound notification.
+    #[inline]
+    pub fn bound_notification(&self, ptr: ObjPtr) -> Option<ObjPtr> {
+        let n = self.tcb_word(ptr, crate::obj_words::at::BOUND) & (PADDR_LIMIT - 1);
+        (n != 0).then_some(ObjPtr(n))
+    }
+
+    /// The TCB at `ptr`'s links in an IPC queue (`ep`) or its ready queue (two words read).
+    #[inline]
+    pub fn links(&self, ptr: ObjPtr, ep: bool) -> Links {
+        let i = if ep { crate::obj_words::at::EP_LINKS } else { crate::obj_words::at::SCHED_LINKS };
+        crate::obj_words::links_of(&self.mem.read_words::<2>(ptr.0 + TCB_FIELDS_OFFSET + 8 * i as u64))
+    }
+
+    /// Sets the TCB at `ptr`'s links in an IPC queue (`ep`) or its ready queue.
+    #[inline]
+    pub fn set_links(&mut self, ptr: ObjPtr, ep: bool, links: Links) {
+        let i = if ep { crate::obj_words::at::EP_LINKS } else { crate::obj_words::at::SCHED_LINKS };
+        self.mem.write_words(ptr.0 + TCB_FIELDS_OFFSET + 8 * i as u64, crate::obj_words::links_words(links));
+    }
+
+    /// The TCB at `ptr`, to change (written back when the guard is dropped).
+    #[inline]
+    pub fn tcb_mut(&mut self, ptr: ObjPtr) -> ObjMut<'_, Tcb> {
+        let value = Tcb::load(&self.mem, ptr);
+        ObjMut { mem: &mut self.mem, at: ptr, value }
+    }
+
+    /// The endpoint at `ptr`.
+    #[inline]
+    pub fn endpoint(&self, ptr: ObjPtr) -> Endpoint {
+        Endpoint::load(&self.mem, ptr)
     }
 
     /// The endpoint at `ptr`, to change.
-    pub fn endpoint_mut(&mut self, ptr: ObjPtr) -> Option<&mut Endpoint> {
-        match self.objects.get_mut(&ptr) {
-            Some(Object::Endpoint(e)) => Some(e),
-            _ => None,
-        }
+    #[inline]
+    pub fn endpoint_mut(&mut self, ptr: ObjPtr) -> ObjMut<'_, Endpoint> {
+        let value = Endpoint::load(&self.mem, ptr);
+        ObjMut { mem: &mut self.mem, at: ptr, value }
     }
 
-    /// The notification at `ptr`, if one lives there.
-    pub fn notification(&self, ptr: ObjPtr) -> Option<&Notification> {
-        match self.objects.get(&ptr) {
-            Some(Object::Notification(n)) => Some(n),
-            _ => None,
-        }
+    /// The notification at `ptr`.
+    #[inline]
+    pub fn notification(&self, ptr: ObjPtr) -> Notification {
+        Notification::load(&self.mem, ptr)
     }
 
     /// The notification at `ptr`, to change.
-    pub fn notification_mut(&mut self, ptr: ObjPtr) -> Option<&mut Notification> {
-        match self.objects.get_mut(&ptr) {
-            Some(Object::Notification(n)) => Some(n),
-            _ => None,
-        }
+    #[inline]
+    pub fn notification_mut(&mut self, ptr: ObjPtr) -> ObjMut<'_, Notification> {
+        let value = Notification::load(&self.mem, ptr);
+        ObjMut { mem: &mut self.mem, at: ptr, value }
+    }
+
+    /// The VSpace root the ASID pool at `pool` holds for the ASID whose low bits are `low`.
+    #[inline]
+    pub fn asid_pool_entry(&self, pool: ObjPtr, low: u16) -> Option<ObjPtr> {
+        let w = self.mem.read(pool.0 + 8 * u64::from(low % ASID_POOL_ENTRIES));
+        let root = w & (PADDR_LIMIT - 1);
+        (root != 0).then_some(ObjPtr(root))
+    }
+
+    /// Sets (or clears) the ASID pool at `pool`'s entry for the ASID whose low bits are `low`.
+    pub fn set_asid_pool_entry(&mut self, pool: ObjPtr, low: u16, root: Option<ObjPtr>) {
+        self.mem.write(pool.0 + 8 * u64::from(low % ASID_POOL_ENTRIES), root.map_or(0, |r| r.0));
+    }
+
+    /// The ASID pool at `pool`'s entries: the low bits of each assigned ASID and its VSpace root,
+    /// in order.
+    pub fn asid_pool_entries(&self, pool: ObjPtr) -> Vec<(u16, ObjPtr)> {
+        let page = self.mem.page(pool.0 >> 12);
+        (0..ASID_POOL_ENTRIES)
+            .filter_map(|i| {
+                let root = page.word(i as usize) & (PADDR_LIMIT - 1);
+                (root != 0).then_some((i, ObjPtr(root)))
+            })
+            .collect()
     }
 
     /// The paging structure at `ptr`, if one lives there: its kind and entries.
     pub fn page_table(&self, ptr: ObjPtr) -> Option<(PtKind, &BTreeMap<u16, Entry>)> {
-        match self.objects.get(&ptr) {
-            Some(Object::PageTable { kind, entries }) => Some((*kind, entries)),
-            _ => None,
-        }
+        self.tables.get(&ptr).map(|(k, e)| (*k, e))
     }
 
     /// The entries of the paging structure at `ptr`, to change.
     pub fn page_table_mut(&mut self, ptr: ObjPtr) -> Option<&mut BTreeMap<u16, Entry>> {
-        match self.objects.get_mut(&ptr) {
-            Some(Object::PageTable { entries, .. }) => Some(entries),
-            _ => None,
+        self.tables.get_mut(&ptr).map(|(_, e)| e)
+    }
+
+    /// A new object's memory, as a retype leaves it: an endpoint, notification, TCB (all of it,
+    /// the arch layer's part too; the [`CSpace`](crate::CSpace) clears its slots) or ASID pool
+    /// reads as fresh, a paging structure has no entries.
+    pub fn create(&mut self, ptr: ObjPtr, kind: ObjKind) {
+        match kind {
+            ObjKind::Endpoint | ObjKind::Notification | ObjKind::AsidPool => {
+                self.mem.zero(ptr.0, kind.size_bits() as u8);
+            }
+            ObjKind::Tcb => self.mem.zero(ptr.0, TCB_BITS),
+            ObjKind::PageTable { kind } => {
+                self.tables.insert(ptr, (kind, BTreeMap::new()));
+            }
+            ObjKind::CNode { .. } | ObjKind::Frame { .. } => {}
         }
     }
 
-    /// The entries of the ASID pool at `ptr`, if one lives there.
-    pub fn asid_pool(&self, ptr: ObjPtr) -> Option<&BTreeMap<u16, ObjPtr>> {
-        match self.objects.get(&ptr) {
-            Some(Object::AsidPool { entries }) => Some(entries),
-            _ => None,
-        }
+    /// A paging structure at `ptr` with `entries` (boot's root VSpace).
+    pub fn insert_page_table(&mut self, ptr: ObjPtr, kind: PtKind, entries: BTreeMap<u16, Entry>) {
+        self.tables.insert(ptr, (kind, entries));
     }
 
-    /// The entries of the ASID pool at `ptr`, to change.
-    pub fn asid_pool_mut(&mut self, ptr: ObjPtr) -> Option<&mut BTreeMap<u16, ObjPtr>> {
-        match self.objects.get_mut(&ptr) {
-            Some(Object::AsidPool { entries }) => Some(entries),
-            _ => None,
-        }
+    /// An object's life ends (its last cap was finalised): a paging structure forgets its
+    /// entries; other objects' memory stays as it is, as in seL4, until a retype clears it.
+    pub fn destroy(&mut self, ptr: ObjPtr) {
+        self.tables.remove(&ptr);
     }
 
-    /// Makes an object live at `ptr` (retype or boot).
-    pub fn insert(&mut self, ptr: ObjPtr, obj: Object) {
-        self.objects.insert(ptr, obj);
-        self.order.insert(ptr);
-    }
-
-    /// Ends an object's life (its last cap was finalised).
-    pub fn remove(&mut self, ptr: ObjPtr) -> Option<Object> {
-        self.order.remove(&ptr);
-        self.objects.remove(&ptr)
-    }
-
-    /// The live object with the greatest address `<= addr` (the only one that can contain it).
-    pub fn at_or_below(&self, addr: u64) -> Option<(ObjPtr, &Object)> {
-        let p = *self.order.range(..=ObjPtr(addr)).next_back()?;
-        self.objects.get(&p).map(|o| (p, o))
-    }
-
-    /// Live objects with addresses in `[from, to)`, in address order.
-    pub fn range(&self, from: u64, to: u64) -> impl Iterator<Item = (ObjPtr, &Object)> + '_ {
-        let to = to.max(from);
-        self.order.range(ObjPtr(from)..ObjPtr(to)).filter_map(|p| self.objects.get(p).map(|o| (*p, o)))
-    }
-
-    /// All live objects, by address.
-    pub fn iter(&self) -> impl Iterator<Item = (ObjPtr, &Object)> + '_ {
-        self.order.iter().filter_map(|p| self.objects.get(p).map(|o| (*p, o)))
-    }
-
-    /// How many objects live.
-    pub fn len(&self) -> usize {
-        self.objects.len()
-    }
-
-    /// Whether no object lives.
-    pub fn is_empty(&self) -> bool {
-        self.objects.is_empty()
+    /// The paging structures, by address (for checks).
+    pub fn page_tables(&self) -> impl Iterator<Item = (ObjPtr, PtKind, &BTreeMap<u16, Entry>)> + '_ {
+        let mut v: Vec<_> = self.tables.iter().map(|(p, (k, e))| (*p, *k, e)).collect();
+        v.sort_unstable_by_key(|(p, _, _)| *p);
+        v.into_iter()
     }
 }
+
+/// Entries of an ASID pool (its page of VSpace roots).
+pub const ASID_POOL_ENTRIES: u16 = 1 << (ASID_POOL_BITS - 3);

@@ -19,7 +19,7 @@ gears::code_gear! {
     /// ([`HANDLE_FAULT`](crate::fault::HANDLE_FAULT)). The caller must be a runnable thread
     /// (`IllegalOperation` otherwise: the kernel only runs runnable threads).
     pub fn handle_syscall(ctx: Kernel; objects: &mut ObjectStore, sched: &mut Scheduler, request: &mut Request) {
-        if !objects.tcb(request.thread).is_some_and(|t| t.state.is_runnable()) {
+        if !objects.thread_state(request.thread).is_runnable() {
             return Next::Fail(SyscallError::IllegalOperation);
         }
         let Some(syscall) = request.syscall else { return Next::Fail(SyscallError::IllegalOperation) };
@@ -85,7 +85,7 @@ gears::code_gear! {
                 crate::endpoint::receive_ipc(&mut Ipc { cspace, objects, sched, mem, arch: *arch }, thread, cap, blocking);
             }
             Cap::Notification { ptr, rights, .. } if rights.read => {
-                let bound = objects.notification(ptr).and_then(|n| n.bound_tcb);
+                let bound = objects.notification(ptr).bound_tcb;
                 if bound.is_some_and(|b| b != thread) {
                     return Next::Fail(fault);
                 }
@@ -93,9 +93,6 @@ gears::code_gear! {
             }
             _ => return Next::Fail(fault),
         }
-        match objects.tcb(thread) {
-            Some(t) if !t.state.is_runnable() => Next::Exit(Done::Blocked),
-            _ => Next::Exit(Done::Ok),
-        }
+        if objects.thread_state(thread).is_runnable() { Next::Exit(Done::Ok) } else { Next::Exit(Done::Blocked) }
     }
 }

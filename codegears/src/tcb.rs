@@ -15,7 +15,7 @@ use crate::kernel::{Invocation, Kernel, Request};
 use crate::lookup::set_restart;
 use crate::mem::PhysMem;
 use crate::message::{lookup_ipc_buffer, set_message};
-use crate::object::{N_REGISTERS, ObjectStore, ThreadState};
+use crate::object::{ObjectStore, ThreadState};
 
 use crate::thread::{Scheduler, restart, set_priority, suspend};
 
@@ -95,12 +95,12 @@ gears::code_gear! {
             suspend(cspace, objects, sched, src);
         }
         if request.is_call {
-            let regs = objects.tcb(src).map(|t| t.registers).unwrap_or([0; N_REGISTERS]);
+            let regs = objects.tcb(src).registers;
             let buffer = lookup_ipc_buffer(cspace, objects, request.thread, true);
             set_message(objects, mem, *arch, request.thread, buffer, 0, 0, &regs[..n]);
         }
-        if let Some(t) = objects.tcb_mut(request.thread)
-            && t.state == ThreadState::Restart
+        let mut t = objects.tcb_mut(request.thread);
+            if t.state == ThreadState::Restart
         {
             t.state = ThreadState::Running;
         }
@@ -133,13 +133,13 @@ gears::code_gear! {
         set_restart(objects, request.thread);
         let n = (request.mr(1) as usize).min(arch.register_count());
         let resume = request.mr(0) & abi::tcb::WRITE_REGISTERS_RESUME != 0;
-        if let Some(dest) = target(invocation)
-            && let Some(t) = objects.tcb_mut(dest)
-        {
-            for (i, r) in t.registers.iter_mut().enumerate().take(n) {
-                *r = crate::fault::sanitise_register(*arch, i, request.mr(i + 2));
-            }
-            t.next_ip = t.registers[arch.ip_register()];
+        if let Some(dest) = target(invocation) {
+            objects.tcb_mut(dest).set(|t| {
+                for (i, r) in t.registers.iter_mut().enumerate().take(n) {
+                    *r = crate::fault::sanitise_register(*arch, i, request.mr(i + 2));
+                }
+                t.next_ip = t.registers[arch.ip_register()];
+            });
             if resume {
                 restart(cspace, objects, sched, dest);
             }
@@ -161,7 +161,7 @@ gears::code_gear! {
         let Cap::Thread { ptr: auth } = auth else {
             return Next::Fail(SyscallError::InvalidCapability { cap: 1 });
         };
-        let mcp = objects.tcb(auth).map(|t| t.mcp as u64).unwrap_or(0);
+        let mcp = objects.tcb(auth).mcp as u64;
         if request.mr(0) > mcp {
             return Next::Fail(SyscallError::RangeError { min: 0, max: mcp });
         }
@@ -177,7 +177,7 @@ gears::code_gear! {
         if let Some(t) = target(invocation) {
             if request.label == label::tcb::SET_PRIORITY {
                 set_priority(objects, sched, t, value);
-            } else if let Some(tcb) = objects.tcb_mut(t) {
+            } else { let mut tcb = objects.tcb_mut(t);
                 tcb.mcp = value;
             }
         }
@@ -236,7 +236,7 @@ gears::code_gear! {
     pub fn invoke_tcb_set_space(ctx: Kernel; objects: &mut ObjectStore, request: &Request, invocation: &Invocation, delete: &mut DeleteCursor) {
         set_restart(objects, request.thread);
         let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
-        if let Some(tcb) = objects.tcb_mut(t) {
+        { let mut tcb = objects.tcb_mut(t);
             tcb.fault_handler = request.mr(0);
         }
         *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::CTABLE)), inner: None, ret: Some(&TCB_SET_SPACE_INSERT) };
@@ -286,7 +286,7 @@ gears::code_gear! {
     /// cap with the read right, neither bound nor waited on.
     pub fn decode_bind_notification(ctx: Kernel; objects: &ObjectStore, invocation: &Invocation) {
         let Some(t) = target(invocation) else { return Next::Fail(SyscallError::InvalidCapability { cap: 0 }) };
-        if objects.tcb(t).is_some_and(|x| x.bound_notification.is_some()) {
+        if objects.tcb(t).bound_notification.is_some() {
             return Next::Fail(SyscallError::IllegalOperation);
         }
         let Some(&(cap, _)) = invocation.extra_caps.first() else {
@@ -298,9 +298,11 @@ gears::code_gear! {
         if !rights.read {
             return Next::Fail(SyscallError::IllegalOperation);
         }
-        match objects.notification(ptr) {
-            Some(n) if n.queue.is_empty() && n.bound_tcb.is_none() => Next::Goto(&INVOKE_TCB_BIND_NOTIFICATION),
-            _ => Next::Fail(SyscallError::IllegalOperation),
+        let n = objects.notification(ptr);
+        if n.queue.is_empty() && n.bound_tcb.is_none() {
+            Next::Goto(&INVOKE_TCB_BIND_NOTIFICATION)
+        } else {
+            Next::Fail(SyscallError::IllegalOperation)
         }
     }
 }
@@ -319,7 +321,7 @@ gears::code_gear! {
 gears::code_gear! {
     /// `decodeUnbindNotification`: the TCB must have a bound notification.
     pub fn decode_unbind_notification(ctx: Kernel; objects: &ObjectStore, invocation: &Invocation) {
-        match target(invocation).and_then(|t| objects.tcb(t)) {
+        match target(invocation).map(|t| objects.tcb(t)) {
             Some(x) if x.bound_notification.is_some() => Next::Goto(&INVOKE_TCB_UNBIND_NOTIFICATION),
             _ => Next::Fail(SyscallError::IllegalOperation),
         }

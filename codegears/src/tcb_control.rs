@@ -12,7 +12,7 @@ use crate::cspace::CSpace;
 use crate::error::SyscallError;
 use crate::kernel::{DeleteCursor, Invocation, Kernel, Request, tcb_slot};
 use crate::lookup::set_restart;
-use crate::object::{N_REGISTERS, ObjectStore};
+use crate::object::ObjectStore;
 use crate::tcb::{check_cap_at_and_insert, target};
 use crate::thread::{Scheduler, restart, set_priority, suspend};
 
@@ -29,7 +29,7 @@ gears::code_gear! {
         let Some(&(Cap::Thread { ptr: auth }, _)) = invocation.extra_caps.first() else {
             return Next::Fail(SyscallError::InvalidCapability { cap: 1 });
         };
-        let mcp = objects.tcb(auth).map(|t| t.mcp as u64).unwrap_or(0);
+        let mcp = objects.tcb(auth).mcp as u64;
         if request.mr(0) > mcp || request.mr(1) > mcp {
             return Next::Fail(SyscallError::RangeError { min: 0, max: mcp });
         }
@@ -42,7 +42,7 @@ gears::code_gear! {
     pub fn invoke_tcb_set_sched_params(ctx: Kernel; objects: &mut ObjectStore, sched: &mut Scheduler, request: &Request, invocation: &Invocation) {
         set_restart(objects, request.thread);
         if let Some(t) = target(invocation) {
-            if let Some(tcb) = objects.tcb_mut(t) {
+            { let mut tcb = objects.tcb_mut(t);
                 tcb.mcp = request.mr(0) as u8;
             }
             set_priority(objects, sched, t, request.mr(1) as u8);
@@ -79,8 +79,8 @@ gears::code_gear! {
         if flags & abi::tcb::COPY_RESUME_TARGET != 0 {
             restart(cspace, objects, sched, dest);
         }
-        let from = objects.tcb(src).map(|t| t.registers).unwrap_or([0; N_REGISTERS]);
-        if let Some(t) = objects.tcb_mut(dest) {
+        let from = objects.tcb(src).registers;
+        { let mut t = objects.tcb_mut(dest);
             let (frame, all) = (arch.frame_registers(), arch.register_count());
             if flags & abi::tcb::COPY_TRANSFER_FRAME != 0 {
                 t.registers[..frame].copy_from_slice(&from[..frame]);
@@ -140,7 +140,7 @@ gears::code_gear! {
     pub fn invoke_tcb_set_ipc_buffer(ctx: Kernel; objects: &mut ObjectStore, request: &Request, invocation: &Invocation, delete: &mut DeleteCursor) {
         set_restart(objects, request.thread);
         let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
-        if let Some(tcb) = objects.tcb_mut(t) {
+        { let mut tcb = objects.tcb_mut(t);
             tcb.ipc_buffer_ptr = request.mr(0);
         }
         *delete = DeleteCursor { slot: Some(SlotRef::of(t, tcb_slot::BUFFER)), inner: None, ret: Some(&TCB_SET_IPC_BUFFER_INSERT) };
@@ -208,7 +208,7 @@ gears::code_gear! {
     pub fn invoke_tcb_configure(ctx: Kernel; objects: &mut ObjectStore, request: &Request, invocation: &Invocation, delete: &mut DeleteCursor) {
         set_restart(objects, request.thread);
         let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
-        if let Some(tcb) = objects.tcb_mut(t) {
+        { let mut tcb = objects.tcb_mut(t);
             tcb.fault_handler = request.mr(0);
             tcb.ipc_buffer_ptr = request.mr(3);
         }

@@ -30,22 +30,13 @@ pub enum QueueKind {
 }
 
 fn links(objects: &ObjectStore, t: ObjPtr, kind: QueueKind) -> Links {
-    objects
-        .tcb(t)
-        .map(|tcb| match kind {
-            QueueKind::Ep => tcb.ep_links,
-            QueueKind::Sched => tcb.sched_links,
-        })
-        .unwrap_or_default()
+    objects.links(t, kind == QueueKind::Ep)
 }
 
 fn update_links(objects: &mut ObjectStore, t: ObjPtr, kind: QueueKind, f: impl FnOnce(&mut Links)) {
-    if let Some(tcb) = objects.tcb_mut(t) {
-        match kind {
-            QueueKind::Ep => f(&mut tcb.ep_links),
-            QueueKind::Sched => f(&mut tcb.sched_links),
-        }
-    }
+    let mut l = links(objects, t, kind);
+    f(&mut l);
+    objects.set_links(t, kind == QueueKind::Ep, l);
 }
 
 /// `tcbEPAppend` / `tcbSchedAppend`'s list part: `t` goes to the tail of `q`. O(1).
@@ -113,44 +104,35 @@ impl Scheduler {
 
 /// `tcbSchedAppend`: a runnable thread not yet queued goes to the tail of its priority's queue.
 pub fn sched_append(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr) {
-    let Some(tcb) = objects.tcb(t) else { return };
-    if tcb.queued {
+    let (prio, queued) = objects.sched_fields(t);
+    if queued {
         return;
     }
-    let prio = tcb.priority;
     let q = queue_append(objects, sched.queue(prio), t, QueueKind::Sched);
     sched.set_queue(prio, q);
-    if let Some(tcb) = objects.tcb_mut(t) {
-        tcb.queued = true;
-    }
+    objects.set_queued(t, true);
 }
 
 /// `tcbSchedEnqueue`: a thread not yet queued goes to the head of its priority's queue.
 pub fn sched_enqueue(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr) {
-    let Some(tcb) = objects.tcb(t) else { return };
-    if tcb.queued {
+    let (prio, queued) = objects.sched_fields(t);
+    if queued {
         return;
     }
-    let prio = tcb.priority;
     let q = queue_prepend(objects, sched.queue(prio), t, QueueKind::Sched);
     sched.set_queue(prio, q);
-    if let Some(tcb) = objects.tcb_mut(t) {
-        tcb.queued = true;
-    }
+    objects.set_queued(t, true);
 }
 
 /// `tcbSchedDequeue`: a queued thread leaves its ready queue.
 pub fn sched_dequeue(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr) {
-    let Some(tcb) = objects.tcb(t) else { return };
-    if !tcb.queued {
+    let (prio, queued) = objects.sched_fields(t);
+    if !queued {
         return;
     }
-    let prio = tcb.priority;
     let q = queue_remove(objects, sched.queue(prio), t, QueueKind::Sched);
     sched.set_queue(prio, q);
-    if let Some(tcb) = objects.tcb_mut(t) {
-        tcb.queued = false;
-    }
+    objects.set_queued(t, false);
 }
 
 /// `setThreadState` with `scheduleTCB`/`possibleSwitchTo`: a thread that becomes runnable joins
@@ -159,11 +141,8 @@ pub fn sched_dequeue(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr
 /// cleared by the fault reply; a cancelled fault IPC keeps it in non-MCS seL4, where a thread
 /// restarted past its fault would later send that stale fault instead of its next message).
 pub fn set_thread_state(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr, state: ThreadState) {
-    let Some(tcb) = objects.tcb_mut(t) else { return };
-    tcb.state = state;
-    if !matches!(state, ThreadState::BlockedOnSend { .. } | ThreadState::BlockedOnReply) {
-        tcb.fault = None;
-    }
+    let keeps_fault = matches!(state, ThreadState::BlockedOnSend { .. } | ThreadState::BlockedOnReply);
+    objects.set_thread_state_words(t, state, !keeps_fault);
     if state.is_runnable() {
         sched_append(objects, sched, t);
     } else {
@@ -173,7 +152,7 @@ pub fn set_thread_state(objects: &mut ObjectStore, sched: &mut Scheduler, t: Obj
 
 /// `tcbSchedDequeue` + `tcbSchedAppend` of `handleYield`: the thread goes to the back of its queue.
 pub fn yield_thread(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr) {
-    if objects.tcb(t).is_some_and(|tcb| tcb.queued) {
+    if objects.sched_fields(t).1 {
         sched_dequeue(objects, sched, t);
         sched_append(objects, sched, t);
     }
@@ -181,9 +160,10 @@ pub fn yield_thread(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr)
 
 /// `setPriority`: change the priority, moving the thread to the tail of its new queue if queued.
 pub fn set_priority(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr, prio: u8) {
-    let queued = objects.tcb(t).is_some_and(|tcb| tcb.queued);
+    let queued = objects.sched_fields(t).1;
     sched_dequeue(objects, sched, t);
-    if let Some(tcb) = objects.tcb_mut(t) {
+    {
+        let mut tcb = objects.tcb_mut(t);
         tcb.priority = prio;
     }
     if queued {
@@ -219,7 +199,7 @@ pub fn reply_cap_slot(cspace: &CSpace, t: ObjPtr) -> Option<SlotRef> {
 /// `cancelIPC` of one thread: out of its endpoint's or notification's queue (O(1)), or its reply
 /// cap deleted when it waits for a reply; it becomes Inactive. Other states are left alone.
 pub fn cancel_ipc(cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr) {
-    let Some(state) = objects.tcb(t).map(|tcb| tcb.state) else { return };
+    let state = objects.thread_state(t);
     match state {
         ThreadState::BlockedOnSend { ep, .. } | ThreadState::BlockedOnReceive { ep, .. } => {
             crate::endpoint::ep_dequeue(objects, ep, t);
@@ -247,7 +227,7 @@ pub fn suspend(cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Sched
 /// `restart`: a stopped thread (inactive or blocked) cancels its IPC, gets its master reply cap,
 /// and becomes `Restart` at the tail of its ready queue.
 pub fn restart(cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr) {
-    if objects.tcb(t).is_some_and(|tcb| tcb.state.is_stopped()) {
+    if objects.thread_state(t).is_stopped() {
         cancel_ipc(cspace, objects, sched, t);
         setup_reply_master(cspace, t);
         set_thread_state(objects, sched, t, ThreadState::Restart);

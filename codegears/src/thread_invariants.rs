@@ -18,9 +18,9 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 
 use crate::cap::{Cap, ObjPtr, SlotRef};
-use crate::invariants::InvariantViolation;
+use crate::invariants::{InvariantViolation, LiveObjects};
 use crate::kernel::{KernelState, tcb_slot};
-use crate::object::{EpState, NtfnState, Object, ObjectStore, TcbQueue, ThreadState};
+use crate::object::{EpState, NtfnState, ObjKind, ObjectStore, TcbQueue, ThreadState};
 use crate::thread::QueueKind;
 
 fn fail(invariant: &'static str, detail: alloc::string::String) -> Result<(), InvariantViolation> {
@@ -30,6 +30,7 @@ fn fail(invariant: &'static str, detail: alloc::string::String) -> Result<(), In
 /// Walks `q` through `kind` links and returns its members in order, checking the list's shape.
 fn walk(
     objects: &ObjectStore,
+    objs: &LiveObjects,
     q: TcbQueue,
     kind: QueueKind,
     what: &dyn core::fmt::Debug,
@@ -39,12 +40,13 @@ fn walk(
     let mut prev: Option<ObjPtr> = None;
     let mut cur = q.head;
     while let Some(t) = cur {
-        let Some(tcb) = objects.tcb(t) else {
+        if objs.get(&t) != Some(&ObjKind::Tcb) {
             return Err(InvariantViolation {
                 invariant: "queues_well_formed",
                 detail: format!("{what:?}'s queue holds {t:?}, not a live TCB"),
             });
-        };
+        }
+        let tcb = objects.tcb(t);
         let l = match kind {
             QueueKind::Ep => tcb.ep_links,
             QueueKind::Sched => tcb.sched_links,
@@ -83,30 +85,25 @@ enum Want {
 
 /// Checks every thread and queue invariant of `state` (O(n log n) in threads, objects and slots).
 pub fn check_thread_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
-    check_thread_invariants_in(state, &state.slots())
+    let slots = state.slots();
+    check_thread_invariants_in(state, &crate::invariants::live_objects(&slots)?, &slots)
 }
 
 /// [`check_thread_invariants`] with the non-empty slots listed once by the caller.
 pub(crate) fn check_thread_invariants_in(
     state: &KernelState,
+    objs: &LiveObjects,
     slots: &[(crate::cap::SlotRef, crate::cspace::Cte)],
 ) -> Result<(), InvariantViolation> {
     let objects = &state.objects;
-    let n_tcbs = objects.iter().filter(|(_, o)| matches!(o, Object::Tcb(_))).count();
+    let n_tcbs = objs.values().filter(|k| **k == ObjKind::Tcb).count();
     // Which IPC queue each thread is in.
     let mut in_queue: BTreeMap<ObjPtr, ObjPtr> = BTreeMap::new();
-    for (p, o) in objects.iter() {
-        let (members, want) = match o {
-            Object::Endpoint(e) => {
-                let m = walk(objects, e.queue, QueueKind::Ep, &p, n_tcbs)?;
-                if let Some((_, Some(c))) = e.cancel_badged
-                    && !m.contains(&c)
-                {
-                    return fail(
-                        "valid_ep",
-                        format!("{p:?}: the cancelBadgedSends cursor {c:?} is not queued"),
-                    );
-                }
+    for (&p, k) in objs {
+        let (members, want) = match k {
+            ObjKind::Endpoint => {
+                let e = objects.endpoint(p);
+                let m = walk(objects, objs, e.queue, QueueKind::Ep, &p, n_tcbs)?;
                 let expected = match e.state {
                     EpState::Idle => None,
                     EpState::Send => Some(true),
@@ -117,13 +114,14 @@ pub(crate) fn check_thread_invariants_in(
                 }
                 (m, if e.state == EpState::Send { Want::Send } else { Want::Recv })
             }
-            Object::Notification(n) => {
-                let m = walk(objects, n.queue, QueueKind::Ep, &p, n_tcbs)?;
+            ObjKind::Notification => {
+                let n = objects.notification(p);
+                let m = walk(objects, objs, n.queue, QueueKind::Ep, &p, n_tcbs)?;
                 if m.is_empty() == (n.state == NtfnState::Waiting) {
                     return fail("valid_ntfn", format!("{p:?} is {:?} with {} waiting", n.state, m.len()));
                 }
                 if let Some(t) = n.bound_tcb
-                    && objects.tcb(t).and_then(|x| x.bound_notification) != Some(p)
+                    && (objs.get(&t) != Some(&ObjKind::Tcb) || objects.tcb(t).bound_notification != Some(p))
                 {
                     return fail(
                         "bound_symmetric",
@@ -138,7 +136,7 @@ pub(crate) fn check_thread_invariants_in(
             if let Some(other) = in_queue.insert(t, p) {
                 return fail("one_queue", format!("{t:?} is in the queues of {other:?} and {p:?}"));
             }
-            let s = objects.tcb(t).map(|x| x.state).unwrap_or_default();
+            let s = objects.thread_state(t);
             let ok = match want {
                 Want::Send => matches!(s, ThreadState::BlockedOnSend { ep, .. } if ep == p),
                 Want::Recv => matches!(s, ThreadState::BlockedOnReceive { ep, .. } if ep == p),
@@ -155,16 +153,22 @@ pub(crate) fn check_thread_invariants_in(
         if q.is_empty() {
             return fail("valid_queues", format!("an empty ready queue is kept for priority {prio}"));
         }
-        for t in walk(objects, q, QueueKind::Sched, &format!("ready queue {prio}"), n_tcbs)? {
-            let tcb = objects.tcb(t).map(|x| (x.priority, x.queued, x.state)).unwrap_or_default();
+        for t in walk(objects, objs, q, QueueKind::Sched, &format!("ready queue {prio}"), n_tcbs)? {
+            let tcb = {
+                let x = objects.tcb(t);
+                (x.priority, x.queued, x.state)
+            };
             if tcb.0 != prio || !tcb.1 || !tcb.2.is_runnable() || !ready.insert(t) {
                 return fail("valid_queues", format!("{t:?} ({tcb:?}) in ready queue {prio}"));
             }
         }
     }
     // Each thread.
-    for (p, o) in objects.iter() {
-        let Object::Tcb(tcb) = o else { continue };
+    for (&p, k) in objs {
+        if *k != ObjKind::Tcb {
+            continue;
+        }
+        let tcb = objects.tcb(p);
         if tcb.state.queued_on() != in_queue.get(&p).copied() {
             return fail(
                 "state_agrees_with_queue",
@@ -197,7 +201,7 @@ pub(crate) fn check_thread_invariants_in(
             return fail("valid_fault", format!("{p:?} holds {:?} but is {:?}", tcb.fault, tcb.state));
         }
         if let Some(n) = tcb.bound_notification
-            && objects.notification(n).and_then(|x| x.bound_tcb) != Some(p)
+            && (objs.get(&n) != Some(&ObjKind::Notification) || objects.notification(n).bound_tcb != Some(p))
         {
             return fail("bound_symmetric", format!("{p:?} is bound to {n:?}, which is not bound to it"));
         }
@@ -219,8 +223,8 @@ fn check_reply_caps(
             }
             continue;
         }
-        let waiting = state.objects.tcb(tcb).map(|t| t.state);
-        if waiting != Some(ThreadState::BlockedOnReply) {
+        let waiting = state.objects.thread_state(tcb);
+        if waiting != ThreadState::BlockedOnReply {
             return fail(
                 "valid_reply_caps",
                 format!("{s:?} holds a reply cap to {tcb:?}, which is {waiting:?}"),
@@ -240,23 +244,28 @@ fn check_reply_caps(
 }
 
 /// The thread invariants that concern one endpoint or notification, checked at its queue's ends
-/// only (O(log n)): for every preemption point of a cancel loop over a long queue, where
-/// [`check_thread_invariants`] runs only at sampled points.
-pub fn check_local_queue_invariants(state: &KernelState, obj: ObjPtr) -> Result<(), InvariantViolation> {
+/// only (O(1)): for every preemption point of a cancel loop over a long queue, where
+/// [`check_thread_invariants`] runs only at sampled points. `obj` is a notification if
+/// `is_notification`, else an endpoint.
+pub fn check_local_queue_invariants(
+    state: &KernelState,
+    obj: ObjPtr,
+    is_notification: bool,
+) -> Result<(), InvariantViolation> {
     let objects = &state.objects;
-    let (q, ok): (TcbQueue, bool) = match objects.get(obj) {
-        Some(Object::Endpoint(e)) => (e.queue, e.queue.is_empty() == (e.state == EpState::Idle)),
-        Some(Object::Notification(n)) => (n.queue, n.queue.is_empty() != (n.state == NtfnState::Waiting)),
-        _ => return Ok(()),
+    let (q, ok): (TcbQueue, bool) = if is_notification {
+        let n = objects.notification(obj);
+        (n.queue, n.queue.is_empty() != (n.state == NtfnState::Waiting))
+    } else {
+        let e = objects.endpoint(obj);
+        (e.queue, e.queue.is_empty() == (e.state == EpState::Idle))
     };
     if !ok {
         return fail("valid_ep", format!("{obj:?}: state and queue disagree"));
     }
     for (end, link) in [(q.head, true), (q.tail, false)] {
         let Some(t) = end else { continue };
-        let Some(tcb) = objects.tcb(t) else {
-            return fail("queues_well_formed", format!("{obj:?}: {t:?} is not a live TCB"));
-        };
+        let tcb = objects.tcb(t);
         let outer = if link { tcb.ep_links.prev } else { tcb.ep_links.next };
         if outer.is_some() || tcb.state.queued_on() != Some(obj) {
             return fail(

@@ -16,7 +16,7 @@ use crate::error::{LookupFault, SyscallError};
 use crate::kernel::{Invocation, Kernel, LookupCursor, Request, RetypeCursor};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
 use crate::machine::{MachineOp, MachineOps};
-use crate::object::{Endpoint, Notification, Object, ObjectStore, Tcb};
+use crate::object::{ObjKind, ObjectStore};
 
 /// The most objects one Retype may create (`CONFIG_RETYPE_FAN_OUT_LIMIT`).
 pub const RETYPE_FAN_OUT_LIMIT: u64 = abi::config::RETYPE_FAN_OUT_LIMIT;
@@ -230,14 +230,14 @@ gears::code_gear! {
         let user = retype.user_size as u8;
         let cap = match arch.object_kind(retype.object_type) {
             Some(ObjectKind::Frame(size_bits)) => {
-                objects.insert(ptr, Object::Frame { size_bits });
+                objects.create(ptr, ObjKind::Frame { size_bits });
                 if !retype.is_device {
                     machine.push(MachineOp::Zero { paddr: addr, bits: size_bits });
                 }
                 Cap::Frame { ptr, size_bits, rights: CapRights::ALL, is_device: retype.is_device, mapped: None }
             }
             Some(ObjectKind::PageTable(kind)) => {
-                objects.insert(ptr, Object::PageTable { kind, entries: Default::default() });
+                objects.create(ptr, ObjKind::PageTable { kind });
                 machine.push(MachineOp::Zero { paddr: addr, bits: PAGE_TABLE_BITS });
                 Cap::PageTable { ptr, kind, mapped: None }
             }
@@ -247,21 +247,21 @@ gears::code_gear! {
             }
             abi::object::TCB => {
                 cspace.clear(ptr, crate::cap::TCB_BITS);
-                objects.insert(ptr, Object::Tcb(Tcb::default()));
+                objects.create(ptr, ObjKind::Tcb);
                 Cap::Thread { ptr }
             }
             abi::object::ENDPOINT => {
-                objects.insert(ptr, Object::Endpoint(Endpoint::default()));
+                objects.create(ptr, ObjKind::Endpoint);
                 Cap::endpoint(ptr)
             }
             abi::object::NOTIFICATION => {
-                objects.insert(ptr, Object::Notification(Notification::default()));
+                objects.create(ptr, ObjKind::Notification);
                 Cap::Notification { ptr, badge: 0, rights: CapRights::ALL }
             }
             _ => {
                 // seL4_CapTableObject.
                 cspace.clear(ptr, user + crate::cap::SLOT_BITS);
-                objects.insert(ptr, Object::CNode { radix: user });
+                objects.create(ptr, ObjKind::CNode { radix: user });
                 Cap::cnode(ptr, user)
             }
             },

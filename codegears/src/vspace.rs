@@ -73,7 +73,7 @@ pub const fn asid_low(asid: u64) -> u16 {
 /// `findVSpaceForASID`: the root the ASID names, if any (else seL4's InvalidRoot lookup fault).
 pub fn find_vspace_for_asid(asids: &AsidTable, objects: &ObjectStore, asid: u64) -> Option<ObjPtr> {
     let pool = asids.pools.get(&asid_high(asid)?)?;
-    objects.asid_pool(*pool)?.get(&asid_low(asid)).copied()
+    objects.asid_pool_entry(*pool, asid_low(asid))
 }
 
 /// `isValidVTableRoot` (`isValidNativeRoot`): a VSpace root cap of this arch with an ASID.
@@ -233,10 +233,8 @@ pub fn delete_asid(
     root: ObjPtr,
 ) {
     let Some(pool) = asid_high(asid).and_then(|h| asids.pools.get(&h).copied()) else { return };
-    if let Some(entries) = objects.asid_pool_mut(pool)
-        && entries.get(&asid_low(asid)) == Some(&root)
-    {
-        entries.remove(&asid_low(asid));
+    if objects.asid_pool_entry(pool, asid_low(asid)) == Some(root) {
+        objects.set_asid_pool_entry(pool, asid_low(asid), None);
         machine.push(MachineOp::Flush { root: root.0, vaddr: None });
     }
 }
@@ -254,10 +252,8 @@ pub fn delete_asid_pool(
     if asids.pools.get(&high) != Some(&pool) {
         return;
     }
-    if let Some(entries) = objects.asid_pool(pool) {
-        for root in entries.values() {
-            machine.push(MachineOp::Flush { root: root.0, vaddr: None });
-        }
+    for (_, root) in objects.asid_pool_entries(pool) {
+        machine.push(MachineOp::Flush { root: root.0, vaddr: None });
     }
     asids.pools.remove(&high);
 }

@@ -34,10 +34,10 @@ use alloc::vec::Vec;
 use crate::arch::ArchExt;
 use crate::arch::{PtKind, level_bits};
 use crate::cap::{Cap, ObjPtr, mask};
-use crate::invariants::InvariantViolation;
+use crate::invariants::{InvariantViolation, LiveObjects};
 use crate::kernel::KernelState;
 use crate::machine::{MachineOp, Pte};
-use crate::object::Object;
+use crate::object::ObjKind;
 use crate::vspace::Entry;
 
 fn fail(invariant: &'static str, detail: alloc::string::String) -> Result<(), InvariantViolation> {
@@ -46,12 +46,14 @@ fn fail(invariant: &'static str, detail: alloc::string::String) -> Result<(), In
 
 /// Checks the address-space invariants of `state`.
 pub fn check_vspace_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
-    check_vspace_invariants_in(state, &state.slots())
+    let slots = state.slots();
+    check_vspace_invariants_in(state, &crate::invariants::live_objects(&slots)?, &slots)
 }
 
 /// [`check_vspace_invariants`] with the non-empty slots listed once by the caller.
 pub(crate) fn check_vspace_invariants_in(
     state: &KernelState,
+    objs: &LiveObjects,
     slots: &[(crate::cap::SlotRef, crate::cspace::Cte)],
 ) -> Result<(), InvariantViolation> {
     let arch = state.arch;
@@ -73,10 +75,10 @@ pub(crate) fn check_vspace_invariants_in(
         }
     }
     for (high, pool) in &state.asids.pools {
-        let Some(entries) = objects.asid_pool(*pool) else {
+        if objs.get(pool) != Some(&ObjKind::AsidPool) {
             return fail("asids_consistent", format!("ASID table {high} names dead pool {pool:?}"));
-        };
-        for (low, root) in entries {
+        }
+        for (low, root) in &objects.asid_pool_entries(*pool) {
             let asid = ((*high as u64) << crate::arch::ASID_LOW_BITS) | *low as u64;
             if !matches!(objects.page_table(*root), Some((k, _)) if k == arch.root_kind()) {
                 return fail("asids_consistent", format!("ASID {asid} names {root:?}, not a live root"));
@@ -90,8 +92,7 @@ pub(crate) fn check_vspace_invariants_in(
     // is the target of one entry, and entries are claimed by caps.
     let mut targets: BTreeMap<ObjPtr, ObjPtr> = BTreeMap::new();
     for (high, pool) in &state.asids.pools {
-        let Some(entries) = objects.asid_pool(*pool) else { continue };
-        for (low, root) in entries {
+        for (low, root) in &objects.asid_pool_entries(*pool) {
             let asid = ((*high as u64) << crate::arch::ASID_LOW_BITS) | *low as u64;
             let mut stack: Vec<(ObjPtr, u8, u64)> = alloc::vec![(*root, arch.root_level(), 0)];
             while let Some((table, level, base)) = stack.pop() {
@@ -128,7 +129,7 @@ pub(crate) fn check_vspace_invariants_in(
                             }
                         }
                         Entry::Page { frame, size_bits, .. } => {
-                            let live = matches!(objects.get(frame), Some(Object::Frame { size_bits: s }) if *s == size_bits);
+                            let live = objs.get(&frame) == Some(&ObjKind::Frame { size_bits });
                             if !live || level_bits(level) != size_bits as u64 {
                                 return fail(
                                     "entries_live",
@@ -205,8 +206,7 @@ pub fn check_hardware_tables(
     let arch = state.arch;
     let objects = &state.objects;
     for (high, pool) in &state.asids.pools {
-        let Some(entries) = objects.asid_pool(*pool) else { continue };
-        for (low, root) in entries {
+        for (low, root) in &objects.asid_pool_entries(*pool) {
             let asid = ((*high as u64) << crate::arch::ASID_LOW_BITS) | *low as u64;
             let mut stack: Vec<(ObjPtr, u8)> = alloc::vec![(*root, arch.root_level())];
             while let Some((table, level)) = stack.pop() {

@@ -69,7 +69,7 @@ fn left_first_philosophers_deadlock() {
     let p = philosophers(N, Variant::LeftFirst);
     let last = cex.last_state();
     for (i, &t) in p.philosophers.iter().enumerate() {
-        let st = last.k.state.objects.tcb(t).unwrap().state;
+        let st = last.k.state.objects.tcb(t).state;
         let right = p.fork_eps[(i + 1) % N].0;
         assert!(
             matches!(st, ThreadState::BlockedOnSend { is_call: true, ep, .. } if ep == right),
@@ -78,7 +78,7 @@ fn left_first_philosophers_deadlock() {
         assert_eq!(last.pc[i], 2, "philosopher {i} has called for both forks");
     }
     for (f, &t) in p.servers.iter().enumerate() {
-        let st = last.k.state.objects.tcb(t).unwrap().state;
+        let st = last.k.state.objects.tcb(t).state;
         let release = p.fork_eps[f].1;
         assert!(
             matches!(st, ThreadState::BlockedOnReceive { ep, .. } if ep == release),

@@ -272,7 +272,7 @@ fn save_caller_moves_the_reply_cap() {
     let reply = Cap::Reply { tcb: callee, master: false, can_grant: true };
     cte_insert(&mut s.k.state.cspace, reply, master, caller);
     // The thread the reply cap names waits for the reply, as a Call leaves it.
-    s.k.state.objects.tcb_mut(callee).unwrap().state = codegears::object::ThreadState::BlockedOnReply;
+    s.k.state.objects.tcb_mut(callee).state = codegears::object::ThreadState::BlockedOnReply;
     gears_tests::sel4::invariants(&s.k).unwrap();
 
     let dest = s.free_slot();

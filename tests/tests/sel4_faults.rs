@@ -33,7 +33,7 @@ const INVALID_OPCODE: u64 = 6;
 
 /// The thread's registers as the CPU left them at the fault (the kernel entry saves them).
 fn set_registers(s: &mut Sel4, t: ObjPtr, f: impl FnOnce(&mut [u64; N_REGISTERS])) {
-    f(&mut s.k.state.objects.tcb_mut(t).expect("a live TCB").registers);
+    f(&mut s.k.state.objects.tcb_mut(t).registers);
 }
 
 /// A handler thread at 101 and a faulter at 100 whose fault handler is `ep` minted with
@@ -353,7 +353,7 @@ fn the_handler_endpoint_deleted_while_the_faulter_waits_to_send() {
     let ep_ptr = s.obj_ptr(ep);
     let r = s.root();
     assert_eq!(s.cnode_delete(r, ep, WORD_BITS), Ok(()));
-    assert!(s.k.state.objects.get(ep_ptr).is_none(), "the endpoint is gone");
+    assert!(!s.is_live(ep_ptr), "the endpoint is gone");
     // cancelAllIPC restarted the faulter, fault dropped: it re-executes the faulting
     // instruction, faults again, and now has no handler.
     assert_eq!(s.state(f), ThreadState::Restart);
@@ -387,7 +387,7 @@ fn the_handler_thread_deleted_while_the_faulter_waits_for_its_reply() {
     assert_waits_for_reply(&s, f, h, vm);
     let r = s.root();
     assert_eq!(s.cnode_delete(r, hc, WORD_BITS), Ok(()));
-    assert!(s.k.state.objects.get(h).is_none(), "the handler is gone");
+    assert!(!s.is_live(h), "the handler is gone");
     // Non-MCS seL4: deleting a reply cap wakes no one; the faulter waits on, out of the ready
     // queues, and the rest of the system runs.
     assert_eq!(s.state(f), ThreadState::BlockedOnReply);
@@ -409,7 +409,7 @@ fn a_faulter_deleted_while_its_handler_holds_the_reply_cap() {
     assert_eq!(s.as_thread(f, |s| s.fault(ue)), Ok(Done::Blocked));
     let r = s.root();
     assert_eq!(s.cnode_delete(r, faulter_cap, WORD_BITS), Ok(()));
-    assert!(s.k.state.objects.get(f).is_none());
+    assert!(!s.is_live(f));
     assert!(caller_cap(&s, h).is_null(), "the reply cap went with it");
     assert_eq!(s.as_thread(h, |s| s.reply(0, &[1, 2, 3])), Ok(Done::Ok), "a reply to no one");
 }

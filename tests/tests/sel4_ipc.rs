@@ -173,7 +173,7 @@ fn test_ipc_pair(pair: Pair) -> u64 {
             // Both helpers are runnable again and the endpoint is idle.
             assert!(s.state(a).is_runnable() && s.state(b).is_runnable());
             let ep_ptr = s.obj_ptr(ep);
-            let e = s.k.state.objects.endpoint(ep_ptr).copied().unwrap();
+            let e = s.k.state.objects.endpoint(ep_ptr);
             assert!(e.queue.is_empty());
             // cleanup_helper
             for c in [a_cap, b_cap] {

@@ -134,7 +134,7 @@ fn binding_prio(waiter_prio: u8, sender_prio: u8) {
         // The signal came first and was kept (Active) until the waiter polled it.
         assert_eq!(s.received(w).1, 0, "an unbadged signal");
     }
-    assert_eq!(s.k.state.objects.notification(n).unwrap().state, NtfnState::Idle);
+    assert_eq!(s.k.state.objects.notification(n).state, NtfnState::Idle);
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn ipc0010_suspend_mid_call() {
     assert_eq!(s.suspend(tc), Ok(Done::Ok));
     let r = s.root();
     assert_eq!(s.cnode_delete(r, tc, WORD_BITS), Ok(()));
-    assert!(s.k.state.objects.get(t).is_none(), "the TCB is gone");
+    assert!(!s.is_live(t), "the TCB is gone");
     // Replying now finds no caller: nothing happens.
     assert_eq!(s.reply(0, &[]), Ok(Done::Ok));
 }

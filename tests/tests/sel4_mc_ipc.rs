@@ -39,8 +39,7 @@ fn clients_and_server_never_deadlock() {
                 .iter()
                 .enumerate()
                 .filter(|(i, c)| {
-                    st.pc[i + 1] == 1
-                        && st.k.state.objects.tcb(**c).is_some_and(|x| x.state == ThreadState::Running)
+                    st.pc[i + 1] == 1 && st.k.state.objects.thread_state(**c) == ThreadState::Running
                 })
                 .map(|(_, c)| gears_tests::sel4::received(&st.k, *c).2)
                 .collect();
@@ -64,24 +63,15 @@ fn calling_each_other_first_deadlocks() {
         vec![Op::Call(ep_b, vec![1]), Op::Recv(ep_a), Op::Reply(vec![])],
         vec![Op::Call(ep_a, vec![2]), Op::Recv(ep_b), Op::Reply(vec![])],
     ];
-    let sys = IpcSystem { kernel: s.k.clone(), threads, scripts };
+    let sys = IpcSystem { kernel: s.k.clone(), threads: threads.clone(), scripts };
     let report =
         Checker::new(GearModel::new(sys)).invariant("kernel", |st: &IpcState| invariants(&st.k)).bfs();
     let cex = report.counterexample.as_ref().expect("a deadlock");
     assert_eq!(cex.finding, Finding::Deadlock);
     assert_eq!(cex.len(), 2, "each calls the other, and both wait to send");
     let last = cex.last_state();
-    assert!(
-        last.k
-            .state
-            .objects
-            .iter()
-            .filter_map(|(_, o)| match o {
-                codegears::Object::Tcb(t) => Some(t.state),
-                _ => None,
-            })
-            .filter(|st| matches!(st, ThreadState::BlockedOnSend { is_call: true, .. }))
-            .count()
-            == 2
-    );
+    let calling = |t: &codegears::ObjPtr| {
+        matches!(last.k.state.objects.thread_state(*t), ThreadState::BlockedOnSend { is_call: true, .. })
+    };
+    assert_eq!(threads.iter().filter(|t| calling(t)).count(), 2);
 }

@@ -95,7 +95,7 @@ fn preempt_revoke(
     s.checked = true;
     invariants(&s.k).unwrap();
     assert_eq!(s.descendants(ep).len() as u64, copies);
-    let objects_before = s.k.state.objects.len();
+    let objects_before = s.live_count();
 
     let r = s.root();
     let req = s.request(r, label::cnode::REVOKE, &[ep, WORD_BITS], &[]);
@@ -107,7 +107,7 @@ fn preempt_revoke(
     // Converged: every copy gone, the original and the endpoint still there.
     assert!(s.descendants(ep).is_empty());
     assert!(matches!(s.cap(ep), Cap::Endpoint { .. }));
-    assert_eq!(s.k.state.objects.len(), objects_before);
+    assert_eq!(s.live_count(), objects_before);
     invariants(&s.k).unwrap();
     let (inject, inv, gap) = d.meta();
     assert_eq!(inject.seen(), copies, "one preemption point per child deleted");
@@ -185,7 +185,7 @@ fn delete_cnode_through_zombies_preempted_everywhere() {
         assert_eq!(s.cnode_move(outer, 5, 3, r, inner, WORD_BITS), Ok(()));
         assert_eq!(s.cnode_move(outer, 7, 3, r, tcb, WORD_BITS), Ok(()));
         assert_eq!(s.cnode_copy(outer, 0, 3, r, ep, WORD_BITS, codegears::CapRights::ALL), Ok(()));
-        let before = s.k.state.objects.len();
+        let before = s.live_count();
 
         let req = s.request(r, label::cnode::DELETE, &[outer, WORD_BITS], &[]);
         let mut d = Dispatcher::new((InjectAt::every(mode), Invariant::new(invariants)));
@@ -197,8 +197,7 @@ fn delete_cnode_through_zombies_preempted_everywhere() {
         // The outer CNode died. The inner CNode and the TCB, whose last caps were in it, were each
         // finalised (the thread suspended) and their Zombie swapped into their own slot 0: cyclic
         // Zombies, as seL4's reduceZombie leaves them, reclaimed by revoking their untyped.
-        let objs = &s.k.state.objects;
-        assert_eq!(objs.len(), before - 1, "{mode}: {objs:?}");
+        assert_eq!(s.live_count(), before - 1, "{mode}");
         let cyclic =
             s.k.state
                 .slots()
@@ -214,7 +213,7 @@ fn delete_cnode_through_zombies_preempted_everywhere() {
         assert_eq!(res, Ok(()));
         assert!(d.meta().1.violation().is_none());
         assert_eq!(
-            s.k.state.objects.len(),
+            s.live_count(),
             5,
             "only the boot TCB, CNode, VSpace root, ASID pool and IPC buffer frame remain"
         );
@@ -234,7 +233,7 @@ fn delete_of_a_tcb_goes_through_a_zombie() {
     assert_eq!(s.copy(t, c), Ok(()));
     // Not final: the copy is simply removed.
     assert_eq!(s.cnode_delete(r, c, WORD_BITS), Ok(()));
-    assert_eq!(s.k.state.objects.len(), 6, "the boot objects and the TCB");
+    assert_eq!(s.live_count(), 6, "the boot objects and the TCB");
     let req = s.request(r, label::cnode::DELETE, &[t, WORD_BITS], &[]);
     let mut d = Dispatcher::new(metagears::Tracer::new());
     let (res, _) = s.run(&mut d, req);
@@ -244,7 +243,7 @@ fn delete_of_a_tcb_goes_through_a_zombie() {
     // One pass makes the zombie and starts on slot 4; per TCB slot an inner pass; an outer pass
     // after each of slots 4..1; the last outer pass finds the zombie empty and removes it.
     assert_eq!(reductions, 1 + 5 + 4 + 1, "{names:?}");
-    assert_eq!(s.k.state.objects.len(), 5, "the boot objects");
+    assert_eq!(s.live_count(), 5, "the boot objects");
     let _ = s.k.data_gear("delete");
 }
 
@@ -252,7 +251,7 @@ fn delete_of_a_tcb_goes_through_a_zombie() {
 /// thread runs again.
 #[test]
 fn preempted_caller_stays_restart_until_the_rerun_finishes() {
-    use codegears::object::{Object, ThreadState};
+    use codegears::object::ThreadState;
     let mut s = Sel4::boot(10, &[20]);
     let r = s.root();
     let ep = s.alloc_endpoint();
@@ -268,10 +267,7 @@ fn preempted_caller_stays_restart_until_the_rerun_finishes() {
         &[],
     );
     let mut d = Dispatcher::new(InjectAt::points([1], Mode::Restart));
-    let state = |s: &Sel4| match s.k.state.objects.get(s.info.root_tcb) {
-        Some(Object::Tcb(t)) => t.state,
-        _ => panic!("no root TCB"),
-    };
+    let state = |s: &Sel4| s.k.state.objects.thread_state(s.info.root_tcb);
     assert_eq!(s.enter(&mut d, Event::Syscall), Ok(End::Preempted(Mode::Restart)));
     assert_eq!(state(&s), ThreadState::Restart);
     assert_eq!(s.descendants(ep).len(), 2, "two children deleted before the second point");

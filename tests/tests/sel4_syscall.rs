@@ -8,7 +8,7 @@ use codegears::cap::Cap;
 
 use codegears::entry::{End, Event};
 use codegears::message::error_reply;
-use codegears::object::{Object, ThreadState};
+use codegears::object::ThreadState;
 use codegears::{ObjPtr, SyscallError};
 use gears::Dispatcher;
 use gears_tests::sel4::Sel4;
@@ -27,10 +27,8 @@ fn two_threads() -> (Sel4, u64, ObjPtr) {
 }
 
 fn tcb_state(s: &Sel4, p: ObjPtr) -> ThreadState {
-    match s.k.state.objects.get(p) {
-        Some(Object::Tcb(t)) => t.state,
-        _ => panic!("no TCB at {p:?}"),
-    }
+    assert!(s.is_live(p), "no TCB at {p:?}");
+    s.k.state.objects.thread_state(p)
 }
 
 #[test]
@@ -110,7 +108,7 @@ fn write_registers_checks_and_resumes() {
     assert_eq!(s.syscall(Syscall::Call, own, wr(3), &[0, 1, 7], &[]), Err(SyscallError::IllegalOperation));
     assert_eq!(s.syscall(Syscall::Call, t, wr(3), &[1, 1, 7], &[]), Ok(()));
     assert_eq!(tcb_state(&s, ptr), ThreadState::Restart, "resumed");
-    let Some(Object::Tcb(tcb)) = s.k.state.objects.get(ptr) else { panic!() };
+    let tcb = s.k.state.objects.tcb(ptr);
     assert_eq!(tcb.registers[..2], [7, 101]);
 }
 

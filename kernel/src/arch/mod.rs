@@ -35,7 +35,7 @@ mod phys;
 
 #[cfg(feature = "qemu-test")]
 pub use phys::copy_from_frame;
-pub use phys::{claim_ram, copy_to_frame, ram_window, zero_frame};
+pub use phys::{claim_ram, copy_to_frame, ram_window, with_thread_hw, zero_frame};
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;

@@ -62,3 +62,52 @@ pub fn ram_window(paddr: u64, len: u64) -> codegears::mem::RamWindow {
     let words = unsafe { core::slice::from_raw_parts(words, (len / 8) as usize) };
     codegears::mem::RamWindow { base: paddr, words }
 }
+
+/// The hardware state of a thread the TCB's fields do not hold (the FPU registers, the rest of
+/// the trap frame), kept in the TCB's own memory, after its fields
+/// ([`codegears::obj_words::TCB_ARCH_OFFSET`]): it costs the kernel nothing the untyped did not
+/// pay for, and a retype, which clears the TCB, leaves none of a predecessor's.
+#[repr(C)]
+pub struct ThreadHw {
+    /// [`ThreadHw::VALID`] once set up; cleared memory (a fresh TCB) reads as not set up.
+    valid: u64,
+    /// When a timer tick that woke this thread was raised (ns; 0: none pending), for the
+    /// interrupt latency figure.
+    pub woken_at: u64,
+    /// The registers as the trap entry saved them, and the FPU state.
+    pub ctx: super::UserContext,
+}
+
+const _: () = assert!(core::mem::size_of::<ThreadHw>() as u64 <= codegears::obj_words::TCB_ARCH_BYTES);
+const _: () =
+    assert!(codegears::obj_words::TCB_ARCH_OFFSET.is_multiple_of(core::mem::align_of::<ThreadHw>() as u64));
+
+impl ThreadHw {
+    const VALID: u64 = u64::from_le_bytes(*b"GearsHW!");
+}
+
+/// Runs `f` on the hardware state of the thread whose TCB is at `tcb`, set up from its default
+/// first if the TCB is fresh.
+///
+/// The caller names a live TCB (one the capability kernel scheduled or a cap names); the
+/// kernel's object store reads and writes only that TCB's slots and fields, never this part of
+/// it, so the mutable reference aliases nothing for the call.
+pub fn with_thread_hw<R>(tcb: codegears::ObjPtr, f: impl FnOnce(&mut ThreadHw) -> R) -> R {
+    let at = tcb.0 + codegears::obj_words::TCB_ARCH_OFFSET;
+    let p = phys_to_virt(at).cast::<ThreadHw>();
+    assert!(p.is_aligned(), "TCB {:#x} is not aligned", tcb.0);
+    // SAFETY: a live TCB's 2 KiB are RAM the kernel maps at `phys_to_virt` (the untyped pool or
+    // the block boot carved for the root objects); `at..at + size_of::<ThreadHw>()` lies inside
+    // them (checked at compile time above) and is aligned (checked above). Nothing else reads or
+    // writes this part of the TCB while `f` runs (see above), and user threads, which can map no
+    // TCB, do not run meanwhile. Every field is plain data, any bit pattern valid for `valid`
+    // and `woken_at`; `ctx` is set to a valid value below before it is read unless `valid` says
+    // it was written as one.
+    let hw = unsafe {
+        if (*p).valid != ThreadHw::VALID {
+            p.write(ThreadHw { valid: ThreadHw::VALID, woken_at: 0, ctx: super::UserContext::default() });
+        }
+        &mut *p
+    };
+    f(hw)
+}

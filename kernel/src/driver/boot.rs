@@ -1,7 +1,6 @@
 //! seL4's boot from the real memory map, and the root task loaded into the root VSpace.
 
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use abi::Arch;
@@ -97,8 +96,6 @@ impl Driver {
             untypeds,
             dispatcher: Dispatcher::new((None, Driver::work_budget(), checks)),
             machine: HwMachine::default(),
-            contexts: BTreeMap::new(),
-            woken: BTreeMap::new(),
             image: None,
             root_vspace,
             vspace_given: false,
@@ -144,10 +141,10 @@ impl Driver {
         let mut ctx = UserContext::new(image.entry, image.stack_top);
         ctx.set_entry_args(args);
         let root = self.info.root_tcb;
-        if let Some(t) = self.kernel.state.objects.tcb_mut(root) {
+        self.kernel.state.objects.tcb_mut(root).set(|t| {
             t.registers = ctx.sel4_registers();
             t.next_ip = ctx.ip();
-        }
+        });
     }
 
     /// The root VSpace root, which the image being loaded takes over (and frees, failing).

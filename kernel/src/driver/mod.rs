@@ -22,7 +22,6 @@ mod checks;
 mod machine;
 mod run;
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -39,7 +38,9 @@ pub use checks::Checks;
 pub use checks::hardware_check;
 pub use machine::HwMachine;
 
-use crate::arch::{self, UserContext};
+use crate::arch;
+#[cfg(feature = "qemu-test")]
+use crate::arch::UserContext;
 use crate::thread::UserThread;
 
 /// The Rust root task (`kernel/roottask`), built by the xtask and embedded by `build.rs`; empty
@@ -98,11 +99,6 @@ pub struct Driver {
     pub untypeds: Vec<UntypedDesc>,
     dispatcher: Dispatcher<Kernel, Meta>,
     machine: HwMachine,
-    /// The hardware context of every thread that has run (the FPU state, which the TCB does not
-    /// keep; the registers are copied from and to the TCB around each run).
-    contexts: BTreeMap<ObjPtr, UserContext>,
-    /// Threads a timer tick woke, and when it was raised, until they run.
-    woken: BTreeMap<ObjPtr, u64>,
     /// The root task's address space and the frames of its image.
     image: Option<UserThread>,
     /// The root task's VSpace root.
@@ -212,16 +208,10 @@ impl Driver {
         (b.checks(), b.preemptions())
     }
 
-    /// The hardware context kept for thread `t`, if it has run (for the QEMU tests).
+    /// Runs `f` on the hardware context kept in thread `t`'s TCB (for the QEMU tests).
     #[cfg(feature = "qemu-test")]
-    pub fn context_mut(&mut self, t: ObjPtr) -> Option<&mut UserContext> {
-        self.contexts.get_mut(&t)
-    }
-
-    /// Gives thread `t` a hardware context as if it had run (for the QEMU tests).
-    #[cfg(feature = "qemu-test")]
-    pub fn insert_context(&mut self, t: ObjPtr, ctx: UserContext) {
-        self.contexts.insert(t, ctx);
+    pub fn with_context<R>(&mut self, t: ObjPtr, f: impl FnOnce(&mut UserContext) -> R) -> R {
+        arch::with_thread_hw(t, |hw| f(&mut hw.ctx))
     }
 
     fn work_budget() -> WorkBudget<fn() -> bool> {

@@ -63,18 +63,12 @@ impl Driver {
             };
             match self.enter(event)? {
                 End::DebugHalt => {
-                    let arg =
-                        self.kernel.state.objects.tcb(cur).map_or(0, |t| t.registers[self.cap_register()]);
+                    let arg = self.kernel.state.objects.tcb(cur).registers[self.cap_register()];
                     return Ok(Some(Halt { thread: cur, arg }));
                 }
                 End::Bench(call, arg) => self.bench_call(call, arg),
                 End::Faulted | End::Failed(SyscallError::CapFault { .. })
-                    if self
-                        .kernel
-                        .state
-                        .objects
-                        .tcb(cur)
-                        .is_some_and(|t| t.state == ThreadState::Inactive) =>
+                    if self.kernel.state.objects.thread_state(cur) == ThreadState::Inactive =>
                 {
                     kprintln!("kernel: thread {:#x} has no fault handler: stopped", cur.0);
                 }
@@ -86,8 +80,8 @@ impl Driver {
     /// One kernel entry, counted.
     fn enter(&mut self, event: Event) -> Result<End, String> {
         // An interrupt entry, or a preempted one (which takes the pending interrupt), may wake a
-        // driver: which threads were waiting before it, for the latency figure.
-        let waiting = self.waiting_threads();
+        // driver: which threads were waiting for an interrupt before it, for the latency figure.
+        let waiting = self.interrupt_waiters();
         let interrupt = matches!(event, Event::Interrupt(_));
         let end =
             entry::handle(&mut self.kernel, &mut self.dispatcher, &mut self.machine, event).map_err(|e| {
@@ -108,7 +102,6 @@ impl Driver {
             _ => {}
         }
         self.stats.interrupts += u64::from(interrupt) + self.machine.take_taken_in_entry();
-        self.forget_dead_threads();
         // The test kernel checks the hardware page tables against the caps after every entry
         // that changed them.
         let tables_changed = self.machine.take_tables_changed();
@@ -127,17 +120,6 @@ impl Driver {
         Ok(end)
     }
 
-    /// Drops the hardware state of threads whose TCB is gone (the FPU registers, which the TCB
-    /// does not hold), so a TCB retyped where a deleted one was starts from a fresh state and
-    /// learns nothing of its predecessor. A TCB can only be deleted and made again in two
-    /// different entries (the retype that reuses its memory finds the untyped without children
-    /// only after the delete), so checking after every entry is enough.
-    fn forget_dead_threads(&mut self) {
-        let objects = &self.kernel.state.objects;
-        self.contexts.retain(|t, _| objects.tcb(*t).is_some());
-        self.woken.retain(|t, _| objects.tcb(*t).is_some());
-    }
-
     /// Handles the interrupts the machine noted and the kernel has not handled yet.
     fn handle_taken_interrupts(&mut self) -> Result<(), String> {
         self.machine.note_kernel_lines();
@@ -147,22 +129,32 @@ impl Driver {
         Ok(())
     }
 
-    /// The threads that are not runnable, before an interrupt (which may wake some of them).
-    fn waiting_threads(&self) -> Vec<ObjPtr> {
+    /// The threads an interrupt could wake: for each IRQ with a notification, the first thread
+    /// waiting on it and the thread bound to it (a signal wakes at most one of them).
+    fn interrupt_waiters(&self) -> Vec<ObjPtr> {
         let objects = &self.kernel.state.objects;
-        self.contexts
-            .keys()
-            .copied()
-            .filter(|&t| objects.tcb(t).is_some_and(|x| !x.state.is_runnable()))
-            .collect()
+        let mut v = Vec::new();
+        for cap in self.kernel.state.irqs.notification.values() {
+            if let codegears::Cap::Notification { ptr, .. } = *cap {
+                let n = objects.notification(ptr);
+                v.extend(
+                    n.queue
+                        .head
+                        .into_iter()
+                        .chain(n.bound_tcb)
+                        .filter(|&t| !objects.thread_state(t).is_runnable()),
+                );
+            }
+        }
+        v
     }
 
     /// Remembers, for the latency figure, when the tick that woke each of `waiting` was raised.
     fn note_woken(&mut self, waiting: &[ObjPtr]) {
         let raised = arch::timer_last_raised_ns();
         for &t in waiting {
-            if self.kernel.state.objects.tcb(t).is_some_and(|x| x.state == ThreadState::Running) {
-                self.woken.insert(t, raised);
+            if self.kernel.state.objects.thread_state(t) == ThreadState::Running {
+                arch::with_thread_hw(t, |hw| hw.woken_at = raised);
             }
         }
     }
@@ -174,39 +166,40 @@ impl Driver {
     /// Runs `cur` (activated by `schedule`) in user mode until its next kernel entry: its
     /// registers from its TCB into its hardware context, and back.
     fn run_thread(&mut self, cur: ObjPtr) -> Result<Trap, String> {
-        let Some(tcb) = self.kernel.state.objects.tcb(cur) else {
-            return Err(format!("the scheduler chose {:#x}, which is not a TCB", cur.0));
-        };
+        let tcb = self.kernel.state.objects.tcb(cur);
         let (registers, next_ip) = (tcb.registers, tcb.next_ip);
         let space = self.vspace_of(cur);
-        let ctx = self.contexts.entry(cur).or_default();
-        ctx.set_sel4_registers(&registers);
-        ctx.set_ip(next_ip);
-        // Without a valid VSpace the thread runs on the kernel's own page table, as in seL4: it
-        // has no user mappings there and faults at its first instruction.
-        match space {
-            Some(root) => arch::AddressSpace::activate_root(root),
-            None => arch::AddressSpace::activate_kernel(),
-        }
-        if let Some(raised) = self.woken.remove(&cur) {
-            let latency = arch::now_ns().saturating_sub(raised);
-            self.stats.user_latency_max_ns = self.stats.user_latency_max_ns.max(latency);
-            self.stats.driver_wakeups += 1;
-        }
-        let trap = arch::run_user(ctx);
-        arch::AddressSpace::activate_kernel();
-        let next_ip = ctx.ip();
-        let mut registers = ctx.sel4_registers();
+        let stats = &mut self.stats;
+        let (trap, next_ip, mut registers) = arch::with_thread_hw(cur, |hw| {
+            let ctx = &mut hw.ctx;
+            ctx.set_sel4_registers(&registers);
+            ctx.set_ip(next_ip);
+            // Without a valid VSpace the thread runs on the kernel's own page table, as in seL4:
+            // it has no user mappings there and faults at its first instruction.
+            match space {
+                Some(root) => arch::AddressSpace::activate_root(root),
+                None => arch::AddressSpace::activate_kernel(),
+            }
+            if hw.woken_at != 0 {
+                let latency = arch::now_ns().saturating_sub(hw.woken_at);
+                stats.user_latency_max_ns = stats.user_latency_max_ns.max(latency);
+                stats.driver_wakeups += 1;
+                hw.woken_at = 0;
+            }
+            let trap = arch::run_user(&mut hw.ctx);
+            arch::AddressSpace::activate_kernel();
+            (trap, hw.ctx.ip(), hw.ctx.sel4_registers())
+        });
         // seL4's FaultIP: a system call's instruction (the thread makes it again if the kernel
         // leaves it Restart); for an interrupt or a fault, where it stopped.
         let arch = self.kernel.state.arch;
         let fault_ip =
             if trap == Trap::Syscall { next_ip - arch.syscall_registers().instruction_len } else { next_ip };
         registers[arch.ip_register()] = fault_ip;
-        if let Some(t) = self.kernel.state.objects.tcb_mut(cur) {
+        self.kernel.state.objects.tcb_mut(cur).set(|t| {
             t.registers = registers;
             t.next_ip = next_ip;
-        }
+        });
         Ok(trap)
     }
 

@@ -37,8 +37,8 @@ fn sound(rt: &RootTask) -> Outcome {
     crate::driver::hardware_check(&rt.kernel).map_err(|e| format!("hardware page tables: {e}"))
 }
 
-fn state(rt: &RootTask, t: ObjPtr) -> Option<ThreadState> {
-    rt.kernel.state.objects.tcb(t).map(|t| t.state)
+fn state(rt: &RootTask, t: ObjPtr) -> ThreadState {
+    rt.kernel.state.objects.thread_state(t)
 }
 
 /// Deleting the initial ASID pool takes the root task's own VSpace from it: it must not run on
@@ -51,7 +51,7 @@ pub fn deleting_the_initial_asid_pool() -> Outcome {
         Err(e) if e.contains("stopped before the end") => {}
         other => return Err(format!("the root task ran on after deleting its ASID pool: {other:?}")),
     }
-    if state(&rt, root) != Some(ThreadState::Inactive) {
+    if state(&rt, root) != ThreadState::Inactive {
         return Err(format!("the root task is {:?}, not stopped", state(&rt, root)));
     }
     kprintln!("attack: the root task deleted its ASID pool and was stopped at its next instruction");
@@ -107,15 +107,16 @@ pub fn a_lower_table_as_vspace() -> Outcome {
     if replies.iter().take(2).any(|r| r.label != Error::NoError.code()) {
         return Err(format!("starting the thread failed: {replies:?}"));
     }
-    if state(&rt, t) != Some(ThreadState::Inactive) || rt.stats.faults != faults + 1 {
+    if state(&rt, t) != ThreadState::Inactive || rt.stats.faults != faults + 1 {
         return Err(format!("the thread is {:?} after running on a lower table", state(&rt, t)));
     }
     kprintln!("attack: a thread given a mapped level-1 table as VSpace faulted at its first instruction");
     sound(&rt)
 }
 
-/// A TCB retyped where a deleted one was starts from a fresh hardware state: the kernel forgets
-/// the FPU registers it kept for the old one (the new thread read them: an information leak).
+/// A TCB retyped where a deleted one was starts from a fresh hardware state: the FPU registers
+/// and trap frame, kept in the TCB's own memory, are cleared with it (the new thread once read
+/// the old one's: an information leak).
 pub fn a_new_tcb_inherits_nothing() -> Outcome {
     let mut rt = RootTask::boot()?;
     // A fresh untyped of 4 KiB, so the second TCB lands where the first one was.
@@ -126,16 +127,66 @@ pub fn a_new_tcb_inherits_nothing() -> Outcome {
     let first = rt.object_of(tcb).ok_or("no TCB")?;
     let mut ctx = UserContext::new(0x1000, 0x2000);
     ctx.set_entry_args([0x5ec7e7; 4]);
-    rt.insert_context(first, ctx);
+    rt.with_context(first, |c| *c = ctx);
     rt.run(&[delete(tcb), retype(small, abi::object::TCB, tcb)])?;
     let second = rt.object_of(tcb).ok_or("no TCB after the second retype")?;
     if second != first {
         return Err(format!("the second TCB is at {:#x}, not where the first was", second.0));
     }
-    if rt.context_mut(second).is_some() {
+    if rt.with_context(second, |c| *c != UserContext::default()) {
         return Err("the new TCB inherited the old one's hardware state".into());
     }
     kprintln!("attack: a TCB retyped at {:#x} where a deleted one was starts from nothing", second.0);
+    sound(&rt)
+}
+
+/// Retyping an untyped into as many small objects as it holds (endpoints, notifications, TCBs,
+/// a CNode) until a retype fails with NotEnoughMemory: every object lives in the untyped's
+/// memory, so the kernel's heap does not grow by a byte (it once held each object in a hash map
+/// entry of its own, and ~50,000 endpoints exhausted it: a kernel panic).
+pub fn retyping_a_whole_untyped_grows_no_kernel_heap() -> Outcome {
+    let mut rt = RootTask::boot()?;
+    let ut = rt.untypeds[0].cptr;
+    let (cn, child) = (rt.info.first_free, rt.info.first_free + 1);
+    // A CNode of 4,096 slots for the objects, and a 128 KiB untyped to make them from.
+    let replies = rt.run(&[
+        Call::new(ut, label::untyped::RETYPE, &[abi::object::CAP_TABLE, 12, 0, 0, cn, 1], &[ROOT]),
+        Call::new(ut, label::untyped::RETYPE, &[abi::object::UNTYPED, 17, 0, 0, child, 1], &[ROOT]),
+    ])?;
+    if let Some(r) = replies.iter().find(|r| r.label != Error::NoError.code()) {
+        return Err(format!("set-up failed: {r:?}"));
+    }
+    let fan = abi::config::RETYPE_FAN_OUT_LIMIT;
+    let into = |ty: u64, size: u64, offset: u64, n: u64| {
+        Call::new(child, label::untyped::RETYPE, &[ty, size, cn, DEPTH, offset, n], &[ROOT])
+    };
+    // 2,048 endpoints (32 KiB), 1,024 notifications (32 KiB), 16 TCBs (32 KiB), a CNode of
+    // 1,024 slots (32 KiB): the whole 128 KiB.
+    let mut script: alloc::vec::Vec<Call> =
+        (0..2048 / fan).map(|i| into(abi::object::ENDPOINT, 0, i * fan, fan)).collect();
+    script.extend((0..1024 / fan).map(|i| into(abi::object::NOTIFICATION, 0, 2048 + i * fan, fan)));
+    script.push(into(abi::object::TCB, 0, 3072, 16));
+    script.push(into(abi::object::CAP_TABLE, 10, 3088, 1));
+    script.push(into(abi::object::ENDPOINT, 0, 3089, 1));
+    let (before, _) = crate::memory::heap::usage();
+    let replies = rt.run(&script)?;
+    let (last, made) = replies.split_last().ok_or("no replies")?;
+    let failed = made.iter().find(|r| r.label != Error::NoError.code()).map(|r| format!("{r:?}"));
+    let last_label = last.label;
+    drop(replies);
+    let (after, _) = crate::memory::heap::usage();
+    if let Some(r) = failed {
+        return Err(format!("a retype within the untyped failed: {r}"));
+    }
+    if last_label != Error::NotEnoughMemory.code() {
+        return Err(format!("a retype past the untyped's end gave {last_label}, not NotEnoughMemory"));
+    }
+    if after != before {
+        return Err(format!("the heap went from {before} to {after} bytes over 3,089 objects retyped"));
+    }
+    kprintln!(
+        "attack: 3,089 objects retyped from a 128 KiB untyped, the kernel heap unchanged at {after} bytes"
+    );
     sound(&rt)
 }
 
@@ -179,7 +230,7 @@ pub fn write_registers_moves_a_thread_that_ran() -> Outcome {
     }
     let t = rt.object_of(tcb).ok_or("no TCB")?;
     // As if it had run and been preempted at 0x5000: the kernel keeps its hardware context.
-    rt.insert_context(t, UserContext::new(0x5000, 0x6000));
+    rt.with_context(t, |c| *c = UserContext::new(0x5000, 0x6000));
     let faults = rt.stats.faults;
     let replies = rt.run(&[
         write_ip(0x1000, 0),
@@ -189,8 +240,8 @@ pub fn write_registers_moves_a_thread_that_ran() -> Outcome {
     if replies.iter().take(2).any(|r| r.label != Error::NoError.code()) {
         return Err(format!("WriteRegisters or SetPriority failed: {replies:?}"));
     }
-    let ip = rt.kernel.state.objects.tcb(t).map(|x| x.registers[0]);
-    if state(&rt, t) != Some(ThreadState::Inactive) || rt.stats.faults != faults + 1 || ip != Some(0x1000) {
+    let ip = rt.kernel.state.objects.tcb(t).registers[0];
+    if state(&rt, t) != ThreadState::Inactive || rt.stats.faults != faults + 1 || ip != 0x1000 {
         return Err(format!("the thread is {:?} with FaultIP {ip:x?}, not stopped at 0x1000", state(&rt, t)));
     }
     kprintln!(

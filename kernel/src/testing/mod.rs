@@ -119,6 +119,9 @@ const TESTS: &[Test] = &[
     ("attack_write_registers_moves_a_thread_that_ran", || {
         attacks::write_registers_moves_a_thread_that_ran().map_err(leak)
     }),
+    ("attack_retyping_a_whole_untyped_grows_no_kernel_heap", || {
+        attacks::retyping_a_whole_untyped_grows_no_kernel_heap().map_err(leak)
+    }),
     ("attack_debug_put_char_grows_no_kernel_buffer", || {
         attacks::debug_put_char_is_unbuffered().map_err(leak)
     }),

@@ -142,7 +142,7 @@ impl Machine {
                 {
                     return Some(i);
                 }
-                cur = k.objects.tcb(t).and_then(|x| x.sched_links.next);
+                cur = k.objects.tcb(t).sched_links.next;
             }
         }
         None
@@ -152,7 +152,7 @@ impl Machine {
     /// while that call had left it blocked (a fault is not taken again).
     fn reruns(&self, i: usize) -> bool {
         let th = &self.threads[i];
-        self.sel4.k.state.objects.tcb(th.tcb).is_some_and(|x| x.state == ThreadState::Restart)
+        self.sel4.k.state.objects.thread_state(th.tcb) == ThreadState::Restart
             && matches!(th.last, Some((ref op, true)) if !matches!(op, Op::Fault(_)))
     }
 
@@ -182,7 +182,7 @@ impl Machine {
             self.threads[i].script.pop_front().unwrap_or(Op::Yield)
         };
         let arch = self.sel4.k.state.arch;
-        let badge_before = self.sel4.k.state.objects.tcb(tcb).map_or(0, |t| t.badge(arch));
+        let badge_before = self.sel4.k.state.objects.tcb(tcb).badge(arch);
         let result = self.sel4.as_thread(tcb, |s| run_op(s, &op));
         self.threads[i].last = Some((op.clone(), result == Ok(Done::Blocked)));
         self.events.push(Event::Syscall { thread: i, badge_before, op, result, rerun: restarted });

@@ -60,7 +60,7 @@ impl IpcSystem {
     }
 
     fn state_of(&self, s: &IpcState, i: usize) -> ThreadState {
-        s.k.state.objects.tcb(self.threads[i]).map(|t| t.state).unwrap_or_default()
+        s.k.state.objects.thread_state(self.threads[i])
     }
 }
 

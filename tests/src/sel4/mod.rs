@@ -113,7 +113,7 @@ pub fn load_call(
     let arch = s.arch;
     let regs = arch.syscall_registers();
     let buffer = lookup_ipc_buffer(&s.cspace, &s.objects, t, false);
-    let Some(tcb) = s.objects.tcb_mut(t) else { return };
+    let mut tcb = s.objects.tcb_mut(t);
     tcb.registers[regs.number] = syscall.word();
     // What libsel4 puts in registers for each call: Yield only its number, Recv and NBRecv their
     // cap, Reply its message, the sending calls their cap and message. The rest keep what they
@@ -130,7 +130,7 @@ pub fn load_call(
     if has_message {
         tcb.registers[regs.info] = info.word();
         for (i, &w) in mrs.iter().enumerate().take(abi::MSG_MAX_LENGTH as usize) {
-            set_mr(tcb, arch, &mut s.mem, buffer, i, w);
+            set_mr(&mut tcb, arch, &mut s.mem, buffer, i, w);
         }
         if let Some(b) = buffer {
             for (j, &c) in extra.iter().enumerate().take(abi::MSG_MAX_EXTRA_CAPS as usize) {
@@ -148,7 +148,8 @@ pub fn forget_between_steps(k: &mut Kernel, threads: &[ObjPtr]) {
     k.state.sched.current = None;
     let number = k.state.arch.syscall_registers().number;
     for &t in threads {
-        if let Some(tcb) = k.state.objects.tcb_mut(t) {
+        {
+            let mut tcb = k.state.objects.tcb_mut(t);
             tcb.registers[number] = 0;
         }
     }
@@ -158,11 +159,11 @@ pub fn forget_between_steps(k: &mut Kernel, threads: &[ObjPtr]) {
 /// IPC buffer.
 pub fn received(k: &Kernel, t: ObjPtr) -> (MessageInfo, u64, Vec<u64>) {
     let s = &k.state;
-    let tcb = s.objects.tcb(t).expect("a live TCB");
+    let tcb = s.objects.tcb(t);
     let info = tcb.msg_info(s.arch);
     let buffer = lookup_ipc_buffer(&s.cspace, &s.objects, t, false);
     let words =
-        (0..info.length() as usize).map(|i| get_mr(tcb, s.arch, &s.mem, buffer, i).unwrap_or(0)).collect();
+        (0..info.length() as usize).map(|i| get_mr(&tcb, s.arch, &s.mem, buffer, i).unwrap_or(0)).collect();
     (info, tcb.badge(s.arch), words)
 }
 
@@ -376,7 +377,7 @@ impl Sel4 {
     /// A cap fault stopped `thread` (it has no fault handler): restart it past the call, as a
     /// handler that advanced its instruction pointer and replied would.
     fn skip_faulted_call(&mut self, thread: ObjPtr, e: &SyscallError) {
-        let stopped = self.k.state.objects.tcb(thread).is_some_and(|t| t.state == ThreadState::Inactive);
+        let stopped = self.k.state.objects.thread_state(thread) == ThreadState::Inactive;
         if matches!(e, SyscallError::CapFault { .. }) && stopped {
             let s = &mut self.k.state;
             codegears::thread::set_thread_state(&mut s.objects, &mut s.sched, thread, ThreadState::Running);
@@ -678,7 +679,8 @@ impl Sel4 {
     ) -> Result<Done, SyscallError> {
         self.load_call(Syscall::Call, cptr, info, mrs, extra);
         let regs = self.k.state.arch.syscall_registers();
-        if let Some(t) = self.k.state.objects.tcb_mut(self.thread) {
+        {
+            let mut t = self.k.state.objects.tcb_mut(self.thread);
             t.registers[regs.number] = number as u64;
         }
         self.enter_checked(Event::Syscall)
@@ -771,9 +773,20 @@ impl Sel4 {
         }
     }
 
+    /// Whether a cap still names an object at `p` (the kernel keeps no other record of it).
+    pub fn is_live(&self, p: ObjPtr) -> bool {
+        let slots = self.k.state.slots();
+        codegears::invariants::live_objects(&slots).expect("caps that agree").contains_key(&p)
+    }
+
+    /// How many objects the caps name.
+    pub fn live_count(&self) -> usize {
+        codegears::invariants::live_objects(&self.k.state.slots()).expect("caps that agree").len()
+    }
+
     /// The TCB at `t`.
-    pub fn tcb(&self, t: ObjPtr) -> &Tcb {
-        self.k.state.objects.tcb(t).expect("a live TCB")
+    pub fn tcb(&self, t: ObjPtr) -> Tcb {
+        self.k.state.objects.tcb(t)
     }
 
     /// The thread state of `t`.
@@ -902,7 +915,7 @@ impl Sel4 {
                     if scripts.iter().any(|(s, steps)| *s == t && !steps.is_empty()) {
                         return Some(t);
                     }
-                    cur = self.k.state.objects.tcb(t).and_then(|x| x.sched_links.next);
+                    cur = self.k.state.objects.tcb(t).sched_links.next;
                 }
                 None
             });
@@ -939,10 +952,11 @@ impl Sel4 {
 /// what must equal `before` after a call that failed with an error reply.
 pub fn without_reply(after: &KernelState, before: &KernelState, thread: ObjPtr) -> KernelState {
     let mut s = after.clone();
-    if let (Some(t), Some(b)) = (s.objects.tcb_mut(thread), before.objects.tcb(thread)) {
+    let b = before.objects.tcb(thread);
+    s.objects.tcb_mut(thread).set(|t| {
         t.registers = b.registers;
         t.next_ip = b.next_ip;
-    }
+    });
     s.mem = before.mem.clone();
     s.sched.current = before.sched.current;
     s

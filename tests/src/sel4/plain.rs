@@ -35,8 +35,8 @@ fn finalise_slot(st: &mut KernelState, slot: SlotRef, immediate: bool) -> bool {
             return true;
         }
         let is_final = is_final_capability(&st.cspace, slot);
-        if let Some(obj) = needs_cancel_all(&st.objects, &cap, is_final) {
-            cancel_all_ipc(st, obj);
+        if let Some(c) = needs_cancel_all(&st.objects, &cap, is_final) {
+            cancel_all_ipc(st, c.obj.unwrap_or_default(), c.is_notification);
         }
         let mut machine = codegears::MachineOps::default();
         let vm = (st.arch, &mut st.asids, &mut machine);
@@ -44,7 +44,7 @@ fn finalise_slot(st: &mut KernelState, slot: SlotRef, immediate: bool) -> bool {
             finalise_cap(&mut st.cspace, &mut st.objects, &mut st.irqs, &mut st.sched, vm, &cap, is_final);
         if cap_removable(&remainder, slot) {
             if let Cap::Zombie { ptr, .. } = remainder {
-                st.objects.remove(ptr);
+                st.objects.destroy(ptr);
             }
             return true;
         }
@@ -69,18 +69,18 @@ fn reduce_zombie(st: &mut KernelState, slot: SlotRef, immediate: bool) {
 }
 
 /// seL4's `cancelAllIPC` / `cancelAllSignals`: every waiting thread restarted, in one go.
-pub fn cancel_all_ipc(st: &mut KernelState, obj: codegears::ObjPtr) {
+pub fn cancel_all_ipc(st: &mut KernelState, obj: codegears::ObjPtr, is_notification: bool) {
     loop {
-        let head = match (st.objects.endpoint(obj), st.objects.notification(obj)) {
-            (Some(e), _) => e.queue.head,
-            (_, Some(n)) => n.queue.head,
-            _ => None,
+        let head = if is_notification {
+            st.objects.notification(obj).queue.head
+        } else {
+            st.objects.endpoint(obj).queue.head
         };
         let Some(t) = head else { return };
-        if st.objects.endpoint(obj).is_some() {
-            codegears::endpoint::ep_dequeue(&mut st.objects, obj, t);
-        } else {
+        if is_notification {
             codegears::notification::ntfn_dequeue(&mut st.objects, obj, t);
+        } else {
+            codegears::endpoint::ep_dequeue(&mut st.objects, obj, t);
         }
         set_thread_state(&mut st.objects, &mut st.sched, t, ThreadState::Restart);
     }
