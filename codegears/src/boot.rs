@@ -10,7 +10,6 @@ use crate::cspace::{Cte, MdbNode};
 use crate::kernel::{KernelState, tcb_slot};
 use crate::object::{ObjKind, ThreadState};
 use crate::thread::{MAX_PRIO, sched_append, setup_reply_master};
-use crate::vspace::Entry;
 
 /// Where boot puts things, and what it gave the root task.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -126,7 +125,9 @@ impl KernelState {
         if let Some(windows) = cfg.memory {
             st.mem = crate::mem::PhysMem::window(windows);
             st.cspace = crate::cspace::CSpace::window(windows);
-            st.objects = crate::object::ObjectStore::window(windows);
+            st.objects = crate::object::ObjectStore::window(cfg.arch, windows);
+        } else {
+            st.objects = crate::object::ObjectStore::new(cfg.arch);
         }
         let tcb = ObjPtr(cfg.root_tcb);
         let cn = ObjPtr(cfg.root_cnode);
@@ -143,8 +144,7 @@ impl KernelState {
         sched_append(&mut st.objects, &mut st.sched, tcb);
         setup_reply_master(&mut st.cspace, tcb);
         let vspace = ObjPtr(cfg.vspace_root);
-        let entries = cfg.boot_entries.iter().filter(|&&i| i < 512).map(|&i| (i, Entry::Boot)).collect();
-        st.objects.insert_page_table(vspace, cfg.arch.root_kind(), entries);
+        st.objects.set_boot_entries(vspace, cfg.boot_entries);
         let pool = ObjPtr(cfg.asid_pool);
         let low = crate::vspace::asid_low(ROOT_ASID);
         st.objects.create(pool, ObjKind::AsidPool);

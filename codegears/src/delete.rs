@@ -5,7 +5,7 @@
 use gears::Next;
 
 use crate::arch::Arch;
-use crate::cap::{Cap, ObjPtr, SlotRef, TCB_CNODE_ENTRIES, ZombieType};
+use crate::cap::{Cap, SlotRef, TCB_CNODE_ENTRIES, ZombieType};
 use crate::cdt::{cap_swap_for_delete, empty_slot, is_final_capability, is_mdb_parent_of};
 use crate::cspace::CSpace;
 use crate::kernel::CancelCursor;
@@ -47,9 +47,6 @@ pub fn finalise_cap(
     let (arch, asids, machine) = vm;
     if cap.is_arch() {
         crate::vspace::arch_finalise_cap(arch, asids, objects, machine, cap, is_final);
-        if is_final && let Some(ptr) = crate::cnode::cap_object(cap) {
-            objects.destroy(ptr);
-        }
         return Cap::Null;
     }
     match *cap {
@@ -66,7 +63,6 @@ pub fn finalise_cap(
             if is_final {
                 unbind_maybe_notification(objects, ptr);
                 crate::interrupt::forget_notification(irqs, ptr);
-                objects.destroy(ptr);
             }
             Cap::Null
         }
@@ -108,13 +104,6 @@ impl DeleteCursor {
     }
 }
 
-fn zombie_object(cap: &Cap) -> Option<ObjPtr> {
-    match *cap {
-        Cap::Zombie { ptr, .. } => Some(ptr),
-        _ => None,
-    }
-}
-
 gears::code_gear! {
     /// `cteDelete(slot, true)`: finalise the slot, then empty it.
     pub fn cte_delete(ctx: Kernel; delete: &mut DeleteCursor) {
@@ -143,10 +132,8 @@ gears::code_gear! {
         }
         let remainder = finalise_cap(cspace, objects, irqs, sched, (*arch, asids, machine), &cap, is_final);
         if cap_removable(&remainder, slot) {
-            if let Some(ptr) = zombie_object(&remainder) {
-                // The zombie's object has no slots left in use: its life ends.
-                objects.destroy(ptr);
-            }
+            // A Zombie's object has no slots left in use: its life ends with the Zombie, and its
+            // memory stays as it is until a retype clears it, as in seL4.
             return finalise_slot_done(cspace, delete, slot, true);
         }
         cspace.set_cap(slot, remainder);

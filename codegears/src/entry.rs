@@ -3,7 +3,7 @@
 //! seL4's `handleSyscall`, `handleInvocation`'s epilogue, `handleInterrupt`, `handleFault`,
 //! `schedule` and `activateThread`.
 //!
-//! A driver keeps each thread's user registers in its TCB ([`Tcb::registers`], with seL4's
+//! A driver keeps each thread's user registers in its TCB ([`crate::object::Tcb::registers`], with seL4's
 //! FaultIP and NextIP): the bare-metal kernel copies them there from the trap frame when a
 //! thread enters and back when it leaves; the host model writes them as a scripted thread
 //! would. Then [`handle`] runs the entry:

@@ -17,9 +17,9 @@
 //!
 //! - Objects live in their own memory, as in seL4, in Gears' own encodings: a slot is four words
 //!   at its address ([`cap_words`], [`CSpace`]), an endpoint, notification, TCB or ASID pool its
-//!   words in its object ([`obj_words`], [`ObjectStore`]); the kernel keeps no record of which
-//!   objects exist (the invariant checker gathers them from the caps). Paging structures keep
-//!   their present entries in a map besides. On the host model memory is a map of the pages
+//!   words in its object ([`obj_words`], [`ObjectStore`]), a paging structure its entries in the
+//!   hardware's format; the kernel keeps no record of which objects exist (the invariant checker
+//!   gathers them from the caps). On the host model memory is a map of the pages
 //!   written so far, one per DataGear (slots, object fields, users' frames), so each word a gear
 //!   reads is a hash-table look-up where seL4 dereferences a pointer; untyped reset lowers the
 //!   watermark chunk by chunk and a retype clears what it makes.
@@ -62,19 +62,19 @@
 //!   never blocks: a send on an endpoint is an NBSend.
 //! - Address spaces ([`vspace`], [`page_table`], [`frame`], [`asid`]) for x86_64 and riscv64
 //!   (Sv39), chosen by [`KernelState::arch`] at boot, with seL4's object-type numbers and arch
-//!   labels ([`arch`]). Memory is not modelled: paging structures keep their present entries, and
-//!   what the hardware must see is recorded as [`MachineOp`]s for the arch layer. Deviations:
+//!   labels ([`arch`]). The gears write paging entries into the structures' memory themselves;
+//!   the flushes (and copies of the kernel's global entries) the hardware needs are recorded as
+//!   [`MachineOp`]s for the arch layer. Deviations:
 //!   mapping a frame over any present entry is DeleteFirst on both arches (seL4's x86_64
-//!   overwrites a 4 KiB entry, and a 2 MiB one unless a table is there); a mapping without the
-//!   read right is written as an invalid entry (x86_64 seL4 makes a supervisor-only one); riscv64
+//!   overwrites a 4 KiB entry, and a 2 MiB one unless a table is there); riscv64
 //!   user addresses start at 4 GiB (root entries 0..3 are the kernel's 1:1 gigapages), below
 //!   that a Map is InvalidArgument 0 as above USER_TOP; the root-level entries the kernel used
 //!   for the root task's boot mappings ([`BootConfig::boot_entries`]) are opaque: walking into
 //!   them is a `FailedLookup`, mapping over them DeleteFirst; a VSpace root gets the kernel's
 //!   global mappings when it is assigned an ASID (x86_64 seL4 copies them at retype); no IOMMU,
 //!   VT-x, or I/O ports.
-//! - Only frames and paging structures (and ASID pools) are cleared at retype ([`MachineOp::Zero`]);
-//!   other objects' memory is not modelled.
+//! - A retype clears what it makes: a CNode's or TCB's slots, an object's words, a frame or
+//!   paging structure ([`MachineOp::Zero`] too, for the hardware).
 //! - Under `Mode::Resume` a gear entered across a preemption point re-reads every cap it works
 //!   on; the retype re-checks what decode established and decodes again if it changed.
 #![no_std]

@@ -1,16 +1,19 @@
-//! Machine effects as data: codegears has no memory, so the gears that change a paging
-//! structure (or need fresh memory cleared) record what the hardware must see, in order, in the
+//! Machine effects as data: the gears write objects, slots and paging entries into memory
+//! themselves, and record what else the hardware must see (TLB flushes, the kernel's global
+//! entries in a new root, interrupt masks), in order, with the writes that matter to it, in the
 //! per-invocation [`MachineOps`] DataGear. The real kernel's arch layer drains and applies them
 //! after each dispatcher run; each op is recorded by the gear that makes the change, atomically,
-//! so applying them after the run is right even when the call is later preempted.
+//! so applying them after the run is right even when the call is later preempted. The host
+//! tests replay them on a model of the hardware tables to check that they say what changed.
 
 use alloc::vec::Vec;
 
 /// One effect on the machine.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum MachineOp {
-    /// Fill 2^bits bytes at physical address `paddr` with zeros (new frames and paging
-    /// structures: seL4 clears them at retype).
+    /// Fill 2^bits bytes at physical address `paddr` with zeros (a new frame, which the kernel
+    /// entry clears through [`PhysMem`](crate::mem::PhysMem) after the run; a paging structure,
+    /// which the gears cleared already: seL4 clears both at retype).
     Zero {
         /// The physical address.
         paddr: u64,
@@ -23,7 +26,8 @@ pub enum MachineOp {
         /// The VSpace root's physical address.
         root: u64,
     },
-    /// Write entry `index` (0..512) of the paging structure at physical address `table`.
+    /// Entry `index` (0..512) of the paging structure at physical address `table` was written
+    /// (into its memory, by the gear that records this): what a user thread now sees there.
     WriteEntry {
         /// The paging structure's physical address.
         table: u64,

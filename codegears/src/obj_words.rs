@@ -1,13 +1,16 @@
 //! Kernel objects as they lie in memory: an endpoint in its 16 bytes, a notification in its 32,
-//! a TCB's fields beside its slots in its 2 KiB, an ASID pool's 512 roots in its 4 KiB page. The
-//! [`ObjectStore`](crate::ObjectStore) reads and writes them there, so an object costs the kernel
-//! nothing that the untyped it was retyped from did not pay for.
+//! a TCB's fields beside its slots in its 2 KiB, an ASID pool's 512 roots in its 4 KiB page, a
+//! paging structure's entries as the hardware reads them. The [`ObjectStore`](crate::ObjectStore)
+//! reads and writes them there, so an object costs the kernel nothing that the untyped it was
+//! retyped from did not pay for.
 //!
 //! The encodings are Gears' own (seL4's bitfield generator lays its objects out differently).
 //! All-zero words are each object's fresh state (an idle endpoint, an inactive TCB with no
 //! registers set), which is what a retype leaves. Every bit pattern decodes to some value, so
 //! reading memory never fails; encoding is exact for every value the kernel makes (pointers
-//! below [`PADDR_LIMIT`](crate::cap_words::PADDR_LIMIT)): a round trip gives it back.
+//! below [`PADDR_LIMIT`]): a round trip gives it back.
+
+use abi::{Arch, CapRights};
 
 use crate::cap::{ObjPtr, TCB_BITS};
 use crate::cap_words::PADDR_LIMIT;
@@ -279,6 +282,146 @@ impl Tcb {
     }
 }
 
+/// Page-table entry bits (x86_64).
+mod x86 {
+    pub const P: u64 = 1 << 0;
+    pub const RW: u64 = 1 << 1;
+    pub const US: u64 = 1 << 2;
+    pub const PS: u64 = 1 << 7;
+    pub const NX: u64 = 1 << 63;
+    /// Bits 9..11, ignored by the MMU: the page size class Gears keeps there (0: a table).
+    pub const SIZE_SHIFT: u32 = 9;
+    pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
+}
+
+/// Page-table entry bits (riscv64 Sv39).
+mod rv {
+    pub const V: u64 = 1 << 0;
+    pub const R: u64 = 1 << 1;
+    pub const W: u64 = 1 << 2;
+    pub const X: u64 = 1 << 3;
+    pub const U: u64 = 1 << 4;
+    pub const A: u64 = 1 << 6;
+    pub const D: u64 = 1 << 7;
+    /// The two RSW bits, ignored by the MMU: the page size class Gears keeps there.
+    pub const SIZE_SHIFT: u32 = 8;
+    pub const PPN_SHIFT: u32 = 10;
+    pub const PPN: u64 = ((1 << 44) - 1) << PPN_SHIFT;
+}
+
+/// A page's size as a class in two bits (1: 4 KiB, 2: 2 MiB, 3: 1 GiB; 0: none of these).
+const fn size_class(size_bits: u8) -> u64 {
+    match size_bits {
+        12 => 1,
+        21 => 2,
+        30 => 3,
+        _ => 0,
+    }
+}
+
+const fn size_of_class(c: u64) -> u8 {
+    [0, 12, 21, 30][(c & 3) as usize]
+}
+
+impl crate::vspace::Entry {
+    /// The hardware entry word for this entry on `arch`: a user page or next-level pointer as the
+    /// MMU reads it, with the page's size class in bits the MMU ignores (x86_64 bits 9..11,
+    /// riscv64's RSW), so an entry reads back the same at any level. A mapping without the read
+    /// right (seL4's `VMKernelOnly`) is present but not user-accessible. A boot entry is never
+    /// written (0).
+    pub const fn to_word(&self, arch: Arch) -> u64 {
+        use crate::vspace::Entry;
+        match (*self, arch) {
+            (Entry::Table(p), Arch::X86_64) => (p.0 & x86::ADDR) | x86::P | x86::RW | x86::US,
+            (Entry::Table(p), Arch::Riscv64) => ((p.0 >> 12) << rv::PPN_SHIFT) | rv::V,
+            (Entry::Page { frame, size_bits, rights, exec }, Arch::X86_64) => {
+                let mut w = (frame.0 & x86::ADDR) | x86::P | size_class(size_bits) << x86::SIZE_SHIFT;
+                if rights.read {
+                    w |= x86::US;
+                }
+                if rights.write {
+                    w |= x86::RW;
+                }
+                if size_bits > 12 {
+                    w |= x86::PS;
+                }
+                if !exec {
+                    w |= x86::NX;
+                }
+                w
+            }
+            (Entry::Page { frame, size_bits, rights, exec }, Arch::Riscv64) => {
+                let mut w = ((frame.0 >> 12) << rv::PPN_SHIFT)
+                    | rv::V
+                    | rv::R
+                    | rv::A
+                    | rv::D
+                    | size_class(size_bits) << rv::SIZE_SHIFT;
+                if rights.read {
+                    w |= rv::U;
+                }
+                if rights.write {
+                    w |= rv::W;
+                }
+                if exec {
+                    w |= rv::X;
+                }
+                w
+            }
+            (Entry::Boot, _) => 0,
+        }
+    }
+
+    /// The entry a hardware word on `arch` holds, as [`to_word`](Self::to_word) writes it; `None`
+    /// for an invalid entry and for what Gears does not write (the kernel's own global entries).
+    /// The accessed and dirty bits the MMU sets are ignored.
+    pub const fn from_word(w: u64, arch: Arch) -> Option<crate::vspace::Entry> {
+        use crate::vspace::Entry;
+        match arch {
+            Arch::X86_64 => {
+                if w & x86::P == 0 {
+                    return None;
+                }
+                let class = (w >> x86::SIZE_SHIFT) & 3;
+                if class == 0 {
+                    return if w & x86::US != 0 && w & x86::PS == 0 {
+                        Some(Entry::Table(ObjPtr(w & x86::ADDR)))
+                    } else {
+                        None
+                    };
+                }
+                let rights = CapRights { read: w & x86::US != 0, write: w & x86::RW != 0, ..CapRights::NONE };
+                Some(Entry::Page {
+                    frame: ObjPtr(w & x86::ADDR),
+                    size_bits: size_of_class(class),
+                    rights,
+                    exec: w & x86::NX == 0,
+                })
+            }
+            Arch::Riscv64 => {
+                if w & rv::V == 0 {
+                    return None;
+                }
+                let paddr = ((w & rv::PPN) >> rv::PPN_SHIFT) << 12;
+                let class = (w >> rv::SIZE_SHIFT) & 3;
+                if w & (rv::R | rv::W | rv::X) == 0 {
+                    return if class == 0 { Some(Entry::Table(ObjPtr(paddr))) } else { None };
+                }
+                if class == 0 {
+                    return None;
+                }
+                let rights = CapRights { read: w & rv::U != 0, write: w & rv::W != 0, ..CapRights::NONE };
+                Some(Entry::Page {
+                    frame: ObjPtr(paddr),
+                    size_bits: size_of_class(class),
+                    rights,
+                    exec: w & rv::X != 0,
+                })
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,6 +548,35 @@ mod tests {
             prop_assert_eq!(Endpoint::from_words(e.to_words()), e);
             let n = Notification::from_words([w[0], w[1], w[2], w[3]]);
             prop_assert_eq!(Notification::from_words(n.to_words()), n);
+        }
+    }
+
+    fn entry() -> impl Strategy<Value = crate::vspace::Entry> {
+        use crate::vspace::Entry;
+        prop_oneof![
+            (1u64..1 << 36).prop_map(|p| Entry::Table(ObjPtr(p << 12))),
+            (1u64..1 << 18, 0usize..3, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+                |(p, s, read, write, exec)| {
+                    let size_bits = [12u8, 21, 30][s];
+                    let rights = CapRights { read, write: read && write, ..CapRights::NONE };
+                    Entry::Page { frame: ObjPtr(p << size_bits), size_bits, rights, exec }
+                }
+            ),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_paging_entry_reads_back_as_written(e in entry(), riscv: bool) {
+            let arch = if riscv { Arch::Riscv64 } else { Arch::X86_64 };
+            prop_assert_eq!(crate::vspace::Entry::from_word(e.to_word(arch), arch), Some(e));
+        }
+
+        #[test]
+        fn accessed_and_dirty_bits_do_not_change_an_entry(e in entry(), riscv: bool) {
+            // x86_64: A (5) and D (6); riscv64: A (6) and D (7).
+            let (arch, ad) = if riscv { (Arch::Riscv64, 0xc0) } else { (Arch::X86_64, 0x60) };
+            prop_assert_eq!(crate::vspace::Entry::from_word(e.to_word(arch) | ad, arch), Some(e));
         }
     }
 

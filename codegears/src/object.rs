@@ -1,16 +1,10 @@
 //! Kernel objects and the object store: each object lives in its own memory (the untyped's that
 //! was retyped, or where boot put it), read and written through [`ObjectStore`].
 
-use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::fmt;
-use core::hash::{BuildHasher, Hash, Hasher};
 use core::ops::{Deref, DerefMut};
 
-use foldhash::fast::FixedState;
-use hashbrown::HashMap;
-
-use crate::arch::{ASID_POOL_BITS, PAGE_TABLE_BITS, PtKind};
+use crate::arch::{ASID_POOL_BITS, Arch, PAGE_TABLE_BITS, PtKind};
 use crate::cap::{ENDPOINT_BITS, NOTIFICATION_BITS, ObjPtr, SLOT_BITS, TCB_BITS, TCB_CNODE_ENTRIES};
 use crate::cap_words::PADDR_LIMIT;
 use crate::mem::PhysMem;
@@ -348,45 +342,38 @@ impl InMemory for Notification {
 /// or a link that names it, as seL4 does, and a pointer it is given is the object's by the
 /// invariants the checker keeps ([`crate::invariants`]).
 ///
-/// On the host model the memory is this DataGear's own (it holds the objects' fields; the
-/// [`CSpace`](crate::CSpace) holds their slots and [`PhysMem`] DataGear the users' frames, at
-/// disjoint addresses); on the machine all three are the same RAM.
-///
-/// Paging structures still keep their present entries in a map ([`Self::page_table`]), beside the
-/// hardware entries the arch layer writes into their memory.
-#[derive(Clone, PartialEq, Eq, Default)]
+/// On the host model the memory is this DataGear's own (it holds the objects' fields and the
+/// paging structures' entries; the [`CSpace`](crate::CSpace) holds their slots and [`PhysMem`]
+/// DataGear the users' frames, at disjoint addresses); on the machine all three are the same RAM,
+/// and a paging structure's entries are the very ones the MMU walks.
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct ObjectStore {
     mem: PhysMem,
-    tables: HashMap<ObjPtr, (PtKind, BTreeMap<u16, Entry>), FixedState>,
-}
-
-impl Hash for ObjectStore {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.mem.hash(state);
-        let fixed = FixedState::default();
-        let sum = self.tables.iter().fold(0u64, |acc, (p, o)| acc.wrapping_add(fixed.hash_one((p, o))));
-        state.write_u64(sum);
-        state.write_usize(self.tables.len());
-    }
-}
-
-impl fmt::Debug for ObjectStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut tables: Vec<_> = self.tables.iter().collect();
-        tables.sort_unstable_by_key(|(p, _)| **p);
-        f.debug_struct("ObjectStore").field("mem", &self.mem).field("tables", &tables).finish()
-    }
+    /// The arch whose paging-entry format the entries are in.
+    arch: Arch,
+    /// The root VSpace boot made and the indices of its entries the kernel used for the root
+    /// task's own boot mappings (a bit per index): opaque to the model, read as [`Entry::Boot`].
+    boot_entries: Option<(ObjPtr, [u64; 8])>,
 }
 
 impl ObjectStore {
     /// A store whose memory reads as zero everywhere until written (the host model).
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(arch: Arch) -> Self {
+        ObjectStore { arch, ..Self::default() }
     }
 
     /// A store in the machine's RAM (the bare-metal kernel).
-    pub fn window(windows: &'static [crate::mem::RamWindow]) -> Self {
-        ObjectStore { mem: PhysMem::window(windows), tables: HashMap::default() }
+    pub fn window(arch: Arch, windows: &'static [crate::mem::RamWindow]) -> Self {
+        ObjectStore { mem: PhysMem::window(windows), arch, boot_entries: None }
+    }
+
+    /// Marks `indices` of the root VSpace at `root` as the kernel's boot mappings.
+    pub fn set_boot_entries(&mut self, root: ObjPtr, indices: &[u16]) {
+        let mut mask = [0u64; 8];
+        for &i in indices.iter().filter(|&&i| i < 512) {
+            mask[usize::from(i / 64)] |= 1 << (i % 64);
+        }
+        self.boot_entries = Some((root, mask));
     }
 
     /// The memory the objects live in.
@@ -554,48 +541,59 @@ impl ObjectStore {
             .collect()
     }
 
-    /// The paging structure at `ptr`, if one lives there: its kind and entries.
-    pub fn page_table(&self, ptr: ObjPtr) -> Option<(PtKind, &BTreeMap<u16, Entry>)> {
-        self.tables.get(&ptr).map(|(k, e)| (*k, e))
+    /// The entry at `index` (0..512) of the paging structure at `table` (`None`: not present).
+    #[inline]
+    pub fn pt_entry(&self, table: ObjPtr, index: u16) -> Option<Entry> {
+        if self.is_boot_entry(table, index) {
+            return Some(Entry::Boot);
+        }
+        Entry::from_word(self.mem.read(table.0 + 8 * u64::from(index % 512)), self.arch)
     }
 
-    /// The entries of the paging structure at `ptr`, to change.
-    pub fn page_table_mut(&mut self, ptr: ObjPtr) -> Option<&mut BTreeMap<u16, Entry>> {
-        self.tables.get_mut(&ptr).map(|(_, e)| e)
+    /// Writes (or clears) the entry at `index` of the paging structure at `table`, in the
+    /// hardware's format. A boot entry is never written.
+    #[inline]
+    pub fn set_pt_entry(&mut self, table: ObjPtr, index: u16, entry: Option<Entry>) {
+        if self.is_boot_entry(table, index) || entry == Some(Entry::Boot) {
+            return;
+        }
+        self.mem.write(table.0 + 8 * u64::from(index % 512), entry.map_or(0, |e| e.to_word(self.arch)));
+    }
+
+    /// The present entries of the paging structure at `table`, by index (one page read).
+    pub fn pt_entries(&self, table: ObjPtr) -> Vec<(u16, Entry)> {
+        let page = self.mem.page(table.0 >> 12);
+        (0..512u16)
+            .filter_map(|i| {
+                if self.is_boot_entry(table, i) {
+                    return Some((i, Entry::Boot));
+                }
+                Entry::from_word(page.word(usize::from(i)), self.arch).map(|e| (i, e))
+            })
+            .collect()
+    }
+
+    fn is_boot_entry(&self, table: ObjPtr, index: u16) -> bool {
+        matches!(self.boot_entries, Some((root, mask)) if root == table && index < 512 && mask[usize::from(index / 64)] >> (index % 64) & 1 != 0)
     }
 
     /// A new object's memory, as a retype leaves it: an endpoint, notification, TCB (all of it,
-    /// the arch layer's part too; the [`CSpace`](crate::CSpace) clears its slots) or ASID pool
-    /// reads as fresh, a paging structure has no entries.
+    /// the arch layer's part too; the [`CSpace`](crate::CSpace) clears its slots), ASID pool or
+    /// paging structure reads as fresh (a paging structure has no entries).
     pub fn create(&mut self, ptr: ObjPtr, kind: ObjKind) {
         match kind {
-            ObjKind::Endpoint | ObjKind::Notification | ObjKind::AsidPool => {
+            ObjKind::Endpoint | ObjKind::Notification | ObjKind::AsidPool | ObjKind::PageTable { .. } => {
                 self.mem.zero(ptr.0, kind.size_bits() as u8);
             }
             ObjKind::Tcb => self.mem.zero(ptr.0, TCB_BITS),
-            ObjKind::PageTable { kind } => {
-                self.tables.insert(ptr, (kind, BTreeMap::new()));
-            }
             ObjKind::CNode { .. } | ObjKind::Frame { .. } => {}
         }
     }
 
-    /// A paging structure at `ptr` with `entries` (boot's root VSpace).
-    pub fn insert_page_table(&mut self, ptr: ObjPtr, kind: PtKind, entries: BTreeMap<u16, Entry>) {
-        self.tables.insert(ptr, (kind, entries));
-    }
-
-    /// An object's life ends (its last cap was finalised): a paging structure forgets its
-    /// entries; other objects' memory stays as it is, as in seL4, until a retype clears it.
-    pub fn destroy(&mut self, ptr: ObjPtr) {
-        self.tables.remove(&ptr);
-    }
-
-    /// The paging structures, by address (for checks).
-    pub fn page_tables(&self) -> impl Iterator<Item = (ObjPtr, PtKind, &BTreeMap<u16, Entry>)> + '_ {
-        let mut v: Vec<_> = self.tables.iter().map(|(p, (k, e))| (*p, *k, e)).collect();
-        v.sort_unstable_by_key(|(p, _, _)| *p);
-        v.into_iter()
+    /// Clears the paging structure at `table`: no entry is present (seL4's `clearMemory` of an
+    /// unmapped table).
+    pub fn clear_page_table(&mut self, table: ObjPtr) {
+        self.mem.zero(table.0, PAGE_TABLE_BITS);
     }
 }
 

@@ -1,5 +1,6 @@
-//! Address spaces, modelled: paging structures keep their present entries, ASID pools their
-//! roots, and the ASID table its pools; the walks and unmaps seL4's `vspace.c` files do
+//! Address spaces: paging structures hold their entries in their own memory (in the hardware's
+//! format, [`crate::obj_words`]), ASID pools their roots, and the ASID table its pools; the
+//! walks and unmaps seL4's `vspace.c` files do
 //! (`findVSpaceForASID`, `lookupPTSlot`/`lookupPDSlot`/`lookupPDPTSlot`, `unmapPage`,
 //! `unmapPageTable`, `deleteASID`, `deleteASIDPool`) as plain functions for the gears of
 //! [`page_table`](crate::page_table), [`frame`](crate::frame), [`asid`](crate::asid) and
@@ -36,8 +37,8 @@ pub enum Entry {
 }
 
 impl Entry {
-    /// The hardware entry this model entry is written as. A mapping without the read right
-    /// (seL4's `VMKernelOnly`) gives the user no access: it is written as [`Pte::Invalid`].
+    /// What this entry gives a user thread, arch-neutral. A mapping without the read right
+    /// (seL4's `VMKernelOnly`) is present in memory but not user-accessible: [`Pte::Invalid`].
     pub const fn pte(&self) -> Pte {
         match *self {
             Entry::Table(p) => Pte::Table { paddr: p.0 },
@@ -100,7 +101,7 @@ pub fn thread_vspace_root(state: &crate::kernel::KernelState, thread: ObjPtr) ->
 
 /// The entry at `index` of the structure at `table` (`None`: not present).
 pub fn entry_at(objects: &ObjectStore, table: ObjPtr, index: u16) -> Option<Entry> {
-    objects.page_table(table).and_then(|(_, e)| e.get(&index).copied())
+    objects.pt_entry(table, index)
 }
 
 /// `lookupPDPTSlot` / `lookupPDSlot` / `lookupPTSlot`: walk from `root` (at `root_level`) down
@@ -151,16 +152,7 @@ pub fn store_entry(
     index: u16,
     entry: Option<Entry>,
 ) {
-    if let Some(entries) = objects.page_table_mut(table) {
-        match entry {
-            Some(e) => {
-                entries.insert(index, e);
-            }
-            None => {
-                entries.remove(&index);
-            }
-        }
-    }
+    objects.set_pt_entry(table, index, entry);
     let pte = entry.map(|e| e.pte()).unwrap_or(Pte::Invalid);
     machine.push(MachineOp::WriteEntry { table: table.0, index, entry: pte });
 }
@@ -218,9 +210,7 @@ pub fn unmap_page_table(
 /// The end of a paging structure's Unmap invocation: seL4 clears its memory
 /// (`clearMemory`), so its entries go and the machine zeroes it.
 pub fn clear_page_table(objects: &mut ObjectStore, machine: &mut MachineOps, pt: ObjPtr) {
-    if let Some(entries) = objects.page_table_mut(pt) {
-        entries.clear();
-    }
+    objects.clear_page_table(pt);
     machine.push(MachineOp::Zero { paddr: pt.0, bits: PAGE_TABLE_BITS });
 }
 

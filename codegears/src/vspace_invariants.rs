@@ -80,7 +80,7 @@ pub(crate) fn check_vspace_invariants_in(
         }
         for (low, root) in &objects.asid_pool_entries(*pool) {
             let asid = ((*high as u64) << crate::arch::ASID_LOW_BITS) | *low as u64;
-            if !matches!(objects.page_table(*root), Some((k, _)) if k == arch.root_kind()) {
+            if objs.get(root) != Some(&ObjKind::PageTable { kind: arch.root_kind() }) {
                 return fail("asids_consistent", format!("ASID {asid} names {root:?}, not a live root"));
             }
             if !claims.contains_key(&(*root, asid, 0)) {
@@ -96,15 +96,23 @@ pub(crate) fn check_vspace_invariants_in(
             let asid = ((*high as u64) << crate::arch::ASID_LOW_BITS) | *low as u64;
             let mut stack: Vec<(ObjPtr, u8, u64)> = alloc::vec![(*root, arch.root_level(), 0)];
             while let Some((table, level, base)) = stack.pop() {
-                let Some((kind, entries)) = objects.page_table(table) else { continue };
-                for (i, e) in entries {
+                let Some(&ObjKind::PageTable { kind }) = objs.get(&table) else { continue };
+                let entries = objects.pt_entries(table);
+                for (i, e) in &entries {
+                    if table == *root && kernel_root_index(arch, *i) {
+                        continue;
+                    }
                     let vaddr = sign_extend(base | ((*i as u64) << level_bits(level)));
                     match *e {
                         Entry::Table(t) => {
-                            let ok = match (objects.page_table(t), kind.x86_level()) {
-                                (Some((k, _)), Some(l)) => k.x86_level() == Some(l.wrapping_sub(1)),
-                                (Some((k, _)), None) => k == PtKind::Riscv && level > 0,
-                                (None, _) => false,
+                            let ok = match (objs.get(&t), kind.x86_level()) {
+                                (Some(ObjKind::PageTable { kind: k }), Some(l)) => {
+                                    k.x86_level() == Some(l.wrapping_sub(1))
+                                }
+                                (Some(ObjKind::PageTable { kind: k }), None) => {
+                                    *k == PtKind::Riscv && level > 0
+                                }
+                                _ => false,
                             };
                             if !ok {
                                 return fail(
@@ -210,10 +218,13 @@ pub fn check_hardware_tables(
             let asid = ((*high as u64) << crate::arch::ASID_LOW_BITS) | *low as u64;
             let mut stack: Vec<(ObjPtr, u8)> = alloc::vec![(*root, arch.root_level())];
             while let Some((table, level)) = stack.pop() {
-                let Some((_, model)) = objects.page_table(table) else { continue };
+                let mut model = [None; 1 << crate::arch::PT_INDEX_BITS];
+                for (i, e) in objects.pt_entries(table) {
+                    model[usize::from(i)] = Some(e);
+                }
                 let is_root = table == *root;
                 for index in 0..(1u16 << crate::arch::PT_INDEX_BITS) {
-                    let entry = model.get(&index);
+                    let entry = model[usize::from(index)].as_ref();
                     if matches!(entry, Some(Entry::Boot)) || is_root && kernel_root_index(arch, index) {
                         continue;
                     }

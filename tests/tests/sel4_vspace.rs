@@ -267,19 +267,16 @@ fn x86_64_delete_and_revoke_unmap() {
     // Deleting the final cap of a mapped PD unmaps it.
     assert_eq!(s.invoke(pt, xl::PAGE_TABLE_MAP, &[V, 0], &[pml4]), Ok(()));
     ops(&mut s);
-    let r3 = s.k.state.objects.page_table(ObjPtr(r4)).unwrap().1.len();
+    let r3 = s.k.state.objects.pt_entries(ObjPtr(r4)).len();
     assert_eq!(r3, 1);
     // Revoking the untyped deletes every object: every entry of the VSpace is gone with it, and
     // the root task's VSpace is untouched.
-    let before = s.k.state.objects.page_table(ObjPtr(0x10_2000)).map(|(k, e)| (k, e.clone()));
+    let before = s.k.state.objects.pt_entries(ObjPtr(0x10_2000));
     let ut = s.untyped(0);
     assert_eq!(s.cnode_revoke(r, ut, WORD_BITS), Ok(()));
-    let after = s.k.state.objects.page_table(ObjPtr(0x10_2000)).map(|(k, e)| (k, e.clone()));
+    let after = s.k.state.objects.pt_entries(ObjPtr(0x10_2000));
     assert_eq!(before, after);
-    assert!(
-        s.k.state.objects.page_table(ObjPtr(r4)).is_none()
-            && s.k.state.objects.page_table(ObjPtr(r2)).is_none()
-    );
+    assert!(!s.is_live(ObjPtr(r4)) && !s.is_live(ObjPtr(r2)));
     let machine = ops(&mut s);
     assert!(
         machine.contains(&MachineOp::Flush { root: r4, vaddr: None }),
@@ -324,7 +321,7 @@ fn x86_64_set_space_wants_a_vspace_root_with_an_asid() {
     assert!(s.sys(Syscall::Call, tc, info, &[0, 0, 0], &[r, abi::bootinfo::CAP_INIT_THREAD_VSPACE]).is_ok());
     assert_eq!(ops(&mut s), [MachineOp::Flush { root: r4, vaddr: None }]);
     assert!(s.k.state.objects.asid_pool_entry(ObjPtr(codegears::boot::ROOT_ASID_POOL), 2).is_none());
-    assert!(s.k.state.objects.page_table(ObjPtr(r4)).is_none());
+    assert!(!s.is_live(ObjPtr(r4)));
 }
 
 /// A riscv64 VSpace: root, a level-1 and a level-0 table mapped towards `RV`, and a frame.
@@ -622,7 +619,7 @@ fn revoke_of_a_mapped_vspace_preempted_everywhere() {
             assert_eq!(res, Ok(()), "{arch:?} {mode}");
             assert!(d.meta().1.violation().is_none());
             assert!(preemptions >= 19, "one preemption per object deleted: {preemptions}");
-            assert!(s.k.state.objects.page_table(ObjPtr(r4)).is_none());
+            assert!(!s.is_live(ObjPtr(r4)));
             let machine = ops(&mut s);
             // Objects are deleted newest first: the 16 frames while the PT is still mapped.
             let unmaps = machine

@@ -13,7 +13,8 @@
 //!   `wait_for_interrupt`, `exit_qemu`;
 //! - memory: `PAGE_SIZE`, `phys_to_virt`, `AddressSpace` (`new_user`, `map_user`, `activate`,
 //!   `activate_root`, `activate_kernel`), `MapError`, `USER_BASE`, `USER_ROOT_ENTRY`, and for the
-//!   capability kernel's machine ops `copy_global_mappings`, `write_user_pte`, `flush_user`
+//!   capability kernel's machine ops `copy_global_mappings`, `flush_user` (the kernel writes
+//!   paging entries itself, into the tables' memory)
 //!   (zeroing and copying physical memory is shared: `arch/phys.rs`, over `phys_to_virt`);
 //! - time: `timer_init`, `ticks`, `TIMER_HZ`, `now_ns`, `timer_last_raised_ns`, and with
 //!   `latency-bench` `timer_latency_reset`, `timer_latency_max_ns`;
@@ -35,6 +36,8 @@ mod phys;
 
 #[cfg(feature = "qemu-test")]
 pub use phys::copy_from_frame;
+#[cfg(feature = "checks")]
+pub use phys::read_table_word;
 pub use phys::{claim_ram, copy_to_frame, ram_window, with_thread_hw, zero_frame};
 
 #[cfg(target_arch = "x86_64")]
@@ -131,28 +134,4 @@ pub struct GuardTrap {
     pub page_fault: bool,
     /// The stack pointer when the trap was taken.
     pub sp: u64,
-}
-
-/// A user page-table entry the capability kernel asks the arch layer to write (its
-/// `MachineOp::WriteEntry`), in arch-independent terms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UserPte {
-    /// No mapping.
-    Invalid,
-    /// The next-level paging structure at this physical address.
-    Table(u64),
-    /// A user page of `2^size_bits` bytes.
-    Page {
-        /// Its physical address.
-        paddr: u64,
-        /// log2 of its size (12, 21 or 30), which x86_64 marks in a 2 MiB or 1 GiB entry (PS);
-        /// a riscv64 entry has no size of its own (the level it is written at decides), so
-        /// riscv64 has no such field.
-        #[cfg(target_arch = "x86_64")]
-        size_bits: u8,
-        /// Writable.
-        write: bool,
-        /// Executable.
-        exec: bool,
-    },
 }

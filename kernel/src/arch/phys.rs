@@ -49,6 +49,17 @@ pub fn copy_from_frame(frame: u64, offset: usize, out: &mut [u8]) {
     unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(frame).add(offset), out.as_mut_ptr(), out.len()) };
 }
 
+/// Word `index` (0..512) of the paging structure at physical address `table`, read the way the
+/// MMU reads it (through the kernel's mapping of RAM, not the capability kernel's `PhysMem`).
+#[cfg(feature = "checks")]
+pub fn read_table_word(table: u64, index: u16) -> u64 {
+    assert!(table.is_multiple_of(PAGE_SIZE) && index < 512, "not a table entry: {table:#x}[{index}]");
+    // SAFETY: `table` is a 4 KiB paging structure of the capability kernel in RAM mapped at
+    // `phys_to_virt` (checked aligned above), `index` < 512 keeps the read inside it, and a
+    // volatile read of an aligned u64 of RAM is valid whatever it holds.
+    unsafe { (phys_to_virt(table + u64::from(index) * 8) as *const u64).read_volatile() }
+}
+
 /// The kernel's view of `len` bytes of RAM at physical address `paddr` (8-byte aligned) as
 /// words, for the capability kernel's `PhysMem` (IPC buffers and the memory it clears).
 pub fn ram_window(paddr: u64, len: u64) -> codegears::mem::RamWindow {

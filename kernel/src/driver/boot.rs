@@ -58,15 +58,16 @@ impl Driver {
         let root_tcb = root_objects + (1 << ROOT_CNODE_BITS);
         let asid_pool = root_tcb + PAGE_SIZE;
         let root_window = arch::ram_window(root_objects, 1 << crate::memory::ROOT_OBJECTS_BITS);
-        // The capability kernel's memory: the untyped pool, the IPC buffer and the root
-        // objects' block. Boot happens once per kernel (the test suite boots a few): the
-        // windows live as long as the kernel.
+        // The capability kernel's memory: the untyped pool, the IPC buffer, the root VSpace
+        // root (whose entries it reads and writes) and the root objects' block. Boot happens
+        // once per kernel (the test suite boots a few): the windows live as long as the kernel.
         let mut windows: Vec<RamWindow> = regions
             .iter()
             .filter(|r| !r.2)
             .map(|&(base, bits, _)| arch::ram_window(base, 1 << bits))
             .collect();
         windows.push(arch::ram_window(ipc_frame, PAGE_SIZE));
+        windows.push(arch::ram_window(root_vspace, PAGE_SIZE));
         windows.push(root_window);
         let (state, info) = KernelState::boot_with(&BootConfig {
             arch: Arch::native(),

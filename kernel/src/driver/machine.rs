@@ -2,7 +2,9 @@
 
 use codegears::entry::Machine;
 use codegears::interrupt::{IRQ_TIMER, MAX_IRQ};
-use codegears::machine::{MachineOp, Pte};
+use codegears::machine::MachineOp;
+#[cfg(feature = "checks")]
+use codegears::machine::Pte;
 
 use crate::arch;
 
@@ -77,20 +79,10 @@ impl Machine for HwMachine {
             // Cleared already through the capability kernel's `PhysMem`, which is this RAM.
             MachineOp::Zero { .. } => {}
             MachineOp::CopyGlobalMappings { root } => arch::copy_global_mappings(root),
-            MachineOp::WriteEntry { table, index, entry } => {
-                let pte = match entry {
-                    Pte::Invalid => arch::UserPte::Invalid,
-                    Pte::Table { paddr } => arch::UserPte::Table(paddr),
-                    #[cfg(target_arch = "x86_64")]
-                    Pte::Page { paddr, size_bits, write, exec } => {
-                        arch::UserPte::Page { paddr, size_bits, write, exec }
-                    }
-                    // The level the entry is written at decides a riscv64 page's size.
-                    #[cfg(target_arch = "riscv64")]
-                    Pte::Page { paddr, write, exec, .. } => arch::UserPte::Page { paddr, write, exec },
-                };
-                arch::write_user_pte(table, index, pte);
-            }
+            // Written already, in the hardware's format, into the table's memory through the
+            // capability kernel's `PhysMem`, which is this RAM; the flushes that follow it drop
+            // what the TLB cached.
+            MachineOp::WriteEntry { .. } => {}
             MachineOp::Flush { root, vaddr } => arch::flush_user(root, vaddr),
             // The timer is the kernel's own line (shared with a driver through its notification
             // only): it is never masked. A line the controller does not have (BadLine) has
@@ -125,13 +117,8 @@ pub struct HwTables;
 
 #[cfg(feature = "checks")]
 impl codegears::vspace_invariants::HardwareTables for HwTables {
-    fn entry(&self, table: u64, index: u16, level: u8) -> Pte {
-        match arch::read_user_pte(table, index, level) {
-            arch::UserPte::Invalid => Pte::Invalid,
-            arch::UserPte::Table(paddr) => Pte::Table { paddr },
-            arch::UserPte::Page { paddr, write, exec, .. } => {
-                Pte::Page { paddr, size_bits: codegears::arch::level_bits(level) as u8, write, exec }
-            }
-        }
+    fn entry(&self, table: u64, index: u16, _level: u8) -> Pte {
+        let word = arch::read_table_word(table, index);
+        codegears::vspace::Entry::from_word(word, abi::Arch::native()).map_or(Pte::Invalid, |e| e.pte())
     }
 }

@@ -140,18 +140,18 @@ pub fn a_new_tcb_inherits_nothing() -> Outcome {
     sound(&rt)
 }
 
-/// Retyping an untyped into as many small objects as it holds (endpoints, notifications, TCBs,
-/// a CNode) until a retype fails with NotEnoughMemory: every object lives in the untyped's
-/// memory, so the kernel's heap does not grow by a byte (it once held each object in a hash map
-/// entry of its own, and ~50,000 endpoints exhausted it: a kernel panic).
+/// Retyping an untyped into as many objects as it holds (endpoints, notifications, TCBs, a
+/// CNode, paging structures) until a retype fails with NotEnoughMemory: every object lives in
+/// the untyped's memory, so the kernel's heap does not grow by a byte (it once held each object
+/// in a hash map entry of its own, and ~50,000 endpoints exhausted it: a kernel panic).
 pub fn retyping_a_whole_untyped_grows_no_kernel_heap() -> Outcome {
     let mut rt = RootTask::boot()?;
     let ut = rt.untypeds[0].cptr;
     let (cn, child) = (rt.info.first_free, rt.info.first_free + 1);
-    // A CNode of 4,096 slots for the objects, and a 128 KiB untyped to make them from.
+    // A CNode of 4,096 slots for the objects, and a 256 KiB untyped to make them from.
     let replies = rt.run(&[
         Call::new(ut, label::untyped::RETYPE, &[abi::object::CAP_TABLE, 12, 0, 0, cn, 1], &[ROOT]),
-        Call::new(ut, label::untyped::RETYPE, &[abi::object::UNTYPED, 17, 0, 0, child, 1], &[ROOT]),
+        Call::new(ut, label::untyped::RETYPE, &[abi::object::UNTYPED, 18, 0, 0, child, 1], &[ROOT]),
     ])?;
     if let Some(r) = replies.iter().find(|r| r.label != Error::NoError.code()) {
         return Err(format!("set-up failed: {r:?}"));
@@ -161,13 +161,18 @@ pub fn retyping_a_whole_untyped_grows_no_kernel_heap() -> Outcome {
         Call::new(child, label::untyped::RETYPE, &[ty, size, cn, DEPTH, offset, n], &[ROOT])
     };
     // 2,048 endpoints (32 KiB), 1,024 notifications (32 KiB), 16 TCBs (32 KiB), a CNode of
-    // 1,024 slots (32 KiB): the whole 128 KiB.
+    // 1,024 slots (32 KiB), 32 paging structures (128 KiB): the whole 256 KiB.
+    let table = match Arch::native() {
+        Arch::X86_64 => abi::x86_64::object::PAGE_TABLE,
+        Arch::Riscv64 => abi::riscv64::object::PAGE_TABLE,
+    };
     let mut script: alloc::vec::Vec<Call> =
         (0..2048 / fan).map(|i| into(abi::object::ENDPOINT, 0, i * fan, fan)).collect();
     script.extend((0..1024 / fan).map(|i| into(abi::object::NOTIFICATION, 0, 2048 + i * fan, fan)));
     script.push(into(abi::object::TCB, 0, 3072, 16));
     script.push(into(abi::object::CAP_TABLE, 10, 3088, 1));
-    script.push(into(abi::object::ENDPOINT, 0, 3089, 1));
+    script.push(into(table, 0, 3089, 32));
+    script.push(into(abi::object::ENDPOINT, 0, 3121, 1));
     let (before, _) = crate::memory::heap::usage();
     let replies = rt.run(&script)?;
     let (last, made) = replies.split_last().ok_or("no replies")?;
@@ -182,10 +187,10 @@ pub fn retyping_a_whole_untyped_grows_no_kernel_heap() -> Outcome {
         return Err(format!("a retype past the untyped's end gave {last_label}, not NotEnoughMemory"));
     }
     if after != before {
-        return Err(format!("the heap went from {before} to {after} bytes over 3,089 objects retyped"));
+        return Err(format!("the heap went from {before} to {after} bytes over 3,121 objects retyped"));
     }
     kprintln!(
-        "attack: 3,089 objects retyped from a 128 KiB untyped, the kernel heap unchanged at {after} bytes"
+        "attack: 3,121 objects retyped from a 256 KiB untyped, the kernel heap unchanged at {after} bytes"
     );
     sound(&rt)
 }

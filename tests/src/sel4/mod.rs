@@ -775,8 +775,13 @@ impl Sel4 {
 
     /// Whether a cap still names an object at `p` (the kernel keeps no other record of it).
     pub fn is_live(&self, p: ObjPtr) -> bool {
+        self.live_kind(p).is_some()
+    }
+
+    /// What the caps say lives at `p`, if any.
+    pub fn live_kind(&self, p: ObjPtr) -> Option<codegears::ObjKind> {
         let slots = self.k.state.slots();
-        codegears::invariants::live_objects(&slots).expect("caps that agree").contains_key(&p)
+        codegears::invariants::live_objects(&slots).expect("caps that agree").get(&p).copied()
     }
 
     /// How many objects the caps name.

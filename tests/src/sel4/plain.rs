@@ -43,9 +43,6 @@ fn finalise_slot(st: &mut KernelState, slot: SlotRef, immediate: bool) -> bool {
         let remainder =
             finalise_cap(&mut st.cspace, &mut st.objects, &mut st.irqs, &mut st.sched, vm, &cap, is_final);
         if cap_removable(&remainder, slot) {
-            if let Cap::Zombie { ptr, .. } = remainder {
-                st.objects.destroy(ptr);
-            }
             return true;
         }
         st.cspace.set_cap(slot, remainder);

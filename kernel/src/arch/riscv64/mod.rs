@@ -19,11 +19,8 @@ mod trap;
 mod user;
 
 pub use cpu::{exit_qemu, interrupts_disable, wait_for_interrupt};
-#[cfg(feature = "checks")]
-pub use paging::read_user_pte;
 pub use paging::{
     AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt,
-    write_user_pte,
 };
 #[cfg(feature = "qemu-test")]
 pub use plic::irq_unmask;

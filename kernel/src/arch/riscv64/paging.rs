@@ -206,44 +206,6 @@ pub fn copy_global_mappings(root: u64) {
     }
 }
 
-/// Writes entry `index` of the user page table at physical address `table` (a PageTable object
-/// of the capability kernel): invalid, a pointer to the next level, or a user page of 4 KiB,
-/// 2 MiB or 1 GiB (the level it is written at decides which).
-pub fn write_user_pte(table: u64, index: u16, entry: crate::arch::UserPte) {
-    use crate::arch::UserPte;
-    let pte = match entry {
-        UserPte::Invalid => 0,
-        UserPte::Table(paddr) => ((paddr >> 12) << 10) | PTE_V,
-        UserPte::Page { paddr, write, exec } => {
-            let mut f = PTE_V | PTE_R | PTE_U | PTE_A | PTE_D;
-            if write {
-                f |= PTE_W;
-            }
-            if exec {
-                f |= PTE_X;
-            }
-            ((paddr >> 12) << 10) | f
-        }
-    };
-    write_pte(table, u64::from(index) & 0x1ff, pte);
-}
-
-/// Reads entry `index` of the user paging structure at physical address `table` back, as
-/// [`write_user_pte`] writes it (the level is not needed: a leaf has R, W or X set).
-#[cfg(feature = "checks")]
-pub fn read_user_pte(table: u64, index: u16, _level: u8) -> crate::arch::UserPte {
-    use crate::arch::UserPte;
-    let pte = read_pte(table, u64::from(index) & 0x1ff);
-    let paddr = (pte >> 10) << 12;
-    if pte & PTE_V == 0 {
-        UserPte::Invalid
-    } else if pte & (PTE_R | PTE_W | PTE_X) == 0 {
-        UserPte::Table(paddr)
-    } else {
-        UserPte::Page { paddr, write: pte & PTE_W != 0, exec: pte & PTE_X != 0 }
-    }
-}
-
 /// Drops cached translations after a user mapping changed (`sfence.vma` for the address, or
 /// all).
 pub fn flush_user(_root: u64, vaddr: Option<u64>) {

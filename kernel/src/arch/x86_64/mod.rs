@@ -17,11 +17,8 @@ pub use cpu::{exit_qemu, interrupts_disable, wait_for_interrupt};
 #[cfg(feature = "qemu-test")]
 pub use irq::irq_unmask;
 pub use irq::{irq_enable, irq_mask, irq_pending, take_kernel_irq};
-#[cfg(feature = "checks")]
-pub use paging::read_user_pte;
 pub use paging::{
     AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt,
-    write_user_pte,
 };
 #[cfg(feature = "qemu-test")]
 pub use serial::{CONSOLE_IRQ, console_tx_empty_interrupt};

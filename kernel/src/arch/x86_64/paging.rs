@@ -172,69 +172,6 @@ pub fn copy_global_mappings(root: u64) {
     }
 }
 
-/// Writes entry `index` of the user paging structure at physical address `table` (a PML4, PDPT,
-/// PD or PT object of the capability kernel): invalid, a pointer to the next level, or a user page
-/// of 4 KiB, 2 MiB or 1 GiB (the size says which level it belongs to).
-pub fn write_user_pte(table: u64, index: u16, entry: crate::arch::UserPte) {
-    use crate::arch::UserPte;
-    let present_user = PageTableFlags::PRESENT | PageTableFlags::USER_ACCESSIBLE;
-    let (addr, flags) = match entry {
-        UserPte::Invalid => (0, PageTableFlags::empty()),
-        UserPte::Table(paddr) => (paddr, present_user | PageTableFlags::WRITABLE),
-        UserPte::Page { paddr, size_bits, write, exec } => {
-            let mut f = present_user;
-            if write {
-                f |= PageTableFlags::WRITABLE;
-            }
-            if !exec {
-                f |= PageTableFlags::NO_EXECUTE;
-            }
-            if size_bits > 12 {
-                f |= PageTableFlags::HUGE_PAGE;
-            }
-            (paddr, f)
-        }
-    };
-    let t = phys_to_virt(table) as *mut PageTable;
-    // SAFETY: `table` is a paging-structure object of the capability kernel (4 KiB, aligned,
-    // reached through the physical-memory window) and `index` < 512 (checked by the indexing);
-    // user structures never hold kernel entries (those are in the upper half of a PML4, which
-    // the capability kernel refuses to map into).
-    unsafe {
-        let e = &mut (&mut *t)[usize::from(index)];
-        if flags.is_empty() {
-            e.set_unused();
-        } else {
-            e.set_addr(PhysAddr::new(addr), flags);
-        }
-    }
-}
-
-/// Reads entry `index` of the user paging structure at physical address `table`, a structure of
-/// `level` (0: a page table), back as [`write_user_pte`] writes it.
-#[cfg(feature = "checks")]
-pub fn read_user_pte(table: u64, index: u16, level: u8) -> crate::arch::UserPte {
-    use crate::arch::UserPte;
-    let t = phys_to_virt(table) as *const PageTable;
-    // SAFETY: as in `write_user_pte`: a 4 KiB paging-structure object reached through the
-    // physical-memory window, `index` < 512 (checked by the indexing); only read.
-    let e = unsafe { &(&*t)[usize::from(index)] };
-    let flags = e.flags();
-    if !flags.contains(PageTableFlags::PRESENT) {
-        return UserPte::Invalid;
-    }
-    let paddr = e.addr().as_u64();
-    if level > 0 && !flags.contains(PageTableFlags::HUGE_PAGE) {
-        return UserPte::Table(paddr);
-    }
-    UserPte::Page {
-        paddr,
-        size_bits: 12 + 9 * level,
-        write: flags.contains(PageTableFlags::WRITABLE),
-        exec: !flags.contains(PageTableFlags::NO_EXECUTE),
-    }
-}
-
 /// Drops cached translations after a user mapping changed: of `vaddr` if the VSpace rooted at
 /// `root` is the active one (all of them if `vaddr` is None); an inactive space has none cached
 /// (every switch reloads CR3, and user entries are never global).
