@@ -13,7 +13,7 @@ use crate::error::{LookupFault, SyscallError};
 use crate::kernel::{Invocation, Kernel, LookupCursor, Request};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
 use crate::machine::{MachineOp, MachineOps};
-use crate::object::{ObjKind, ObjectStore};
+use crate::object::ObjectStore;
 use crate::page_table::failed_lookup;
 use crate::vspace::{AsidTable, asid_high, asid_low};
 
@@ -128,7 +128,8 @@ gears::code_gear! {
         if let Cap::Untyped { ptr, size_bits, is_device, .. } = cspace.cap(ut_slot) {
             let free_index = 1u64 << size_bits.saturating_sub(MIN_UNTYPED_BITS);
             cspace.set_cap(ut_slot, Cap::Untyped { ptr, size_bits, free_index, is_device });
-            objects.create(ObjPtr(ptr), ObjKind::AsidPool);
+            // The untyped may have held objects since its last reset: the pool starts empty.
+            objects.clear(ptr, ASID_POOL_BITS);
             let asid_base = i << ASID_LOW_BITS;
             cte_insert(cspace, Cap::AsidPool { ptr: ObjPtr(ptr), asid_base }, ut_slot, dest);
             asids.pools.insert(i as u16, ObjPtr(ptr));

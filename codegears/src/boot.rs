@@ -8,7 +8,7 @@ use crate::arch::ArchExt;
 use crate::cap::{Cap, ObjPtr, SlotRef};
 use crate::cspace::{Cte, MdbNode};
 use crate::kernel::{KernelState, tcb_slot};
-use crate::object::{ObjKind, ThreadState};
+use crate::object::ThreadState;
 use crate::thread::{MAX_PRIO, sched_append, setup_reply_master};
 
 /// Where boot puts things, and what it gave the root task.
@@ -135,7 +135,7 @@ impl KernelState {
         // memory may hold anything, an earlier boot's caps included).
         st.cspace.clear(cn, root_radix + crate::cap::SLOT_BITS);
         st.cspace.clear(tcb, crate::cap::TCB_BITS);
-        st.objects.create(tcb, ObjKind::Tcb);
+        st.objects.clear(tcb.0, crate::cap::TCB_BITS);
         st.objects.tcb_mut(tcb).set(|t| {
             t.state = ThreadState::Running;
             t.priority = MAX_PRIO;
@@ -147,7 +147,7 @@ impl KernelState {
         st.objects.set_boot_entries(vspace, cfg.boot_entries);
         let pool = ObjPtr(cfg.asid_pool);
         let low = crate::vspace::asid_low(ROOT_ASID);
-        st.objects.create(pool, ObjKind::AsidPool);
+        st.objects.clear(pool.0, crate::arch::ASID_POOL_BITS);
         st.objects.set_asid_pool_entry(pool, low, Some(vspace));
         st.asids.pools.insert(0, pool);
         let root_mdb = MdbNode { revocable: true, first_badged: true, ..MdbNode::default() };

@@ -77,6 +77,11 @@ impl CSpace {
         CSpace { mem: PhysMem::window(windows) }
     }
 
+    /// The memory the slots live in.
+    pub fn mem(&self) -> &PhysMem {
+        &self.mem
+    }
+
     fn pair(&self, at: u64) -> [u64; 2] {
         self.mem.read_words(at & !0xf)
     }

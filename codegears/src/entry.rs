@@ -54,8 +54,8 @@ pub enum Event {
 /// interrupt state, and the debug console.
 pub trait Machine {
     /// Carries out one recorded effect on the hardware (in the order recorded, after each
-    /// dispatcher run). A `MachineOp::Zero` comes after the entry has cleared that memory
-    /// through the kernel's `PhysMem`: there is nothing left to do for it.
+    /// dispatcher run). A `MachineOp::Zero` or `WriteEntry` comes after the gears changed that
+    /// memory through the kernel's `PhysMem`: only what the hardware caches is left to do.
     fn apply(&mut self, op: MachineOp);
 
     /// `getActiveIRQ`: the interrupt raised and not yet handled, if any, acknowledged at the
@@ -345,13 +345,9 @@ fn take_back(k: &mut Kernel, thread: ObjPtr) -> bool {
     true
 }
 
-/// Carries out the machine ops the last dispatcher run recorded: memory cleared through
-/// [`PhysMem`](crate::mem::PhysMem), then every op to the machine.
+/// Carries out the machine ops the last dispatcher run recorded, in order.
 fn apply_machine_ops<M: Machine>(k: &mut Kernel, machine: &mut M) {
     for op in k.machine.drain() {
-        if let MachineOp::Zero { paddr, bits } = op {
-            k.state.mem.zero(paddr, bits);
-        }
         machine.apply(op);
     }
 }

@@ -84,6 +84,7 @@ pub fn check_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
     check_cdt_lists(state, slots)?;
     check_slots_and_objects(objs, slots)?;
     check_untyped(objs, slots)?;
+    check_free_memory_zero(state, slots)?;
     check_cdt_order(state, slots)?;
     check_cdt_chunked(state, slots)?;
     check_badges(state, slots)?;
@@ -245,6 +246,41 @@ fn check_slots_and_objects(objs: &LiveObjects, slots: &[(SlotRef, Cte)]) -> Resu
         });
         if !inside {
             return fail("slots_in_live_objects", format!("{s:?} is not a slot of a live CNode or TCB"));
+        }
+    }
+    Ok(())
+}
+
+/// The first non-zero word of `mem` in `[from, to)`, if any.
+fn first_nonzero(mem: &crate::mem::PhysMem, from: u64, to: u64) -> Option<u64> {
+    mem.pages_in(from, to).into_iter().find_map(|page| {
+        let p = mem.page(page);
+        (0..crate::mem::PAGE_WORDS)
+            .map(|i| ((page << 12) + 8 * i as u64, i))
+            .find_map(|(a, i)| ((from..to).contains(&a) && p.word(i) != 0).then_some(a))
+    })
+}
+
+/// Memory above an untyped's watermark reads as zero (`untyped_free_zero`), in every DataGear's
+/// view of it: a retype clears nothing, so what it makes starts from zero only because boot
+/// cleared the untypeds and every reset clears what it reclaims. Device untypeds are exempt. On
+/// the host model only (on the machine it would read all free RAM at every check).
+fn check_free_memory_zero(state: &KernelState, slots: &[(SlotRef, Cte)]) -> Result<(), InvariantViolation> {
+    if state.cspace.is_window() {
+        return Ok(());
+    }
+    for &(s, cte) in slots {
+        let Cap::Untyped { ptr, size_bits, free_index, is_device: false } = cte.cap else { continue };
+        let (from, to) = (ptr + (free_index << MIN_UNTYPED_BITS), ptr + (1u64 << size_bits));
+        for (what, mem) in
+            [("slots", state.cspace.mem()), ("objects", state.objects.mem()), ("frames", &state.mem)]
+        {
+            if let Some(a) = first_nonzero(mem, from, to) {
+                return fail(
+                    "untyped_free_zero",
+                    format!("{s:?}: the {what} memory at {a:#x}, above the watermark {from:#x}, is not zero"),
+                );
+            }
         }
     }
     Ok(())
@@ -492,7 +528,6 @@ mod tests {
         let ut = SlotRef::of(info.root_cnode, info.untyped[0].0);
         let base = info.untyped[0].1;
         let (a, b) = (SlotRef::of(info.root_cnode, 40), SlotRef::of(info.root_cnode, 41));
-        st.objects.create(ObjPtr(base), ObjKind::Endpoint);
         st.cspace.set_cap(ut, Cap::Untyped { ptr: base, size_bits: 16, free_index: 1, is_device: false });
         insert_new_cap(&mut st.cspace, ut, a, Cap::endpoint(ObjPtr(base)));
         cte_insert(&mut st.cspace, Cap::endpoint(ObjPtr(base)), a, b);
@@ -555,7 +590,6 @@ mod tests {
         let (mut st, ut, a, b) = state();
         // Put a notification between the two endpoint caps.
         let n = SlotRef(a.0 + 0x40);
-        st.objects.create(ObjPtr(0x1_0000_0020), ObjKind::Notification);
         st.cspace
             .set_cap(ut, Cap::Untyped { ptr: 0x1_0000_0000, size_bits: 16, free_index: 4, is_device: false });
         insert_new_cap(
@@ -566,6 +600,18 @@ mod tests {
         );
         assert_eq!(st.cspace.mdb(n).next, Some(b));
         assert_eq!(broken(&st), "cdt_chunked");
+    }
+
+    #[test]
+    fn detects_dirty_memory_above_a_watermark() {
+        let (mut st, ut, ..) = state();
+        let Cap::Untyped { ptr, .. } = st.cspace.cap(ut) else { panic!("not an untyped") };
+        st.mem.write(ptr + 0x100, 7);
+        assert_eq!(broken(&st), "untyped_free_zero", "a frame's word left behind");
+        let (mut st, ut, ..) = state();
+        st.cspace.set_cap(ut, Cap::Untyped { ptr, size_bits: 16, free_index: 0x20, is_device: false });
+        st.mem.write(ptr + 0x100, 7);
+        assert_eq!(check_invariants(&st), Ok(()), "below the watermark, memory is the objects'");
     }
 
     #[test]
@@ -633,7 +679,6 @@ mod local_tests {
         let (mut st, info) = KernelState::boot(6, &[16]);
         let cn = info.root_cnode;
         let (a, b) = (SlotRef::of(cn, 40), SlotRef::of(cn, 41));
-        st.objects.create(ObjPtr(0x1_0000_0000), ObjKind::Endpoint);
         st.cspace.set_cap(
             SlotRef::of(cn, info.untyped[0].0),
             Cap::Untyped { ptr: 0x1_0000_0000, size_bits: 16, free_index: 1, is_device: false },

@@ -11,9 +11,8 @@ use alloc::vec::Vec;
 /// One effect on the machine.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum MachineOp {
-    /// Fill 2^bits bytes at physical address `paddr` with zeros (a new frame, which the kernel
-    /// entry clears through [`PhysMem`](crate::mem::PhysMem) after the run; a paging structure,
-    /// which the gears cleared already: seL4 clears both at retype).
+    /// 2^bits bytes at physical address `paddr` were set to zero (an unmapped paging structure,
+    /// which seL4 clears; the gears cleared it through their memory).
     Zero {
         /// The physical address.
         paddr: u64,

@@ -577,17 +577,10 @@ impl ObjectStore {
         matches!(self.boot_entries, Some((root, mask)) if root == table && index < 512 && mask[usize::from(index / 64)] >> (index % 64) & 1 != 0)
     }
 
-    /// A new object's memory, as a retype leaves it: an endpoint, notification, TCB (all of it,
-    /// the arch layer's part too; the [`CSpace`](crate::CSpace) clears its slots), ASID pool or
-    /// paging structure reads as fresh (a paging structure has no entries).
-    pub fn create(&mut self, ptr: ObjPtr, kind: ObjKind) {
-        match kind {
-            ObjKind::Endpoint | ObjKind::Notification | ObjKind::AsidPool | ObjKind::PageTable { .. } => {
-                self.mem.zero(ptr.0, kind.size_bits() as u8);
-            }
-            ObjKind::Tcb => self.mem.zero(ptr.0, TCB_BITS),
-            ObjKind::CNode { .. } | ObjKind::Frame { .. } => {}
-        }
+    /// Sets the 2^`bits` bytes at `paddr` to zero in the objects' memory (`clearMemory`: an
+    /// untyped's reset, a new root object at boot, a new ASID pool).
+    pub fn clear(&mut self, paddr: u64, bits: u8) {
+        self.mem.zero(paddr, bits);
     }
 
     /// Clears the paging structure at `table`: no entry is present (seL4's `clearMemory` of an

@@ -15,8 +15,8 @@ use crate::cspace::CSpace;
 use crate::error::{LookupFault, SyscallError};
 use crate::kernel::{Invocation, Kernel, LookupCursor, Request, RetypeCursor};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
-use crate::machine::{MachineOp, MachineOps};
-use crate::object::{ObjKind, ObjectStore};
+use crate::mem::PhysMem;
+use crate::object::ObjectStore;
 
 /// The most objects one Retype may create (`CONFIG_RETYPE_FAN_OUT_LIMIT`).
 pub const RETYPE_FAN_OUT_LIMIT: u64 = abi::config::RETYPE_FAN_OUT_LIMIT;
@@ -174,10 +174,22 @@ fn retype_still_valid(cspace: &CSpace, retype: &RetypeCursor) -> bool {
     same && ensure_no_children(cspace, slot).is_ok() && cspace.range(first, end).next().is_none()
 }
 
+/// `clearMemory`: the 2^`bits` bytes at `paddr` read as zero again, in every DataGear's view of
+/// memory (the host model keeps slots, object fields and users' frames apart; on the machine they
+/// are one RAM, cleared once).
+fn clear_memory(cspace: &mut CSpace, objects: &mut ObjectStore, mem: &mut PhysMem, paddr: u64, bits: u8) {
+    cspace.clear(ObjPtr(paddr), bits);
+    if !mem.is_window() {
+        objects.clear(paddr, bits);
+        mem.zero(paddr, bits);
+    }
+}
+
 gears::code_gear! {
-    /// `resetUntypedCap`, one chunk: lower the watermark by one chunk (clearing it), then cross a
-    /// preemption point. Progress is the cap's free index, so a restarted retype continues here.
-    pub fn reset_untyped_cap(ctx: Kernel; cspace: &mut CSpace, retype: &RetypeCursor) {
+    /// `resetUntypedCap`, one chunk: clear the chunk below the watermark and lower the watermark
+    /// past it, then cross a preemption point. Progress is the cap's free index, so a restarted
+    /// retype continues here.
+    pub fn reset_untyped_cap(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, mem: &mut PhysMem, retype: &RetypeCursor) {
         let Some(slot) = retype.untyped else { return Next::Goto(&RETYPE_SET_WATERMARK) };
         if !retype_still_valid(cspace, retype) {
             // Resumed after another operation changed what decode checked: decode again, as a
@@ -193,11 +205,14 @@ gears::code_gear! {
         }
         if is_device || (size_bits as u64) < RESET_CHUNK_BITS {
             // Small or device: cleared (or not) at once.
+            if !is_device {
+                clear_memory(cspace, objects, mem, ptr, size_bits);
+            }
             cspace.set_cap(slot, Cap::Untyped { ptr, size_bits, free_index: 0, is_device });
             return Next::Goto(&RETYPE_SET_WATERMARK);
         }
         let chunk_start = (offset - 1) & !mask(RESET_CHUNK_BITS);
-        // clearMemory(ptr + chunk_start, chunk): memory contents are not modelled.
+        clear_memory(cspace, objects, mem, ptr + chunk_start, RESET_CHUNK_BITS as u8);
         let free_index = chunk_start >> MIN_UNTYPED_BITS;
         cspace.set_cap(slot, Cap::Untyped { ptr, size_bits, free_index, is_device });
         Next::Preempt(&RESET_UNTYPED_CAP)
@@ -219,8 +234,11 @@ gears::code_gear! {
 }
 
 gears::code_gear! {
-    /// `createNewObjects`, one object: make it live and insert its cap after the untyped's.
-    pub fn create_new_objects(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, arch: &Arch, machine: &mut MachineOps, retype: &mut RetypeCursor) {
+    /// `createNewObjects`, one object: its cap after the untyped's. Its memory reads as zero
+    /// already, which is each object's fresh state: memory above an untyped's watermark is zero
+    /// (boot clears the untypeds, a reset what it reclaims), so a retype clears nothing, as in
+    /// seL4, and its cost does not grow with the objects' size.
+    pub fn create_new_objects(ctx: Kernel; cspace: &mut CSpace, arch: &Arch, retype: &mut RetypeCursor) {
         let (Some(parent), true) = (retype.untyped, retype.created < retype.count) else {
             return Next::Goto(&crate::lookup::INVOCATION_DONE);
         };
@@ -230,40 +248,18 @@ gears::code_gear! {
         let user = retype.user_size as u8;
         let cap = match arch.object_kind(retype.object_type) {
             Some(ObjectKind::Frame(size_bits)) => {
-                objects.create(ptr, ObjKind::Frame { size_bits });
-                if !retype.is_device {
-                    machine.push(MachineOp::Zero { paddr: addr, bits: size_bits });
-                }
                 Cap::Frame { ptr, size_bits, rights: CapRights::ALL, is_device: retype.is_device, mapped: None }
             }
-            Some(ObjectKind::PageTable(kind)) => {
-                objects.create(ptr, ObjKind::PageTable { kind });
-                machine.push(MachineOp::Zero { paddr: addr, bits: PAGE_TABLE_BITS });
-                Cap::PageTable { ptr, kind, mapped: None }
-            }
+            Some(ObjectKind::PageTable(kind)) => Cap::PageTable { ptr, kind, mapped: None },
             _ => match retype.object_type {
             abi::object::UNTYPED => {
                 Cap::Untyped { ptr: addr, size_bits: user, free_index: 0, is_device: retype.is_device }
             }
-            abi::object::TCB => {
-                cspace.clear(ptr, crate::cap::TCB_BITS);
-                objects.create(ptr, ObjKind::Tcb);
-                Cap::Thread { ptr }
-            }
-            abi::object::ENDPOINT => {
-                objects.create(ptr, ObjKind::Endpoint);
-                Cap::endpoint(ptr)
-            }
-            abi::object::NOTIFICATION => {
-                objects.create(ptr, ObjKind::Notification);
-                Cap::Notification { ptr, badge: 0, rights: CapRights::ALL }
-            }
-            _ => {
-                // seL4_CapTableObject.
-                cspace.clear(ptr, user + crate::cap::SLOT_BITS);
-                objects.create(ptr, ObjKind::CNode { radix: user });
-                Cap::cnode(ptr, user)
-            }
+            abi::object::TCB => Cap::Thread { ptr },
+            abi::object::ENDPOINT => Cap::endpoint(ptr),
+            abi::object::NOTIFICATION => Cap::Notification { ptr, badge: 0, rights: CapRights::ALL },
+            // seL4_CapTableObject.
+            _ => Cap::cnode(ptr, user),
             },
         };
         insert_new_cap(cspace, parent, SlotRef::of(retype.dest_cnode, retype.dest_offset + i), cap);

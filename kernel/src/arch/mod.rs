@@ -38,7 +38,7 @@ mod phys;
 pub use phys::copy_from_frame;
 #[cfg(feature = "checks")]
 pub use phys::read_table_word;
-pub use phys::{claim_ram, copy_to_frame, ram_window, with_thread_hw, zero_frame};
+pub use phys::{claim_ram, copy_to_frame, ram_window, with_thread_hw, zero_frame, zero_window};
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;

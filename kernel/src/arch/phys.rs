@@ -26,6 +26,15 @@ pub fn zero_frame(frame: u64) {
     unsafe { core::ptr::write_bytes(phys_to_virt(frame), 0, PAGE_SIZE as usize) };
 }
 
+/// Fills the RAM window `w` with zeros (boot: the untyped pool, which no object uses yet).
+pub fn zero_window(w: &codegears::mem::RamWindow) {
+    let len = core::mem::size_of_val(w.words);
+    // SAFETY: the window's words are RAM mapped for the kernel's lifetime (`ram_window`); a byte
+    // write of zeros is a valid value for every AtomicU64; at boot no object lives there and no
+    // user thread runs, so nothing reads or writes these words concurrently.
+    unsafe { core::ptr::write_bytes(w.words.as_ptr().cast_mut().cast::<u8>(), 0, len) };
+}
+
 /// Copies `bytes` into the physical frame `frame` at `offset`.
 pub fn copy_to_frame(frame: u64, offset: usize, bytes: &[u8]) {
     assert!(

@@ -66,6 +66,9 @@ impl Driver {
             .filter(|r| !r.2)
             .map(|&(base, bits, _)| arch::ram_window(base, 1 << bits))
             .collect();
+        // Memory above an untyped's watermark reads as zero (a retype clears nothing): the RAM
+        // untypeds start cleared, whatever an earlier boot left there.
+        windows.iter().for_each(arch::zero_window);
         windows.push(arch::ram_window(ipc_frame, PAGE_SIZE));
         windows.push(arch::ram_window(root_vspace, PAGE_SIZE));
         windows.push(root_window);
