@@ -51,6 +51,15 @@ impl Arch {
         }
     }
 
+    /// The index of the TLS register (`TLS_BASE`: x86_64's FS base, riscv64's tp), which
+    /// SetTLSBase sets.
+    pub const fn tls_register(self) -> usize {
+        match self {
+            Arch::X86_64 => crate::x86_64::reg::FS_BASE,
+            Arch::Riscv64 => crate::riscv64::reg::TP,
+        }
+    }
+
     /// The index of the stack pointer.
     pub const fn sp_register(self) -> usize {
         match self {

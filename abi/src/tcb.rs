@@ -14,3 +14,5 @@ pub const COPY_TRANSFER_FRAME: u64 = 4;
 pub const COPY_TRANSFER_INTEGER: u64 = 8;
 /// SetFlags' `seL4_TCBFlag_fpuDisabled`: the thread may not use the FPU.
 pub const FLAG_FPU_DISABLED: u64 = 1;
+/// `seL4_TCBFlag_MASK`: the flags a thread may have (both arches have an FPU).
+pub const FLAGS_MASK: u64 = FLAG_FPU_DISABLED;

@@ -201,6 +201,12 @@ fn start_syscall<M: Machine>(k: &mut Kernel, machine: &mut M, thread: ObjPtr) ->
             return Ok(Start::Over(End::DebugPutChar));
         }
         Syscall::DebugHalt => return Ok(Start::Over(End::DebugHalt)),
+        // `SysSetTLSBase` (x86_64; `decode` knows no such number on riscv64): the caller's own
+        // TLS register, from its cap register.
+        Syscall::SetTLSBase => {
+            k.state.objects.set_register(thread, arch.tls_register(), cap);
+            return Ok(Start::Over(End::Done(Done::Ok)));
+        }
         Syscall::GearsBenchBegin | Syscall::GearsBenchEnd => {
             return Ok(Start::Over(End::Bench(syscall, cap)));
         }

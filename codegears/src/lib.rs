@@ -51,13 +51,15 @@
 //! - TCB invocations: ReadRegisters, WriteRegisters, CopyRegisters, Configure, SetPriority,
 //!   SetMCPriority, SetSchedParams, SetIPCBuffer, SetSpace (the VSpace root must pass
 //!   `isValidVTableRoot` and goes in the TCB's VTable slot), Suspend, Resume, BindNotification,
-//!   UnbindNotification; SetTLSBase is not built. IRQControl IssueIRQHandler (IRQ range
+//!   UnbindNotification, SetTLSBase, SetFlags (the flag is kept; the driver does not yet turn
+//!   the FPU off). IRQControl IssueIRQHandler (IRQ range
 //!   0..=[`interrupt::MAX_IRQ`]); IRQHandler Ack, SetNotification, Clear; an interrupt
 //!   ([`interrupt::HANDLE_INTERRUPT`]) signals the handler's notification and stays masked until
 //!   acknowledged; IRQ 0 is the timer, whose ticks end time slices of [`interrupt::TIME_SLICE`]
 //!   and which one user-level driver may also handle (seL4 keeps its timer to itself).
 //!   The notification an IRQ signals is kept as plain data in the IRQ table, not in a CDT slot.
-//!   Domain invocations fail with IllegalOperation.
+//!   DomainSet_Set takes domain 0 (one domain); the domain schedule invocations fail with
+//!   IllegalOperation.
 //! - An invocation run directly from `handle_invocation` (`Request::syscall` 0: tools and tests)
 //!   never blocks: a send on an endpoint is an NBSend.
 //! - Address spaces ([`vspace`], [`page_table`], [`frame`], [`asid`]) for x86_64 and riscv64

@@ -264,8 +264,7 @@ gears::code_gear! {
             Some((Cap::PageTable { .. }, _)) => Next::Goto(&crate::page_table::DECODE_PAGE_TABLE_INVOCATION),
             Some((Cap::AsidPool { .. }, _)) => Next::Goto(&crate::asid::DECODE_ASID_POOL_INVOCATION),
             Some((Cap::AsidControl, _)) => Next::Goto(&crate::asid::DECODE_ASID_CONTROL_INVOCATION),
-            // What is left has no invocation in Gears (the domain cap: seL4's DomainSet is not built).
-            Some(_) => Next::Fail(SyscallError::IllegalOperation),
+            Some((Cap::Domain, _)) => Next::Goto(&crate::tcb_control::DECODE_DOMAIN_INVOCATION),
         }
     }
 }

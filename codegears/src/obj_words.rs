@@ -213,8 +213,9 @@ pub(crate) mod at {
     pub const TICKS: usize = 12;
     pub const FAULT: usize = 13;
     pub const REGISTERS: usize = 18;
+    pub const FLAGS: usize = REGISTERS + super::N_REGISTERS;
 }
-const _: () = assert!(at::REGISTERS + N_REGISTERS <= TCB_WORDS);
+const _: () = assert!(at::FLAGS < TCB_WORDS);
 
 pub(crate) fn links_words(l: Links) -> [u64; 2] {
     [opt(l.prev), opt(l.next)]
@@ -239,6 +240,7 @@ impl Tcb {
         w[at::TICKS] = self.ticks;
         w[at::FAULT..at::FAULT + 5].copy_from_slice(&fault_words(self.fault));
         w[at::REGISTERS..at::REGISTERS + N_REGISTERS].copy_from_slice(&self.registers);
+        w[at::FLAGS] = self.flags;
         w
     }
 
@@ -265,6 +267,7 @@ impl Tcb {
                 w[at::FAULT + 3],
                 w[at::FAULT + 4],
             ]),
+            flags: w[at::FLAGS],
         }
     }
 
@@ -509,10 +512,11 @@ mod tests {
             queued: bool,
             ticks: u64,
             fault in fault(),
+            flags: u64,
         ) -> Tcb {
             Tcb {
                 state, registers, next_ip, priority, mcp, bound_notification: bound, fault_handler,
-                ipc_buffer_ptr, ep_links, sched_links, queued, ticks, fault,
+                ipc_buffer_ptr, ep_links, sched_links, queued, ticks, fault, flags,
             }
         }
     }

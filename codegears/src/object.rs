@@ -138,6 +138,8 @@ pub struct Tcb {
     /// The fault it is sending or waiting to have answered (`tcbFault`, with
     /// `tcbLookupFailure` inside a cap fault); `None` is seL4's NullFault.
     pub fault: Option<crate::fault::Fault>,
+    /// `tcbFlags` (TCB SetFlags): [`abi::tcb::FLAG_FPU_DISABLED`].
+    pub flags: u64,
 }
 
 /// An endpoint's state (`EPState_*`): who, if anyone, waits in its queue.

@@ -59,7 +59,8 @@ gears::code_gear! {
             label::tcb::SUSPEND | label::tcb::RESUME => Next::Goto(&INVOKE_TCB_SUSPEND_RESUME),
             label::tcb::BIND_NOTIFICATION => Next::Goto(&DECODE_BIND_NOTIFICATION),
             label::tcb::UNBIND_NOTIFICATION => Next::Goto(&DECODE_UNBIND_NOTIFICATION),
-            // SetTLSBase (and SetFlags) arrive later.
+            label::tcb::SET_TLS_BASE => Next::Goto(&crate::tcb_control::DECODE_SET_TLS_BASE),
+            label::tcb::SET_FLAGS => Next::Goto(&crate::tcb_control::DECODE_SET_FLAGS),
             _ => Next::Fail(SyscallError::IllegalOperation),
         }
     }
@@ -99,10 +100,8 @@ gears::code_gear! {
             let buffer = lookup_ipc_buffer(cspace, objects, request.thread, true);
             set_message(objects, mem, *arch, request.thread, buffer, 0, 0, &regs[..n]);
         }
-        let mut t = objects.tcb_mut(request.thread);
-            if t.state == ThreadState::Restart
-        {
-            t.state = ThreadState::Running;
+        if objects.thread_state(request.thread) == ThreadState::Restart {
+            objects.set_thread_state_words(request.thread, ThreadState::Running, false);
         }
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }
@@ -202,12 +201,18 @@ gears::code_gear! {
 
 gears::code_gear! {
     /// `decodeSetSpace` (non-MCS): fault endpoint cptr, CSpace root data and VSpace root data in
-    /// MR0..2, the CSpace and VSpace roots as extra caps 0 and 1. The CSpace root, after its guard
-    /// update and `deriveCap`, must be a CNode cap; the VSpace root, after `deriveCap`, a valid
-    /// VSpace root (`isValidVTableRoot`); else IllegalOperation.
+    /// MR0..2, the CSpace and VSpace roots as extra caps 0 and 1. The target's own CSpace and
+    /// VSpace slots must not hold a cap whose deletion runs long (`slotCapLongRunningDelete`);
+    /// the CSpace root, after its guard update and `deriveCap`, must be a CNode cap; the VSpace
+    /// root, after `deriveCap`, a valid VSpace root (`isValidVTableRoot`); else IllegalOperation.
     pub fn decode_set_space(ctx: Kernel; cspace: &CSpace, arch: &Arch, request: &Request, invocation: &mut Invocation) {
         if request.mrs.len() < 3 || invocation.extra_caps.len() < 2 {
             return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        if let Some(t) = target(invocation)
+            && crate::tcb_control::space_being_deleted(cspace, t)
+        {
+            return Next::Fail(SyscallError::IllegalOperation);
         }
         let (root_cap, root_slot) = invocation.extra_caps[0];
         let data = request.mr(1);

@@ -12,9 +12,22 @@ use crate::cspace::CSpace;
 use crate::error::SyscallError;
 use crate::kernel::{DeleteCursor, Invocation, Kernel, Request, tcb_slot};
 use crate::lookup::set_restart;
-use crate::object::ObjectStore;
+use crate::mem::PhysMem;
+use crate::message::{lookup_ipc_buffer, set_message};
+use crate::object::{ObjectStore, ThreadState};
 use crate::tcb::{check_cap_at_and_insert, target};
 use crate::thread::{Scheduler, restart, set_priority, suspend};
+
+/// `slotCapLongRunningDelete` of the CSpace or VSpace slot of TCB `t`: deleting its cap could
+/// take long (the last cap of a CNode or TCB, or a Zombie), so SetSpace and Configure refuse
+/// to replace it.
+pub(crate) fn space_being_deleted(cspace: &CSpace, t: crate::cap::ObjPtr) -> bool {
+    [tcb_slot::CTABLE, tcb_slot::VTABLE].into_iter().any(|i| {
+        let slot = SlotRef::of(t, i);
+        matches!(cspace.cap(slot), Cap::Thread { .. } | Cap::Zombie { .. } | Cap::CNode { .. })
+            && crate::cdt::is_final_capability(cspace, slot)
+    })
+}
 
 /// `seL4_IPCBufferSizeBits`: the IPC buffer's alignment.
 pub const IPC_BUFFER_SIZE_BITS: u64 = abi::object::bits::IPC_BUFFER as u64;
@@ -161,12 +174,28 @@ gears::code_gear! {
 gears::code_gear! {
     /// `decodeTCBConfigure` (non-MCS): fault endpoint cptr, CSpace root data, VSpace root data and
     /// IPC buffer address in MR0..3; the CSpace root, the VSpace root and the buffer frame as extra
-    /// caps 0..2. The CSpace and VSpace roots are checked as SetSpace checks them, the buffer as
-    /// SetIPCBuffer does. The new CSpace root goes in the invocation's `new_cap`/`src`, the
+    /// caps 0..2. In seL4's order: the buffer as SetIPCBuffer checks it, the target's own
+    /// CSpace and VSpace slots not in a long-running delete, then the CSpace and VSpace roots as
+    /// SetSpace checks them. The new CSpace root goes in the invocation's `new_cap`/`src`, the
     /// VSpace root in `vroot`, the buffer frame in `buffer`.
     pub fn decode_tcb_configure(ctx: Kernel; cspace: &CSpace, arch: &Arch, request: &Request, invocation: &mut Invocation) {
         if request.mrs.len() < 4 || invocation.extra_caps.len() < 3 {
             return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        let addr = request.mr(3);
+        let (frame_cap, frame_slot) = invocation.extra_caps[2];
+        let frame = if addr == 0 {
+            None
+        } else {
+            match check_valid_ipc_buffer(cspace, addr, frame_cap, frame_slot) {
+                Ok(derived) => Some((derived, frame_slot)),
+                Err(e) => return Next::Fail(e),
+            }
+        };
+        if let Some(t) = target(invocation)
+            && space_being_deleted(cspace, t)
+        {
+            return Next::Fail(SyscallError::IllegalOperation);
         }
         let (root_cap, root_slot) = invocation.extra_caps[0];
         let data = request.mr(1);
@@ -181,16 +210,6 @@ gears::code_gear! {
         let vroot = match crate::tcb::decode_vroot(cspace, *arch, request.mr(2), invocation.extra_caps[1]) {
             Ok(v) => v,
             Err(e) => return Next::Fail(e),
-        };
-        let addr = request.mr(3);
-        let (frame_cap, frame_slot) = invocation.extra_caps[2];
-        let frame = if addr == 0 {
-            None
-        } else {
-            match check_valid_ipc_buffer(cspace, addr, frame_cap, frame_slot) {
-                Ok(derived) => Some((derived, frame_slot)),
-                Err(e) => return Next::Fail(e),
-            }
         };
         invocation.new_cap = root;
         invocation.src = Some(root_slot);
@@ -251,3 +270,89 @@ gears::code_gear! {
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }
 }
+
+gears::code_gear! {
+    /// `decodeSetTLSBase`: the new TLS base in MR0.
+    pub fn decode_set_tls_base(ctx: Kernel; request: &Request) {
+        if request.mrs.is_empty() {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        Next::Goto(&INVOKE_TCB_SET_TLS_BASE)
+    }
+}
+
+gears::code_gear! {
+    /// `invokeSetTLSBase`: the thread's TLS register (x86_64's FS base, riscv64's tp), loaded
+    /// when it next runs (the driver loads every register from the TCB at each switch, so the
+    /// current thread needs no reschedule).
+    pub fn invoke_tcb_set_tls_base(ctx: Kernel; objects: &mut ObjectStore, arch: &Arch, request: &Request, invocation: &Invocation) {
+        set_restart(objects, request.thread);
+        if let Some(t) = target(invocation) {
+            objects.set_register(t, arch.tls_register(), request.mr(0));
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `decodeSetFlags`: the flags to clear in MR0, those to set in MR1.
+    pub fn decode_set_flags(ctx: Kernel; request: &Request) {
+        if request.mrs.len() < 2 {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        Next::Goto(&INVOKE_TCB_SET_FLAGS)
+    }
+}
+
+gears::code_gear! {
+    /// `invokeSetFlags`: the thread's flags lose MR0's and gain MR1's (within
+    /// `seL4_TCBFlag_MASK`); a Call is answered with the new flags in MR0.
+    pub fn invoke_tcb_set_flags(ctx: Kernel; cspace: &CSpace, objects: &mut ObjectStore, mem: &mut PhysMem, arch: &Arch, request: &Request, invocation: &Invocation) {
+        set_restart(objects, request.thread);
+        let Some(t) = target(invocation) else { return Next::Goto(&crate::lookup::INVOCATION_DONE) };
+        let flags = (objects.tcb(t).flags & !request.mr(0)) | (request.mr(1) & abi::tcb::FLAGS_MASK);
+        objects.tcb_mut(t).flags = flags;
+        if request.is_call {
+            let buffer = lookup_ipc_buffer(cspace, objects, request.thread, true);
+            set_message(objects, mem, *arch, request.thread, buffer, 0, 0, &[flags]);
+        }
+        if objects.thread_state(request.thread) == ThreadState::Restart {
+            objects.set_thread_state_words(request.thread, ThreadState::Running, false);
+        }
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+gears::code_gear! {
+    /// `decodeDomainInvocation`: only DomainSetSet is served (a domain below
+    /// [`NUM_DOMAINS`] in MR0, a thread cap as extra cap 0); the domain schedule invocations are
+    /// IllegalOperation, as is any other label.
+    pub fn decode_domain_invocation(ctx: Kernel; request: &Request, invocation: &Invocation) {
+        if request.label != abi::label::domain_set::SET {
+            return Next::Fail(SyscallError::IllegalOperation);
+        }
+        if request.mrs.is_empty() {
+            return Next::Fail(SyscallError::TruncatedMessage);
+        }
+        if request.mr(0) >= NUM_DOMAINS {
+            return Next::Fail(SyscallError::InvalidArgument { arg: 0 });
+        }
+        match invocation.extra_caps.first() {
+            None => Next::Fail(SyscallError::TruncatedMessage),
+            Some((Cap::Thread { .. }, _)) => Next::Goto(&INVOKE_DOMAIN_SET_SET),
+            Some(_) => Next::Fail(SyscallError::InvalidArgument { arg: 1 }),
+        }
+    }
+}
+
+gears::code_gear! {
+    /// `invokeDomainSetSet`: the thread's domain. With one domain every thread is in domain 0
+    /// already, so nothing changes.
+    pub fn invoke_domain_set_set(ctx: Kernel; objects: &mut ObjectStore, request: &Request) {
+        set_restart(objects, request.thread);
+        Next::Goto(&crate::lookup::INVOCATION_DONE)
+    }
+}
+
+/// `CONFIG_NUM_DOMAINS`: Gears schedules one domain.
+pub const NUM_DOMAINS: u64 = 1;

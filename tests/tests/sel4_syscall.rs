@@ -126,7 +126,7 @@ fn other_syscalls_and_labels() {
             fault: codegears::LookupFault::MissingCapability { bits_left: 0 }
         })
     );
-    let unknown = MessageInfo::new(16, 0, 0, 0).word();
+    let unknown = MessageInfo::new(99, 0, 0, 0).word();
     assert_eq!(s.syscall(Syscall::Call, t, unknown, &[], &[]), Err(SyscallError::IllegalOperation));
     // A CNode invocation through the syscall entry: extra caps come from the MessageInfo.
     let r = s.root();

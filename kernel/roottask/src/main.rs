@@ -512,6 +512,8 @@ fn start([free, ut, bench, device_ut]: [u64; 4]) -> ! {
     }
     #[cfg(not(target_arch = "riscv64"))]
     let _ = device_ut;
+    say!("root task: -- thread-local storage --");
+    ok &= thread_local_storage();
     say!("root task: -- threads that fault: with a fault handler and without --");
     ok &= faulting_threads(ut, free + 16);
     say!("root task: -- PREEMPT_REVOKE while the timer driver runs --");
@@ -523,6 +525,27 @@ fn start([free, ut, bench, device_ut]: [u64; 4]) -> ! {
     );
     say!("root task: {}", if ok { "all scenarios passed" } else { "a scenario FAILED" });
     sel4::halt(ok)
+}
+
+/// Two words, each a thread-local block for [`thread_local_storage`] to point its TLS base at.
+static TLS_BLOCKS: [u64; 2] = [0x7e57_0001, 0x7e57_0002];
+
+/// Thread-local storage, the way seL4 programs set it up: TCB SetTLSBase on the thread's own TCB
+/// (both arches; x86_64's FS base, riscv64's tp), and x86_64's SetTLSBase system call. The
+/// thread then reads its TLS block through the register.
+fn thread_local_storage() -> bool {
+    let [a, b] = [&TLS_BLOCKS[0] as *const u64 as u64, &TLS_BLOCKS[1] as *const u64 as u64];
+    let mut ok =
+        expect("TCB SetTLSBase on its own TCB", call(TCB, abi::label::tcb::SET_TLS_BASE, &[a], &[]).label, 0);
+    ok &= sel4::tls_word() == TLS_BLOCKS[0];
+    #[cfg(target_arch = "x86_64")]
+    {
+        sel4::raw_syscall(abi::Syscall::SetTLSBase.word(), b, 0, [0; 4]);
+        ok &= sel4::tls_word() == TLS_BLOCKS[1];
+    }
+    let _ = b;
+    say!("root task: its TLS block read through the TLS register: {}", if ok { "as set" } else { "WRONG" });
+    ok
 }
 
 #[panic_handler]

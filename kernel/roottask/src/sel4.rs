@@ -298,3 +298,20 @@ pub fn halt(ok: bool) -> ! {
         syscall(Syscall::DebugHalt, u64::from(ok), 0, [0; 4]);
     }
 }
+
+/// The word at the thread's TLS base: `%fs:0` on x86_64; on riscv64 the word `tp` points to.
+pub fn tls_word() -> u64 {
+    let w: u64;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: reads the 8 bytes at the FS base, which the caller set to a static
+    // `u64` of this program (mapped, aligned, live for the program's life).
+    unsafe {
+        core::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) w, options(nostack, readonly))
+    };
+    #[cfg(target_arch = "riscv64")]
+    // SAFETY: as above, through `tp`, which the kernel set to a static `u64`.
+    unsafe {
+        core::arch::asm!("ld {}, 0(tp)", out(reg) w, options(nostack, readonly))
+    };
+    w
+}

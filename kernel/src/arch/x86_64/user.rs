@@ -14,7 +14,7 @@
 use core::arch::naked_asm;
 
 use ::x86_64::VirtAddr;
-use ::x86_64::registers::model_specific::{LStar, SFMask, Star};
+use ::x86_64::registers::model_specific::{FsBase, GsBase, LStar, SFMask, Star};
 use ::x86_64::registers::rflags::RFlags;
 
 use super::gdt;
@@ -34,6 +34,12 @@ pub struct UserContext {
     /// The x87/SSE registers (FXSAVE's area), loaded before the thread runs and saved when it
     /// leaves: threads do not see each other's.
     pub fpu: FpuState,
+    /// The FS base (`TLS_BASE`, set by SetTLSBase) and GS base, loaded into their MSRs before
+    /// the thread runs. A user thread cannot change them itself (the kernel leaves CR4.FSGSBASE
+    /// off), so they are not read back.
+    pub fs_base: u64,
+    /// The GS base.
+    pub gs_base: u64,
 }
 
 /// The 512-byte FXSAVE area.
@@ -66,7 +72,7 @@ impl UserContext {
             rflags: RFlags::INTERRUPT_FLAG.bits() | 2,
             ..TrapFrame::default()
         };
-        UserContext { frame, fault_addr: 0, fpu: FpuState::default() }
+        UserContext { frame, fault_addr: 0, fpu: FpuState::default(), fs_base: 0, gs_base: 0 }
     }
 
     /// The instruction pointer.
@@ -81,7 +87,7 @@ impl UserContext {
 
     /// The registers in `seL4_UserContext` order (`abi::x86_64::UserContext`: rip … r15,
     /// fs_base, gs_base), as the capability kernel's TCB keeps them; the words past x86_64's 20
-    /// are 0. The segment bases are not kept: user threads run with the kernel's.
+    /// are 0.
     pub fn sel4_registers(&self) -> [u64; N_REGISTERS] {
         use abi::x86_64::reg as r;
         let f = &self.frame;
@@ -105,6 +111,8 @@ impl UserContext {
             (r::R13, f.r13),
             (r::R14, f.r14),
             (r::R15, f.r15),
+            (r::FS_BASE, self.fs_base),
+            (r::GS_BASE, self.gs_base),
         ] {
             out[i] = v;
         }
@@ -130,6 +138,7 @@ impl UserContext {
         ];
         [f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14, f.r15] =
             [v[r::R8], v[r::R9], v[r::R10], v[r::R11], v[r::R12], v[r::R13], v[r::R14], v[r::R15]];
+        (self.fs_base, self.gs_base) = (v[r::FS_BASE], v[r::GS_BASE]);
     }
 
     /// Sets a thread's first four arguments at its entry point (the C calling convention).
@@ -191,6 +200,11 @@ pub fn run_user(ctx: &mut UserContext) -> Trap {
         | RFlags::DIRECTION_FLAG
         | RFlags::OVERFLOW_FLAG;
     f.rflags = (f.rflags & user_flags.bits()) | RFlags::INTERRUPT_FLAG.bits() | 2;
+    // The segment bases, canonical (a non-canonical one reads as 0, as seL4's
+    // `sanitiseRegister` makes it): the kernel uses neither.
+    let base = |i, v| VirtAddr::new_truncate(codegears::fault::sanitise_register(abi::Arch::X86_64, i, v));
+    FsBase::write(base(abi::x86_64::reg::FS_BASE, ctx.fs_base));
+    GsBase::write(base(abi::x86_64::reg::GS_BASE, ctx.gs_base));
     let fpu = &raw mut ctx.fpu;
     // SAFETY: `fpu` is this context's 16-byte-aligned 512-byte FXSAVE area, holding a state
     // FXSAVE wrote or the valid initial one (`FpuState::default`: MXCSR's reserved bits clear);
