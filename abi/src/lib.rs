@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bootinfo;
+pub mod cap_type;
 pub mod fault;
 pub mod ipc_buffer;
 pub mod label;

@@ -142,6 +142,7 @@ impl KernelState {
             t.mcp = MAX_PRIO;
         });
         sched_append(&mut st.objects, &mut st.sched, tcb);
+        crate::thread::tcb_debug_append(&mut st.objects, &mut st.sched, tcb);
         setup_reply_master(&mut st.cspace, tcb);
         let vspace = ObjPtr(cfg.vspace_root);
         st.objects.set_boot_entries(vspace, cfg.boot_entries);

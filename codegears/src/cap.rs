@@ -260,6 +260,34 @@ impl Cap {
         }
     }
 
+    /// seL4's cap type tag for this cap (`cap_get_capType`), which `seL4_DebugCapIdentify`
+    /// returns ([`abi::cap_type`]).
+    pub const fn type_tag(&self) -> u64 {
+        use abi::cap_type as t;
+        match *self {
+            Cap::Null => t::NULL,
+            Cap::Untyped { .. } => t::UNTYPED,
+            Cap::Endpoint { .. } => t::ENDPOINT,
+            Cap::Notification { .. } => t::NOTIFICATION,
+            Cap::Reply { .. } => t::REPLY,
+            Cap::CNode { .. } => t::CNODE,
+            Cap::Thread { .. } => t::THREAD,
+            Cap::IrqControl => t::IRQ_CONTROL,
+            Cap::IrqHandler { .. } => t::IRQ_HANDLER,
+            Cap::Zombie { .. } => t::ZOMBIE,
+            Cap::Domain => t::DOMAIN,
+            Cap::Frame { .. } => t::FRAME,
+            Cap::PageTable { kind, .. } => match kind {
+                crate::arch::PtKind::Pml4 => t::x86_64::PML4,
+                crate::arch::PtKind::Pdpt => t::x86_64::PDPT,
+                crate::arch::PtKind::PageDirectory => t::x86_64::PAGE_DIRECTORY,
+                crate::arch::PtKind::PageTable | crate::arch::PtKind::Riscv => t::PAGE_TABLE,
+            },
+            Cap::AsidControl => t::ASID_CONTROL,
+            Cap::AsidPool { .. } => t::ASID_POOL,
+        }
+    }
+
     /// The badge of an endpoint or notification cap (0 for any other cap).
     pub const fn badge(&self) -> u64 {
         match *self {

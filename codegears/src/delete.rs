@@ -70,9 +70,11 @@ pub fn finalise_cap(
             Cap::Zombie { ptr, number: 1u64 << radix, kind: ZombieType::CNode(radix) }
         }
         Cap::Thread { ptr } if is_final => {
-            // unbindNotification, suspend (the thread stops), then its CNode part is reduced.
+            // unbindNotification, suspend (the thread stops), tcbDebugRemove, then its CNode part
+            // is reduced.
             unbind_notification(objects, ptr);
             suspend(cspace, objects, sched, ptr);
+            crate::thread::tcb_debug_remove(objects, sched, ptr);
             Cap::Zombie { ptr, number: TCB_CNODE_ENTRIES, kind: ZombieType::Tcb }
         }
         Cap::Zombie { .. } => *cap,

@@ -194,7 +194,7 @@ pub fn do_reply_transfer(ipc: &mut Ipc<'_>, sender: ObjPtr, receiver: ObjPtr, sl
 }
 
 /// `lookupCap` of a thread: the cap a 64-bit cptr names in its CSpace (Null if the lookup fails).
-fn lookup_cap(cspace: &CSpace, thread: ObjPtr, cptr: u64) -> Option<(Cap, SlotRef)> {
+pub(crate) fn lookup_cap(cspace: &CSpace, thread: ObjPtr, cptr: u64) -> Option<(Cap, SlotRef)> {
     let root = cspace.cap(SlotRef::of(thread, tcb_slot::CTABLE));
     let (slot, _) = resolve_address_bits_now(cspace, root, cptr, WORD_BITS).ok()?;
     Some((cspace.cap(slot), slot))

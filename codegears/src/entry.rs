@@ -201,6 +201,30 @@ fn start_syscall<M: Machine>(k: &mut Kernel, machine: &mut M, thread: ObjPtr) ->
             return Ok(Start::Over(End::DebugPutChar));
         }
         Syscall::DebugHalt => return Ok(Start::Over(End::DebugHalt)),
+        Syscall::DebugCapIdentify => {
+            let tag =
+                crate::endpoint::lookup_cap(&k.state.cspace, thread, cap).map_or(0, |(c, _)| c.type_tag());
+            k.state.objects.set_register(thread, regs.cap, tag);
+            return Ok(Start::Over(End::Done(Done::Ok)));
+        }
+        Syscall::DebugNameThread => {
+            debug_name_thread(k, thread, cap);
+            return Ok(Start::Over(End::Done(Done::Ok)));
+        }
+        Syscall::DebugDumpScheduler => {
+            debug_dump_scheduler(&k.state, machine);
+            return Ok(Start::Over(End::Done(Done::Ok)));
+        }
+        Syscall::DebugSnapshot => {
+            let name = k.state.objects.thread_name(thread);
+            let line = alloc::format!(
+                "Debug snapshot syscall from user thread {:#x} \"{}\" (no capDL dump in Gears)\n",
+                thread.0,
+                alloc::string::String::from_utf8_lossy(&name)
+            );
+            line.bytes().for_each(|b| machine.debug_put_char(b));
+            return Ok(Start::Over(End::Done(Done::Ok)));
+        }
         // `SysSetTLSBase` (x86_64; `decode` knows no such number on riscv64): the caller's own
         // TLS register, from its cap register.
         Syscall::SetTLSBase => {
@@ -356,4 +380,63 @@ fn apply_machine_ops<M: Machine>(k: &mut Kernel, machine: &mut M) {
     for op in k.machine.drain() {
         machine.apply(op);
     }
+}
+
+/// `SysDebugNameThread`: the TCB the cap register names gets the NUL-terminated name in the
+/// caller's IPC buffer from word 1 (at most `seL4_MsgMaxLength` words; the TCB keeps what fits).
+/// Where seL4's debug kernel halts the machine (the cap is not a TCB's, no IPC buffer, no NUL in
+/// the name's room), Gears ignores the call: no thread may stop the kernel but by DebugHalt.
+fn debug_name_thread(k: &mut Kernel, thread: ObjPtr, cptr: u64) {
+    let s = &mut k.state;
+    let Some((crate::cap::Cap::Thread { ptr }, _)) = crate::endpoint::lookup_cap(&s.cspace, thread, cptr)
+    else {
+        return;
+    };
+    let Some(buffer) = lookup_ipc_buffer(&s.cspace, &s.objects, thread, true) else { return };
+    let mut name = alloc::vec::Vec::new();
+    for i in 0..abi::MSG_MAX_LENGTH {
+        for b in s.mem.read(buffer + 8 * (1 + i)).to_le_bytes() {
+            if b == 0 {
+                s.objects.set_thread_name(ptr, &name);
+                return;
+            }
+            name.push(b);
+        }
+    }
+}
+
+/// `debug_dumpScheduler`: a line per TCB (name, state, restart IP, priority, core), newest first,
+/// to the debug console, as seL4's debug kernel prints it.
+fn debug_dump_scheduler<M: Machine>(s: &crate::kernel::KernelState, machine: &mut M) {
+    use core::fmt::Write;
+    let mut out = alloc::string::String::from("Dumping all tcbs!\n");
+    let _ = writeln!(out, "{:<40}\t{:<15}\t{:<20}\t Prio \t Core", "Name", "State", "IP");
+    out.push_str("--------------------------------------------------------------------------------------\n");
+    let mut cur = s.sched.debug_tcbs;
+    while let Some(t) = cur {
+        let tcb = s.objects.tcb(t);
+        let state = match tcb.state {
+            ThreadState::Inactive => "inactive",
+            ThreadState::Running => "running",
+            ThreadState::Restart => "restart",
+            ThreadState::BlockedOnReceive { .. } => "blocked on recv",
+            ThreadState::BlockedOnSend { .. } => "blocked on send",
+            ThreadState::BlockedOnReply => "blocked on reply",
+            ThreadState::BlockedOnNotification { .. } => "blocked on ntfn",
+            ThreadState::IdleThreadState => "idle",
+        };
+        let name = s.objects.thread_name(t);
+        let ip = tcb.registers[s.arch.ip_register()];
+        let _ = writeln!(
+            out,
+            "{:<40}\t{:<15}\t{:#018x}\t{:>5}\t {:>4}",
+            alloc::string::String::from_utf8_lossy(&name),
+            state,
+            ip,
+            tcb.priority,
+            0
+        );
+        cur = tcb.debug_links.next;
+    }
+    out.bytes().for_each(|b| machine.debug_put_char(b));
 }

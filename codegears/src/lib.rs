@@ -37,8 +37,8 @@
 //!   ([`fault::Fault::from_syscall_error`]), as it does for a VM fault or a user exception; an
 //!   unknown system call number goes there from `handle_syscall` itself. The thread's fault
 //!   handler cptr is looked up in its CSpace one level per gear; an endpoint cap with send and
-//!   grant (or grant-reply) takes the fault as a Call (seL4's labels, and its x86_64 message
-//!   layouts on both architectures), and the reply restarts the thread (an UnknownSyscall or
+//!   grant (or grant-reply) takes the fault as a Call (seL4's labels, and each arch's own
+//!   message layouts), and the reply restarts the thread (an UnknownSyscall or
 //!   UserException reply sets the registers seL4 names, sanitised, and a non-zero label stops
 //!   the thread instead). Without a usable handler the thread becomes Inactive (seL4 also
 //!   prints both faults). A fault IPC that is cancelled (suspend, the endpoint deleted)

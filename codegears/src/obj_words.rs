@@ -30,10 +30,15 @@ pub const TCB_FIELDS_OFFSET: u64 = 0x100;
 /// How many words a TCB's fields take.
 pub const TCB_WORDS: usize = 64;
 /// Where the arch layer keeps a thread's hardware context (the FPU registers and whatever else
-/// the TCB's fields do not hold), from the TCB's address; it runs to the TCB's end.
+/// the TCB's fields do not hold), from the TCB's address.
 pub const TCB_ARCH_OFFSET: u64 = TCB_FIELDS_OFFSET + 8 * TCB_WORDS as u64;
+/// Where the thread's name is (DebugNameThread: NUL-terminated bytes), from the TCB's address;
+/// it runs to the TCB's end.
+pub const TCB_NAME_OFFSET: u64 = 0x700;
+/// The bytes of a thread's name, its NUL included (`TCB_NAME_LENGTH`).
+pub const TCB_NAME_BYTES: u64 = (1 << TCB_BITS) - TCB_NAME_OFFSET;
 /// The bytes the arch layer's context may take.
-pub const TCB_ARCH_BYTES: u64 = (1 << TCB_BITS) - TCB_ARCH_OFFSET;
+pub const TCB_ARCH_BYTES: u64 = TCB_NAME_OFFSET - TCB_ARCH_OFFSET;
 const _: () = assert!(TCB_FIELDS_OFFSET >= crate::cap::TCB_CNODE_ENTRIES << crate::cap::SLOT_BITS);
 const _: () = assert!(TCB_ARCH_OFFSET.is_multiple_of(64) && TCB_ARCH_BYTES >= 1024);
 
@@ -214,8 +219,9 @@ pub(crate) mod at {
     pub const FAULT: usize = 13;
     pub const REGISTERS: usize = 18;
     pub const FLAGS: usize = REGISTERS + super::N_REGISTERS;
+    pub const DEBUG_LINKS: usize = FLAGS + 1;
 }
-const _: () = assert!(at::FLAGS < TCB_WORDS);
+const _: () = assert!(at::DEBUG_LINKS + 2 <= TCB_WORDS);
 
 pub(crate) fn links_words(l: Links) -> [u64; 2] {
     [opt(l.prev), opt(l.next)]
@@ -241,6 +247,7 @@ impl Tcb {
         w[at::FAULT..at::FAULT + 5].copy_from_slice(&fault_words(self.fault));
         w[at::REGISTERS..at::REGISTERS + N_REGISTERS].copy_from_slice(&self.registers);
         w[at::FLAGS] = self.flags;
+        w[at::DEBUG_LINKS..at::DEBUG_LINKS + 2].copy_from_slice(&links_words(self.debug_links));
         w
     }
 
@@ -268,6 +275,7 @@ impl Tcb {
                 w[at::FAULT + 4],
             ]),
             flags: w[at::FLAGS],
+            debug_links: links_of(&w[at::DEBUG_LINKS..]),
         }
     }
 
@@ -513,10 +521,11 @@ mod tests {
             ticks: u64,
             fault in fault(),
             flags: u64,
+            debug_links in links(),
         ) -> Tcb {
             Tcb {
                 state, registers, next_ip, priority, mcp, bound_notification: bound, fault_handler,
-                ipc_buffer_ptr, ep_links, sched_links, queued, ticks, fault, flags,
+                ipc_buffer_ptr, ep_links, sched_links, queued, ticks, fault, flags, debug_links,
             }
         }
     }

@@ -140,6 +140,9 @@ pub struct Tcb {
     pub fault: Option<crate::fault::Fault>,
     /// `tcbFlags` (TCB SetFlags): [`abi::tcb::FLAG_FPU_DISABLED`].
     pub flags: u64,
+    /// Its links in the list of every TCB (`tcbDebugPrev`/`tcbDebugNext`, seL4's debug build),
+    /// which DebugDumpScheduler prints.
+    pub debug_links: Links,
 }
 
 /// An endpoint's state (`EPState_*`): who, if anyone, waits in its queue.
@@ -438,6 +441,35 @@ impl ObjectStore {
     #[inline]
     fn tcb_word(&self, ptr: ObjPtr, i: usize) -> u64 {
         self.mem.read(ptr.0 + TCB_FIELDS_OFFSET + 8 * i as u64)
+    }
+
+    /// The TCB at `ptr`'s name (DebugNameThread; empty if it has none), bytes up to its NUL.
+    pub fn thread_name(&self, ptr: ObjPtr) -> Vec<u8> {
+        let at = ptr.0 + crate::obj_words::TCB_NAME_OFFSET;
+        let mut out = Vec::new();
+        for i in 0..crate::obj_words::TCB_NAME_BYTES / 8 {
+            for b in self.mem.read(at + 8 * i).to_le_bytes() {
+                if b == 0 {
+                    return out;
+                }
+                out.push(b);
+            }
+        }
+        out
+    }
+
+    /// Names the TCB at `ptr` (`setThreadName`): `name`, cut to fit with its NUL.
+    pub fn set_thread_name(&mut self, ptr: ObjPtr, name: &[u8]) {
+        let at = ptr.0 + crate::obj_words::TCB_NAME_OFFSET;
+        let cap = crate::obj_words::TCB_NAME_BYTES as usize - 1;
+        let name = &name[..name.len().min(cap)];
+        for i in 0..crate::obj_words::TCB_NAME_BYTES as usize / 8 {
+            let mut w = [0u8; 8];
+            for (j, b) in w.iter_mut().enumerate() {
+                *b = name.get(8 * i + j).copied().unwrap_or(0);
+            }
+            self.mem.write(at + 8 * i as u64, u64::from_le_bytes(w));
+        }
     }
 
     /// The TCB at `ptr`'s NextIP.

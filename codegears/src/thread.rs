@@ -80,6 +80,9 @@ pub struct Scheduler {
     pub ready: BTreeMap<u8, TcbQueue>,
     /// The thread running now, the last one activated (`ksCurThread`; `None`: idle).
     pub current: Option<ObjPtr>,
+    /// The first of every TCB (`ksDebugTCBs`, seL4's debug build), linked through their
+    /// `debug_links`, newest first: what DebugDumpScheduler prints.
+    pub debug_tcbs: Option<ObjPtr>,
 }
 
 impl Scheduler {
@@ -232,4 +235,28 @@ pub fn restart(cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Sched
         setup_reply_master(cspace, t);
         set_thread_state(objects, sched, t, ThreadState::Restart);
     }
+}
+
+/// `tcbDebugAppend`: a new TCB joins the list of every TCB (at its head, as in seL4).
+pub fn tcb_debug_append(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr) {
+    let head = sched.debug_tcbs;
+    objects.tcb_mut(t).debug_links = Links { prev: None, next: head };
+    if let Some(h) = head {
+        objects.tcb_mut(h).debug_links.prev = Some(t);
+    }
+    sched.debug_tcbs = Some(t);
+}
+
+/// `tcbDebugRemove`: a TCB whose last cap is finalised leaves the list of every TCB.
+pub fn tcb_debug_remove(objects: &mut ObjectStore, sched: &mut Scheduler, t: ObjPtr) {
+    let Links { prev, next } = objects.tcb(t).debug_links;
+    match prev {
+        Some(p) => objects.tcb_mut(p).debug_links.next = next,
+        None if sched.debug_tcbs == Some(t) => sched.debug_tcbs = next,
+        None => {}
+    }
+    if let Some(n) = next {
+        objects.tcb_mut(n).debug_links.prev = prev;
+    }
+    objects.tcb_mut(t).debug_links = Links::default();
 }

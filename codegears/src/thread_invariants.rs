@@ -206,7 +206,43 @@ pub(crate) fn check_thread_invariants_in(
             return fail("bound_symmetric", format!("{p:?} is bound to {n:?}, which is not bound to it"));
         }
     }
+    check_debug_list(state, objs, slots, n_tcbs)?;
     check_reply_caps(state, slots)
+}
+
+/// The list of every TCB (`ksDebugTCBs`) is well formed, holds only live TCBs, every TCB a thread
+/// cap names, and none being deleted (a Zombie's).
+fn check_debug_list(
+    state: &KernelState,
+    objs: &LiveObjects,
+    slots: &[(crate::cap::SlotRef, crate::cspace::Cte)],
+    n_tcbs: usize,
+) -> Result<(), InvariantViolation> {
+    let objects = &state.objects;
+    let mut listed: BTreeSet<ObjPtr> = BTreeSet::new();
+    let (mut prev, mut cur) = (None, state.sched.debug_tcbs);
+    while let Some(t) = cur {
+        if objs.get(&t) != Some(&ObjKind::Tcb) || !listed.insert(t) || listed.len() > n_tcbs {
+            return fail("debug_tcbs", format!("the list of TCBs holds {t:?} (dead, twice, or in a cycle)"));
+        }
+        let l = objects.tcb(t).debug_links;
+        if l.prev != prev {
+            return fail("debug_tcbs", format!("{t:?}.debug prev = {:?}, expected {prev:?}", l.prev));
+        }
+        (prev, cur) = (Some(t), l.next);
+    }
+    for &(s, cte) in slots {
+        match cte.cap {
+            Cap::Thread { ptr } if !listed.contains(&ptr) => {
+                return fail("debug_tcbs", format!("{s:?} names {ptr:?}, which is not in the list of TCBs"));
+            }
+            Cap::Zombie { ptr, kind: crate::cap::ZombieType::Tcb, .. } if listed.contains(&ptr) => {
+                return fail("debug_tcbs", format!("{ptr:?} is being deleted ({s:?}) but still listed"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn check_reply_caps(

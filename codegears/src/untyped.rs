@@ -17,6 +17,7 @@ use crate::kernel::{Invocation, Kernel, LookupCursor, Request, RetypeCursor};
 use crate::lookup::{lookup_slot_for_cnode_op, set_restart};
 use crate::mem::PhysMem;
 use crate::object::ObjectStore;
+use crate::thread::Scheduler;
 
 /// The most objects one Retype may create (`CONFIG_RETYPE_FAN_OUT_LIMIT`).
 pub const RETYPE_FAN_OUT_LIMIT: u64 = abi::config::RETYPE_FAN_OUT_LIMIT;
@@ -238,7 +239,7 @@ gears::code_gear! {
     /// already, which is each object's fresh state: memory above an untyped's watermark is zero
     /// (boot clears the untypeds, a reset what it reclaims), so a retype clears nothing, as in
     /// seL4, and its cost does not grow with the objects' size.
-    pub fn create_new_objects(ctx: Kernel; cspace: &mut CSpace, arch: &Arch, retype: &mut RetypeCursor) {
+    pub fn create_new_objects(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, arch: &Arch, retype: &mut RetypeCursor) {
         let (Some(parent), true) = (retype.untyped, retype.created < retype.count) else {
             return Next::Goto(&crate::lookup::INVOCATION_DONE);
         };
@@ -255,7 +256,10 @@ gears::code_gear! {
             abi::object::UNTYPED => {
                 Cap::Untyped { ptr: addr, size_bits: user, free_index: 0, is_device: retype.is_device }
             }
-            abi::object::TCB => Cap::Thread { ptr },
+            abi::object::TCB => {
+                crate::thread::tcb_debug_append(objects, sched, ptr);
+                Cap::Thread { ptr }
+            }
             abi::object::ENDPOINT => Cap::endpoint(ptr),
             abi::object::NOTIFICATION => Cap::Notification { ptr, badge: 0, rights: CapRights::ALL },
             // seL4_CapTableObject.
