@@ -51,8 +51,8 @@
 //! - TCB invocations: ReadRegisters, WriteRegisters, CopyRegisters, Configure, SetPriority,
 //!   SetMCPriority, SetSchedParams, SetIPCBuffer, SetSpace (the VSpace root must pass
 //!   `isValidVTableRoot` and goes in the TCB's VTable slot), Suspend, Resume, BindNotification,
-//!   UnbindNotification, SetTLSBase, SetFlags (the flag is kept; the driver does not yet turn
-//!   the FPU off). IRQControl IssueIRQHandler (IRQ range
+//!   UnbindNotification, SetTLSBase, SetFlags (the driver runs a thread with `fpuDisabled`
+//!   with its FPU off). IRQControl IssueIRQHandler (IRQ range
 //!   0..=[`interrupt::MAX_IRQ`]); IRQHandler Ack, SetNotification, Clear; an interrupt
 //!   ([`interrupt::HANDLE_INTERRUPT`]) signals the handler's notification and stays masked until
 //!   acknowledged; IRQ 0 is the timer, whose ticks end time slices of [`interrupt::TIME_SLICE`]

@@ -315,6 +315,29 @@ fn faulting_threads(ut: u64, free: u64) -> bool {
     ok
 }
 
+extern "C" fn fpu_user(_: u64) -> ! {
+    sel4::use_fpu()
+}
+
+/// TCB SetFlags' `fpuDisabled`: a thread whose FPU is off faults at its first floating-point
+/// instruction, a UserException (x86_64: #NM, vector 7; riscv64: illegal instruction, cause 2),
+/// which its fault handler receives; SetFlags answers with the flags it set.
+fn fpu_disabled_thread(ut: u64, free: u64) -> bool {
+    let (fault_ep, tcb) = (free, free + 1);
+    let mut ok = expect("retype a fault endpoint", retype(ut, ENDPOINT, 0, fault_ep, 1), 0);
+    ok &= expect("retype a TCB", retype(ut, TCB_OBJECT, 0, tcb, 1), 0);
+    let r = call(tcb, abi::label::tcb::SET_FLAGS, &[0, abi::tcb::FLAG_FPU_DISABLED], &[]);
+    ok &= expect("turn its FPU off", r.label, 0) && r.mrs[0] == abi::tcb::FLAG_FPU_DISABLED;
+    ok &= start_thread_with_handler(tcb, fpu_user, 4, 0, 200, fault_ep);
+    let f = sel4::recv(fault_ep);
+    #[cfg(target_arch = "x86_64")]
+    let (number_at, want) = (abi::x86_64::fault::USER_EXCEPTION_NUMBER, 7);
+    #[cfg(target_arch = "riscv64")]
+    let (number_at, want) = (abi::riscv64::fault::USER_EXCEPTION_NUMBER, 2);
+    say!("root task: fault message: label {} (UserException), number {}", f.label, f.mrs[number_at]);
+    ok && f.label == abi::fault::USER_EXCEPTION && f.mrs[number_at] == want
+}
+
 /// The interrupt-latency bench (a kernel built with `latency-bench`, under `-icount`): with the
 /// timer driver running, revoke 2^12 caps (8 rounds, each started at a different phase of the
 /// timer) and 2^16 caps, with the kernel's preemption points on and off, each revoke between the
@@ -514,6 +537,8 @@ fn start([free, ut, bench, device_ut]: [u64; 4]) -> ! {
     let _ = device_ut;
     say!("root task: -- thread-local storage --");
     ok &= thread_local_storage();
+    say!("root task: -- a thread with its FPU off --");
+    ok &= fpu_disabled_thread(ut, free + 60);
     say!("root task: -- threads that fault: with a fault handler and without --");
     ok &= faulting_threads(ut, free + 16);
     say!("root task: -- PREEMPT_REVOKE while the timer driver runs --");

@@ -123,6 +123,24 @@ pub fn fault_at(addr: u64) -> ! {
     }
 }
 
+/// Runs one floating-point instruction (x86_64: an x87 load; riscv64: a move into f0), then
+/// spins: with its FPU off (TCB SetFlags' `fpuDisabled`) the thread faults at the instruction.
+pub fn use_fpu() -> ! {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `fldz` pushes 0.0 on the thread's own x87 stack; it touches no memory.
+    unsafe {
+        core::arch::asm!("fldz", options(nomem, nostack))
+    };
+    #[cfg(target_arch = "riscv64")]
+    // SAFETY: writes 0 into f0, a register of this thread's own FPU state; no memory.
+    unsafe {
+        core::arch::asm!(".option push", ".option arch, +d", "fmv.d.x f0, zero", ".option pop", out("f0") _, options(nomem, nostack))
+    };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
 /// The entry point the program is started at (by the kernel, or by the root task for the
 /// child): its first four argument registers go to the program's `start`.
 #[unsafe(no_mangle)]

@@ -168,10 +168,12 @@ impl Driver {
     fn run_thread(&mut self, cur: ObjPtr) -> Result<Trap, String> {
         let tcb = self.kernel.state.objects.tcb(cur);
         let (registers, next_ip) = (tcb.registers, tcb.next_ip);
+        let fpu_disabled = tcb.flags & abi::tcb::FLAG_FPU_DISABLED != 0;
         let space = self.vspace_of(cur);
         let stats = &mut self.stats;
         let (trap, next_ip, mut registers) = arch::with_thread_hw(cur, |hw| {
             let ctx = &mut hw.ctx;
+            ctx.fpu_disabled = fpu_disabled;
             ctx.set_sel4_registers(&registers);
             ctx.set_ip(next_ip);
             // Without a valid VSpace the thread runs on the kernel's own page table, as in seL4:

@@ -30,6 +30,9 @@ pub struct UserContext {
     /// f0–f31 and fcsr, loaded before the thread runs and saved when it leaves having used
     /// them (sstatus.FS Dirty): threads do not see each other's.
     pub fpu: FpuState,
+    /// The thread runs with the FPU off (TCB SetFlags' `fpuDisabled`): sstatus.FS Off, so a
+    /// floating-point instruction is an illegal instruction, a user exception.
+    pub fpu_disabled: bool,
 }
 
 /// The floating-point registers of a user thread (fcsr at byte 256, as the assembly expects).
@@ -165,14 +168,25 @@ pub fn run_user(ctx: &mut UserContext) -> Trap {
             code: 0,
         });
     }
-    fpu_restore(&ctx.fpu);
+    if !ctx.fpu_disabled {
+        fpu_restore(&ctx.fpu);
+    }
     loop {
+        // The kernel's own code uses the f registers (its ABI is hard-float): FS is Off only
+        // while a thread whose FPU is off runs in user mode.
+        if ctx.fpu_disabled {
+            fpu_set(FS_OFF);
+        }
         // SAFETY: S-mode interrupts are off (the caller's contract) so nothing runs between the
         // sscratch write and `sret`; `ctx` is exclusively borrowed for the whole call; the pc is
         // a user address (checked above) and SPP = 0, so the hart leaves S-mode; the trap entry
         // writes the context and returns here through the saved kernel stack.
         unsafe { gears_enter_user(ctx) };
-        fpu_save(&mut ctx.fpu);
+        if ctx.fpu_disabled {
+            fpu_set(FS_CLEAN);
+        } else {
+            fpu_save(&mut ctx.fpu);
+        }
         // A spurious external interrupt (nothing to claim) just resumes the user.
         if let Some(trap) = classify(ctx) {
             return trap;
@@ -183,6 +197,7 @@ pub fn run_user(ctx: &mut UserContext) -> Trap {
 /// sstatus.FS: the floating-point unit's state (Off 0, Initial 1, Clean 2, Dirty 3).
 const SSTATUS_FS: u64 = 3 << 13;
 const FS_CLEAN: u64 = 2 << 13;
+const FS_OFF: u64 = 0;
 
 /// Loads f0–f31 and fcsr from `fpu` and leaves sstatus.FS Clean: enabled for the user, and
 /// Dirty again only if it writes a floating-point register.
@@ -215,6 +230,16 @@ fn fpu_restore(fpu: &FpuState) {
             options(nostack, readonly),
         );
     }
+}
+
+/// Sets sstatus.FS: Off before a thread whose FPU is off runs (it can then neither read nor
+/// write a floating-point register), Clean again when it has left.
+fn fpu_set(state: u64) {
+    // SAFETY: changes only the FS field of sstatus; the kernel keeps nothing in the f registers
+    // across a return to user mode.
+    unsafe {
+        asm!("csrc sstatus, {fs}", "csrs sstatus, {state}", fs = in(reg) SSTATUS_FS, state = in(reg) state, options(nomem, nostack))
+    };
 }
 
 /// Saves f0–f31 and fcsr into `fpu` if the user wrote any of them (sstatus.FS Dirty).

@@ -14,6 +14,7 @@
 use core::arch::naked_asm;
 
 use ::x86_64::VirtAddr;
+use ::x86_64::registers::control::{Cr0, Cr0Flags};
 use ::x86_64::registers::model_specific::{FsBase, GsBase, LStar, SFMask, Star};
 use ::x86_64::registers::rflags::RFlags;
 
@@ -40,6 +41,10 @@ pub struct UserContext {
     pub fs_base: u64,
     /// The GS base.
     pub gs_base: u64,
+    /// The thread runs with the FPU off (TCB SetFlags' `fpuDisabled`): CR0.TS set, so an
+    /// x87/SSE instruction raises #NM (vector 7), a user exception; its FPU state is neither
+    /// loaded nor saved.
+    pub fpu_disabled: bool,
 }
 
 /// The 512-byte FXSAVE area.
@@ -72,7 +77,14 @@ impl UserContext {
             rflags: RFlags::INTERRUPT_FLAG.bits() | 2,
             ..TrapFrame::default()
         };
-        UserContext { frame, fault_addr: 0, fpu: FpuState::default(), fs_base: 0, gs_base: 0 }
+        UserContext {
+            frame,
+            fault_addr: 0,
+            fpu: FpuState::default(),
+            fs_base: 0,
+            gs_base: 0,
+            fpu_disabled: false,
+        }
     }
 
     /// The instruction pointer.
@@ -205,18 +217,31 @@ pub fn run_user(ctx: &mut UserContext) -> Trap {
     let base = |i, v| VirtAddr::new_truncate(codegears::fault::sanitise_register(abi::Arch::X86_64, i, v));
     FsBase::write(base(abi::x86_64::reg::FS_BASE, ctx.fs_base));
     GsBase::write(base(abi::x86_64::reg::GS_BASE, ctx.gs_base));
-    let fpu = &raw mut ctx.fpu;
-    // SAFETY: `fpu` is this context's 16-byte-aligned 512-byte FXSAVE area, holding a state
-    // FXSAVE wrote or the valid initial one (`FpuState::default`: MXCSR's reserved bits clear);
-    // the kernel uses no x87/SSE register, so what is loaded here is what the user finds.
-    unsafe { core::arch::asm!("fxrstor64 [{0}]", in(reg) fpu, options(nostack, readonly)) };
+    let fpu_disabled = ctx.fpu_disabled;
+    if fpu_disabled {
+        // SAFETY: setting CR0.TS only makes the next x87/SSE instruction raise #NM; the kernel
+        // uses none (it is built without SSE), and TS is cleared again below.
+        unsafe { Cr0::update(|f| f.insert(Cr0Flags::TASK_SWITCHED)) };
+    } else {
+        let fpu = &raw mut ctx.fpu;
+        // SAFETY: `fpu` is this context's 16-byte-aligned 512-byte FXSAVE area, holding a state
+        // FXSAVE wrote or the valid initial one (`FpuState::default`: MXCSR's reserved bits
+        // clear); the kernel uses no x87/SSE register, so what is loaded here is what the user
+        // finds.
+        unsafe { core::arch::asm!("fxrstor64 [{0}]", in(reg) fpu, options(nostack, readonly)) };
+    }
     // SAFETY: interrupts are off (the caller's contract); `ctx` is exclusively borrowed for the
     // whole call, the frame's CS/SS are ring-3 selectors and RIP a user address (checked above),
     // so the CPU leaves ring 0; the entry paths write the context and resume here.
     unsafe { enter_user(ctx) };
-    let fpu = &raw mut ctx.fpu;
-    // SAFETY: as above; the registers still hold the user's state (the kernel touched none).
-    unsafe { core::arch::asm!("fxsave64 [{0}]", in(reg) fpu, options(nostack)) };
+    if fpu_disabled {
+        // SAFETY: clears CR0.TS, which the kernel set above.
+        unsafe { Cr0::update(|f| f.remove(Cr0Flags::TASK_SWITCHED)) };
+    } else {
+        let fpu = &raw mut ctx.fpu;
+        // SAFETY: as above; the registers still hold the user's state (the kernel touched none).
+        unsafe { core::arch::asm!("fxsave64 [{0}]", in(reg) fpu, options(nostack)) };
+    }
     classify(ctx)
 }
 
