@@ -63,6 +63,13 @@ impl Driver {
             };
             match self.enter(event)? {
                 End::DebugHalt => {
+                    // seL4's debug kernel says who halted it, by address and name.
+                    let name = self.kernel.state.objects.thread_name(cur);
+                    kprintln!(
+                        "Debug halt syscall from user thread {:#x} \"{}\"",
+                        cur.0,
+                        String::from_utf8_lossy(&name)
+                    );
                     let arg = self.kernel.state.objects.tcb(cur).registers[self.cap_register()];
                     return Ok(Some(Halt { thread: cur, arg }));
                 }

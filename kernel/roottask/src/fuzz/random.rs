@@ -7,10 +7,11 @@ use crate::call::{Call, WORDS};
 use crate::rng::Rng;
 use crate::world::{RADIX, slot};
 
-/// Calls the worker never makes: `DebugHalt` ends the whole run, and `DebugPutChar` writes
-/// into the console the run is judged by (and an unterminated line grows a kernel buffer).
-/// A random number that is one of them becomes a Yield.
-const NEVER: [Syscall; 2] = [Syscall::DebugHalt, Syscall::DebugPutChar];
+/// Calls the worker never makes: `DebugHalt` ends the whole run, and `DebugPutChar`,
+/// `DebugDumpScheduler` and `DebugSnapshot` write into the console the run is judged by (a
+/// scheduler dump is a line per TCB). A random number that is one of them becomes a Yield.
+const NEVER: [Syscall; 4] =
+    [Syscall::DebugHalt, Syscall::DebugPutChar, Syscall::DebugDumpScheduler, Syscall::DebugSnapshot];
 
 /// The calls a random number is mostly drawn from: seL4's eight (Call weighted up) and the
 /// other debug and benchmark calls.
