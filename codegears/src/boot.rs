@@ -131,11 +131,11 @@ impl KernelState {
         }
         let tcb = ObjPtr(cfg.root_tcb);
         let cn = ObjPtr(cfg.root_cnode);
-        // The root CNode's and TCB's slots start empty, as a retype leaves them (the machine's
-        // memory may hold anything, an earlier boot's caps included).
-        st.cspace.clear(cn, root_radix + crate::cap::SLOT_BITS);
-        st.cspace.clear(tcb, crate::cap::TCB_BITS);
-        st.objects.clear(tcb.0, crate::cap::TCB_BITS);
+        // The root CNode and TCB start cleared, as free untyped memory is (the machine's memory
+        // may hold anything, an earlier boot's caps included).
+        let (objects, mem) = (&mut st.objects, &mut st.mem);
+        crate::untyped::clear_memory(&mut st.cspace, objects, mem, cn.0, root_radix + crate::cap::SLOT_BITS);
+        crate::untyped::clear_memory(&mut st.cspace, objects, mem, tcb.0, crate::cap::TCB_BITS);
         st.objects.tcb_mut(tcb).set(|t| {
             t.state = ThreadState::Running;
             t.priority = MAX_PRIO;

@@ -34,7 +34,7 @@ use crate::fault::{Fault, HANDLE_FAULT};
 use crate::interrupt::HANDLE_INTERRUPT;
 use crate::kernel::{Done, Kernel, Suspended};
 use crate::machine::MachineOp;
-use crate::message::{MSG_REGISTERS, buffer_word, lookup_ipc_buffer, reply_from_kernel_error};
+use crate::message::{MSG_REGISTERS, buffer_word, get_mr, lookup_ipc_buffer, reply_from_kernel_error};
 use crate::object::ThreadState;
 use crate::syscall::HANDLE_SYSCALL;
 
@@ -216,13 +216,14 @@ fn start_syscall<M: Machine>(k: &mut Kernel, machine: &mut M, thread: ObjPtr) ->
             return Ok(Start::Over(End::Done(Done::Ok)));
         }
         Syscall::DebugSnapshot => {
+            use core::fmt::Write;
             let name = k.state.objects.thread_name(thread);
-            let line = alloc::format!(
-                "Debug snapshot syscall from user thread {:#x} \"{}\" (no capDL dump in Gears)\n",
+            let _ = writeln!(
+                Console(machine),
+                "Debug snapshot syscall from user thread {:#x} \"{}\" (no capDL dump in Gears)",
                 thread.0,
                 alloc::string::String::from_utf8_lossy(&name)
             );
-            line.bytes().for_each(|b| machine.debug_put_char(b));
             return Ok(Start::Over(End::Done(Done::Ok)));
         }
         // `SysSetTLSBase` (x86_64; `decode` knows no such number on riscv64): the caller's own
@@ -301,12 +302,9 @@ pub fn finish<G: MetaGear<Kernel>, M: Machine>(
 fn restart_to_running(k: &mut Kernel, thread: ObjPtr, is_call: bool) {
     let regs = k.state.arch.syscall_registers();
     let objects = &mut k.state.objects;
-    if objects.thread_state(thread) == ThreadState::Restart {
-        if is_call {
-            objects.set_register(thread, regs.badge, 0);
-            objects.set_register(thread, regs.info, MessageInfo::new(0, 0, 0, 0).word());
-        }
-        objects.set_thread_state_words(thread, ThreadState::Running, false);
+    if crate::lookup::end_restart(objects, thread) && is_call {
+        objects.set_register(thread, regs.badge, 0);
+        objects.set_register(thread, regs.info, MessageInfo::new(0, 0, 0, 0).word());
     }
 }
 
@@ -335,11 +333,7 @@ fn read_request(k: &mut Kernel, syscall: Syscall, cap: u64) {
     };
     let length = if buffer.is_none() { info.length().min(MSG_REGISTERS as u64) } else { info.length() };
     for i in 0..length as usize {
-        let w = match arch.syscall_registers().msg.get(i) {
-            Some(&r) => Some(s.objects.register(request.thread, r)),
-            None => buffer.map(|b| s.mem.read(buffer_word(b, IpcBuffer::msg(i)))),
-        };
-        request.mrs.push(w.unwrap_or(0));
+        request.mrs.push(get_mr(&s.objects, request.thread, arch, &s.mem, buffer, i).unwrap_or(0));
     }
     if let Some(b) = buffer {
         for j in 0..info.extra_caps() as usize {
@@ -405,13 +399,25 @@ fn debug_name_thread(k: &mut Kernel, thread: ObjPtr, cptr: u64) {
     }
 }
 
+/// The debug console as a [`core::fmt::Write`]: what the debug calls print goes to the machine
+/// byte by byte, with nothing buffered in the kernel.
+struct Console<'a, M: Machine>(&'a mut M);
+
+impl<M: Machine> core::fmt::Write for Console<'_, M> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        s.bytes().for_each(|b| self.0.debug_put_char(b));
+        Ok(())
+    }
+}
+
 /// `debug_dumpScheduler`: a line per TCB (name, state, restart IP, priority, core), newest first,
 /// to the debug console, as seL4's debug kernel prints it.
 fn debug_dump_scheduler<M: Machine>(s: &crate::kernel::KernelState, machine: &mut M) {
     use core::fmt::Write;
-    let mut out = alloc::string::String::from("Dumping all tcbs!\n");
+    let mut out = Console(machine);
+    let _ = writeln!(out, "Dumping all tcbs!");
     let _ = writeln!(out, "{:<40}\t{:<15}\t{:<20}\t Prio \t Core", "Name", "State", "IP");
-    out.push_str("--------------------------------------------------------------------------------------\n");
+    let _ = writeln!(out, "{:-<86}", "");
     let mut cur = s.sched.debug_tcbs;
     while let Some(t) = cur {
         let tcb = s.objects.tcb(t);
@@ -438,5 +444,4 @@ fn debug_dump_scheduler<M: Machine>(s: &crate::kernel::KernelState, machine: &mu
         );
         cur = tcb.debug_links.next;
     }
-    out.bytes().for_each(|b| machine.debug_put_char(b));
 }

@@ -178,7 +178,7 @@ pub fn handle_fault_reply(ipc: &mut Ipc<'_>, receiver: ObjPtr, sender: ObjPtr) -
     };
     let n = (tag.length() as usize).min(layout.len());
     let words: ArrayVec<u64, 32> =
-        (0..n).map(|i| get_mr(&s, arch, ipc.mem, send_buffer, i).unwrap_or(0)).collect();
+        (0..n).map(|i| get_mr(ipc.objects, sender, arch, ipc.mem, send_buffer, i).unwrap_or(0)).collect();
     let mut r = ipc.objects.tcb_mut(receiver);
     let available = if send_buffer.is_some() { n } else { n.min(MSG_REGISTERS) };
     for (&reg, &v) in layout.iter().zip(&words).take(available) {

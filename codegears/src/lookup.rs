@@ -286,6 +286,16 @@ pub(crate) fn set_restart(objects: &mut ObjectStore, thread: crate::cap::ObjPtr)
     }
 }
 
+/// The other side of [`set_restart`]: a caller still `Restart` when its invocation is done runs
+/// on (`Running`); returns whether it was.
+pub(crate) fn end_restart(objects: &mut ObjectStore, thread: crate::cap::ObjPtr) -> bool {
+    let was = objects.thread_state(thread) == ThreadState::Restart;
+    if was {
+        objects.set_thread_state_words(thread, ThreadState::Running, false);
+    }
+    was
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,18 +67,20 @@ impl Tcb {
     pub fn set_badge(&mut self, arch: Arch, badge: u64) {
         self.registers[arch.syscall_registers().badge] = badge;
     }
-
-    /// Message register `i` < 4 (`msgRegisters[i]`).
-    pub fn msg_register(&self, arch: Arch, i: usize) -> u64 {
-        self.registers[arch.syscall_registers().msg[i]]
-    }
 }
 
-/// `getSyscallArg` / `getMR`: message word `i` of `t` (a register, or its IPC buffer at
-/// `buffer`); `None` past the registers without a buffer.
-pub fn get_mr(t: &Tcb, arch: Arch, mem: &PhysMem, buffer: Option<u64>, i: usize) -> Option<u64> {
+/// `getSyscallArg` / `getMR`: message word `i` of the TCB at `t` (a register, or its IPC buffer
+/// at `buffer`); `None` past the registers without a buffer.
+pub fn get_mr(
+    objects: &ObjectStore,
+    t: ObjPtr,
+    arch: Arch,
+    mem: &PhysMem,
+    buffer: Option<u64>,
+    i: usize,
+) -> Option<u64> {
     if i < MSG_REGISTERS {
-        Some(t.msg_register(arch, i))
+        Some(objects.register(t, arch.syscall_registers().msg[i]))
     } else {
         buffer.map(|b| mem.read(buffer_word(b, IpcBuffer::msg(i))))
     }

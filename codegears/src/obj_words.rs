@@ -119,7 +119,7 @@ impl Notification {
 }
 
 /// A thread state in three words: its kind and flags, its object, its badge.
-const fn state_words(s: ThreadState) -> [u64; 3] {
+pub(crate) const fn state_words(s: ThreadState) -> [u64; 3] {
     match s {
         ThreadState::Inactive => [0, 0, 0],
         ThreadState::Running => [1, 0, 0],
@@ -134,7 +134,7 @@ const fn state_words(s: ThreadState) -> [u64; 3] {
     }
 }
 
-const fn state_of([k, p, badge]: [u64; 3]) -> ThreadState {
+pub(crate) const fn state_of([k, p, badge]: [u64; 3]) -> ThreadState {
     let obj = ObjPtr(p & PTR_MASK);
     match k & 0xf {
         1 => ThreadState::Running,
@@ -277,19 +277,6 @@ impl Tcb {
             flags: w[at::FLAGS],
             debug_links: links_of(&w[at::DEBUG_LINKS..]),
         }
-    }
-
-    /// The word index of the thread state's first word (for readers of the state alone).
-    pub(crate) const STATE_WORD: usize = at::STATE;
-
-    /// A state's three words.
-    pub(crate) const fn state_to_words(s: ThreadState) -> [u64; 3] {
-        state_words(s)
-    }
-
-    /// The state three words at [`STATE_WORD`](Self::STATE_WORD) hold.
-    pub(crate) const fn state_from_words(w: [u64; 3]) -> ThreadState {
-        state_of(w)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::arch::{ASID_POOL_BITS, Arch, PAGE_TABLE_BITS, PtKind};
 use crate::cap::{ENDPOINT_BITS, NOTIFICATION_BITS, ObjPtr, SLOT_BITS, TCB_BITS, TCB_CNODE_ENTRIES};
 use crate::cap_words::PADDR_LIMIT;
 use crate::mem::PhysMem;
-use crate::obj_words::{TCB_FIELDS_OFFSET, TCB_WORDS};
+use crate::obj_words::{TCB_FIELDS_OFFSET, TCB_WORDS, at};
 use crate::vspace::Entry;
 
 /// A thread's scheduling state (`ThreadState_*`), with the blocking details seL4 keeps in the
@@ -392,55 +392,53 @@ impl ObjectStore {
         Tcb::load(&self.mem, ptr)
     }
 
+    /// The address of word `i` (an [`obj_words::at`](crate::obj_words) index) of the TCB at
+    /// `ptr`'s fields.
+    #[inline]
+    const fn field(ptr: ObjPtr, i: usize) -> u64 {
+        ptr.0 + TCB_FIELDS_OFFSET + 8 * i as u64
+    }
+
     /// The state of the TCB at `ptr` (three words read, not the whole TCB).
     #[inline]
     pub fn thread_state(&self, ptr: ObjPtr) -> ThreadState {
-        let at = ptr.0 + TCB_FIELDS_OFFSET + 8 * Tcb::STATE_WORD as u64;
-        Tcb::state_from_words(self.mem.read_words(at))
+        crate::obj_words::state_of(self.mem.read_words(Self::field(ptr, at::STATE)))
     }
 
     /// Sets the state of the TCB at `ptr` (three words written), and drops its fault when
     /// `drop_fault`.
     #[inline]
     pub fn set_thread_state_words(&mut self, ptr: ObjPtr, state: ThreadState, drop_fault: bool) {
-        let at = ptr.0 + TCB_FIELDS_OFFSET;
-        self.mem.write_words(at + 8 * Tcb::STATE_WORD as u64, Tcb::state_to_words(state));
+        self.mem.write_words(Self::field(ptr, at::STATE), crate::obj_words::state_words(state));
         if drop_fault {
-            self.mem.write_words(at + 8 * crate::obj_words::at::FAULT as u64, [0u64; 5]);
+            self.mem.write_words(Self::field(ptr, at::FAULT), [0u64; 5]);
         }
     }
 
     /// The TCB at `ptr`'s priority and whether it is in a ready queue (one word read).
     #[inline]
     pub fn sched_fields(&self, ptr: ObjPtr) -> (u8, bool) {
-        let w = self.mem.read(ptr.0 + TCB_FIELDS_OFFSET + 8 * crate::obj_words::at::PRIO as u64);
+        let w = self.mem.read(Self::field(ptr, at::PRIO));
         (w as u8, (w >> 16) & 1 != 0)
     }
 
     /// Sets whether the TCB at `ptr` is in a ready queue.
     #[inline]
     pub fn set_queued(&mut self, ptr: ObjPtr, queued: bool) {
-        let at = ptr.0 + TCB_FIELDS_OFFSET + 8 * crate::obj_words::at::PRIO as u64;
-        let w = self.mem.read(at);
-        self.mem.write(at, (w & !(1 << 16)) | u64::from(queued) << 16);
+        let w = self.mem.read(Self::field(ptr, at::PRIO));
+        self.mem.write(Self::field(ptr, at::PRIO), (w & !(1 << 16)) | u64::from(queued) << 16);
     }
 
     /// Register `i` (in `seL4_UserContext` order) of the TCB at `ptr`.
     #[inline]
     pub fn register(&self, ptr: ObjPtr, i: usize) -> u64 {
-        self.mem.read(ptr.0 + TCB_FIELDS_OFFSET + 8 * (crate::obj_words::at::REGISTERS + i) as u64)
+        self.mem.read(Self::field(ptr, at::REGISTERS + i))
     }
 
     /// Sets register `i` of the TCB at `ptr`.
     #[inline]
     pub fn set_register(&mut self, ptr: ObjPtr, i: usize, v: u64) {
-        self.mem.write(ptr.0 + TCB_FIELDS_OFFSET + 8 * (crate::obj_words::at::REGISTERS + i) as u64, v);
-    }
-
-    /// One word of the TCB at `ptr`'s fields (an [`obj_words::at`](crate::obj_words) index).
-    #[inline]
-    fn tcb_word(&self, ptr: ObjPtr, i: usize) -> u64 {
-        self.mem.read(ptr.0 + TCB_FIELDS_OFFSET + 8 * i as u64)
+        self.mem.write(Self::field(ptr, at::REGISTERS + i), v);
     }
 
     /// The TCB at `ptr`'s name (DebugNameThread; empty if it has none), bytes up to its NUL.
@@ -475,53 +473,59 @@ impl ObjectStore {
     /// The TCB at `ptr`'s NextIP.
     #[inline]
     pub fn next_ip(&self, ptr: ObjPtr) -> u64 {
-        self.tcb_word(ptr, crate::obj_words::at::NEXT_IP)
+        self.mem.read(Self::field(ptr, at::NEXT_IP))
     }
 
     /// Sets the TCB at `ptr`'s NextIP.
     #[inline]
     pub fn set_next_ip(&mut self, ptr: ObjPtr, ip: u64) {
-        self.mem.write(ptr.0 + TCB_FIELDS_OFFSET + 8 * crate::obj_words::at::NEXT_IP as u64, ip);
+        self.mem.write(Self::field(ptr, at::NEXT_IP), ip);
     }
 
     /// Whether the TCB at `ptr` holds a fault.
     #[inline]
     pub fn has_fault(&self, ptr: ObjPtr) -> bool {
-        self.tcb_word(ptr, crate::obj_words::at::FAULT) & 0xff != 0
+        self.mem.read(Self::field(ptr, at::FAULT)) & 0xff != 0
     }
 
     /// The TCB at `ptr`'s IPC buffer address (`tcbIPCBuffer`).
     #[inline]
     pub fn ipc_buffer_ptr(&self, ptr: ObjPtr) -> u64 {
-        self.tcb_word(ptr, crate::obj_words::at::IPC_BUFFER)
+        self.mem.read(Self::field(ptr, at::IPC_BUFFER))
     }
 
     /// The TCB at `ptr`'s bound notification.
     #[inline]
     pub fn bound_notification(&self, ptr: ObjPtr) -> Option<ObjPtr> {
-        let n = self.tcb_word(ptr, crate::obj_words::at::BOUND) & (PADDR_LIMIT - 1);
+        let n = self.mem.read(Self::field(ptr, at::BOUND)) & (PADDR_LIMIT - 1);
         (n != 0).then_some(ObjPtr(n))
     }
 
     /// The TCB at `ptr`'s links in an IPC queue (`ep`) or its ready queue (two words read).
     #[inline]
     pub fn links(&self, ptr: ObjPtr, ep: bool) -> Links {
-        let i = if ep { crate::obj_words::at::EP_LINKS } else { crate::obj_words::at::SCHED_LINKS };
-        crate::obj_words::links_of(&self.mem.read_words::<2>(ptr.0 + TCB_FIELDS_OFFSET + 8 * i as u64))
+        let i = if ep { at::EP_LINKS } else { at::SCHED_LINKS };
+        crate::obj_words::links_of(&self.mem.read_words::<2>(Self::field(ptr, i)))
     }
 
     /// Sets the TCB at `ptr`'s links in an IPC queue (`ep`) or its ready queue.
     #[inline]
     pub fn set_links(&mut self, ptr: ObjPtr, ep: bool, links: Links) {
-        let i = if ep { crate::obj_words::at::EP_LINKS } else { crate::obj_words::at::SCHED_LINKS };
-        self.mem.write_words(ptr.0 + TCB_FIELDS_OFFSET + 8 * i as u64, crate::obj_words::links_words(links));
+        let i = if ep { at::EP_LINKS } else { at::SCHED_LINKS };
+        self.mem.write_words(Self::field(ptr, i), crate::obj_words::links_words(links));
+    }
+
+    /// The object of type `T` at `ptr`, to change (written back when the guard is dropped).
+    #[inline]
+    fn obj_mut<T: InMemory>(&mut self, ptr: ObjPtr) -> ObjMut<'_, T> {
+        let value = T::load(&self.mem, ptr);
+        ObjMut { mem: &mut self.mem, at: ptr, value }
     }
 
     /// The TCB at `ptr`, to change (written back when the guard is dropped).
     #[inline]
     pub fn tcb_mut(&mut self, ptr: ObjPtr) -> ObjMut<'_, Tcb> {
-        let value = Tcb::load(&self.mem, ptr);
-        ObjMut { mem: &mut self.mem, at: ptr, value }
+        self.obj_mut(ptr)
     }
 
     /// The endpoint at `ptr`.
@@ -533,8 +537,7 @@ impl ObjectStore {
     /// The endpoint at `ptr`, to change.
     #[inline]
     pub fn endpoint_mut(&mut self, ptr: ObjPtr) -> ObjMut<'_, Endpoint> {
-        let value = Endpoint::load(&self.mem, ptr);
-        ObjMut { mem: &mut self.mem, at: ptr, value }
+        self.obj_mut(ptr)
     }
 
     /// The notification at `ptr`.
@@ -546,8 +549,7 @@ impl ObjectStore {
     /// The notification at `ptr`, to change.
     #[inline]
     pub fn notification_mut(&mut self, ptr: ObjPtr) -> ObjMut<'_, Notification> {
-        let value = Notification::load(&self.mem, ptr);
-        ObjMut { mem: &mut self.mem, at: ptr, value }
+        self.obj_mut(ptr)
     }
 
     /// The VSpace root the ASID pool at `pool` holds for the ASID whose low bits are `low`.

@@ -15,7 +15,7 @@ use crate::kernel::{Invocation, Kernel, Request};
 use crate::lookup::set_restart;
 use crate::mem::PhysMem;
 use crate::message::{lookup_ipc_buffer, set_message};
-use crate::object::{ObjectStore, ThreadState};
+use crate::object::ObjectStore;
 
 use crate::thread::{Scheduler, restart, set_priority, suspend};
 
@@ -100,9 +100,7 @@ gears::code_gear! {
             let buffer = lookup_ipc_buffer(cspace, objects, request.thread, true);
             set_message(objects, mem, *arch, request.thread, buffer, 0, 0, &regs[..n]);
         }
-        if objects.thread_state(request.thread) == ThreadState::Restart {
-            objects.set_thread_state_words(request.thread, ThreadState::Running, false);
-        }
+        crate::lookup::end_restart(objects, request.thread);
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }
 }

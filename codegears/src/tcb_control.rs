@@ -14,7 +14,7 @@ use crate::kernel::{DeleteCursor, Invocation, Kernel, Request, tcb_slot};
 use crate::lookup::set_restart;
 use crate::mem::PhysMem;
 use crate::message::{lookup_ipc_buffer, set_message};
-use crate::object::{ObjectStore, ThreadState};
+use crate::object::ObjectStore;
 use crate::tcb::{check_cap_at_and_insert, target};
 use crate::thread::{Scheduler, restart, set_priority, suspend};
 
@@ -316,9 +316,7 @@ gears::code_gear! {
             let buffer = lookup_ipc_buffer(cspace, objects, request.thread, true);
             set_message(objects, mem, *arch, request.thread, buffer, 0, 0, &[flags]);
         }
-        if objects.thread_state(request.thread) == ThreadState::Restart {
-            objects.set_thread_state_words(request.thread, ThreadState::Running, false);
-        }
+        crate::lookup::end_restart(objects, request.thread);
         Next::Goto(&crate::lookup::INVOCATION_DONE)
     }
 }

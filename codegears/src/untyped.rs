@@ -178,7 +178,13 @@ fn retype_still_valid(cspace: &CSpace, retype: &RetypeCursor) -> bool {
 /// `clearMemory`: the 2^`bits` bytes at `paddr` read as zero again, in every DataGear's view of
 /// memory (the host model keeps slots, object fields and users' frames apart; on the machine they
 /// are one RAM, cleared once).
-fn clear_memory(cspace: &mut CSpace, objects: &mut ObjectStore, mem: &mut PhysMem, paddr: u64, bits: u8) {
+pub(crate) fn clear_memory(
+    cspace: &mut CSpace,
+    objects: &mut ObjectStore,
+    mem: &mut PhysMem,
+    paddr: u64,
+    bits: u8,
+) {
     cspace.clear(ObjPtr(paddr), bits);
     if !mem.is_window() {
         objects.clear(paddr, bits);

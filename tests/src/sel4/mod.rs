@@ -162,8 +162,9 @@ pub fn received(k: &Kernel, t: ObjPtr) -> (MessageInfo, u64, Vec<u64>) {
     let tcb = s.objects.tcb(t);
     let info = tcb.msg_info(s.arch);
     let buffer = lookup_ipc_buffer(&s.cspace, &s.objects, t, false);
-    let words =
-        (0..info.length() as usize).map(|i| get_mr(&tcb, s.arch, &s.mem, buffer, i).unwrap_or(0)).collect();
+    let words = (0..info.length() as usize)
+        .map(|i| get_mr(&s.objects, t, s.arch, &s.mem, buffer, i).unwrap_or(0))
+        .collect();
     (info, tcb.badge(s.arch), words)
 }
 
