@@ -577,6 +577,7 @@ mod tests {
             asid_pool: 0x13_0000,
             memory: Some(&RAM),
             ipc_buffer: None,
+            image: None,
         });
         let ut = SlotRef::of(info.root_cnode, info.untyped[0].0);
         let (a, b) = (ObjPtr(0x18_0000), ObjPtr(0x18_1000));

@@ -220,6 +220,54 @@ impl Sel4 {
             asid_pool: codegears::boot::ROOT_ASID_POOL,
             memory: None,
             ipc_buffer: Some((0x10_3000, 0x7000_0000)),
+            image: None,
+        })
+    }
+
+    /// Where [`boot_image`](Self::boot_image) puts the image's frames (physical).
+    pub const IMAGE_PADDR: u64 = 0x20_0000;
+    /// Where it puts the root server's objects (physical, aligned to the root CNode).
+    pub const ROOT_SERVER: u64 = 0x200_0000_0000;
+    /// The first bytes of its one page of extra bootinfo: a padding chunk covering the page.
+    pub const EXTRA_HEADER: [u64; 2] = [abi::bootinfo::header::PADDING, 4096];
+
+    /// Boots `arch` as seL4 boots a root task: an image of `pages` pages from `vstart` (its
+    /// frames at [`IMAGE_PADDR`](Self::IMAGE_PADDR)), the IPC buffer, BootInfo frame and one page
+    /// of extra bootinfo after it, the root server's objects from
+    /// [`ROOT_SERVER`](Self::ROOT_SERVER) with a root CNode of radix `radix`, a device untyped of
+    /// 2^22 at 8 GiB and untypeds of 2^24 and 2^22 at 4 GiB.
+    pub fn boot_image(arch: abi::Arch, radix: u8, vstart: u64, pages: u64) -> Sel4 {
+        use codegears::boot::{BootImage, RootServerLayout, image_paging};
+        let vend = vstart + (pages << 12);
+        let mut extra = [0u8; 4096];
+        extra[..8].copy_from_slice(&Sel4::EXTRA_HEADER[0].to_le_bytes());
+        extra[8..16].copy_from_slice(&Sel4::EXTRA_HEADER[1].to_le_bytes());
+        let mapped_end = vend + 3 * 4096;
+        let n = image_paging(arch, vstart, mapped_end) as u64;
+        let at = RootServerLayout::new(Sel4::ROOT_SERVER, radix, n, 1);
+        let tables: Vec<u64> = (0..n).map(|i| at.tables + (i << 12)).collect();
+        let extra_frames = [(at.extra, &extra)];
+        let image = BootImage {
+            vstart,
+            vend,
+            pstart: Sel4::IMAGE_PADDR,
+            tables: &tables,
+            boot_info: at.boot_info,
+            extra: &extra_frames,
+        };
+        assert_eq!(image.mapped_end(), mapped_end);
+        Sel4::boot_with(&BootConfig {
+            arch,
+            root_radix: radix,
+            root_tcb: at.tcb,
+            root_cnode: at.cnode,
+            untypeds: &[(0x2_0000_0000, 22, true), (0x1_0000_0000, 24, false), (0x1_0100_0000, 22, false)],
+            vspace_root: at.vspace,
+            boot_entries: &[],
+            asid_pool: at.asid_pool,
+            memory: None,
+            ipc_buffer: Some((at.ipc_buffer, image.ipc_buffer_vaddr())),
+            image: Some(image),
         })
     }
 
@@ -240,6 +288,8 @@ impl Sel4 {
     pub fn boot_from((state, info): (KernelState, BootInfo)) -> Sel4 {
         let next_free = info.first_free;
         let thread = info.root_tcb;
+        let mut machine = HostMachine::default();
+        info.machine_ops.iter().for_each(|&op| machine.apply(op));
         let s = Sel4 {
             k: Kernel::new(state),
             info,
@@ -250,7 +300,7 @@ impl Sel4 {
             checked: true,
             halted: None,
             machine_ops: Vec::new(),
-            machine: HostMachine::default(),
+            machine,
             spawned: 0,
         };
         invariants(&s.k).expect("boot state satisfies the invariants");
