@@ -20,6 +20,8 @@ mod trap;
 mod user;
 
 pub use cpu::{exit_qemu, interrupts_disable, wait_for_interrupt};
+#[cfg(feature = "qemu-test")]
+pub use paging::kernel_lower_half_entries;
 pub use paging::{
     AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt,
 };

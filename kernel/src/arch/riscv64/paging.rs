@@ -140,6 +140,14 @@ pub fn init_kernel_space(guard: u64) {
     unsafe { asm!("sfence.vma", options(nostack)) };
 }
 
+/// How many of the kernel's root entries in the lower half are valid (0: the lower half is all
+/// user space), for the QEMU tests.
+#[cfg(feature = "qemu-test")]
+pub fn kernel_lower_half_entries() -> usize {
+    let root = kernel_root();
+    (0..KERNEL_ROOT_FIRST as u64).filter(|&i| read_pte(root, i) & PTE_V != 0).count()
+}
+
 /// The kernel address of physical address `phys` (in the window; `phys` must be below
 /// [`PHYS_WINDOW_SIZE`]).
 pub fn phys_to_virt(phys: u64) -> *mut u8 {
