@@ -60,7 +60,8 @@ pub enum ObjectKind {
 }
 
 /// The kernel's questions about an arch: what an object-type number makes, and where user
-/// space and the VSpace root are.
+/// space ends and the VSpace root is (user space starts at 0 on both: the kernel lives in the
+/// upper half).
 pub trait ArchExt {
     /// What object-type number `ty` makes (`None`: not a type on this arch).
     fn object_kind(self, ty: u64) -> Option<ObjectKind>;
@@ -68,9 +69,6 @@ pub trait ArchExt {
     fn root_level(self) -> u8;
     /// The kind of a VSpace root cap.
     fn root_kind(self) -> PtKind;
-    /// The lowest user virtual address (riscv64: root entries 0..3 are the kernel's 1:1
-    /// gigapages).
-    fn user_base(self) -> u64;
     /// seL4's `USER_TOP` as each arch's decode compares it: x86_64's last user address
     /// (inclusive), riscv64's first address above user space (exclusive).
     fn user_top(self) -> u64;
@@ -119,13 +117,6 @@ impl ArchExt for Arch {
         match self {
             Arch::X86_64 => PtKind::Pml4,
             Arch::Riscv64 => PtKind::Riscv,
-        }
-    }
-
-    fn user_base(self) -> u64 {
-        match self {
-            Arch::X86_64 => 0,
-            Arch::Riscv64 => 0x1_0000_0000,
         }
     }
 

@@ -68,13 +68,11 @@
 //!   the flushes (and copies of the kernel's global entries) the hardware needs are recorded as
 //!   [`MachineOp`]s for the arch layer. Deviations:
 //!   mapping a frame over any present entry is DeleteFirst on both arches (seL4's x86_64
-//!   overwrites a 4 KiB entry, and a 2 MiB one unless a table is there); riscv64
-//!   user addresses start at 4 GiB (root entries 0..3 are the kernel's 1:1 gigapages), below
-//!   that a Map is InvalidArgument 0 as above USER_TOP; the root-level entries the kernel used
-//!   for the root task's boot mappings ([`BootConfig::boot_entries`]) are opaque: walking into
-//!   them is a `FailedLookup`, mapping over them DeleteFirst; a VSpace root gets the kernel's
-//!   global mappings when it is assigned an ASID (x86_64 seL4 copies them at retype); no IOMMU,
-//!   VT-x, or I/O ports.
+//!   overwrites a 4 KiB entry, and a 2 MiB one unless a table is there); the root-level entries
+//!   the kernel used for the root task's boot mappings ([`BootConfig::boot_entries`]) are
+//!   opaque: walking into them is a `FailedLookup`, mapping over them DeleteFirst; a VSpace root
+//!   gets the kernel's global mappings when it is assigned an ASID (x86_64 seL4 copies them at
+//!   retype); no IOMMU, VT-x, or I/O ports.
 //! - A retype clears what it makes: a CNode's or TCB's slots, an object's words, a frame or
 //!   paging structure ([`MachineOp::Zero`] too, for the hardware).
 //! - Under `Mode::Resume` a gear entered across a preemption point re-reads every cap it works

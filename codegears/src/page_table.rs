@@ -27,16 +27,13 @@ pub(crate) const fn failed_lookup(fault: LookupFault) -> SyscallError {
 
 /// Whether `vaddr` (and a mapping of `size` bytes there, 0 for a table) is in user space, as
 /// each arch's decode checks it: x86_64 `vaddr > USER_TOP || vtop > USER_TOP` with
-/// `vtop = vaddr + size`; riscv64 `vaddr + size - 1 >= USER_TOP`, and (here) not below the
-/// kernel's 1:1 gigapages.
+/// `vtop = vaddr + size`; riscv64 `vaddr + size - 1 >= USER_TOP`.
 pub fn user_range_ok(arch: Arch, vaddr: u64, size: u64) -> bool {
     match arch {
         Arch::X86_64 => {
             vaddr.checked_add(size).is_some_and(|top| vaddr <= arch.user_top() && top <= arch.user_top())
         }
-        Arch::Riscv64 => vaddr
-            .checked_add(size.saturating_sub(1))
-            .is_some_and(|last| last < arch.user_top() && vaddr >= arch.user_base()),
+        Arch::Riscv64 => vaddr.checked_add(size.saturating_sub(1)).is_some_and(|last| last < arch.user_top()),
     }
 }
 

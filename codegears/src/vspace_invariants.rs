@@ -99,7 +99,7 @@ pub(crate) fn check_vspace_invariants_in(
                 let Some(&ObjKind::PageTable { kind }) = objs.get(&table) else { continue };
                 let entries = objects.pt_entries(table);
                 for (i, e) in &entries {
-                    if table == *root && kernel_root_index(arch, *i) {
+                    if table == *root && kernel_root_index(*i) {
                         continue;
                     }
                     let vaddr = sign_extend(base | ((*i as u64) << level_bits(level)));
@@ -195,12 +195,10 @@ impl<H: HardwareTables> HardwareTables for WithPending<'_, H> {
 }
 
 /// Whether entry `index` of a VSpace root is the kernel's own (its global mappings, copied into
-/// every root): x86_64's upper half, riscv64's gigapages below the user base.
-fn kernel_root_index(arch: crate::arch::Arch, index: u16) -> bool {
-    match arch {
-        crate::arch::Arch::X86_64 => index >= 256,
-        crate::arch::Arch::Riscv64 => (index as u64) < arch.user_base() >> level_bits(arch.root_level()),
-    }
+/// every root): the upper half, on both arches (x86_64's PML4 entries 256..512, riscv64's Sv39
+/// root entries 256..512).
+fn kernel_root_index(index: u16) -> bool {
+    index >= 256
 }
 
 /// The hardware page tables agree with the capability state wherever a thread can reach them:
@@ -225,7 +223,7 @@ pub fn check_hardware_tables(
                 let is_root = table == *root;
                 for index in 0..(1u16 << crate::arch::PT_INDEX_BITS) {
                     let entry = model[usize::from(index)].as_ref();
-                    if matches!(entry, Some(Entry::Boot)) || is_root && kernel_root_index(arch, index) {
+                    if matches!(entry, Some(Entry::Boot)) || is_root && kernel_root_index(index) {
                         continue;
                     }
                     let want = entry.map_or(Pte::Invalid, Entry::pte);

@@ -385,8 +385,8 @@ fn riscv64_map_a_page_through_a_full_hierarchy() {
     );
     assert_eq!(
         s.invoke(other, rv::PAGE_MAP, &[0x1000, RW, 0], &[root]),
-        Err(SyscallError::InvalidArgument { arg: 0 }),
-        "the kernel's 1:1 gigapages"
+        Err(missing(30)),
+        "a user address like any other: only its tables are missing"
     );
     assert_eq!(
         s.invoke(other, rv::PAGE_MAP, &[RV, RW, 0], &[l1]),
@@ -431,6 +431,70 @@ fn riscv64_map_a_page_through_a_full_hierarchy() {
     assert_eq!(s.cnode_delete(r, root, WORD_BITS), Ok(()));
     assert_eq!(ops(&mut s), [MachineOp::Flush { root: p2, vaddr: None }]);
     assert!(s.k.state.objects.asid_pool_entry(ObjPtr(codegears::boot::ROOT_ASID_POOL), 2).is_none());
+}
+
+/// riscv64 user space is the whole lower half, as in seL4: from 0 (seL4 programs are linked at
+/// 0x10000) to `USER_TOP`; the kernel's entries are the upper half's.
+#[test]
+fn riscv64_user_space_is_the_lower_half() {
+    let mut s = boot(Arch::Riscv64);
+    let ut = s.untyped(0);
+    let root = s.alloc(ut, rvt::PAGE_TABLE, 0);
+    assert_eq!(
+        s.invoke(abi::bootinfo::CAP_INIT_THREAD_ASID_POOL, rv::ASID_POOL_ASSIGN, &[], &[root]),
+        Ok(())
+    );
+    let p2 = ptr(&mut s, root);
+    ops(&mut s);
+    let top = abi::riscv64::USER_TOP;
+    let mut level0 = Vec::new();
+    // (address, its root, level-1 and level-0 indices)
+    for (vaddr, i2, i1, i0) in [(0x1_0000, 0, 0, 0x10), (top - 0x1000, 255, 511, 510)] {
+        let l1 = s.alloc(ut, rvt::PAGE_TABLE, 0);
+        let l0 = s.alloc(ut, rvt::PAGE_TABLE, 0);
+        let frame = s.alloc(ut, rvt::SMALL_PAGE, 0);
+        let (p1, p0, f) = (ptr(&mut s, l1), ptr(&mut s, l0), ptr(&mut s, frame));
+        assert_eq!(s.invoke(l1, rv::PAGE_TABLE_MAP, &[vaddr, 0], &[root]), Ok(()));
+        assert_eq!(s.invoke(l0, rv::PAGE_TABLE_MAP, &[vaddr, 0], &[root]), Ok(()));
+        assert_eq!(s.invoke(frame, rv::PAGE_MAP, &[vaddr, RW, 0], &[root]), Ok(()), "{vaddr:#x}");
+        assert_eq!(
+            ops(&mut s),
+            [
+                write(p2, i2, Pte::Table { paddr: p1 }),
+                MachineOp::Flush { root: p2, vaddr: None },
+                write(p1, i1, Pte::Table { paddr: p0 }),
+                MachineOp::Flush { root: p2, vaddr: None },
+                write(p0, i0, page(f, true, true)),
+                MachineOp::Flush { root: p2, vaddr: Some(vaddr) }
+            ]
+        );
+        assert_eq!(mapped(&mut s, frame), Some(Mapping { asid: 2, vaddr }));
+        level0.push(p0);
+    }
+    // Page 0 too, through 0x10000's tables.
+    let zero = s.alloc(ut, rvt::SMALL_PAGE, 0);
+    let f = ptr(&mut s, zero);
+    assert_eq!(s.invoke(zero, rv::PAGE_MAP, &[0, RW, 0], &[root]), Ok(()));
+    assert_eq!(
+        ops(&mut s),
+        [write(level0[0], 0, page(f, true, true)), MachineOp::Flush { root: p2, vaddr: Some(0) }]
+    );
+    let other = s.alloc(ut, rvt::SMALL_PAGE, 0);
+    let pt = s.alloc(ut, rvt::PAGE_TABLE, 0);
+    ops(&mut s);
+    for vaddr in [top, 0x40_0000_0000, 0xffff_ffc0_0000_0000, 0xffff_ffff_8020_0000] {
+        assert_eq!(
+            s.invoke(other, rv::PAGE_MAP, &[vaddr, RW, 0], &[root]),
+            Err(SyscallError::InvalidArgument { arg: 0 }),
+            "{vaddr:#x} is not a user address"
+        );
+        assert_eq!(
+            s.invoke(pt, rv::PAGE_TABLE_MAP, &[vaddr, 0], &[root]),
+            Err(SyscallError::InvalidArgument { arg: 0 }),
+            "{vaddr:#x} is not a user address"
+        );
+    }
+    assert_eq!(ops(&mut s), []);
 }
 
 #[test]

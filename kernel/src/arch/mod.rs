@@ -29,7 +29,8 @@
 //! `spin_counter`), `irq_unmask(line)`, and `CONSOLE_IRQ` and `console_tx_empty_interrupt(on)`,
 //! which give them a device interrupt without host input; on riscv64 alone, the kernel stack
 //! guard's probes `kernel_stack_guard_touch` and `kernel_stack_overflow_probe` (each
-//! `Result<GuardTrap, &'static str>`), which x86_64 does not have.
+//! `Result<GuardTrap, &'static str>`), which x86_64 does not have, and
+//! `kernel_lower_half_entries` (the kernel's valid root entries in the user's lower half).
 
 mod console;
 mod phys;

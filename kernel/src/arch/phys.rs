@@ -1,5 +1,5 @@
-//! Physical memory reached through each architecture's `phys_to_virt` (the x86_64 kernel's
-//! physical-memory window, riscv64's 1:1 map): zeroing and copying frames. One implementation
+//! Physical memory reached through each architecture's `phys_to_virt` (each kernel's
+//! physical-memory window): zeroing and copying frames. One implementation
 //! for both, next to the per-arch modules that provide the mapping.
 
 use super::{PAGE_SIZE, phys_to_virt};

@@ -40,6 +40,12 @@ impl Program {
         Ok(Program { image, ctx })
     }
 
+    /// Maps `frame` (which the caller keeps owning) at `va` in its address space as well.
+    #[cfg(target_arch = "riscv64")]
+    pub fn map_frame(&mut self, va: u64, frame: u64, executable: bool) -> Result<(), LoadError> {
+        self.image.map_frame(va, frame, false, executable)
+    }
+
     /// Runs it until its next kernel entry.
     pub fn run(&mut self) -> Trap {
         self.image.run(&mut self.ctx)

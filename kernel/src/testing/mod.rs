@@ -15,6 +15,8 @@ mod scenarios;
 mod script;
 #[cfg(target_arch = "riscv64")]
 mod stack_guard;
+#[cfg(target_arch = "riscv64")]
+mod user_space;
 
 fn serial_works() -> Check {
     kprintln!("serial: this line is the check");
@@ -131,6 +133,8 @@ const TESTS: &[Test] = &[
     ("kernel_stack_guard_page_faults_at_its_address", stack_guard::guard_page_faults_at_its_address),
     #[cfg(target_arch = "riscv64")]
     ("kernel_stack_overflow_hits_the_guard_and_is_caught", stack_guard::deliberate_overflow_is_caught),
+    #[cfg(target_arch = "riscv64")]
+    ("user_space_is_the_lower_half_and_code_runs_at_0x10000", user_space::lower_half_is_the_users),
 ];
 
 /// Runs every test; the exit code is success only if all passed.

@@ -1,7 +1,9 @@
-//! The entry point: OpenSBI jumps to `_start` in S-mode with a0 = hart id, a1 = device tree.
+//! The entry point: OpenSBI jumps to `_start` in S-mode, translation off, at the image's
+//! physical address, with a0 = hart id, a1 = device tree (its physical address).
 
 use core::arch::global_asm;
 
+use super::paging::{PHYS_WINDOW_SIZE, kernel_image_phys, phys_to_virt};
 use crate::boot::{BootMemory, PhysRegion};
 
 const BOOT_STACK_SIZE: usize = 256 * 1024;
@@ -21,8 +23,8 @@ pub(super) struct GuardedStack {
 pub(super) static mut BOOT_STACK: GuardedStack =
     GuardedStack { guard: [0; STACK_GUARD_SIZE], stack: [0; BOOT_STACK_SIZE] };
 
-/// The address of the kernel stack's guard page; the stack's lowest byte is
-/// `stack_guard() + STACK_GUARD_SIZE`.
+/// The address (in the kernel image) of the kernel stack's guard page; the stack's lowest byte
+/// is `stack_guard() + STACK_GUARD_SIZE`.
 pub fn stack_guard() -> u64 {
     (&raw const BOOT_STACK) as u64
 }
@@ -31,23 +33,48 @@ global_asm!(
     ".pushsection .text.entry, \"ax\"",
     ".global _start",
     "_start:",
+    // Translation is off and the image runs where it was loaded, at its physical address, so
+    // `la` (pc-relative) yields physical addresses here. Turn Sv39 on with the kernel's root,
+    // which also maps the image's GiB 1:1 for the next few instructions.
+    "la t0, {root}",
+    "srli t0, t0, 12",
+    "li t1, {sv39}",
+    "or t0, t0, t1",
+    "csrw satp, t0",
+    "sfence.vma",
+    // Jump to the same instruction's upper-half address, the one the image is linked at.
+    "la t0, 1f",
+    "li t1, {image_offset}",
+    "add t0, t0, t1",
+    "jr t0",
+    "1:",
+    // From here `la` yields upper-half addresses. Drop the 1:1 gigapage: the lower half is the
+    // user's.
+    "la t0, {root}",
+    "sd zero, {identity}(t0)",
+    "sfence.vma",
     // The stack, then BSS (nothing is on the stack yet, so zeroing it with BSS is harmless).
+    // a0 (hart id) and a1 (device tree) are still OpenSBI's.
     "la sp, {stack}",
     "li t0, {stack_end}",
     "add sp, sp, t0",
     "la t0, __bss_start",
     "la t1, __bss_end",
-    "1:",
-    "bgeu t0, t1, 2f",
+    "2:",
+    "bgeu t0, t1, 3f",
     "sd zero, 0(t0)",
     "addi t0, t0, 8",
-    "j 1b",
-    "2:",
-    "call {entry}",
+    "j 2b",
     "3:",
+    "call {entry}",
+    "4:",
     "wfi",
-    "j 3b",
+    "j 4b",
     ".popsection",
+    root = sym super::paging::KERNEL_ROOT,
+    sv39 = const super::paging::SATP_SV39,
+    image_offset = const super::paging::KERNEL_IMAGE_OFFSET,
+    identity = const super::paging::BOOT_IDENTITY_ROOT * 8,
     stack = sym BOOT_STACK,
     stack_end = const STACK_GUARD_SIZE + BOOT_STACK_SIZE,
     entry = sym boot_entry,
@@ -60,14 +87,17 @@ unsafe extern "C" {
 /// The RAM QEMU virt has when the device tree cannot be read (its default, 128 MiB).
 const FALLBACK_RAM: PhysRegion = PhysRegion { start: 0x8000_0000, end: 0x8800_0000 };
 
+/// Called by `_start` in the upper half, under the kernel's table, with OpenSBI's arguments:
+/// the hart id and the device tree's physical address.
 extern "C" fn boot_entry(_hart: u64, dtb: u64) -> ! {
     super::serial::init();
     let ram = fdt_memory(dtb).unwrap_or(FALLBACK_RAM);
-    let kernel_end = (&__kernel_end as *const u8 as u64).next_multiple_of(4096);
+    let kernel_end = kernel_image_phys(&__kernel_end as *const u8 as u64).next_multiple_of(4096);
     let mut memory = BootMemory::empty();
     // Below the kernel is OpenSBI (PMP-protected); the device tree, somewhere above, is read
-    // only here, before the first frame is handed out.
-    memory.push(PhysRegion { start: kernel_end.max(ram.start), end: ram.end });
+    // only here, before the first frame is handed out. RAM beyond the physical window is left
+    // unused: the kernel could not reach it.
+    memory.push(PhysRegion { start: kernel_end.max(ram.start), end: ram.end.min(PHYS_WINDOW_SIZE) });
     crate::kernel_main(&memory)
 }
 
@@ -84,11 +114,18 @@ fn fdt_memory(dtb: u64) -> Option<PhysRegion> {
     const END_NODE: u32 = 2;
     const PROP: u32 = 3;
     const NOP: u32 = 4;
-    let base = dtb as *const u8;
-    if dtb == 0 || be32(base) != MAGIC {
+    // The header's first four words must be in the window to be read.
+    if dtb == 0 || dtb.saturating_add(16) > PHYS_WINDOW_SIZE {
+        return None;
+    }
+    let base = phys_to_virt(dtb) as *const u8;
+    if be32(base) != MAGIC {
         return None;
     }
     let total = be32(base.wrapping_add(4)) as usize;
+    if dtb + total as u64 > PHYS_WINDOW_SIZE {
+        return None;
+    }
     let structs = be32(base.wrapping_add(8)) as usize;
     let strings = be32(base.wrapping_add(12)) as usize;
     let at = |off: usize| base.wrapping_add(off);

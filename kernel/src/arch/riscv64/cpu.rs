@@ -29,9 +29,9 @@ pub fn wait_for_interrupt() {
     }
 }
 
-/// The SiFive test device on QEMU virt: 0x5555 passes (QEMU exits 0), `(code << 16) | 0x3333`
-/// fails with exit status `code` (never 0, which would read as a pass).
-const TEST_DEVICE: usize = 0x10_0000;
+/// The SiFive test device on QEMU virt (its physical address): 0x5555 passes (QEMU exits 0),
+/// `(code << 16) | 0x3333` fails with exit status `code` (never 0, which would read as a pass).
+const TEST_DEVICE: u64 = 0x10_0000;
 
 /// Leaves QEMU: exit status 0 for success, 1 for failure.
 pub fn exit_qemu(code: ExitCode) -> ! {
@@ -39,9 +39,9 @@ pub fn exit_qemu(code: ExitCode) -> ! {
         ExitCode::Success => 0x5555,
         ExitCode::Failure => (1 << 16) | 0x3333,
     };
-    // SAFETY: the test device's register is mapped 1:1 (translation is off in the kernel, and
-    // user spaces map the first GiB for the kernel); writing it ends the VM.
-    unsafe { core::ptr::write_volatile(TEST_DEVICE as *mut u32, value) };
+    // SAFETY: the test device's register is mapped at `phys_to_virt` (in the kernel's table and
+    // in every user space); writing it ends the VM.
+    unsafe { core::ptr::write_volatile(super::paging::phys_to_virt(TEST_DEVICE) as *mut u32, value) };
     loop {
         interrupts_disable();
         // SAFETY: waiting with interrupts masked just parks the hart.

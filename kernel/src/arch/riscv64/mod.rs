@@ -1,9 +1,10 @@
-//! riscv64: QEMU `virt` machine, entered in S-mode by OpenSBI at 0x80200000.
+//! riscv64: QEMU `virt` machine, entered in S-mode by OpenSBI at physical 0x80200000.
 //!
-//! The kernel runs under its own Sv39 table, 1:1 over the first 4 GiB (devices and RAM), so
-//! physical addresses are kernel addresses, with the page below the kernel stack unmapped as a
-//! guard; every user space shares those kernel-only, global mappings, so traps land in mapped
-//! code.
+//! The kernel lives in the upper half of Sv39, as seL4's does: its image at
+//! 0xffff_ffff_8020_0000, and physical memory (devices and RAM, 0 to 16 GiB) in a window at
+//! 0xffff_ffc0_0000_0000, so `phys_to_virt` adds an offset; the page below the kernel stack is
+//! unmapped as a guard. Every user space shares those kernel-only, global root entries, so
+//! traps land in mapped code, and has the whole lower half (see `paging`).
 
 mod boot;
 mod cpu;
@@ -19,6 +20,8 @@ mod trap;
 mod user;
 
 pub use cpu::{exit_qemu, interrupts_disable, wait_for_interrupt};
+#[cfg(feature = "qemu-test")]
+pub use paging::kernel_lower_half_entries;
 pub use paging::{
     AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt,
 };
@@ -45,21 +48,21 @@ pub const ENTRY_STACK_BIAS: u64 = 0;
 
 /// The top-level page-table entry the kernel uses for the root task's own mappings (its image,
 /// stack, IPC buffer, script pages: all in the first table's span from [`USER_BASE`]), which the
-/// capability kernel treats as opaque.
+/// capability kernel treats as opaque. A lower-half entry like any user one.
 pub const USER_ROOT_ENTRY: u16 = (USER_BASE >> 30) as u16;
 const _: () = assert!(USER_ROOT_ENTRY == 64);
 
 /// The architecture's name, for messages.
 pub const NAME: &str = "riscv64";
 
-/// Installs the trap vector, turns on the kernel's Sv39 table (1:1, with the kernel stack's
-/// guard page unmapped) and initialises the PLIC (every line masked, external interrupts
+/// Installs the trap vector, unmaps the kernel stack's guard page in the kernel's Sv39 table
+/// (on since the entry code) and initialises the PLIC (every line masked, external interrupts
 /// enabled); call once, early. Returns what it did, for the console.
 pub fn init_cpu() -> &'static str {
     trap::init();
     paging::init_kernel_space(boot::stack_guard());
     plic::init();
-    "stvec (direct mode, sscratch-switched entry) installed; kernel Sv39 table with a stack guard page; \
+    "stvec (direct mode, sscratch-switched entry) installed; kernel in the Sv39 upper half with a stack guard page; \
      PLIC context 1 (hart 0 S-mode) ready"
 }
 

@@ -12,19 +12,21 @@
 use core::arch::asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use super::paging::phys_to_virt;
 use crate::arch::IrqError;
 
-const PLIC_BASE: usize = 0x0c00_0000;
+/// The PLIC's physical address (its registers are reached through `phys_to_virt`).
+const PLIC_BASE: u64 = 0x0c00_0000;
 /// Hart 0's S-mode context.
-const CONTEXT: usize = 1;
+const CONTEXT: u64 = 1;
 /// Source `n`'s priority register is at `PRIORITY + 4 * n`.
-const PRIORITY: usize = PLIC_BASE;
+const PRIORITY: u64 = PLIC_BASE;
 /// The context's enable bits, 32 sources per word.
-const ENABLE: usize = PLIC_BASE + 0x2000 + 0x80 * CONTEXT;
+const ENABLE: u64 = PLIC_BASE + 0x2000 + 0x80 * CONTEXT;
 /// The context's priority threshold.
-const THRESHOLD: usize = PLIC_BASE + 0x20_0000 + 0x1000 * CONTEXT;
+const THRESHOLD: u64 = PLIC_BASE + 0x20_0000 + 0x1000 * CONTEXT;
 /// Reading claims the highest-priority pending source; writing its number completes it.
-const CLAIM_COMPLETE: usize = THRESHOLD + 4;
+const CLAIM_COMPLETE: u64 = THRESHOLD + 4;
 /// Sources 1..LINES exist on QEMU 7.2's `virt` (source 0 means "none").
 const LINES: u32 = 96;
 /// sie.SEIE / sip.SEIP: the supervisor external interrupt.
@@ -32,15 +34,16 @@ const SIE_SEIE: u64 = 1 << 9;
 /// sip.STIP: the supervisor timer interrupt.
 const SIP_STIP: u64 = 1 << 5;
 
-fn read(addr: usize) -> u32 {
-    // SAFETY: `addr` is one of the PLIC registers above (MMIO, reached 1:1 both with the kernel's
-    // own table and in every user space); reading has no effect but a claim, which callers want.
-    unsafe { core::ptr::read_volatile(addr as *const u32) }
+fn read(addr: u64) -> u32 {
+    // SAFETY: `addr` is one of the PLIC registers above (MMIO, mapped at `phys_to_virt` both in
+    // the kernel's own table and in every user space); reading has no effect but a claim, which
+    // callers want.
+    unsafe { core::ptr::read_volatile(phys_to_virt(addr) as *const u32) }
 }
 
-fn write(addr: usize, value: u32) {
+fn write(addr: u64, value: u32) {
     // SAFETY: as in `read`; only priority, enable, threshold and complete registers are written.
-    unsafe { core::ptr::write_volatile(addr as *mut u32, value) }
+    unsafe { core::ptr::write_volatile(phys_to_virt(addr) as *mut u32, value) }
 }
 
 fn check(line: u32) -> Result<(), IrqError> {
@@ -48,7 +51,7 @@ fn check(line: u32) -> Result<(), IrqError> {
 }
 
 fn set_enabled(line: u32, on: bool) {
-    let word = ENABLE + 4 * (line / 32) as usize;
+    let word = ENABLE + 4 * u64::from(line / 32);
     let bit = 1u32 << (line % 32);
     let old = read(word);
     write(word, if on { old | bit } else { old & !bit });
@@ -62,7 +65,7 @@ fn set_enabled(line: u32, on: bool) {
 /// Masks every source for this context, sets the threshold to 0 and enables external interrupts
 /// (sie.SEIE); no line fires until [`irq_enable`].
 pub fn init() {
-    for word in 0..LINES.div_ceil(32) as usize {
+    for word in 0..u64::from(LINES.div_ceil(32)) {
         write(ENABLE + 4 * word, 0);
     }
     write(THRESHOLD, 0);
@@ -74,7 +77,7 @@ pub fn init() {
 /// Routes device line `line` to this hart (priority 1) and unmasks it.
 pub fn irq_enable(line: u32) -> Result<(), IrqError> {
     check(line)?;
-    write(PRIORITY + 4 * line as usize, 1);
+    write(PRIORITY + 4 * u64::from(line), 1);
     set_enabled(line, true);
     Ok(())
 }

@@ -1,13 +1,16 @@
-//! The serial console: QEMU virt's NS16550A at 0x1000_0000 through `uart_16550`'s MMIO backend.
+//! The serial console: QEMU virt's NS16550A at physical 0x1000_0000 (reached through the
+//! kernel's physical window) through `uart_16550`'s MMIO backend.
 
 use core::ptr::NonNull;
 
 use uart_16550::Uart16550Tty;
 use uart_16550::backend::MmioBackend;
 
+use super::paging::phys_to_virt;
 use crate::arch::console::Console;
 
-const UART_BASE: usize = 0x1000_0000;
+/// The UART's physical address.
+const UART_PHYS: u64 = 0x1000_0000;
 /// The UART's PLIC source on QEMU virt, which the QEMU tests raise.
 #[cfg(feature = "qemu-test")]
 pub const CONSOLE_IRQ: u32 = 10;
@@ -16,9 +19,9 @@ static SERIAL: Console<MmioBackend> = Console::new();
 
 /// Initialises the UART (registers one byte apart on QEMU virt).
 pub fn init() {
-    let Some(base) = NonNull::new(UART_BASE as *mut u8) else { return };
-    // SAFETY: QEMU virt has a 16550 at 0x1000_0000 with stride 1, reached 1:1 (translation is
-    // off in the kernel); only this module touches it.
+    let Some(base) = NonNull::new(phys_to_virt(UART_PHYS)) else { return };
+    // SAFETY: QEMU virt has a 16550 at physical 0x1000_0000 with stride 1, mapped at
+    // `phys_to_virt` in the kernel's table and every user space's; only this module touches it.
     let uart = unsafe { Uart16550Tty::new_mmio(base, 1, uart_16550::Config::default()) };
     if let Ok(uart) = uart {
         SERIAL.install(uart);
@@ -50,8 +53,9 @@ pub fn console_write_raw(bytes: &[u8]) {
 }
 
 fn raw_byte(b: u8) {
-    let base = UART_BASE as *mut u8;
-    // SAFETY: the UART's line status (offset 5) and data (offset 0) registers, reached 1:1; a
+    let base = phys_to_virt(UART_PHYS);
+    // SAFETY: the UART's line status (offset 5) and data (offset 0) registers, mapped at
+    // `phys_to_virt`; a
     // byte interleaved with a stuck writer's output is acceptable in a panic.
     unsafe {
         for _ in 0..100_000 {

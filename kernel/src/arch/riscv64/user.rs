@@ -157,9 +157,9 @@ unsafe extern "C" {
 /// Runs `ctx` in U-mode until the next kernel entry, and says why it stopped.
 ///
 /// Interrupts must be disabled in S-mode (they are always taken in U-mode). A context whose pc
-/// is not a user address is not entered: it gets an access fault.
+/// is not a user address (one in the lower half) is not entered: it gets an access fault.
 pub fn run_user(ctx: &mut UserContext) -> Trap {
-    if !(super::USER_BASE..USER_END).contains(&ctx.pc) {
+    if ctx.pc >= USER_END {
         return Trap::Fault(UserFault {
             kind: FaultKind::PageFault,
             ip: ctx.pc,
