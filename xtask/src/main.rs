@@ -3,6 +3,7 @@
 //! Every subcommand first runs an idempotent set-up (rustup targets and components); tools from
 //! Debian packages (QEMU, valgrind) are installed on demand by the subcommand that needs them.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -52,7 +53,7 @@ impl std::fmt::Display for Arch {
 }
 
 /// What `cargo xtask run` asks of the QEMU runner.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct RunOptions {
     /// The architecture to build and boot.
     pub arch: Arch,
@@ -64,6 +65,13 @@ pub struct RunOptions {
     pub gdb: bool,
     /// Print the gear trace as the kernel runs.
     pub trace: bool,
+    /// Boot this ELF as the root task instead of the project's own (checked before any build).
+    pub root_task: Option<PathBuf>,
+    /// Guest memory in MiB (default: 256, or 512 with a root task of one's own).
+    pub memory_mib: Option<u32>,
+    /// Kill QEMU after this many seconds, 0 for never (default: 120, or 600 with a root task of
+    /// one's own).
+    pub timeout_secs: Option<u64>,
 }
 
 /// Build, test, bench and run the Gears kernel framework.
@@ -176,6 +184,15 @@ struct RunArgs {
     /// Print the gear trace as the kernel runs.
     #[arg(long)]
     trace: bool,
+    /// Boot this statically linked ELF64 executable as the root task instead of the project's own.
+    #[arg(long, value_name = "PATH")]
+    root_task: Option<PathBuf>,
+    /// Guest memory in MiB [default: 256, or 512 with --root-task].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(64..=65536))]
+    memory: Option<u32>,
+    /// Kill QEMU after this many seconds, 0 for never [default: 120, or 600 with --root-task].
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
 }
 
 impl RunArgs {
@@ -189,6 +206,9 @@ impl RunArgs {
             uefi: self.uefi,
             gdb: self.gdb,
             trace: self.trace,
+            root_task: self.root_task.clone(),
+            memory_mib: self.memory,
+            timeout_secs: self.timeout,
         })
     }
 }
@@ -257,7 +277,10 @@ fn run(command: Command) -> anyhow::Result<String> {
         Command::Run(args) => {
             let opts = args.options()?;
             qemu::run(&opts)?;
-            format!("ran the kernel on {}", opts.arch)
+            match &opts.root_task {
+                Some(elf) => format!("ran the kernel with root task {} on {}", elf.display(), opts.arch),
+                None => format!("ran the kernel on {}", opts.arch),
+            }
         }
         Command::Trace(args) => trace::run(args.scenario, args.out.as_deref())?,
         Command::Help { .. } => unreachable!("handled above"),
@@ -323,13 +346,24 @@ mod tests {
         let cli = parse(args("run --arch riscv64 --release --gdb --trace")).unwrap();
         let Command::Run(run) = cli.command else { panic!("not run") };
         let opts = run.options().unwrap();
-        assert_eq!(
-            opts,
-            RunOptions { arch: Arch::Riscv64, release: true, uefi: false, gdb: true, trace: true }
-        );
+        let expected =
+            RunOptions { arch: Arch::Riscv64, release: true, gdb: true, trace: true, ..Default::default() };
+        assert_eq!(opts, expected);
         let cli = parse(args("run --uefi --arch x86_64")).unwrap();
         let Command::Run(run) = cli.command else { panic!("not run") };
         assert!(run.options().unwrap().uefi);
+    }
+
+    #[test]
+    fn run_takes_a_root_task_memory_and_timeout() {
+        let cli = parse(args("run --arch riscv64 --root-task some/elf --memory 1024 --timeout 0")).unwrap();
+        let Command::Run(run) = cli.command else { panic!("not run") };
+        let opts = run.options().unwrap();
+        assert_eq!(opts.root_task, Some(PathBuf::from("some/elf")));
+        assert_eq!((opts.memory_mib, opts.timeout_secs), (Some(1024), Some(0)));
+        let err = parse(args("run --memory 16")).unwrap_err();
+        assert!(one_line(&err).contains("invalid value '16' for '--memory <MIB>'"), "{}", one_line(&err));
+        assert!(parse(args("run --root-task")).is_err());
     }
 
     #[test]

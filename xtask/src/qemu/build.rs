@@ -1,5 +1,5 @@
-//! Building what QEMU boots: the Rust root task, the kernel that embeds it, and (x86_64) the
-//! BIOS or UEFI disk image around the kernel.
+//! Building what QEMU boots: the Rust root task (or a root task ELF given with `--root-task`),
+//! the kernel that embeds it, and (x86_64) the BIOS or UEFI disk image around the kernel.
 //!
 //! The kernel is built in its own cargo invocation (`cargo build -p kernel --target …`, never
 //! together with host crates), its debug info is stripped into a copy (a big ELF makes the BIOS
@@ -16,7 +16,7 @@ use crate::{Arch, util};
 
 /// Which kernel build to make.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Build {
+pub struct Build<'a> {
     /// The architecture to build for.
     pub arch: Arch,
     /// The release profile (else debug).
@@ -30,6 +30,9 @@ pub struct Build {
     /// Embed the system-call fuzzer instead of the demo root task (and build the kernel with
     /// its invariant checks on, the `checks` feature).
     pub fuzz: Option<FuzzProgram>,
+    /// Embed this ELF (an absolute path, checked by `super::root_task`) as the root task instead
+    /// of building the project's own.
+    pub root_task: Option<&'a Path>,
 }
 
 /// The build-time settings of the fuzz program (`kernel/roottask/src/fuzz`), which it reads
@@ -55,7 +58,7 @@ impl FuzzProgram {
     }
 }
 
-impl Build {
+impl Build<'_> {
     fn profile(self) -> &'static str {
         if self.release { "release" } else { "debug" }
     }
@@ -88,7 +91,7 @@ impl Build {
 
 /// Builds the kernel and wraps it into a disk image; returns the image's path (for riscv64,
 /// which boots the ELF directly, the stripped ELF's).
-pub fn build_image(build: Build, uefi: bool) -> anyhow::Result<PathBuf> {
+pub fn build_image(build: Build<'_>, uefi: bool) -> anyhow::Result<PathBuf> {
     let elf = build_kernel(build)?;
     let out_dir = util::target_dir().join("gears-images");
     std::fs::create_dir_all(&out_dir).with_context(|| format!("could not create {}", out_dir.display()))?;
@@ -109,7 +112,7 @@ pub fn build_image(build: Build, uefi: bool) -> anyhow::Result<PathBuf> {
 }
 
 /// The unstripped kernel ELF of `build` (for gdb).
-pub fn kernel_elf(build: Build) -> PathBuf {
+pub fn kernel_elf(build: Build<'_>) -> PathBuf {
     build.target_dir().join(build.arch.target()).join(build.profile()).join("kernel")
 }
 
@@ -159,8 +162,11 @@ fn clear_cargo_env(cmd: &mut Command) {
     }
 }
 
-fn build_kernel(build: Build) -> anyhow::Result<PathBuf> {
-    let root_task = build_root_task(build.arch, build.fuzz)?;
+fn build_kernel(build: Build<'_>) -> anyhow::Result<PathBuf> {
+    let root_task = match build.root_task {
+        Some(elf) => elf.to_path_buf(),
+        None => build_root_task(build.arch, build.fuzz)?,
+    };
     let target_dir = build.target_dir();
     let mut cmd = Command::new(util::cargo_bin());
     cmd.env("GEARS_ROOTTASK_ELF", &root_task);
@@ -236,13 +242,28 @@ mod tests {
 
     #[test]
     fn build_names() {
-        let b =
-            Build { arch: Arch::X86_64, release: true, test: true, trace: false, bench: false, fuzz: None };
+        let b = Build {
+            arch: Arch::X86_64,
+            release: true,
+            test: true,
+            trace: false,
+            bench: false,
+            fuzz: None,
+            root_task: None,
+        };
         assert_eq!(b.stem(), "x86_64-release-test");
         assert!(b.target_dir().ends_with("qemu-test"));
         assert!(kernel_elf(b).ends_with("qemu-test/x86_64-unknown-none/release/kernel"));
         let fuzz = Some(FuzzProgram { seed: 1, calls: 10, trace_from: None });
-        let b = Build { arch: Arch::Riscv64, release: false, test: false, trace: false, bench: false, fuzz };
+        let b = Build {
+            arch: Arch::Riscv64,
+            release: false,
+            test: false,
+            trace: false,
+            bench: false,
+            fuzz,
+            root_task: None,
+        };
         assert_eq!(b.stem(), "riscv64-debug-fuzz");
         assert!(b.target_dir().ends_with("qemu-fuzz"));
     }

@@ -24,6 +24,12 @@ pub const EXIT_FAILURE: i32 = (0x11 << 1) | 1;
 /// riscv64: QEMU's exit status when the kernel reports failure through the SiFive test device.
 pub const RISCV_EXIT_FAILURE: i32 = 1;
 
+/// The guest memory of the project's own runs and of the test suites, in MiB.
+pub const MEMORY_MIB: u32 = 256;
+/// The guest memory of a `--root-task` run unless `--memory` says otherwise, in MiB: seL4's test
+/// suite runs out of memory in 256 MiB (one test, on seL4 itself) and passes in 512.
+pub const ROOT_TASK_MEMORY_MIB: u32 = 512;
+
 /// Where the bootloader loads the kernel (`kernel/src/arch/x86_64/boot.rs`, `KERNEL_BASE`).
 const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
 
@@ -31,9 +37,10 @@ const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
 const OVMF_PATHS: &[&str] =
     &["/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF.fd", "/usr/share/qemu/OVMF.fd"];
 
-/// The QEMU command that boots `image` on `arch` (through UEFI if `uefi`), installing QEMU first
-/// if it is missing.
-pub fn qemu_command(arch: Arch, image: &Path, uefi: bool) -> anyhow::Result<Command> {
+/// The QEMU command that boots `image` on `arch` (through UEFI if `uefi`) with `memory_mib` MiB
+/// of guest memory, installing QEMU first if it is missing.
+pub fn qemu_command(arch: Arch, image: &Path, uefi: bool, memory_mib: u32) -> anyhow::Result<Command> {
+    let memory = format!("{memory_mib}M");
     match arch {
         Arch::X86_64 => {
             setup::ensure_apt_tool("qemu-system-x86_64", "qemu-system-x86")?;
@@ -43,7 +50,7 @@ pub fn qemu_command(arch: Arch, image: &Path, uefi: bool) -> anyhow::Result<Comm
             // of 2.8-3.6 s to the root task for a 560 KB release kernel, measured on this machine).
             let drive = format!("format=raw,file={},if=virtio", image.display());
             cmd.args(["-drive", &drive])
-                .args(["-serial", "stdio", "-display", "none", "-no-reboot", "-m", "256M"])
+                .args(["-serial", "stdio", "-display", "none", "-no-reboot", "-m", &memory])
                 .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
             if uefi {
                 let ovmf = OVMF_PATHS.iter().map(Path::new).find(|p| p.is_file());
@@ -67,7 +74,7 @@ pub fn qemu_command(arch: Arch, image: &Path, uefi: bool) -> anyhow::Result<Comm
                 "none",
                 "-no-reboot",
                 "-m",
-                "256M",
+                &memory,
                 "-smp",
                 "1",
             ]);

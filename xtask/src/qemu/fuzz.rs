@@ -12,7 +12,7 @@ use anyhow::bail;
 use metagears::wire::Report;
 
 use super::build::{Build, FuzzProgram, build_image};
-use super::command::qemu_command;
+use super::command::{MEMORY_MIB, qemu_command};
 use super::runner::{Follow, Outcome, follow_qemu, report_timing};
 use crate::Arch;
 
@@ -219,9 +219,17 @@ impl FuzzLog {
 /// a hang or a failure of the program.
 pub fn fuzz(opts: &FuzzOptions) -> anyhow::Result<String> {
     let FuzzOptions { arch, program, release } = *opts;
-    let build = Build { arch, release, test: false, trace: false, bench: false, fuzz: Some(program) };
+    let build = Build {
+        arch,
+        release,
+        test: false,
+        trace: false,
+        bench: false,
+        fuzz: Some(program),
+        root_task: None,
+    };
     let image = build_image(build, false)?;
-    let mut cmd = qemu_command(arch, &image, false)?;
+    let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
     let mut log = FuzzLog::new(HANG_TIMEOUT);
     let run = follow_qemu(arch, &mut cmd, None, &mut log)?;
     report_timing(&run);

@@ -7,7 +7,7 @@ use anyhow::bail;
 use metagears::wire::{IrqLatency, Report};
 
 use super::build::{Build, build_image};
-use super::command::qemu_command;
+use super::command::{MEMORY_MIB, qemu_command};
 use super::runner::{Outcome, run_qemu};
 use crate::Arch;
 
@@ -43,9 +43,17 @@ pub fn irq_latency_bench() -> anyhow::Result<String> {
          |---|--:|---|--:|--:|--:|--:|\n",
     );
     for arch in [Arch::X86_64, Arch::Riscv64] {
-        let build = Build { arch, release: true, test: false, trace: false, bench: true, fuzz: None };
+        let build = Build {
+            arch,
+            release: true,
+            test: false,
+            trace: false,
+            bench: true,
+            fuzz: None,
+            root_task: None,
+        };
         let image = build_image(build, false)?;
-        let mut cmd = qemu_command(arch, &image, false)?;
+        let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
         cmd.args(["-icount", "shift=0,sleep=off"]);
         let mut figures = Vec::new();
         let run = run_qemu(

@@ -2,12 +2,15 @@
 //!
 //! - [`build`]: the root task, the kernel that embeds it, and the boot image;
 //! - [`command`]: the QEMU command line per architecture, and what QEMU's exit status means;
+//! - [`root_task`]: checking a root task ELF given with `cargo xtask run --root-task`;
 //! - [`runner`]: running QEMU under a timeout and following its serial output;
 //! - [`console`]: what the console output means (the lines looked for, test lines, the verdict);
 //! - [`suite`]: the QEMU test suites of `cargo xtask test`;
 //! - [`traced`]: the gear trace a traced kernel streams, and the test kernel's traced scenario;
 //! - [`latency`]: the interrupt-latency bench;
 //! - [`fuzz`]: the system-call fuzzer's runs.
+
+use std::time::Duration;
 
 use anyhow::bail;
 
@@ -18,6 +21,7 @@ mod command;
 mod console;
 mod fuzz;
 mod latency;
+mod root_task;
 mod runner;
 mod suite;
 mod traced;
@@ -29,12 +33,30 @@ pub use suite::test_suites;
 pub use traced::{comparable_lines, streamed_trace};
 
 use build::{Build, build_image, kernel_elf};
-use command::{qemu_command, wait_for_gdb};
-use runner::{Outcome, RUN_TIMEOUT, report_timing, run_qemu};
+use command::{MEMORY_MIB, ROOT_TASK_MEMORY_MIB, qemu_command, wait_for_gdb};
+use root_task::check_root_task_file;
+use runner::{Outcome, ROOT_TASK_TIMEOUT, RUN_TIMEOUT, report_timing, run_qemu};
 
-/// Builds the kernel for `opts.arch` and boots it under QEMU; fails unless the kernel exits
+/// Builds the kernel for `opts.arch` (embedding `opts.root_task`, checked first, if given) and
+/// boots it under QEMU, echoing its serial output until QEMU exits; fails unless the kernel exits
 /// through the exit device with success.
 pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
+    let root_task = match &opts.root_task {
+        Some(path) => {
+            let (absolute, elf) = check_root_task_file(path, opts.arch)?;
+            eprintln!(
+                "xtask: root task {}: static {} executable, entry {:#x}, {} PT_LOAD segment(s) in {:#x}..{:#x}",
+                absolute.display(),
+                opts.arch,
+                elf.entry,
+                elf.segments,
+                elf.span.0,
+                elf.span.1
+            );
+            Some(absolute)
+        }
+        None => None,
+    };
     let build = Build {
         arch: opts.arch,
         release: opts.release,
@@ -42,13 +64,17 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
         trace: opts.trace,
         bench: false,
         fuzz: None,
+        root_task: root_task.as_deref(),
     };
     let image = build_image(build, opts.uefi)?;
-    let mut cmd = qemu_command(opts.arch, &image, opts.uefi)?;
+    let mut cmd = qemu_command(opts.arch, &image, opts.uefi, guest_memory(opts))?;
     if opts.gdb {
         wait_for_gdb(&mut cmd, opts.arch, &kernel_elf(build));
+        if let Some(elf) = &root_task {
+            eprintln!("xtask: the root task's symbols, in gdb: add-symbol-file {}", elf.display());
+        }
     }
-    let timeout = if opts.gdb { None } else { Some(RUN_TIMEOUT) };
+    let timeout = if opts.gdb { None } else { run_timeout(opts) };
     let run = run_qemu(opts.arch, &mut cmd, timeout, |_| {}, |_| {})?;
     report_timing(&run);
     if opts.trace {
@@ -60,5 +86,38 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
     match run.outcome {
         Outcome::Passed => Ok(()),
         other => bail!("{} ({})", other.describe(), util::show(&cmd)),
+    }
+}
+
+/// The guest memory of a `run`, in MiB: `--memory`, else more for a root task of one's own.
+fn guest_memory(opts: &RunOptions) -> u32 {
+    let default = if opts.root_task.is_some() { ROOT_TASK_MEMORY_MIB } else { MEMORY_MIB };
+    opts.memory_mib.unwrap_or(default)
+}
+
+/// How long a `run` may take: `--timeout` (0: no limit), else longer for a root task of one's own.
+fn run_timeout(opts: &RunOptions) -> Option<Duration> {
+    match opts.timeout_secs {
+        Some(0) => None,
+        Some(secs) => Some(Duration::from_secs(secs)),
+        None if opts.root_task.is_some() => Some(ROOT_TASK_TIMEOUT),
+        None => Some(RUN_TIMEOUT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_root_task_of_ones_own_gets_512_mib_and_10_minutes_unless_told() {
+        let own = RunOptions::default();
+        assert_eq!((guest_memory(&own), run_timeout(&own)), (256, Some(Duration::from_secs(120))));
+        let given = RunOptions { root_task: Some("elf".into()), ..Default::default() };
+        assert_eq!((guest_memory(&given), run_timeout(&given)), (512, Some(Duration::from_secs(600))));
+        let told = RunOptions { memory_mib: Some(3072), timeout_secs: Some(0), ..given };
+        assert_eq!((guest_memory(&told), run_timeout(&told)), (3072, None));
+        let told = RunOptions { timeout_secs: Some(5), ..own };
+        assert_eq!(run_timeout(&told), Some(Duration::from_secs(5)));
     }
 }

@@ -15,6 +15,9 @@ use crate::{Arch, util};
 
 /// How long a normal run may take before QEMU is killed.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a run with a root task of one's own (`--root-task`) may take: seL4's test suite takes
+/// up to two minutes on seL4 itself.
+pub const ROOT_TASK_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How a QEMU run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

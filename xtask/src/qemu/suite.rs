@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::build::{Build, build_image};
-use super::command::qemu_command;
+use super::command::{MEMORY_MIB, qemu_command};
 use super::console::TestCounts;
 use super::runner::{report_timing, run_qemu};
 use super::traced::{TracedScenario, comparable_lines, same_traces};
@@ -69,9 +69,10 @@ pub fn test_suites(arches: &[Arch]) -> anyhow::Result<()> {
 /// Builds and boots one architecture's test kernel: (passed, failed, why it failed, the traced
 /// scenario's events as text).
 fn test_suite(arch: Arch) -> anyhow::Result<(usize, usize, Option<String>, Vec<String>)> {
-    let build = Build { arch, release: false, test: true, trace: false, bench: false, fuzz: None };
+    let build =
+        Build { arch, release: false, test: true, trace: false, bench: false, fuzz: None, root_task: None };
     let image = build_image(build, false)?;
-    let mut cmd = qemu_command(arch, &image, false)?;
+    let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
     let results = std::cell::RefCell::new(TestCounts::default());
     let traced = std::cell::RefCell::new(TracedScenario::default());
     let run = run_qemu(

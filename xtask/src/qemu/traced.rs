@@ -7,7 +7,7 @@ use metagears::wire::Report;
 use metagears::{EventKind, TraceEvent};
 
 use super::build::{Build, build_image};
-use super::command::qemu_command;
+use super::command::{MEMORY_MIB, qemu_command};
 use super::runner::{Outcome, RUN_TIMEOUT, run_qemu};
 use crate::{Arch, util};
 
@@ -17,9 +17,10 @@ pub const TRACED_GEARS: &[&str] =
 
 /// Boots the traced kernel of `arch` (release, the demo) and returns the gear trace it streamed.
 pub fn streamed_trace(arch: Arch) -> anyhow::Result<metagears::Trace> {
-    let build = Build { arch, release: true, test: false, trace: true, bench: false, fuzz: None };
+    let build =
+        Build { arch, release: true, test: false, trace: true, bench: false, fuzz: None, root_task: None };
     let image = build_image(build, false)?;
-    let mut cmd = qemu_command(arch, &image, false)?;
+    let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
     let mut trace = metagears::Trace::default();
     let run = run_qemu(arch, &mut cmd, Some(RUN_TIMEOUT), |_| {}, |e| trace.events.push(e.clone()))?;
     match run.outcome {
