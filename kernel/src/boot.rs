@@ -19,17 +19,22 @@ impl PhysRegion {
 /// The most usable regions kept (firmware maps have a few dozen at most).
 pub const MAX_REGIONS: usize = 64;
 
-/// The usable physical memory, as the bootloader or firmware reported it.
+/// The usable physical memory, as the bootloader or firmware reported it, and the RAM that is
+/// in use already (the kernel's image, the firmware's, the bootloader's structures): neither free
+/// memory nor a device.
 #[derive(Clone, Debug)]
 pub struct BootMemory {
     regions: [PhysRegion; MAX_REGIONS],
     count: usize,
+    reserved: [PhysRegion; MAX_REGIONS],
+    reserved_count: usize,
 }
 
 impl BootMemory {
     /// No memory.
     pub const fn empty() -> Self {
-        BootMemory { regions: [PhysRegion { start: 0, end: 0 }; MAX_REGIONS], count: 0 }
+        let none = [PhysRegion { start: 0, end: 0 }; MAX_REGIONS];
+        BootMemory { regions: none, count: 0, reserved: none, reserved_count: 0 }
     }
 
     /// Adds a usable region (dropped silently when the table is full).
@@ -40,8 +45,26 @@ impl BootMemory {
         }
     }
 
+    /// Adds a region of RAM in use (dropped silently when the table is full).
+    pub fn push_reserved(&mut self, region: PhysRegion) {
+        if self.reserved_count < MAX_REGIONS && region.len() > 0 {
+            self.reserved[self.reserved_count] = region;
+            self.reserved_count += 1;
+        }
+    }
+
+    /// Drops every usable region (the reserved ones stay).
+    pub fn clear_regions(&mut self) {
+        self.count = 0;
+    }
+
     /// The usable regions.
     pub fn regions(&self) -> &[PhysRegion] {
         &self.regions[..self.count]
+    }
+
+    /// The regions of RAM in use.
+    pub fn reserved(&self) -> &[PhysRegion] {
+        &self.reserved[..self.reserved_count]
     }
 }

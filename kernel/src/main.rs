@@ -70,7 +70,13 @@ mod kernel_main_impl {
     /// interrupt latency during large revokes and reports a figure per revoke).
     #[cfg(not(feature = "qemu-test"))]
     fn root_task() -> ExitCode {
-        let mut d = crate::driver::Driver::boot();
+        let mut d = match crate::driver::Driver::boot_root_task() {
+            Ok(d) => d,
+            Err(why) => {
+                kprintln!("kernel: {why}");
+                return ExitCode::Failure;
+            }
+        };
         // The kernel alone: no full invariant checks (each is linear in the caps and runs with
         // interrupts masked), so the latency figures are the kernel's. With `checks` (the
         // fuzzer's kernel): a full check wherever an operation is preempted and at every 64th

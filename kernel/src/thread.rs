@@ -1,38 +1,117 @@
-//! User images: a program or an ELF loaded into an address space, with the frames it owns.
+//! User images: the root task's (a static ELF, or a QEMU test's program, as the pages seL4's
+//! boot loads) and, for the QEMU tests that run outside the capability kernel, a program loaded
+//! into an address space of its own with the frames it owns.
 
 use alloc::vec::Vec;
 
-use crate::arch::{self, AddressSpace, MapError, PAGE_SIZE, USER_BASE};
+use crate::arch::PAGE_SIZE;
 #[cfg(feature = "qemu-test")]
-use crate::arch::{Trap, UserContext};
+use crate::arch::{self, AddressSpace, MapError, Trap, USER_BASE, UserContext};
+#[cfg(feature = "qemu-test")]
 use crate::memory::frames;
 
-/// Where a thread's code is mapped.
+/// Where a program's code is mapped.
+#[cfg(feature = "qemu-test")]
 pub const CODE_VA: u64 = USER_BASE;
-/// The page below which a thread's stack grows (the stack is one page under it).
-pub const STACK_TOP: u64 = USER_BASE + 0x10_0000;
-/// The root task's IPC buffer (seL4's layout: tag, then message words 0–119, user data, caps).
-pub const IPC_BUFFER_VA: u64 = USER_BASE + 0x20_0000;
-/// The root task's result records (written by the script runner, read by the kernel's checks).
+/// The page below which a program's stack grows (the stack is one page under it).
 #[cfg(feature = "qemu-test")]
-pub const RESULTS_VA: u64 = USER_BASE + 0x30_0000;
-/// The root task's script (written by the kernel before the thread starts, read-only to it).
+pub const STACK_TOP: u64 = USER_BASE + 0x2000;
+/// The script runner's result records (written by it, read by the kernel's checks).
 #[cfg(feature = "qemu-test")]
-pub const SCRIPT_VA: u64 = USER_BASE + 0x40_0000;
+pub const RESULTS_VA: u64 = STACK_TOP;
+/// The script runner's script (written by the kernel before the thread starts).
+#[cfg(feature = "qemu-test")]
+pub const SCRIPT_VA: u64 = RESULTS_VA + PAGE_SIZE;
+/// The script's pages.
+#[cfg(feature = "qemu-test")]
+pub const SCRIPT_PAGES: u64 = 2;
+/// The end of the script runner's image, where seL4's boot maps its IPC buffer (seL4's layout:
+/// tag, then message words 0–119, user data, caps).
+#[cfg(feature = "qemu-test")]
+pub const IPC_BUFFER_VA: u64 = SCRIPT_VA + SCRIPT_PAGES * PAGE_SIZE;
 
 /// Why a program could not be loaded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadError {
-    /// The program does not fit in one page.
+    /// The program does not fit in one page, or the root task's image and boot caps do not fit
+    /// in its CNode.
     TooBig,
     /// Out of physical frames.
+    #[cfg(feature = "qemu-test")]
     OutOfFrames,
+    /// Free memory holds no room for the root task's image or objects.
+    OutOfMemory,
+    /// The image (with the frames boot maps after it) is not all in user space.
+    OutsideUserSpace,
     /// The page tables refused a mapping.
+    #[cfg(feature = "qemu-test")]
     Map(MapError),
     /// Not a statically linked ELF64 executable for this machine.
     BadElf,
-    /// The root task's address space holds an image already.
-    AlreadyLoaded,
+}
+
+/// The root task as seL4's boot loads it: the pages `vstart..vend`, with `pieces` (address,
+/// bytes) copied in and every other byte zero, started at `entry` with the stack pointer
+/// `stack` (0 for an ELF, which brings its own stack).
+#[derive(Clone, Debug)]
+pub struct RootImage<'a> {
+    /// The first page.
+    pub vstart: u64,
+    /// The end of the last page.
+    pub vend: u64,
+    /// The entry point.
+    pub entry: u64,
+    /// The initial stack pointer.
+    pub stack: u64,
+    /// The bytes loaded: (address, bytes).
+    pub pieces: Vec<(u64, &'a [u8])>,
+}
+
+impl<'a> RootImage<'a> {
+    /// A statically linked ELF64 executable for this machine: its `PT_LOAD` segments' file bytes
+    /// at their addresses (the rest of each segment zero), over the pages from the lowest
+    /// segment's to the highest's end.
+    pub fn from_elf(bytes: &'a [u8]) -> Result<RootImage<'a>, LoadError> {
+        let header = elf::parse(bytes).ok_or(LoadError::BadElf)?;
+        let (mut vstart, mut vend) = (u64::MAX, 0);
+        let mut pieces = Vec::new();
+        for seg in elf::segments(bytes, &header) {
+            let seg = seg.ok_or(LoadError::BadElf)?;
+            let end = seg.vaddr.checked_add(seg.memsz).ok_or(LoadError::BadElf)?;
+            if seg.filesz > seg.memsz {
+                return Err(LoadError::BadElf);
+            }
+            let from = usize::try_from(seg.offset).map_err(|_| LoadError::BadElf)?;
+            let len = usize::try_from(seg.filesz).map_err(|_| LoadError::BadElf)?;
+            let file =
+                bytes.get(from..from.checked_add(len).ok_or(LoadError::BadElf)?).ok_or(LoadError::BadElf)?;
+            pieces.push((seg.vaddr, file));
+            vstart = vstart.min(seg.vaddr / PAGE_SIZE * PAGE_SIZE);
+            vend = vend.max(end.checked_next_multiple_of(PAGE_SIZE).ok_or(LoadError::BadElf)?);
+        }
+        if pieces.is_empty() {
+            return Err(LoadError::BadElf);
+        }
+        Ok(RootImage { vstart, vend, entry: header.entry, stack: 0, pieces })
+    }
+
+    /// A QEMU test's program (position-independent code, at most a page) as the root task: its
+    /// code at [`CODE_VA`], a stack page under [`STACK_TOP`], then the script runner's result
+    /// and script pages; its IPC buffer follows at [`IPC_BUFFER_VA`].
+    #[cfg(feature = "qemu-test")]
+    pub fn program(code: &'a [u8]) -> Result<RootImage<'a>, LoadError> {
+        if code.len() > PAGE_SIZE as usize {
+            return Err(LoadError::TooBig);
+        }
+        let stack = STACK_TOP - arch::ENTRY_STACK_BIAS;
+        Ok(RootImage {
+            vstart: CODE_VA,
+            vend: IPC_BUFFER_VA,
+            entry: CODE_VA,
+            stack,
+            pieces: Vec::from([(CODE_VA, code)]),
+        })
+    }
 }
 
 /// Just enough of ELF64 to load a statically linked executable (no `unsafe`: byte parsing).
@@ -51,8 +130,6 @@ mod elf {
         pub vaddr: u64,
         pub filesz: u64,
         pub memsz: u64,
-        pub writable: bool,
-        pub executable: bool,
     }
 
     fn u16_at(b: &[u8], at: usize) -> Option<u64> {
@@ -95,14 +172,11 @@ mod elf {
                 Some(false) => None,
                 None => Some(None),
                 Some(true) => Some((|| {
-                    let flags = u32_at(b, at + 4)?;
                     Some(Segment {
                         offset: u64_at(b, at + 8)?,
                         vaddr: u64_at(b, at + 16)?,
                         filesz: u64_at(b, at + 32)?,
                         memsz: u64_at(b, at + 40)?,
-                        writable: flags & 2 != 0,
-                        executable: flags & 1 != 0,
                     })
                 })()),
             }
@@ -110,8 +184,10 @@ mod elf {
     }
 }
 
-/// A user image: its address space, where it starts, and the frames it owns (the root page
-/// table, code, data, stack, and the page tables mapping them), freed when it is dropped.
+/// A program outside the capability kernel (the QEMU tests'): its address space, where it
+/// starts, and the frames it owns (the root page table, code, stack, and the page tables mapping
+/// them), freed when it is dropped.
+#[cfg(feature = "qemu-test")]
 pub struct UserThread {
     space: AddressSpace,
     /// Where it starts.
@@ -121,21 +197,12 @@ pub struct UserThread {
     frames: Vec<u64>,
 }
 
+#[cfg(feature = "qemu-test")]
 impl UserThread {
-    /// Loads `program` (position-independent code, at most a page) with a one-page stack into
-    /// an address space of its own.
-    #[cfg(feature = "qemu-test")]
+    /// Loads `program` (position-independent code, at most a page) at [`CODE_VA`] with a one-page
+    /// stack under [`STACK_TOP`] into an address space of its own.
     pub fn load(program: &[u8]) -> Result<UserThread, LoadError> {
         let root = frames::alloc_zeroed().ok_or(LoadError::OutOfFrames)?;
-        UserThread::load_into(program, root)
-    }
-
-    /// Loads `program` (position-independent code, at most a page) at [`CODE_VA`] with a one-page
-    /// stack under [`STACK_TOP`], into the address space rooted at `root`: a fresh zeroed frame
-    /// the thread now owns (the root task's, whose address the capability kernel's boot named as
-    /// its VSpace root).
-    #[cfg(feature = "qemu-test")]
-    pub fn load_into(program: &[u8], root: u64) -> Result<UserThread, LoadError> {
         let mut thread = UserThread {
             space: AddressSpace::new_user(root),
             entry: CODE_VA,
@@ -149,64 +216,9 @@ impl UserThread {
         thread.frames.push(code);
         arch::copy_to_frame(code, 0, program);
         thread.map_frame(CODE_VA, code, false, true)?;
-        thread.map_page(STACK_TOP - PAGE_SIZE, true)?;
-        Ok(thread)
-    }
-
-    /// Loads a statically linked ELF64 executable (its `PT_LOAD` segments at their addresses,
-    /// pages shared by two segments mapped once with both's rights) with a one-page stack into
-    /// the address space rooted at `root`, a fresh zeroed frame the thread now owns; the thread
-    /// starts at the ELF's entry point.
-    pub fn load_elf_into(elf: &[u8], root: u64) -> Result<UserThread, LoadError> {
-        let header = elf::parse(elf).ok_or_else(|| {
-            frames::free(root);
-            LoadError::BadElf
-        })?;
-        let stack_top = STACK_TOP - arch::ENTRY_STACK_BIAS;
-        let mut thread = UserThread {
-            space: AddressSpace::new_user(root),
-            entry: header.entry,
-            stack_top,
-            frames: Vec::from([root]),
-        };
-        // (page, frame, writable, executable), gathered over all segments first.
-        let mut pages: Vec<(u64, u64, bool, bool)> = Vec::new();
-        for seg in elf::segments(elf, &header) {
-            let seg = seg.ok_or(LoadError::BadElf)?;
-            let end = seg.vaddr.checked_add(seg.memsz).ok_or(LoadError::BadElf)?;
-            if seg.vaddr < CODE_VA || end > STACK_TOP - PAGE_SIZE {
-                return Err(LoadError::TooBig);
-            }
-            let mut page = seg.vaddr / PAGE_SIZE * PAGE_SIZE;
-            while page < end {
-                let frame = match pages.iter_mut().find(|p| p.0 == page) {
-                    Some(p) => {
-                        p.2 |= seg.writable;
-                        p.3 |= seg.executable;
-                        p.1
-                    }
-                    None => {
-                        let f = frames::alloc_zeroed().ok_or(LoadError::OutOfFrames)?;
-                        thread.frames.push(f);
-                        pages.push((page, f, seg.writable, seg.executable));
-                        f
-                    }
-                };
-                // The file bytes of this segment that fall in this page.
-                let from = page.max(seg.vaddr);
-                let to = (page + PAGE_SIZE).min(seg.vaddr + seg.filesz);
-                if to > from {
-                    let off = (seg.offset + (from - seg.vaddr)) as usize;
-                    let bytes = elf.get(off..off + (to - from) as usize).ok_or(LoadError::BadElf)?;
-                    arch::copy_to_frame(frame, (from - page) as usize, bytes);
-                }
-                page += PAGE_SIZE;
-            }
-        }
-        for (page, frame, writable, executable) in pages {
-            thread.map_frame(page, frame, writable, executable)?;
-        }
-        thread.map_page(STACK_TOP - PAGE_SIZE, true)?;
+        let stack = frames::alloc_zeroed().ok_or(LoadError::OutOfFrames)?;
+        thread.frames.push(stack);
+        thread.map_frame(STACK_TOP - PAGE_SIZE, stack, true, false)?;
         Ok(thread)
     }
 
@@ -231,32 +243,12 @@ impl UserThread {
         mapped.map_err(LoadError::Map)
     }
 
-    /// Maps a fresh zeroed page at `va` (user-accessible, never executable); returns its frame,
-    /// which the thread owns and frees when retired.
-    pub fn map_page(&mut self, va: u64, writable: bool) -> Result<u64, LoadError> {
-        let frame = frames::alloc_zeroed().ok_or(LoadError::OutOfFrames)?;
-        self.frames.push(frame);
-        let mut tables = Vec::new();
-        let mut alloc = || {
-            let f = frames::alloc();
-            if let Some(f) = f {
-                tables.push(f);
-            }
-            f
-        };
-        let mapped = self.space.map_user(va, frame, writable, false, &mut alloc);
-        self.frames.extend(tables);
-        mapped.map_err(LoadError::Map)?;
-        Ok(frame)
-    }
-
     /// Runs `ctx` in this address space until the next kernel entry.
     ///
     /// Must be called with interrupts disabled; the kernel's page tables are active again when
     /// it returns.
-    #[cfg(feature = "qemu-test")]
     pub fn run(&self, ctx: &mut UserContext) -> Trap {
-        // Both constructors own the root table first.
+        // The loader owns the root table first.
         AddressSpace::activate_root(self.frames[0]);
         let trap = arch::run_user(ctx);
         AddressSpace::activate_kernel();
@@ -264,6 +256,7 @@ impl UserThread {
     }
 }
 
+#[cfg(feature = "qemu-test")]
 impl Drop for UserThread {
     fn drop(&mut self) {
         AddressSpace::activate_kernel();

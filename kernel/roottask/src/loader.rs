@@ -9,7 +9,7 @@ use crate::{VSPACE, call, expect, retype};
 
 use abi::bootinfo::CAP_INIT_THREAD_ASID_POOL as ASID_POOL;
 /// Read and write rights for a mapping.
-const RW: u64 = abi::CapRights::READ_WRITE.word();
+pub const RW: u64 = abi::CapRights::READ_WRITE.word();
 
 /// The child's stack top and IPC buffer (the same layout as the root task's).
 pub const STACK_TOP: u64 = USER_BASE + 0x10_0000;

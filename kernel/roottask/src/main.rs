@@ -1,9 +1,10 @@
 //! The Gears root task: real Rust code in user mode, built on its own and embedded in the
 //! kernel image, calling the capability kernel through seL4 system calls.
 //!
-//! The kernel starts it with the first free slot of its root CNode and the cptr of its
-//! untyped memory in the first two argument registers (as seL4 passes its BootInfo pointer).
-//! It runs sel4test-style scenarios, printing what it sees, then halts with its verdict.
+//! The kernel boots it as seL4 boots a root task: the address of its `seL4_BootInfo` in the
+//! first argument register (Gears' latency-bench kernel puts 1 in the second: run the bench).
+//! It checks what boot gave it, runs sel4test-style scenarios, printing what it sees, then halts
+//! with its verdict.
 #![no_std]
 #![no_main]
 #![deny(unsafe_code)]
@@ -20,8 +21,8 @@ use regs::resume_at;
 use sel4::call;
 
 use abi::bootinfo::{
-    CAP_INIT_THREAD_CNODE as ROOT, CAP_INIT_THREAD_TCB as TCB, CAP_INIT_THREAD_VSPACE as VSPACE,
-    CAP_IRQ_CONTROL as IRQ_CONTROL,
+    BootInfo, CAP_INIT_THREAD_CNODE as ROOT, CAP_INIT_THREAD_TCB as TCB, CAP_INIT_THREAD_VSPACE as VSPACE,
+    CAP_IRQ_CONTROL as IRQ_CONTROL, SlotRegion,
 };
 use abi::label::cnode::{
     COPY as CNODE_COPY, DELETE as CNODE_DELETE, MINT as CNODE_MINT, MOVE as CNODE_MOVE,
@@ -441,85 +442,192 @@ fn child_in_own_address_space(ut: u64, free: u64) -> bool {
     ok
 }
 
-/// The UART's line at the PLIC of QEMU `virt`, and its interrupt-enable register.
+/// QEMU `virt`'s Goldfish RTC: its registers' page, its PLIC line, and its 32-bit registers
+/// (time and alarm in nanoseconds; writing ALARM_LOW arms the alarm).
 #[cfg(target_arch = "riscv64")]
-const UART_IRQ: u64 = 10;
-#[cfg(target_arch = "riscv64")]
-const UART_IER: u64 = 1;
-/// IER bit 1: interrupt when the transmit holding register is empty.
-#[cfg(target_arch = "riscv64")]
-const IER_THR_EMPTY: u8 = 0b10;
-
-/// Interrupts the UART driver has handled, and where it mapped the UART's registers.
-#[cfg(target_arch = "riscv64")]
-static UART_IRQS: AtomicU64 = AtomicU64::new(0);
-#[cfg(target_arch = "riscv64")]
-static UART_REGS: AtomicU64 = AtomicU64::new(0);
-
-#[cfg(target_arch = "riscv64")]
-fn uart_ier(value: u8) {
-    // UART_REGS is where the root task mapped the UART's register page (a device frame from
-    // the device untyped), read-write, before any thread calls this; IER is a byte register.
-    sel4::write_u8(UART_REGS.load(Ordering::Relaxed) + UART_IER, value);
+mod rtc {
+    pub const PADDR: u64 = 0x10_1000;
+    pub const IRQ: u64 = 11;
+    pub const TIME_LOW: u64 = 0x00;
+    pub const TIME_HIGH: u64 = 0x04;
+    pub const ALARM_LOW: u64 = 0x08;
+    pub const ALARM_HIGH: u64 = 0x0c;
+    pub const IRQ_ENABLED: u64 = 0x10;
+    pub const CLEAR_INTERRUPT: u64 = 0x1c;
 }
 
-/// A user-level UART driver: acknowledges its IRQ, waits on the notification the kernel signals
-/// when the UART's PLIC line fires, turns the device's interrupt off (as a driver would after
-/// refilling its transmit buffer) and counts it. Argument: notification | handler << 32.
+/// Alarms the RTC driver has handled, and where the root task mapped the RTC's registers.
 #[cfg(target_arch = "riscv64")]
-extern "C" fn uart_driver(arg: u64) -> ! {
+static RTC_IRQS: AtomicU64 = AtomicU64::new(0);
+#[cfg(target_arch = "riscv64")]
+static RTC_REGS: AtomicU64 = AtomicU64::new(0);
+
+/// Register `reg` of the RTC, which the root task mapped (a device frame from a device
+/// untyped) read-write at `RTC_REGS` before any thread calls this.
+#[cfg(target_arch = "riscv64")]
+fn rtc_reg(reg: u64) -> u64 {
+    RTC_REGS.load(Ordering::Relaxed) + reg
+}
+
+/// A user-level RTC driver: acknowledges its IRQ, waits on the notification the kernel signals
+/// when the RTC's PLIC line fires, clears the device's interrupt and counts it. Argument:
+/// notification | handler << 32.
+#[cfg(target_arch = "riscv64")]
+extern "C" fn rtc_driver(arg: u64) -> ! {
     let (ntfn, handler) = (arg & 0xffff_ffff, arg >> 32);
     loop {
         call(handler, IRQ_ACK_IRQ, &[], &[]);
         sel4::wait(ntfn);
-        uart_ier(0);
-        UART_IRQS.fetch_add(1, Ordering::Relaxed);
+        sel4::write_u32(rtc_reg(rtc::CLEAR_INTERRUPT), 1);
+        RTC_IRQS.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// A user-level device driver on riscv64: the UART's register page comes from the device
-/// untyped as a frame the root task maps; its interrupt (PLIC line 10) reaches a driver thread
-/// through IRQControl, IRQHandler and a notification. The root task makes the UART interrupt
-/// twice (the second shows the driver's Ack unmasked the line again).
+/// A user-level device driver on riscv64: the RTC's register page comes from the device untyped
+/// that BootInfo lists for its address, as a frame the root task maps; its alarm interrupt
+/// (PLIC line 11) reaches a driver thread through IRQControl, IRQHandler and a notification.
+/// The root task sets the alarm twice (the second shows the driver's Ack unmasked the line
+/// again).
 #[cfg(target_arch = "riscv64")]
-fn uart_driver_thread(ut: u64, device_ut: u64, free: u64) -> bool {
+fn rtc_driver_thread(bi: &BootInfo, ut: u64, free: u64) -> bool {
     let (handler, ntfn, frame, tcb) = (free, free + 1, free + 2, free + 3);
-    let issue = call(IRQ_CONTROL, IRQ_ISSUE_IRQ_HANDLER, &[UART_IRQ, handler, DEPTH], &[ROOT]).label;
-    let mut ok = expect("get the UART's IRQ handler cap (PLIC line 10)", issue, 0);
+    let device = bi.untypeds().find(|(_, u)| u.is_device != 0 && u.paddr == rtc::PADDR);
+    let Some((device_ut, _)) = device else {
+        say!("root task: no device untyped starts at the RTC's page {:#x}: UNEXPECTED", rtc::PADDR);
+        return false;
+    };
+    let issue = call(IRQ_CONTROL, IRQ_ISSUE_IRQ_HANDLER, &[rtc::IRQ, handler, DEPTH], &[ROOT]).label;
+    let mut ok = expect("get the RTC's IRQ handler cap (PLIC line 11)", issue, 0);
     ok &= expect("retype a notification", retype(ut, NOTIFICATION, 0, ntfn, 1), 0);
     ok &= expect("bind the IRQ to it", call(handler, IRQ_SET_IRQ_HANDLER, &[], &[ntfn]).label, 0);
     let dev = retype(device_ut, loader::PAGE_TYPE, 0, frame, 1);
-    ok &= expect("retype the UART's page from the device untyped", dev, 0);
+    ok &= expect("retype the RTC's page from its device untyped", dev, 0);
     let Some(regs) = loader::map_scratch(frame, 0x1000) else {
-        say!("root task: mapping the UART's page FAILED");
+        say!("root task: mapping the RTC's page FAILED");
         return false;
     };
-    UART_REGS.store(regs, Ordering::Relaxed);
+    RTC_REGS.store(regs, Ordering::Relaxed);
     ok &= expect("retype the driver's TCB", retype(ut, TCB_OBJECT, 0, tcb, 1), 0);
-    ok &= start_thread(tcb, uart_driver, 6, ntfn | (handler << 32), 253);
+    ok &= start_thread(tcb, rtc_driver, 6, ntfn | (handler << 32), 253);
+    sel4::write_u32(rtc_reg(rtc::IRQ_ENABLED), 1);
     for n in 1..=2 {
-        uart_ier(IER_THR_EMPTY);
-        while UART_IRQS.load(Ordering::Relaxed) < n {
+        // Reading TIME_LOW latches TIME_HIGH.
+        let low = u64::from(sel4::read_u32(rtc_reg(rtc::TIME_LOW)));
+        let now = low | u64::from(sel4::read_u32(rtc_reg(rtc::TIME_HIGH))) << 32;
+        let alarm = now + 1_000_000;
+        sel4::write_u32(rtc_reg(rtc::ALARM_HIGH), (alarm >> 32) as u32);
+        sel4::write_u32(rtc_reg(rtc::ALARM_LOW), alarm as u32);
+        while RTC_IRQS.load(Ordering::Relaxed) < n {
             core::hint::spin_loop();
         }
     }
     say!(
-        "root task: the user-level UART driver handled {} interrupts from PLIC line {UART_IRQ}",
-        UART_IRQS.load(Ordering::Relaxed)
+        "root task: the user-level RTC driver handled {} alarms from PLIC line {}",
+        RTC_IRQS.load(Ordering::Relaxed),
+        rtc::IRQ
     );
     ok
 }
 
-/// Where the root task starts: the stack is set up by the kernel; `free` is the first free slot,
-/// `ut` the untyped cap, `bench` non-zero in a kernel built for the latency bench, `device_ut`
-/// the device untyped (the UART's page on riscv64).
-fn start([free, ut, bench, device_ut]: [u64; 4]) -> ! {
-    say!("root task: Rust in user mode; first free slot {free}, untyped cap {ut}");
+/// What seL4's boot gave the root task, checked as a root task can (`seL4_DebugCapIdentify`):
+/// the initial caps in their slots, every slot of `userImagePaging` a paging structure and of
+/// `userImageFrames` and `extraBIPages` a frame, the untyped list's entries untypeds with no two
+/// overlapping, the empty range empty; and one more page mapped beside the image, through the
+/// paging structures boot made, is memory the root task can write and read.
+fn boot_info(bi: &BootInfo, ut: u64, free: u64) -> bool {
+    let identify = |slots: core::ops::Range<u64>, tags: &[u64]| {
+        slots.into_iter().all(|s| tags.contains(&sel4::cap_identify(s)))
+    };
+    let paging_tags = [abi::cap_type::PAGE_TABLE, vm::PD_TAG, vm::PDPT_TAG];
+    let r = |r: SlotRegion| r.start..r.end;
+    let mut ok = true;
+    ok &= check(
+        "the initial caps are in seL4's slots",
+        [
+            (TCB, abi::cap_type::THREAD),
+            (ROOT, abi::cap_type::CNODE),
+            (VSPACE, vm::ROOT_TAG),
+            (IRQ_CONTROL, abi::cap_type::IRQ_CONTROL),
+            (abi::bootinfo::CAP_ASID_CONTROL, abi::cap_type::ASID_CONTROL),
+            (abi::bootinfo::CAP_INIT_THREAD_ASID_POOL, abi::cap_type::ASID_POOL),
+            (abi::bootinfo::CAP_BOOT_INFO_FRAME, abi::cap_type::FRAME),
+            (abi::bootinfo::CAP_INIT_THREAD_IPC_BUFFER, abi::cap_type::FRAME),
+            (abi::bootinfo::CAP_DOMAIN, abi::cap_type::DOMAIN),
+        ]
+        .iter()
+        .all(|&(slot, tag)| sel4::cap_identify(slot) == tag),
+    );
+    ok &= check("userImagePaging holds paging structures", identify(r(bi.user_image_paging), &paging_tags));
+    ok &= check("userImageFrames holds frames", identify(r(bi.user_image_frames), &[abi::cap_type::FRAME]));
+    ok &= check("extraBIPages holds frames", identify(r(bi.extra_bi_pages), &[abi::cap_type::FRAME]));
+    ok &= check("untyped holds untypeds", identify(r(bi.untyped), &[abi::cap_type::UNTYPED]));
+    ok &= check("the empty range is empty", identify(free..bi.empty.end, &[abi::cap_type::NULL]));
+    let span = |u: abi::bootinfo::UntypedDesc| (u.paddr, u.paddr + (1u64 << u.size_bits));
+    let disjoint = bi.untypeds().all(|(i, a)| {
+        let a = span(a);
+        bi.untypeds().filter(|&(j, _)| j > i).all(|(_, b)| {
+            let b = span(b);
+            a.1 <= b.0 || b.1 <= a.0
+        })
+    });
+    ok &= check("no two untypeds overlap", disjoint);
+    let ram: u64 = bi.untypeds().filter(|(_, u)| u.is_device == 0).map(|(_, u)| 1u64 << u.size_bits).sum();
+    let devices = bi.untypeds().filter(|(_, u)| u.is_device != 0).count();
+    say!(
+        "root task: BootInfo: {} image frames, {} paging structures, {} extra bootinfo pages, {} untypeds \
+         ({} KiB of RAM, {devices} device regions), empty slots {}..{}, CNode of 2^{} slots",
+        bi.user_image_frames.end - bi.user_image_frames.start,
+        bi.user_image_paging.end - bi.user_image_paging.start,
+        bi.extra_bi_pages.end - bi.extra_bi_pages.start,
+        bi.untyped.end - bi.untyped.start,
+        ram / 1024,
+        bi.empty.start,
+        bi.empty.end,
+        bi.init_thread_cnode_size_bits
+    );
+    // The page after everything boot mapped (the IPC buffer, the BootInfo frame, the extra
+    // bootinfo), in the page table boot made for them.
+    let beside = bi.ipc_buffer + (2 + bi.extra_bi_pages.end - bi.extra_bi_pages.start) * vm::PAGE;
+    ok &= expect("retype a frame", retype(ut, vm::PAGE_TYPE, 0, free, 1), 0);
+    ok &= expect(
+        "map it beside the image",
+        call(free, vm::PAGE_MAP, &[beside, loader::RW, vm::ATTR], &[VSPACE]).label,
+        0,
+    );
+    sel4::write_u8(beside + 5, 0x5a);
+    ok &= check("the page beside the image holds what was written", sel4::read_u8(beside + 5) == 0x5a);
+    ok &= expect("unmap it", call(free, vm::PAGE_UNMAP, &[], &[]).label, 0);
+    ok &= expect("delete it", call(ROOT, CNODE_DELETE, &[free, DEPTH], &[]).label, 0);
+    ok
+}
+
+/// Says whether `what` held.
+fn check(what: &str, held: bool) -> bool {
+    say!("root task: {what}: {}", if held { "yes" } else { "NO" });
+    held
+}
+
+/// Where the root task starts: `boot_info` is where seL4's boot mapped its `seL4_BootInfo`;
+/// `bench` non-zero in a kernel built for the latency bench.
+fn start([boot_info_addr, bench, ..]: [u64; 4]) -> ! {
+    let bi = sel4::read_boot_info(boot_info_addr);
+    let free = bi.empty.start;
+    // The largest untyped of RAM, and the device untyped holding riscv64's RTC.
+    let Some((ut, _)) = bi.untypeds().filter(|(_, u)| u.is_device == 0).max_by_key(|(_, u)| u.size_bits)
+    else {
+        say!("root task: boot gave no untyped RAM");
+        sel4::halt(false)
+    };
+    say!(
+        "root task: Rust in user mode; BootInfo at {boot_info_addr:#x}, first free slot {free}, untyped cap {ut}"
+    );
     if bench != 0 {
         let ok = timer_driver_thread(ut, free) && latency_bench(ut, free + 8);
         sel4::halt(ok);
     }
-    let mut ok = cnode_ops(ut, free);
+    say!("root task: -- what boot gave --");
+    let mut ok = boot_info(&bi, ut, free);
+    ok &= cnode_ops(ut, free);
     say!("root task: -- IPC between two threads --");
     ok &= ipc_threads(ut, free + 8);
     say!("root task: -- a user-level timer driver --");
@@ -530,11 +638,9 @@ fn start([free, ut, bench, device_ut]: [u64; 4]) -> ! {
     ok &= child_in_own_address_space(ut, free + 100);
     #[cfg(target_arch = "riscv64")]
     {
-        say!("root task: -- a user-level UART driver (riscv64) --");
-        ok &= uart_driver_thread(ut, device_ut, free + 300);
+        say!("root task: -- a user-level RTC driver (riscv64) --");
+        ok &= rtc_driver_thread(&bi, ut, free + 300);
     }
-    #[cfg(not(target_arch = "riscv64"))]
-    let _ = device_ut;
     say!("root task: -- thread-local storage --");
     ok &= thread_local_storage();
     say!("root task: -- a thread with its FPU off --");

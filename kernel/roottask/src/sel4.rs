@@ -6,15 +6,40 @@
 //! address the kernel maps for the root task (`abi::IpcBuffer`'s layout).
 
 use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
 
+use abi::bootinfo::{BOOT_INFO_WORDS, BootInfo};
 use abi::{IpcBuffer, MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH, MessageInfo, Syscall};
 
 #[cfg(target_arch = "x86_64")]
 const USER_BASE: u64 = 0x0000_0080_0000_0000;
 #[cfg(target_arch = "riscv64")]
 const USER_BASE: u64 = 0x0000_0010_0000_0000;
-/// Where the kernel maps the root task's IPC buffer (`kernel/src/thread.rs`, `IPC_BUFFER_VA`).
-pub const IPC_BUFFER: u64 = USER_BASE + 0x20_0000;
+
+/// This program's IPC buffer: for the root task, where seL4's boot mapped it (its BootInfo's
+/// `ipcBuffer`, set by [`read_boot_info`]); for the child, where the root task's loader maps it
+/// (`loader::IPC_BUFFER`).
+static IPC_BUFFER: AtomicU64 = AtomicU64::new(USER_BASE + 0x20_0000);
+
+/// The address of this program's IPC buffer.
+pub fn ipc_buffer() -> u64 {
+    IPC_BUFFER.load(Ordering::Relaxed)
+}
+
+/// Reads the `seL4_BootInfo` seL4's boot mapped at `addr` (the root task's first argument) and
+/// takes its IPC buffer's address from it.
+pub fn read_boot_info(addr: u64) -> BootInfo {
+    let p = addr as *const u64;
+    let words: [u64; BOOT_INFO_WORDS] = core::array::from_fn(|i| {
+        // SAFETY: the kernel mapped the BootInfo frame (4 KiB, readable) at `addr` before the
+        // root task started, and `seL4_BootInfo` (BOOT_INFO_WORDS words) fits in it; the frame
+        // holds no Rust object, and a volatile read of an aligned word of it is valid.
+        unsafe { p.add(i).read_volatile() }
+    });
+    let bi = BootInfo::from_words(&words);
+    IPC_BUFFER.store(bi.ipc_buffer, Ordering::Relaxed);
+    bi
+}
 
 /// A system call: (badge, MessageInfo, MR0–3) back.
 fn syscall(number: Syscall, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64, [u64; 4]) {
@@ -74,18 +99,18 @@ pub fn raw_syscall(number: u64, cap: u64, info: u64, mrs: [u64; 4]) -> (u64, u64
 }
 
 fn ipc_write(word: usize, value: u64) {
-    buffer_write(IPC_BUFFER, word, value);
+    buffer_write(ipc_buffer(), word, value);
 }
 
 fn ipc_read(word: usize) -> u64 {
-    buffer_read(IPC_BUFFER, word)
+    buffer_read(ipc_buffer(), word)
 }
 
 /// Words in an IPC buffer's page: the highest index [`buffer_write`] and [`buffer_read`] take,
 /// plus one.
 pub const BUFFER_PAGE_WORDS: usize = 512;
 
-/// Writes word `word` of the IPC buffer at `buffer`: the root task's ([`IPC_BUFFER`]), or one
+/// Writes word `word` of the IPC buffer at `buffer`: this program's ([`ipc_buffer`]), or one
 /// the root task mapped for a thread it runs in its own address space.
 pub fn buffer_write(buffer: u64, word: usize, value: u64) {
     let p = (buffer as *mut u64).wrapping_add(word % BUFFER_PAGE_WORDS);
@@ -109,6 +134,28 @@ pub fn write_u8(addr: u64, value: u8) {
     // code, data and stack), so no Rust object lives there; a volatile byte write has no
     // alignment needs. Were it unmapped, the kernel would fault the thread, not corrupt memory.
     unsafe { (addr as *mut u8).write_volatile(value) };
+}
+
+/// Reads the byte at `addr`, in memory outside the program's image that this thread mapped
+/// through system calls.
+pub fn read_u8(addr: u64) -> u8 {
+    // SAFETY: as for `write_u8`: a page mapped by system calls, outside the program's image.
+    unsafe { (addr as *const u8).read_volatile() }
+}
+
+/// Writes the 32-bit `value` at `addr` (4-byte aligned), a device register in a page this thread
+/// mapped through system calls (the riscv64 RTC driver's).
+#[cfg(target_arch = "riscv64")]
+pub fn write_u32(addr: u64, value: u32) {
+    // SAFETY: as for `write_u8`; the caller names an aligned register of a mapped device page.
+    unsafe { (addr as *mut u32).write_volatile(value) };
+}
+
+/// Reads the 32-bit register at `addr` (as [`write_u32`]).
+#[cfg(target_arch = "riscv64")]
+pub fn read_u32(addr: u64) -> u32 {
+    // SAFETY: as for `write_u32`.
+    unsafe { (addr as *const u32).read_volatile() }
 }
 
 /// Reads the word at `addr`, which no page of this address space maps: the thread faults, and
@@ -141,11 +188,53 @@ pub fn use_fpu() -> ! {
     }
 }
 
-/// The entry point the program is started at (by the kernel, or by the root task for the
-/// child): its first four argument registers go to the program's `start`.
-#[unsafe(no_mangle)]
-#[unsafe(link_section = ".text.entry")]
-extern "C" fn _start(a0: u64, a1: u64, a2: u64, a3: u64) -> ! {
+/// The stack of a program started without one (the root task: seL4's boot leaves its stack
+/// pointer 0, the program brings its own stack).
+const BOOT_STACK_BYTES: usize = 64 * 1024;
+static mut BOOT_STACK: [u128; BOOT_STACK_BYTES / 16] = [0; BOOT_STACK_BYTES / 16];
+
+// The entry point the program is started at (by the kernel, or by the root task for the
+// child): with a stack pointer of 0 it takes [`BOOT_STACK`]; it aligns the stack to 16 and
+// calls `rust_start` with the first four argument registers untouched.
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".pushsection .text.entry, \"ax\"",
+    ".global _start",
+    "_start:",
+    "test rsp, rsp",
+    "jnz 1f",
+    "lea rsp, [rip + {stack}]",
+    "add rsp, {size}",
+    "1:",
+    "and rsp, -16",
+    "call {entry}",
+    "ud2",
+    ".popsection",
+    stack = sym BOOT_STACK,
+    size = const BOOT_STACK_BYTES,
+    entry = sym rust_start,
+);
+#[cfg(target_arch = "riscv64")]
+core::arch::global_asm!(
+    ".pushsection .text.entry, \"ax\"",
+    ".global _start",
+    "_start:",
+    "bnez sp, 1f",
+    "la sp, {stack}",
+    "li t0, {size}",
+    "add sp, sp, t0",
+    "1:",
+    "andi sp, sp, -16",
+    "call {entry}",
+    "unimp",
+    ".popsection",
+    stack = sym BOOT_STACK,
+    size = const BOOT_STACK_BYTES,
+    entry = sym rust_start,
+);
+
+/// Where `_start` goes: the first four argument registers to the program's `start`.
+extern "C" fn rust_start(a0: u64, a1: u64, a2: u64, a3: u64) -> ! {
     crate::start([a0, a1, a2, a3])
 }
 
@@ -310,7 +399,13 @@ pub fn bench_end(caps: u64) {
     syscall(Syscall::GearsBenchEnd, caps, 0, [0; 4]);
 }
 
-/// Ends the root task with a verdict (`seL4_DebugHalt`).
+/// `seL4_DebugCapIdentify`: the type tag of the cap at `cptr` (`abi::cap_type`; 0: empty).
+pub fn cap_identify(cptr: u64) -> u64 {
+    syscall(Syscall::DebugCapIdentify, cptr, 0, [0; 4]).0
+}
+
+/// `seL4_DebugHalt` with the verdict in the cap register (1: every scenario passed): the
+/// kernel ends the run.
 pub fn halt(ok: bool) -> ! {
     loop {
         syscall(Syscall::DebugHalt, u64::from(ok), 0, [0; 4]);

@@ -33,6 +33,10 @@ mod arch {
     /// The user base (PML4 slot 1), and where the root task maps pages it fills (slot 2).
     pub const USER_BASE: u64 = 0x0000_0080_0000_0000;
     pub const SCRATCH: u64 = 0x0000_0100_0000_0000;
+    /// `seL4_DebugCapIdentify`'s tags of the VSpace root and the structures below it.
+    pub const ROOT_TAG: u64 = abi::cap_type::x86_64::PML4;
+    pub const PDPT_TAG: u64 = abi::cap_type::x86_64::PDPT;
+    pub const PD_TAG: u64 = abi::cap_type::x86_64::PAGE_DIRECTORY;
 }
 
 /// seL4's RISC-V (Sv39) paging objects and labels (non-MCS).
@@ -53,6 +57,11 @@ mod arch {
     /// The user base (root entry 64), and where the root task maps pages it fills (entry 65).
     pub const USER_BASE: u64 = 0x0000_0010_0000_0000;
     pub const SCRATCH: u64 = 0x0000_0010_4000_0000;
+    /// `seL4_DebugCapIdentify`'s tags of the VSpace root and the tables below it (all page
+    /// tables on riscv64).
+    pub const ROOT_TAG: u64 = abi::cap_type::PAGE_TABLE;
+    pub const PDPT_TAG: u64 = abi::cap_type::PAGE_TABLE;
+    pub const PD_TAG: u64 = abi::cap_type::PAGE_TABLE;
 }
 
 pub use arch::*;

@@ -12,7 +12,7 @@
 //! - cpu: `init_cpu` (trap vectors; returns a line for the console), `interrupts_disable`,
 //!   `wait_for_interrupt`, `exit_qemu`;
 //! - memory: `PAGE_SIZE`, `phys_to_virt`, `AddressSpace` (`new_user`, `map_user`, `activate`,
-//!   `activate_root`, `activate_kernel`), `MapError`, `USER_BASE`, `USER_ROOT_ENTRY`, and for the
+//!   `activate_root`, `activate_kernel`), `MapError`, `USER_BASE`, and for the
 //!   capability kernel's machine ops `copy_global_mappings`, `flush_user` (the kernel writes
 //!   paging entries itself, into the tables' memory)
 //!   (zeroing and copying physical memory is shared: `arch/phys.rs`, over `phys_to_virt`);
@@ -39,7 +39,9 @@ mod phys;
 pub use phys::copy_from_frame;
 #[cfg(feature = "checks")]
 pub use phys::read_table_word;
-pub use phys::{claim_ram, copy_to_frame, ram_window, with_thread_hw, zero_frame, zero_window};
+#[cfg(feature = "qemu-test")]
+pub use phys::zero_frame;
+pub use phys::{claim_ram, copy_to_frame, ram_window, with_thread_hw, zero_window};
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;

@@ -19,6 +19,7 @@ pub fn claim_ram(paddr: u64, len: u64) -> &'static mut [core::mem::MaybeUninit<u
 }
 
 /// Fills the physical frame `frame` with zeros.
+#[cfg(feature = "qemu-test")]
 pub fn zero_frame(frame: u64) {
     assert!(frame.is_multiple_of(PAGE_SIZE), "unaligned frame {frame:#x}");
     // SAFETY: the caller owns the frame (fresh from the frame allocator); it is mapped by
@@ -26,13 +27,16 @@ pub fn zero_frame(frame: u64) {
     unsafe { core::ptr::write_bytes(phys_to_virt(frame), 0, PAGE_SIZE as usize) };
 }
 
-/// Fills the RAM window `w` with zeros (boot: the untyped pool, which no object uses yet).
+/// Fills the RAM window `w` with zeros (boot: the free memory, which no object uses yet). A page
+/// already zero is only read: the guest's RAM is untouched until used, and writing it all would
+/// make QEMU back every page of it with host memory.
 pub fn zero_window(w: &codegears::mem::RamWindow) {
-    let len = core::mem::size_of_val(w.words);
-    // SAFETY: the window's words are RAM mapped for the kernel's lifetime (`ram_window`); a byte
-    // write of zeros is a valid value for every AtomicU64; at boot no object lives there and no
-    // user thread runs, so nothing reads or writes these words concurrently.
-    unsafe { core::ptr::write_bytes(w.words.as_ptr().cast_mut().cast::<u8>(), 0, len) };
+    use core::sync::atomic::Ordering::Relaxed;
+    for page in w.words.chunks(PAGE_SIZE as usize / 8) {
+        if page.iter().any(|word| word.load(Relaxed) != 0) {
+            page.iter().for_each(|word| word.store(0, Relaxed));
+        }
+    }
 }
 
 /// Copies `bytes` into the physical frame `frame` at `offset`.

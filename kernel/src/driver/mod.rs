@@ -3,9 +3,9 @@
 //! capability kernel schedules, turning each of their kernel entries into one call of
 //! [`codegears::entry::handle`] — the entry the host tests drive too.
 //!
-//! - [`boot`]: seL4's boot from the memory map (the untyped pool, a device untyped, the root
-//!   task's VSpace root and IPC buffer), and the RAM the capability kernel reaches through its
-//!   `PhysMem`;
+//! - [`boot`]: seL4's boot from the memory map (the root task's image at its addresses, its
+//!   objects and boot frames, all free RAM as untypeds, the holes as device untypeds), and the
+//!   RAM the capability kernel reaches through its `PhysMem`;
 //! - [`run`]: the main loop — choose the thread (`schedule`), copy its registers from its TCB
 //!   into the hardware context, run it to its next kernel entry, copy them back (FaultIP and
 //!   NextIP as seL4 keeps them), and enter the kernel with the event;
@@ -32,7 +32,7 @@ use gears::{Dispatcher, Mode};
 use metagears::wire::WireTracer;
 use metagears::{DEFAULT_WORK_UNITS, WorkBudget};
 
-pub use boot::UntypedDesc;
+pub use boot::{RootStart, UntypedDesc};
 pub use checks::Checks;
 #[cfg(feature = "qemu-test")]
 pub use checks::hardware_check;
@@ -41,7 +41,7 @@ pub use machine::HwMachine;
 use crate::arch;
 #[cfg(feature = "qemu-test")]
 use crate::arch::UserContext;
-use crate::thread::UserThread;
+use crate::thread::RootImage;
 
 /// The Rust root task (`kernel/roottask`), built by the xtask and embedded by `build.rs`; empty
 /// when the kernel was built without it (plain `cargo build -p kernel`).
@@ -96,17 +96,12 @@ pub struct Driver {
     /// What boot gave the root task.
     pub info: BootInfo,
     /// The untypeds, with their physical addresses and device flags.
+    #[cfg_attr(not(feature = "qemu-test"), expect(dead_code, reason = "the QEMU tests read them"))]
     pub untypeds: Vec<UntypedDesc>,
     dispatcher: Dispatcher<Kernel, Meta>,
     machine: HwMachine,
-    /// The root task's address space and the frames of its image.
-    image: Option<UserThread>,
-    /// The root task's VSpace root.
-    root_vspace: u64,
-    /// Whether an image took the VSpace root over (it frees it).
-    vspace_given: bool,
-    /// The root task's IPC buffer frame.
-    ipc_frame: u64,
+    /// Where the root task starts.
+    start: RootStart,
     /// The counters.
     pub stats: Stats,
     /// A latency measurement in progress: preemption points on, the counters at its start.
@@ -115,13 +110,18 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Loads the embedded root task ([`ROOT_TASK_ELF`]) and runs the threads until the root
-    /// task's `seL4_DebugHalt`; returns its verdict (1 in its cap register: passed).
-    pub fn run_root_task(&mut self) -> Result<bool, String> {
+    /// Boots with the embedded root task ([`ROOT_TASK_ELF`]).
+    pub fn boot_root_task() -> Result<Driver, String> {
         if ROOT_TASK_ELF.is_empty() {
             return Err("the kernel was built without the root task (build it with `cargo xtask`)".into());
         }
-        self.load_root_elf(ROOT_TASK_ELF).map_err(|e| format!("could not load the root task: {e:?}"))?;
+        let image = RootImage::from_elf(ROOT_TASK_ELF).map_err(|e| format!("the root task's ELF: {e:?}"))?;
+        Driver::boot(&image).map_err(|e| format!("could not boot the root task: {e:?}"))
+    }
+
+    /// Runs the threads until the root task's `seL4_DebugHalt`; returns its verdict (1 in its
+    /// cap register: passed).
+    pub fn run_root_task(&mut self) -> Result<bool, String> {
         let root = self.info.root_tcb;
         crate::console::report(metagears::wire::Report::RootTaskStarted);
         match self.run()? {
@@ -216,16 +216,5 @@ impl Driver {
 
     fn work_budget() -> WorkBudget<fn() -> bool> {
         WorkBudget::new(DEFAULT_WORK_UNITS, arch::irq_pending as fn() -> bool, Mode::Restart)
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // The root task's VSpace root belongs to the image it was given to (which frees it).
-        if !self.vspace_given {
-            crate::memory::frames::free(self.root_vspace);
-        }
-        self.image = None;
-        crate::memory::frames::free(self.ipc_frame);
     }
 }

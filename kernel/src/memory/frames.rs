@@ -7,11 +7,9 @@ use alloc::vec::Vec;
 
 use spin::Mutex;
 
+use super::LOW_LIMIT;
 use crate::arch::PAGE_SIZE;
 use crate::boot::{BootMemory, MAX_REGIONS, PhysRegion};
-
-/// Memory below 1 MiB is left alone (BIOS data, real-mode leftovers).
-const LOW_LIMIT: u64 = 0x10_0000;
 
 struct Frames {
     regions: [PhysRegion; MAX_REGIONS],
@@ -36,7 +34,8 @@ fn align_up(x: u64) -> u64 {
     x.div_ceil(PAGE_SIZE) * PAGE_SIZE
 }
 
-/// Removes `size` page-aligned bytes from the largest usable region; returns their start.
+/// Removes `size` page-aligned bytes from the largest usable region, which now counts them as
+/// reserved; returns their start.
 pub fn carve(boot: &mut BootMemory, size: u64) -> Option<u64> {
     let mut best: Option<PhysRegion> = None;
     for r in boot.regions() {
@@ -47,7 +46,8 @@ pub fn carve(boot: &mut BootMemory, size: u64) -> Option<u64> {
     }
     let best = best?;
     let start = align_up(best.start.max(LOW_LIMIT));
-    let mut rest = BootMemory::empty();
+    let mut rest = boot.clone();
+    rest.clear_regions();
     for r in boot.regions() {
         if *r == best {
             rest.push(PhysRegion { start: start + size, end: r.end });
@@ -55,33 +55,12 @@ pub fn carve(boot: &mut BootMemory, size: u64) -> Option<u64> {
             rest.push(*r);
         }
     }
+    rest.push_reserved(PhysRegion { start, end: start + size });
     *boot = rest;
     Some(start)
 }
 
-/// Removes the first `2^bits`-byte block aligned to its size, at or above `min_start`, from the
-/// usable regions; returns its start. seL4 hands memory to the root task as such blocks.
-pub fn carve_aligned(boot: &mut BootMemory, bits: u8, min_start: u64) -> Option<u64> {
-    let size = 1u64 << bits;
-    let found = boot.regions().iter().find_map(|r| {
-        let start = r.start.max(min_start).max(LOW_LIMIT).next_multiple_of(size);
-        (start.checked_add(size)? <= r.end).then_some((*r, start))
-    });
-    let (region, start) = found?;
-    let mut rest = BootMemory::empty();
-    for r in boot.regions() {
-        if *r == region {
-            rest.push(PhysRegion { start: r.start, end: start });
-            rest.push(PhysRegion { start: start + size, end: r.end });
-        } else {
-            rest.push(*r);
-        }
-    }
-    *boot = rest;
-    Some(start)
-}
-
-/// Takes over the usable regions (after the heap was carved out).
+/// Takes over the usable regions of `boot` (the kernel's own frames, carved out at boot).
 pub fn init(boot: &BootMemory) {
     let mut f = FRAMES.lock();
     for r in boot.regions() {
@@ -98,6 +77,7 @@ pub fn init(boot: &BootMemory) {
 }
 
 /// A free 4 KiB frame (contents undefined), or `None` when memory is exhausted.
+#[cfg(feature = "qemu-test")]
 pub fn alloc() -> Option<u64> {
     let mut f = FRAMES.lock();
     if let Some(frame) = f.freed.pop() {
@@ -121,6 +101,7 @@ pub fn alloc() -> Option<u64> {
 }
 
 /// A free frame filled with zeros.
+#[cfg(feature = "qemu-test")]
 pub fn alloc_zeroed() -> Option<u64> {
     let frame = alloc()?;
     crate::arch::zero_frame(frame);
@@ -128,6 +109,7 @@ pub fn alloc_zeroed() -> Option<u64> {
 }
 
 /// Returns `frame` to the allocator.
+#[cfg(feature = "qemu-test")]
 pub fn free(frame: u64) {
     let mut f = FRAMES.lock();
     f.freed.push(frame);

@@ -1,65 +1,69 @@
-//! Physical memory: the frame allocator and the kernel heap.
+//! Physical memory: the kernel heap, the kernel's own frames, and the free memory seL4's boot
+//! hands to the root task.
 
 pub mod frames;
 pub mod heap;
 
-use crate::boot::BootMemory;
+use crate::boot::{BootMemory, PhysRegion};
 
 use spin::Once;
 
-/// The kernel heap's size: the capability kernel keeps every slot and object on it (a derivation
-/// tree of 65,536 caps and the invariant checker's working sets need tens of MiB).
+/// The kernel heap's size: the invariant checker's working sets (a derivation tree of 65,536
+/// caps) need tens of MiB; the kernel itself keeps a few KiB there.
 pub const HEAP_SIZE: u64 = 64 * 1024 * 1024;
 
-/// log2 of the physical memory handed to the root task as one untyped (seL4's boot untypeds).
-pub const UNTYPED_POOL_BITS: u8 = 24;
+/// The frames the kernel keeps for itself in the QEMU tests' kernel (for the programs that run
+/// outside the capability kernel; other kernels keep none): everything else free goes to the
+/// root task.
+pub const KERNEL_FRAMES: u64 = 8 * 1024 * 1024;
 
-/// The root task's untyped memory is placed at or above this address (32 MiB), clear of the low
-/// memory the firmware and the kernel's early allocations use.
-pub const UNTYPED_POOL_MIN: u64 = 0x0200_0000;
+/// Free memory below this address is left alone (x86_64: the BIOS's data and real-mode
+/// leftovers; seL4 does not count it as RAM either).
+pub const LOW_LIMIT: u64 = 0x10_0000;
 
-static UNTYPED_POOL: Once<u64> = Once::new();
+static FREE: Once<BootMemory> = Once::new();
 
-/// log2 of the block boot places the root task's kernel objects in (as seL4's boot carves them
-/// out of free memory): the root CNode in its first half, the root TCB and the initial ASID pool
-/// after it (the driver's boot lays them out).
-pub const ROOT_OBJECTS_BITS: u8 = 18;
-
-static ROOT_OBJECTS: Once<u64> = Once::new();
-
-/// The physical base of the root objects' block (`2^ROOT_OBJECTS_BITS` bytes, aligned to its
-/// size), carved out of usable memory at boot and never touched by the kernel's allocators.
-pub fn root_objects() -> u64 {
-    *ROOT_OBJECTS.get().expect("memory::init carved the root objects' block")
+/// The memory map after the kernel took its heap and frames: the free regions (page aligned,
+/// from [`LOW_LIMIT`]), which boot gives to the root task (its objects, its image and all the
+/// rest as untypeds), and the reserved ones (the kernel's, the firmware's, the heap and the
+/// kernel's frames), which are neither free nor devices.
+pub fn free() -> &'static BootMemory {
+    FREE.get().expect("memory::init ran")
 }
 
-/// The physical base of the root task's untyped pool (`2^UNTYPED_POOL_BITS` bytes), carved out
-/// of usable memory at boot and never touched by the kernel's allocators.
-pub fn untyped_pool() -> Option<u64> {
-    UNTYPED_POOL.get().copied()
-}
-
-/// Carves the heap out of the largest usable region, then gives the rest to the frame allocator.
+/// Carves the heap and the kernel's frames out of the largest usable regions and keeps the rest
+/// for the root task.
 pub fn init(boot: &BootMemory) {
     let total: u64 = boot.regions().iter().map(|r| r.len()).sum();
     let mut boot = boot.clone();
     let heap = frames::carve(&mut boot, HEAP_SIZE)
         .unwrap_or_else(|| panic!("no usable region holds a {HEAP_SIZE}-byte heap"));
     heap::init(heap, HEAP_SIZE);
-    if let Some(pool) = frames::carve_aligned(&mut boot, UNTYPED_POOL_BITS, UNTYPED_POOL_MIN) {
-        UNTYPED_POOL.call_once(|| pool);
+    let mut own = BootMemory::empty();
+    if cfg!(feature = "qemu-test") {
+        let kernel_frames = frames::carve(&mut boot, KERNEL_FRAMES)
+            .unwrap_or_else(|| panic!("no usable region holds the kernel's {KERNEL_FRAMES} bytes of frames"));
+        own.push(PhysRegion { start: kernel_frames, end: kernel_frames + KERNEL_FRAMES });
     }
-    let root = frames::carve_aligned(&mut boot, ROOT_OBJECTS_BITS, 0).unwrap_or_else(|| {
-        panic!("no usable region holds the root task's {}-byte objects", 1u64 << ROOT_OBJECTS_BITS)
-    });
-    ROOT_OBJECTS.call_once(|| root);
-    frames::init(&boot);
+    frames::init(&own);
+    let mut free = boot.clone();
+    free.clear_regions();
+    for r in boot.regions() {
+        let start = r.start.max(LOW_LIMIT).next_multiple_of(crate::arch::PAGE_SIZE);
+        let end = r.end / crate::arch::PAGE_SIZE * crate::arch::PAGE_SIZE;
+        if end > start {
+            free.push(PhysRegion { start, end });
+        }
+    }
+    let left: u64 = free.regions().iter().map(|r| r.len()).sum();
     kprintln!(
-        "memory: {} usable regions, {} KiB usable; heap {} KiB at phys {:#x}; {} free frames",
+        "memory: {} usable regions, {} KiB usable; heap {} KiB at phys {:#x}; {} kernel frames; {} KiB free for the root task",
         boot.regions().len(),
         total / 1024,
         HEAP_SIZE / 1024,
         heap,
-        frames::free_count()
+        frames::free_count(),
+        left / 1024
     );
+    FREE.call_once(|| free);
 }

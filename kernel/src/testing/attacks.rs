@@ -64,7 +64,7 @@ pub fn deleting_the_initial_asid_pool() -> Outcome {
 /// kernel looped in its own trap entry); on x86_64 SetSpace refuses a PDPT.
 pub fn a_lower_table_as_vspace() -> Outcome {
     let mut rt = RootTask::boot()?;
-    let ut = rt.untypeds[0].cptr;
+    let ut = rt.ram_untyped().ok_or("no untyped RAM")?.cptr;
     let (table, tcb) = (rt.info.first_free, rt.info.first_free + 1);
     let (table_type, map) = match Arch::native() {
         Arch::X86_64 => (abi::x86_64::object::PDPT, abi::x86_64::label::PDPT_MAP),
@@ -120,7 +120,7 @@ pub fn a_lower_table_as_vspace() -> Outcome {
 pub fn a_new_tcb_inherits_nothing() -> Outcome {
     let mut rt = RootTask::boot()?;
     // A fresh untyped of 4 KiB, so the second TCB lands where the first one was.
-    let ut = rt.untypeds[0].cptr;
+    let ut = rt.ram_untyped().ok_or("no untyped RAM")?.cptr;
     let (small, tcb) = (rt.info.first_free, rt.info.first_free + 1);
     rt.run(&[Call::new(ut, label::untyped::RETYPE, &[abi::object::UNTYPED, 12, 0, 0, small, 1], &[ROOT])])?;
     rt.run(&[retype(small, abi::object::TCB, tcb)])?;
@@ -146,7 +146,7 @@ pub fn a_new_tcb_inherits_nothing() -> Outcome {
 /// in a hash map entry of its own, and ~50,000 endpoints exhausted it: a kernel panic).
 pub fn retyping_a_whole_untyped_grows_no_kernel_heap() -> Outcome {
     let mut rt = RootTask::boot()?;
-    let ut = rt.untypeds[0].cptr;
+    let ut = rt.ram_untyped().ok_or("no untyped RAM")?.cptr;
     let (cn, child) = (rt.info.first_free, rt.info.first_free + 1);
     // A CNode of 4,096 slots for the objects, and a 256 KiB untyped to make them from.
     let replies = rt.run(&[
@@ -220,7 +220,7 @@ pub fn debug_put_char_is_unbuffered() -> Outcome {
 /// an unmapped page, where it faults.
 pub fn write_registers_moves_a_thread_that_ran() -> Outcome {
     let mut rt = RootTask::boot()?;
-    let ut = rt.untypeds[0].cptr;
+    let ut = rt.ram_untyped().ok_or("no untyped RAM")?.cptr;
     let tcb = rt.info.first_free;
     const _: () = assert!(Arch::native().ip_register() == 0);
     let write_ip = |ip: u64, resume: u64| Call::new(tcb, label::tcb::WRITE_REGISTERS, &[resume, 1, ip], &[]);

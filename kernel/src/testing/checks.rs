@@ -59,7 +59,8 @@ impl From<LoadError> for &'static str {
             LoadError::OutOfFrames => "out of frames loading a user program",
             LoadError::Map(_) => "mapping a user program failed",
             LoadError::BadElf => "not an ELF executable for this machine",
-            LoadError::AlreadyLoaded => "the root VSpace holds an image already",
+            LoadError::OutOfMemory => "no free memory for the root task",
+            LoadError::OutsideUserSpace => "the root task's image is outside user space",
         }
     }
 }

@@ -51,38 +51,82 @@ fn error_name(code: u64) -> &'static str {
     Error::from_code(code).map_or("(not an seL4 error)", Error::name)
 }
 
-/// Boots the capability kernel and narrates what boot gave the root task.
+/// Boots the capability kernel as seL4 boots a root task and checks what boot gave it: the
+/// BootInfo frame holds the `seL4_BootInfo` boot made, in seL4's layout; the untypeds of RAM lie
+/// in free memory, overlap nothing, and with the image and the root task's objects cover free
+/// memory exactly; the device untypeds overlap no RAM and no device the kernel drives; the empty
+/// range is empty; the state satisfies the invariants.
 pub fn boot_info() -> Outcome {
     let rt = RootTask::boot()?;
+    let info = &rt.info;
+    let bi = info.sel4.as_deref().ok_or("boot wrote no seL4_BootInfo")?;
+    let start = rt.root_start();
+    let cap = rt.cap(abi::bootinfo::CAP_BOOT_INFO_FRAME);
+    let Cap::Frame { ptr, .. } = cap else {
+        return Err(format!("slot 9 holds {cap:?}, not the BootInfo frame"));
+    };
+    let mut bytes = [0u8; 8];
+    for (i, want) in bi.to_words().into_iter().enumerate() {
+        arch::copy_from_frame(ptr.0, i * 8, &mut bytes);
+        if u64::from_le_bytes(bytes) != want {
+            return Err(format!("word {i} of the BootInfo frame is not seL4_BootInfo's"));
+        }
+    }
+    let free = crate::memory::free();
+    let overlaps = |a: (u64, u64), b: (u64, u64)| a.0 < b.1 && b.0 < a.1;
+    let span = |u: &crate::driver::UntypedDesc| (u.base, u.base + (1u64 << u.bits));
+    let ram: Vec<(u64, u64)> = rt.untypeds.iter().filter(|u| !u.device).map(span).collect();
+    let devices: Vec<(u64, u64)> = rt.untypeds.iter().filter(|u| u.device).map(span).collect();
+    let image = (start.image.1, start.image.1 + (start.image_end - start.image.0));
+    let rs = (start.root_server.0, start.root_server.0 + start.root_server.1);
+    let all: Vec<(u64, u64)> = ram.iter().chain(&devices).copied().chain([image, rs]).collect();
+    for (i, &a) in all.iter().enumerate() {
+        if let Some(b) = all[i + 1..].iter().find(|&&b| overlaps(a, b)) {
+            return Err(format!("{:#x}..{:#x} overlaps {:#x}..{:#x}", a.0, a.1, b.0, b.1));
+        }
+    }
+    let within = |a: (u64, u64)| free.regions().iter().any(|r| r.start <= a.0 && a.1 <= r.end);
+    if let Some(u) = ram.iter().chain([&image, &rs]).find(|&&a| !within(a)) {
+        return Err(format!("{:#x}..{:#x} is not in free memory", u.0, u.1));
+    }
+    let covered: u64 = ram.iter().chain([&image, &rs]).map(|a| a.1 - a.0).sum();
+    let total: u64 = free.regions().iter().map(|r| r.len()).sum();
+    if covered != total {
+        return Err(format!("untypeds, image and root objects cover {covered} bytes of {total} free"));
+    }
+    let kernel_owned = free.regions().iter().chain(free.reserved()).map(|r| (r.start, r.end));
+    let kernel_owned = kernel_owned.chain(arch::KERNEL_DEVICES.iter().copied()).collect::<Vec<_>>();
+    if let Some(d) = devices.iter().find(|&&d| kernel_owned.iter().any(|&k| overlaps(d, k))) {
+        return Err(format!("device untyped {:#x}..{:#x} overlaps RAM or a kernel device", d.0, d.1));
+    }
+    if let Some(s) = (bi.empty.start..bi.empty.end).find(|&s| !rt.cap(s).is_null()) {
+        return Err(format!("slot {s} of the empty range holds {:?}", rt.cap(s)));
+    }
     kprintln!(
-        "root task: boot info: root CNode {:#x} (radix {}), TCB {:#x}, first free slot {}",
-        rt.info.root_cnode.0,
-        rt.info.root_radix,
-        rt.info.root_tcb.0,
-        rt.info.first_free
+        "root task: boot info: root CNode {:#x} (radix {}), TCB {:#x}, empty slots {}..{}; {} untypeds of RAM \
+         ({} KiB), {} device untypeds; image {:#x}..{:#x} at phys {:#x}, root objects {} KiB at phys {:#x}",
+        info.root_cnode.0,
+        info.root_radix,
+        info.root_tcb.0,
+        bi.empty.start,
+        bi.empty.end,
+        ram.len(),
+        (covered - (image.1 - image.0) - (rs.1 - rs.0)) / 1024,
+        devices.len(),
+        start.image.0,
+        start.image_end,
+        image.0,
+        (rs.1 - rs.0) / 1024,
+        rs.0
     );
-    for u in &rt.untypeds {
-        kprintln!(
-            "root task: untyped cap {}: phys {:#x}..{:#x} (2^{} bytes){}",
-            u.cptr,
-            u.base,
-            u.base + (1u64 << u.bits),
-            u.bits,
-            if u.device { ", device" } else { "" }
-        );
-    }
-    codegears::check_invariants(&rt.kernel.state).map_err(|e| format!("boot state: {e}"))?;
-    match rt.untypeds.first() {
-        Some(u) if !u.device => Ok(()),
-        _ => Err("no untyped memory for the root task".into()),
-    }
+    codegears::check_invariants(&rt.kernel.state).map_err(|e| format!("boot state: {e}"))
 }
 
 /// Untyped Retype through real syscalls: an endpoint and a TCB, the watermark moves, a retype
 /// into an occupied slot fails with DeleteFirst.
 pub fn retype_objects() -> Outcome {
     let mut rt = RootTask::boot()?;
-    let ut = rt.untypeds[0].cptr;
+    let ut = rt.ram_untyped().ok_or("no untyped RAM")?.cptr;
     let s = rt.info.first_free;
     let replies = rt.run(&[
         retype(ut, abi::object::ENDPOINT, 0, s, 1),
@@ -117,7 +161,7 @@ pub fn retype_objects() -> Outcome {
 /// badge, move, delete, and the error codes DeleteFirst, FailedLookup and IllegalOperation.
 pub fn cnode_ops() -> Outcome {
     let mut rt = RootTask::boot()?;
-    let ut = rt.untypeds[0].cptr;
+    let ut = rt.ram_untyped().ok_or("no untyped RAM")?.cptr;
     let ep = rt.info.first_free;
     let (b, c, d, e, f) = (ep + 1, ep + 2, ep + 3, ep + 4, ep + 5);
     let script = [
@@ -164,7 +208,7 @@ pub fn cnode_ops() -> Outcome {
 /// registers are copied into a TCB object the root task made; the root task reads them back.
 pub fn tcb_read_registers() -> Outcome {
     let mut rt = RootTask::boot()?;
-    let ut = rt.untypeds[0].cptr;
+    let ut = rt.ram_untyped().ok_or("no untyped RAM")?.cptr;
     let tcb = rt.info.first_free;
     rt.run(&[retype(ut, abi::object::TCB, 0, tcb, 1)])?;
     let ptr = rt.object_of(tcb).ok_or("no TCB after retype")?;
@@ -232,7 +276,8 @@ pub fn preempt_revoke(cnodes: u64) -> Result<RevokeFigures, String> {
 /// Builds `cnodes` CNodes of 4096 copies and revokes them with the real timer running.
 fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
     let mut rt = RootTask::boot()?;
-    let ut = rt.untypeds[0].cptr;
+    let at_boot = rt.kernel.state.slots().len();
+    let ut = rt.ram_untyped().ok_or("no untyped RAM")?.cptr;
     let ep = rt.info.first_free;
     let first_cnode = ep + 1;
     let mut script = Vec::new();
@@ -314,8 +359,8 @@ fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
     }
     codegears::check_invariants(&rt.kernel.state).map_err(|e| format!("after the revoke: {e}"))?;
     let slots = rt.kernel.state.slots().len();
-    if slots > 64 {
-        return Err(format!("{slots} slots still hold caps after the revoke"));
+    if slots > at_boot + cnodes as usize + 1 {
+        return Err(format!("{slots} slots still hold caps after the revoke ({at_boot} after boot)"));
     }
     Ok(fig)
 }
@@ -325,7 +370,7 @@ fn revoke_tree(cnodes: u64) -> Result<RevokeFigures, String> {
 /// with the host model's trace.
 pub fn traced_syscall() -> Outcome {
     let mut rt = RootTask::boot()?;
-    let ut = rt.untypeds[0].cptr;
+    let ut = rt.ram_untyped().ok_or("no untyped RAM")?.cptr;
     let ep = rt.info.first_free;
     rt.run(&[retype(ut, abi::object::ENDPOINT, 0, ep, 1)])?;
     report(Report::TraceBegin);
@@ -344,7 +389,7 @@ pub fn traced_syscall() -> Outcome {
 /// PREEMPT_REVOKE (65,536 Copy calls and a Revoke) through real system calls; the kernel checks
 /// its verdict and that the revoke was preempted by the timer, restarted and checked.
 pub fn rust_root_task() -> Outcome {
-    let mut d = Driver::boot();
+    let mut d = Driver::boot_root_task()?;
     // Full invariant checks wherever an operation is preempted and every 16,384th preemption
     // point (each is linear in the caps and runs with interrupts masked).
     d.checks().every = 16_384;

@@ -1,9 +1,9 @@
 //! The script runner as the root task: the scenarios' way to make a list of seL4 calls through
 //! real system calls and read what each returned.
 //!
-//! [`RootTask::boot`] boots the capability kernel ([`Driver::boot`]) and loads the script runner
-//! of `arch::programs` as its root task, with a results page and read-only script pages mapped
-//! beside its IPC buffer. [`RootTask::run`] writes a script into the script pages, starts the
+//! [`RootTask::boot`] boots the capability kernel ([`Driver::boot`]) with the script runner of
+//! `arch::programs` as its root task, whose image holds a stack page, a results page and the
+//! script pages after its code (seL4's boot maps its IPC buffer after them). [`RootTask::run`] writes a script into the script pages, starts the
 //! runner from its entry point and runs the kernel's main loop until the runner's
 //! `seL4_DebugHalt`; the runner stored the reply of each record's last call in the results page.
 
@@ -17,14 +17,14 @@ use codegears::cap::{Cap, ObjPtr, SlotRef};
 
 use crate::arch::{self, PAGE_SIZE};
 use crate::driver::{Driver, Halt};
-use crate::thread::{RESULTS_VA, SCRIPT_VA};
+use crate::thread::{RESULTS_VA, RootImage, SCRIPT_PAGES as SCRIPT_PAGE_COUNT, SCRIPT_VA};
 
 /// Words in a script record (see `arch::programs::script_runner`).
 const RECORD_WORDS: usize = 16;
 /// Words in a result record.
 const RESULT_WORDS: usize = 8;
-/// Script pages mapped for the runner.
-const SCRIPT_PAGES: usize = 2;
+/// Script pages in the runner's image.
+const SCRIPT_PAGES: usize = SCRIPT_PAGE_COUNT as usize;
 /// Records in a script page.
 const RECORDS_PER_PAGE: usize = PAGE_SIZE as usize / (RECORD_WORDS * 8);
 /// The most records a script may hold (the last slot stays zero: the end marker).
@@ -135,14 +135,14 @@ impl DerefMut for RootTask {
 impl RootTask {
     /// Boots the capability kernel with the script runner as its root task.
     pub fn boot() -> Result<RootTask, String> {
-        let mut driver = Driver::boot();
-        let loading = |e| format!("could not load the script runner: {e:?}");
-        driver.load_root_program(arch::programs::script_runner()).map_err(loading)?;
-        let image = driver.root_image().ok_or("the script runner has no image")?;
-        let results = image.map_page(RESULTS_VA, true).map_err(loading)?;
+        let loading = |e| format!("could not boot the script runner: {e:?}");
+        let image = RootImage::program(arch::programs::script_runner()).map_err(loading)?;
+        let driver = Driver::boot(&image).map_err(loading)?;
+        let frame = |vaddr| driver.image_frame(vaddr).ok_or("the script runner's image lacks a page");
+        let results = frame(RESULTS_VA)?;
         let mut script = [0; SCRIPT_PAGES];
-        for (page, frame) in script.iter_mut().enumerate() {
-            *frame = image.map_page(SCRIPT_VA + page as u64 * PAGE_SIZE, false).map_err(loading)?;
+        for (page, f) in script.iter_mut().enumerate() {
+            *f = frame(SCRIPT_VA + page as u64 * PAGE_SIZE)?;
         }
         Ok(RootTask { driver, results, script })
     }
@@ -162,7 +162,7 @@ impl RootTask {
                 }
             }
         }
-        self.driver.restart_root([0; 4]);
+        self.driver.restart_root();
         let root = self.driver.info.root_tcb;
         match self.driver.run()? {
             Some(Halt { thread, arg: 1 }) if thread == root => Ok(self.replies(script.len())),

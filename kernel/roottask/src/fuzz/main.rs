@@ -184,8 +184,13 @@ fn fail(what: &str) -> ! {
     sel4::halt(false)
 }
 
-/// Where the root task starts: `free` is the first free slot of its CNode, `ut` its untyped.
-fn start([free, ut, ..]: [u64; 4]) -> ! {
+/// Where the root task starts: with the address of its `seL4_BootInfo`, whose empty range and
+/// largest untyped of RAM it takes.
+fn start([boot_info, ..]: [u64; 4]) -> ! {
+    let bi = sel4::read_boot_info(boot_info);
+    let free = bi.empty.start;
+    let largest = bi.untypeds().filter(|(_, u)| u.is_device == 0).max_by_key(|(_, u)| u.size_bits);
+    let Some((ut, _)) = largest else { fail("finding untyped RAM in BootInfo") };
     say!("fuzz: seed {SEED}, {CALLS} calls, a new world every {EPOCH} calls");
     check("lower the supervisor's priority", call(TCB, SET_PRIORITY, &[SUPERVISOR_PRIORITY], &[TCB]).label);
     let Some(world) = World::new(ut, free) else { fail("setting up the pool and the worker's IPC buffer") };

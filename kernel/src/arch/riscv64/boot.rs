@@ -96,8 +96,12 @@ extern "C" fn boot_entry(_hart: u64, dtb: u64) -> ! {
     let mut memory = BootMemory::empty();
     // Below the kernel is OpenSBI (PMP-protected); the device tree, somewhere above, is read
     // only here, before the first frame is handed out. RAM beyond the physical window is left
-    // unused: the kernel could not reach it.
-    memory.push(PhysRegion { start: kernel_end.max(ram.start), end: ram.end.min(PHYS_WINDOW_SIZE) });
+    // unused (the kernel could not reach it), and is no device either.
+    let window_end = ram.end.min(PHYS_WINDOW_SIZE);
+    memory.push(PhysRegion { start: kernel_end.max(ram.start), end: window_end });
+    // OpenSBI's memory and the kernel's image.
+    memory.push_reserved(PhysRegion { start: ram.start, end: kernel_end.max(ram.start) });
+    memory.push_reserved(PhysRegion { start: window_end, end: ram.end });
     crate::kernel_main(&memory)
 }
 

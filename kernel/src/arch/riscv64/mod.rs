@@ -22,9 +22,9 @@ mod user;
 pub use cpu::{exit_qemu, interrupts_disable, wait_for_interrupt};
 #[cfg(feature = "qemu-test")]
 pub use paging::kernel_lower_half_entries;
-pub use paging::{
-    AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt,
-};
+pub use paging::{AddressSpace, PAGE_SIZE, copy_global_mappings, flush_user, phys_to_virt};
+#[cfg(feature = "qemu-test")]
+pub use paging::{MapError, USER_BASE};
 #[cfg(feature = "qemu-test")]
 pub use plic::irq_unmask;
 pub use plic::{irq_enable, irq_mask, irq_pending, take_kernel_irq};
@@ -38,19 +38,22 @@ pub use timer::{TIMER_HZ, last_raised_ns as timer_last_raised_ns, now_ns, ticks}
 pub use timer::{latency_max_ns as timer_latency_max_ns, latency_reset as timer_latency_reset};
 pub use user::{UserContext, fault_is_fetch, fault_name, run_user};
 
-/// Device memory handed to the root task as an untyped: the UART's page (physical base, log2
-/// size).
-pub const DEVICE_UNTYPED: (u64, u8) = (0x1000_0000, 12);
+/// The end of the physical address space device untypeds cover (seL4's
+/// `CONFIG_PADDR_USER_DEVICE_TOP` for Sv39).
+pub const DEVICE_TOP: u64 = 1 << 39;
 
+/// Device memory the kernel drives itself, never handed to the root task (start, end): the
+/// `sifive_test` exit device, the PLIC and the console UART.
+pub const KERNEL_DEVICES: &[(u64, u64)] =
+    &[(0x10_0000, 0x10_1000), (0x0c00_0000, 0x1000_0000), (0x1000_0000, 0x1000_1000)];
+
+/// The extra bootinfo's chunks of riscv64: none yet (seL4 gives the device tree).
+pub fn extra_bootinfo(_chunk: &mut dyn FnMut(u64, &[u8])) {}
+
+#[cfg(feature = "qemu-test")]
 /// How far below its stack top a thread starts with an ELF entry point (the RISC-V ABI wants sp
 /// aligned to 16 at every call: none).
 pub const ENTRY_STACK_BIAS: u64 = 0;
-
-/// The top-level page-table entry the kernel uses for the root task's own mappings (its image,
-/// stack, IPC buffer, script pages: all in the first table's span from [`USER_BASE`]), which the
-/// capability kernel treats as opaque. A lower-half entry like any user one.
-pub const USER_ROOT_ENTRY: u16 = (USER_BASE >> 30) as u16;
-const _: () = assert!(USER_ROOT_ENTRY == 64);
 
 /// The architecture's name, for messages.
 pub const NAME: &str = "riscv64";

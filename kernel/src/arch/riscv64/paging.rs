@@ -19,8 +19,9 @@ use core::arch::asm;
 
 /// The size of a page and of a physical frame.
 pub const PAGE_SIZE: u64 = 4096;
-/// Where the kernel's own test programs and the root task are mapped: 64 GiB (any address below
-/// [`USER_END`] is a user address).
+/// Where the kernel's own test programs and the script runner are mapped: 64 GiB (any address
+/// below [`USER_END`] is a user address).
+#[cfg(feature = "qemu-test")]
 pub const USER_BASE: u64 = 0x0000_0010_0000_0000;
 /// The end (exclusive) of the user area: the top of Sv39's lower half.
 pub const USER_END: u64 = 0x0000_0040_0000_0000;
@@ -47,6 +48,7 @@ const PTE_V: u64 = 1 << 0;
 const PTE_R: u64 = 1 << 1;
 const PTE_W: u64 = 1 << 2;
 const PTE_X: u64 = 1 << 3;
+#[cfg(feature = "qemu-test")]
 const PTE_U: u64 = 1 << 4;
 const PTE_G: u64 = 1 << 5;
 const PTE_A: u64 = 1 << 6;
@@ -156,6 +158,7 @@ pub fn phys_to_virt(phys: u64) -> *mut u8 {
 }
 
 /// Why a mapping failed.
+#[cfg(feature = "qemu-test")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapError {
     /// No frame for an intermediate page table.
@@ -187,6 +190,7 @@ pub struct AddressSpace {
 }
 
 impl AddressSpace {
+    #[cfg(feature = "qemu-test")]
     /// A new address space with the kernel's mappings (its root entries 256..512, shared) and
     /// an empty user area.
     ///
@@ -197,6 +201,7 @@ impl AddressSpace {
         AddressSpace { root: frame }
     }
 
+    #[cfg(feature = "qemu-test")]
     /// Maps the user page at `va` to `frame`, user-accessible, writable and/or executable.
     pub fn map_user(
         &mut self,

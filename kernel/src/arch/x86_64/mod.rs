@@ -17,9 +17,9 @@ pub use cpu::{exit_qemu, interrupts_disable, wait_for_interrupt};
 #[cfg(feature = "qemu-test")]
 pub use irq::irq_unmask;
 pub use irq::{irq_enable, irq_mask, irq_pending, take_kernel_irq};
-pub use paging::{
-    AddressSpace, MapError, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt,
-};
+#[cfg(feature = "qemu-test")]
+pub use paging::MapError;
+pub use paging::{AddressSpace, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt};
 #[cfg(feature = "qemu-test")]
 pub use serial::{CONSOLE_IRQ, console_tx_empty_interrupt};
 pub use serial::{console_write, console_write_bytes, console_write_raw};
@@ -29,19 +29,27 @@ pub use timer::{latency_max_ns as timer_latency_max_ns, latency_reset as timer_l
 pub use user::{UserContext, run_user};
 pub use user::{fault_is_fetch, fault_name};
 
-/// Device memory handed to the root task as an untyped: the legacy VGA window (physical base,
-/// log2 size).
-pub const DEVICE_UNTYPED: (u64, u8) = (0xa_0000, 17);
+/// The end of the physical address space device untypeds cover (seL4's
+/// `CONFIG_PADDR_USER_DEVICE_TOP` on x86_64).
+pub const DEVICE_TOP: u64 = 1 << 47;
 
-/// How far below its stack top a thread starts with an ELF entry point: the System V ABI wants
-/// RSP + 8 aligned to 16 at a function's entry, as after a call.
+/// Device memory the kernel drives itself, never handed to the root task (start, end): none on
+/// x86_64, whose serial line, PIC and PIT are I/O ports.
+pub const KERNEL_DEVICES: &[(u64, u64)] = &[];
+
+/// The extra bootinfo's chunks seL4's boot gives on x86_64, in its order: the ACPI RSDP (when
+/// the firmware has one) and the TSC frequency in MHz (`SEL4_BOOTINFO_HEADER_X86_TSC_FREQ`).
+pub fn extra_bootinfo(chunk: &mut dyn FnMut(u64, &[u8])) {
+    if let Some(rsdp) = boot::acpi_rsdp() {
+        chunk(abi::bootinfo::header::X86_ACPI_RSDP, &rsdp);
+    }
+    chunk(abi::bootinfo::header::X86_TSC_FREQ, &timer::tsc_mhz().to_le_bytes());
+}
+
+/// How far below its stack top a QEMU test's program starts: the System V ABI wants RSP + 8
+/// aligned to 16 at a function's entry, as after a call.
+#[cfg(feature = "qemu-test")]
 pub const ENTRY_STACK_BIAS: u64 = 8;
-
-/// The top-level page-table entry the kernel uses for the root task's own mappings (its image,
-/// stack, IPC buffer, script pages: all in the first table's span from [`USER_BASE`]), which the
-/// capability kernel treats as opaque.
-pub const USER_ROOT_ENTRY: u16 = (USER_BASE >> 39) as u16;
-const _: () = assert!(USER_ROOT_ENTRY == 1);
 
 /// The architecture's name, for messages.
 pub const NAME: &str = "x86_64";

@@ -7,10 +7,11 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use ::x86_64::registers::control::{Cr3, Cr3Flags};
+#[cfg(feature = "qemu-test")]
 use ::x86_64::structures::paging::mapper::MapToError;
-use ::x86_64::structures::paging::{
-    FrameAllocator, Mapper, OffsetPageTable, Page, PageTable, PageTableFlags, PhysFrame, Size4KiB,
-};
+#[cfg(feature = "qemu-test")]
+use ::x86_64::structures::paging::{FrameAllocator, Mapper, OffsetPageTable, Page, PageTableFlags, Size4KiB};
+use ::x86_64::structures::paging::{PageTable, PhysFrame};
 use ::x86_64::{PhysAddr, VirtAddr};
 
 /// The size of a page and of a physical frame.
@@ -40,6 +41,7 @@ pub fn phys_to_virt(phys: u64) -> *mut u8 {
 }
 
 /// Why a mapping failed.
+#[cfg(feature = "qemu-test")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MapError {
     /// No frame for an intermediate page table.
@@ -51,8 +53,10 @@ pub enum MapError {
 }
 
 /// Hands out frames from the caller's allocator to the `x86_64` crate's mapper.
+#[cfg(feature = "qemu-test")]
 struct FrameSource<'a>(&'a mut dyn FnMut() -> Option<u64>);
 
+#[cfg(feature = "qemu-test")]
 // SAFETY: the closure returns frames the kernel's frame allocator owns and hands out once
 // (unused, 4 KiB aligned); the mapper zeroes them before use as page tables.
 unsafe impl FrameAllocator<Size4KiB> for FrameSource<'_> {
@@ -68,6 +72,7 @@ pub struct AddressSpace {
 }
 
 impl AddressSpace {
+    #[cfg(feature = "qemu-test")]
     /// A new address space sharing the kernel's mappings (its upper half, as every VSpace root
     /// of the capability kernel gets them), with an empty lower half for the user.
     ///
@@ -78,6 +83,7 @@ impl AddressSpace {
         AddressSpace { root: frame }
     }
 
+    #[cfg(feature = "qemu-test")]
     /// Maps the user page at `va` to `frame`, user-accessible, writable and/or executable.
     pub fn map_user(
         &mut self,
@@ -127,6 +133,7 @@ impl AddressSpace {
         }
     }
 
+    #[cfg(feature = "qemu-test")]
     fn is_active(&self) -> bool {
         Cr3::read().0.start_address().as_u64() == self.root
     }

@@ -100,6 +100,11 @@ fn rdtsc() -> u64 {
 /// The TSC's rate, measured against the PIT at [`init`] (ticks per second).
 static TSC_HZ: AtomicU64 = AtomicU64::new(1_000_000_000);
 
+/// The TSC's rate in MHz, as seL4's boot gives it in the extra bootinfo (measured at [`init`]).
+pub fn tsc_mhz() -> u32 {
+    u32::try_from(TSC_HZ.load(Ordering::Relaxed) / 1_000_000).unwrap_or(u32::MAX)
+}
+
 /// Measures the TSC's rate against the PIT's channel 0 (already counting down in mode 2): the
 /// TSC delta over about 10 ms of PIT counts. Under `-icount shift=0` both run on virtual time
 /// (one TSC tick per nanosecond), under plain TCG the TSC follows the host's.
