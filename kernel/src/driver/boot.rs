@@ -107,7 +107,7 @@ impl Driver {
         };
         // Boot happens once per kernel (the test suite boots a few): the windows live as long as
         // the kernel.
-        let (state, info) = KernelState::boot_with(&BootConfig {
+        let (state, mut info) = KernelState::boot_with(&BootConfig {
             arch,
             root_radix: ROOT_RADIX,
             root_tcb: at.tcb,
@@ -120,6 +120,8 @@ impl Driver {
             ipc_buffer: Some((at.ipc_buffer, boot_image.ipc_buffer_vaddr())),
             image: Some(boot_image),
         });
+        // The MMU reads boot's entries in the tables' memory: no machine keeps a copy of them.
+        info.machine_ops = Vec::new();
         let untypeds = info
             .untyped
             .iter()

@@ -170,6 +170,9 @@ fn build_kernel(build: Build<'_>) -> anyhow::Result<PathBuf> {
     let target_dir = build.target_dir();
     let mut cmd = Command::new(util::cargo_bin());
     cmd.env("GEARS_ROOTTASK_ELF", &root_task);
+    // The project's own programs end with a verdict in seL4_DebugHalt's cap register; another
+    // root task's DebugHalt just stops the machine.
+    cmd.env("GEARS_ROOTTASK_VERDICT", if build.root_task.is_none() { "1" } else { "0" });
     cmd.current_dir(util::root())
         .args(["build", "--quiet", "-p", "kernel", "--target", build.arch.target(), "--target-dir"])
         .arg(&target_dir);

@@ -30,6 +30,12 @@ pub const MEMORY_MIB: u32 = 256;
 /// suite runs out of memory in 256 MiB (one test, on seL4 itself) and passes in 512.
 pub const ROOT_TASK_MEMORY_MIB: u32 = 512;
 
+/// The x86_64 CPU QEMU emulates: the one seL4's own test and benchmark runs use (Nehalem, with
+/// 1 GiB pages and SYSCALL, without XSAVE, FSGSBASE and INVPCID), so that the same seL4 binaries
+/// run on both kernels (sel4test's driver uses SSE4.1, which QEMU's default CPU lacks).
+pub const X86_CPU: &str =
+    "Nehalem,-vme,+pdpe1gb,-xsave,-xsaveopt,-xsavec,-fsgsbase,-invpcid,+syscall,+lm,enforce";
+
 /// Where the bootloader loads the kernel (`kernel/src/arch/x86_64/boot.rs`, `KERNEL_BASE`).
 const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
 
@@ -49,7 +55,7 @@ pub fn qemu_command(arch: Arch, image: &Path, uefi: bool, memory_mib: u32) -> an
             // serves from virtio-blk about twice as fast as from emulated IDE (1.3-1.5 s instead
             // of 2.8-3.6 s to the root task for a 560 KB release kernel, measured on this machine).
             let drive = format!("format=raw,file={},if=virtio", image.display());
-            cmd.args(["-drive", &drive])
+            cmd.args(["-cpu", X86_CPU, "-drive", &drive])
                 .args(["-serial", "stdio", "-display", "none", "-no-reboot", "-m", &memory])
                 .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
             if uefi {

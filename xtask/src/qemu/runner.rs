@@ -248,7 +248,7 @@ pub fn follow_qemu<F: Follow>(
 
 /// Prints how long the run took to reach the kernel's and the root task's first lines.
 pub fn report_timing(run: &QemuRun) {
-    let root_task = run.root_task.map(|t| format!(", the Rust root task's after {:.2} s", t.as_secs_f64()));
+    let root_task = run.root_task.map(|t| format!(", the root task's after {:.2} s", t.as_secs_f64()));
     match run.first_line {
         Some(t) => eprintln!(
             "xtask: kernel's first serial line after {:.2} s{}; QEMU ran {:.2} s; {}",

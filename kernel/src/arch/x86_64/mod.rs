@@ -17,9 +17,9 @@ pub use cpu::{exit_qemu, interrupts_disable, wait_for_interrupt};
 #[cfg(feature = "qemu-test")]
 pub use irq::irq_unmask;
 pub use irq::{irq_enable, irq_mask, irq_pending, take_kernel_irq};
+pub use paging::{AddressSpace, PAGE_SIZE, copy_global_mappings, flush_user, phys_to_virt};
 #[cfg(feature = "qemu-test")]
-pub use paging::MapError;
-pub use paging::{AddressSpace, PAGE_SIZE, USER_BASE, copy_global_mappings, flush_user, phys_to_virt};
+pub use paging::{MapError, USER_BASE};
 #[cfg(feature = "qemu-test")]
 pub use serial::{CONSOLE_IRQ, console_tx_empty_interrupt};
 pub use serial::{console_write, console_write_bytes, console_write_raw};

@@ -16,10 +16,17 @@ use ::x86_64::{PhysAddr, VirtAddr};
 
 /// The size of a page and of a physical frame.
 pub const PAGE_SIZE: u64 = 4096;
-/// Where user mappings start: PML4 slot 1 (512 GiB), leaving slot 0 and address 0 unmapped.
+/// Where the kernel's own test programs and the script runner are mapped: PML4 slot 1
+/// (512 GiB).
+#[cfg(feature = "qemu-test")]
 pub const USER_BASE: u64 = 0x0000_0080_0000_0000;
-/// The end (exclusive) of the user mapping area: the end of PML4 slot 1.
+/// The end (exclusive) of the area the kernel's own test programs map into: the end of PML4
+/// slot 1.
+#[cfg(feature = "qemu-test")]
 pub const USER_END: u64 = 0x0000_0100_0000_0000;
+/// The end (exclusive) of user space: the canonical lower half, which the capability kernel's
+/// VSpaces map (seL4's user addresses go up to `USER_TOP`, below it).
+pub const LOWER_HALF_END: u64 = 0x0000_8000_0000_0000;
 const USER_SLOT: usize = 1;
 
 static PHYS_OFFSET: AtomicU64 = AtomicU64::new(0);

@@ -187,12 +187,13 @@ pub(super) fn init_syscall_msrs() {
 /// Runs `ctx` in ring 3 until the next kernel entry, and says why it stopped.
 ///
 /// Interrupts must be disabled (they are re-enabled in user mode through the user's RFLAGS and
-/// masked again on entry). A context whose instruction pointer is not a user address is not
-/// entered: it gets a general-protection fault.
+/// masked again on entry). A context whose instruction pointer is not in the lower half (a
+/// non-canonical one would make `sysretq` fault in ring 0) is not entered: it gets a
+/// general-protection fault.
 pub fn run_user(ctx: &mut UserContext) -> Trap {
     let sel = gdt::selectors();
     let f = &mut ctx.frame;
-    if !(super::USER_BASE..super::paging::USER_END).contains(&f.rip) {
+    if f.rip >= super::paging::LOWER_HALF_END {
         return Trap::Fault(UserFault {
             kind: FaultKind::GeneralProtection,
             ip: f.rip,
