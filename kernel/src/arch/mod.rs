@@ -118,7 +118,8 @@ pub struct UserFault {
     pub addr: u64,
     /// The exception vector (x86) or cause (riscv).
     pub vector: u64,
-    /// The error code the CPU pushed (x86), else 0.
+    /// The error code the CPU pushed (x86), or on riscv64 the fault status seL4 reports for a
+    /// page fault (the access-fault cause of the access: 1 fetch, 5 load, 7 store), else 0.
     pub code: u64,
 }
 

@@ -302,7 +302,15 @@ fn classify(ctx: &mut UserContext) -> Option<Trap> {
         _ => FaultKind::Other,
     };
     let addr = if kind == FaultKind::PageFault { ctx.stval } else { 0 };
-    Some(Trap::Fault(UserFault { kind, ip: ctx.pc, addr, vector: cause, code: 0 }))
+    // seL4's FSR of a VMFault (`handleVMFault`): the access-fault cause of the kind of access,
+    // for a page fault and an access fault alike.
+    let code = match cause {
+        5 | 13 => 5,
+        7 | 15 => 7,
+        1 | 12 => 1,
+        _ => 0,
+    };
+    Some(Trap::Fault(UserFault { kind, ip: ctx.pc, addr, vector: cause, code }))
 }
 
 /// The name of the exception behind a user fault, for reports.
@@ -310,7 +318,8 @@ pub fn fault_name(fault: &UserFault) -> &'static str {
     cause_name(fault.vector)
 }
 
-/// Whether a page fault was an instruction fetch (scause 12, instruction page fault).
+/// Whether a page fault was an instruction fetch (scause 12, instruction page fault, or 1,
+/// instruction access fault).
 pub fn fault_is_fetch(fault: &UserFault) -> bool {
-    fault.vector == 12
+    fault.vector == 12 || fault.vector == 1
 }
