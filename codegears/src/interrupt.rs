@@ -22,31 +22,79 @@ use crate::machine::{MachineOp, MachineOps};
 use crate::object::ObjectStore;
 use crate::thread::{Scheduler, yield_thread};
 
-/// The largest IRQ (`maxIRQ`; here the RISC-V PLIC of QEMU `virt`, sources 1..=127).
-pub const MAX_IRQ: u64 = 127;
+/// The largest IRQ (`maxIRQ`): riscv64, the RISC-V PLIC of QEMU `virt` (sources 1..=127);
+/// x86_64, the last vector seL4 gives users (`int_irq_user_max` 155, less the 0x20 vectors of
+/// the exceptions).
+pub const fn max_irq(arch: Arch) -> u64 {
+    match arch {
+        Arch::X86_64 => X86_IRQ_USER_MAX,
+        Arch::Riscv64 => 127,
+    }
+}
+
+/// x86_64's ISA IRQs (the 8259 PICs' lines): the only ones IssueIRQHandler issues there
+/// (`Arch_checkIRQ` with the PIC).
+pub const X86_IRQ_ISA_MAX: u64 = 15;
+/// x86_64's first IRQ for MSI and IOAPIC handlers (`irq_user_min`, vector 0x30).
+pub const X86_IRQ_USER_MIN: u64 = 16;
+/// x86_64's last IRQ for MSI and IOAPIC handlers (`irq_user_max`, vector 155).
+pub const X86_IRQ_USER_MAX: u64 = 123;
+/// The largest PCI bus, device and function numbers (`PCI_BUS_MAX` …).
+const PCI_MAX: [u64; 3] = [255, 31, 7];
+
+/// Whether `request` is x86_64's IssueIRQHandlerIOAPIC or IssueIRQHandlerMSI.
+fn x86_user_irq_label(arch: Arch, request: &Request) -> bool {
+    arch == Arch::X86_64
+        && matches!(
+            request.label,
+            abi::x86_64::label::IRQ_ISSUE_IRQ_HANDLER_IOAPIC | abi::x86_64::label::IRQ_ISSUE_IRQ_HANDLER_MSI
+        )
+}
+
+/// The IRQ an IRQControl invocation asks for: IssueIRQHandler's first word; x86_64's
+/// IssueIRQHandlerIOAPIC and MSI take it in their seventh, counted from `irq_user_min`.
+fn requested_irq(arch: Arch, request: &Request) -> u64 {
+    if x86_user_irq_label(arch, request) {
+        request.mr(6).saturating_add(X86_IRQ_USER_MIN)
+    } else {
+        request.mr(0)
+    }
+}
 
 gears::code_gear! {
-    /// `decodeIRQControlInvocation`: IssueIRQHandler(irq, index, depth) with the destination
-    /// CNode as extra cap: message length, IRQ range, not yet active; then the target slot.
-    pub fn decode_irq_control_invocation(ctx: Kernel; irqs: &IrqTable, request: &Request, invocation: &Invocation, lookup: &mut LookupCursor) {
-        if request.label != label::irq_control::ISSUE_IRQ_HANDLER {
+    /// `decodeIRQControlInvocation` / x86_64's `Arch_decodeIRQControlInvocation`:
+    /// IssueIRQHandler(irq, index, depth), and on x86_64 IssueIRQHandlerIOAPIC(index, depth,
+    /// ioapic, pin, level, polarity, irq) and IssueIRQHandlerMSI(index, depth, bus, dev, func,
+    /// handle, irq), each with the destination CNode as extra cap: message length, IRQ range,
+    /// not yet active; then the target slot.
+    pub fn decode_irq_control_invocation(ctx: Kernel; irqs: &IrqTable, arch: &Arch, request: &Request, invocation: &Invocation, lookup: &mut LookupCursor) {
+        let x86_user = x86_user_irq_label(*arch, request);
+        if request.label != label::irq_control::ISSUE_IRQ_HANDLER && !x86_user {
             return Next::Fail(SyscallError::IllegalOperation);
         }
         let Some(&(root, _)) = invocation.extra_caps.first() else {
             return Next::Fail(SyscallError::TruncatedMessage);
         };
-        if request.mrs.len() < 3 {
+        if request.mrs.len() < if x86_user { 7 } else { 3 } {
             return Next::Fail(SyscallError::TruncatedMessage);
         }
-        let irq = request.mr(0);
-        // Arch_checkIRQ: 0..=maxIRQ (0 is the kernel's timer, shared with one user driver).
-        if irq > MAX_IRQ {
-            return Next::Fail(SyscallError::RangeError { min: 0, max: MAX_IRQ });
+        let (index, depth) = if x86_user { (request.mr(0), request.mr(1)) } else { (request.mr(1), request.mr(2)) };
+        if x86_user {
+            if request.mr(6) > X86_IRQ_USER_MAX - X86_IRQ_USER_MIN {
+                return Next::Fail(SyscallError::RangeError { min: 0, max: X86_IRQ_USER_MAX - X86_IRQ_USER_MIN });
+            }
+        } else {
+            // Arch_checkIRQ: x86_64's ISA lines (the PIC's); riscv64's PLIC sources (0 is the
+            // kernel's timer here, shared with one user driver).
+            let max = if *arch == Arch::X86_64 { X86_IRQ_ISA_MAX } else { max_irq(*arch) };
+            if request.mr(0) > max {
+                return Next::Fail(SyscallError::RangeError { min: 0, max });
+            }
         }
-        if irqs.active.contains(&(irq as u16)) {
+        if irqs.active.contains(&(requested_irq(*arch, request) as u16)) {
             return Next::Fail(SyscallError::RevokeFirst);
         }
-        match lookup_slot_for_cnode_op(lookup, false, root, request.mr(1), request.mr(2), Some(&DECODE_IRQ_CONTROL_TARGET_FOUND)) {
+        match lookup_slot_for_cnode_op(lookup, false, root, index, depth, Some(&DECODE_IRQ_CONTROL_TARGET_FOUND)) {
             Ok(()) => Next::Goto(&crate::lookup::RESOLVE_ADDRESS_BITS),
             Err(e) => Next::Fail(e),
         }
@@ -54,12 +102,24 @@ gears::code_gear! {
 }
 
 gears::code_gear! {
-    /// The target slot is found: it must be empty.
-    pub fn decode_irq_control_target_found(ctx: Kernel; cspace: &CSpace, invocation: &mut Invocation, lookup: &LookupCursor) {
+    /// The target slot is found: it must be empty. Then x86_64's IOAPIC and MSI checks: Gears
+    /// drives no IOAPIC (`ioapic_decode_map_pin_to_vector` with none: IllegalOperation); an MSI's
+    /// PCI bus, device and function must be in range.
+    pub fn decode_irq_control_target_found(ctx: Kernel; cspace: &CSpace, arch: &Arch, request: &Request, invocation: &mut Invocation, lookup: &LookupCursor) {
         let dest = match lookup.empty_target_slot(cspace) {
             Ok(s) => s,
             Err(e) => return Next::Fail(e),
         };
+        if x86_user_irq_label(*arch, request) {
+            if request.label == abi::x86_64::label::IRQ_ISSUE_IRQ_HANDLER_IOAPIC {
+                return Next::Fail(SyscallError::IllegalOperation);
+            }
+            for (i, max) in PCI_MAX.into_iter().enumerate() {
+                if request.mr(2 + i) > max {
+                    return Next::Fail(SyscallError::RangeError { min: 0, max });
+                }
+            }
+        }
         invocation.dest = Some(dest);
         Next::Goto(&INVOKE_IRQ_CONTROL)
     }
@@ -68,9 +128,9 @@ gears::code_gear! {
 gears::code_gear! {
     /// `invokeIRQControl`: the IRQ becomes active (`IRQSignal`) and the handler cap is inserted
     /// as a child of IRQControl.
-    pub fn invoke_irq_control(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, request: &Request, invocation: &Invocation, machine: &mut MachineOps) {
+    pub fn invoke_irq_control(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, arch: &Arch, request: &Request, invocation: &Invocation, machine: &mut MachineOps) {
         set_restart(objects, request.thread);
-        let irq = request.mr(0) as u16;
+        let irq = requested_irq(*arch, request) as u16;
         if let (Some((_, control)), Some(dest)) = (invocation.invoked, invocation.dest) {
             irqs.active.insert(irq);
             // setIRQState(IRQSignal) unmasks the line.
@@ -145,7 +205,7 @@ pub fn deleting_irq_handler(irqs: &mut IrqTable, machine: &mut MachineOps, irq: 
     irqs.masked.remove(&irq);
 }
 
-/// A notification is dying: no IRQ signals it any more (at most [`MAX_IRQ`] entries to look at).
+/// A notification is dying: no IRQ signals it any more (at most [`max_irq`] entries to look at).
 pub fn forget_notification(irqs: &mut IrqTable, ntfn: ObjPtr) {
     irqs.notification.retain(|_, c| !matches!(c, Cap::Notification { ptr, .. } if *ptr == ntfn));
 }

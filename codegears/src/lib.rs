@@ -52,8 +52,10 @@
 //!   SetMCPriority, SetSchedParams, SetIPCBuffer, SetSpace (the VSpace root must pass
 //!   `isValidVTableRoot` and goes in the TCB's VTable slot), Suspend, Resume, BindNotification,
 //!   UnbindNotification, SetTLSBase, SetFlags (the driver runs a thread with `fpuDisabled`
-//!   with its FPU off). IRQControl IssueIRQHandler (IRQ range
-//!   0..=[`interrupt::MAX_IRQ`]); IRQHandler Ack, SetNotification, Clear; an interrupt
+//!   with its FPU off). IRQControl IssueIRQHandler (riscv64: the PLIC's sources 0..=127;
+//!   x86_64: the PIC's ISA lines 0..=15) and x86_64's IssueIRQHandlerMSI (IRQs 16..=123, vector
+//!   IRQ + 0x20; IssueIRQHandlerIOAPIC is IllegalOperation, as seL4 with no IOAPIC says: Gears
+//!   routes the ISA lines through the PICs and device interrupts as MSIs); IRQHandler Ack, SetNotification, Clear; an interrupt
 //!   ([`interrupt::HANDLE_INTERRUPT`]) signals the handler's notification and stays masked until
 //!   acknowledged; IRQ 0 is the timer, whose ticks end time slices of [`interrupt::TIME_SLICE`]
 //!   and which one user-level driver may also handle (seL4 keeps its timer to itself).

@@ -1,7 +1,7 @@
 //! The machine under the capability kernel: what `codegears::entry` asks of the hardware.
 
 use codegears::entry::Machine;
-use codegears::interrupt::{IRQ_TIMER, MAX_IRQ};
+use codegears::interrupt::{IRQ_TIMER, max_irq};
 use codegears::machine::MachineOp;
 #[cfg(feature = "checks")]
 use codegears::machine::Pte;
@@ -13,7 +13,7 @@ use crate::arch;
 /// console for `seL4_DebugPutChar`.
 #[derive(Debug, Default)]
 pub struct HwMachine {
-    /// Lines 0..=`MAX_IRQ` taken and not yet handled (bit `irq`; the timer is line 0).
+    /// Lines 0..=`max_irq` taken and not yet handled (bit `irq`; the timer is line 0).
     pending: u128,
     /// Interrupts the entry took through [`Machine::active_irq`] (after a preemption) since the
     /// driver last asked.
@@ -23,7 +23,7 @@ pub struct HwMachine {
     tables_changed: u64,
 }
 
-const _: () = assert!(MAX_IRQ < 128);
+const _: () = assert!(max_irq(abi::Arch::native()) < 128);
 
 impl HwMachine {
     /// Waits with interrupts open until one is taken (at once if one is pending), then notes
@@ -40,7 +40,7 @@ impl HwMachine {
     /// Notes the device lines the arch layer took while the kernel ran.
     pub fn note_kernel_lines(&mut self) {
         while let Some(line) = arch::take_kernel_irq() {
-            if u64::from(line) <= MAX_IRQ {
+            if u64::from(line) <= max_irq(abi::Arch::native()) {
                 self.note(line as u16);
             }
         }

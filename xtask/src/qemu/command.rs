@@ -55,7 +55,9 @@ pub fn qemu_command(arch: Arch, image: &Path, uefi: bool, memory_mib: u32) -> an
             // serves from virtio-blk about twice as fast as from emulated IDE (1.3-1.5 s instead
             // of 2.8-3.6 s to the root task for a 560 KB release kernel, measured on this machine).
             let drive = format!("format=raw,file={},if=virtio", image.display());
-            cmd.args(["-cpu", X86_CPU, "-drive", &drive])
+            // The HPET signals MSIs, as it may in seL4's runs (sel4test's timer driver takes its
+            // interrupt through IRQControl GetMSI then; Gears drives no IOAPIC).
+            cmd.args(["-cpu", X86_CPU, "-global", "hpet.msi=on", "-drive", &drive])
                 .args(["-serial", "stdio", "-display", "none", "-no-reboot", "-m", &memory])
                 .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
             if uefi {

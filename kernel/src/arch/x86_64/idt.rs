@@ -1,4 +1,5 @@
-//! The IDT: every vector 0–47 points at its naked stub in [`super::trap`].
+//! The IDT: every vector 0–155 and the local APIC's spurious vector point at their naked stubs in
+//! [`super::trap`].
 
 use ::x86_64::VirtAddr;
 use ::x86_64::structures::idt::InterruptDescriptorTable;
@@ -45,6 +46,8 @@ pub fn init() {
             for v in 32..STUBS.len() {
                 idt[v as u8].set_handler_addr(addr(v));
             }
+            let spurious = VirtAddr::new(super::trap::spurious_stub as *const () as u64);
+            idt[super::lapic::SPURIOUS_VECTOR as u8].set_handler_addr(spurious);
         }
         idt
     });

@@ -1,4 +1,6 @@
-//! Device lines of the 8259 PIC pair (ISA IRQs 1–15; 0 is the timer's, 2 the cascade).
+//! Device lines of the 8259 PIC pair (ISA IRQs 1–15; 0 is the timer's, 2 the cascade), and the
+//! IRQs of MSIs (16–123, vectors 0x30–155), which the local APIC delivers and which cannot be
+//! masked (seL4's `maskInterrupt` does nothing for them either).
 //!
 //! A device line whose interrupt is taken is masked in the PIC's interrupt mask register before
 //! its end-of-interrupt (see `timer::acknowledge`), as seL4's `handleInterrupt` does
@@ -14,6 +16,9 @@ use crate::arch::IrqError;
 /// The cascade line (the slave PIC) on the master.
 const CASCADE: u32 = 2;
 
+/// The MSI IRQs.
+const MSI_LINES: core::ops::RangeInclusive<u32> = 16..=123;
+
 fn check(line: u32) -> Result<(), IrqError> {
     if (1..16).contains(&line) && line != CASCADE { Ok(()) } else { Err(IrqError::BadLine) }
 }
@@ -28,6 +33,9 @@ pub(super) fn set_masked(line: u32, masked: bool) {
 /// Routes device line `line` (the PICs route every line; this unmasks it and the cascade for a
 /// slave line).
 pub fn irq_enable(line: u32) -> Result<(), IrqError> {
+    if MSI_LINES.contains(&line) {
+        return Ok(());
+    }
     check(line)?;
     if line >= 8 {
         set_masked(CASCADE, false);
@@ -38,6 +46,9 @@ pub fn irq_enable(line: u32) -> Result<(), IrqError> {
 
 /// Masks device line `line` in its PIC; a request raised meanwhile waits in the IRR.
 pub fn irq_mask(line: u32) -> Result<(), IrqError> {
+    if MSI_LINES.contains(&line) {
+        return Ok(());
+    }
     check(line)?;
     set_masked(line, true);
     Ok(())
@@ -59,25 +70,31 @@ pub fn irq_pending() -> bool {
         outb(cmd, 0x0a); // OCW3: the next read of the command port returns the IRR
         inb(cmd) & !inb(data)
     };
-    raised(0x20, 0x21) & !(1 << CASCADE) != 0 || raised(0xa0, 0xa1) != 0
+    raised(0x20, 0x21) & !(1 << CASCADE) != 0
+        || raised(0xa0, 0xa1) != 0
+        || super::lapic::user_vector_pending()
 }
 
-/// Lines taken while the kernel ran, not yet taken by [`take_kernel_irq`].
-static KERNEL_TAKEN: AtomicU64 = AtomicU64::new(0);
+/// Lines taken while the kernel ran, not yet taken by [`take_kernel_irq`] (bit `line % 64` of
+/// word `line / 64`).
+static KERNEL_TAKEN: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
-/// Records device line `line`, taken (and masked) while the kernel ran.
+/// Records device line `line` (below 128), taken (and masked, if a PIC's) while the kernel ran.
 pub(super) fn record_kernel_irq(line: u32) {
-    KERNEL_TAKEN.fetch_or(1 << line, Ordering::Relaxed);
+    if let Some(word) = KERNEL_TAKEN.get(line as usize / 64) {
+        word.fetch_or(1 << (line % 64), Ordering::Relaxed);
+    }
 }
 
 /// The lowest device line whose interrupt was taken while the kernel ran (e.g. idling in
 /// `wait_for_interrupt`), removed from the record; it stays masked until the kernel unmasks it.
 pub fn take_kernel_irq() -> Option<u32> {
-    let bits = KERNEL_TAKEN.load(Ordering::Relaxed);
-    if bits == 0 {
-        return None;
-    }
-    let line = bits.trailing_zeros();
-    KERNEL_TAKEN.fetch_and(!(1 << line), Ordering::Relaxed);
-    Some(line)
+    KERNEL_TAKEN.iter().enumerate().find_map(|(i, word)| {
+        let bits = word.load(Ordering::Relaxed);
+        (bits != 0).then(|| {
+            let bit = bits.trailing_zeros();
+            word.fetch_and(!(1 << bit), Ordering::Relaxed);
+            i as u32 * 64 + bit
+        })
+    })
 }

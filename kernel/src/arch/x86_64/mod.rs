@@ -5,6 +5,7 @@ mod cpu;
 mod gdt;
 mod idt;
 mod irq;
+mod lapic;
 mod paging;
 #[cfg(feature = "qemu-test")]
 pub mod programs;
@@ -33,9 +34,9 @@ pub use user::{fault_is_fetch, fault_name};
 /// `CONFIG_PADDR_USER_DEVICE_TOP` on x86_64).
 pub const DEVICE_TOP: u64 = 1 << 47;
 
-/// Device memory the kernel drives itself, never handed to the root task (start, end): none on
-/// x86_64, whose serial line, PIC and PIT are I/O ports.
-pub const KERNEL_DEVICES: &[(u64, u64)] = &[];
+/// Device memory the kernel drives itself, never handed to the root task (start, end): the
+/// local APIC's registers (the serial line, PICs and PIT are I/O ports).
+pub const KERNEL_DEVICES: &[(u64, u64)] = &[(lapic::BASE, lapic::BASE + 0x1000)];
 
 /// The extra bootinfo's chunks seL4's boot gives on x86_64, in its order: the ACPI RSDP (when
 /// the firmware has one) and the TSC frequency in MHz (`SEL4_BOOTINFO_HEADER_X86_TSC_FREQ`).
@@ -62,7 +63,9 @@ pub fn init_cpu() -> &'static str {
     cpu::enable_nx_and_syscall();
     cpu::enable_user_fpu();
     user::init_syscall_msrs();
-    "GDT/TSS (RSP0, IST for #DF), IDT (48 vectors, naked entry stubs), SYSCALL MSRs loaded"
+    lapic::init();
+    "GDT/TSS (RSP0, IST for #DF), IDT (156 vectors and the APIC's spurious one, naked entry stubs), \
+     SYSCALL MSRs loaded, local APIC on (PICs through LINT0, MSIs at vectors 0x30-0x9b)"
 }
 
 /// Starts the periodic timer (PIT channel 0 through the 8259 PIC) at [`TIMER_HZ`].

@@ -65,8 +65,15 @@ pub fn init() {
 }
 
 /// If `vector` is a PIC line: masks it if it is a device line, sends the end-of-interrupt, counts
-/// a timer tick, and says which line it was. `None` for exceptions.
+/// a timer tick, and says which line it was; if it is an MSI's, acknowledges it at the local
+/// APIC and says which IRQ it is (vector - 0x20). `None` for exceptions and spurious interrupts.
 pub fn acknowledge(vector: u64) -> Option<Irq> {
+    if super::lapic::USER_VECTORS.contains(&vector) {
+        // An MSI: acknowledged at the local APIC at once (it cannot be masked; seL4's
+        // `ackInterrupt`), and handed on as IRQ vector - 0x20.
+        super::lapic::eoi();
+        return Some(Irq::Other((vector - PIC_BASE) as u32));
+    }
     if !(PIC_BASE..PIC_BASE + 16).contains(&vector) {
         return None;
     }

@@ -53,7 +53,7 @@ pub const SYSCALL_VECTOR: u64 = 0x100;
 /// The first vector of the remapped 8259 PIC (IRQ 0 = the PIT timer).
 pub const PIC_BASE: u64 = 32;
 /// The number of vectors with a stub: 32 exceptions and 16 PIC lines.
-pub const STUB_COUNT: usize = 48;
+pub const STUB_COUNT: usize = 156;
 
 /// Pushes the general registers below the stub's vector and error code, and dispatches on the
 /// privilege level the trap came from.
@@ -111,6 +111,32 @@ stubs! {
     v32 = 32 noerr, v33 = 33 noerr, v34 = 34 noerr, v35 = 35 noerr, v36 = 36 noerr, v37 = 37 noerr,
     v38 = 38 noerr, v39 = 39 noerr, v40 = 40 noerr, v41 = 41 noerr, v42 = 42 noerr, v43 = 43 noerr,
     v44 = 44 noerr, v45 = 45 noerr, v46 = 46 noerr, v47 = 47 noerr,
+    v48 = 48 noerr, v49 = 49 noerr, v50 = 50 noerr, v51 = 51 noerr, v52 = 52 noerr, v53 = 53 noerr,
+    v54 = 54 noerr, v55 = 55 noerr, v56 = 56 noerr, v57 = 57 noerr, v58 = 58 noerr, v59 = 59 noerr,
+    v60 = 60 noerr, v61 = 61 noerr, v62 = 62 noerr, v63 = 63 noerr, v64 = 64 noerr, v65 = 65 noerr,
+    v66 = 66 noerr, v67 = 67 noerr, v68 = 68 noerr, v69 = 69 noerr, v70 = 70 noerr, v71 = 71 noerr,
+    v72 = 72 noerr, v73 = 73 noerr, v74 = 74 noerr, v75 = 75 noerr, v76 = 76 noerr, v77 = 77 noerr,
+    v78 = 78 noerr, v79 = 79 noerr, v80 = 80 noerr, v81 = 81 noerr, v82 = 82 noerr, v83 = 83 noerr,
+    v84 = 84 noerr, v85 = 85 noerr, v86 = 86 noerr, v87 = 87 noerr, v88 = 88 noerr, v89 = 89 noerr,
+    v90 = 90 noerr, v91 = 91 noerr, v92 = 92 noerr, v93 = 93 noerr, v94 = 94 noerr, v95 = 95 noerr,
+    v96 = 96 noerr, v97 = 97 noerr, v98 = 98 noerr, v99 = 99 noerr, v100 = 100 noerr, v101 = 101
+    noerr, v102 = 102 noerr, v103 = 103 noerr, v104 = 104 noerr, v105 = 105 noerr, v106 = 106 noerr,
+    v107 = 107 noerr, v108 = 108 noerr, v109 = 109 noerr, v110 = 110 noerr, v111 = 111 noerr, v112 =
+    112 noerr, v113 = 113 noerr, v114 = 114 noerr, v115 = 115 noerr, v116 = 116 noerr, v117 = 117
+    noerr, v118 = 118 noerr, v119 = 119 noerr, v120 = 120 noerr, v121 = 121 noerr, v122 = 122 noerr,
+    v123 = 123 noerr, v124 = 124 noerr, v125 = 125 noerr, v126 = 126 noerr, v127 = 127 noerr, v128 =
+    128 noerr, v129 = 129 noerr, v130 = 130 noerr, v131 = 131 noerr, v132 = 132 noerr, v133 = 133
+    noerr, v134 = 134 noerr, v135 = 135 noerr, v136 = 136 noerr, v137 = 137 noerr, v138 = 138 noerr,
+    v139 = 139 noerr, v140 = 140 noerr, v141 = 141 noerr, v142 = 142 noerr, v143 = 143 noerr, v144 =
+    144 noerr, v145 = 145 noerr, v146 = 146 noerr, v147 = 147 noerr, v148 = 148 noerr, v149 = 149
+    noerr, v150 = 150 noerr, v151 = 151 noerr, v152 = 152 noerr, v153 = 153 noerr, v154 = 154 noerr,
+    v155 = 155 noerr,
+}
+
+/// The local APIC's spurious-interrupt vector's stub (no end-of-interrupt is due for it).
+#[unsafe(naked)]
+pub extern "C" fn spurious_stub() {
+    naked_asm!("push 0", "push {v}", "jmp {common}", v = const super::lapic::SPURIOUS_VECTOR, common = sym trap_common);
 }
 
 /// The name of an exception vector, for reports.
@@ -153,6 +179,7 @@ pub fn vector_name(vector: u64) -> &'static str {
         0..=31 => NAMES[vector as usize],
         SYSCALL_VECTOR => "syscall",
         v if v == PIC_BASE => "timer (PIT IRQ 0)",
+        super::lapic::SPURIOUS_VECTOR => "spurious interrupt",
         _ => "device interrupt",
     }
 }
@@ -161,6 +188,9 @@ pub fn vector_name(vector: u64) -> &'static str {
 /// recorded for `take_kernel_irq`) and counted; an
 /// exception is a kernel bug, reported and fatal.
 extern "sysv64" fn kernel_trap(frame: &mut TrapFrame) {
+    if frame.vector == super::lapic::SPURIOUS_VECTOR {
+        return;
+    }
     if let Some(irq) = super::timer::acknowledge(frame.vector) {
         if let crate::arch::Irq::Other(line) = irq {
             super::irq::record_kernel_irq(line);

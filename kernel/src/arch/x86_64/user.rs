@@ -254,6 +254,10 @@ fn classify(ctx: &UserContext) -> Trap {
             let line = (v - super::trap::PIC_BASE) as u32;
             Trap::Interrupt(if line == 0 { Irq::Timer } else { Irq::Other(line) })
         }
+        // An MSI (IRQ vector - 0x20), or a spurious interrupt (a line no handler has).
+        v if super::lapic::USER_VECTORS.contains(&v) || v == super::lapic::SPURIOUS_VECTOR => {
+            Trap::Interrupt(Irq::Other((v - super::trap::PIC_BASE) as u32))
+        }
         v => {
             let kind = match v {
                 14 => FaultKind::PageFault,
