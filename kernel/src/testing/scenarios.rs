@@ -3,7 +3,7 @@
 //! task, narrates on the console, and checks the replies the root task stored and the kernel
 //! state.
 
-use abi::{CapRights, Error, label};
+use abi::{Arch, CapRights, Error, label};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -12,7 +12,7 @@ use codegears::cap::Cap;
 
 use super::checks::Program;
 use super::script::{Call, Reply, RootTask};
-use crate::arch::{self, Irq, Trap};
+use crate::arch::{self, Irq, PAGE_SIZE, Trap};
 use crate::console::report;
 use crate::driver::Driver;
 use metagears::wire::Report;
@@ -102,6 +102,14 @@ pub fn boot_info() -> Outcome {
     if let Some(s) = (bi.empty.start..bi.empty.end).find(|&s| !rt.cap(s).is_null()) {
         return Err(format!("slot {s} of the empty range holds {:?}", rt.cap(s)));
     }
+    let chunks = extra_bootinfo_chunks(&rt, bi)?;
+    if Arch::native() == Arch::X86_64 {
+        let tsc = chunks.iter().find(|c| c.0 == abi::bootinfo::header::X86_TSC_FREQ);
+        match tsc {
+            Some(&(_, len, mhz)) if len == 20 && mhz as u32 > 0 => {}
+            _ => return Err(format!("no TSC frequency chunk in the extra bootinfo: {chunks:x?}")),
+        }
+    }
     kprintln!(
         "root task: boot info: root CNode {:#x} (radix {}), TCB {:#x}, empty slots {}..{}; {} untypeds of RAM \
          ({} KiB), {} device untypeds; image {:#x}..{:#x} at phys {:#x}, root objects {} KiB at phys {:#x}",
@@ -120,6 +128,37 @@ pub fn boot_info() -> Outcome {
         rs.0
     );
     codegears::check_invariants(&rt.kernel.state).map_err(|e| format!("boot state: {e}"))
+}
+
+/// The chunks of the root task's extra bootinfo, as libsel4 walks them: (id, length, the first
+/// word after the header); the last must be padding that ends the last page.
+fn extra_bootinfo_chunks(
+    rt: &RootTask,
+    bi: &abi::bootinfo::BootInfo,
+) -> Result<Vec<(u64, u64, u64)>, String> {
+    let frames: Vec<u64> =
+        (bi.extra_bi_pages.start..bi.extra_bi_pages.end).map(|s| rt.cap(s).ptr()).collect();
+    let word = |offset: u64| {
+        let mut bytes = [0u8; 8];
+        let frame = frames[(offset / PAGE_SIZE) as usize];
+        arch::copy_from_frame(frame, (offset % PAGE_SIZE) as usize, &mut bytes);
+        u64::from_le_bytes(bytes)
+    };
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    while at < bi.extra_len {
+        let (id, len) = (word(at), word(at + 8));
+        if len < 16 || at + len > bi.extra_len {
+            return Err(format!("extra bootinfo chunk {id} at {at} has length {len}"));
+        }
+        chunks.push((id, len, if len > 16 { word(at + 16) } else { 0 }));
+        at += len;
+    }
+    match chunks.last() {
+        None => Ok(chunks),
+        Some(&(abi::bootinfo::header::PADDING, ..)) if at == frames.len() as u64 * PAGE_SIZE => Ok(chunks),
+        Some(_) => Err(format!("the extra bootinfo does not end with padding to its last page: {chunks:x?}")),
+    }
 }
 
 /// Untyped Retype through real syscalls: an endpoint and a TCB, the watermark moves, a retype
