@@ -34,9 +34,15 @@ pub use user::{fault_is_fetch, fault_name};
 /// `CONFIG_PADDR_USER_DEVICE_TOP` on x86_64).
 pub const DEVICE_TOP: u64 = 1 << 47;
 
-/// Device memory the kernel drives itself, never handed to the root task (start, end): the
-/// local APIC's registers (the serial line, PICs and PIT are I/O ports).
-pub const KERNEL_DEVICES: &[(u64, u64)] = &[(lapic::BASE, lapic::BASE + 0x1000)];
+/// Device memory the kernel keeps from the root task (start, end): the local APIC's registers,
+/// and the IOAPIC's, which seL4 drives itself (a user programming it could deliver any vector,
+/// an exception's included; Gears leaves its pins as the firmware left them). The serial line,
+/// PICs and PIT are I/O ports.
+pub const KERNEL_DEVICES: &[(u64, u64)] =
+    &[(IOAPIC_BASE, IOAPIC_BASE + 0x1000), (lapic::BASE, lapic::BASE + 0x1000)];
+
+/// The IOAPIC's registers on QEMU's `pc` machine.
+const IOAPIC_BASE: u64 = 0xfec0_0000;
 
 /// The extra bootinfo's chunks seL4's boot gives on x86_64, in its order: the ACPI RSDP (when
 /// the firmware has one) and the TSC frequency in MHz (`SEL4_BOOTINFO_HEADER_X86_TSC_FREQ`).
