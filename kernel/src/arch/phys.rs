@@ -29,12 +29,21 @@ pub fn zero_frame(frame: u64) {
 
 /// Fills the RAM window `w` with zeros (boot: the free memory, which no object uses yet). A page
 /// already zero is only read: the guest's RAM is untouched until used, and writing it all would
-/// make QEMU back every page of it with host memory.
+/// make QEMU back every page of it with host memory. (The comparison and the clearing are
+/// `memcmp` and `memset`, optimised even in a debug kernel.)
 pub fn zero_window(w: &codegears::mem::RamWindow) {
-    use core::sync::atomic::Ordering::Relaxed;
-    for page in w.words.chunks(PAGE_SIZE as usize / 8) {
-        if page.iter().any(|word| word.load(Relaxed) != 0) {
-            page.iter().for_each(|word| word.store(0, Relaxed));
+    const ZERO: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
+    let base = w.words.as_ptr().cast_mut().cast::<u8>();
+    let len = core::mem::size_of_val(w.words);
+    for offset in (0..len).step_by(PAGE_SIZE as usize) {
+        let n = (len - offset).min(PAGE_SIZE as usize);
+        // SAFETY: the window's words are RAM mapped for the kernel's lifetime (`ram_window`),
+        // `offset + n` stays inside them; at boot no object lives there and no user thread runs,
+        // so nothing else reads or writes these bytes meanwhile, and zero bytes are a valid value
+        // for every AtomicU64.
+        let page = unsafe { core::slice::from_raw_parts_mut(base.add(offset), n) };
+        if page != &ZERO[..n] {
+            page.fill(0);
         }
     }
 }
