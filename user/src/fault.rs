@@ -106,6 +106,30 @@ impl Fault {
     }
 }
 
+impl core::fmt::Display for Fault {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Fault::Cap { ip, addr, in_recv_phase, lookup_failure } => write!(
+                f,
+                "CapFault on cptr {addr:#x} at ip {ip:#x}{}, lookup failure {lookup_failure}",
+                if in_recv_phase { " in the receive phase" } else { "" }
+            ),
+            Fault::UnknownSyscall { ip, number } => {
+                write!(f, "UnknownSyscall {} at ip {ip:#x}", number as i64)
+            }
+            Fault::UserException { ip, sp, number, code } => {
+                write!(f, "UserException {number} (code {code}) at ip {ip:#x}, sp {sp:#x}")
+            }
+            Fault::VmFault { ip, addr, prefetch, fsr } => write!(
+                f,
+                "VMFault at {addr:#x} ({} at ip {ip:#x}, FSR {fsr:#x})",
+                if prefetch { "instruction fetch" } else { "data access" }
+            ),
+            Fault::Other { label } => write!(f, "a message with label {label}, no fault"),
+        }
+    }
+}
+
 /// Where the instruction pointer is among an UnknownSyscall message's registers.
 fn pc_index(registers: &[usize]) -> usize {
     #[cfg(not(target_arch = "riscv64"))]
@@ -134,5 +158,7 @@ mod tests {
             Fault::UserException { ip: 100, sp: 101, number: 103, code: 104 }
         );
         assert_eq!(Fault::decode(0x99, w), Fault::Other { label: 0x99 });
+        let vm = Fault::decode(label::VM_FAULT, |i| [0x40_1000, 0, 0, 6][i]);
+        assert_eq!(std::format!("{vm}"), "VMFault at 0x0 (data access at ip 0x401000, FSR 0x6)");
     }
 }
