@@ -15,6 +15,18 @@
 //! assert_eq!(n.cptr(), 40);
 //! assert_eq!(init_thread::TCB.cptr(), 1);
 //! ```
+//!
+//! A function that wants a TCB takes a [`Tcb`]; a [`Tcb`] is what it gets (the crate's docs
+//! show an endpoint refused there at compile time):
+//!
+//! ```
+//! use gears_user::cap::Tcb;
+//! fn resume(t: Tcb) -> gears_user::Result<()> {
+//!     t.resume()
+//! }
+//! let t = Tcb::from_cptr(20);
+//! let _later = move || resume(t);
+//! ```
 
 use core::fmt;
 use core::hash::{Hash, Hasher};
