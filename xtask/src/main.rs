@@ -314,6 +314,7 @@ fn test(args: &TestArgs) -> anyhow::Result<String> {
         None => vec![Arch::X86_64, Arch::Riscv64],
     };
     qemu::test_suites(&arches)?;
+    qemu::check_template(&arches)?;
     let names: Vec<&str> = arches.iter().map(|a| a.name()).collect();
     let mut fuzzed = String::new();
     if args.fuzz_calls > 0 {
@@ -323,7 +324,7 @@ fn test(args: &TestArgs) -> anyhow::Result<String> {
         }
         fuzzed = format!(", then {} fuzzed calls per arch", args.fuzz_calls);
     }
-    Ok(format!("{host}the QEMU suites ({}){fuzzed}", names.join(", ")))
+    Ok(format!("{host}the QEMU suites and the template root task ({}){fuzzed}", names.join(", ")))
 }
 
 #[cfg(test)]

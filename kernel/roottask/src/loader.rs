@@ -4,16 +4,21 @@
 //! mapping in the root task's own VSpace (seL4 maps a frame cap in one place at a time: map it
 //! here, copy, unmap, map it there), as sel4utils' ELF loader does.
 
-use crate::vm::{self, ATTR, PAGE, Slots, USER_BASE, tables};
-use crate::{VSPACE, call, expect, retype};
+use gears_user::cap::{Frame, VSpace, init_thread};
+use gears_user::mmio::Mmio;
+use gears_user::vspace::{self, LEVELS, PAGE_SIZE, VmAttributes};
+use gears_user::{CapRights, Result, println};
 
-use abi::bootinfo::CAP_INIT_THREAD_ASID_POOL as ASID_POOL;
-/// Read and write rights for a mapping.
-pub const RW: u64 = abi::CapRights::READ_WRITE.word();
+use crate::Env;
+use crate::layout::{SCRATCH, USER_BASE};
 
-/// The child's stack top and IPC buffer (the same layout as the root task's).
+/// The child's stack top and IPC buffer.
 pub const STACK_TOP: u64 = USER_BASE + 0x10_0000;
 pub const IPC_BUFFER: u64 = USER_BASE + 0x20_0000;
+
+/// Read and write rights, the default attributes.
+const RW: CapRights = CapRights::READ_WRITE;
+const ATTR: VmAttributes = VmAttributes::DEFAULT;
 
 /// A `PT_LOAD` segment: file offset, vaddr, file size, memory size.
 type Segment = (u64, u64, u64, u64);
@@ -40,97 +45,92 @@ fn segments(elf: &[u8]) -> Option<(u64, [Segment; 4], usize)> {
     Some((entry, out, n))
 }
 
-/// Writes `bytes` at `offset` into the page mapped at the scratch address.
+/// Writes `bytes` at `offset` into the frame mapped at the scratch address.
+#[allow(unsafe_code, reason = "writes a frame mapped through system calls")]
 fn fill_scratch(offset: u64, bytes: &[u8]) {
-    // The root task mapped a fresh 4 KiB frame, writable, at SCRATCH just before (callers check
-    // the Map succeeded), and offset + len stays inside it.
+    // SAFETY: `load` maps a fresh 4 KiB frame read-write at SCRATCH before each call (it checks
+    // the Map succeeded) and unmaps it after; no Rust object lives in it. The handle checks that
+    // every write stays inside the page.
+    let page = unsafe { Mmio::new(SCRATCH, PAGE_SIZE as usize) };
     for (i, &b) in bytes.iter().enumerate() {
-        crate::sel4::write_u8(vm::SCRATCH + offset + i as u64, b);
+        page.write_u8(offset as usize + i, b);
     }
+}
+
+/// Makes the paging structures from level `from` down (retyped from the environment's untyped
+/// into its slots) and maps them in `vspace` to cover `vaddr`.
+pub fn tables(env: &mut Env, vspace: VSpace, vaddr: u64, from: usize) -> Result<()> {
+    for level in &LEVELS[from..] {
+        let t = env.ut.create_range(level.object, 1, &mut env.slots)?.start;
+        level.map(t, vspace, vaddr, ATTR)?;
+    }
+    Ok(())
 }
 
 /// Maps `frame` (a 4 KiB frame cap) read-write at `offset` in the root task's scratch area,
 /// whose paging structures [`load`] made; returns its address there.
 #[cfg(target_arch = "riscv64")]
-pub fn map_scratch(frame: u64, offset: u64) -> Option<u64> {
-    let at = vm::SCRATCH + offset;
-    (call(frame, vm::PAGE_MAP, &[at, RW, ATTR], &[VSPACE]).ok()).then_some(at)
+pub fn map_scratch(frame: Frame, offset: u64) -> Result<u64> {
+    let at = SCRATCH + offset;
+    frame.map(init_thread::VSPACE, at, RW, ATTR).map(|()| at)
 }
 
-/// The 4 KiB frame object type (`seL4_X86_4K` / `seL4_RISCV_4K_Page`).
-#[cfg(target_arch = "riscv64")]
-pub const PAGE_TYPE: u64 = vm::PAGE_TYPE;
-
-/// A child in its own address space: its VSpace root cap, TCB and entry point.
+/// A child in its own address space: its VSpace root cap, IPC buffer frame and entry point.
 pub struct Child {
-    /// Its VSpace root's cptr.
-    pub vspace: u64,
-    /// Its IPC buffer frame's cptr.
-    pub ipc_frame: u64,
+    /// Its VSpace root.
+    pub vspace: VSpace,
+    /// Its IPC buffer frame (mapped at [`IPC_BUFFER`]).
+    pub ipc_frame: Frame,
     /// Its entry point.
     pub entry: u64,
 }
 
+/// Says a step's outcome if it failed.
+fn step<T>(what: &str, r: Result<T>) -> Option<T> {
+    r.map_err(|e| println!("root task: loading the child: {what}: error {}", e.name())).ok()
+}
+
 /// Builds an address space for `elf` and fills it: code and data where the ELF says, a stack
 /// page under [`STACK_TOP`], an IPC buffer page at [`IPC_BUFFER`].
-pub fn load(ut: u64, s: &mut Slots, elf: &[u8]) -> Option<Child> {
+pub fn load(env: &mut Env, elf: &[u8]) -> Option<Child> {
     let (entry, segs, n) = segments(elf)?;
     let segs = &segs[..n];
-    let vspace = s.next();
-    let mut ok = expect("retype a VSpace root for the child", retype(ut, vm::ROOT_TYPE, 0, vspace, 1), 0);
-    ok &= expect("give it an ASID", call(ASID_POOL, vm::ASID_POOL_ASSIGN, &[], &[vspace]).label, 0);
-    ok &= expect("map its paging structures", u64::from(!tables(ut, s, vspace, USER_BASE, 0)), 0);
-    let last = vm::LEVELS.len() - 1;
-    ok &= expect(
-        "and one more page table for its IPC buffer",
-        u64::from(!tables(ut, s, vspace, IPC_BUFFER, last)),
-        0,
-    );
-    ok &= expect(
-        "map scratch paging structures in the root task's own VSpace",
-        u64::from(!tables(ut, s, VSPACE, vm::SCRATCH, 0)),
-        0,
-    );
-    if !ok {
-        return None;
-    }
+    let vspace: VSpace = step("retype a VSpace root for the child", env.ut.create(&mut env.slots))?;
+    step("give it an ASID", init_thread::ASID_POOL.assign(vspace))?;
+    step("map its paging structures", tables(env, vspace, USER_BASE, 0))?;
+    step("and one more page table for its IPC buffer", tables(env, vspace, IPC_BUFFER, LEVELS.len() - 1))?;
+    step("map scratch paging structures in our own VSpace", tables(env, init_thread::VSPACE, SCRATCH, 0))?;
     // Every page any segment touches, once, with the bytes of every segment that falls in it.
-    let first = segs.iter().map(|g| g.1 / PAGE * PAGE).min()?;
+    let first = segs.iter().map(|g| g.1 / PAGE_SIZE * PAGE_SIZE).min()?;
     let end = segs.iter().map(|g| g.1 + g.3).max()?;
     let mut pages = 0;
     let mut page = first;
     while page < end {
-        let frame = s.next();
-        let mut ok = retype(ut, vm::PAGE_TYPE, 0, frame, 1) == 0;
-        ok &= call(frame, vm::PAGE_MAP, &[vm::SCRATCH, RW, ATTR], &[VSPACE]).ok();
-        if !ok {
-            crate::say!("root task: loading the child: could not make or map the frame for {page:#x}");
-            return None;
-        }
+        let frame: Frame = step("retype a frame", env.ut.create(&mut env.slots))?;
+        step("map it at the scratch address", frame.map(init_thread::VSPACE, SCRATCH, RW, ATTR))?;
         for &(offset, vaddr, filesz, _) in segs {
-            let (from, to) = (page.max(vaddr), (page + PAGE).min(vaddr + filesz));
+            let (from, to) = (page.max(vaddr), (page + PAGE_SIZE).min(vaddr + filesz));
             if from < to {
                 let at = (offset + from - vaddr) as usize;
                 fill_scratch(from - page, elf.get(at..at + (to - from) as usize)?);
             }
         }
-        ok &= call(frame, vm::PAGE_UNMAP, &[], &[]).ok();
-        ok &= call(frame, vm::PAGE_MAP, &[page, RW, ATTR], &[vspace]).ok();
-        if !ok {
-            crate::say!("root task: loading the child: could not move the frame to {page:#x}");
-            return None;
-        }
+        step("unmap it", frame.unmap())?;
+        step("map it in the child's address space", frame.map(vspace, page, RW, ATTR))?;
         pages += 1;
-        page += PAGE;
+        page += PAGE_SIZE;
     }
-    let (stack, ipc_frame) = (s.next(), s.next());
-    let mut ok = retype(ut, vm::PAGE_TYPE, 0, stack, 2) == 0;
-    ok &= call(stack, vm::PAGE_MAP, &[STACK_TOP - PAGE, RW, ATTR], &[vspace]).ok();
-    ok &= call(ipc_frame, vm::PAGE_MAP, &[IPC_BUFFER, RW, ATTR], &[vspace]).ok();
-    crate::say!(
+    let frames = step(
+        "retype a stack page and an IPC buffer",
+        env.ut.create_range(vspace::object::SMALL_PAGE, 2, &mut env.slots),
+    )?;
+    let (stack, ipc_frame) = (Frame::from_cptr(frames.start), Frame::from_cptr(frames.start + 1));
+    step("map the stack", stack.map(vspace, STACK_TOP - PAGE_SIZE, RW, ATTR))?;
+    step("map the IPC buffer", ipc_frame.map(vspace, IPC_BUFFER, RW, ATTR))?;
+    println!(
         "root task: loaded the child ({} bytes of ELF) into {pages} pages of its own address space, \
          plus a stack page and an IPC buffer; entry {entry:#x}",
         elf.len()
     );
-    ok.then_some(Child { vspace, ipc_frame, entry })
+    Some(Child { vspace, ipc_frame, entry })
 }

@@ -153,7 +153,7 @@ fn build_root_task(arch: Arch, fuzz: Option<FuzzProgram>) -> anyhow::Result<Path
 }
 
 /// Removes the outer cargo invocation's variables (xtask runs under `cargo run`).
-fn clear_cargo_env(cmd: &mut Command) {
+pub(super) fn clear_cargo_env(cmd: &mut Command) {
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();
         if key.starts_with("CARGO_") && key != "CARGO_HOME" || key == "RUSTFLAGS" {

@@ -8,7 +8,8 @@
 //! - [`suite`]: the QEMU test suites of `cargo xtask test`;
 //! - [`traced`]: the gear trace a traced kernel streams, and the test kernel's traced scenario;
 //! - [`latency`]: the interrupt-latency bench;
-//! - [`fuzz`]: the system-call fuzzer's runs.
+//! - [`fuzz`]: the system-call fuzzer's runs;
+//! - [`template`]: the template root task (`user/template`), built and booted once.
 
 use std::time::Duration;
 
@@ -24,12 +25,14 @@ mod latency;
 mod root_task;
 mod runner;
 mod suite;
+mod template;
 mod traced;
 
 pub use build::FuzzProgram;
 pub use fuzz::{FuzzOptions, fuzz};
 pub use latency::irq_latency_bench;
 pub use suite::test_suites;
+pub use template::check_template;
 pub use traced::{comparable_lines, streamed_trace};
 
 use build::{Build, build_image, kernel_elf};

@@ -1,5 +1,6 @@
-//! What the fuzzer needs of each arch's ABI beyond the paging objects (`crate::vm`): the arch
-//! labels it aims at, the object and label counts, the address-space limits, the registers.
+//! What the fuzzer needs of each arch's ABI beyond the paging objects (`gears_user::vspace`):
+//! the arch labels it aims at, the object and label counts, the address-space limits, the
+//! registers.
 
 #[cfg(target_arch = "x86_64")]
 mod imp {
@@ -10,14 +11,18 @@ mod imp {
     pub const LABEL_COUNT: u64 = label::COUNT;
     /// The page types a frame can be retyped as: 4 KiB, 2 MiB, 1 GiB.
     pub const PAGE_TYPES: [u64; 3] = [object::SMALL_PAGE, object::LARGE_PAGE, object::HUGE_PAGE];
-    /// Map and Unmap of each paging structure below the root, top down (as `vm::LEVELS`).
+    /// Map and Unmap of each paging structure below the root, top down (as `gears_user::vspace::LEVELS`).
     pub const TABLE_LABELS: [(u64, u64); 3] = [
         (label::PDPT_MAP, label::PDPT_UNMAP),
         (label::PAGE_DIRECTORY_MAP, label::PAGE_DIRECTORY_UNMAP),
         (label::PAGE_TABLE_MAP, label::PAGE_TABLE_UNMAP),
     ];
+    /// Page Map, Unmap and GetAddress; ASIDControl MakePool; ASIDPool Assign.
+    pub const PAGE_MAP: u64 = label::PAGE_MAP;
+    pub const PAGE_UNMAP: u64 = label::PAGE_UNMAP;
     pub const PAGE_GET_ADDRESS: u64 = label::PAGE_GET_ADDRESS;
     pub const ASID_CONTROL_MAKE_POOL: u64 = label::ASID_CONTROL_MAKE_POOL;
+    pub const ASID_POOL_ASSIGN: u64 = label::ASID_POOL_ASSIGN;
     /// `seL4_UserTop` and the kernel's highest user address.
     pub const USER_TOP: u64 = abi::x86_64::USER_TOP;
     /// Registers in `seL4_UserContext`.
@@ -35,11 +40,15 @@ mod imp {
     pub const LABEL_COUNT: u64 = label::COUNT;
     /// The page types a frame can be retyped as: 4 KiB, 2 MiB, 1 GiB.
     pub const PAGE_TYPES: [u64; 3] = [object::SMALL_PAGE, object::MEGA_PAGE, object::GIGA_PAGE];
-    /// Map and Unmap of each page table below the root, top down (as `vm::LEVELS`).
+    /// Map and Unmap of each page table below the root, top down (as `gears_user::vspace::LEVELS`).
     pub const TABLE_LABELS: [(u64, u64); 2] =
         [(label::PAGE_TABLE_MAP, label::PAGE_TABLE_UNMAP), (label::PAGE_TABLE_MAP, label::PAGE_TABLE_UNMAP)];
+    /// Page Map, Unmap and GetAddress; ASIDControl MakePool; ASIDPool Assign.
+    pub const PAGE_MAP: u64 = label::PAGE_MAP;
+    pub const PAGE_UNMAP: u64 = label::PAGE_UNMAP;
     pub const PAGE_GET_ADDRESS: u64 = label::PAGE_GET_ADDRESS;
     pub const ASID_CONTROL_MAKE_POOL: u64 = label::ASID_CONTROL_MAKE_POOL;
+    pub const ASID_POOL_ASSIGN: u64 = label::ASID_POOL_ASSIGN;
     /// `seL4_UserTop`.
     pub const USER_TOP: u64 = abi::riscv64::USER_TOP;
     /// Registers in `seL4_UserContext`.

@@ -1,9 +1,10 @@
 //! One system call of the worker, as generated: every register and IPC-buffer word it sets, how
 //! it is made, and how it is printed when traced.
 
-use abi::{IpcBuffer, MSG_MAX_LENGTH, MessageInfo, Syscall};
+use abi::{IpcBuffer as Layout, MSG_MAX_LENGTH, MessageInfo, Syscall};
+use gears_user::ipc_buffer::IpcBuffer;
+use gears_user::sys;
 
-use crate::sel4::{self, buffer_write};
 use crate::world::WORKER_IPC;
 
 /// Message words a call can carry (registers, then the IPC buffer).
@@ -77,24 +78,35 @@ impl Call {
 
     /// Writes the IPC-buffer words and makes the call: (badge, MessageInfo) back, if it returns.
     pub fn issue(&self) -> (u64, u64) {
+        let buffer = worker_buffer();
         for i in REGISTER_WORDS..self.staged {
-            buffer_write(WORKER_IPC, IpcBuffer::msg(i), self.mrs[i]);
+            buffer.set_msg(i, self.mrs[i]);
         }
         for (j, &cptr) in self.extra.iter().enumerate() {
-            buffer_write(WORKER_IPC, IpcBuffer::cap(j), cptr);
+            buffer.set_cap(j, cptr);
         }
         if let Some([cnode, index, depth]) = self.receive {
-            buffer_write(WORKER_IPC, IpcBuffer::RECEIVE_CNODE, cnode);
-            buffer_write(WORKER_IPC, IpcBuffer::RECEIVE_INDEX, index);
-            buffer_write(WORKER_IPC, IpcBuffer::RECEIVE_DEPTH, depth);
+            buffer.write(Layout::RECEIVE_CNODE, cnode);
+            buffer.write(Layout::RECEIVE_INDEX, index);
+            buffer.write(Layout::RECEIVE_DEPTH, depth);
         }
         if let Some((word, value)) = self.scribble {
-            buffer_write(WORKER_IPC, word, value);
+            buffer.write(word, value);
         }
         let regs = [self.mrs[0], self.mrs[1], self.mrs[2], self.mrs[3]];
-        let (badge, info, _) = sel4::raw_syscall(self.number, self.cap, self.info, regs);
-        (badge, info)
+        let r = sys::raw_syscall(self.number, self.cap, self.info, regs);
+        (r.badge, r.info)
     }
+}
+
+/// The worker's IPC buffer.
+#[allow(unsafe_code, reason = "the worker's IPC buffer")]
+fn worker_buffer() -> IpcBuffer {
+    // SAFETY: `World::new` mapped the worker's IPC buffer frame read-write at WORKER_IPC (page
+    // aligned) before the worker first runs, and nothing unmaps it: the frame's cap and the
+    // VSpace's stay in the supervisor's CSpace, which the worker cannot reach. No Rust object
+    // lives there.
+    unsafe { IpcBuffer::new(WORKER_IPC) }
 }
 
 impl core::fmt::Display for Call {

@@ -26,32 +26,29 @@ use core::sync::atomic::Ordering::Relaxed;
 
 mod arch;
 mod call;
+#[path = "../layout.rs"]
+mod layout;
+#[allow(dead_code, reason = "the fuzzer only faults on purpose")]
+#[allow(unsafe_code, reason = "a deliberate fault")]
+#[path = "../machine.rs"]
+mod machine;
 mod random;
-#[path = "../regs.rs"]
-mod regs;
 mod rng;
-#[allow(dead_code, reason = "the fuzzer makes only some of the root task's calls")]
-#[allow(unsafe_code, reason = "the system calls, the IPC buffer and the entry point")]
-#[path = "../sel4.rs"]
-mod sel4;
 mod stats;
 mod templates;
-#[allow(dead_code, reason = "the fuzzer uses only some of the paging objects")]
-#[path = "../vm.rs"]
-mod vm;
 mod watchdog;
 mod worker;
 mod world;
 
-use abi::bootinfo::{
-    CAP_INIT_THREAD_CNODE as ROOT, CAP_INIT_THREAD_TCB as TCB, CAP_INIT_THREAD_VSPACE as VSPACE,
-};
-use abi::label::tcb::{CONFIGURE, SET_PRIORITY, SET_SCHED_PARAMS, SUSPEND};
+use gears_user::cap::init_thread::{CNODE as ROOT, TCB, VSPACE};
+use gears_user::slots::SlotAllocator;
+use gears_user::{BootInfo, CNodeCapData, Result, debug, println};
 
-use sel4::call;
 use stats::Stop;
 use worker::{EPOCH_END, NEXT, PARKED, TOUCHED_TCB};
 use world::{FAULT_BADGE, GUARD_BITS, WORKER_IPC, World};
+
+gears_user::root_task!(main);
 
 /// The stream's seed.
 pub const SEED: u64 = rng::parse(option_env!("GEARS_FUZZ_SEED"), 1);
@@ -110,21 +107,18 @@ impl Supervisor {
     /// supervisor's), IPC buffer, fault endpoint (its cptr 4), priority and MCP.
     fn configure(&self) {
         let w = &self.world;
-        let cspace_data = abi::CNodeCapData::new(0, GUARD_BITS).word();
-        let words = [world::slot::FAULT_EP, cspace_data, 0, WORKER_IPC];
-        check("configure the worker", call(w.tcb, CONFIGURE, &words, &[w.cnode, VSPACE, w.ipc_frame]).label);
-        let params = [SUPERVISOR_PRIORITY, WORKER_PRIORITY];
-        check("set the worker's priorities", call(w.tcb, SET_SCHED_PARAMS, &params, &[TCB]).label);
+        let guard = CNodeCapData::new(0, GUARD_BITS);
+        let buffer = Some((WORKER_IPC, w.ipc_frame));
+        check("configure the worker", w.tcb.configure(world::slot::FAULT_EP, w.cnode, guard, VSPACE, buffer));
+        let params = w.tcb.set_sched_params(TCB, SUPERVISOR_PRIORITY, WORKER_PRIORITY);
+        check("set the worker's priorities", params);
     }
 
     /// Starts the worker at its entry on a fresh stack, and waits for it to stop.
     fn resume(&self) {
         watchdog::HANDED_OVER.store(true, Relaxed);
         let top = &raw const WORKER_STACK as u64 + (STACK_WORDS * 8) as u64;
-        check(
-            "start the worker",
-            regs::resume_at(self.world.tcb, worker::worker as *const () as u64, top, &[]),
-        );
+        check("start the worker", self.world.tcb.start(worker::worker as *const () as u64, top, &[]));
     }
 
     /// Counts why the worker stopped and starts it again (configured again if a call may
@@ -135,11 +129,12 @@ impl Supervisor {
         self.stuck = if next == self.last_next { self.stuck + 1 } else { 0 };
         self.last_next = next;
         if self.stuck > STUCK_LIMIT {
-            let regs = call(self.world.tcb, abi::label::tcb::READ_REGISTERS, &[0, 3], &[]);
-            say!("fuzz: the worker's last stop: {stop:?}; its first registers {:x?}", &regs.mrs[..3]);
+            let regs =
+                self.world.tcb.read_registers(false, 3).map(|r| [r.words()[0], r.words()[1], r.words()[2]]);
+            println!("fuzz: the worker's last stop: {stop:?}; its first registers {regs:x?}");
             fail("restarting the worker: it makes no calls");
         }
-        check("suspend the worker", call(self.world.tcb, SUSPEND, &[], &[]).label);
+        check("suspend the worker", self.world.tcb.suspend());
         if TOUCHED_TCB.swap(false, Relaxed) {
             self.configure();
         }
@@ -151,7 +146,7 @@ impl Supervisor {
         self.new_epoch();
         loop {
             watchdog::HANDED_OVER.store(false, Relaxed);
-            let m = sel4::nb_recv(self.world.fault_ep);
+            let m = self.world.fault_ep.nb_recv();
             if PARKED.load(Relaxed) {
                 let calls = NEXT.load(Relaxed);
                 if calls.is_multiple_of(PROGRESS) || calls >= CALLS {
@@ -159,11 +154,11 @@ impl Supervisor {
                 }
                 if calls >= CALLS {
                     stats::summary(calls, self.world.errors);
-                    sel4::halt(true);
+                    debug::halt_with(1);
                 }
                 self.new_epoch();
             } else if m.badge == FAULT_BADGE {
-                self.restart(Stop::Fault(m.label));
+                self.restart(Stop::Fault(m.label()));
             } else {
                 self.restart(Stop::Stall);
             }
@@ -172,36 +167,36 @@ impl Supervisor {
 }
 
 /// Stops the run if a call of the supervisor's own failed: the fuzzer cannot go on.
-fn check(what: &str, label: u64) {
-    if label != 0 {
-        say!("fuzz: {what}: error {label}");
+fn check(what: &str, r: Result<()>) {
+    if let Err(e) = r {
+        println!("fuzz: {what}: error {}", e.code());
         fail(what);
     }
 }
 
 fn fail(what: &str) -> ! {
-    say!("fuzz: the supervisor FAILED at {} calls ({what})", NEXT.load(Relaxed));
-    sel4::halt(false)
+    println!("fuzz: the supervisor FAILED at {} calls ({what})", NEXT.load(Relaxed));
+    debug::halt_with(0)
 }
 
-/// Where the root task starts: with the address of its `seL4_BootInfo`, whose empty range and
-/// largest untyped of RAM it takes.
-fn start([boot_info, ..]: [u64; 4]) -> ! {
-    let bi = sel4::read_boot_info(boot_info);
-    let free = bi.empty.start;
-    let largest = bi.untypeds().filter(|(_, u)| u.is_device == 0).max_by_key(|(_, u)| u.size_bits);
-    let Some((ut, _)) = largest else { fail("finding untyped RAM in BootInfo") };
-    say!("fuzz: seed {SEED}, {CALLS} calls, a new world every {EPOCH} calls");
-    check("lower the supervisor's priority", call(TCB, SET_PRIORITY, &[SUPERVISOR_PRIORITY], &[TCB]).label);
-    let Some(world) = World::new(ut, free) else { fail("setting up the pool and the worker's IPC buffer") };
-    if !watchdog::start(ut, &mut vm::Slots(free + WATCHDOG_SLOTS), world.tcb) {
-        fail("starting the watchdog");
-    }
+/// Where the root task starts: with its `seL4_BootInfo`, whose empty range and largest untyped
+/// of RAM it takes.
+fn main(bi: &BootInfo) -> ! {
+    let empty = bi.empty();
+    let Some(ut) = bi.largest_ram_untyped() else { fail("finding untyped RAM in BootInfo") };
+    println!("fuzz: seed {SEED}, {CALLS} calls, a new world every {EPOCH} calls");
+    check("lower the supervisor's priority", TCB.set_priority(TCB, SUPERVISOR_PRIORITY));
+    let world_slots = empty.start..empty.start + WATCHDOG_SLOTS;
+    let Some(world) = World::new(ut.cap, &mut SlotAllocator::new(ROOT, world_slots)) else {
+        fail("setting up the pool and the worker's IPC buffer")
+    };
+    let mut watchdog_slots = SlotAllocator::new(ROOT, empty.start + WATCHDOG_SLOTS..empty.end);
+    check("start the watchdog", watchdog::start(ut.cap, &mut watchdog_slots, world.tcb));
     Supervisor { world, last_next: 0, stuck: 0 }.run()
 }
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    say!("fuzz: panic: {info}");
-    sel4::halt(false)
+    println!("fuzz: panic: {info}");
+    debug::halt_with(0)
 }

@@ -6,9 +6,10 @@ use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use abi::{Error, MessageInfo, Syscall};
 
+use gears_user::console::Console;
+use gears_user::println;
+
 use crate::call::Call;
-use crate::say;
-use crate::sel4::Console;
 
 /// Replies to the worker's `seL4_Call`s by label: the eleven `seL4_Error` codes, then any other
 /// label (a reply from a thread, not the kernel).
@@ -85,12 +86,12 @@ fn get(counter: &AtomicU64) -> u64 {
 /// The progress line after `calls` calls.
 pub fn progress(calls: u64) {
     let faults: u64 = FAULTS.iter().map(get).sum();
-    say!("fuzz: {calls} calls, {faults} faults, {} stalls, {} worlds", get(&STALLS), get(&WORLDS));
+    println!("fuzz: {calls} calls, {faults} faults, {} stalls, {} worlds", get(&STALLS), get(&WORLDS));
 }
 
 /// The final lines: the verdict the program can give (it is alive), and the distribution.
 pub fn summary(calls: u64, world_errors: u64) {
-    say!("fuzz: {calls} calls, 0 kernel panics, 0 hangs");
+    println!("fuzz: {calls} calls, 0 kernel panics, 0 hangs");
     let mut out = Console;
     let _ = write!(out, "fuzz: replies: ");
     for e in Error::ALL {

@@ -10,17 +10,13 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
-use abi::bootinfo::CAP_IRQ_CONTROL;
-use abi::label::irq_control::ISSUE_IRQ_HANDLER;
-use abi::label::irq_handler::{ACK, SET_NOTIFICATION};
-use abi::label::tcb::{CONFIGURE, SET_PRIORITY, SUSPEND};
-use abi::label::untyped::RETYPE;
-use abi::object::{NOTIFICATION, TCB as TCB_OBJECT};
+use gears_user::cap::init_thread::IRQ_CONTROL;
+use gears_user::cap::{IrqHandler, Notification, Tcb, Untyped};
+use gears_user::slots::SlotAllocator;
+use gears_user::{CNodeCapData, Result};
 
-use crate::sel4::{self, call};
-use crate::vm::Slots;
 use crate::worker::NEXT;
-use crate::{ROOT, TCB, VSPACE, regs, stats};
+use crate::{ROOT, TCB, VSPACE, stats};
 
 /// Set by the supervisor while it waits for the worker to stop.
 pub static HANDED_OVER: AtomicBool = AtomicBool::new(false);
@@ -37,35 +33,36 @@ static CAPS: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
 static mut STACK: [u64; 1024] = [0; 1024];
 
 /// Starts the watchdog of the worker whose TCB is `worker` (a supervisor slot), from `ut` into
-/// slots from `s`; whether it all worked.
-pub fn start(ut: u64, s: &mut Slots, worker: u64) -> bool {
-    let (handler, ntfn, tcb) = (s.next(), s.next(), s.next());
-    let mut ok =
-        call(CAP_IRQ_CONTROL, ISSUE_IRQ_HANDLER, &[IRQ_TIMER, handler, abi::WORD_BITS], &[ROOT]).ok();
-    ok &= call(ut, RETYPE, &[NOTIFICATION, 0, 0, 0, ntfn, 1], &[ROOT]).ok();
-    ok &= call(handler, SET_NOTIFICATION, &[], &[ntfn]).ok();
-    ok &= call(ut, RETYPE, &[TCB_OBJECT, 0, 0, 0, tcb, 1], &[ROOT]).ok();
-    for (c, v) in CAPS.iter().zip([handler, ntfn, worker]) {
+/// slots of `slots`.
+pub fn start(ut: Untyped, slots: &mut SlotAllocator, worker: Tcb) -> Result<()> {
+    let handler = IrqHandler::from_cptr(slots.alloc().ok_or(gears_user::Error::NotEnoughMemory)?);
+    IRQ_CONTROL.get(IRQ_TIMER, ROOT.slot(handler.cptr()))?;
+    let ntfn: Notification = ut.create(slots)?;
+    handler.set_notification(ntfn)?;
+    let tcb: Tcb = ut.create(slots)?;
+    for (c, v) in CAPS.iter().zip([handler.cptr(), ntfn.cptr(), worker.cptr()]) {
         c.store(v, Relaxed);
     }
-    ok &= call(tcb, CONFIGURE, &[0, 0, 0, 0], &[ROOT, VSPACE, VSPACE]).ok();
-    ok &= call(tcb, SET_PRIORITY, &[PRIORITY], &[TCB]).ok();
+    tcb.configure(0, ROOT, CNodeCapData::default(), VSPACE, None)?;
+    tcb.set_priority(TCB, PRIORITY)?;
     let top = &raw const STACK as u64 + size_of::<[u64; 1024]>() as u64;
-    ok && regs::resume_at(tcb, watchdog as *const () as u64, top, &[]) == 0
+    tcb.start(watchdog as *const () as u64, top, &[])
 }
 
 /// The watchdog's loop: at each tick, whether the worker made a call since the last.
 extern "C" fn watchdog(_: u64) -> ! {
     let [handler, ntfn, worker] = [0, 1, 2].map(|i| CAPS[i].load(Relaxed));
+    let (handler, ntfn, worker) =
+        (IrqHandler::from_cptr(handler), Notification::from_cptr(ntfn), Tcb::from_cptr(worker));
     let (mut last, mut quiet) = (u64::MAX, 0);
     loop {
-        call(handler, ACK, &[], &[]);
-        sel4::wait(ntfn);
+        let _ = handler.ack();
+        ntfn.wait();
         let next = NEXT.load(Relaxed);
         quiet = if HANDED_OVER.load(Relaxed) && next == last { quiet + 1 } else { 0 };
         last = next;
         if quiet >= TICKS {
-            call(worker, SUSPEND, &[], &[]);
+            let _ = worker.suspend();
             stats::livelock();
             quiet = 0;
         }

@@ -9,7 +9,9 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use crate::call::Call;
 use crate::rng::Rng;
-use crate::{SEED, TRACE_FROM, random, say, sel4, stats, templates};
+use gears_user::println;
+
+use crate::{SEED, TRACE_FROM, machine, random, stats, templates};
 
 /// The index of the next call to make.
 pub static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -41,7 +43,7 @@ pub extern "C" fn worker(_: u64) -> ! {
             PARKED.store(true, Relaxed);
             // A fault hands the processor to the supervisor whatever the worker did to its
             // CSpace: a fault message if its fault endpoint is still there, else it stops.
-            sel4::fault_at(0);
+            machine::fault_at(0);
         }
         NEXT.store(i + 1, Relaxed);
         generate(i, &mut call);
@@ -50,11 +52,11 @@ pub extern "C" fn worker(_: u64) -> ! {
         }
         let traced = TRACE_FROM.is_some_and(|from| i >= from);
         if traced {
-            say!("fuzz: call {i}: {call}");
+            println!("fuzz: call {i}: {call}");
         }
         let (badge, info) = call.issue();
         if traced {
-            say!("fuzz: call {i} returned badge {badge:#x}, info {info:#x}");
+            println!("fuzz: call {i} returned badge {badge:#x}, info {info:#x}");
         }
         stats::returned(&call, info);
     }

@@ -7,15 +7,16 @@
 //! mappings, ASIDs, everything the worker made from its own untyped. Targets go to the worker as
 //! originals (retyped into its CNode or moved there), so it can really destroy them.
 
-use crate::sel4::call;
-use crate::vm::{self, ATTR, Slots};
-use crate::{ROOT, VSPACE, say};
+use gears_user::cap::init_thread::{ASID_CONTROL, DOMAIN, IRQ_CONTROL};
+use gears_user::cap::{AsidPool, CNode, Cap, Endpoint, Frame, Tcb, Untyped, VSpace};
+use gears_user::cnode::Slot;
+use gears_user::slots::SlotAllocator;
+use gears_user::untyped::ObjectType;
+use gears_user::vspace::{LEVELS, VmAttributes, object};
+use gears_user::{CNodeCapData, CPtr, CapRights, Result, println};
 
-use abi::bootinfo::{CAP_ASID_CONTROL, CAP_DOMAIN, CAP_IRQ_CONTROL};
-use abi::label::cnode::{COPY, MINT, MOVE, REVOKE};
-use abi::label::untyped::RETYPE;
-use abi::object::{CAP_TABLE, ENDPOINT, NOTIFICATION, TCB, UNTYPED};
-use abi::{CNodeCapData, CapRights};
+use crate::layout::{SCRATCH, USER_BASE};
+use crate::{ROOT, VSPACE};
 
 /// The worker CNode's radix (256 slots), and the guard that makes its one level resolve the
 /// worker's 64-bit cptrs.
@@ -71,7 +72,7 @@ pub mod slot {
 
 /// Where the target VSpace has its tables and frame mapped (2 GiB into the user range, which
 /// on riscv64 starts at the user base).
-pub const TARGET_VADDR: u64 = vm::USER_BASE + 0x8000_0000;
+pub const TARGET_VADDR: u64 = USER_BASE + 0x8000_0000;
 
 /// The pool untyped's size: a 2 MiB untyped for the worker plus everything else.
 const POOL_BITS: u64 = 22;
@@ -83,69 +84,91 @@ const IRQ_LINE: u64 = 3;
 #[cfg(target_arch = "riscv64")]
 const IRQ_LINE: u64 = 1;
 
+/// Read-write rights and the default attributes of the world's mappings.
+const RW: CapRights = CapRights::READ_WRITE;
+const ATTR: VmAttributes = VmAttributes::DEFAULT;
+
 /// The supervisor's slots for the world: set once by [`World::new`].
 pub struct World {
     /// The pool untyped everything per epoch comes from.
-    pub pool: u64,
-    /// The worker's IPC buffer frame (mapped at [`vm::SCRATCH`] in the supervisor's VSpace).
-    pub ipc_frame: u64,
+    pub pool: Untyped,
+    /// The worker's IPC buffer frame (mapped at [`WORKER_IPC`] in the supervisor's VSpace).
+    pub ipc_frame: Frame,
     /// The worker's fault endpoint, TCB and CNode (per epoch).
-    pub fault_ep: u64,
-    pub tcb: u64,
-    pub cnode: u64,
-    /// The first staging slot (objects set up by the supervisor before they move to the worker).
-    stage: u64,
+    pub fault_ep: Endpoint,
+    pub tcb: Tcb,
+    pub cnode: CNode,
+    /// The first of the staging slots (objects set up by the supervisor before they move to
+    /// the worker): a VSpace root, an untyped, an ASID pool, a frame, then the tables.
+    stage: CPtr,
     /// World-building steps that failed, over the run.
     pub errors: u64,
 }
 
 /// The worker's IPC buffer, in the supervisor's VSpace (which the worker shares).
-pub const WORKER_IPC: u64 = vm::SCRATCH;
+pub const WORKER_IPC: u64 = SCRATCH;
+
+/// Staging slots: four objects, then a paging structure per level.
+const STAGING: u64 = 4 + LEVELS.len() as u64;
+
+/// Makes the paging structures below the root from `ut`, into root slots from `first` on (top
+/// down), and maps them in `vspace` to cover `vaddr`.
+fn map_tables(ut: Untyped, first: CPtr, vspace: VSpace, vaddr: u64) -> Result<()> {
+    for (k, level) in LEVELS.iter().enumerate() {
+        let table = first + k as u64;
+        ut.retype(level.object, ROOT, table, 1)?;
+        level.map(table, vspace, vaddr, ATTR)?;
+    }
+    Ok(())
+}
+
+/// The worker CNode's slot `at`.
+fn worker_slot(cnode: CNode, at: u64) -> Slot {
+    cnode.slot_at_depth(at, RADIX)
+}
 
 impl World {
     /// Carves the pool from `ut` and maps the worker's IPC buffer, in root CNode slots from
-    /// `free`; `None` if any of it fails.
-    pub fn new(ut: u64, free: u64) -> Option<World> {
-        let mut s = Slots(free);
-        let (pool, ipc_frame) = (s.next(), s.next());
-        let mut ok = retype(ut, UNTYPED, POOL_BITS, ROOT, pool, 1) == 0;
-        ok &= retype(ut, vm::PAGE_TYPE, 0, ROOT, ipc_frame, 1) == 0;
-        ok &= vm::tables(ut, &mut s, VSPACE, WORKER_IPC, 0);
-        let rw = CapRights::READ_WRITE.word();
-        ok &= call(ipc_frame, vm::PAGE_MAP, &[WORKER_IPC, rw, ATTR], &[VSPACE]).ok();
-        let base = s.next();
-        let world = World {
+    /// `slots`; `None` if any of it fails.
+    pub fn new(ut: Untyped, slots: &mut SlotAllocator) -> Option<World> {
+        let pool = ut.create_untyped(POOL_BITS, slots).ok()?;
+        let ipc_frame: Frame = ut.create(slots).ok()?;
+        let tables = slots.alloc_range(LEVELS.len() as u64)?;
+        map_tables(ut, tables.start, VSPACE, WORKER_IPC).ok()?;
+        ipc_frame.map(VSPACE, WORKER_IPC, RW, ATTR).ok()?;
+        let base = slots.alloc_range(3 + STAGING)?.start;
+        Some(World {
             pool,
             ipc_frame,
-            fault_ep: base,
-            tcb: base + 1,
-            cnode: base + 2,
+            fault_ep: Cap::from_cptr(base),
+            tcb: Cap::from_cptr(base + 1),
+            cnode: Cap::from_cptr(base + 2),
             stage: base + 3,
             errors: 0,
-        };
-        ok.then_some(world)
+        })
     }
 
     /// Revokes the pool (the last epoch's world goes) and builds the world again; false if the
     /// worker's own objects could not be made (the targets' failures are counted in `errors`).
     pub fn rebuild(&mut self) -> bool {
-        if call(ROOT, REVOKE, &[self.pool, abi::WORD_BITS], &[]).label != 0 {
-            say!("fuzz: revoking the pool untyped FAILED");
+        if ROOT.slot(self.pool.cptr()).revoke().is_err() {
+            println!("fuzz: revoking the pool untyped FAILED");
             return false;
         }
         let (p, st) = (self.pool, self.stage);
         // The worker's untyped first: at the pool's start, aligned, before the small objects.
         let own = [
-            retype(p, UNTYPED, WORKER_UNTYPED_BITS, ROOT, st, 1),
-            retype(p, ENDPOINT, 0, ROOT, self.fault_ep, 1),
-            retype(p, TCB, 0, ROOT, self.tcb, 1),
-            retype(p, CAP_TABLE, RADIX, ROOT, self.cnode, 1),
+            p.retype(ObjectType::untyped(WORKER_UNTYPED_BITS), ROOT, st, 1),
+            p.retype(ObjectType::ENDPOINT, ROOT, self.fault_ep.cptr(), 1),
+            p.retype(ObjectType::TCB, ROOT, self.tcb.cptr(), 1),
+            p.retype(ObjectType::cnode(RADIX), ROOT, self.cnode.cptr(), 1),
         ];
-        if own.iter().any(|&e| e != 0) {
-            say!("fuzz: making the worker's untyped, fault endpoint, TCB and CNode FAILED: errors {own:?}");
+        if own.iter().any(Result::is_err) {
+            println!("fuzz: making the worker's untyped, fault endpoint, TCB and CNode FAILED: {own:?}");
             return false;
         }
-        self.check("move the worker's untyped", self.move_in(slot::UNTYPED, st));
+        let moved = self.move_in(slot::UNTYPED, st);
+        self.check("move the worker's untyped", moved);
         self.fill_objects();
         self.fill_copies();
         self.fill_vspace();
@@ -153,56 +176,55 @@ impl World {
     }
 
     /// Counts a failed world-building step, and says the first few.
-    fn check(&mut self, what: &str, label: u64) {
-        if label != 0 {
+    fn check(&mut self, what: &str, r: Result<()>) {
+        if let Err(e) = r {
             self.errors += 1;
             if self.errors <= 8 {
-                say!("fuzz: building the world: {what}: error {label}");
+                println!("fuzz: building the world: {what}: error {}", e.code());
             }
         }
     }
 
     /// Retypes `n` objects straight into the worker's CNode at `at`.
-    fn retype_into_worker(&mut self, what: &str, ty: u64, bits: u64, at: u64, n: u64) {
-        let label = retype(self.pool, ty, bits, self.cnode, at, n);
-        self.check(what, label);
+    fn retype_into_worker(&mut self, what: &str, object: ObjectType, at: u64, n: u64) {
+        let r = self.pool.retype(object, self.cnode, at, n);
+        self.check(what, r);
     }
 
     /// Copies (or mints, with `data`) a cap of the supervisor's CNode into the worker's at `at`.
-    fn copy_in(&mut self, what: &str, at: u64, src: u64, rights: CapRights, data: Option<u64>) {
-        let label = match data {
-            Some(d) => call(self.cnode, MINT, &[at, RADIX, src, abi::WORD_BITS, rights.word(), d], &[ROOT]),
-            None => call(self.cnode, COPY, &[at, RADIX, src, abi::WORD_BITS, rights.word()], &[ROOT]),
-        }
-        .label;
-        self.check(what, label);
+    fn copy_in(&mut self, what: &str, at: u64, src: CPtr, rights: CapRights, data: Option<u64>) {
+        let dest = worker_slot(self.cnode, at);
+        let r = match data {
+            Some(d) => dest.mint(ROOT.slot(src), rights, d),
+            None => dest.copy(ROOT.slot(src), rights),
+        };
+        self.check(what, r);
     }
 
     /// Mints a cap of the worker's CNode into another of its slots.
     fn mint_within(&mut self, what: &str, at: u64, src: u64, rights: CapRights, data: u64) {
-        let label =
-            call(self.cnode, MINT, &[at, RADIX, src, RADIX, rights.word(), data], &[self.cnode]).label;
-        self.check(what, label);
+        let r = worker_slot(self.cnode, at).mint(worker_slot(self.cnode, src), rights, data);
+        self.check(what, r);
     }
 
     /// Moves a supervisor slot's cap into the worker's CNode.
-    fn move_in(&self, at: u64, src: u64) -> u64 {
-        call(self.cnode, MOVE, &[at, RADIX, src, abi::WORD_BITS], &[ROOT]).label
+    fn move_in(&self, at: u64, src: CPtr) -> Result<()> {
+        worker_slot(self.cnode, at).move_from(ROOT.slot(src))
     }
 
     /// The objects retyped straight into the worker's CNode, and the badged and read-only
     /// copies of its endpoint and notification.
     fn fill_objects(&mut self) {
-        self.retype_into_worker("untyped 4 KiB", UNTYPED, 12, slot::UNTYPED_PAGE, 1);
-        self.retype_into_worker("untyped 16 bytes", UNTYPED, 4, slot::UNTYPED_MIN, 1);
-        self.retype_into_worker("endpoint", ENDPOINT, 0, slot::ENDPOINT, 1);
-        self.retype_into_worker("notification", NOTIFICATION, 0, slot::NOTIFICATION, 1);
-        self.retype_into_worker("TCBs", TCB, 0, slot::TCB_A, 2);
-        self.retype_into_worker("CNode", CAP_TABLE, 4, slot::CNODE_SMALL, 1);
-        self.retype_into_worker("bare VSpace root", vm::ROOT_TYPE, 0, slot::VSPACE_BARE, 1);
-        self.retype_into_worker("frames", vm::PAGE_TYPE, 0, slot::FRAMES[0], 2);
-        for (k, &(ty, _)) in vm::LEVELS.iter().enumerate() {
-            self.retype_into_worker("unmapped table", ty, 0, slot::TABLES + k as u64, 1);
+        self.retype_into_worker("untyped 4 KiB", ObjectType::untyped(12), slot::UNTYPED_PAGE, 1);
+        self.retype_into_worker("untyped 16 bytes", ObjectType::untyped(4), slot::UNTYPED_MIN, 1);
+        self.retype_into_worker("endpoint", ObjectType::ENDPOINT, slot::ENDPOINT, 1);
+        self.retype_into_worker("notification", ObjectType::NOTIFICATION, slot::NOTIFICATION, 1);
+        self.retype_into_worker("TCBs", ObjectType::TCB, slot::TCB_A, 2);
+        self.retype_into_worker("CNode", ObjectType::cnode(4), slot::CNODE_SMALL, 1);
+        self.retype_into_worker("bare VSpace root", object::VSPACE_ROOT, slot::VSPACE_BARE, 1);
+        self.retype_into_worker("frames", object::SMALL_PAGE, slot::FRAMES[0], 2);
+        for (k, level) in LEVELS.iter().enumerate() {
+            self.retype_into_worker("unmapped table", level.object, slot::TABLES + k as u64, 1);
         }
         let all = CapRights::ALL;
         self.mint_within("badged endpoint", slot::ENDPOINT_BADGED, slot::ENDPOINT, all, 0x5a);
@@ -213,18 +235,17 @@ impl World {
     /// Copies of the worker's own TCB, CNode and fault endpoint, and of the system's control caps.
     fn fill_copies(&mut self) {
         let all = CapRights::ALL;
-        self.copy_in("own TCB", slot::TCB_SELF, self.tcb, all, None);
-        self.copy_in("own CNode", slot::CNODE_RAW, self.cnode, all, None);
+        self.copy_in("own TCB", slot::TCB_SELF, self.tcb.cptr(), all, None);
+        self.copy_in("own CNode", slot::CNODE_RAW, self.cnode.cptr(), all, None);
         let guard = CNodeCapData::new(0, GUARD_BITS).word();
-        self.copy_in("own CNode, guarded", slot::CNODE, self.cnode, all, Some(guard));
-        self.copy_in("fault endpoint", slot::FAULT_EP, self.fault_ep, all, Some(FAULT_BADGE));
-        self.copy_in("ASIDControl", slot::ASID_CONTROL, CAP_ASID_CONTROL, all, None);
-        self.copy_in("domain", slot::DOMAIN, CAP_DOMAIN, all, None);
+        self.copy_in("own CNode, guarded", slot::CNODE, self.cnode.cptr(), all, Some(guard));
+        self.copy_in("fault endpoint", slot::FAULT_EP, self.fault_ep.cptr(), all, Some(FAULT_BADGE));
+        self.copy_in("ASIDControl", slot::ASID_CONTROL, ASID_CONTROL.cptr(), all, None);
+        self.copy_in("domain", slot::DOMAIN, DOMAIN.cptr(), all, None);
         // Into the worker's CNode directly: it goes when the CNode does, and the line is free
         // for the next epoch.
-        let issue = abi::label::irq_control::ISSUE_IRQ_HANDLER;
-        let words = [IRQ_LINE, slot::IRQ_HANDLER, RADIX];
-        self.check("IRQ handler", call(CAP_IRQ_CONTROL, issue, &words, &[self.cnode]).label);
+        let r = IRQ_CONTROL.get(IRQ_LINE, worker_slot(self.cnode, slot::IRQ_HANDLER));
+        self.check("IRQ handler", r);
     }
 
     /// A VSpace root with an ASID from a new ASID pool, tables and a frame mapped at
@@ -232,31 +253,23 @@ impl World {
     fn fill_vspace(&mut self) {
         let (p, st) = (self.pool, self.stage);
         let (root, pool_ut, asid_pool, frame, tables) = (st, st + 1, st + 2, st + 3, st + 4);
-        self.check("VSpace root", retype(p, vm::ROOT_TYPE, 0, ROOT, root, 1));
-        self.check("ASID pool's untyped", retype(p, UNTYPED, 12, ROOT, pool_ut, 1));
-        let make_pool = crate::arch::ASID_CONTROL_MAKE_POOL;
-        let made = call(CAP_ASID_CONTROL, make_pool, &[asid_pool, abi::WORD_BITS], &[pool_ut, ROOT]).label;
+        let vspace = VSpace::from_cptr(root);
+        self.check("VSpace root", p.retype(object::VSPACE_ROOT, ROOT, root, 1));
+        self.check("ASID pool's untyped", p.retype(ObjectType::untyped(12), ROOT, pool_ut, 1));
+        let made = ASID_CONTROL.make_pool(Untyped::from_cptr(pool_ut), ROOT.slot(asid_pool));
         self.check("MakePool", made);
-        self.check("ASID", call(asid_pool, vm::ASID_POOL_ASSIGN, &[], &[root]).label);
-        let mapped = vm::tables(p, &mut Slots(tables), root, TARGET_VADDR, 0);
-        self.check("map the tables", u64::from(!mapped));
-        self.check("frame", retype(p, vm::PAGE_TYPE, 0, ROOT, frame, 1));
-        let rw = CapRights::READ_WRITE.word();
-        self.check("map the frame", call(frame, vm::PAGE_MAP, &[TARGET_VADDR, rw, ATTR], &[root]).label);
+        self.check("ASID", AsidPool::from_cptr(asid_pool).assign(vspace));
+        self.check("map the tables", map_tables(p, tables, vspace, TARGET_VADDR));
+        self.check("frame", p.retype(object::SMALL_PAGE, ROOT, frame, 1));
+        self.check("map the frame", Frame::from_cptr(frame).map(vspace, TARGET_VADDR, RW, ATTR));
         let moves = [(slot::VSPACE, root), (slot::ASID_POOL, asid_pool), (slot::FRAME_MAPPED, frame)];
         for (at, src) in moves {
-            let label = self.move_in(at, src);
-            self.check("move to the worker", label);
+            let r = self.move_in(at, src);
+            self.check("move to the worker", r);
         }
-        for k in 0..vm::LEVELS.len() as u64 {
-            let label = self.move_in(slot::TABLES_MAPPED + k, tables + k);
-            self.check("move a table to the worker", label);
+        for k in 0..LEVELS.len() as u64 {
+            let r = self.move_in(slot::TABLES_MAPPED + k, tables + k);
+            self.check("move a table to the worker", r);
         }
     }
-}
-
-/// Untyped Retype of `n` objects of `ty` (`bits`: size) into the CNode `dest` names itself
-/// (depth 0), from its slot `at` on; the reply's label.
-fn retype(ut: u64, ty: u64, bits: u64, dest: u64, at: u64, n: u64) -> u64 {
-    call(ut, RETYPE, &[ty, bits, 0, 0, at, n], &[dest]).label
 }

@@ -19,8 +19,8 @@ const TYPES: [u64; 8] = [
     CAP_TABLE,
     UNTYPED,
     PAGE_TYPES[0],
-    crate::vm::ROOT_TYPE,
-    crate::vm::LEVELS[0].0,
+    gears_user::vspace::object::VSPACE_ROOT.number,
+    gears_user::vspace::LEVELS[0].object.number,
 ];
 
 /// UntypedRetype: a type (mostly a real one), a size at and past its limits, a destination

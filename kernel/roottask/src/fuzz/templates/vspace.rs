@@ -2,11 +2,14 @@
 //! GetAddress, MakePool, Assign.
 
 use super::target;
-use crate::arch::{ASID_CONTROL_MAKE_POOL, PAGE_GET_ADDRESS, TABLE_LABELS};
+use gears_user::vspace::{PAGE_SIZE as PAGE, VmAttributes};
+
+use crate::arch::{
+    ASID_CONTROL_MAKE_POOL, ASID_POOL_ASSIGN, PAGE_GET_ADDRESS, PAGE_MAP, PAGE_UNMAP, TABLE_LABELS,
+};
 use crate::call::Call;
 use crate::random::{self, free_slot, interesting};
 use crate::rng::Rng;
-use crate::vm::{self, PAGE};
 use crate::world::{TARGET_VADDR, slot};
 
 /// A virtual address: in and around the target VSpace's mapped region, other large and huge
@@ -31,7 +34,7 @@ fn vspace(r: &mut Rng) -> u64 {
 /// VM attributes: the default, each bit, anything.
 fn attributes(r: &mut Rng) -> u64 {
     match r.below(4) {
-        0 | 1 => vm::ATTR,
+        0 | 1 => VmAttributes::DEFAULT.word(),
         2 => 1 << r.below(4),
         _ => random::word(r),
     }
@@ -43,9 +46,9 @@ pub fn frame(r: &mut Rng, c: &mut Call) {
     match r.below(6) {
         0..=2 => {
             let words = [vaddr(r), r.below(16), attributes(r)];
-            c.invoke(f, vm::PAGE_MAP, &words, &[vspace(r)]);
+            c.invoke(f, PAGE_MAP, &words, &[vspace(r)]);
         }
-        3 | 4 => c.invoke(f, vm::PAGE_UNMAP, &[], &[]),
+        3 | 4 => c.invoke(f, PAGE_UNMAP, &[], &[]),
         _ => c.invoke(f, PAGE_GET_ADDRESS, &[], &[]),
     }
 }
@@ -74,6 +77,6 @@ pub fn asid(r: &mut Rng, c: &mut Call) {
     } else {
         let pool = target(r, &[slot::ASID_POOL]);
         let root = target(r, &[slot::VSPACE_BARE, slot::VSPACE_BARE, slot::VSPACE, slot::TABLES]);
-        c.invoke(pool, vm::ASID_POOL_ASSIGN, &[], &[root]);
+        c.invoke(pool, ASID_POOL_ASSIGN, &[], &[root]);
     }
 }
