@@ -282,7 +282,7 @@ fn hold_to_ratchet(arch: Arch, rows: &[Row], opts: &Sel4testOptions) -> anyhow::
     }
     if opts.record {
         let recorded = ratchet::recorded(&listed, rows, opts.prune);
-        if recorded != listed {
+        if recorded != listed || !path.is_file() {
             ratchet::store(arch, &recorded)?;
         }
         let added = recorded.difference(&listed).count();
@@ -299,10 +299,12 @@ fn hold_to_ratchet(arch: Arch, rows: &[Row], opts: &Sel4testOptions) -> anyhow::
         let names: Vec<&str> = compared.regressed.iter().map(|(n, _)| n.as_str()).collect();
         bail!("{} test(s) listed in {shown} did not pass: {}", names.len(), names.join(", "));
     }
-    if listed.is_empty() {
-        println!("sel4test {arch}: {shown} lists no tests yet");
-    } else {
-        println!("sel4test {arch}: all {} tests listed in {shown} passed", listed.len());
+    if !opts.record {
+        if listed.is_empty() {
+            println!("sel4test {arch}: {shown} lists no tests yet");
+        } else {
+            println!("sel4test {arch}: all {} tests listed in {shown} passed", listed.len());
+        }
     }
     Ok(())
 }
