@@ -12,6 +12,7 @@ mod bench;
 mod callgrind;
 mod model;
 mod qemu;
+mod sel4test;
 mod setup;
 mod trace;
 mod util;
@@ -96,6 +97,8 @@ enum Command {
     Trace(TraceArgs),
     /// Boot the system-call fuzzer: random and templated calls from a supervised worker thread.
     Fuzz(FuzzArgs),
+    /// Boot seL4's own test suite (sel4test) on Gears, or on seL4 with --on-sel4, and tabulate it.
+    Sel4test(Sel4testArgs),
     /// Print this help, or the help of a subcommand.
     Help {
         /// The subcommand to describe.
@@ -115,6 +118,73 @@ struct TestArgs {
     /// invariant checks, seed 1; 0: no fuzzing).
     #[arg(long, default_value_t = FUZZ_CALLS)]
     fuzz_calls: u64,
+    /// Skip seL4's test suite (run after the QEMU suites, against tests/sel4test/passing-ARCH.txt).
+    #[arg(long)]
+    no_sel4test: bool,
+}
+
+#[derive(clap::Args, Debug, PartialEq, Eq)]
+struct Sel4testArgs {
+    /// Run only this architecture [default: x86_64, then riscv64].
+    #[arg(long, value_enum)]
+    arch: Option<Arch>,
+    /// The directory of sel4test's binaries [default: $GEARS_SEL4TEST_DIR, else
+    /// ../shared/sel4test beside the checkout].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Boot seL4's own kernel instead of Gears (the same driver, QEMU machine and CPU).
+    #[arg(long)]
+    on_sel4: bool,
+    /// Build a debug kernel [default: release].
+    #[arg(long, conflicts_with = "on_sel4")]
+    debug: bool,
+    /// Build the kernel with the invariant metagear's full checks (the `checks` feature; far
+    /// too slow for the whole suite today) [default: without].
+    #[arg(long, conflicts_with = "on_sel4")]
+    checks: bool,
+    /// Guest memory in MiB [default: 3072, as seL4's reference runs].
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u32).range(512..=65536))]
+    memory: Option<u32>,
+    /// Stop the run after this many seconds, 0 for never [default: 900, or 2400 with --debug].
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+    /// Stop the run when the driver prints nothing for this many seconds (a hung test), 0 for
+    /// never [default: 240, or 900 with --debug].
+    #[arg(long, value_name = "SECS")]
+    test_timeout: Option<u64>,
+    /// Echo the whole serial output [default: a line per test].
+    #[arg(long)]
+    verbose: bool,
+    /// Add the tests that passed to tests/sel4test/passing-ARCH.txt.
+    #[arg(long, conflicts_with = "on_sel4")]
+    record: bool,
+    /// With --record, also remove the listed tests that did not pass.
+    #[arg(long, requires = "record")]
+    prune: bool,
+}
+
+impl Sel4testArgs {
+    fn options(&self) -> sel4test::Sel4testOptions {
+        let limit = |secs: u64| (secs > 0).then(|| std::time::Duration::from_secs(secs));
+        let limits = sel4test::Limits::of(!self.debug);
+        let memory = if self.on_sel4 { sel4test::SEL4_MEMORY_MIB } else { sel4test::MEMORY_MIB };
+        sel4test::Sel4testOptions {
+            arches: match self.arch {
+                Some(arch) => vec![arch],
+                None => vec![Arch::X86_64, Arch::Riscv64],
+            },
+            dir: self.dir.clone(),
+            on_sel4: self.on_sel4,
+            release: !self.debug,
+            checks: self.checks,
+            memory_mib: self.memory.unwrap_or(memory),
+            timeout: limit(self.timeout.unwrap_or(limits.run_secs)),
+            test_timeout: limit(self.test_timeout.unwrap_or(limits.quiet_secs)),
+            verbose: self.verbose,
+            record: self.record,
+            prune: self.prune,
+        }
+    }
 }
 
 /// The fuzzer's calls per arch in `cargo xtask test`: about 72 s on x86_64 and 111 s on riscv64
@@ -274,6 +344,7 @@ fn run(command: Command) -> anyhow::Result<String> {
         Command::Test(args) => test(&args)?,
         Command::Bench(args) => bench::run(&args.groups, args.list)?,
         Command::Fuzz(args) => qemu::fuzz(&args.options())?,
+        Command::Sel4test(args) => sel4test::run(&args.options())?,
         Command::Run(args) => {
             let opts = args.options()?;
             qemu::run(&opts)?;
@@ -295,13 +366,16 @@ fn help(subcommand: Option<&str>) -> anyhow::Result<String> {
         None => cmd.print_long_help()?,
         Some(name) => match cmd.find_subcommand_mut(name) {
             Some(sub) => sub.print_long_help()?,
-            None => anyhow::bail!("unknown subcommand `{name}` (one of: setup, test, bench, run, help)"),
+            None => anyhow::bail!(
+                "unknown subcommand `{name}` (one of: setup, test, bench, run, trace, fuzz, sel4test, help)"
+            ),
         },
     }
     Ok("help printed".to_string())
 }
 
-/// `cargo xtask test`: the host tests, then the QEMU suites (of one arch with `--arch`).
+/// `cargo xtask test`: the host tests, then the QEMU suites (of one arch with `--arch`), then
+/// seL4's test suite against the ratchet, then the fuzzer.
 fn test(args: &TestArgs) -> anyhow::Result<String> {
     let host = if args.qemu_only {
         String::new()
@@ -316,6 +390,11 @@ fn test(args: &TestArgs) -> anyhow::Result<String> {
     qemu::test_suites(&arches)?;
     qemu::check_template(&arches)?;
     let names: Vec<&str> = arches.iter().map(|a| a.name()).collect();
+    let sel4test = if args.no_sel4test {
+        String::new()
+    } else {
+        format!(", then {}", sel4test::ratchet_for_test(&arches)?)
+    };
     let mut fuzzed = String::new();
     if args.fuzz_calls > 0 {
         for &arch in &arches {
@@ -324,7 +403,7 @@ fn test(args: &TestArgs) -> anyhow::Result<String> {
         }
         fuzzed = format!(", then {} fuzzed calls per arch", args.fuzz_calls);
     }
-    Ok(format!("{host}the QEMU suites and the template root task ({}){fuzzed}", names.join(", ")))
+    Ok(format!("{host}the QEMU suites and the template root task ({}){sel4test}{fuzzed}", names.join(", ")))
 }
 
 #[cfg(test)]
@@ -395,10 +474,59 @@ mod tests {
     #[test]
     fn test_fuzzes_a_million_calls_per_arch_unless_told() {
         let Command::Test(t) = parse(args("test")).unwrap().command else { panic!("not test") };
-        assert_eq!(t, TestArgs { arch: None, qemu_only: false, fuzz_calls: 1_000_000 });
-        let cli = parse(args("test --arch riscv64 --qemu-only --fuzz-calls 0")).unwrap();
+        assert_eq!(t, TestArgs { arch: None, qemu_only: false, fuzz_calls: 1_000_000, no_sel4test: false });
+        let cli = parse(args("test --arch riscv64 --qemu-only --fuzz-calls 0 --no-sel4test")).unwrap();
         let Command::Test(t) = cli.command else { panic!("not test") };
-        assert_eq!(t, TestArgs { arch: Some(Arch::Riscv64), qemu_only: true, fuzz_calls: 0 });
+        assert_eq!(
+            t,
+            TestArgs { arch: Some(Arch::Riscv64), qemu_only: true, fuzz_calls: 0, no_sel4test: true }
+        );
+    }
+
+    #[test]
+    fn sel4test_runs_both_arches_on_a_release_gears_unless_told() {
+        let Command::Sel4test(s) = parse(args("sel4test")).unwrap().command else { panic!("not sel4test") };
+        let opts = s.options();
+        let expected = sel4test::Sel4testOptions {
+            arches: vec![Arch::X86_64, Arch::Riscv64],
+            ..sel4test::Sel4testOptions::for_ci(&[])
+        };
+        assert_eq!(opts, expected);
+    }
+
+    #[test]
+    fn sel4test_takes_every_flag() {
+        let cli = parse(args(
+            "sel4test --arch riscv64 --dir /s --debug --checks --memory 2048 --timeout 0 \
+             --test-timeout 30 --verbose --record --prune",
+        ))
+        .unwrap();
+        let Command::Sel4test(s) = cli.command else { panic!("not sel4test") };
+        let opts = s.options();
+        assert_eq!(opts.arches, [Arch::Riscv64]);
+        assert_eq!(opts.dir, Some(PathBuf::from("/s")));
+        assert!(!opts.release && opts.checks && opts.verbose && opts.record && opts.prune);
+        assert_eq!((opts.memory_mib, opts.timeout), (2048, None));
+        assert_eq!(opts.test_timeout, Some(std::time::Duration::from_secs(30)));
+        let Command::Sel4test(s) = parse(args("sel4test --on-sel4")).unwrap().command else { panic!() };
+        assert!(s.options().on_sel4);
+        assert_eq!(s.options().memory_mib, 3072);
+        let Command::Sel4test(s) = parse(args("sel4test --debug")).unwrap().command else { panic!() };
+        let opts = s.options();
+        let secs = |s| Some(std::time::Duration::from_secs(s));
+        assert_eq!((opts.memory_mib, opts.timeout, opts.test_timeout), (3072, secs(2400), secs(900)));
+    }
+
+    #[test]
+    fn sel4test_refuses_what_does_not_go_together() {
+        for bad in [
+            "sel4test --on-sel4 --record",
+            "sel4test --on-sel4 --debug",
+            "sel4test --prune",
+            "sel4test --memory 256",
+        ] {
+            assert!(parse(args(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct Build<'a> {
     /// Embed the system-call fuzzer instead of the demo root task (and build the kernel with
     /// its invariant checks on, the `checks` feature).
     pub fuzz: Option<FuzzProgram>,
+    /// Build the kernel with its invariant checks on (the `checks` feature), whatever it embeds
+    /// (the fuzzer's kernel has them anyway).
+    pub checks: bool,
     /// Embed this ELF (an absolute path, checked by `super::root_task`) as the root task instead
     /// of building the project's own.
     pub root_task: Option<&'a Path>,
@@ -63,28 +66,35 @@ impl Build<'_> {
         if self.release { "release" } else { "debug" }
     }
 
+    /// Whether the kernel is built with the `checks` feature.
+    fn with_checks(self) -> bool {
+        self.checks || self.fuzz.is_some()
+    }
+
     /// A name for the files of this build: `x86_64-debug`, `x86_64-release-test`, …
     fn stem(self) -> String {
         format!(
-            "{}-{}{}{}{}{}",
+            "{}-{}{}{}{}{}{}",
             self.arch.name(),
             self.profile(),
             if self.test { "-test" } else { "" },
             if self.trace { "-trace" } else { "" },
             if self.bench { "-bench" } else { "" },
-            if self.fuzz.is_some() { "-fuzz" } else { "" }
+            if self.fuzz.is_some() { "-fuzz" } else { "" },
+            if self.checks { "-checks" } else { "" }
         )
     }
 
     /// Test builds get their own target directory so they do not evict the normal build.
     fn target_dir(self) -> PathBuf {
         let base = util::target_dir();
-        match (self.test, self.trace, self.bench, self.fuzz.is_some()) {
-            (true, _, _, _) => base.join("qemu-test"),
-            (false, true, _, _) => base.join("qemu-trace"),
-            (false, false, true, _) => base.join("qemu-bench"),
-            (false, false, false, true) => base.join("qemu-fuzz"),
-            (false, false, false, false) => base,
+        match (self.test, self.trace, self.bench, self.fuzz.is_some(), self.checks) {
+            (true, _, _, _, _) => base.join("qemu-test"),
+            (false, true, _, _, _) => base.join("qemu-trace"),
+            (false, false, true, _, _) => base.join("qemu-bench"),
+            (false, false, false, true, _) => base.join("qemu-fuzz"),
+            (false, false, false, false, true) => base.join("qemu-checks"),
+            (false, false, false, false, false) => base,
         }
     }
 }
@@ -188,7 +198,7 @@ fn build_kernel(build: Build<'_>) -> anyhow::Result<PathBuf> {
     if build.bench {
         cmd.args(["--features", "latency-bench"]);
     }
-    if build.fuzz.is_some() {
+    if build.with_checks() {
         cmd.args(["--features", "checks"]);
     }
     // The capability kernel's gears run optimised even in a debug kernel (the kernel crate itself
@@ -252,6 +262,7 @@ mod tests {
             trace: false,
             bench: false,
             fuzz: None,
+            checks: false,
             root_task: None,
         };
         assert_eq!(b.stem(), "x86_64-release-test");
@@ -265,10 +276,15 @@ mod tests {
             trace: false,
             bench: false,
             fuzz,
+            checks: false,
             root_task: None,
         };
         assert_eq!(b.stem(), "riscv64-debug-fuzz");
         assert!(b.target_dir().ends_with("qemu-fuzz"));
+        assert!(b.with_checks());
+        let b = Build { fuzz: None, checks: true, release: true, ..b };
+        assert_eq!(b.stem(), "riscv64-release-checks");
+        assert!(b.target_dir().ends_with("qemu-checks"));
     }
 
     #[test]

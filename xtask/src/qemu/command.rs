@@ -91,6 +91,46 @@ pub fn qemu_command(arch: Arch, image: &Path, uefi: bool, memory_mib: u32) -> an
     }
 }
 
+/// How seL4 itself boots under QEMU, for running the same programs on it as on Gears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sel4Boot<'a> {
+    /// x86_64: seL4's multiboot kernel, with the root task as its module (`-kernel`, `-initrd`).
+    Multiboot {
+        /// seL4's kernel ELF.
+        kernel: &'a Path,
+        /// The root task ELF.
+        root_task: &'a Path,
+    },
+    /// riscv64: seL4's boot image (elfloader, kernel and root task) booted with no firmware.
+    Image(&'a Path),
+}
+
+/// The QEMU command that boots seL4 as `boot` says on `arch`, with the machine, CPU, serial line
+/// and memory a Gears run has (seL4's own runs differ only in taking 3 GiB), installing QEMU
+/// first if it is missing.
+pub fn sel4_command(arch: Arch, boot: Sel4Boot<'_>, memory_mib: u32) -> anyhow::Result<Command> {
+    let memory = format!("{memory_mib}M");
+    let console = ["-serial", "stdio", "-display", "none", "-no-reboot", "-m", &memory];
+    match (arch, boot) {
+        (Arch::X86_64, Sel4Boot::Multiboot { kernel, root_task }) => {
+            setup::ensure_apt_tool("qemu-system-x86_64", "qemu-system-x86")?;
+            let mut cmd = Command::new("qemu-system-x86_64");
+            cmd.args(["-cpu", X86_CPU, "-kernel"]).arg(kernel).arg("-initrd").arg(root_task).args(console);
+            Ok(cmd)
+        }
+        (Arch::Riscv64, Sel4Boot::Image(image)) => {
+            setup::ensure_apt_tool("qemu-system-riscv64", "qemu-system-misc")?;
+            let mut cmd = Command::new("qemu-system-riscv64");
+            cmd.args(["-machine", "virt", "-cpu", "rv64", "-bios", "none", "-kernel"])
+                .arg(image)
+                .args(console)
+                .args(["-smp", "1"]);
+            Ok(cmd)
+        }
+        (arch, boot) => bail!("seL4 does not boot on {arch} as {boot:?}"),
+    }
+}
+
 /// Makes `cmd` start QEMU's gdb stub (port 1234) and wait for a debugger, and says how to attach
 /// one to the kernel ELF `elf`.
 pub fn wait_for_gdb(cmd: &mut Command, arch: Arch, elf: &Path) {

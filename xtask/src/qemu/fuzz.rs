@@ -226,6 +226,7 @@ pub fn fuzz(opts: &FuzzOptions) -> anyhow::Result<String> {
         trace: false,
         bench: false,
         fuzz: Some(program),
+        checks: false,
         root_task: None,
     };
     let image = build_image(build, false)?;

@@ -50,6 +50,7 @@ pub fn irq_latency_bench() -> anyhow::Result<String> {
             trace: false,
             bench: true,
             fuzz: None,
+            checks: false,
             root_task: None,
         };
         let image = build_image(build, false)?;

@@ -6,6 +6,7 @@
 //! - [`runner`]: running QEMU under a timeout and following its serial output;
 //! - [`console`]: what the console output means (the lines looked for, test lines, the verdict);
 //! - [`suite`]: the QEMU test suites of `cargo xtask test`;
+//! - [`sel4test`]: booting seL4's test driver on Gears or on seL4;
 //! - [`traced`]: the gear trace a traced kernel streams, and the test kernel's traced scenario;
 //! - [`latency`]: the interrupt-latency bench;
 //! - [`fuzz`]: the system-call fuzzer's runs;
@@ -24,13 +25,17 @@ mod fuzz;
 mod latency;
 mod root_task;
 mod runner;
+mod sel4test;
 mod suite;
 mod template;
 mod traced;
 
 pub use build::FuzzProgram;
+pub use command::Sel4Boot;
 pub use fuzz::{FuzzOptions, fuzz};
 pub use latency::irq_latency_bench;
+pub use runner::{Follow, Outcome};
+pub use sel4test::{Sel4testKernel, boot_sel4test};
 pub use suite::test_suites;
 pub use template::check_template;
 pub use traced::{comparable_lines, streamed_trace};
@@ -38,7 +43,7 @@ pub use traced::{comparable_lines, streamed_trace};
 use build::{Build, build_image, kernel_elf};
 use command::{MEMORY_MIB, ROOT_TASK_MEMORY_MIB, qemu_command, wait_for_gdb};
 use root_task::check_root_task_file;
-use runner::{Outcome, ROOT_TASK_TIMEOUT, RUN_TIMEOUT, report_timing, run_qemu};
+use runner::{ROOT_TASK_TIMEOUT, RUN_TIMEOUT, report_timing, run_qemu};
 
 /// Builds the kernel for `opts.arch` (embedding `opts.root_task`, checked first, if given) and
 /// boots it under QEMU, echoing its serial output until QEMU exits; fails unless the kernel exits
@@ -67,6 +72,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
         trace: opts.trace,
         bench: false,
         fuzz: None,
+        checks: false,
         root_task: root_task.as_deref(),
     };
     let image = build_image(build, opts.uefi)?;

@@ -35,6 +35,7 @@ pub fn check_template(arches: &[Arch]) -> anyhow::Result<()> {
             trace: false,
             bench: false,
             fuzz: None,
+            checks: false,
             root_task: Some(&elf),
         };
         let image = build_image(build, false)?;
