@@ -38,6 +38,23 @@ pub struct Build<'a> {
     pub root_task: Option<&'a Path>,
 }
 
+impl Build<'_> {
+    /// A debug kernel for `arch` with no feature and the project's own root task: what each
+    /// build changes from.
+    pub const fn debug(arch: Arch) -> Build<'static> {
+        Build {
+            arch,
+            release: false,
+            test: false,
+            trace: false,
+            bench: false,
+            fuzz: None,
+            checks: false,
+            root_task: None,
+        }
+    }
+}
+
 /// The build-time settings of the fuzz program (`kernel/roottask/src/fuzz`), which it reads
 /// from the environment of its build.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,30 +272,12 @@ mod tests {
 
     #[test]
     fn build_names() {
-        let b = Build {
-            arch: Arch::X86_64,
-            release: true,
-            test: true,
-            trace: false,
-            bench: false,
-            fuzz: None,
-            checks: false,
-            root_task: None,
-        };
+        let b = Build { release: true, test: true, ..Build::debug(Arch::X86_64) };
         assert_eq!(b.stem(), "x86_64-release-test");
         assert!(b.target_dir().ends_with("qemu-test"));
         assert!(kernel_elf(b).ends_with("qemu-test/x86_64-unknown-none/release/kernel"));
         let fuzz = Some(FuzzProgram { seed: 1, calls: 10, trace_from: None });
-        let b = Build {
-            arch: Arch::Riscv64,
-            release: false,
-            test: false,
-            trace: false,
-            bench: false,
-            fuzz,
-            checks: false,
-            root_task: None,
-        };
+        let b = Build { fuzz, ..Build::debug(Arch::Riscv64) };
         assert_eq!(b.stem(), "riscv64-debug-fuzz");
         assert!(b.target_dir().ends_with("qemu-fuzz"));
         assert!(b.with_checks());

@@ -219,16 +219,7 @@ impl FuzzLog {
 /// a hang or a failure of the program.
 pub fn fuzz(opts: &FuzzOptions) -> anyhow::Result<String> {
     let FuzzOptions { arch, program, release } = *opts;
-    let build = Build {
-        arch,
-        release,
-        test: false,
-        trace: false,
-        bench: false,
-        fuzz: Some(program),
-        checks: false,
-        root_task: None,
-    };
+    let build = Build { release, fuzz: Some(program), ..Build::debug(arch) };
     let image = build_image(build, false)?;
     let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
     let mut log = FuzzLog::new(HANG_TIMEOUT);

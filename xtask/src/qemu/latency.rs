@@ -43,16 +43,7 @@ pub fn irq_latency_bench() -> anyhow::Result<String> {
          |---|--:|---|--:|--:|--:|--:|\n",
     );
     for arch in [Arch::X86_64, Arch::Riscv64] {
-        let build = Build {
-            arch,
-            release: true,
-            test: false,
-            trace: false,
-            bench: true,
-            fuzz: None,
-            checks: false,
-            root_task: None,
-        };
+        let build = Build { release: true, bench: true, ..Build::debug(arch) };
         let image = build_image(build, false)?;
         let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
         cmd.args(["-icount", "shift=0,sleep=off"]);

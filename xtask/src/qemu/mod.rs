@@ -66,14 +66,10 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
         None => None,
     };
     let build = Build {
-        arch: opts.arch,
         release: opts.release,
-        test: false,
         trace: opts.trace,
-        bench: false,
-        fuzz: None,
-        checks: false,
         root_task: root_task.as_deref(),
+        ..Build::debug(opts.arch)
     };
     let image = build_image(build, opts.uefi)?;
     let mut cmd = qemu_command(opts.arch, &image, opts.uefi, guest_memory(opts))?;

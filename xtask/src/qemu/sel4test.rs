@@ -39,16 +39,7 @@ pub fn boot_sel4test(
     let mut cmd = match kernel {
         Sel4testKernel::Gears { driver, release, checks } => {
             let (driver, _) = check_root_task_file(driver, arch)?;
-            let build = Build {
-                arch,
-                release,
-                test: false,
-                trace: false,
-                bench: false,
-                fuzz: None,
-                checks,
-                root_task: Some(&driver),
-            };
+            let build = Build { release, checks, root_task: Some(&driver), ..Build::debug(arch) };
             let image = build_image(build, false)?;
             qemu_command(arch, &image, false, memory_mib)?
         }

@@ -69,16 +69,7 @@ pub fn test_suites(arches: &[Arch]) -> anyhow::Result<()> {
 /// Builds and boots one architecture's test kernel: (passed, failed, why it failed, the traced
 /// scenario's events as text).
 fn test_suite(arch: Arch) -> anyhow::Result<(usize, usize, Option<String>, Vec<String>)> {
-    let build = Build {
-        arch,
-        release: false,
-        test: true,
-        trace: false,
-        bench: false,
-        fuzz: None,
-        checks: false,
-        root_task: None,
-    };
+    let build = Build { test: true, ..Build::debug(arch) };
     let image = build_image(build, false)?;
     let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
     let results = std::cell::RefCell::new(TestCounts::default());

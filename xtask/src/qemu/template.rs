@@ -28,16 +28,7 @@ pub fn check_template(arches: &[Arch]) -> anyhow::Result<()> {
     for &arch in arches {
         let elf = build_template(arch)?;
         let (elf, _) = check_root_task_file(&elf, arch)?;
-        let build = Build {
-            arch,
-            release: false,
-            test: false,
-            trace: false,
-            bench: false,
-            fuzz: None,
-            checks: false,
-            root_task: Some(&elf),
-        };
+        let build = Build { root_task: Some(&elf), ..Build::debug(arch) };
         let image = build_image(build, false)?;
         let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
         let mut lines = TemplateLines::default();

@@ -17,16 +17,7 @@ pub const TRACED_GEARS: &[&str] =
 
 /// Boots the traced kernel of `arch` (release, the demo) and returns the gear trace it streamed.
 pub fn streamed_trace(arch: Arch) -> anyhow::Result<metagears::Trace> {
-    let build = Build {
-        arch,
-        release: true,
-        test: false,
-        trace: true,
-        bench: false,
-        fuzz: None,
-        checks: false,
-        root_task: None,
-    };
+    let build = Build { release: true, trace: true, ..Build::debug(arch) };
     let image = build_image(build, false)?;
     let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
     let mut trace = metagears::Trace::default();
