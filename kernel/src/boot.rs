@@ -53,6 +53,21 @@ impl BootMemory {
         }
     }
 
+    /// Takes `start..end`, which lies in one usable region, out of the usable regions: that
+    /// region is split around it (a piece that would be empty is dropped).
+    pub fn remove(&mut self, start: u64, end: u64) {
+        let (regions, count) = (self.regions, self.count);
+        self.count = 0;
+        for r in &regions[..count] {
+            if r.start <= start && end <= r.end {
+                self.push(PhysRegion { start: r.start, end: start });
+                self.push(PhysRegion { start: end, end: r.end });
+            } else {
+                self.push(*r);
+            }
+        }
+    }
+
     /// Drops every usable region (the reserved ones stay).
     pub fn clear_regions(&mut self) {
         self.count = 0;

@@ -13,7 +13,7 @@ use gears::Dispatcher;
 
 use super::{Checks, Driver, HwMachine, Stats};
 use crate::arch::{self, PAGE_SIZE, UserContext};
-use crate::boot::{BootMemory, PhysRegion};
+use crate::boot::BootMemory;
 use crate::thread::{LoadError, RootImage};
 
 /// The root CNode's radix: 8,192 slots (seL4's default is 4,096; sel4test's build uses 8,192).
@@ -209,20 +209,11 @@ fn copy_to(paddr: u64, bytes: &[u8]) {
 /// Takes `size` bytes aligned to 2^`align_bits` from the first free region that holds them.
 fn take(free: &mut BootMemory, size: u64, align_bits: u8) -> Option<u64> {
     let align = 1u64 << align_bits;
-    let (region, start) = free.regions().iter().find_map(|r| {
+    let start = free.regions().iter().find_map(|r| {
         let start = r.start.next_multiple_of(align);
-        (start.checked_add(size)? <= r.end).then_some((*r, start))
+        (start.checked_add(size)? <= r.end).then_some(start)
     })?;
-    let regions: Vec<PhysRegion> = free.regions().to_vec();
-    free.clear_regions();
-    for r in regions {
-        if r == region {
-            free.push(PhysRegion { start: r.start, end: start });
-            free.push(PhysRegion { start: start + size, end: r.end });
-        } else {
-            free.push(r);
-        }
-    }
+    free.remove(start, start + size);
     Some(start)
 }
 

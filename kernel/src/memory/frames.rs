@@ -44,19 +44,9 @@ pub fn carve(boot: &mut BootMemory, size: u64) -> Option<u64> {
             best = Some(*r);
         }
     }
-    let best = best?;
-    let start = align_up(best.start.max(LOW_LIMIT));
-    let mut rest = boot.clone();
-    rest.clear_regions();
-    for r in boot.regions() {
-        if *r == best {
-            rest.push(PhysRegion { start: start + size, end: r.end });
-        } else {
-            rest.push(*r);
-        }
-    }
-    rest.push_reserved(PhysRegion { start, end: start + size });
-    *boot = rest;
+    let start = align_up(best?.start.max(LOW_LIMIT));
+    boot.remove(start, start + size);
+    boot.push_reserved(PhysRegion { start, end: start + size });
     Some(start)
 }
 
