@@ -88,7 +88,7 @@ pub fn ram_window(paddr: u64, len: u64) -> codegears::mem::RamWindow {
     assert!(paddr.is_multiple_of(8) && len.is_multiple_of(8), "unaligned RAM window {paddr:#x}+{len:#x}");
     let words = phys_to_virt(paddr) as *const core::sync::atomic::AtomicU64;
     // SAFETY: `paddr..paddr + len` is RAM the kernel maps at `phys_to_virt` for its whole
-    // lifetime (the untyped pool, the root task's frames), so the slice stays valid; AtomicU64
+    // lifetime (the free memory boot hands to the root task), so the slice stays valid; AtomicU64
     // has u64's size and alignment (8, checked above) and every bit pattern is one; shared
     // atomic access allows the other writers of this memory (user threads, which do not run
     // while the kernel does, and the kernel's frame copies) without a data race.
@@ -129,8 +129,8 @@ pub fn with_thread_hw<R>(tcb: codegears::ObjPtr, f: impl FnOnce(&mut ThreadHw) -
     let at = tcb.0 + codegears::obj_words::TCB_ARCH_OFFSET;
     let p = phys_to_virt(at).cast::<ThreadHw>();
     assert!(p.is_aligned(), "TCB {:#x} is not aligned", tcb.0);
-    // SAFETY: a live TCB's 2 KiB are RAM the kernel maps at `phys_to_virt` (the untyped pool or
-    // the block boot carved for the root objects); `at..at + size_of::<ThreadHw>()` lies inside
+    // SAFETY: a live TCB's 2 KiB are RAM the kernel maps at `phys_to_virt` (an untyped's memory
+    // or the block boot carved for the root objects); `at..at + size_of::<ThreadHw>()` lies inside
     // them (checked at compile time above) and is aligned (checked above). Nothing else reads or
     // writes this part of the TCB while `f` runs (see above), and user threads, which can map no
     // TCB, do not run meanwhile. Every field is plain data, any bit pattern valid for `valid`
