@@ -96,6 +96,7 @@ pub mod delete;
 pub mod endpoint;
 pub mod entry;
 pub mod error;
+pub mod fastpath;
 pub mod fault;
 pub mod frame;
 pub mod interrupt;

@@ -173,11 +173,9 @@ pub fn reply_from_kernel_error(
 
 /// `replyFromKernel_success_empty`: label 0, no words, badge 0.
 pub fn reply_from_kernel_success_empty(objects: &mut ObjectStore, arch: Arch, t: ObjPtr) {
-    {
-        let mut tcb = objects.tcb_mut(t);
-        tcb.set_badge(arch, 0);
-        tcb.set_msg_info(arch, MessageInfo::new(0, 0, 0, 0));
-    }
+    let regs = arch.syscall_registers();
+    objects.set_register(t, regs.badge, 0);
+    objects.set_register(t, regs.info, MessageInfo::new(0, 0, 0, 0).word());
 }
 
 /// At most seven words: a lookup failure's description after its source word is the longest.

@@ -441,6 +441,24 @@ impl ObjectStore {
         self.mem.write(Self::field(ptr, at::REGISTERS + i), v);
     }
 
+    /// Every register of the TCB at `ptr` (in `seL4_UserContext` order), read at once.
+    #[inline]
+    pub fn registers(&self, ptr: ObjPtr) -> [u64; N_REGISTERS] {
+        self.mem.read_words(Self::field(ptr, at::REGISTERS))
+    }
+
+    /// Sets every register of the TCB at `ptr`.
+    #[inline]
+    pub fn set_registers(&mut self, ptr: ObjPtr, registers: [u64; N_REGISTERS]) {
+        self.mem.write_words(Self::field(ptr, at::REGISTERS), registers);
+    }
+
+    /// The TCB at `ptr`'s flags (TCB SetFlags').
+    #[inline]
+    pub fn flags(&self, ptr: ObjPtr) -> u64 {
+        self.mem.read(Self::field(ptr, at::FLAGS))
+    }
+
     /// The TCB at `ptr`'s name (DebugNameThread; empty if it has none), bytes up to its NUL.
     pub fn thread_name(&self, ptr: ObjPtr) -> Vec<u8> {
         let at = ptr.0 + crate::obj_words::TCB_NAME_OFFSET;

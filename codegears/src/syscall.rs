@@ -14,7 +14,8 @@ use crate::thread::{Scheduler, yield_thread};
 
 gears::code_gear! {
     /// `handleSyscall`: Call, Send and NBSend go to `handle_invocation`, Recv and NBRecv to
-    /// `handle_recv`, Reply and ReplyRecv to `handle_reply`; Yield moves the caller to the back
+    /// `handle_recv`, Reply and ReplyRecv to `handle_reply` (Call and ReplyRecv through the
+    /// fastpath's gear first, [`crate::fastpath`], which takes their common case); Yield moves the caller to the back
     /// of its ready queue. Any other call is `handleUnknownSyscall`'s: an UnknownSyscall fault
     /// ([`HANDLE_FAULT`](crate::fault::HANDLE_FAULT)). The caller must be a runnable thread
     /// (`IllegalOperation` otherwise: the kernel only runs runnable threads).
@@ -24,9 +25,11 @@ gears::code_gear! {
         }
         let Some(syscall) = request.syscall else { return Next::Fail(SyscallError::IllegalOperation) };
         match syscall {
-            Syscall::Call | Syscall::Send | Syscall::NBSend => Next::Goto(&crate::lookup::HANDLE_INVOCATION),
+            Syscall::Call => Next::Goto(&crate::fastpath::FASTPATH_CALL),
+            Syscall::Send | Syscall::NBSend => Next::Goto(&crate::lookup::HANDLE_INVOCATION),
             Syscall::Recv | Syscall::NBRecv => Next::Goto(&HANDLE_RECV),
-            Syscall::Reply | Syscall::ReplyRecv => Next::Goto(&HANDLE_REPLY),
+            Syscall::ReplyRecv => Next::Goto(&crate::fastpath::FASTPATH_REPLY_RECV),
+            Syscall::Reply => Next::Goto(&HANDLE_REPLY),
             Syscall::Yield => {
                 yield_thread(objects, sched, request.thread);
                 Next::Exit(Done::Ok)

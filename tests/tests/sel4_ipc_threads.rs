@@ -41,7 +41,8 @@ fn ipc0010_suspend_mid_call() {
 }
 
 /// The gears of one round trip: a client's Call to a server waiting in Recv, and the server's
-/// ReplyRecv that answers it and waits again.
+/// ReplyRecv that answers it and waits again, each through the fastpath's gear (the general
+/// path's gears: `tests/tests/sel4_fastpath.rs`).
 #[test]
 fn call_reply_recv_round_trip_gears() {
     let mut s = Sel4::boot(10, &[20, 22]);
@@ -61,28 +62,20 @@ fn call_reply_recv_round_trip_gears() {
     let (call, call_steps) = trace(&mut s, client, Syscall::Call);
     insta::assert_snapshot!(call, @"
     . p2099204 start handle_syscall
-    0 p2099204 handle_syscall -> handle_invocation
-    1 p2099204 handle_invocation -> resolve_address_bits
-    2 p2099204 resolve_address_bits -> lookup_extra_caps
-    3 p2099204 lookup_extra_caps -> decode_invocation
-    4 p2099204 decode_invocation -> invoke_endpoint
-    5 p2099204 invoke_endpoint -> invocation_done
-    6 p2099204 invocation_done -> exit Blocked
+    0 p2099204 handle_syscall -> fastpath_call
+    1 p2099204 fastpath_call -> exit Blocked
     ");
     assert_eq!(s.state(client), ThreadState::BlockedOnReply);
     assert_eq!(s.state(server), ThreadState::Running, "the call woke the server");
     let (reply_recv, rr_steps) = trace(&mut s, server, Syscall::ReplyRecv);
     insta::assert_snapshot!(reply_recv, @"
     . p2099200 start handle_syscall
-    0 p2099200 handle_syscall -> handle_reply
-    1 p2099200 handle_reply -> handle_recv
-    2 p2099200 handle_recv -> resolve_address_bits
-    3 p2099200 resolve_address_bits -> handle_recv_cap_found
-    4 p2099200 handle_recv_cap_found -> exit Blocked
+    0 p2099200 handle_syscall -> fastpath_reply_recv
+    1 p2099200 fastpath_reply_recv -> exit Blocked
     ");
     assert_eq!(s.state(client), ThreadState::Running);
     assert_eq!(s.received(client).2, vec![7]);
-    assert_eq!(call_steps + rr_steps, 12, "gears per Call + ReplyRecv round trip");
+    assert_eq!(call_steps + rr_steps, 4, "gears per Call + ReplyRecv round trip (the fastpath's)");
 }
 
 /// Yield: round robin among the runnable threads of one priority.

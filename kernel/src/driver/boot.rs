@@ -79,9 +79,12 @@ impl Driver {
         let at = RootServerLayout::new(base, ROOT_RADIX, n_tables, n_extra);
         let pstart = take(&mut free, vend - vstart, 12).ok_or(LoadError::OutOfMemory)?;
         // All free memory starts cleared, whatever an earlier boot left there; then the image.
-        let windows: Vec<RamWindow> =
+        let mut windows: Vec<RamWindow> =
             crate::memory::free().regions().iter().map(|r| arch::ram_window(r.start, r.len())).collect();
         windows.iter().for_each(arch::zero_window);
+        // Every word the kernel reads finds its window by a search from the first: the largest
+        // (where nearly every object lives) goes first.
+        windows.sort_unstable_by_key(|w| core::cmp::Reverse(w.words.len()));
         for &(vaddr, bytes) in &image.pieces {
             copy_to(pstart + (vaddr - vstart), bytes);
         }

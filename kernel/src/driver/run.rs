@@ -173,9 +173,9 @@ impl Driver {
     /// Runs `cur` (activated by `schedule`) in user mode until its next kernel entry: its
     /// registers from its TCB into its hardware context, and back.
     fn run_thread(&mut self, cur: ObjPtr) -> Result<Trap, String> {
-        let tcb = self.kernel.state.objects.tcb(cur);
-        let (registers, next_ip) = (tcb.registers, tcb.next_ip);
-        let fpu_disabled = tcb.flags & abi::tcb::FLAG_FPU_DISABLED != 0;
+        let objects = &self.kernel.state.objects;
+        let (registers, next_ip) = (objects.registers(cur), objects.next_ip(cur));
+        let fpu_disabled = objects.flags(cur) & abi::tcb::FLAG_FPU_DISABLED != 0;
         let space = self.vspace_of(cur);
         let stats = &mut self.stats;
         let (trap, next_ip, mut registers) = arch::with_thread_hw(cur, |hw| {
@@ -205,10 +205,9 @@ impl Driver {
         let fault_ip =
             if trap == Trap::Syscall { next_ip - arch.syscall_registers().instruction_len } else { next_ip };
         registers[arch.ip_register()] = fault_ip;
-        self.kernel.state.objects.tcb_mut(cur).set(|t| {
-            t.registers = registers;
-            t.next_ip = next_ip;
-        });
+        let objects = &mut self.kernel.state.objects;
+        objects.set_registers(cur, registers);
+        objects.set_next_ip(cur, next_ip);
         Ok(trap)
     }
 

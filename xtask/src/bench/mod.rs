@@ -192,7 +192,7 @@ pub const GROUPS: &[Group] = &[
     Group::Scaling(Scaling {
         per_unit: PerUnit {
             name: "ipc",
-            title: "Call + ReplyRecv round trip on the host model (one client, one server, one message word)",
+            title: "Call + ReplyRecv round trip on the host model (one client, one server, one message word): the fastpath's gears and the general ones",
             unit: "round trip",
             sizes: (1_000, 11_000),
             baselines: &["ipc-round-trip"],
@@ -200,9 +200,13 @@ pub const GROUPS: &[Group] = &[
             workloads: &[
                 (
                     "ipc-round-trip",
-                    "two kernel entries through codegears::entry::handle, Dispatcher::new(())",
+                    "two kernel entries through codegears::entry::handle (the fastpath's gears), Dispatcher::new(())",
                 ),
                 ("ipc-round-trip-budget", "the same with seL4's WorkBudget(100), no interrupt pending"),
+                (
+                    "ipc-round-trip-general",
+                    "the same round trip through the general gears (from handle_invocation / handle_reply)",
+                ),
             ],
             aim: None,
             collect: Some("*measured_round_trips*"),
@@ -346,7 +350,7 @@ mod tests {
         let listed = "dispatcher loop\ndispatcher loop-call\ndispatcher gears\ndispatcher gears-pp-bare\ndispatcher gears-pp\n\
                       dispatcher gears-traced\ndispatcher gears-wide\nbatching gears-batch4\n\
                       batching gears-batch16\nrevoke revoke-gears\nrevoke revoke-gears-budget\nrevoke revoke-plain\nmc mc-bfs\nmc mc-dfs\n\
-                      revoke revoke-gaps\nipc ipc-round-trip\nipc ipc-round-trip-budget\n";
+                      revoke revoke-gaps\nipc ipc-round-trip\nipc ipc-round-trip-budget\nipc ipc-round-trip-general\n";
         check_known(&g, listed).unwrap();
         let err = check_known(&g, "dispatcher loop\n").unwrap_err().to_string();
         assert!(err.contains("`loop-call`"), "{err}");
