@@ -14,6 +14,7 @@ mod model;
 mod qemu;
 mod sel4test;
 mod setup;
+mod shared;
 mod trace;
 mod util;
 
