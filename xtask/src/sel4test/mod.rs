@@ -14,7 +14,7 @@ use anyhow::bail;
 use metagears::wire::Report;
 
 use crate::Arch;
-use crate::qemu::{self, Follow, Outcome, Sel4Boot, Sel4testKernel};
+use crate::qemu::{self, Follow, Machine, Outcome, RootTaskKernel, Sel4Boot};
 
 mod files;
 mod log;
@@ -201,12 +201,12 @@ fn run_arch(arch: Arch, dir: &SharedDir, opts: &Sel4testOptions) -> anyhow::Resu
         }
     };
     let kernel = if opts.on_sel4 {
-        Sel4testKernel::Sel4(match arch {
+        RootTaskKernel::Sel4(match arch {
             Arch::X86_64 => Sel4Boot::Multiboot { kernel: &files.sel4_kernel, root_task: &files.driver },
             Arch::Riscv64 => Sel4Boot::Image(&files.sel4_image),
         })
     } else {
-        Sel4testKernel::Gears { driver: &files.driver, release: opts.release, checks: opts.checks }
+        RootTaskKernel::Gears { root_task: &files.driver, release: opts.release, checks: opts.checks }
     };
     let on = if opts.on_sel4 { "seL4" } else { "Gears" };
     println!(
@@ -217,7 +217,8 @@ fn run_arch(arch: Arch, dir: &SharedDir, opts: &Sel4testOptions) -> anyhow::Resu
         reference.len()
     );
     let mut follower = Follower::new(arch, reference.len(), opts.test_timeout, opts.verbose);
-    let run = qemu::boot_sel4test(arch, kernel, opts.memory_mib, opts.timeout, &mut follower)?;
+    let machine = Machine::with_memory(opts.memory_mib);
+    let run = qemu::boot_root_task(arch, kernel, machine, opts.timeout, &mut follower)?;
     let secs = run.total.as_secs_f64();
     if let Some(why) = follower.stop_reason(run.outcome, opts) {
         let (_, at) = follower.clock();
