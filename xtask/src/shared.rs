@@ -1,4 +1,4 @@
-//! The directories of seL4's own binaries (sel4test's), which live outside the
+//! The directories of seL4's own binaries (sel4test, sel4bench), which live outside the
 //! repository: each is chosen by a `--dir` flag, else by an environment variable, else is
 //! `../shared/NAME` beside the checkout when that exists.
 
@@ -17,6 +17,8 @@ pub struct Shared {
 
 /// seL4's test suite: its driver, seL4's images and reference logs.
 pub const SEL4TEST: Shared = Shared { name: "sel4test", env: "GEARS_SEL4TEST_DIR" };
+/// sel4bench's IPC benchmark, the release seL4 kernels it ran on, and their reference logs.
+pub const SEL4BENCH: Shared = Shared { name: "sel4bench", env: "GEARS_SEL4BENCH_DIR" };
 
 /// Where a chosen directory came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +100,7 @@ mod tests {
     fn the_flag_wins_over_the_environment_which_wins_over_the_default() {
         let absent = Shared { name: "no-such-dir-for-xtask-tests", env: "GEARS_XTASK_TEST_DIR" };
         assert_eq!(absent.choose(None, None), None);
-        for kind in [SEL4TEST, absent] {
+        for kind in [SEL4TEST, SEL4BENCH, absent] {
             let chosen = kind.choose(Some(Path::new("/flag")), Some("/env")).unwrap();
             assert_eq!((chosen.path, chosen.origin), (PathBuf::from("/flag"), Origin::Flag));
             let chosen = kind.choose(None, Some("/env")).unwrap();
@@ -117,7 +119,9 @@ mod tests {
     #[test]
     fn the_default_is_beside_the_checkout() {
         assert!(SEL4TEST.default_dir().ends_with("shared/sel4test"));
-        assert_eq!(SEL4TEST.default_dir().parent().unwrap().parent(), util::root().parent());
+        assert!(SEL4BENCH.default_dir().ends_with("shared/sel4bench"));
+        assert_eq!(SEL4BENCH.default_dir().parent().unwrap().parent(), util::root().parent());
+        assert_eq!(SEL4BENCH.choose(None, Some("/b")).unwrap().describe(), "/b ($GEARS_SEL4BENCH_DIR)");
     }
 
     #[test]

@@ -31,7 +31,7 @@ mod template;
 mod traced;
 
 pub use build::FuzzProgram;
-pub use command::{Machine, Sel4Boot};
+pub use command::{Icount, Machine, Sel4Boot, X86_CPU};
 pub use fuzz::{FuzzOptions, fuzz};
 pub use latency::irq_latency_bench;
 pub use runner::{Follow, Outcome};

@@ -24,6 +24,7 @@ mod table;
 use crate::shared::{SEL4TEST, SharedDir, show_paths};
 use files::Files;
 use log::{SuiteLog, Verdict};
+pub use log::{is_kernel_line, plain};
 use table::{Row, Status};
 
 /// Guest memory of a Gears run, in MiB: what seL4's reference runs had (FRAMEEXPORTS0001 maps a
