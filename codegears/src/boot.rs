@@ -79,6 +79,9 @@ pub struct BootConfig<'a> {
     /// as caps, the IPC buffer, BootInfo and extra bootinfo frames after it); `None`: no image
     /// (the host model's boot, whose tests map what they need).
     pub image: Option<BootImage<'a>>,
+    /// x86_64: the I/O port ranges (first, last) the kernel drives itself, in use from boot so
+    /// that no IOPort cap reaches them.
+    pub io_ports_in_use: &'a [(u16, u16)],
 }
 
 /// The root task's image as seL4's boot maps it (`ui_v_reg`, `ui_p_reg`): the pages
@@ -261,6 +264,7 @@ impl KernelState {
             memory: None,
             ipc_buffer: Some((BOOT_IPC_BUFFER, BOOT_IPC_BUFFER_VADDR)),
             image: None,
+            io_ports_in_use: &[],
         })
     }
 
@@ -310,6 +314,12 @@ impl KernelState {
         put(&mut st, abi::bootinfo::CAP_INIT_THREAD_CNODE, cn_cap);
         put(&mut st, abi::bootinfo::CAP_INIT_THREAD_VSPACE, vspace_cap);
         put(&mut st, abi::bootinfo::CAP_IRQ_CONTROL, Cap::IrqControl);
+        if cfg.arch == Arch::X86_64 {
+            put(&mut st, abi::bootinfo::CAP_IO_PORT_CONTROL, Cap::IoPortControl);
+            for &(first, last) in cfg.io_ports_in_use {
+                st.io_ports.reserve(first, last);
+            }
+        }
         put(&mut st, abi::bootinfo::CAP_ASID_CONTROL, Cap::AsidControl);
         put(&mut st, abi::bootinfo::CAP_INIT_THREAD_ASID_POOL, Cap::AsidPool { ptr: pool, asid_base: 0 });
         put(&mut st, abi::bootinfo::CAP_DOMAIN, Cap::Domain);

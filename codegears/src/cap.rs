@@ -63,7 +63,8 @@ pub enum ZombieType {
     Tcb,
 }
 
-/// A capability: seL4's kinds, one variant each. Arch caps so far: frames.
+/// A capability: seL4's kinds, one variant each. Arch caps: frames, paging structures, ASID
+/// control and pools, and x86_64's I/O port control and I/O ports.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default)]
 pub enum Cap {
     /// The empty slot.
@@ -173,6 +174,15 @@ pub enum Cap {
         /// Its first ASID (`capASIDBase`).
         asid_base: u64,
     },
+    /// x86_64: the authority to make I/O port caps (`cap_io_port_control_cap`).
+    IoPortControl,
+    /// x86_64: the I/O ports `first..=last` (`cap_io_port_cap`).
+    IoPort {
+        /// The first port.
+        first: u16,
+        /// The last port (at least `first`).
+        last: u16,
+    },
 }
 
 /// Where a frame or paging structure is mapped: seL4's mapped ASID and mapped address.
@@ -207,7 +217,15 @@ impl Cap {
 
     /// Whether this is an arch cap (`isArchCap`).
     pub const fn is_arch(&self) -> bool {
-        matches!(self, Cap::Frame { .. } | Cap::PageTable { .. } | Cap::AsidControl | Cap::AsidPool { .. })
+        matches!(
+            self,
+            Cap::Frame { .. }
+                | Cap::PageTable { .. }
+                | Cap::AsidControl
+                | Cap::AsidPool { .. }
+                | Cap::IoPortControl
+                | Cap::IoPort { .. }
+        )
     }
 
     /// `cap_get_capIsPhysical`: whether the cap names memory.
@@ -285,6 +303,8 @@ impl Cap {
             },
             Cap::AsidControl => t::ASID_CONTROL,
             Cap::AsidPool { .. } => t::ASID_POOL,
+            Cap::IoPortControl => t::x86_64::IO_PORT_CONTROL,
+            Cap::IoPort { .. } => t::x86_64::IO_PORT,
         }
     }
 
@@ -334,6 +354,10 @@ pub fn same_region_as(a: &Cap, b: &Cap) -> bool {
         Cap::PageTable { ptr, .. } => matches!(*b, Cap::PageTable { ptr: p, .. } if p == ptr),
         Cap::AsidControl => matches!(b, Cap::AsidControl),
         Cap::AsidPool { ptr, .. } => matches!(*b, Cap::AsidPool { ptr: p, .. } if p == ptr),
+        Cap::IoPortControl => matches!(b, Cap::IoPortControl | Cap::IoPort { .. }),
+        Cap::IoPort { first, last } => {
+            matches!(*b, Cap::IoPort { first: f, last: l } if f == first && l == last)
+        }
         Cap::Null | Cap::Zombie { .. } => false,
     }
 }
@@ -342,7 +366,7 @@ pub fn same_region_as(a: &Cap, b: &Cap) -> bool {
 pub fn same_object_as(a: &Cap, b: &Cap) -> bool {
     match (a, b) {
         (Cap::Untyped { .. }, _) => false,
-        (Cap::IrqControl, Cap::IrqHandler { .. }) => false,
+        (Cap::IrqControl, Cap::IrqHandler { .. }) | (Cap::IoPortControl, Cap::IoPort { .. }) => false,
         (
             Cap::Frame { ptr, size_bits, is_device, .. },
             Cap::Frame { ptr: bp, size_bits: bs, is_device: bd, .. },
@@ -356,6 +380,7 @@ pub fn is_cap_revocable(derived: &Cap, src: &Cap) -> bool {
     match derived {
         Cap::Endpoint { badge, .. } | Cap::Notification { badge, .. } => *badge != src.badge(),
         Cap::IrqHandler { .. } => matches!(src, Cap::IrqControl),
+        Cap::IoPort { .. } => matches!(src, Cap::IoPortControl),
         Cap::Untyped { .. } => true,
         _ => false,
     }
@@ -446,6 +471,13 @@ mod tests {
         assert!(same_region_as(&Cap::IrqControl, &Cap::IrqHandler { irq: 3 }));
         assert!(!same_object_as(&Cap::IrqControl, &Cap::IrqHandler { irq: 3 }));
         assert!(!same_region_as(&Cap::IrqHandler { irq: 3 }, &Cap::IrqHandler { irq: 4 }));
+        let com1 = Cap::IoPort { first: 0x3f8, last: 0x3ff };
+        assert!(same_region_as(&Cap::IoPortControl, &com1));
+        assert!(!same_object_as(&Cap::IoPortControl, &com1));
+        assert!(same_object_as(&com1, &com1));
+        assert!(!same_region_as(&com1, &Cap::IoPort { first: 0x3f8, last: 0x3fe }));
+        assert!(is_cap_revocable(&com1, &Cap::IoPortControl));
+        assert!(!is_cap_revocable(&com1, &com1));
         let z = Cap::Zombie { ptr: ObjPtr(0x100), number: 4, kind: ZombieType::CNode(2) };
         assert!(!same_region_as(&z, &z));
     }

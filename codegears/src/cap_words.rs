@@ -36,6 +36,8 @@ mod tag {
     pub const PAGE_TABLE: u64 = 12;
     pub const ASID_CONTROL: u64 = 13;
     pub const ASID_POOL: u64 = 14;
+    pub const IO_PORT_CONTROL: u64 = 15;
+    pub const IO_PORT: u64 = 16;
 }
 
 /// `bits` of `w` from bit `at`.
@@ -134,6 +136,8 @@ impl Cap {
             }
             Cap::AsidControl => [t(tag::ASID_CONTROL), 0],
             Cap::AsidPool { ptr, asid_base } => [t(tag::ASID_POOL) | ptr.0 & PTR_MASK, asid_base],
+            Cap::IoPortControl => [t(tag::IO_PORT_CONTROL), 0],
+            Cap::IoPort { first, last } => [t(tag::IO_PORT) | (first as u64) << 16 | last as u64, 0],
         }
     }
 
@@ -177,6 +181,8 @@ impl Cap {
             tag::PAGE_TABLE => Cap::PageTable { ptr, kind: kind_of(field(w, 48, 3)), mapped: mapping_of(x) },
             tag::ASID_CONTROL => Cap::AsidControl,
             tag::ASID_POOL => Cap::AsidPool { ptr, asid_base: x },
+            tag::IO_PORT_CONTROL => Cap::IoPortControl,
+            tag::IO_PORT => Cap::IoPort { first: field(w, 16, 16) as u16, last: field(w, 0, 16) as u16 },
             // Tag 0 (the null cap's all-zero words), and any tag no cap has.
             _ => Cap::Null,
         }
@@ -270,6 +276,8 @@ mod tests {
             paddr(11).prop_map(|p| Cap::Thread { ptr: ObjPtr(p) }),
             Just(Cap::IrqControl),
             any::<u16>().prop_map(|irq| Cap::IrqHandler { irq }),
+            Just(Cap::IoPortControl),
+            (any::<u16>(), any::<u16>()).prop_map(|(first, last)| Cap::IoPort { first, last }),
             (
                 paddr(5),
                 any::<u64>(),

@@ -8,6 +8,7 @@ use crate::arch::Arch;
 use crate::cap::{Cap, SlotRef, TCB_CNODE_ENTRIES, ZombieType};
 use crate::cdt::{cap_swap_for_delete, empty_slot, is_final_capability, is_mdb_parent_of};
 use crate::cspace::CSpace;
+use crate::ioport::IoPortTable;
 use crate::kernel::CancelCursor;
 use crate::kernel::{DeleteCursor, InnerDelete, IrqTable, Kernel, RevokeCursor};
 use crate::machine::MachineOps;
@@ -38,13 +39,22 @@ pub fn needs_cancel_all(objects: &ObjectStore, cap: &Cap, is_final: bool) -> Opt
 pub fn finalise_cap(
     cspace: &mut CSpace,
     objects: &mut ObjectStore,
-    irqs: &mut IrqTable,
+    devices: (&mut IrqTable, &mut IoPortTable),
     sched: &mut Scheduler,
     vm: (Arch, &mut AsidTable, &mut MachineOps),
     cap: &Cap,
     is_final: bool,
 ) -> Cap {
     let (arch, asids, machine) = vm;
+    let (irqs, io_ports) = devices;
+    if let Cap::IoPort { first, last } = *cap {
+        // Arch_postCapDeletion, once the slot is emptied (in the same gear here): the last cap
+        // to the range frees it.
+        if is_final {
+            io_ports.free(first, last);
+        }
+        return Cap::Null;
+    }
     if cap.is_arch() {
         crate::vspace::arch_finalise_cap(arch, asids, objects, machine, cap, is_final);
         return Cap::Null;
@@ -119,7 +129,7 @@ gears::code_gear! {
     /// the remainder is removable (or, not immediate, a cyclic Zombie); else keep the Zombie and
     /// reduce it.
     #[allow(clippy::too_many_arguments)]
-    pub fn finalise_slot(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, sched: &mut Scheduler, arch: &Arch, asids: &mut AsidTable, machine: &mut MachineOps, delete: &mut DeleteCursor, cancel: &mut CancelCursor) {
+    pub fn finalise_slot(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, irqs: &mut IrqTable, io_ports: &mut IoPortTable, sched: &mut Scheduler, arch: &Arch, asids: &mut AsidTable, machine: &mut MachineOps, delete: &mut DeleteCursor, cancel: &mut CancelCursor) {
         let Some((slot, immediate)) = delete.frame() else {
             return Next::Goto(&CTE_DELETE_DONE);
         };
@@ -132,7 +142,7 @@ gears::code_gear! {
             *cancel = c;
             return Next::Goto(&crate::endpoint::CANCEL_ALL_IPC_STEP);
         }
-        let remainder = finalise_cap(cspace, objects, irqs, sched, (*arch, asids, machine), &cap, is_final);
+        let remainder = finalise_cap(cspace, objects, (irqs, io_ports), sched, (*arch, asids, machine), &cap, is_final);
         if cap_removable(&remainder, slot) {
             // A Zombie's object has no slots left in use: its life ends with the Zombie, and its
             // memory stays as it is until a retype clears it, as in seL4.

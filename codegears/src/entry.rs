@@ -64,6 +64,11 @@ pub trait Machine {
 
     /// `seL4_DebugPutChar`: one byte to the kernel console.
     fn debug_put_char(&mut self, c: u8);
+
+    /// x86_64 `in`: `width` bytes (1, 2 or 4) read from I/O port `port`, for a
+    /// [`MachineOp::PortIn`] (which never goes to [`apply`](Self::apply)). A machine without
+    /// I/O ports is never asked: no IOPort cap exists there.
+    fn port_in(&mut self, port: u16, width: u8) -> u32;
 }
 
 /// How a kernel entry ended.
@@ -369,10 +374,23 @@ fn take_back(k: &mut Kernel, thread: ObjPtr) -> bool {
     true
 }
 
-/// Carries out the machine ops the last dispatcher run recorded, in order.
+/// Carries out the machine ops the last dispatcher run recorded, in order. A port read's value
+/// goes to its caller as a one-word reply (`invokeX86PortIn`'s `setMR` and MessageInfo).
 fn apply_machine_ops<M: Machine>(k: &mut Kernel, machine: &mut M) {
     for op in k.machine.drain() {
-        machine.apply(op);
+        match op {
+            MachineOp::PortIn { port, width, thread, reply } => {
+                let value = machine.port_in(port, width);
+                if reply {
+                    let regs = k.state.arch.syscall_registers();
+                    let objects = &mut k.state.objects;
+                    objects.set_register(thread, regs.badge, 0);
+                    objects.set_register(thread, regs.msg[0], value as u64);
+                    objects.set_register(thread, regs.info, MessageInfo::new(0, 0, 0, 1).word());
+                }
+            }
+            op => machine.apply(op),
+        }
     }
 }
 

@@ -90,6 +90,7 @@ pub fn check_invariants(state: &KernelState) -> Result<(), InvariantViolation> {
     check_badges(state, slots)?;
     check_zombies(state, slots)?;
     check_irqs(state, objs, slots)?;
+    check_io_ports(state, slots)?;
     crate::vspace_invariants::check_vspace_invariants_in(state, objs, slots)?;
     crate::thread_invariants::check_thread_invariants_in(state, objs, slots)
 }
@@ -125,6 +126,39 @@ fn check_irqs(
     }
     if let Some(irq) = state.irqs.masked.difference(&state.irqs.active).next() {
         return fail("irq_notifications", format!("IRQ {irq} is masked but inactive"));
+    }
+    Ok(())
+}
+
+/// x86_64's I/O ports: a range is in use exactly when an IOPort cap holds it or the kernel
+/// drives it (`valid_ioports`: a cap's ports are allocated; the last cap's deletion frees them),
+/// and no two IOPort caps' ranges meet unless they are the same range.
+fn check_io_ports(state: &KernelState, slots: &[(SlotRef, Cte)]) -> Result<(), InvariantViolation> {
+    let mut held = BTreeSet::new();
+    for &(s, cte) in slots {
+        if let Cap::IoPort { first, last } = cte.cap {
+            let in_use = state.io_ports.ranges().any(|r| r == (first, last));
+            if !in_use || state.io_ports.is_kernel(first, last) {
+                return fail(
+                    "io_ports_allocated",
+                    format!("{s:?} holds ports {first:#x}..={last:#x}, not a range in use by caps"),
+                );
+            }
+            held.insert((first, last));
+        }
+    }
+    let mut end: Option<u16> = None;
+    for (first, last) in state.io_ports.ranges() {
+        if first > last || end.is_some_and(|e| first <= e) {
+            return fail("io_ports_allocated", format!("ports {first:#x}..={last:#x} overlap another range"));
+        }
+        end = Some(last);
+        if !held.contains(&(first, last)) && !state.io_ports.is_kernel(first, last) {
+            return fail(
+                "io_ports_allocated",
+                format!("ports {first:#x}..={last:#x} are in use without a cap"),
+            );
+        }
     }
     Ok(())
 }
@@ -420,6 +454,7 @@ fn chunk_key(cap: &Cap) -> Option<(u8, u64)> {
         Cap::IrqHandler { irq } => Some((1, irq as u64)),
         Cap::Domain => Some((2, 0)),
         Cap::AsidControl => Some((3, 0)),
+        Cap::IoPort { first, last } => Some((4, (first as u64) << 16 | last as u64)),
         _ => None,
     }
 }
@@ -644,6 +679,25 @@ mod tests {
         insert_new_cap(&mut st.cspace, ut, SlotRef::of(ObjPtr(crate::boot::ROOT_CNODE), 42), n);
         assert_eq!(broken(&st), "objects_disjoint");
         let _ = a;
+    }
+
+    #[test]
+    fn detects_io_ports_in_use_without_a_cap_and_caps_without_their_ports() {
+        let (mut st, info) = KernelState::boot(6, &[16]);
+        st.io_ports.reserve(0x40, 0x43);
+        assert_eq!(check_invariants(&st), Ok(()), "the kernel's ports need no cap");
+        let control = SlotRef::of(info.root_cnode, abi::bootinfo::CAP_IO_PORT_CONTROL);
+        assert_eq!(st.cspace.cap(control), Cap::IoPortControl);
+        let com1 = SlotRef::of(info.root_cnode, 40);
+        cte_insert(&mut st.cspace, Cap::IoPort { first: 0x3f8, last: 0x3ff }, control, com1);
+        assert_eq!(broken(&st), "io_ports_allocated", "a cap to ports not in use");
+        st.io_ports.allocate(0x3f8, 0x3ff);
+        assert_eq!(check_invariants(&st), Ok(()));
+        st.io_ports.allocate(0x60, 0x64);
+        assert_eq!(broken(&st), "io_ports_allocated", "ports in use with no cap");
+        st.io_ports.free(0x60, 0x64);
+        crate::cdt::empty_slot(&mut st.cspace, com1);
+        assert_eq!(broken(&st), "io_ports_allocated", "the last cap went, the ports stayed in use");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::arch::Arch;
 use crate::cap::{Cap, ObjPtr, SlotRef, TCB_CNODE_ENTRIES};
 use crate::cspace::CSpace;
 use crate::error::SyscallError;
+use crate::ioport::IoPortTable;
 use crate::machine::MachineOps;
 use crate::mem::PhysMem;
 use crate::object::ObjectStore;
@@ -33,6 +34,8 @@ pub struct KernelState {
     pub objects: ObjectStore,
     /// The IRQs that have a handler (`IRQSignal`); the rest are inactive.
     pub irqs: IrqTable,
+    /// x86_64's I/O ports in use (by IOPort caps, or by the kernel itself).
+    pub io_ports: IoPortTable,
     /// The ready queues.
     pub sched: Scheduler,
     /// The arch flavour: object-type numbers, arch labels, user address range.
@@ -308,7 +311,7 @@ pub struct RetypeCursor {
 /// The kernel's context: the global state, and the context of the thread whose kernel entry
 /// runs.
 ///
-/// DataGears: `cspace`, `objects`, `irqs`, `sched`, `arch`, `asids`, `mem` (global), `request`,
+/// DataGears: `cspace`, `objects`, `irqs`, `io_ports`, `sched`, `arch`, `asids`, `mem` (global), `request`,
 /// `invocation`, `lookup`, `delete`, `revoke`, `retype`, `cancel` (the entering thread's, in
 /// [`ThreadContext`]), `machine` (the machine effects of this entry).
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
@@ -368,6 +371,7 @@ pub struct KernelDataGears<'a> {
     pub cspace: &'a mut CSpace,
     pub objects: &'a mut ObjectStore,
     pub irqs: &'a mut IrqTable,
+    pub io_ports: &'a mut IoPortTable,
     pub sched: &'a mut Scheduler,
     pub request: &'a mut Request,
     pub invocation: &'a mut Invocation,
@@ -459,6 +463,7 @@ impl Context for Kernel {
             cspace: &mut self.state.cspace,
             objects: &mut self.state.objects,
             irqs: &mut self.state.irqs,
+            io_ports: &mut self.state.io_ports,
             sched: &mut self.state.sched,
             request: &mut self.thread.request,
             invocation: &mut self.thread.invocation,
@@ -487,6 +492,7 @@ impl Context for Kernel {
             "cspace" => &self.state.cspace,
             "objects" => &self.state.objects,
             "irqs" => &self.state.irqs,
+            "io_ports" => &self.state.io_ports,
             "sched" => &self.state.sched,
             "request" => &self.thread.request,
             "invocation" => &self.thread.invocation,
@@ -578,6 +584,7 @@ mod tests {
             memory: Some(&RAM),
             ipc_buffer: None,
             image: None,
+            io_ports_in_use: &[],
         });
         let ut = SlotRef::of(info.root_cnode, info.untyped[0].0);
         let (a, b) = (ObjPtr(0x18_0000), ObjPtr(0x18_1000));

@@ -100,6 +100,7 @@ pub mod fault;
 pub mod frame;
 pub mod interrupt;
 pub mod invariants;
+pub mod ioport;
 pub mod kernel;
 pub mod lookup;
 pub mod machine;

@@ -265,6 +265,8 @@ gears::code_gear! {
             Some((Cap::AsidPool { .. }, _)) => Next::Goto(&crate::asid::DECODE_ASID_POOL_INVOCATION),
             Some((Cap::AsidControl, _)) => Next::Goto(&crate::asid::DECODE_ASID_CONTROL_INVOCATION),
             Some((Cap::Domain, _)) => Next::Goto(&crate::tcb_control::DECODE_DOMAIN_INVOCATION),
+            Some((Cap::IoPortControl, _)) => Next::Goto(&crate::ioport::DECODE_IO_PORT_CONTROL_INVOCATION),
+            Some((Cap::IoPort { .. }, _)) => Next::Goto(&crate::ioport::DECODE_IO_PORT_INVOCATION),
         }
     }
 }

@@ -51,6 +51,28 @@ pub enum MachineOp {
         /// Masked (true) or unmasked.
         masked: bool,
     },
+    /// x86_64 `out`: write the low `width` bytes (1, 2 or 4) of `value` to I/O port `port`.
+    PortOut {
+        /// The port.
+        port: u16,
+        /// Bytes written.
+        width: u8,
+        /// The value (no bits above the width).
+        value: u32,
+    },
+    /// x86_64 `in`: read `width` bytes (1, 2 or 4) from I/O port `port`. The kernel entry asks
+    /// the machine for the value ([`Machine::port_in`](crate::entry::Machine::port_in)) and, if
+    /// `reply`, gives `thread` the one-word reply holding it.
+    PortIn {
+        /// The port.
+        port: u16,
+        /// Bytes read.
+        width: u8,
+        /// The thread that asked.
+        thread: crate::cap::ObjPtr,
+        /// Whether it waits for the value (`seL4_Call`).
+        reply: bool,
+    },
 }
 
 impl MachineOp {

@@ -280,13 +280,14 @@ pub fn arch_finalise_cap(
 }
 
 /// `Arch_deriveCap`: a frame cap loses its mapping; a paging structure cap must be mapped (a
-/// root: have an ASID), else `IllegalOperation`.
+/// root: have an ASID), else `IllegalOperation`; IOPortControl cannot be copied (`Null`).
 pub fn arch_derive_cap(cap: &Cap) -> Result<Cap, crate::error::SyscallError> {
     match *cap {
         Cap::Frame { ptr, size_bits, rights, is_device, .. } => {
             Ok(Cap::Frame { ptr, size_bits, rights, is_device, mapped: None })
         }
         Cap::PageTable { mapped: None, .. } => Err(crate::error::SyscallError::IllegalOperation),
+        Cap::IoPortControl => Ok(Cap::Null),
         other => Ok(other),
     }
 }

@@ -145,6 +145,10 @@ pub mod kind {
         /// A page table: x86_64's last level (`seL4_X86_PageTable`); on riscv64 every level,
         /// the VSpace root included (`seL4_RISCV_PageTable`).
         PageTable = "PageTable";
+        /// x86_64's I/O port control cap (`seL4_X86_IOPortControl`).
+        IoPortControl = "IOPortControl";
+        /// x86_64's cap to a range of I/O ports (`seL4_X86_IOPort`).
+        IoPort = "IOPort";
     }
 }
 
@@ -180,6 +184,10 @@ pub type Pdpt = Cap<kind::Pdpt>;
 pub type PageDirectory = Cap<kind::PageDirectory>;
 /// A cap to a page table (x86_64's last level; riscv64's any level).
 pub type PageTable = Cap<kind::PageTable>;
+/// x86_64's I/O port control cap.
+pub type IoPortControl = Cap<kind::IoPortControl>;
+/// A cap to x86_64's I/O ports.
+pub type IoPort = Cap<kind::IoPort>;
 
 /// A cap to a VSpace root of the target arch: x86_64's PML4.
 #[cfg(not(target_arch = "riscv64"))]
@@ -193,7 +201,9 @@ pub type VSpace = PageTable;
 pub mod init_thread {
     use abi::bootinfo as slot;
 
-    use super::{AsidControl, AsidPool, CNode, Cap, DomainSet, Frame, IrqControl, Tcb, VSpace};
+    use super::{
+        AsidControl, AsidPool, CNode, Cap, DomainSet, Frame, IoPortControl, IrqControl, Tcb, VSpace,
+    };
     use crate::cnode::Slot;
 
     /// `seL4_CapInitThreadTCB`: its own TCB.
@@ -204,6 +214,8 @@ pub mod init_thread {
     pub const VSPACE: VSpace = Cap::from_cptr(slot::CAP_INIT_THREAD_VSPACE);
     /// `seL4_CapIRQControl`.
     pub const IRQ_CONTROL: IrqControl = Cap::from_cptr(slot::CAP_IRQ_CONTROL);
+    /// `seL4_CapIOPortControl` (x86_64; the slot is empty on riscv64).
+    pub const IO_PORT_CONTROL: IoPortControl = Cap::from_cptr(slot::CAP_IO_PORT_CONTROL);
     /// `seL4_CapASIDControl`.
     pub const ASID_CONTROL: AsidControl = Cap::from_cptr(slot::CAP_ASID_CONTROL);
     /// `seL4_CapInitThreadASIDPool`: the pool its VSpace's ASID came from.

@@ -85,6 +85,7 @@ pub mod debug;
 #[allow(unsafe_code, reason = "the entry point: the stack, `_start`, and the BootInfo frame")]
 pub mod entry;
 pub mod fault;
+pub mod ioport;
 pub mod ipc;
 #[allow(unsafe_code, reason = "volatile reads and writes of the mapped IPC buffer")]
 pub mod ipc_buffer;

@@ -664,6 +664,42 @@ fn boot_info(bi: &BootInfo, env: &mut Env) -> bool {
     ok
 }
 
+/// x86_64's I/O ports (after sel4bench's serial driver, which prints through COM1 with them): a
+/// cap to COM1's eight ports, a byte written to its scratch register and read back through the
+/// UART, the kernel's own ports and other caps' refused, accesses outside the range refused, and
+/// the ports free again once the cap is deleted.
+#[cfg(target_arch = "x86_64")]
+fn io_ports(env: &mut Env) -> bool {
+    use gears_user::cap::IoPort;
+    let control = init_thread::IO_PORT_CONTROL;
+    let [com1, other] = core::array::from_fn(|_| env.slot());
+    let mut ok =
+        check("slot 7 holds IOPortControl", identify(control.cptr()) == cap_type::x86_64::IO_PORT_CONTROL);
+    ok &= succeeds("issue COM1's ports 0x3f8-0x3ff", control.issue(0x3f8, 0x3ff, slot(com1)));
+    ok &= expect(
+        "issue 0x3ff-0x400 (meets COM1's)",
+        control.issue(0x3ff, 0x400, slot(other)),
+        Err(Error::RevokeFirst),
+    );
+    ok &= expect(
+        "issue the kernel's PIT ports",
+        control.issue(0x40, 0x43, slot(other)),
+        Err(Error::RevokeFirst),
+    );
+    ok &= expect("issue 0x2ff-0x2f8", control.issue(0x2ff, 0x2f8, slot(other)), Err(Error::InvalidArgument));
+    let port = IoPort::from_cptr(com1);
+    for value in [0x5a, 0xa5] {
+        ok &= succeeds("write the UART's scratch register", port.out8(0x3ff, value));
+        ok &= check("it reads back", port.in8(0x3ff) == Ok(value));
+    }
+    ok &= expect("read 16 bits at 0x3ff (one byte outside)", port.in16(0x3ff), Err(Error::IllegalOperation));
+    ok &= expect("write port 0x80", port.out8(0x80, 0), Err(Error::IllegalOperation));
+    ok &= succeeds("delete the cap", slot(com1).delete());
+    ok &= succeeds("issue COM1's ports again", control.issue(0x3f8, 0x3ff, slot(other)));
+    ok &= succeeds("delete that cap too", slot(other).delete());
+    ok
+}
+
 /// Where the root task starts: `bi` is the `seL4_BootInfo` seL4's boot mapped for it; the
 /// second argument register is non-zero in a kernel built for the latency bench.
 fn main(bi: &BootInfo) -> ! {
@@ -697,6 +733,11 @@ fn main(bi: &BootInfo) -> ! {
     {
         println!("root task: -- a user-level RTC driver (riscv64) --");
         ok &= rtc_driver_thread(bi, &mut env);
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        println!("root task: -- I/O ports (x86_64) --");
+        ok &= io_ports(&mut env);
     }
     println!("root task: -- thread-local storage --");
     ok &= thread_local_storage();

@@ -119,6 +119,7 @@ impl Driver {
             memory: Some(Box::leak(windows.into_boxed_slice())),
             ipc_buffer: Some((at.ipc_buffer, boot_image.ipc_buffer_vaddr())),
             image: Some(boot_image),
+            io_ports_in_use: arch::KERNEL_IO_PORTS,
         });
         // The MMU reads boot's entries in the tables' memory: no machine keeps a copy of them.
         info.machine_ops = Vec::new();

@@ -94,6 +94,11 @@ impl Machine for HwMachine {
             MachineOp::MaskIrq { irq, masked: false } => {
                 let _ = arch::irq_enable(u32::from(irq));
             }
+            MachineOp::PortOut { port, width, value } => arch::port_out(port, width, value),
+            // The kernel entry asks `port_in` for a read, and never hands it here.
+            MachineOp::PortIn { port, width, .. } => {
+                arch::port_in(port, width);
+            }
         }
     }
 
@@ -108,6 +113,10 @@ impl Machine for HwMachine {
 
     fn debug_put_char(&mut self, c: u8) {
         arch::console_write_bytes(&[c]);
+    }
+
+    fn port_in(&mut self, port: u16, width: u8) -> u32 {
+        arch::port_in(port, width)
     }
 }
 

@@ -55,6 +55,11 @@ pub struct HostMachine {
     pub pending: VecDeque<u16>,
     /// What `seL4_DebugPutChar` printed.
     pub console: Vec<u8>,
+    /// x86_64's I/O ports as plain bytes: an `out` writes them, an `in` reads them (0 where
+    /// nothing was written).
+    pub io: BTreeMap<u16, u8>,
+    /// The port reads the kernel asked for, as (port, width), in order.
+    pub port_reads: Vec<(u16, u8)>,
 }
 
 impl HardwareTables for HostMachine {
@@ -80,8 +85,16 @@ impl Machine for HostMachine {
                     self.tables.remove(&k);
                 }
             }
+            MachineOp::PortOut { port, width, value } => {
+                for (i, b) in value.to_le_bytes().into_iter().take(width as usize).enumerate() {
+                    self.io.insert(port.wrapping_add(i as u16), b);
+                }
+            }
             // The kernel's global entries: never compared (the check skips them).
-            MachineOp::CopyGlobalMappings { .. } | MachineOp::Flush { .. } | MachineOp::MaskIrq { .. } => {}
+            MachineOp::CopyGlobalMappings { .. }
+            | MachineOp::Flush { .. }
+            | MachineOp::MaskIrq { .. }
+            | MachineOp::PortIn { .. } => {}
         }
         self.ops.push(op);
     }
@@ -92,6 +105,15 @@ impl Machine for HostMachine {
 
     fn debug_put_char(&mut self, c: u8) {
         self.console.push(c);
+    }
+
+    fn port_in(&mut self, port: u16, width: u8) -> u32 {
+        self.port_reads.push((port, width));
+        let mut bytes = [0u8; 4];
+        for (i, b) in bytes.iter_mut().take(width as usize).enumerate() {
+            *b = self.io.get(&port.wrapping_add(i as u16)).copied().unwrap_or(0);
+        }
+        u32::from_le_bytes(bytes)
     }
 }
 
@@ -221,6 +243,7 @@ impl Sel4 {
             memory: None,
             ipc_buffer: Some((0x10_3000, 0x7000_0000)),
             image: None,
+            io_ports_in_use: &[],
         })
     }
 
@@ -268,6 +291,7 @@ impl Sel4 {
             memory: None,
             ipc_buffer: Some((at.ipc_buffer, image.ipc_buffer_vaddr())),
             image: Some(image),
+            io_ports_in_use: &[],
         })
     }
 

@@ -40,8 +40,15 @@ fn finalise_slot(st: &mut KernelState, slot: SlotRef, immediate: bool) -> bool {
         }
         let mut machine = codegears::MachineOps::default();
         let vm = (st.arch, &mut st.asids, &mut machine);
-        let remainder =
-            finalise_cap(&mut st.cspace, &mut st.objects, &mut st.irqs, &mut st.sched, vm, &cap, is_final);
+        let remainder = finalise_cap(
+            &mut st.cspace,
+            &mut st.objects,
+            (&mut st.irqs, &mut st.io_ports),
+            &mut st.sched,
+            vm,
+            &cap,
+            is_final,
+        );
         if cap_removable(&remainder, slot) {
             return true;
         }

@@ -47,6 +47,17 @@ pub const DEVICE_TOP: u64 = 1 << 39;
 pub const KERNEL_DEVICES: &[(u64, u64)] =
     &[(0x10_0000, 0x10_1000), (0x0c00_0000, 0x1000_0000), (0x1000_0000, 0x1000_1000)];
 
+/// riscv64 has no I/O ports (no IOPortControl cap exists there): none is the kernel's.
+pub const KERNEL_IO_PORTS: &[(u16, u16)] = &[];
+
+/// riscv64 has no I/O ports, and no IOPort cap asks for one: nothing to write.
+pub fn port_out(_port: u16, _width: u8, _value: u32) {}
+
+/// riscv64 has no I/O ports, and no IOPort cap asks for one: nothing to read.
+pub fn port_in(_port: u16, _width: u8) -> u32 {
+    0
+}
+
 /// The extra bootinfo's chunks of riscv64: none yet (seL4 gives the device tree).
 pub fn extra_bootinfo(_chunk: &mut dyn FnMut(u64, &[u8])) {}
 

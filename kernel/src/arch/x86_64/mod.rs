@@ -7,6 +7,7 @@ mod idt;
 mod irq;
 mod lapic;
 mod paging;
+mod ports;
 #[cfg(feature = "qemu-test")]
 pub mod programs;
 mod serial;
@@ -21,6 +22,7 @@ pub use irq::{irq_enable, irq_mask, irq_pending, take_kernel_irq};
 pub use paging::{AddressSpace, PAGE_SIZE, copy_global_mappings, flush_user, phys_to_virt};
 #[cfg(feature = "qemu-test")]
 pub use paging::{MapError, USER_BASE};
+pub use ports::{KERNEL_IO_PORTS, port_in, port_out};
 #[cfg(feature = "qemu-test")]
 pub use serial::{CONSOLE_IRQ, console_tx_empty_interrupt};
 pub use serial::{console_write, console_write_bytes, console_write_raw};
