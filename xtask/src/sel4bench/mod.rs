@@ -231,7 +231,7 @@ fn run(kernel: Kernel, files: &Files, timeout: Option<Duration>) -> KernelRun {
         Err(not) => {
             println!("ipc-vs-sel4: {} did not finish the benchmark{took}: {}", kernel.name(), not.why);
             if !not.tail.is_empty() {
-                println!("ipc-vs-sel4: {}'s last serial lines:", kernel.name());
+                println!("ipc-vs-sel4: {}: its last serial lines:", kernel.name());
                 for line in &not.tail {
                     println!("    | {line}");
                 }
