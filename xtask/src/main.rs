@@ -91,7 +91,8 @@ enum Command {
     Setup,
     /// Run the host tests (`cargo test --workspace --no-fail-fast`), then the QEMU suites.
     Test(TestArgs),
-    /// Measure instructions per unit of work under valgrind's callgrind and print tables.
+    /// Measure instructions: per unit of work under valgrind's callgrind, or of a kernel under
+    /// QEMU's -icount (irq-latency; ipc-vs-sel4, Gears against seL4); print tables.
     Bench(BenchArgs),
     /// Build the kernel and boot it under QEMU.
     Run(RunArgs),
