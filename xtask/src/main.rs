@@ -12,8 +12,10 @@ mod bench;
 mod callgrind;
 mod model;
 mod qemu;
+mod sel4bench;
 mod sel4test;
 mod setup;
+mod shared;
 mod trace;
 mod util;
 
@@ -89,7 +91,8 @@ enum Command {
     Setup,
     /// Run the host tests (`cargo test --workspace --no-fail-fast`), then the QEMU suites.
     Test(TestArgs),
-    /// Measure instructions per unit of work under valgrind's callgrind and print tables.
+    /// Measure instructions: per unit of work under valgrind's callgrind, or of a kernel under
+    /// QEMU's -icount (irq-latency; ipc-vs-sel4, Gears against seL4); print tables.
     Bench(BenchArgs),
     /// Build the kernel and boot it under QEMU.
     Run(RunArgs),
@@ -235,6 +238,23 @@ struct BenchArgs {
     /// List the groups and their workloads, and run nothing.
     #[arg(long)]
     list: bool,
+    /// ipc-vs-sel4: the directory of sel4bench's binaries [default: $GEARS_SEL4BENCH_DIR, else
+    /// ../shared/sel4bench beside the checkout].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// ipc-vs-sel4: stop each of its three runs after this many seconds, 0 for never [default: 300].
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+}
+
+impl BenchArgs {
+    /// The options of the ipc-vs-sel4 group.
+    fn sel4bench(&self) -> sel4bench::Options {
+        sel4bench::Options {
+            dir: self.dir.clone(),
+            timeout: self.timeout.map(|secs| (secs > 0).then(|| std::time::Duration::from_secs(secs))),
+        }
+    }
 }
 
 #[derive(clap::Args, Debug, PartialEq, Eq)]
@@ -342,7 +362,7 @@ fn run(command: Command) -> anyhow::Result<String> {
             "set-up complete".to_string()
         }
         Command::Test(args) => test(&args)?,
-        Command::Bench(args) => bench::run(&args.groups, args.list)?,
+        Command::Bench(args) => bench::run(&args.groups, args.list, &args.sel4bench())?,
         Command::Fuzz(args) => qemu::fuzz(&args.options())?,
         Command::Sel4test(args) => sel4test::run(&args.options())?,
         Command::Run(args) => {
@@ -537,7 +557,23 @@ mod tests {
     #[test]
     fn bench_takes_group_filters() {
         let cli = parse(args("bench dispatcher --list")).unwrap();
-        assert_eq!(cli.command, Command::Bench(BenchArgs { groups: vec!["dispatcher".into()], list: true }));
+        let Command::Bench(b) = cli.command else { panic!("not bench") };
+        assert_eq!((&b.groups[..], b.list), (&["dispatcher".to_string()][..], true));
+        assert_eq!(b.sel4bench(), sel4bench::Options::default());
+    }
+
+    #[test]
+    fn bench_takes_the_sel4bench_directory_and_time_limit() {
+        let cli = parse(args("bench ipc-vs-sel4 --dir /b --timeout 60")).unwrap();
+        let Command::Bench(b) = cli.command else { panic!("not bench") };
+        assert_eq!(b.groups, ["ipc-vs-sel4"]);
+        let opts = b.sel4bench();
+        assert_eq!(opts.dir, Some(PathBuf::from("/b")));
+        assert_eq!(opts.timeout, Some(Some(std::time::Duration::from_secs(60))));
+        let Command::Bench(b) = parse(args("bench --timeout 0")).unwrap().command else { panic!() };
+        assert_eq!(b.sel4bench().timeout, Some(None));
+        assert!(parse(args("bench ipc-vs-sel4 --timeout soon")).is_err());
+        assert!(parse(args("bench ipc-vs-sel4 --dir")).is_err());
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl Gaps {
                 let _ = writeln!(s, "{}", gap_row(w, n, &gaps, &printed));
             }
         }
-        Ok(Ran { table: s, summary: self.name.to_string() })
+        Ok(Ran { table: s, summary: self.name.to_string(), incomplete: None })
     }
 }
 

@@ -9,12 +9,15 @@
 //! - [`Scaling`]: the same, and Ir(N) / N at a row of sizes;
 //! - [`Gaps`]: the instructions between two preemption chances;
 //! - [`Speed`]: states per second of two model checkers (wall clock);
-//! - [`IrqLatency`]: the timer-interrupt latency of the bench kernel under QEMU.
+//! - [`IrqLatency`]: the timer-interrupt latency of the bench kernel under QEMU;
+//! - [`IpcVsSel4`]: sel4bench's IPC benchmark on Gears and on seL4 under QEMU (`crate::sel4bench`).
 //!
 //! To add a group: add its workloads to `bench/src/` (for the callgrind kinds) and its [`Group`]
 //! to [`GROUPS`].
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
+
+use crate::sel4bench;
 
 mod gaps;
 mod per_unit;
@@ -41,6 +44,8 @@ pub enum Group {
     Speed(Speed),
     /// Timer-interrupt latency of the bench kernel under QEMU.
     IrqLatency(IrqLatency),
+    /// sel4bench's IPC benchmark on Gears and on seL4.
+    IpcVsSel4(IpcVsSel4),
 }
 
 /// The group that boots the bench kernel under QEMU `-icount` on both architectures and reports
@@ -53,13 +58,28 @@ pub struct IrqLatency {
     pub title: &'static str,
 }
 
+/// The group that boots sel4bench's IPC benchmark on Gears and on seL4's release kernels, with
+/// and without its fastpath, and tabulates them side by side. A run of every group skips it when
+/// sel4bench's binaries are not at hand; naming it asks for them.
+#[derive(Debug)]
+pub struct IpcVsSel4 {
+    /// The name on the command line (`cargo xtask bench <name>`).
+    pub name: &'static str,
+    /// What the group measures.
+    pub title: &'static str,
+}
+
 /// What running one group gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ran {
-    /// The group's table, as printed and written to `<name>.md` (Markdown).
+    /// The group's table, as printed and written to `<name>.md` (Markdown); empty if the group
+    /// measured nothing (then nothing is written).
     pub table: String,
     /// The group's part of the summary line.
     pub summary: String,
+    /// Why the table lacks figures it should have, if it does: the run fails after the table
+    /// is printed and written.
+    pub incomplete: Option<String>,
 }
 
 impl Group {
@@ -71,6 +91,7 @@ impl Group {
             Group::Gaps(g) => g.name,
             Group::Speed(g) => g.name,
             Group::IrqLatency(g) => g.name,
+            Group::IpcVsSel4(g) => g.name,
         }
     }
 
@@ -80,7 +101,7 @@ impl Group {
             Group::PerUnit(g) => g.workloads,
             Group::Scaling(g) => g.per_unit.workloads,
             Group::Gaps(g) => g.workloads,
-            Group::Speed(_) | Group::IrqLatency(_) => &[],
+            Group::Speed(_) | Group::IrqLatency(_) | Group::IpcVsSel4(_) => &[],
         }
     }
 
@@ -92,19 +113,43 @@ impl Group {
             Group::Gaps(g) => g.list(),
             Group::Speed(g) => g.list(),
             Group::IrqLatency(g) => format!("{}: {}\n", g.name, g.title),
+            Group::IpcVsSel4(g) => format!("{}: {}\n", g.name, g.title),
         }
     }
 
-    /// Measures the group and tabulates it.
-    fn run(&self, bench: &mut Workbench) -> anyhow::Result<Ran> {
+    /// Measures the group and tabulates it; `all` says that every group runs (a group that needs
+    /// files from outside the repository skips itself without them).
+    fn run(&self, bench: &mut Workbench, opts: &sel4bench::Options, all: bool) -> anyhow::Result<Ran> {
         match self {
             Group::PerUnit(g) => g.run(bench),
             Group::Scaling(g) => g.run(bench),
             Group::Gaps(g) => g.run(bench),
             Group::Speed(g) => g.run(),
-            Group::IrqLatency(g) => {
-                Ok(Ran { table: crate::qemu::irq_latency_bench()?, summary: g.name.to_string() })
-            }
+            Group::IrqLatency(g) => Ok(Ran {
+                table: crate::qemu::irq_latency_bench()?,
+                summary: g.name.to_string(),
+                incomplete: None,
+            }),
+            Group::IpcVsSel4(g) => Ok(match sel4bench::ipc_vs_sel4(opts, all)? {
+                None => Ran {
+                    table: String::new(),
+                    summary: format!("{} skipped (no sel4bench binaries)", g.name),
+                    incomplete: None,
+                },
+                Some(c) => {
+                    let names: Vec<&str> = c.unfinished.iter().map(|k| k.name()).collect();
+                    Ran {
+                        table: c.table,
+                        summary: match c.ratio {
+                            Some(r) => format!("{} (Gears/seL4 = {r:.2}×)", g.name),
+                            None => format!("{} (no Gears/seL4 ratio)", g.name),
+                        },
+                        incomplete: (!names.is_empty()).then(|| {
+                            format!("{}: {} did not finish the benchmark", g.name, names.join(" and "))
+                        }),
+                    }
+                }
+            }),
         }
     }
 }
@@ -238,11 +283,23 @@ pub const GROUPS: &[Group] = &[
                 (4 philosophers, 4 fork servers), in one run: wall clock, a ratio, never asserted",
         philosophers: "4",
     }),
+    // Last: without sel4bench's binaries it skips itself, and a Gears run that does not finish
+    // fails the bench only after every other group has run.
+    Group::IpcVsSel4(IpcVsSel4 {
+        name: "ipc-vs-sel4",
+        title: "sel4bench's IPC benchmark, one binary as the root task of Gears and of seL4's release \
+                kernel with and without its fastpath (x86_64, QEMU -icount shift=0): guest instructions \
+                per result, and Gears/seL4 on the Call+ReplyRecv round trip",
+    }),
 ];
 
-/// Runs the selected groups (all if `filter` is empty); `list` only lists them.
-pub fn run(filter: &[String], list: bool) -> anyhow::Result<String> {
+/// Runs the selected groups (all if `filter` is empty) with `opts` for ipc-vs-sel4; `list` only
+/// lists them.
+pub fn run(filter: &[String], list: bool, opts: &sel4bench::Options) -> anyhow::Result<String> {
     let groups = select(GROUPS, filter)?;
+    if *opts != sel4bench::Options::default() && !groups.iter().any(|g| matches!(g, Group::IpcVsSel4(_))) {
+        bail!("--dir and --timeout are options of the ipc-vs-sel4 group, which is not selected");
+    }
     if list {
         for g in &groups {
             print!("{}", g.list());
@@ -251,15 +308,31 @@ pub fn run(filter: &[String], list: bool) -> anyhow::Result<String> {
     }
     let mut bench = Workbench::new(&groups)?;
     let mut summary = Vec::new();
+    let mut incomplete = Vec::new();
+    let mut wrote = false;
     for g in &groups {
-        let ran = g.run(&mut bench)?;
-        print!("{}", ran.table);
-        bench.write_table(g.name(), &ran.table)?;
+        let ran = g.run(&mut bench, opts, filter.is_empty())?;
+        if !ran.table.is_empty() {
+            print!("{}", ran.table);
+            bench.write_table(g.name(), &ran.table)?;
+            wrote = true;
+        }
         summary.push(ran.summary);
+        incomplete.extend(ran.incomplete);
     }
     if bench.used_callgrind() {
         println!(
             "\ntables (<group>.md) and callgrind out files (for callgrind_annotate) are in {}",
+            bench.out_dir().display()
+        );
+    } else if wrote {
+        println!("\ntables (<group>.md) are in {}", bench.out_dir().display());
+    }
+    if !incomplete.is_empty() {
+        bail!(
+            "{} (bench: {}; tables in {})",
+            incomplete.join("; "),
+            summary.join(", "),
             bench.out_dir().display()
         );
     }
@@ -310,7 +383,7 @@ mod tests {
                     assert!(!gaps.sizes.is_empty() && !gaps.workloads.is_empty(), "{}", g.name());
                     continue;
                 }
-                Group::Speed(_) | Group::IrqLatency(_) => continue,
+                Group::Speed(_) | Group::IrqLatency(_) | Group::IpcVsSel4(_) => continue,
             };
             assert!(per_unit.sizes.0 < per_unit.sizes.1, "{}", g.name());
             for b in per_unit.baselines {
@@ -332,6 +405,22 @@ mod tests {
         let err = select(GROUPS, &["ipc-nope".into()]).unwrap_err().to_string();
         assert!(err.contains("unknown bench group `ipc-nope`") && err.contains("dispatcher"), "{err}");
         assert!(err.contains("irq-latency") && err.contains("philosophers"), "{err}");
+    }
+
+    #[test]
+    fn ipc_vs_sel4_is_a_group_and_its_options_need_it() {
+        let picked = select(GROUPS, &["ipc-vs-sel4".into()]).unwrap();
+        assert!(matches!(picked[..], [Group::IpcVsSel4(_)]));
+        assert!(
+            picked[0].list().starts_with("ipc-vs-sel4: sel4bench's IPC benchmark"),
+            "{}",
+            picked[0].list()
+        );
+        assert!(matches!(GROUPS.last(), Some(Group::IpcVsSel4(_))), "it runs last");
+        let opts = sel4bench::Options { dir: Some("/b".into()), timeout: None };
+        let err = run(&["dispatcher".into()], true, &opts).unwrap_err().to_string();
+        assert_eq!(err, "--dir and --timeout are options of the ipc-vs-sel4 group, which is not selected");
+        assert_eq!(run(&["ipc-vs-sel4".into()], true, &opts).unwrap(), "listed 1 bench group(s)");
     }
 
     #[test]

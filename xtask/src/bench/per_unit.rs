@@ -77,7 +77,7 @@ impl PerUnit {
     /// Measures every workload and tabulates them.
     pub fn run(&self, bench: &mut Workbench) -> anyhow::Result<Ran> {
         let measured = self.measure_all(bench)?;
-        Ok(Ran { table: self.table(&measured), summary: self.summary(&measured) })
+        Ok(Ran { table: self.table(&measured), summary: self.summary(&measured), incomplete: None })
     }
 
     /// Measures every workload at both sizes; fails if the group wants the same result from each

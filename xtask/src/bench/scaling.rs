@@ -38,7 +38,7 @@ impl Scaling {
         let scaled =
             g.workloads.iter().map(|(w, _)| self.scale(bench, w)).collect::<anyhow::Result<Vec<_>>>()?;
         table.push_str(&self.table(&scaled));
-        Ok(Ran { table, summary: g.summary(&measured) })
+        Ok(Ran { table, summary: g.summary(&measured), incomplete: None })
     }
 
     fn scale(&self, bench: &mut Workbench, workload: &'static str) -> anyhow::Result<Scaled> {

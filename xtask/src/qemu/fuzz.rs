@@ -12,7 +12,7 @@ use anyhow::bail;
 use metagears::wire::Report;
 
 use super::build::{Build, FuzzProgram, build_image};
-use super::command::{MEMORY_MIB, qemu_command};
+use super::command::{MEMORY_MIB, Machine, qemu_command};
 use super::runner::{Follow, Outcome, follow_qemu, report_timing};
 use crate::Arch;
 
@@ -221,7 +221,7 @@ pub fn fuzz(opts: &FuzzOptions) -> anyhow::Result<String> {
     let FuzzOptions { arch, program, release } = *opts;
     let build = Build { release, fuzz: Some(program), ..Build::debug(arch) };
     let image = build_image(build, false)?;
-    let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
+    let mut cmd = qemu_command(arch, &image, false, Machine::with_memory(MEMORY_MIB))?;
     let mut log = FuzzLog::new(HANG_TIMEOUT);
     let run = follow_qemu(arch, &mut cmd, None, &mut log)?;
     report_timing(&run);

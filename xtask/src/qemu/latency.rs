@@ -7,7 +7,7 @@ use anyhow::bail;
 use metagears::wire::{IrqLatency, Report};
 
 use super::build::{Build, build_image};
-use super::command::{MEMORY_MIB, qemu_command};
+use super::command::{Icount, MEMORY_MIB, Machine, qemu_command};
 use super::runner::{Outcome, run_qemu};
 use crate::Arch;
 
@@ -45,8 +45,8 @@ pub fn irq_latency_bench() -> anyhow::Result<String> {
     for arch in [Arch::X86_64, Arch::Riscv64] {
         let build = Build { release: true, bench: true, ..Build::debug(arch) };
         let image = build_image(build, false)?;
-        let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
-        cmd.args(["-icount", "shift=0,sleep=off"]);
+        let machine = Machine { icount: Some(Icount { sleep: false }), ..Machine::with_memory(MEMORY_MIB) };
+        let mut cmd = qemu_command(arch, &image, false, machine)?;
         let mut figures = Vec::new();
         let run = run_qemu(
             arch,

@@ -6,7 +6,7 @@
 //! - [`runner`]: running QEMU under a timeout and following its serial output;
 //! - [`console`]: what the console output means (the lines looked for, test lines, the verdict);
 //! - [`suite`]: the QEMU test suites of `cargo xtask test`;
-//! - [`sel4test`]: booting seL4's test driver on Gears or on seL4;
+//! - [`sel4_root_task`]: booting a root task written for seL4 (sel4test, sel4bench) on Gears or on seL4;
 //! - [`traced`]: the gear trace a traced kernel streams, and the test kernel's traced scenario;
 //! - [`latency`]: the interrupt-latency bench;
 //! - [`fuzz`]: the system-call fuzzer's runs;
@@ -25,17 +25,17 @@ mod fuzz;
 mod latency;
 mod root_task;
 mod runner;
-mod sel4test;
+mod sel4_root_task;
 mod suite;
 mod template;
 mod traced;
 
 pub use build::FuzzProgram;
-pub use command::Sel4Boot;
+pub use command::{Icount, Machine, Sel4Boot, X86_CPU};
 pub use fuzz::{FuzzOptions, fuzz};
 pub use latency::irq_latency_bench;
 pub use runner::{Follow, Outcome};
-pub use sel4test::{Sel4testKernel, boot_sel4test};
+pub use sel4_root_task::{RootTaskKernel, boot_root_task};
 pub use suite::test_suites;
 pub use template::check_template;
 pub use traced::{comparable_lines, streamed_trace};
@@ -72,7 +72,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<()> {
         ..Build::debug(opts.arch)
     };
     let image = build_image(build, opts.uefi)?;
-    let mut cmd = qemu_command(opts.arch, &image, opts.uefi, guest_memory(opts))?;
+    let mut cmd = qemu_command(opts.arch, &image, opts.uefi, Machine::with_memory(guest_memory(opts)))?;
     if opts.gdb {
         wait_for_gdb(&mut cmd, opts.arch, &kernel_elf(build));
         if let Some(elf) = &root_task {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::bail;
 
 use super::build::{Build, build_image};
-use super::command::{MEMORY_MIB, qemu_command};
+use super::command::{MEMORY_MIB, Machine, qemu_command};
 use super::console::TestCounts;
 use super::runner::{report_timing, run_qemu};
 use super::traced::{TracedScenario, comparable_lines, same_traces};
@@ -71,7 +71,7 @@ pub fn test_suites(arches: &[Arch]) -> anyhow::Result<()> {
 fn test_suite(arch: Arch) -> anyhow::Result<(usize, usize, Option<String>, Vec<String>)> {
     let build = Build { test: true, ..Build::debug(arch) };
     let image = build_image(build, false)?;
-    let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
+    let mut cmd = qemu_command(arch, &image, false, Machine::with_memory(MEMORY_MIB))?;
     let results = std::cell::RefCell::new(TestCounts::default());
     let traced = std::cell::RefCell::new(TracedScenario::default());
     let run = run_qemu(

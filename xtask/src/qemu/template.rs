@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 
 use super::build::{Build, build_image, clear_cargo_env};
-use super::command::{MEMORY_MIB, qemu_command};
+use super::command::{MEMORY_MIB, Machine, qemu_command};
 use super::root_task::check_root_task_file;
 use super::runner::{Follow, Outcome, follow_qemu};
 use crate::{Arch, util};
@@ -30,7 +30,7 @@ pub fn check_template(arches: &[Arch]) -> anyhow::Result<()> {
         let (elf, _) = check_root_task_file(&elf, arch)?;
         let build = Build { root_task: Some(&elf), ..Build::debug(arch) };
         let image = build_image(build, false)?;
-        let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
+        let mut cmd = qemu_command(arch, &image, false, Machine::with_memory(MEMORY_MIB))?;
         let mut lines = TemplateLines::default();
         let run = follow_qemu(arch, &mut cmd, Some(TIMEOUT), &mut lines)?;
         if run.outcome != Outcome::Passed {

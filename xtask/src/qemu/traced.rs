@@ -7,7 +7,7 @@ use metagears::wire::Report;
 use metagears::{EventKind, TraceEvent};
 
 use super::build::{Build, build_image};
-use super::command::{MEMORY_MIB, qemu_command};
+use super::command::{MEMORY_MIB, Machine, qemu_command};
 use super::runner::{Outcome, RUN_TIMEOUT, run_qemu};
 use crate::{Arch, util};
 
@@ -19,7 +19,7 @@ pub const TRACED_GEARS: &[&str] =
 pub fn streamed_trace(arch: Arch) -> anyhow::Result<metagears::Trace> {
     let build = Build { release: true, trace: true, ..Build::debug(arch) };
     let image = build_image(build, false)?;
-    let mut cmd = qemu_command(arch, &image, false, MEMORY_MIB)?;
+    let mut cmd = qemu_command(arch, &image, false, Machine::with_memory(MEMORY_MIB))?;
     let mut trace = metagears::Trace::default();
     let run = run_qemu(arch, &mut cmd, Some(RUN_TIMEOUT), |_| {}, |e| trace.events.push(e.clone()))?;
     match run.outcome {

@@ -1,71 +1,26 @@
 //! Where sel4test's binaries are: the directory (`--dir`, else `$GEARS_SEL4TEST_DIR`, else
-//! `../shared/sel4test` beside the checkout when it exists) and the files in it per architecture.
+//! `../shared/sel4test` beside the checkout when it exists: [`crate::shared`]) and the files in
+//! it per architecture.
 
 use std::path::{Path, PathBuf};
 
-use crate::{Arch, util};
+use crate::Arch;
+use crate::shared::{self, SEL4TEST};
 
-/// The environment variable that names the directory.
-pub const DIR_ENV: &str = "GEARS_SEL4TEST_DIR";
-
-/// Where the directory came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Origin {
-    /// `--dir`.
-    Flag,
-    /// [`DIR_ENV`].
-    Env,
-    /// `../shared/sel4test` beside the checkout.
-    Default,
+/// The files a run needs from the directory `dir`: the driver for Gears, seL4's image(s) with
+/// `on_sel4`.
+pub fn needed(dir: &Path, arch: Arch, on_sel4: bool) -> Vec<PathBuf> {
+    let files = Files::new(dir, arch);
+    match (on_sel4, arch) {
+        (false, _) => vec![files.driver],
+        (true, Arch::X86_64) => vec![files.sel4_kernel, files.driver],
+        (true, Arch::Riscv64) => vec![files.sel4_image],
+    }
 }
 
-/// The directory of sel4test's binaries, once chosen.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Sel4testDir {
-    /// Its path.
-    pub path: PathBuf,
-    /// Where it came from.
-    pub origin: Origin,
-}
-
-impl Sel4testDir {
-    /// The directory given by `flag`, else by `env` (the value of [`DIR_ENV`]), else the default
-    /// `../shared/sel4test` beside the checkout when it exists.
-    pub fn choose(flag: Option<&Path>, env: Option<&str>) -> Option<Sel4testDir> {
-        if let Some(path) = flag {
-            return Some(Sel4testDir { path: path.to_path_buf(), origin: Origin::Flag });
-        }
-        if let Some(env) = env.filter(|v| !v.is_empty()) {
-            return Some(Sel4testDir { path: PathBuf::from(env), origin: Origin::Env });
-        }
-        let default = default_dir();
-        default.is_dir().then_some(Sel4testDir { path: default, origin: Origin::Default })
-    }
-
-    /// How the directory was chosen, for messages.
-    pub fn describe(&self) -> String {
-        let how = match self.origin {
-            Origin::Flag => "--dir".to_string(),
-            Origin::Env => format!("${DIR_ENV}"),
-            Origin::Default => "the default beside the checkout".to_string(),
-        };
-        format!("{} ({how})", self.path.display())
-    }
-
-    /// The files a run needs: the driver for Gears, seL4's image(s) with `on_sel4`.
-    pub fn needed(&self, arch: Arch, on_sel4: bool) -> Vec<PathBuf> {
-        let files = Files::new(&self.path, arch);
-        match (on_sel4, arch) {
-            (false, _) => vec![files.driver],
-            (true, Arch::X86_64) => vec![files.sel4_kernel, files.driver],
-            (true, Arch::Riscv64) => vec![files.sel4_image],
-        }
-    }
-
-    /// The files of [`Sel4testDir::needed`] that are missing.
-    pub fn missing(&self, arch: Arch, on_sel4: bool) -> Vec<PathBuf> {
-        self.needed(arch, on_sel4).into_iter().filter(|p| !p.is_file()).collect()
-    }
+/// The files of [`needed`] that are missing.
+pub fn missing(dir: &Path, arch: Arch, on_sel4: bool) -> Vec<PathBuf> {
+    shared::missing(&needed(dir, arch, on_sel4))
 }
 
 /// The files of one architecture in the directory.
@@ -94,17 +49,11 @@ impl Files {
     }
 }
 
-/// `../shared/sel4test` beside the checkout.
-pub fn default_dir() -> PathBuf {
-    let root = util::root();
-    root.parent().unwrap_or(&root).join("shared/sel4test")
-}
-
 /// What to do when the binaries are not there: where they are expected, how to point at them,
 /// and how to build them.
 pub fn how_to_get_them() -> String {
     format!(
-        "sel4test's binaries are looked for in --dir DIR, else in ${DIR_ENV}, else in {default}. \
+        "sel4test's binaries are looked for in --dir DIR, else in ${env}, else in {default}. \
          That directory holds, per architecture (x86_64/, riscv64/), the driver `sel4test-driver`, \
          seL4's own images for --on-sel4 (x86_64/seL4-kernel-x86_64-pc99, \
          riscv64/seL4-image-with-sel4test-riscv64) and reference/seL4-ARCH-sel4test.log (seL4's \
@@ -115,7 +64,8 @@ pub fn how_to_get_them() -> String {
          -DPLATFORM=qemu-riscv-virt -DKernelSel4Arch=riscv64, and ninja; the driver is \
          apps/sel4test-driver/sel4test-driver in the build folder (the directory's README, \
          \"Rebuilding\", has the packages it needs)",
-        default = default_dir().display()
+        env = SEL4TEST.env,
+        default = SEL4TEST.default_dir().display()
     )
 }
 
@@ -124,39 +74,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_flag_wins_over_the_environment_which_wins_over_the_default() {
-        let chosen = Sel4testDir::choose(Some(Path::new("/flag")), Some("/env")).unwrap();
-        assert_eq!(chosen, Sel4testDir { path: "/flag".into(), origin: Origin::Flag });
-        let chosen = Sel4testDir::choose(None, Some("/env")).unwrap();
-        assert_eq!(chosen, Sel4testDir { path: "/env".into(), origin: Origin::Env });
-        assert_eq!(chosen.describe(), "/env ($GEARS_SEL4TEST_DIR)");
-        // An empty variable is as good as none: the default, if it exists.
-        let chosen = Sel4testDir::choose(None, Some(""));
-        assert_eq!(chosen.is_some(), default_dir().is_dir());
-        if let Some(dir) = chosen {
-            assert_eq!(dir.origin, Origin::Default);
-        }
-    }
-
-    #[test]
-    fn the_default_is_beside_the_checkout() {
-        assert!(default_dir().ends_with("shared/sel4test"));
-        assert_eq!(default_dir().parent().unwrap().parent(), util::root().parent());
-    }
-
-    #[test]
     fn each_mode_needs_its_files() {
-        let dir = Sel4testDir { path: "/s".into(), origin: Origin::Flag };
-        assert_eq!(dir.needed(Arch::Riscv64, false), [PathBuf::from("/s/riscv64/sel4test-driver")]);
+        let dir = Path::new("/s");
+        assert_eq!(needed(dir, Arch::Riscv64, false), [PathBuf::from("/s/riscv64/sel4test-driver")]);
         assert_eq!(
-            dir.needed(Arch::X86_64, true),
+            needed(dir, Arch::X86_64, true),
             [PathBuf::from("/s/x86_64/seL4-kernel-x86_64-pc99"), PathBuf::from("/s/x86_64/sel4test-driver")]
         );
         assert_eq!(
-            dir.needed(Arch::Riscv64, true),
+            needed(dir, Arch::Riscv64, true),
             [PathBuf::from("/s/riscv64/seL4-image-with-sel4test-riscv64")]
         );
-        assert_eq!(dir.missing(Arch::X86_64, false), [PathBuf::from("/s/x86_64/sel4test-driver")]);
+        assert_eq!(missing(dir, Arch::X86_64, false), [PathBuf::from("/s/x86_64/sel4test-driver")]);
         let files = Files::new(Path::new("/s"), Arch::X86_64);
         assert_eq!(files.reference_log, PathBuf::from("/s/reference/seL4-x86_64-sel4test.log"));
     }

@@ -14,15 +14,17 @@ use anyhow::bail;
 use metagears::wire::Report;
 
 use crate::Arch;
-use crate::qemu::{self, Follow, Outcome, Sel4Boot, Sel4testKernel};
+use crate::qemu::{self, Follow, Machine, Outcome, RootTaskKernel, Sel4Boot};
 
 mod files;
 mod log;
 mod ratchet;
 mod table;
 
-use files::{Files, Sel4testDir};
+use crate::shared::{SEL4TEST, SharedDir, show_paths};
+use files::Files;
 use log::{SuiteLog, Verdict};
+pub use log::{is_kernel_line, plain};
 use table::{Row, Status};
 
 /// Guest memory of a Gears run, in MiB: what seL4's reference runs had (FRAMEEXPORTS0001 maps a
@@ -124,12 +126,11 @@ impl Sel4testOptions {
 /// Gears' runs against the ratchet (recording them with `--record`); fails if the binaries are
 /// missing, if a listed test did not pass on Gears, or if any test did not pass on seL4.
 pub fn run(opts: &Sel4testOptions) -> anyhow::Result<String> {
-    let env = std::env::var(files::DIR_ENV).ok();
-    let Some(dir) = Sel4testDir::choose(opts.dir.as_deref(), env.as_deref()) else {
+    let Some(dir) = SEL4TEST.find(opts.dir.as_deref()) else {
         bail!("no sel4test directory: {}", files::how_to_get_them());
     };
     for &arch in &opts.arches {
-        let missing = dir.missing(arch, opts.on_sel4);
+        let missing = files::missing(&dir.path, arch, opts.on_sel4);
         if !missing.is_empty() {
             bail!("{} lacks {}: {}", dir.describe(), show_paths(&missing), files::how_to_get_them());
         }
@@ -147,15 +148,14 @@ pub fn run(opts: &Sel4testOptions) -> anyhow::Result<String> {
 /// `cargo xtask test`'s part: the suite on Gears on each of `arches`, held against the ratchet;
 /// without the binaries it says so and runs nothing.
 pub fn ratchet_for_test(arches: &[Arch]) -> anyhow::Result<String> {
-    let env = std::env::var(files::DIR_ENV).ok();
-    let Some(dir) = Sel4testDir::choose(None, env.as_deref()) else {
+    let Some(dir) = SEL4TEST.find(None) else {
         println!("sel4test: skipped: no sel4test directory. {}", files::how_to_get_them());
         return Ok("sel4test skipped (no binaries)".to_string());
     };
     let mut skipped = Vec::new();
     let mut present = Vec::new();
     for &arch in arches {
-        let missing = dir.missing(arch, false);
+        let missing = files::missing(&dir.path, arch, false);
         if missing.is_empty() {
             present.push(arch);
         } else {
@@ -169,7 +169,7 @@ pub fn ratchet_for_test(arches: &[Arch]) -> anyhow::Result<String> {
 
 /// Runs each of `arches` in turn (all of them, even after a failure); returns their summaries,
 /// or fails naming every architecture that failed.
-fn run_each(arches: &[Arch], dir: &Sel4testDir, opts: &Sel4testOptions) -> anyhow::Result<Vec<String>> {
+fn run_each(arches: &[Arch], dir: &SharedDir, opts: &Sel4testOptions) -> anyhow::Result<Vec<String>> {
     let mut done = Vec::new();
     let mut failures = Vec::new();
     for &arch in arches {
@@ -189,7 +189,7 @@ fn run_each(arches: &[Arch], dir: &Sel4testDir, opts: &Sel4testOptions) -> anyho
 
 /// One architecture's run: boot, follow, tabulate, and hold it against the ratchet (Gears) or
 /// expect every test to pass (seL4). Returns the closing counts.
-fn run_arch(arch: Arch, dir: &Sel4testDir, opts: &Sel4testOptions) -> anyhow::Result<String> {
+fn run_arch(arch: Arch, dir: &SharedDir, opts: &Sel4testOptions) -> anyhow::Result<String> {
     let files = Files::new(&dir.path, arch);
     let reference = match std::fs::read_to_string(&files.reference_log) {
         Ok(text) => log::test_names(&text),
@@ -202,12 +202,12 @@ fn run_arch(arch: Arch, dir: &Sel4testDir, opts: &Sel4testOptions) -> anyhow::Re
         }
     };
     let kernel = if opts.on_sel4 {
-        Sel4testKernel::Sel4(match arch {
+        RootTaskKernel::Sel4(match arch {
             Arch::X86_64 => Sel4Boot::Multiboot { kernel: &files.sel4_kernel, root_task: &files.driver },
             Arch::Riscv64 => Sel4Boot::Image(&files.sel4_image),
         })
     } else {
-        Sel4testKernel::Gears { driver: &files.driver, release: opts.release, checks: opts.checks }
+        RootTaskKernel::Gears { root_task: &files.driver, release: opts.release, checks: opts.checks }
     };
     let on = if opts.on_sel4 { "seL4" } else { "Gears" };
     println!(
@@ -218,7 +218,8 @@ fn run_arch(arch: Arch, dir: &Sel4testDir, opts: &Sel4testOptions) -> anyhow::Re
         reference.len()
     );
     let mut follower = Follower::new(arch, reference.len(), opts.test_timeout, opts.verbose);
-    let run = qemu::boot_sel4test(arch, kernel, opts.memory_mib, opts.timeout, &mut follower)?;
+    let machine = Machine::with_memory(opts.memory_mib);
+    let run = qemu::boot_root_task(arch, kernel, machine, opts.timeout, &mut follower)?;
     let secs = run.total.as_secs_f64();
     if let Some(why) = follower.stop_reason(run.outcome, opts) {
         let (_, at) = follower.clock();
@@ -459,10 +460,6 @@ fn report_excerpt(lines: &[String]) -> Vec<String> {
     shown
 }
 
-fn show_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,7 +476,7 @@ mod tests {
     /// counts are the README's (121 on x86_64, 114 on riscv64, plus two bookkeeping entries).
     #[test]
     fn the_reference_logs_read_as_all_passed() {
-        let Some(dir) = Sel4testDir::choose(None, None) else { return };
+        let Some(dir) = SEL4TEST.choose(None, None) else { return };
         for (arch, expected) in [(Arch::X86_64, 121), (Arch::Riscv64, 114)] {
             let path = Files::new(&dir.path, arch).reference_log;
             let Ok(text) = std::fs::read_to_string(&path) else { continue };
