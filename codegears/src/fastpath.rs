@@ -18,9 +18,9 @@
 use abi::{Arch, MessageInfo};
 use gears::Next;
 
+use crate::cap::ObjPtr;
 use crate::cap::{Cap, SlotRef};
 use crate::cspace::CSpace;
-use crate::cap::ObjPtr;
 use crate::endpoint::{ep_append, ep_dequeue, lookup_cap, setup_caller_cap};
 use crate::kernel::{Done, Kernel, Request, tcb_slot};
 use crate::message::MSG_REGISTERS;
@@ -34,7 +34,14 @@ fn short_message(info: MessageInfo) -> bool {
 
 /// The registers' message, as `doIPCTransfer` leaves it for a message without caps: the first
 /// `info.length()` words copied, the receiver's MessageInfo (label, length) and badge set.
-fn transfer_registers(objects: &mut ObjectStore, arch: Arch, info: MessageInfo, sender: ObjPtr, receiver: ObjPtr, badge: u64) {
+fn transfer_registers(
+    objects: &mut ObjectStore,
+    arch: Arch,
+    info: MessageInfo,
+    sender: ObjPtr,
+    receiver: ObjPtr,
+    badge: u64,
+) {
     let regs = arch.syscall_registers();
     for &r in &regs.msg[..info.length() as usize] {
         let w = objects.register(sender, r);

@@ -106,7 +106,8 @@ fn a_short_call_and_reply_recv_take_the_fastpath() {
 fn what_the_fastpath_does_not_cover_goes_to_the_general_gears() {
     let (s, ep, minted, _, client) = pair(CapRights::ALL, 0, true);
     // Five words (one in the IPC buffer), a cap, no waiting receiver, a cap without grant.
-    let (_, _, took) = both_ways(&s, client, Syscall::Call, ep, MessageInfo::new(0, 0, 0, 5), &[1, 2, 3, 4, 5]);
+    let (_, _, took) =
+        both_ways(&s, client, Syscall::Call, ep, MessageInfo::new(0, 0, 0, 5), &[1, 2, 3, 4, 5]);
     assert!(!took, "five words");
     let (_, _, took) = both_ways(&s, client, Syscall::Call, ep, MessageInfo::new(0, 0, 1, 0), &[]);
     assert!(!took, "a cap");
@@ -115,7 +116,8 @@ fn what_the_fastpath_does_not_cover_goes_to_the_general_gears() {
     assert!(!took, "an empty slot");
     let no_grant = CapRights { grant: false, grant_reply: false, ..CapRights::ALL };
     let (s2, _, minted2, _, client2) = pair(no_grant, 0, true);
-    let (fast, general, took) = both_ways(&s2, client2, Syscall::Call, minted2, MessageInfo::new(0, 0, 0, 0), &[]);
+    let (fast, general, took) =
+        both_ways(&s2, client2, Syscall::Call, minted2, MessageInfo::new(0, 0, 0, 0), &[]);
     assert!(!took, "no grant right: the caller is left Inactive by the general path");
     assert!(fast == general);
     // ReplyRecv with no reply cap to answer.

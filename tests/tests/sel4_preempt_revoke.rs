@@ -117,10 +117,11 @@ fn preempt_revoke(
         Mode::Restart => preemptions + 1,
         Mode::Resume => 1,
     };
-    // Per run: handle_syscall through decode to the first check (9 gears). Per child:
+    // Per run: handle_syscall, the fastpath's gear (a CNode Revoke is no IPC) and the general
+    // gears through decode to the first check (10 gears). Per child:
     // cte_revoke_check, cte_revoke_delete_child, cte_delete, finalise_slot, cte_delete_done,
     // cte_revoke_child_deleted; at the end the last check and invocation_done.
-    assert_eq!(d.steps(), 9 * runs + 6 * copies + 2, "gears per child are constant");
+    assert_eq!(d.steps(), 10 * runs + 6 * copies + 2, "gears per child are constant");
     (preemptions, gap.max_gap(), gap.points())
 }
 
@@ -133,16 +134,16 @@ fn preempt_revoke_65536_copies_restart() {
     // The gears between two preemption chances do not grow with the number of caps.
     let (_, small_gap, _) = preempt_revoke(0, Mode::Restart, 4096, 1 << 20);
     assert_eq!(max_gap, small_gap, "gap grows with N");
-    // 15: a run's entry-lookup-decode-invoke prefix (9 gears, from handle_syscall) plus one
-    // child (6 gears).
-    assert_eq!(max_gap, 15, "max gap {max_gap}");
+    // 16: a run's entry-lookup-decode-invoke prefix (10 gears, from handle_syscall through the
+    // fastpath's gear) plus one child (6 gears).
+    assert_eq!(max_gap, 16, "max gap {max_gap}");
 }
 
 #[test]
 fn preempt_revoke_65536_copies_resume() {
     let (preemptions, max_gap, _) = preempt_revoke(4, Mode::Resume, 4096, 8192);
     assert_eq!(preemptions, 16);
-    assert_eq!(max_gap, 15, "the first run decodes too; resumed runs do not");
+    assert_eq!(max_gap, 16, "the first run decodes too; resumed runs do not");
 }
 
 /// Full invariant check at every single preemption point, with preemption at every third.
@@ -298,81 +299,85 @@ fn revoke_traces_restart_vs_resume() {
     };
     insta::assert_snapshot!(trace(Mode::Restart), @"
      . p536870912 start handle_syscall
-     0 p536870912 handle_syscall -> handle_invocation
-     1 p536870912 handle_invocation -> resolve_address_bits
-     2 p536870912 resolve_address_bits -> lookup_extra_caps
-     3 p536870912 lookup_extra_caps -> decode_invocation
-     4 p536870912 decode_invocation -> decode_cnode_invocation
-     5 p536870912 decode_cnode_invocation -> resolve_address_bits
-     6 p536870912 resolve_address_bits -> decode_cnode_target_found
-     7 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
-     8 p536870912 invoke_cnode_revoke -> cte_revoke_check
-     9 p536870912 cte_revoke_check -> cte_revoke_delete_child
-    10 p536870912 cte_revoke_delete_child -> cte_delete
-    11 p536870912 cte_delete -> finalise_slot
-    12 p536870912 finalise_slot -> cte_delete_done
-    13 p536870912 cte_delete_done -> cte_revoke_child_deleted
-    14 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
+     0 p536870912 handle_syscall -> fastpath_call
+     1 p536870912 fastpath_call -> handle_invocation
+     2 p536870912 handle_invocation -> resolve_address_bits
+     3 p536870912 resolve_address_bits -> lookup_extra_caps
+     4 p536870912 lookup_extra_caps -> decode_invocation
+     5 p536870912 decode_invocation -> decode_cnode_invocation
+     6 p536870912 decode_cnode_invocation -> resolve_address_bits
+     7 p536870912 resolve_address_bits -> decode_cnode_target_found
+     8 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
+     9 p536870912 invoke_cnode_revoke -> cte_revoke_check
+    10 p536870912 cte_revoke_check -> cte_revoke_delete_child
+    11 p536870912 cte_revoke_delete_child -> cte_delete
+    12 p536870912 cte_delete -> finalise_slot
+    13 p536870912 finalise_slot -> cte_delete_done
+    14 p536870912 cte_delete_done -> cte_revoke_child_deleted
+    15 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
      . p536870912 preempted before cte_revoke_check (restart)
      . p536870912 start handle_syscall
-    15 p536870912 handle_syscall -> handle_invocation
-    16 p536870912 handle_invocation -> resolve_address_bits
-    17 p536870912 resolve_address_bits -> lookup_extra_caps
-    18 p536870912 lookup_extra_caps -> decode_invocation
-    19 p536870912 decode_invocation -> decode_cnode_invocation
-    20 p536870912 decode_cnode_invocation -> resolve_address_bits
-    21 p536870912 resolve_address_bits -> decode_cnode_target_found
-    22 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
-    23 p536870912 invoke_cnode_revoke -> cte_revoke_check
-    24 p536870912 cte_revoke_check -> cte_revoke_delete_child
-    25 p536870912 cte_revoke_delete_child -> cte_delete
-    26 p536870912 cte_delete -> finalise_slot
-    27 p536870912 finalise_slot -> cte_delete_done
-    28 p536870912 cte_delete_done -> cte_revoke_child_deleted
-    29 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
+    16 p536870912 handle_syscall -> fastpath_call
+    17 p536870912 fastpath_call -> handle_invocation
+    18 p536870912 handle_invocation -> resolve_address_bits
+    19 p536870912 resolve_address_bits -> lookup_extra_caps
+    20 p536870912 lookup_extra_caps -> decode_invocation
+    21 p536870912 decode_invocation -> decode_cnode_invocation
+    22 p536870912 decode_cnode_invocation -> resolve_address_bits
+    23 p536870912 resolve_address_bits -> decode_cnode_target_found
+    24 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
+    25 p536870912 invoke_cnode_revoke -> cte_revoke_check
+    26 p536870912 cte_revoke_check -> cte_revoke_delete_child
+    27 p536870912 cte_revoke_delete_child -> cte_delete
+    28 p536870912 cte_delete -> finalise_slot
+    29 p536870912 finalise_slot -> cte_delete_done
+    30 p536870912 cte_delete_done -> cte_revoke_child_deleted
+    31 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
      . p536870912 preempted before cte_revoke_check (restart)
      . p536870912 start handle_syscall
-    30 p536870912 handle_syscall -> handle_invocation
-    31 p536870912 handle_invocation -> resolve_address_bits
-    32 p536870912 resolve_address_bits -> lookup_extra_caps
-    33 p536870912 lookup_extra_caps -> decode_invocation
-    34 p536870912 decode_invocation -> decode_cnode_invocation
-    35 p536870912 decode_cnode_invocation -> resolve_address_bits
-    36 p536870912 resolve_address_bits -> decode_cnode_target_found
-    37 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
-    38 p536870912 invoke_cnode_revoke -> cte_revoke_check
-    39 p536870912 cte_revoke_check -> invocation_done
-    40 p536870912 invocation_done -> exit Ok
+    32 p536870912 handle_syscall -> fastpath_call
+    33 p536870912 fastpath_call -> handle_invocation
+    34 p536870912 handle_invocation -> resolve_address_bits
+    35 p536870912 resolve_address_bits -> lookup_extra_caps
+    36 p536870912 lookup_extra_caps -> decode_invocation
+    37 p536870912 decode_invocation -> decode_cnode_invocation
+    38 p536870912 decode_cnode_invocation -> resolve_address_bits
+    39 p536870912 resolve_address_bits -> decode_cnode_target_found
+    40 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
+    41 p536870912 invoke_cnode_revoke -> cte_revoke_check
+    42 p536870912 cte_revoke_check -> invocation_done
+    43 p536870912 invocation_done -> exit Ok
     ");
     insta::assert_snapshot!(trace(Mode::Resume), @"
      . p536870912 start handle_syscall
-     0 p536870912 handle_syscall -> handle_invocation
-     1 p536870912 handle_invocation -> resolve_address_bits
-     2 p536870912 resolve_address_bits -> lookup_extra_caps
-     3 p536870912 lookup_extra_caps -> decode_invocation
-     4 p536870912 decode_invocation -> decode_cnode_invocation
-     5 p536870912 decode_cnode_invocation -> resolve_address_bits
-     6 p536870912 resolve_address_bits -> decode_cnode_target_found
-     7 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
-     8 p536870912 invoke_cnode_revoke -> cte_revoke_check
-     9 p536870912 cte_revoke_check -> cte_revoke_delete_child
-    10 p536870912 cte_revoke_delete_child -> cte_delete
-    11 p536870912 cte_delete -> finalise_slot
-    12 p536870912 finalise_slot -> cte_delete_done
-    13 p536870912 cte_delete_done -> cte_revoke_child_deleted
-    14 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
+     0 p536870912 handle_syscall -> fastpath_call
+     1 p536870912 fastpath_call -> handle_invocation
+     2 p536870912 handle_invocation -> resolve_address_bits
+     3 p536870912 resolve_address_bits -> lookup_extra_caps
+     4 p536870912 lookup_extra_caps -> decode_invocation
+     5 p536870912 decode_invocation -> decode_cnode_invocation
+     6 p536870912 decode_cnode_invocation -> resolve_address_bits
+     7 p536870912 resolve_address_bits -> decode_cnode_target_found
+     8 p536870912 decode_cnode_target_found -> invoke_cnode_revoke
+     9 p536870912 invoke_cnode_revoke -> cte_revoke_check
+    10 p536870912 cte_revoke_check -> cte_revoke_delete_child
+    11 p536870912 cte_revoke_delete_child -> cte_delete
+    12 p536870912 cte_delete -> finalise_slot
+    13 p536870912 finalise_slot -> cte_delete_done
+    14 p536870912 cte_delete_done -> cte_revoke_child_deleted
+    15 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
      . p536870912 preempted before cte_revoke_check (resume)
      . p536870912 resume cte_revoke_check
-    15 p536870912 cte_revoke_check -> cte_revoke_delete_child
-    16 p536870912 cte_revoke_delete_child -> cte_delete
-    17 p536870912 cte_delete -> finalise_slot
-    18 p536870912 finalise_slot -> cte_delete_done
-    19 p536870912 cte_delete_done -> cte_revoke_child_deleted
-    20 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
+    16 p536870912 cte_revoke_check -> cte_revoke_delete_child
+    17 p536870912 cte_revoke_delete_child -> cte_delete
+    18 p536870912 cte_delete -> finalise_slot
+    19 p536870912 finalise_slot -> cte_delete_done
+    20 p536870912 cte_delete_done -> cte_revoke_child_deleted
+    21 p536870912 cte_revoke_child_deleted -> cte_revoke_check [pp]
      . p536870912 preempted before cte_revoke_check (resume)
      . p536870912 resume cte_revoke_check
-    21 p536870912 cte_revoke_check -> invocation_done
-    22 p536870912 invocation_done -> exit Ok
+    22 p536870912 cte_revoke_check -> invocation_done
+    23 p536870912 invocation_done -> exit Ok
     ");
 }
 

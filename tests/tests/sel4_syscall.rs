@@ -40,15 +40,16 @@ fn read_registers_trace_snapshot() {
     assert_eq!(s.enter(&mut d, Event::Syscall), Ok(End::Done(codegears::Done::Ok)));
     insta::assert_snapshot!(d.meta().trace().to_string(), @"
     . p536870912 start handle_syscall
-    0 p536870912 handle_syscall -> handle_invocation
-    1 p536870912 handle_invocation -> resolve_address_bits
-    2 p536870912 resolve_address_bits -> lookup_extra_caps
-    3 p536870912 lookup_extra_caps -> decode_invocation
-    4 p536870912 decode_invocation -> decode_tcb_invocation
-    5 p536870912 decode_tcb_invocation -> decode_read_registers
-    6 p536870912 decode_read_registers -> invoke_tcb_read_registers
-    7 p536870912 invoke_tcb_read_registers -> invocation_done
-    8 p536870912 invocation_done -> exit Ok
+    0 p536870912 handle_syscall -> fastpath_call
+    1 p536870912 fastpath_call -> handle_invocation
+    2 p536870912 handle_invocation -> resolve_address_bits
+    3 p536870912 resolve_address_bits -> lookup_extra_caps
+    4 p536870912 lookup_extra_caps -> decode_invocation
+    5 p536870912 decode_invocation -> decode_tcb_invocation
+    6 p536870912 decode_tcb_invocation -> decode_read_registers
+    7 p536870912 decode_read_registers -> invoke_tcb_read_registers
+    8 p536870912 invoke_tcb_read_registers -> invocation_done
+    9 p536870912 invocation_done -> exit Ok
     ");
     // The reply: a MessageInfo of length 3 and the first three registers.
     let root = s.info.root_tcb;

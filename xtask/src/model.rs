@@ -67,7 +67,8 @@ mod tests {
     #[test]
     fn the_host_model_traces_the_syscall_path() {
         let t = super::traced_syscall_trace();
-        assert!(t.iter().any(|l| l.contains("handle_syscall -> handle_invocation")));
+        assert!(t.iter().any(|l| l.contains("handle_syscall -> fastpath_call")));
+        assert!(t.iter().any(|l| l.contains("fastpath_call -> handle_invocation")), "a CNode Copy is no IPC");
         assert!(t.iter().any(|l| l.contains("invocation_done -> exit Ok")));
         assert!(t.iter().any(|l| l.contains("DeleteFirst")));
     }
