@@ -58,7 +58,7 @@ pub struct RamWindow {
 enum Backing {
     /// The pages written so far, by page number, in a hash table with a fixed seed (a word is
     /// reached in constant time however many pages there are); every other word reads as zero.
-    Pages(HashMap<u64, Arc<[u64; PAGE_WORDS]>, FixedState>),
+    Pages(Pages),
     /// The machine's RAM (a word outside every window reads as zero, and a write there is
     /// dropped: device memory is no place for an IPC buffer).
     Windows(&'static [RamWindow]),
@@ -92,10 +92,8 @@ impl PhysMem {
     #[inline]
     pub fn read(&self, paddr: u64) -> u64 {
         match &self.backing {
-            Backing::Pages(pages) => {
-                pages.get(&(paddr >> PAGE_SHIFT)).map_or(0, |p| p[((paddr >> 3) as usize) & (PAGE_WORDS - 1)])
-            }
             Backing::Windows(w) => find(w, paddr).map_or(0, |a| a.load(Ordering::Relaxed)),
+            Backing::Pages(pages) => page_read(pages, paddr),
         }
     }
 
@@ -103,23 +101,12 @@ impl PhysMem {
     #[inline]
     pub fn write(&mut self, paddr: u64, value: u64) {
         match &mut self.backing {
-            Backing::Pages(pages) => {
-                let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
-                match pages.get_mut(&(paddr >> PAGE_SHIFT)) {
-                    Some(p) => Arc::make_mut(p)[at] = value,
-                    None if value == 0 => {}
-                    None => {
-                        let mut p = Arc::new([0; PAGE_WORDS]);
-                        Arc::make_mut(&mut p)[at] = value;
-                        pages.insert(paddr >> PAGE_SHIFT, p);
-                    }
-                }
-            }
             Backing::Windows(w) => {
                 if let Some(a) = find(w, paddr) {
                     a.store(value, Ordering::Relaxed);
                 }
             }
+            Backing::Pages(pages) => page_write(pages, paddr, &[value]),
         }
     }
 
@@ -226,58 +213,87 @@ impl PhysMem {
     #[inline]
     pub fn read_words<const N: usize>(&self, paddr: u64) -> [u64; N] {
         match &self.backing {
-            Backing::Pages(pages) => {
-                let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
-                pages.get(&(paddr >> PAGE_SHIFT)).map_or([0; N], |p| core::array::from_fn(|i| p[at + i]))
-            }
             Backing::Windows(w) => match window_words(w, paddr, N) {
                 Some(words) => core::array::from_fn(|i| words[i].load(Ordering::Relaxed)),
                 None => core::array::from_fn(|i| self.read(paddr + 8 * i as u64)),
             },
+            Backing::Pages(pages) => {
+                let mut out = [0; N];
+                page_read_words(pages, paddr, &mut out);
+                out
+            }
         }
     }
 
     /// Writes the `N` words at `paddr`, which lie in one page (as [`read_words`](Self::read_words)).
     #[inline]
     pub fn write_words<const N: usize>(&mut self, paddr: u64, words: [u64; N]) {
-        if let Backing::Pages(pages) = &mut self.backing {
-            let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
-            match pages.get_mut(&(paddr >> PAGE_SHIFT)) {
-                Some(p) => Arc::make_mut(p)[at..at + N].copy_from_slice(&words),
-                None if words == [0; N] => {}
+        match &mut self.backing {
+            Backing::Windows(w) => match window_words(w, paddr, N) {
+                Some(at) => at.iter().zip(words).for_each(|(a, x)| a.store(x, Ordering::Relaxed)),
                 None => {
-                    let mut p = Arc::new([0; PAGE_WORDS]);
-                    Arc::make_mut(&mut p)[at..at + N].copy_from_slice(&words);
-                    pages.insert(paddr >> PAGE_SHIFT, p);
+                    for (i, w) in words.into_iter().enumerate() {
+                        self.write(paddr + 8 * i as u64, w);
+                    }
                 }
-            }
-            return;
-        }
-        if let Backing::Windows(w) = &self.backing
-            && let Some(at) = window_words(w, paddr, N)
-        {
-            at.iter().zip(words).for_each(|(a, x)| a.store(x, Ordering::Relaxed));
-            return;
-        }
-        for (i, w) in words.into_iter().enumerate() {
-            self.write(paddr + 8 * i as u64, w);
+            },
+            Backing::Pages(pages) => page_write(pages, paddr, &words),
         }
     }
 }
 
-/// The `n` words at `paddr` when one window holds them all.
-fn window_words(windows: &[RamWindow], paddr: u64, n: usize) -> Option<&[AtomicU64]> {
-    windows.iter().find_map(|w| {
-        let off = usize::try_from(paddr.checked_sub(w.base)? >> 3).ok()?;
-        w.words.get(off..off.checked_add(n)?)
-    })
+/// The host model's pages, by page number.
+type Pages = HashMap<u64, Arc<[u64; PAGE_WORDS]>, FixedState>;
+
+/// The host model's word at `paddr` (0 in a page never written). Out of line, so that the
+/// machine's reads, which never come here, inline to a few instructions.
+#[inline(never)]
+fn page_read(pages: &Pages, paddr: u64) -> u64 {
+    pages.get(&(paddr >> PAGE_SHIFT)).map_or(0, |p| p[((paddr >> 3) as usize) & (PAGE_WORDS - 1)])
 }
 
-fn find(windows: &[RamWindow], paddr: u64) -> Option<&AtomicU64> {
-    windows.iter().find_map(|w| {
-        let off = paddr.checked_sub(w.base)? >> 3;
-        w.words.get(usize::try_from(off).ok()?)
-    })
+/// The host model's `out.len()` words at `paddr`, which lie in one page.
+#[inline(never)]
+fn page_read_words(pages: &Pages, paddr: u64, out: &mut [u64]) {
+    let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
+    if let Some(p) = pages.get(&(paddr >> PAGE_SHIFT)) {
+        out.copy_from_slice(&p[at..at + out.len()]);
+    }
+}
+
+/// Writes the host model's words at `paddr`, which lie in one page (a page of zeros is not
+/// made to hold zeros).
+#[inline(never)]
+fn page_write(pages: &mut Pages, paddr: u64, words: &[u64]) {
+    let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
+    match pages.get_mut(&(paddr >> PAGE_SHIFT)) {
+        Some(p) => Arc::make_mut(p)[at..at + words.len()].copy_from_slice(words),
+        None if words.iter().all(|&w| w == 0) => {}
+        None => {
+            let mut p = Arc::new([0; PAGE_WORDS]);
+            Arc::make_mut(&mut p)[at..at + words.len()].copy_from_slice(words);
+            pages.insert(paddr >> PAGE_SHIFT, p);
+        }
+    }
+}
+
+/// The `n` words at `paddr` when one window holds them all. The first window (the kernel puts
+/// its largest first) is tried without a loop: nearly every word the kernel reads is there.
+#[inline]
+fn window_words(windows: &[RamWindow], paddr: u64, n: usize) -> Option<&'static [AtomicU64]> {
+    let in_window = |w: &RamWindow| -> Option<&'static [AtomicU64]> {
+        let off = usize::try_from(paddr.checked_sub(w.base)? >> 3).ok()?;
+        w.words.get(off..off.checked_add(n)?)
+    };
+    match windows.split_first() {
+        Some((first, rest)) => in_window(first).or_else(|| rest.iter().find_map(in_window)),
+        None => None,
+    }
+}
+
+#[inline]
+fn find(windows: &[RamWindow], paddr: u64) -> Option<&'static AtomicU64> {
+    window_words(windows, paddr, 1).and_then(|w| w.first())
 }
 
 /// Two memories are equal when every word reads the same (a host-model memory); the kernel's

@@ -410,7 +410,8 @@ impl ObjectStore {
     #[inline]
     pub fn set_thread_state_words(&mut self, ptr: ObjPtr, state: ThreadState, drop_fault: bool) {
         self.mem.write_words(Self::field(ptr, at::STATE), crate::obj_words::state_words(state));
-        if drop_fault {
+        // A fault's first word is never 0 (it holds the fault's kind): nothing to drop otherwise.
+        if drop_fault && self.mem.read(Self::field(ptr, at::FAULT)) != 0 {
             self.mem.write_words(Self::field(ptr, at::FAULT), [0u64; 5]);
         }
     }
@@ -441,15 +442,18 @@ impl ObjectStore {
         self.mem.write(Self::field(ptr, at::REGISTERS + i), v);
     }
 
-    /// Every register of the TCB at `ptr` (in `seL4_UserContext` order), read at once.
+    /// The first `N` registers of the TCB at `ptr` (in `seL4_UserContext` order; `N` at most
+    /// [`N_REGISTERS`]: an arch's own count), read at once.
     #[inline]
-    pub fn registers(&self, ptr: ObjPtr) -> [u64; N_REGISTERS] {
+    pub fn registers<const N: usize>(&self, ptr: ObjPtr) -> [u64; N] {
+        const { assert!(N <= N_REGISTERS) };
         self.mem.read_words(Self::field(ptr, at::REGISTERS))
     }
 
-    /// Sets every register of the TCB at `ptr`.
+    /// Sets the first `N` registers of the TCB at `ptr`.
     #[inline]
-    pub fn set_registers(&mut self, ptr: ObjPtr, registers: [u64; N_REGISTERS]) {
+    pub fn set_registers<const N: usize>(&mut self, ptr: ObjPtr, registers: [u64; N]) {
+        const { assert!(N <= N_REGISTERS) };
         self.mem.write_words(Self::field(ptr, at::REGISTERS), registers);
     }
 

@@ -169,10 +169,9 @@ impl Driver {
         let mut ctx = UserContext::new(s.entry, s.stack);
         ctx.set_entry_args([s.boot_info, u64::from(cfg!(feature = "latency-bench")), 0, 0]);
         let root = self.info.root_tcb;
-        self.kernel.state.objects.tcb_mut(root).set(|t| {
-            t.registers = ctx.sel4_registers();
-            t.next_ip = ctx.ip();
-        });
+        let objects = &mut self.kernel.state.objects;
+        objects.set_registers(root, ctx.sel4_registers());
+        objects.set_next_ip(root, ctx.ip());
     }
 
     /// The physical frame of the root task's image page at `vaddr` (the QEMU tests fill and read

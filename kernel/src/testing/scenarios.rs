@@ -258,7 +258,7 @@ pub fn tcb_read_registers() -> Outcome {
     // The thread's registers as the kernel's trap entry would have saved them into its TCB.
     let registers = other.ctx.sel4_registers();
     drop(other);
-    rt.kernel.state.objects.tcb_mut(ptr).registers = registers;
+    rt.kernel.state.objects.set_registers(ptr, registers);
     let replies = rt.run(&[
         Call::new(tcb, label::tcb::READ_REGISTERS, &[0, 4], &[]),
         Call::new(abi::bootinfo::CAP_INIT_THREAD_TCB, label::tcb::READ_REGISTERS, &[0, 4], &[]),

@@ -9,7 +9,8 @@ use core::arch::{asm, global_asm};
 
 use super::paging::USER_END;
 use super::trap::{IRQ_S_EXTERNAL, IRQ_S_TIMER, SCAUSE_INTERRUPT, cause_name};
-use codegears::object::N_REGISTERS;
+/// The registers of `seL4_UserContext` on this arch: the first words of a TCB's register file.
+pub const REGISTER_COUNT: usize = abi::riscv64::REGISTER_COUNT;
 
 use crate::arch::{FaultKind, Irq, Trap, UserFault};
 
@@ -90,8 +91,8 @@ impl UserContext {
 
     /// The registers in `seL4_UserContext` order (`abi::riscv64::UserContext`: pc, ra, sp, gp,
     /// s0 … s11, a0 … a7, t0 … t6, tp), as the capability kernel's TCB keeps them.
-    pub fn sel4_registers(&self) -> [u64; N_REGISTERS] {
-        let mut out = [0; N_REGISTERS];
+    pub fn sel4_registers(&self) -> [u64; REGISTER_COUNT] {
+        let mut out = [0; REGISTER_COUNT];
         out[0] = self.pc;
         for (i, &x) in SEL4_ORDER.iter().enumerate() {
             out[i + 1] = self.regs[x - 1];
@@ -100,7 +101,7 @@ impl UserContext {
     }
 
     /// Sets the registers from `seL4_UserContext` order (see [`Self::sel4_registers`]).
-    pub fn set_sel4_registers(&mut self, v: &[u64; N_REGISTERS]) {
+    pub fn set_sel4_registers(&mut self, v: &[u64; REGISTER_COUNT]) {
         self.pc = v[0];
         for (i, &x) in SEL4_ORDER.iter().enumerate() {
             self.regs[x - 1] = v[i + 1];

@@ -20,7 +20,8 @@ use ::x86_64::registers::rflags::RFlags;
 
 use super::gdt;
 use super::trap::{FRAME_VECTOR, SYSCALL_VECTOR, TrapFrame, vector_name};
-use codegears::object::N_REGISTERS;
+/// The registers of `seL4_UserContext` on this arch: the first words of a TCB's register file.
+pub const REGISTER_COUNT: usize = abi::x86_64::REGISTER_COUNT;
 
 use crate::arch::{FaultKind, Irq, Trap, UserFault};
 
@@ -100,10 +101,10 @@ impl UserContext {
     /// The registers in `seL4_UserContext` order (`abi::x86_64::UserContext`: rip … r15,
     /// fs_base, gs_base), as the capability kernel's TCB keeps them; the words past x86_64's 20
     /// are 0.
-    pub fn sel4_registers(&self) -> [u64; N_REGISTERS] {
+    pub fn sel4_registers(&self) -> [u64; REGISTER_COUNT] {
         use abi::x86_64::reg as r;
         let f = &self.frame;
-        let mut out = [0; N_REGISTERS];
+        let mut out = [0; REGISTER_COUNT];
         for (i, v) in [
             (r::RIP, f.rip),
             (r::RSP, f.rsp),
@@ -133,7 +134,7 @@ impl UserContext {
 
     /// Sets the registers from `seL4_UserContext` order (see [`Self::sel4_registers`];
     /// `run_user` keeps only the user's arithmetic flags).
-    pub fn set_sel4_registers(&mut self, v: &[u64; N_REGISTERS]) {
+    pub fn set_sel4_registers(&mut self, v: &[u64; REGISTER_COUNT]) {
         use abi::x86_64::reg as r;
         let f = &mut self.frame;
         [f.rip, f.rsp, f.rflags, f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp] = [
