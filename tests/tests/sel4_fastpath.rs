@@ -104,7 +104,7 @@ fn a_short_call_and_reply_recv_take_the_fastpath() {
 
 #[test]
 fn what_the_fastpath_does_not_cover_goes_to_the_general_gears() {
-    let (s, ep, minted, _, client) = pair(CapRights::ALL, 0, true);
+    let (s, ep, _, _, client) = pair(CapRights::ALL, 0, true);
     // Five words (one in the IPC buffer), a cap, no waiting receiver, a cap without grant.
     let (_, _, took) =
         both_ways(&s, client, Syscall::Call, ep, MessageInfo::new(0, 0, 0, 5), &[1, 2, 3, 4, 5]);

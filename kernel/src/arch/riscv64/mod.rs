@@ -36,7 +36,7 @@ pub use stack_guard::{kernel_stack_guard_touch, kernel_stack_overflow_probe};
 pub use timer::{TIMER_HZ, last_raised_ns as timer_last_raised_ns, now_ns, ticks};
 #[cfg(feature = "latency-bench")]
 pub use timer::{latency_max_ns as timer_latency_max_ns, latency_reset as timer_latency_reset};
-pub use user::{REGISTER_COUNT, UserContext, fault_is_fetch, fault_name, run_user};
+pub use user::{UserContext, fault_is_fetch, fault_name, run_user};
 
 /// The end of the physical address space device untypeds cover (seL4's
 /// `CONFIG_PADDR_USER_DEVICE_TOP` for Sv39).

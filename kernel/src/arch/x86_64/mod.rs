@@ -29,7 +29,7 @@ pub use serial::{console_write, console_write_bytes, console_write_raw};
 pub use timer::{TIMER_HZ, last_raised_ns as timer_last_raised_ns, now_ns, ticks};
 #[cfg(feature = "latency-bench")]
 pub use timer::{latency_max_ns as timer_latency_max_ns, latency_reset as timer_latency_reset};
-pub use user::{REGISTER_COUNT, UserContext, run_user};
+pub use user::{UserContext, run_user};
 pub use user::{fault_is_fetch, fault_name};
 
 /// The end of the physical address space device untypeds cover (seL4's
