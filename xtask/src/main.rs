@@ -245,6 +245,10 @@ struct BenchArgs {
     /// ipc-vs-sel4: stop each of its three runs after this many seconds, 0 for never [default: 300].
     #[arg(long, value_name = "SECS")]
     timeout: Option<u64>,
+    /// ipc-vs-sel4: profile Gears' run with a QEMU plugin and show where its kernel's
+    /// instructions go, by module and by function.
+    #[arg(long)]
+    profile: bool,
 }
 
 impl BenchArgs {
@@ -253,6 +257,7 @@ impl BenchArgs {
         sel4bench::Options {
             dir: self.dir.clone(),
             timeout: self.timeout.map(|secs| (secs > 0).then(|| std::time::Duration::from_secs(secs))),
+            profile: self.profile,
         }
     }
 }

@@ -298,7 +298,7 @@ pub const GROUPS: &[Group] = &[
 pub fn run(filter: &[String], list: bool, opts: &sel4bench::Options) -> anyhow::Result<String> {
     let groups = select(GROUPS, filter)?;
     if *opts != sel4bench::Options::default() && !groups.iter().any(|g| matches!(g, Group::IpcVsSel4(_))) {
-        bail!("--dir and --timeout are options of the ipc-vs-sel4 group, which is not selected");
+        bail!("--dir, --timeout and --profile are options of the ipc-vs-sel4 group, which is not selected");
     }
     if list {
         for g in &groups {
@@ -417,9 +417,14 @@ mod tests {
             picked[0].list()
         );
         assert!(matches!(GROUPS.last(), Some(Group::IpcVsSel4(_))), "it runs last");
-        let opts = sel4bench::Options { dir: Some("/b".into()), timeout: None };
+        let opts = sel4bench::Options { dir: Some("/b".into()), ..sel4bench::Options::default() };
         let err = run(&["dispatcher".into()], true, &opts).unwrap_err().to_string();
-        assert_eq!(err, "--dir and --timeout are options of the ipc-vs-sel4 group, which is not selected");
+        assert_eq!(
+            err,
+            "--dir, --timeout and --profile are options of the ipc-vs-sel4 group, which is not selected"
+        );
+        let profile = sel4bench::Options { profile: true, ..sel4bench::Options::default() };
+        assert!(run(&["dispatcher".into()], true, &profile).is_err(), "--profile needs the group too");
         assert_eq!(run(&["ipc-vs-sel4".into()], true, &opts).unwrap(), "listed 1 bench group(s)");
     }
 

@@ -84,7 +84,7 @@ impl Machine {
 }
 
 /// Where the bootloader loads the kernel (`kernel/src/arch/x86_64/boot.rs`, `KERNEL_BASE`).
-const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
+pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
 
 /// Where OVMF may live (Debian's `ovmf` package, old and new layouts).
 const OVMF_PATHS: &[&str] =

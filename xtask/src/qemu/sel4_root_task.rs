@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::build::{Build, build_image};
+use super::build::{Build, build_image, kernel_elf};
 use super::command::{Machine, Sel4Boot, qemu_command, sel4_command};
 use super::root_task::check_root_task_file;
 use super::runner::{Follow, QemuRun, follow_qemu};
@@ -22,6 +22,9 @@ pub enum RootTaskKernel<'a> {
         release: bool,
         /// With the invariant checks (the `checks` feature).
         checks: bool,
+        /// Count the guest instructions of each translation block into this file
+        /// ([`super::profile`]).
+        profile: Option<&'a Path>,
     },
     /// seL4, booted from its own images.
     Sel4(Sel4Boot<'a>),
@@ -38,13 +41,28 @@ pub fn boot_root_task(
     follow: &mut impl Follow,
 ) -> anyhow::Result<QemuRun> {
     let mut cmd = match kernel {
-        RootTaskKernel::Gears { root_task, release, checks } => {
+        RootTaskKernel::Gears { root_task, release, checks, profile } => {
             let (root_task, _) = check_root_task_file(root_task, arch)?;
             let build = Build { release, checks, root_task: Some(&root_task), ..Build::debug(arch) };
             let image = build_image(build, false)?;
-            qemu_command(arch, &image, false, machine)?
+            let mut cmd = qemu_command(arch, &image, false, machine)?;
+            if let Some(out) = profile {
+                cmd.args(super::profile::plugin_args(&super::profile::plugin()?, out));
+            }
+            cmd
         }
         RootTaskKernel::Sel4(boot) => sel4_command(arch, boot, machine)?,
     };
     follow_qemu(arch, &mut cmd, timeout, follow)
+}
+
+/// The kernel ELF (with its symbols) of a Gears build for `kernel`, as [`boot_root_task`] builds
+/// it (`None` for seL4).
+pub fn gears_kernel_elf(arch: Arch, kernel: RootTaskKernel<'_>) -> Option<std::path::PathBuf> {
+    match kernel {
+        RootTaskKernel::Gears { root_task, release, checks, .. } => {
+            Some(kernel_elf(Build { release, checks, root_task: Some(root_task), ..Build::debug(arch) }))
+        }
+        RootTaskKernel::Sel4(_) => None,
+    }
 }

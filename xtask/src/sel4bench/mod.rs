@@ -45,6 +45,9 @@ pub struct Options {
     pub dir: Option<PathBuf>,
     /// Each run's time limit: `None` for the default, `Some(None)` for none (`--timeout 0`).
     pub timeout: Option<Option<Duration>>,
+    /// Profile Gears' run (`--profile`): where its kernel's instructions go, by module and
+    /// function ([`qemu::profile`]).
+    pub profile: bool,
 }
 
 impl Options {
@@ -107,6 +110,8 @@ pub struct Comparison {
     pub table: String,
     /// Gears over seL4 (fastpath) on the headline row, if both ran it.
     pub ratio: Option<f64>,
+    /// Gears' figure on the headline row, if it ran it.
+    pub gears: Option<f64>,
     /// The kernels that gave no figures.
     pub unfinished: Vec<Kernel>,
 }
@@ -146,8 +151,15 @@ pub fn ipc_vs_sel4(opts: &Options, optional: bool) -> anyhow::Result<Option<Comp
     );
     let timeout = opts.timeout();
     // seL4 first: its runs are short and are the yardstick; Gears' kernel is built last.
-    let mut runs: Vec<KernelRun> =
-        [Kernel::Sel4Fastpath, Kernel::Sel4NoFastpath, Kernel::Gears].map(|k| run(k, &files, timeout)).into();
+    let profile =
+        opts.profile.then(|| crate::util::target_dir().join("xtask-bench").join("ipc-vs-sel4-gears.tb"));
+    if let Some(out) = &profile {
+        std::fs::create_dir_all(out.parent().unwrap_or(out))?;
+        let _ = std::fs::remove_file(out);
+    }
+    let mut runs: Vec<KernelRun> = [Kernel::Sel4Fastpath, Kernel::Sel4NoFastpath, Kernel::Gears]
+        .map(|k| run(k, &files, timeout, profile.as_deref()))
+        .into();
     runs.sort_by_key(|r| Kernel::COLUMNS.iter().position(|&k| k == r.kernel));
     let references = [
         (Kernel::Sel4Fastpath, &files.reference_fastpath),
@@ -160,7 +172,45 @@ pub fn ipc_vs_sel4(opts: &Options, optional: bool) -> anyhow::Result<Option<Comp
             check_reference(*kernel, run.figures.as_ref().ok()?, path)
         })
         .collect();
-    Ok(Some(compare(&runs, &checks)))
+    let mut comparison = compare(&runs, &checks);
+    if let (Some(out), Some(figure)) = (&profile, comparison.gears) {
+        let elf = qemu::gears_kernel_elf(Arch::X86_64, gears_boot(&files, None))
+            .ok_or_else(|| anyhow::anyhow!("no Gears kernel ELF"))?;
+        let p = qemu::profile::Profile::read_files(out, &elf, qemu::KERNEL_BASE)?;
+        comparison.table.push_str(&profile_table(&p, figure));
+    }
+    Ok(Some(comparison))
+}
+
+/// Functions left out of the profile's shares: the boot's scan of free RAM for non-zero pages,
+/// which is no part of the benchmark.
+const BOOT_ONLY: &[&str] = &["memcmp"];
+
+/// The profile of Gears' run as Markdown: the kernel's instructions by module and by function,
+/// each as a share and scaled to the headline round trip's `figure`.
+fn profile_table(p: &qemu::profile::Profile, figure: f64) -> String {
+    let total = p.kernel_total(BOOT_ONLY).max(1) as f64;
+    let mut t = format!(
+        "\nWhere Gears' kernel instructions go over the whole run (QEMU plugin `qemu-tb-profile`: \
+         each translation block's instructions counted to the function it starts in, so inlined \
+         code counts as its caller's; boot's scan of free RAM (`memcmp`) left out), as shares of \
+         {total:.0} kernel instructions and scaled to the round trip's {figure:.0} (user space \
+         ran {} instructions). The round trips are most of the run, not all of it.\n",
+        p.user
+    );
+    for (title, rows) in [("module", p.by_module(BOOT_ONLY)), ("function", p.top(BOOT_ONLY))] {
+        t.push_str(&format!("\n| {title} | share | ≈ per round trip |\n|---|--:|--:|\n"));
+        for (name, n) in rows.iter().take(if title == "module" { 15 } else { 30 }) {
+            let share = *n as f64 / total;
+            t.push_str(&format!("| `{name}` | {:.1}% | {:.0} |\n", 100.0 * share, share * figure));
+        }
+    }
+    t
+}
+
+/// How Gears boots the benchmark, counting its blocks into `profile` if given.
+fn gears_boot<'a>(files: &'a Files, profile: Option<&'a Path>) -> RootTaskKernel<'a> {
+    RootTaskKernel::Gears { root_task: &files.benchmark, release: true, checks: false, profile }
 }
 
 /// The table of `runs` (one per column, in [`Kernel::COLUMNS`]' order), with a note per kernel
@@ -204,13 +254,13 @@ pub fn compare(runs: &[KernelRun], checks: &[String]) -> Comparison {
     t.push_str(&table::ratio_line(gears, sel4, &why_not));
     t.push('\n');
     let ratio = gears.zip(sel4).filter(|(_, s)| *s > 0.0).map(|(g, s)| g / s);
-    Comparison { table: t, ratio, unfinished: unfinished.iter().map(|r| r.kernel).collect() }
+    Comparison { table: t, ratio, gears, unfinished: unfinished.iter().map(|r| r.kernel).collect() }
 }
 
 /// Boots the benchmark on `kernel` and reads its figures; says how it went.
-fn run(kernel: Kernel, files: &Files, timeout: Option<Duration>) -> KernelRun {
+fn run(kernel: Kernel, files: &Files, timeout: Option<Duration>, profile: Option<&Path>) -> KernelRun {
     let boot = match kernel {
-        Kernel::Gears => RootTaskKernel::Gears { root_task: &files.benchmark, release: true, checks: false },
+        Kernel::Gears => gears_boot(files, profile),
         Kernel::Sel4Fastpath => {
             RootTaskKernel::Sel4(Sel4Boot::Multiboot { kernel: &files.fastpath, root_task: &files.benchmark })
         }
@@ -461,7 +511,7 @@ mod tests {
 
     #[test]
     fn missing_binaries_are_an_error_when_asked_for_and_a_skip_otherwise() {
-        let opts = Options { dir: Some("/no/such/sel4bench".into()), timeout: None };
+        let opts = Options { dir: Some("/no/such/sel4bench".into()), ..Options::default() };
         let err = ipc_vs_sel4(&opts, false).unwrap_err().to_string();
         assert!(err.starts_with("ipc-vs-sel4: /no/such/sel4bench (--dir) lacks /no/such/sel4bench/x86_64/sel4bench-ipc-roundtrip, "), "{err}");
         assert!(err.contains("recipe/setup_sel4bench.sh"), "{err}");

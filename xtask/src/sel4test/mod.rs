@@ -207,7 +207,12 @@ fn run_arch(arch: Arch, dir: &SharedDir, opts: &Sel4testOptions) -> anyhow::Resu
             Arch::Riscv64 => Sel4Boot::Image(&files.sel4_image),
         })
     } else {
-        RootTaskKernel::Gears { root_task: &files.driver, release: opts.release, checks: opts.checks }
+        RootTaskKernel::Gears {
+            root_task: &files.driver,
+            release: opts.release,
+            checks: opts.checks,
+            profile: None,
+        }
     };
     let on = if opts.on_sel4 { "seL4" } else { "Gears" };
     println!(
