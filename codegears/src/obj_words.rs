@@ -42,7 +42,7 @@ pub const TCB_ARCH_BYTES: u64 = TCB_NAME_OFFSET - TCB_ARCH_OFFSET;
 const _: () = assert!(TCB_FIELDS_OFFSET >= crate::cap::TCB_CNODE_ENTRIES << crate::cap::SLOT_BITS);
 const _: () = assert!(TCB_ARCH_OFFSET.is_multiple_of(64) && TCB_ARCH_BYTES >= 1024);
 
-const fn opt(p: Option<ObjPtr>) -> u64 {
+pub(crate) const fn opt(p: Option<ObjPtr>) -> u64 {
     match p {
         Some(ObjPtr(p)) => p,
         None => 0,

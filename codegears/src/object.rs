@@ -537,6 +537,14 @@ impl ObjectStore {
         self.mem.write_words(Self::field(ptr, i), crate::obj_words::links_words(links));
     }
 
+    /// Sets one of the TCB at `ptr`'s links in an IPC queue (`ep`) or its ready queue: the
+    /// next thread if `next`, else the previous one (one word written).
+    #[inline]
+    pub fn set_link(&mut self, ptr: ObjPtr, ep: bool, next: bool, to: Option<ObjPtr>) {
+        let i = if ep { at::EP_LINKS } else { at::SCHED_LINKS } + usize::from(next);
+        self.mem.write(Self::field(ptr, i), crate::obj_words::opt(to));
+    }
+
     /// The object of type `T` at `ptr`, to change (written back when the guard is dropped).
     #[inline]
     fn obj_mut<T: InMemory>(&mut self, ptr: ObjPtr) -> ObjMut<'_, T> {

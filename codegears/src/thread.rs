@@ -9,8 +9,6 @@
 //! scheduler action: a woken thread is appended to its queue and runs when it is chosen, which is
 //! at once when its priority is higher than the current thread's (seL4's `possibleSwitchTo`).
 
-use alloc::collections::BTreeMap;
-
 use crate::cap::{Cap, ObjPtr, SlotRef};
 use crate::cdt::empty_slot;
 use crate::cspace::{CSpace, Cte, MdbNode};
@@ -33,26 +31,32 @@ fn links(objects: &ObjectStore, t: ObjPtr, kind: QueueKind) -> Links {
     objects.links(t, kind == QueueKind::Ep)
 }
 
-fn update_links(objects: &mut ObjectStore, t: ObjPtr, kind: QueueKind, f: impl FnOnce(&mut Links)) {
-    let mut l = links(objects, t, kind);
-    f(&mut l);
+fn set_links(objects: &mut ObjectStore, t: ObjPtr, kind: QueueKind, l: Links) {
     objects.set_links(t, kind == QueueKind::Ep, l);
+}
+
+fn set_next(objects: &mut ObjectStore, t: ObjPtr, kind: QueueKind, next: Option<ObjPtr>) {
+    objects.set_link(t, kind == QueueKind::Ep, true, next);
+}
+
+fn set_prev(objects: &mut ObjectStore, t: ObjPtr, kind: QueueKind, prev: Option<ObjPtr>) {
+    objects.set_link(t, kind == QueueKind::Ep, false, prev);
 }
 
 /// `tcbEPAppend` / `tcbSchedAppend`'s list part: `t` goes to the tail of `q`. O(1).
 pub fn queue_append(objects: &mut ObjectStore, q: TcbQueue, t: ObjPtr, kind: QueueKind) -> TcbQueue {
-    update_links(objects, t, kind, |l| *l = Links { prev: q.tail, next: None });
+    set_links(objects, t, kind, Links { prev: q.tail, next: None });
     if let Some(tail) = q.tail {
-        update_links(objects, tail, kind, |l| l.next = Some(t));
+        set_next(objects, tail, kind, Some(t));
     }
     TcbQueue { head: q.head.or(Some(t)), tail: Some(t) }
 }
 
 /// `tcbSchedEnqueue`'s list part: `t` goes to the head of `q`. O(1).
 pub fn queue_prepend(objects: &mut ObjectStore, q: TcbQueue, t: ObjPtr, kind: QueueKind) -> TcbQueue {
-    update_links(objects, t, kind, |l| *l = Links { prev: None, next: q.head });
+    set_links(objects, t, kind, Links { prev: None, next: q.head });
     if let Some(head) = q.head {
-        update_links(objects, head, kind, |l| l.prev = Some(t));
+        set_prev(objects, head, kind, Some(t));
     }
     TcbQueue { head: Some(t), tail: q.tail.or(Some(t)) }
 }
@@ -62,22 +66,99 @@ pub fn queue_remove(objects: &mut ObjectStore, q: TcbQueue, t: ObjPtr, kind: Que
     let Links { prev, next } = links(objects, t, kind);
     let mut q = q;
     match prev {
-        Some(p) => update_links(objects, p, kind, |l| l.next = next),
+        Some(p) => set_next(objects, p, kind, next),
         None => q.head = next,
     }
     match next {
-        Some(n) => update_links(objects, n, kind, |l| l.prev = prev),
+        Some(n) => set_prev(objects, n, kind, prev),
         None => q.tail = prev,
     }
-    update_links(objects, t, kind, |l| *l = Links::default());
+    set_links(objects, t, kind, Links::default());
     q
 }
 
-/// The ready queues: one per priority, round robin within each (`ksReadyQueues`).
+/// The ready queues: one per priority, round robin within each (`ksReadyQueues`), and a bitmap of
+/// the non-empty ones (`ksReadyQueuesL1Bitmap`/`L2Bitmap` in one level), so that the highest
+/// non-empty queue is found in a few instructions and no queue costs the kernel heap.
+#[derive(Clone)]
+pub struct ReadyQueues {
+    /// Bit `p % 64` of word `p / 64`: queue `p` is non-empty.
+    bitmap: [u64; 4],
+    /// The queue of each priority.
+    queues: [TcbQueue; 256],
+}
+
+impl Default for ReadyQueues {
+    fn default() -> Self {
+        ReadyQueues { bitmap: [0; 4], queues: [TcbQueue::default(); 256] }
+    }
+}
+
+impl ReadyQueues {
+    /// The queue of `prio`.
+    #[inline]
+    pub fn get(&self, prio: u8) -> TcbQueue {
+        self.queues[prio as usize]
+    }
+
+    /// Sets the queue of `prio`.
+    #[inline]
+    pub fn set(&mut self, prio: u8, q: TcbQueue) {
+        let (word, bit) = (prio as usize / 64, 1u64 << (prio % 64));
+        if q.is_empty() {
+            self.bitmap[word] &= !bit;
+            self.queues[prio as usize] = TcbQueue::default();
+        } else {
+            self.bitmap[word] |= bit;
+            self.queues[prio as usize] = q;
+        }
+    }
+
+    /// The highest priority with a non-empty queue.
+    #[inline]
+    pub fn highest(&self) -> Option<u8> {
+        (0..4)
+            .rev()
+            .find(|&w| self.bitmap[w] != 0)
+            .map(|w| (w * 64 + 63 - self.bitmap[w].leading_zeros() as usize) as u8)
+    }
+
+    /// The non-empty queues with their priorities, lowest priority first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (u8, TcbQueue)> + '_ {
+        (0..=255u8)
+            .filter(|&p| self.bitmap[p as usize / 64] & (1 << (p % 64)) != 0)
+            .map(|p| (p, self.queues[p as usize]))
+    }
+}
+
+/// Two sets of ready queues are equal when their non-empty queues are (an empty queue is all
+/// `None`, so the arrays hold nothing else).
+impl PartialEq for ReadyQueues {
+    fn eq(&self, other: &Self) -> bool {
+        self.bitmap == other.bitmap && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for ReadyQueues {}
+
+impl core::hash::Hash for ReadyQueues {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.bitmap.hash(state);
+        self.iter().for_each(|(_, q)| q.hash(state));
+    }
+}
+
+impl core::fmt::Debug for ReadyQueues {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// The ready queues and the current thread.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct Scheduler {
-    /// The non-empty ready queues by priority.
-    pub ready: BTreeMap<u8, TcbQueue>,
+    /// The ready queues.
+    pub ready: ReadyQueues,
     /// The thread running now, the last one activated (`ksCurThread`; `None`: idle).
     pub current: Option<ObjPtr>,
     /// The first of every TCB (`ksDebugTCBs`, seL4's debug build), linked through their
@@ -87,21 +168,20 @@ pub struct Scheduler {
 
 impl Scheduler {
     /// `chooseThread`: the head of the highest-priority non-empty ready queue (`None`: idle).
+    #[inline]
     pub fn choose_thread(&self) -> Option<ObjPtr> {
-        self.ready.values().next_back().and_then(|q| q.head)
+        self.ready.highest().and_then(|p| self.ready.get(p).head)
     }
 
     /// The ready queue of `prio`.
+    #[inline]
     pub fn queue(&self, prio: u8) -> TcbQueue {
-        self.ready.get(&prio).copied().unwrap_or_default()
+        self.ready.get(prio)
     }
 
+    #[inline]
     fn set_queue(&mut self, prio: u8, q: TcbQueue) {
-        if q.is_empty() {
-            self.ready.remove(&prio);
-        } else {
-            self.ready.insert(prio, q);
-        }
+        self.ready.set(prio, q);
     }
 }
 

@@ -149,7 +149,7 @@ pub(crate) fn check_thread_invariants_in(
     }
     // Ready queues.
     let mut ready: BTreeSet<ObjPtr> = BTreeSet::new();
-    for (&prio, &q) in &state.sched.ready {
+    for (prio, q) in state.sched.ready.iter() {
         if q.is_empty() {
             return fail("valid_queues", format!("an empty ready queue is kept for priority {prio}"));
         }

@@ -134,7 +134,7 @@ impl Machine {
     /// to take (a restarted one always has: its system call again).
     fn pick(&self) -> Option<usize> {
         let k = &self.sel4.k.state;
-        for q in k.sched.ready.values().rev() {
+        for (_, q) in k.sched.ready.iter().rev() {
             let mut cur = q.head;
             while let Some(t) = cur {
                 if let Some(i) = self.threads.iter().position(|x| x.tcb == t)
