@@ -215,7 +215,11 @@ impl PhysMem {
         match &self.backing {
             Backing::Windows(w) => match window_words(w, paddr, N) {
                 Some(words) => core::array::from_fn(|i| words[i].load(Ordering::Relaxed)),
-                None => core::array::from_fn(|i| self.read(paddr + 8 * i as u64)),
+                None => {
+                    let mut out = [0; N];
+                    self.read_across(paddr, &mut out);
+                    out
+                }
             },
             Backing::Pages(pages) => {
                 let mut out = [0; N];
@@ -231,13 +235,30 @@ impl PhysMem {
         match &mut self.backing {
             Backing::Windows(w) => match window_words(w, paddr, N) {
                 Some(at) => at.iter().zip(words).for_each(|(a, x)| a.store(x, Ordering::Relaxed)),
-                None => {
-                    for (i, w) in words.into_iter().enumerate() {
-                        self.write(paddr + 8 * i as u64, w);
-                    }
-                }
+                None => self.write_across(paddr, &words),
             },
             Backing::Pages(pages) => page_write(pages, paddr, &words),
+        }
+    }
+}
+
+impl PhysMem {
+    /// Words that no one window holds (they straddle a window's end, or lie outside RAM), one at
+    /// a time. Out of line: the kernel's objects never straddle.
+    #[cold]
+    #[inline(never)]
+    fn read_across(&self, paddr: u64, out: &mut [u64]) {
+        for (i, w) in out.iter_mut().enumerate() {
+            *w = self.read(paddr + 8 * i as u64);
+        }
+    }
+
+    /// Writes words that no one window holds, one at a time (see [`Self::read_across`]).
+    #[cold]
+    #[inline(never)]
+    fn write_across(&mut self, paddr: u64, words: &[u64]) {
+        for (i, &w) in words.iter().enumerate() {
+            self.write(paddr + 8 * i as u64, w);
         }
     }
 }
