@@ -82,10 +82,12 @@ impl CSpace {
         &self.mem
     }
 
+    #[inline]
     fn pair(&self, at: u64) -> [u64; 2] {
         self.mem.read_words(at & !0xf)
     }
 
+    #[inline]
     fn put(&mut self, at: u64, words: [u64; 2]) {
         self.mem.write_words(at & !0xf, words);
     }
