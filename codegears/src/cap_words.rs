@@ -142,6 +142,7 @@ impl Cap {
     }
 
     /// The cap two slot words hold (an unknown type reads as the null cap).
+    #[inline]
     pub const fn from_words([w, x]: [u64; 2]) -> Cap {
         let ptr = ObjPtr(w & PTR_MASK);
         match w >> TAG_SHIFT {
