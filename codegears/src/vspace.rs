@@ -8,7 +8,6 @@
 //! [`MachineOp`].
 
 use abi::CapRights;
-use alloc::collections::BTreeMap;
 
 use crate::arch::ArchExt;
 use crate::arch::{ASID_LOW_BITS, Arch, PAGE_TABLE_BITS, PtKind, level_bits, level_index, page_level};
@@ -58,7 +57,68 @@ impl Entry {
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Default)]
 pub struct AsidTable {
     /// The pools, by the high bits of their ASIDs.
-    pub pools: BTreeMap<u16, ObjPtr>,
+    pub pools: AsidPools,
+}
+
+/// The most ASID pools of any arch (riscv64's 2^7; x86_64 has 2^3).
+pub const MAX_ASID_POOLS: usize = 1 << 7;
+
+/// The ASID table's entries: a fixed array, as seL4's, indexed by `ASID_HIGH` (so it never costs
+/// the kernel heap), read like a map from the high bits to the pool.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct AsidPools([Option<ObjPtr>; MAX_ASID_POOLS]);
+
+/// The keys [`AsidPools`] hands out by reference.
+static ASID_HIGHS: [u16; MAX_ASID_POOLS] = {
+    let mut k = [0u16; MAX_ASID_POOLS];
+    let mut i = 0;
+    while i < MAX_ASID_POOLS {
+        k[i] = i as u16;
+        i += 1;
+    }
+    k
+};
+
+impl Default for AsidPools {
+    fn default() -> Self {
+        AsidPools([None; MAX_ASID_POOLS])
+    }
+}
+
+impl core::fmt::Debug for AsidPools {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl AsidPools {
+    /// The pool of `high`.
+    #[inline]
+    pub fn get(&self, high: &u16) -> Option<&ObjPtr> {
+        self.0.get(*high as usize)?.as_ref()
+    }
+
+    /// Whether `high` has a pool.
+    pub fn contains_key(&self, high: &u16) -> bool {
+        self.get(high).is_some()
+    }
+
+    /// `high`'s pool is `pool` (`high` must be below [`MAX_ASID_POOLS`]).
+    pub fn insert(&mut self, high: u16, pool: ObjPtr) {
+        self.0[high as usize] = Some(pool);
+    }
+
+    /// `high` has no pool any more.
+    pub fn remove(&mut self, high: &u16) {
+        if let Some(e) = self.0.get_mut(*high as usize) {
+            *e = None;
+        }
+    }
+
+    /// The pools and their high bits, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&u16, &ObjPtr)> + '_ {
+        ASID_HIGHS.iter().zip(&self.0).filter_map(|(h, p)| Some((h, p.as_ref()?)))
+    }
 }
 
 /// `ASID_HIGH(asid)`, if it fits the table's index type.

@@ -74,7 +74,7 @@ pub(crate) fn check_vspace_invariants_in(
             _ => {}
         }
     }
-    for (high, pool) in &state.asids.pools {
+    for (high, pool) in state.asids.pools.iter() {
         if objs.get(pool) != Some(&ObjKind::AsidPool) {
             return fail("asids_consistent", format!("ASID table {high} names dead pool {pool:?}"));
         }
@@ -91,7 +91,7 @@ pub(crate) fn check_vspace_invariants_in(
     // Walk every assigned VSpace: entries point to live objects of the right kind, each table
     // is the target of one entry, and entries are claimed by caps.
     let mut targets: BTreeMap<ObjPtr, ObjPtr> = BTreeMap::new();
-    for (high, pool) in &state.asids.pools {
+    for (high, pool) in state.asids.pools.iter() {
         for (low, root) in &objects.asid_pool_entries(*pool) {
             let asid = ((*high as u64) << crate::arch::ASID_LOW_BITS) | *low as u64;
             let mut stack: Vec<(ObjPtr, u8, u64)> = alloc::vec![(*root, arch.root_level(), 0)];
@@ -211,7 +211,7 @@ pub fn check_hardware_tables(
 ) -> Result<(), InvariantViolation> {
     let arch = state.arch;
     let objects = &state.objects;
-    for (high, pool) in &state.asids.pools {
+    for (high, pool) in state.asids.pools.iter() {
         for (low, root) in &objects.asid_pool_entries(*pool) {
             let asid = ((*high as u64) << crate::arch::ASID_LOW_BITS) | *low as u64;
             let mut stack: Vec<(ObjPtr, u8)> = alloc::vec![(*root, arch.root_level())];

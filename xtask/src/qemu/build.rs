@@ -79,8 +79,15 @@ impl FuzzProgram {
 }
 
 impl Build<'_> {
+    /// The build's name in file names: `release` or `debug`.
     fn profile(self) -> &'static str {
         if self.release { "release" } else { "debug" }
+    }
+
+    /// The cargo profile the kernel is built with, which names its output directory: the
+    /// workspace's `kernel-release` (one codegen unit, fat LTO) or `dev`'s `debug`.
+    fn cargo_profile(self) -> &'static str {
+        if self.release { "kernel-release" } else { "debug" }
     }
 
     /// Whether the kernel is built with the `checks` feature.
@@ -140,7 +147,7 @@ pub fn build_image(build: Build<'_>, uefi: bool) -> anyhow::Result<PathBuf> {
 
 /// The unstripped kernel ELF of `build` (for gdb).
 pub fn kernel_elf(build: Build<'_>) -> PathBuf {
-    build.target_dir().join(build.arch.target()).join(build.profile()).join("kernel")
+    build.target_dir().join(build.arch.target()).join(build.cargo_profile()).join("kernel")
 }
 
 /// Builds the Rust root task (`kernel/roottask`, its own workspace, linked at the user base) for
@@ -204,7 +211,7 @@ fn build_kernel(build: Build<'_>) -> anyhow::Result<PathBuf> {
         .args(["build", "--quiet", "-p", "kernel", "--target", build.arch.target(), "--target-dir"])
         .arg(&target_dir);
     if build.release {
-        cmd.arg("--release");
+        cmd.args(["--profile", build.cargo_profile()]);
     }
     if build.test {
         cmd.args(["--features", "qemu-test"]);
@@ -275,7 +282,7 @@ mod tests {
         let b = Build { release: true, test: true, ..Build::debug(Arch::X86_64) };
         assert_eq!(b.stem(), "x86_64-release-test");
         assert!(b.target_dir().ends_with("qemu-test"));
-        assert!(kernel_elf(b).ends_with("qemu-test/x86_64-unknown-none/release/kernel"));
+        assert!(kernel_elf(b).ends_with("qemu-test/x86_64-unknown-none/kernel-release/kernel"));
         let fuzz = Some(FuzzProgram { seed: 1, calls: 10, trace_from: None });
         let b = Build { fuzz, ..Build::debug(Arch::Riscv64) };
         assert_eq!(b.stem(), "riscv64-debug-fuzz");
