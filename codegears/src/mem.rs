@@ -266,15 +266,19 @@ impl PhysMem {
 /// The host model's pages, by page number.
 type Pages = HashMap<u64, Arc<[u64; PAGE_WORDS]>, FixedState>;
 
-/// The host model's word at `paddr` (0 in a page never written). Out of line, so that the
-/// machine's reads, which never come here, inline to a few instructions.
-#[inline(never)]
+/// The host model's word at `paddr` (0 in a page never written). Out of line in the kernel, so
+/// that the machine's reads, which never come here, inline to a few instructions; inline on the
+/// host, where every access comes here.
+#[cfg_attr(target_os = "none", inline(never))]
+#[cfg_attr(not(target_os = "none"), inline)]
 fn page_read(pages: &Pages, paddr: u64) -> u64 {
     pages.get(&(paddr >> PAGE_SHIFT)).map_or(0, |p| p[((paddr >> 3) as usize) & (PAGE_WORDS - 1)])
 }
 
-/// The host model's `out.len()` words at `paddr`, which lie in one page.
-#[inline(never)]
+/// The host model's `out.len()` words at `paddr`, which lie in one page (inlined as
+/// [`page_read`]).
+#[cfg_attr(target_os = "none", inline(never))]
+#[cfg_attr(not(target_os = "none"), inline)]
 fn page_read_words(pages: &Pages, paddr: u64, out: &mut [u64]) {
     let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
     if let Some(p) = pages.get(&(paddr >> PAGE_SHIFT)) {
@@ -283,8 +287,9 @@ fn page_read_words(pages: &Pages, paddr: u64, out: &mut [u64]) {
 }
 
 /// Writes the host model's words at `paddr`, which lie in one page (a page of zeros is not
-/// made to hold zeros).
-#[inline(never)]
+/// made to hold zeros; inlined as [`page_read`]).
+#[cfg_attr(target_os = "none", inline(never))]
+#[cfg_attr(not(target_os = "none"), inline)]
 fn page_write(pages: &mut Pages, paddr: u64, words: &[u64]) {
     let at = ((paddr >> 3) as usize) & (PAGE_WORDS - 1);
     match pages.get_mut(&(paddr >> PAGE_SHIFT)) {
