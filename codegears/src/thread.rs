@@ -79,18 +79,19 @@ pub fn queue_remove(objects: &mut ObjectStore, q: TcbQueue, t: ObjPtr, kind: Que
 
 /// The ready queues: one per priority, round robin within each (`ksReadyQueues`), and a bitmap of
 /// the non-empty ones (`ksReadyQueuesL1Bitmap`/`L2Bitmap` in one level), so that the highest
-/// non-empty queue is found in a few instructions and no queue costs the kernel heap.
+/// non-empty queue is found in a few instructions. The 256 queues are one fixed block, allocated
+/// with the kernel state (8 KiB: not on the kernel stack), whatever threads come and go.
 #[derive(Clone)]
 pub struct ReadyQueues {
     /// Bit `p % 64` of word `p / 64`: queue `p` is non-empty.
     bitmap: [u64; 4],
     /// The queue of each priority.
-    queues: [TcbQueue; 256],
+    queues: alloc::boxed::Box<[TcbQueue; 256]>,
 }
 
 impl Default for ReadyQueues {
     fn default() -> Self {
-        ReadyQueues { bitmap: [0; 4], queues: [TcbQueue::default(); 256] }
+        ReadyQueues { bitmap: [0; 4], queues: alloc::boxed::Box::new([TcbQueue::default(); 256]) }
     }
 }
 

@@ -63,10 +63,11 @@ pub struct AsidTable {
 /// The most ASID pools of any arch (riscv64's 2^7; x86_64 has 2^3).
 pub const MAX_ASID_POOLS: usize = 1 << 7;
 
-/// The ASID table's entries: a fixed array, as seL4's, indexed by `ASID_HIGH` (so it never costs
-/// the kernel heap), read like a map from the high bits to the pool.
+/// The ASID table's entries: a fixed array, as seL4's, indexed by `ASID_HIGH` (one block allocated
+/// with the kernel state, 2 KiB, not on the kernel stack; it never grows), read like a map from the
+/// high bits to the pool.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct AsidPools([Option<ObjPtr>; MAX_ASID_POOLS]);
+pub struct AsidPools(alloc::boxed::Box<[Option<ObjPtr>; MAX_ASID_POOLS]>);
 
 /// The keys [`AsidPools`] hands out by reference.
 static ASID_HIGHS: [u16; MAX_ASID_POOLS] = {
@@ -81,7 +82,7 @@ static ASID_HIGHS: [u16; MAX_ASID_POOLS] = {
 
 impl Default for AsidPools {
     fn default() -> Self {
-        AsidPools([None; MAX_ASID_POOLS])
+        AsidPools(alloc::boxed::Box::new([None; MAX_ASID_POOLS]))
     }
 }
 
@@ -117,7 +118,7 @@ impl AsidPools {
 
     /// The pools and their high bits, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&u16, &ObjPtr)> + '_ {
-        ASID_HIGHS.iter().zip(&self.0).filter_map(|(h, p)| Some((h, p.as_ref()?)))
+        ASID_HIGHS.iter().zip(self.0.iter()).filter_map(|(h, p)| Some((h, p.as_ref()?)))
     }
 }
 
