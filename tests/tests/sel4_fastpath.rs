@@ -17,6 +17,16 @@ use proptest::prelude::*;
 /// through the unbadged cap with all rights, or with read only (no grant) if not `server_grant`.
 /// Returns the kernel, the server's cap, the client's, the server and the client.
 fn pair(rights: CapRights, badge: u64, server_grant: bool) -> (Sel4, u64, u64, ObjPtr, ObjPtr) {
+    pair_at(rights, badge, server_grant, (200, 100))
+}
+
+/// [`pair`] with the server's and the client's priorities.
+fn pair_at(
+    rights: CapRights,
+    badge: u64,
+    server_grant: bool,
+    (server_prio, client_prio): (u8, u8),
+) -> (Sel4, u64, u64, ObjPtr, ObjPtr) {
     let mut s = Sel4::boot(10, &[20, 22]);
     let ep = s.alloc_endpoint();
     let (minted, server_cap) = (s.free_slot(), s.free_slot());
@@ -24,8 +34,8 @@ fn pair(rights: CapRights, badge: u64, server_grant: bool) -> (Sel4, u64, u64, O
     s.cnode_mint(r, minted, WORD_BITS, r, ep, WORD_BITS, rights, badge).expect("mint");
     let server_rights = if server_grant { CapRights::ALL } else { CapRights::from_word(2) };
     s.cnode_mint(r, server_cap, WORD_BITS, r, ep, WORD_BITS, server_rights, 0).expect("mint");
-    let (_, server) = s.spawn(200);
-    let (_, client) = s.spawn(100);
+    let (_, server) = s.spawn(server_prio);
+    let (_, client) = s.spawn(client_prio);
     assert_eq!(s.as_thread(server, |s| s.recv(server_cap)), Ok(Done::Blocked));
     (s, server_cap, minted, server, client)
 }
@@ -138,8 +148,10 @@ proptest! {
         label in 0u64..4,
         words in proptest::collection::vec(any::<u64>(), 5),
         server_grant in any::<bool>(),
+        // sel4bench's threads share a priority (254); a server above or below its client too.
+        prios in prop_oneof![Just((254u8, 254u8)), Just((200, 100)), Just((100, 200))],
     ) {
-        let (mut s, ep, minted, server, client) = pair(CapRights::from_word(rights), badge, server_grant);
+        let (mut s, ep, minted, server, client) = pair_at(CapRights::from_word(rights), badge, server_grant, prios);
         let info = MessageInfo::new(label, 0, 0, len);
         let (fast, general, _) = both_ways(&s, client, Syscall::Call, minted, info, &words[..len as usize]);
         prop_assert!(fast == general);
