@@ -23,7 +23,7 @@ use crate::cap::{Cap, SlotRef};
 use crate::cspace::CSpace;
 use crate::endpoint::{ep_append, ep_dequeue, lookup_cap, setup_caller_cap};
 use crate::kernel::{Done, Kernel, Request, tcb_slot};
-use crate::message::MSG_REGISTERS;
+use crate::message::{MSG_REGISTERS, copy_mr_registers};
 use crate::object::{EpState, NtfnState, ObjectStore, ThreadState};
 use crate::thread::{Scheduler, delete_reply_cap, set_thread_state};
 
@@ -43,12 +43,25 @@ fn transfer_registers(
     badge: u64,
 ) {
     let regs = arch.syscall_registers();
-    for &r in &regs.msg[..info.length() as usize] {
-        let w = objects.register(sender, r);
-        objects.set_register(receiver, r, w);
-    }
-    objects.set_register(receiver, regs.info, MessageInfo::new(info.label(), 0, 0, info.length()).word());
+    let len = copy_mr_registers(objects, arch, sender, receiver, info.length() as usize) as u64;
+    objects.set_register(receiver, regs.info, MessageInfo::new(info.label(), 0, 0, len).word());
     objects.set_register(receiver, regs.badge, badge);
+}
+
+/// What both fastpaths ask first: a short message from a caller with no fault, through a cap that
+/// is an endpoint's. Its endpoint, badge and rights, or `None` for the general gears.
+fn short_call_to_endpoint(
+    cspace: &CSpace,
+    objects: &ObjectStore,
+    request: &Request,
+) -> Option<(ObjPtr, u64, abi::CapRights)> {
+    if !short_message(request.info) || objects.has_fault(request.thread) {
+        return None;
+    }
+    match lookup_cap(cspace, request.thread, request.cptr) {
+        Some((Cap::Endpoint { ptr, badge, rights }, _)) => Some((ptr, badge, rights)),
+        _ => None,
+    }
 }
 
 gears::code_gear! {
@@ -60,12 +73,7 @@ gears::code_gear! {
     pub fn fastpath_call(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, arch: &Arch, request: &Request) {
         let general = Next::Goto(&crate::lookup::HANDLE_INVOCATION);
         let thread = request.thread;
-        if !short_message(request.info) || objects.has_fault(thread) {
-            return general;
-        }
-        let Some((Cap::Endpoint { ptr: ep, badge, rights }, _)) = lookup_cap(cspace, thread, request.cptr) else {
-            return general;
-        };
+        let Some((ep, badge, rights)) = short_call_to_endpoint(cspace, objects, request) else { return general };
         if !rights.write || !(rights.grant || rights.grant_reply) {
             return general;
         }
@@ -91,12 +99,7 @@ gears::code_gear! {
     pub fn fastpath_reply_recv(ctx: Kernel; cspace: &mut CSpace, objects: &mut ObjectStore, sched: &mut Scheduler, arch: &Arch, request: &Request) {
         let general = Next::Goto(&crate::syscall::HANDLE_REPLY);
         let thread = request.thread;
-        if !short_message(request.info) || objects.has_fault(thread) {
-            return general;
-        }
-        let Some((Cap::Endpoint { ptr: ep, rights, .. }, _)) = lookup_cap(cspace, thread, request.cptr) else {
-            return general;
-        };
+        let Some((ep, _, rights)) = short_call_to_endpoint(cspace, objects, request) else { return general };
         if !rights.read || objects.endpoint(ep).state == EpState::Send {
             return general;
         }

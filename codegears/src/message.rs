@@ -126,6 +126,24 @@ pub fn set_message(
     len
 }
 
+/// `copyMRs`' register part: the first `n` message words that are in registers (at most
+/// [`MSG_REGISTERS`]) go from `sender`'s registers to `receiver`'s. Returns how many went.
+pub fn copy_mr_registers(
+    objects: &mut ObjectStore,
+    arch: Arch,
+    sender: ObjPtr,
+    receiver: ObjPtr,
+    n: usize,
+) -> usize {
+    let regs = arch.syscall_registers();
+    let n = n.min(MSG_REGISTERS);
+    for &r in &regs.msg[..n] {
+        let w = objects.register(sender, r);
+        objects.set_register(receiver, r, w);
+    }
+    n
+}
+
 /// `copyMRs`: the first `n` message words of `sender` go to `receiver` (registers to
 /// registers; words past them only if both have a buffer). Returns how many went.
 #[allow(clippy::too_many_arguments)]
@@ -139,13 +157,7 @@ pub fn copy_mrs(
     recv_buffer: Option<u64>,
     n: usize,
 ) -> usize {
-    let regs = arch.syscall_registers();
-    let mut i = 0;
-    while i < n && i < MSG_REGISTERS {
-        let w = objects.register(sender, regs.msg[i]);
-        objects.set_register(receiver, regs.msg[i], w);
-        i += 1;
-    }
+    let mut i = copy_mr_registers(objects, arch, sender, receiver, n);
     let (Some(s), Some(r)) = (send_buffer, recv_buffer) else { return i };
     while i < n {
         let w = mem.read(buffer_word(s, IpcBuffer::msg(i)));
